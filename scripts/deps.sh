@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install every build, test and runtime dependency of sluice from Debian packages.
+# Idempotent: when everything is present it only runs dpkg-query and returns.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev llvm-14
+  clang-format
+  libyaml-dev libpcre2-dev libmicrohttpd-dev libxxhash-dev
+  libcmocka-dev libjansson-dev
+  curl netcat-openbsd python3
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,162 @@
+/*
+ * component.h — what a source, transform or sink is, and the registry of component types.
+ *
+ * DESIGN (after Fluent Bit's plugins): a component type is a const ops struct plus a
+ * declarative option table. The core parses and validates options from the config into the
+ * type's conf struct (`conf_len` bytes, zeroed, defaults applied), and `sluice help <type>`
+ * prints the table; the plugin never sees YAML. Each instance gets:
+ *   - SOURCE: its own thread running ops->run(); it builds batches and hands them over with
+ *     sl_source_emit() (waits while the pipeline is full: back-pressure) or
+ *     sl_source_try_emit() (SL_EAGAIN instead of waiting: HTTP answers 503). Bad records go
+ *     to sl_source_emit_errors() as dead-letter events (see sl_error_event()).
+ *   - TRANSFORM: ops->process() on any worker thread, one batch at a time, run to completion.
+ *     It owns the batch it is given (already made private) and returns the batch for its main
+ *     output (the same one, changed, or NULL for "nothing"); bad events go to x->errors.
+ *     Instances are shared by workers: per-instance state must be read-only after init or
+ *     per-worker (x->worker) or locked.
+ *   - SINK: its own thread calling ops->write() per batch and ops->flush() every
+ *     `flush_interval_ns` and at the end. A sink never takes ownership of the batch.
+ * Every component also has an error output `<name>.errors` that others may list as an input.
+ */
+#ifndef SL_CORE_COMPONENT_H
+#define SL_CORE_COMPONENT_H
+
+#include "base/err.h"
+#include "core/event.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sl_kind { SL_KIND_SOURCE, SL_KIND_TRANSFORM, SL_KIND_SINK };
+
+enum sl_opt_type {
+    SL_OPT_STRING,      /* char * (owned by the component, freed by core) */
+    SL_OPT_INT,         /* int64_t; bounded by [min, max] when min < max */
+    SL_OPT_BOOL,        /* bool */
+    SL_OPT_DOUBLE,      /* double */
+    SL_OPT_DURATION,    /* int64_t nanoseconds; "250ms", "10s", "5m", "1h", "1d" */
+    SL_OPT_SIZE,        /* uint64_t bytes; "64KiB", "10MB", "1GiB" */
+    SL_OPT_ENUM,        /* int: index into `choices` ("json|lines") */
+    SL_OPT_STRING_LIST, /* struct sl_strlist (a YAML sequence, or one string) */
+    SL_OPT_STRING_MAP,  /* struct sl_strmap (a YAML mapping of strings, order kept) */
+};
+
+#define SL_OPT_REQUIRED 1u
+
+struct sl_option {
+    const char *key;
+    enum sl_opt_type type;
+    const char *def; /* default as text (parsed like config text); NULL: none */
+    size_t offset;   /* into the conf struct */
+    const char *help;
+    const char *choices; /* SL_OPT_ENUM */
+    int64_t min, max;    /* SL_OPT_INT */
+    unsigned flags;
+};
+
+struct sl_strlist {
+    char **items;
+    size_t count;
+};
+
+struct sl_strmap_item {
+    char *key;
+    char *val;
+    uint32_t line, col; /* position of the value in the config file */
+};
+
+struct sl_strmap {
+    struct sl_strmap_item *items;
+    size_t count;
+};
+
+/* Where an option's value was written (for errors raised by init). */
+struct sl_opt_pos {
+    uint32_t line, col;
+    bool set; /* present in the config (not a default) */
+};
+
+struct sl_component;
+struct sl_pipeline;
+
+struct sl_xf_ctx {
+    struct sl_batch *errors; /* dead letters of this call; created lazily by sl_xf_errors() */
+    uint32_t worker;         /* 0..workers-1 */
+    struct sl_component *comp;
+};
+/* The error batch of this call (created on first use). NULL on OOM. */
+struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x);
+
+struct sl_component_ops {
+    const char *type; /* "file", "filter", "csv" */
+    enum sl_kind kind;
+    const char *summary; /* one line for `sluice help` */
+    const struct sl_option *options; /* terminated by an entry with key == NULL */
+    size_t conf_len;
+    /* Check options and prepare (open files, compile regexes). Errors: set d (the core adds
+     * file:line:col of the component, or of an option via sl_component_diag_opt()). */
+    int (*init)(struct sl_component *c, struct sl_diag *d);
+    void (*fini)(struct sl_component *c);
+    /* SOURCE: runs on the source's own thread until input ends (finite sources) or
+     * sl_source_stopping(). Return 0, or a negative code for a fatal error (logged). */
+    int (*run)(struct sl_component *c);
+    /* TRANSFORM */
+    struct sl_batch *(*process)(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x);
+    /* SINK: write one batch (do not keep it). A negative return counts the batch's events as
+     * errors. */
+    int (*write)(struct sl_component *c, struct sl_batch *b);
+    int (*flush)(struct sl_component *c);
+    int64_t flush_interval_ns; /* 0: 1 s */
+};
+
+struct sl_comp_metrics {
+    atomic_uint_fast64_t events_in;
+    atomic_uint_fast64_t events_out;
+    atomic_uint_fast64_t errors;   /* bad records (sent to .errors) */
+    atomic_uint_fast64_t dropped;  /* filtered out or otherwise not forwarded, by design */
+    atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t bytes_out;
+};
+
+struct sl_component {
+    const struct sl_component_ops *ops;
+    char *name;
+    void *conf;  /* the options struct (ops->conf_len bytes) */
+    void *state; /* the component's own */
+    struct sl_opt_pos *opt_pos; /* one per option of ops->options */
+    uint32_t id;                /* node index in the pipeline */
+    uint32_t line, col;         /* where the component is declared */
+    struct sl_pipeline *pipe;
+    struct sl_comp_metrics m;
+};
+
+/* ---- registry */
+/* All built-in component types (NULL-terminated). */
+const struct sl_component_ops *const *sl_registry_all(void);
+const struct sl_component_ops *sl_registry_find(const char *type, enum sl_kind kind);
+/* Any kind. */
+const struct sl_component_ops *sl_registry_find_any(const char *type);
+const char *sl_kind_name(enum sl_kind k);
+/* Write `sluice help <type>` text. */
+void sl_registry_help(const struct sl_component_ops *ops, struct sl_buf *out);
+
+/* Fill d with file:line:col of option `key` of c (or of the component when unset). */
+void sl_component_diag_opt(const struct sl_component *c, const char *key, struct sl_diag *d);
+
+/* ---- for sources (source thread only) */
+/* Hand a batch to the pipeline; waits while the pipeline is full. Consumes the reference.
+ * Counts events_out / bytes_in. 0, or SL_ECLOSED when the pipeline is gone (batch freed). */
+int sl_source_emit(struct sl_component *c, struct sl_batch *b);
+/* Like sl_source_emit but SL_EAGAIN (reference kept by the caller) when full. Any thread. */
+int sl_source_try_emit(struct sl_component *c, struct sl_batch *b);
+/* Hand over dead letters (events made with sl_error_event); counts them as errors. */
+int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs);
+bool sl_source_stopping(const struct sl_component *c);
+/* eventfd readable once stopping (for a source's own poll/epoll loop). */
+int sl_source_stop_fd(const struct sl_component *c);
+/* True in `--once` mode: read finite input to its end, do not tail or wait for more. */
+bool sl_source_once(const struct sl_component *c);
+
+#endif
