@@ -1,1 +1,293 @@
-int main(void) { return 0; }
+/*
+ * main.c — the sluice command line.
+ *
+ *   sluice run -c FILE [--once] [--workers N] [--log-level L] [--status|--no-status]
+ *   sluice check -c FILE
+ *   sluice help [COMPONENT]
+ *   sluice --version
+ *
+ * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
+ */
+#include "api/server.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/config.h"
+#include "core/pipeline.h"
+#include "io/plugins.h"
+#include "sys/signals.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice run -c FILE [--once] [--workers N] [--log-level LEVEL]\n"
+               "                  [--status | --no-status]\n"
+               "       sluice check -c FILE\n"
+               "       sluice help [COMPONENT]\n"
+               "       sluice --version\n"
+               "\n"
+               "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
+               "           until finite sources end and everything is flushed)\n"
+               "  check    validate FILE and print the pipeline graph\n"
+               "  help     list component types, or the options of one\n");
+}
+
+struct args {
+    const char *config;
+    bool once;
+    int workers;
+    int status; /* -1 auto (terminal), 0 off, 1 on */
+    const char *log_level;
+};
+
+static int parse_args(int argc, char **argv, int first, struct args *a)
+{
+    a->status = -1;
+    for (int i = first; i < argc; i++) {
+        const char *s = argv[i];
+        if ((strcmp(s, "-c") == 0 || strcmp(s, "--config") == 0) && i + 1 < argc) {
+            a->config = argv[++i];
+        } else if (strncmp(s, "--config=", 9) == 0) {
+            a->config = s + 9;
+        } else if (strcmp(s, "--once") == 0) {
+            a->once = true;
+        } else if (strcmp(s, "--workers") == 0 && i + 1 < argc) {
+            int64_t n;
+            if (sl_str_to_i64(sl_str_c(argv[++i]), &n) || n < 1 || n > 1024) {
+                fprintf(stderr, "sluice: --workers takes a number from 1 to 1024\n");
+                return 2;
+            }
+            a->workers = (int)n;
+        } else if (strcmp(s, "--log-level") == 0 && i + 1 < argc) {
+            a->log_level = argv[++i];
+            if (sl_log_level_parse(a->log_level) < 0) {
+                fprintf(stderr, "sluice: --log-level takes debug, info, warn, error or off\n");
+                return 2;
+            }
+        } else if (strcmp(s, "--status") == 0) {
+            a->status = 1;
+        } else if (strcmp(s, "--no-status") == 0) {
+            a->status = 0;
+        } else {
+            fprintf(stderr, "sluice: unknown argument '%s'\n", s);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!a->config) {
+        fprintf(stderr, "sluice: missing -c FILE\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static void print_diag(const struct sl_diag *d)
+{
+    char msg[1400];
+    sl_diag_format(d, msg, sizeof(msg));
+    fprintf(stderr, "sluice: %s\n", msg);
+}
+
+static struct sl_pipeline *load(const struct args *a, struct sl_config **cfgp)
+{
+    struct sl_diag d;
+    sl_diag_init(&d);
+    struct sl_config *cfg = NULL;
+    if (sl_config_load_file(a->config, &cfg, &d)) {
+        print_diag(&d);
+        return NULL;
+    }
+    if (cfg->log_level && !a->log_level)
+        sl_log_set_level((enum sl_log_level)sl_log_level_parse(cfg->log_level));
+    struct sl_pipeline_opts o = {.workers = a->workers, .once = a->once};
+    struct sl_pipeline *p = sl_pipeline_new(cfg, &o, &d);
+    if (!p) {
+        print_diag(&d);
+        sl_config_free(cfg);
+        return NULL;
+    }
+    *cfgp = cfg;
+    return p;
+}
+
+static void human(double v, char *out, size_t n)
+{
+    if (v >= 1e9)
+        snprintf(out, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(out, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(out, n, "%.1fk", v / 1e3);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
+static void status_line(struct sl_pipeline *p, struct sl_pipeline_totals *prev, double dt,
+                        bool final)
+{
+    struct sl_pipeline_totals t;
+    sl_pipeline_totals(p, &t);
+    char in[16], out[16], err[16], drop[16];
+    human((double)(t.events_in - prev->events_in) / dt, in, sizeof(in));
+    human((double)(t.events_out - prev->events_out) / dt, out, sizeof(out));
+    human((double)t.errors, err, sizeof(err));
+    human((double)t.dropped, drop, sizeof(drop));
+    fprintf(stderr,
+            "\rsluice: in %s ev/s | out %s ev/s | total in %llu out %llu | errors %s | "
+            "dropped %s | queue %zu/%zu sinks %zu/%zu   %s",
+            in, out, (unsigned long long)t.events_in, (unsigned long long)t.events_out, err,
+            drop, t.work_queued, t.work_cap, t.sink_queued, t.sink_cap, final ? "\n" : "");
+    fflush(stderr);
+    *prev = t;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct args a = {0};
+    int rc = parse_args(argc, argv, 2, &a);
+    if (rc)
+        return rc;
+    if (a.log_level)
+        sl_log_set_level((enum sl_log_level)sl_log_level_parse(a.log_level));
+    sl_signals_install();
+    struct sl_config *cfg = NULL;
+    struct sl_pipeline *p = load(&a, &cfg);
+    if (!p)
+        return 2;
+    struct sl_api_server *api = NULL;
+    if (cfg->api_listen) {
+        struct sl_diag d;
+        sl_diag_init(&d);
+        api = sl_api_server_start(cfg->api_listen, p, &d);
+        if (!api) {
+            print_diag(&d);
+            sl_pipeline_free(p);
+            sl_config_free(cfg);
+            return 2;
+        }
+        sl_info("api", "listening on %s (port %d): /health /metrics /api/v1/pipeline",
+                cfg->api_listen, sl_api_server_port(api));
+    }
+    bool show = a.status == 1 || (a.status < 0 && isatty(STDERR_FILENO));
+    sl_info(NULL, "sluice %s: %u components, %d workers%s", SL_VERSION, sl_pipeline_count(p),
+            sl_pipeline_workers(p), a.once ? ", --once" : "");
+    sl_pipeline_start(p);
+    struct sl_pipeline_totals prev = {0};
+    int64_t last = sl_clock_mono_ns();
+    bool stopping = false;
+    for (;;) {
+        struct pollfd pfd = {.fd = sl_signals_fd(), .events = POLLIN};
+        if (!stopping && poll(&pfd, 1, 100) > 0) {
+            sl_info(NULL, "stop requested: stopping sources, draining queues, flushing sinks");
+            sl_pipeline_stop(p);
+            stopping = true;
+        }
+        if (sl_pipeline_wait(p, stopping ? 100 : 0))
+            break;
+        int64_t now = sl_clock_mono_ns();
+        if (show && now - last >= 2000000000) {
+            status_line(p, &prev, (double)(now - last) / 1e9, false);
+            last = now;
+        }
+    }
+    if (show)
+        status_line(p, &prev, (double)(sl_clock_mono_ns() - last) / 1e9 + 1e-9, true);
+    struct sl_pipeline_totals t;
+    sl_pipeline_totals(p, &t);
+    sl_info(NULL, "done: events in %llu, written %llu, errors %llu, dropped %llu",
+            (unsigned long long)t.events_in, (unsigned long long)t.events_out,
+            (unsigned long long)t.errors, (unsigned long long)t.dropped);
+    sl_api_server_stop(api);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    struct args a = {0};
+    int rc = parse_args(argc, argv, 2, &a);
+    if (rc)
+        return rc;
+    struct sl_config *cfg = NULL;
+    struct sl_pipeline *p = load(&a, &cfg);
+    if (!p)
+        return 2;
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_pipeline_describe(p, &b);
+    if (cfg->api_listen)
+        sl_buf_appendf(&b, "api: %s\n", cfg->api_listen);
+    fputs(b.ptr, stdout);
+    printf("%s: ok\n", a.config);
+    sl_buf_fini(&b);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    if (argc >= 3) {
+        const struct sl_component_ops *ops = sl_registry_find_any(argv[2]);
+        if (!ops) {
+            fprintf(stderr, "sluice: no component type '%s' (see `sluice help`)\n", argv[2]);
+            return 2;
+        }
+        /* a name may be both a source and a sink (file): show each */
+        for (const struct sl_component_ops *const *t = sl_registry_all(); *t; t++) {
+            if (strcmp((*t)->type, argv[2]) == 0) {
+                sl_registry_help(*t, &b);
+                sl_buf_putc(&b, '\n');
+            }
+        }
+    } else {
+        usage(stdout);
+        for (int k = SL_KIND_SOURCE; k <= SL_KIND_SINK; k++) {
+            sl_buf_appendf(&b, "\n%ss:\n", sl_kind_name((enum sl_kind)k));
+            for (const struct sl_component_ops *const *t = sl_registry_all(); *t; t++)
+                if ((int)(*t)->kind == k)
+                    sl_buf_appendf(&b, "  %-12s %s\n", (*t)->type, (*t)->summary);
+        }
+        sl_buf_puts(&b, "\n`sluice help COMPONENT` lists the options of one type.\n");
+    }
+    fputs(b.ptr ? b.ptr : "", stdout);
+    sl_buf_fini(&b);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    sl_core_init();
+    sl_registry_set(sl_io_builtins());
+    const char *env_level = getenv("SLUICE_LOG");
+    if (env_level && sl_log_level_parse(env_level) >= 0)
+        sl_log_set_level((enum sl_log_level)sl_log_level_parse(env_level));
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("sluice %s\n", SL_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc, argv);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return cmd_help(argc, argv);
+    fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

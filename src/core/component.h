@@ -133,6 +133,9 @@ struct sl_component {
 };
 
 /* ---- registry */
+/* Install the list of component types (NULL-terminated, static). Once, at start-up; the app
+ * passes sl_io_builtins(). */
+void sl_registry_set(const struct sl_component_ops *const *list);
 /* All built-in component types (NULL-terminated). */
 const struct sl_component_ops *const *sl_registry_all(void);
 const struct sl_component_ops *sl_registry_find(const char *type, enum sl_kind kind);
@@ -154,7 +157,8 @@ int sl_source_try_emit(struct sl_component *c, struct sl_batch *b);
 /* Hand over dead letters (events made with sl_error_event); counts them as errors. */
 int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs);
 bool sl_source_stopping(const struct sl_component *c);
-/* eventfd readable once stopping (for a source's own poll/epoll loop). */
+/* fd readable once stopping (for a source's own poll/epoll loop). Shared by all sources:
+ * never read from it, only wait for readability. */
 int sl_source_stop_fd(const struct sl_component *c);
 /* True in `--once` mode: read finite input to its end, do not tail or wait for more. */
 bool sl_source_once(const struct sl_component *c);

@@ -1,0 +1,64 @@
+# sluice — top-level commands (wrap CMake presets).
+#   make run    install deps, build (release), run examples/quickstart.yaml
+#   make test   install deps, build with ASan+UBSan, run every test, print "N passed, N failed"
+#   make bench  release build, run the benchmarks (docs/PERFORMANCE.md)
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build debug release asan tsan fuzz run test test-tsan bench fuzz-run \
+        format-check checksrc clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: release
+
+release: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+run: release
+	@mkdir -p out
+	build/release/sluice run -c examples/quickstart.yaml
+
+test: asan
+	@bash scripts/run-tests.sh build/asan
+
+test-tsan: tsan
+	@bash scripts/run-tests.sh build/tsan
+
+bench: release
+	@bash scripts/bench.sh build/release
+
+# Run each libFuzzer target for FUZZ_SECONDS (default 60) on its corpus.
+fuzz-run: fuzz
+	@for f in build/fuzz/fuzz_*; do \
+	  n=$$(basename $$f); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $$c; \
+	  echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-60} $$c || exit 1; done
+
+checksrc:
+	@bash scripts/checksrc.sh
+
+format-check:
+	@bash scripts/format-check.sh
+
+clean:
+	rm -rf build out

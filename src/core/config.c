@@ -1,0 +1,716 @@
+/*
+ * config.c — YAML configuration loader (see config.h).
+ *
+ * DESIGN: libyaml's document API gives a node tree with start marks, which is all we need
+ * for file:line:col errors. The document is kept alive with the config so that options are
+ * parsed later, when the component type (and so its option table) is known.
+ */
+#include "core/config.h"
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/str.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define MAX_CONFIG_LEN (16u << 20)
+
+static const char *const group_names[] = {"sources", "transforms", "sinks"};
+
+static void diag_at(struct sl_diag *d, const struct sl_config *cfg, const yaml_node_t *n)
+{
+    if (!d)
+        return;
+    snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+    if (n) {
+        d->line = (uint32_t)n->start_mark.line + 1;
+        d->col = (uint32_t)n->start_mark.column + 1;
+    }
+}
+
+static yaml_node_t *node(const struct sl_config *cfg, int id)
+{
+    return yaml_document_get_node((yaml_document_t *)cfg->doc, id);
+}
+
+/* Expand ${VAR} and ${VAR:-default}. Result is heap (caller frees). */
+static int expand_env(const struct sl_config *cfg, const yaml_node_t *n, const char *s,
+                      char **out, struct sl_diag *d)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 1 << 20);
+    for (const char *p = s; *p;) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end) {
+                diag_at(d, cfg, n);
+                sl_diag_hint(d, "close the variable reference with '}'");
+                sl_buf_fini(&b);
+                return sl_diag_set(d, SL_ECONFIG, "unterminated '${' in \"%s\"", s);
+            }
+            char name[256];
+            size_t nlen = (size_t)(end - (p + 2));
+            const char *def = NULL;
+            size_t deflen = 0;
+            const char *dash = strstr(p + 2, ":-");
+            if (dash && dash < end) {
+                def = dash + 2;
+                deflen = (size_t)(end - def);
+                nlen = (size_t)(dash - (p + 2));
+            }
+            if (nlen == 0 || nlen >= sizeof(name)) {
+                diag_at(d, cfg, n);
+                sl_buf_fini(&b);
+                return sl_diag_set(d, SL_ECONFIG, "bad environment variable reference");
+            }
+            memcpy(name, p + 2, nlen);
+            name[nlen] = 0;
+            const char *val = getenv(name);
+            if (val && (*val || !def)) {
+                sl_buf_puts(&b, val);
+            } else if (def) {
+                sl_buf_append(&b, def, deflen);
+            } else {
+                diag_at(d, cfg, n);
+                sl_diag_hint(d, "export %s, or write ${%s:-default}", name, name);
+                sl_buf_fini(&b);
+                return sl_diag_set(d, SL_ECONFIG, "environment variable %s is not set", name);
+            }
+            p = end + 1;
+        } else {
+            sl_buf_putc(&b, *p++);
+        }
+    }
+    if (!b.ptr)
+        sl_buf_append(&b, "", 0);
+    *out = sl_buf_steal(&b, NULL);
+    return 0;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static char *xstr_scalar(const yaml_node_t *n)
+{
+    return sl_xstrdup(scalar(n));
+}
+
+static int load_doc(struct sl_config *cfg, const char *text, size_t len, struct sl_diag *d)
+{
+    yaml_parser_t parser;
+    yaml_document_t *doc = sl_xcalloc(1, sizeof(*doc));
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, doc)) {
+        snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+        d->line = (uint32_t)parser.problem_mark.line + 1;
+        d->col = (uint32_t)parser.problem_mark.column + 1;
+        sl_diag_hint(d, "check indentation and quoting near this position");
+        sl_diag_set(d, SL_ECONFIG, "YAML syntax error: %s%s%s",
+                    parser.problem ? parser.problem : "unknown",
+                    parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        sl_free(doc);
+        return SL_ECONFIG;
+    }
+    yaml_parser_delete(&parser);
+    cfg->doc = doc;
+    return 0;
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+static int parse_inputs(struct sl_config *cfg, struct sl_config_comp *cc, yaml_node_t *v,
+                        struct sl_diag *d)
+{
+    if (v->type == YAML_SCALAR_NODE) {
+        cc->inputs = sl_xcalloc(1, sizeof(*cc->inputs));
+        cc->inputs[0] = (struct sl_config_input){xstr_scalar(v), (uint32_t)v->start_mark.line + 1,
+                                                 (uint32_t)v->start_mark.column + 1};
+        cc->ninputs = 1;
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE) {
+        diag_at(d, cfg, v);
+        sl_diag_hint(d, "write inputs: [name, other.errors]");
+        return sl_diag_set(d, SL_ECONFIG, "'inputs' of '%s' must be a list of component names",
+                           cc->name);
+    }
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    cc->inputs = sl_xcalloc(n ? n : 1, sizeof(*cc->inputs));
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = node(cfg, v->data.sequence.items.start[i]);
+        if (!scalar(it)) {
+            diag_at(d, cfg, it);
+            return sl_diag_set(d, SL_ECONFIG, "an input must be a component name");
+        }
+        cc->inputs[cc->ninputs++] = (struct sl_config_input){
+            xstr_scalar(it), (uint32_t)it->start_mark.line + 1,
+            (uint32_t)it->start_mark.column + 1};
+    }
+    return 0;
+}
+
+static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
+                       struct sl_diag *d)
+{
+    if (g->type == YAML_SCALAR_NODE && scalar(g)[0] == 0)
+        return 0; /* "sinks:" with nothing */
+    if (g->type != YAML_MAPPING_NODE) {
+        diag_at(d, cfg, g);
+        sl_diag_hint(d, "write %s: then one indented 'name: {type: ...}' per component",
+                     group_names[kind]);
+        return sl_diag_set(d, SL_ECONFIG, "'%s' must be a mapping of component names",
+                           group_names[kind]);
+    }
+    for (yaml_node_pair_t *p = g->data.mapping.pairs.start; p < g->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(cfg, p->key), *v = node(cfg, p->value);
+        const char *name = scalar(k);
+        if (!name || !valid_name(name)) {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d, "use letters, digits, '_' and '-'");
+            return sl_diag_set(d, SL_ECONFIG, "invalid component name");
+        }
+        for (size_t i = 0; i < cfg->ncomps; i++) {
+            if (strcmp(cfg->comps[i].name, name) == 0) {
+                diag_at(d, cfg, k);
+                sl_diag_hint(d, "the first '%s' is at line %u", name, cfg->comps[i].line);
+                return sl_diag_set(d, SL_ECONFIG, "duplicate component name '%s'", name);
+            }
+        }
+        if (v->type != YAML_MAPPING_NODE) {
+            diag_at(d, cfg, v);
+            sl_diag_hint(d, "write %s: {type: ...}", name);
+            return sl_diag_set(d, SL_ECONFIG, "component '%s' must be a mapping", name);
+        }
+        cfg->comps = sl_xrealloc(cfg->comps, (cfg->ncomps + 1) * sizeof(*cfg->comps));
+        struct sl_config_comp *cc = &cfg->comps[cfg->ncomps++];
+        memset(cc, 0, sizeof(*cc));
+        cc->name = sl_xstrdup(name);
+        cc->kind = kind;
+        cc->line = (uint32_t)k->start_mark.line + 1;
+        cc->col = (uint32_t)k->start_mark.column + 1;
+        cc->node = p->value;
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+             q++) {
+            yaml_node_t *ok = node(cfg, q->key), *ov = node(cfg, q->value);
+            const char *key = scalar(ok);
+            if (!key)
+                continue;
+            if (strcmp(key, "type") == 0) {
+                if (!scalar(ov) || !*scalar(ov)) {
+                    diag_at(d, cfg, ov);
+                    return sl_diag_set(d, SL_ECONFIG, "'type' must be a component type name");
+                }
+                cc->type = xstr_scalar(ov);
+                cc->type_line = (uint32_t)ov->start_mark.line + 1;
+                cc->type_col = (uint32_t)ov->start_mark.column + 1;
+            } else if (strcmp(key, "inputs") == 0) {
+                if (kind == SL_KIND_SOURCE) {
+                    diag_at(d, cfg, ok);
+                    sl_diag_hint(d, "sources read from the outside; remove 'inputs'");
+                    return sl_diag_set(d, SL_ECONFIG, "source '%s' cannot have inputs", name);
+                }
+                int rc = parse_inputs(cfg, cc, ov, d);
+                if (rc)
+                    return rc;
+            }
+        }
+        if (!cc->type) {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d, "add 'type:' (see `sluice help`)");
+            return sl_diag_set(d, SL_ECONFIG, "component '%s' has no type", name);
+        }
+        if (kind != SL_KIND_SOURCE && cc->ninputs == 0) {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d, "add inputs: [<source or transform name>]");
+            return sl_diag_set(d, SL_ECONFIG, "%s '%s' has no inputs",
+                               kind == SL_KIND_SINK ? "sink" : "transform", name);
+        }
+    }
+    return 0;
+}
+
+static int parse_top(struct sl_config *cfg, struct sl_diag *d)
+{
+    yaml_node_t *root = yaml_document_get_root_node((yaml_document_t *)cfg->doc);
+    if (!root) {
+        snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+        d->line = 1;
+        d->col = 1;
+        sl_diag_hint(d, "start with 'sources:' (see examples/quickstart.yaml)");
+        return sl_diag_set(d, SL_ECONFIG, "the configuration is empty");
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        diag_at(d, cfg, root);
+        sl_diag_hint(d, "the top level holds sources:, transforms:, sinks:");
+        return sl_diag_set(d, SL_ECONFIG, "the configuration must be a mapping");
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(cfg, p->key), *v = node(cfg, p->value);
+        const char *key = scalar(k);
+        int rc = 0;
+        if (!key) {
+            diag_at(d, cfg, k);
+            return sl_diag_set(d, SL_ECONFIG, "top-level keys must be plain names");
+        }
+        if (strcmp(key, "sources") == 0) {
+            rc = parse_group(cfg, SL_KIND_SOURCE, v, d);
+        } else if (strcmp(key, "transforms") == 0) {
+            rc = parse_group(cfg, SL_KIND_TRANSFORM, v, d);
+        } else if (strcmp(key, "sinks") == 0) {
+            rc = parse_group(cfg, SL_KIND_SINK, v, d);
+        } else if (strcmp(key, "api") == 0) {
+            if (v->type != YAML_MAPPING_NODE) {
+                diag_at(d, cfg, v);
+                sl_diag_hint(d, "write api: {listen: \"127.0.0.1:8686\"}");
+                return sl_diag_set(d, SL_ECONFIG, "'api' must be a mapping");
+            }
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
+                 q < v->data.mapping.pairs.top; q++) {
+                yaml_node_t *ak = node(cfg, q->key), *av = node(cfg, q->value);
+                if (scalar(ak) && strcmp(scalar(ak), "listen") == 0 && scalar(av)) {
+                    sl_free(cfg->api_listen);
+                    cfg->api_listen = NULL;
+                    rc = expand_env(cfg, av, scalar(av), &cfg->api_listen, d);
+                    if (rc)
+                        return rc;
+                } else {
+                    diag_at(d, cfg, ak);
+                    sl_diag_hint(d, "the api section knows: listen");
+                    return sl_diag_set(d, SL_ECONFIG, "unknown api option '%s'",
+                                       scalar(ak) ? scalar(ak) : "?");
+                }
+            }
+        } else if (strcmp(key, "workers") == 0 || strcmp(key, "queue_batches") == 0) {
+            char *s = NULL;
+            int64_t val;
+            if (!scalar(v) || expand_env(cfg, v, scalar(v), &s, d) ||
+                sl_str_to_i64(sl_str_c(s), &val) || val < 0 || val > 4096) {
+                sl_free(s);
+                diag_at(d, cfg, v);
+                sl_diag_hint(d, "a whole number between 0 and 4096");
+                return sl_diag_set(d, SL_ECONFIG, "'%s' must be a number", key);
+            }
+            sl_free(s);
+            if (strcmp(key, "workers") == 0)
+                cfg->workers = val;
+            else
+                cfg->queue_batches = val;
+        } else if (strcmp(key, "log_level") == 0) {
+            if (!scalar(v) || sl_log_level_parse(scalar(v)) < 0) {
+                diag_at(d, cfg, v);
+                sl_diag_hint(d, "one of debug, info, warn, error, off");
+                return sl_diag_set(d, SL_ECONFIG, "invalid log_level");
+            }
+            sl_free(cfg->log_level);
+            cfg->log_level = xstr_scalar(v);
+        } else {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d, "top-level keys: sources, transforms, sinks, api, workers, "
+                            "queue_batches, log_level");
+            return sl_diag_set(d, SL_ECONFIG, "unknown top-level key '%s'", key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sl_config_load_string(const char *text, size_t len, const char *name,
+                          struct sl_config **out, struct sl_diag *d)
+{
+    struct sl_config *cfg = sl_xcalloc(1, sizeof(*cfg));
+    cfg->path = sl_xstrdup(name ? name : "<config>");
+    int rc = load_doc(cfg, text, len, d);
+    if (!rc)
+        rc = parse_top(cfg, d);
+    if (rc) {
+        sl_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(d->file, sizeof(d->file), "%s", path);
+        sl_diag_hint(d, "pass the config with -c FILE");
+        return sl_diag_set(d, SL_ECONFIG, "cannot open: %s", strerror(errno));
+    }
+    struct sl_buf b;
+    sl_buf_init(&b, MAX_CONFIG_LEN);
+    char tmp[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+        if ((rc = sl_buf_append(&b, tmp, n)) != 0)
+            break;
+    }
+    fclose(f);
+    if (rc) {
+        sl_buf_fini(&b);
+        snprintf(d->file, sizeof(d->file), "%s", path);
+        return sl_diag_set(d, SL_ECONFIG, "config file too large (max 16 MiB)");
+    }
+    rc = sl_config_load_string(b.ptr ? b.ptr : "", b.len, path, out, d);
+    sl_buf_fini(&b);
+    return rc;
+}
+
+void sl_config_free(struct sl_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->ncomps; i++) {
+        struct sl_config_comp *cc = &cfg->comps[i];
+        sl_free(cc->name);
+        sl_free(cc->type);
+        for (size_t j = 0; j < cc->ninputs; j++)
+            sl_free(cc->inputs[j].name);
+        sl_free(cc->inputs);
+    }
+    sl_free(cfg->comps);
+    if (cfg->doc) {
+        yaml_document_delete(cfg->doc);
+        sl_free(cfg->doc);
+    }
+    sl_free(cfg->api_listen);
+    sl_free(cfg->log_level);
+    sl_free(cfg->path);
+    sl_free(cfg);
+}
+
+/* ---- options */
+
+static const char *opt_type_name(enum sl_opt_type t)
+{
+    static const char *const n[] = {"string",   "integer", "boolean",        "number",
+                                    "duration", "size",    "one of choices", "list of strings",
+                                    "map of strings"};
+    return n[t];
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return SL_EINVAL;
+}
+
+static int enum_index(const char *choices, const char *s)
+{
+    int idx = 0;
+    size_t n = strlen(s);
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && memcmp(p, s, n) == 0)
+            return idx;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+int sl_config_parse_option_text(const struct sl_option *o, const char *text, void *conf,
+                                struct sl_diag *d)
+{
+    char *slot = (char *)conf + o->offset;
+    switch (o->type) {
+    case SL_OPT_STRING: {
+        char **sp = (char **)slot;
+        sl_free(*sp);
+        *sp = sl_xstrdup(text);
+        return 0;
+    }
+    case SL_OPT_INT: {
+        int64_t v;
+        if (sl_str_to_i64(sl_str_trim(sl_str_c(text)), &v)) {
+            sl_diag_hint(d, "write a whole number, e.g. %s: 10", o->key);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be an integer, got \"%s\"", o->key,
+                               text);
+        }
+        if (o->min < o->max && (v < o->min || v > o->max)) {
+            sl_diag_hint(d, "allowed range is %lld..%lld", (long long)o->min, (long long)o->max);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' is out of range: %lld", o->key,
+                               (long long)v);
+        }
+        *(int64_t *)slot = v;
+        return 0;
+    }
+    case SL_OPT_BOOL:
+        if (parse_bool(text, (bool *)slot)) {
+            sl_diag_hint(d, "write true or false");
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a boolean, got \"%s\"", o->key, text);
+        }
+        return 0;
+    case SL_OPT_DOUBLE:
+        if (sl_str_to_double(sl_str_trim(sl_str_c(text)), (double *)slot)) {
+            sl_diag_hint(d, "write a number, e.g. 0.5");
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a number, got \"%s\"", o->key, text);
+        }
+        return 0;
+    case SL_OPT_DURATION:
+        if (sl_str_to_duration_ns(sl_str_c(text), (int64_t *)slot)) {
+            sl_diag_hint(d, "write a duration such as 500ms, 10s, 5m, 1h, 1d");
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a duration, got \"%s\"", o->key,
+                               text);
+        }
+        return 0;
+    case SL_OPT_SIZE:
+        if (sl_str_to_size(sl_str_c(text), (uint64_t *)slot)) {
+            sl_diag_hint(d, "write a size such as 4096, 64KiB, 10MiB, 1GiB");
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a size, got \"%s\"", o->key, text);
+        }
+        return 0;
+    case SL_OPT_ENUM: {
+        int idx = enum_index(o->choices, text);
+        if (idx < 0) {
+            sl_diag_hint(d, "one of: %s", o->choices);
+            return sl_diag_set(d, SL_ECONFIG, "invalid value \"%s\" for '%s'", text, o->key);
+        }
+        *(int *)slot = idx;
+        return 0;
+    }
+    case SL_OPT_STRING_LIST: {
+        struct sl_strlist *l = (struct sl_strlist *)slot;
+        l->items = sl_xrealloc(l->items, (l->count + 1) * sizeof(char *));
+        l->items[l->count++] = sl_xstrdup(text);
+        return 0;
+    }
+    case SL_OPT_STRING_MAP:
+        sl_diag_hint(d, "write %s: {field: value}", o->key);
+        return sl_diag_set(d, SL_ECONFIG, "'%s' must be a mapping", o->key);
+    }
+    return SL_EINVAL;
+}
+
+/* Small edit distance for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < c)
+                c = prev[j] + 1;
+            if (cur[j - 1] + 1 < c)
+                c = cur[j - 1] + 1;
+            cur[j] = c;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+static void hint_options(const struct sl_component_ops *ops, const char *key, struct sl_diag *d)
+{
+    const char *best = NULL;
+    size_t bd = 99;
+    for (const struct sl_option *o = ops->options; o && o->key; o++) {
+        size_t dist = edit_distance(key, o->key);
+        if (dist < bd) {
+            bd = dist;
+            best = o->key;
+        }
+    }
+    if (best && bd <= 3) {
+        sl_diag_hint(d, "did you mean '%s'?", best);
+        return;
+    }
+    char list[200];
+    size_t n = 0;
+    list[0] = 0;
+    for (const struct sl_option *o = ops->options; o && o->key && n < sizeof(list) - 40; o++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", o->key);
+    sl_diag_hint(d, "'%s' knows: %s (see `sluice help %s`)", ops->type, n ? list : "no options",
+                 ops->type);
+}
+
+static int apply_one(const struct sl_config *cfg, const struct sl_option *o, yaml_node_t *v,
+                     void *conf, struct sl_diag *d)
+{
+    char *text = NULL;
+    int rc = 0;
+    if (o->type == SL_OPT_STRING_LIST && v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *e = node(cfg, *it);
+            if (!scalar(e)) {
+                diag_at(d, cfg, e);
+                sl_diag_hint(d, "write %s: [a, b]", o->key);
+                return sl_diag_set(d, SL_ECONFIG, "'%s' must be a list of strings", o->key);
+            }
+            if ((rc = expand_env(cfg, e, scalar(e), &text, d)) != 0)
+                return rc;
+            rc = sl_config_parse_option_text(o, text, conf, d);
+            sl_free(text);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (o->type == SL_OPT_STRING_MAP) {
+        if (v->type != YAML_MAPPING_NODE) {
+            diag_at(d, cfg, v);
+            sl_diag_hint(d, "write %s: {field: value}", o->key);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a mapping", o->key);
+        }
+        struct sl_strmap *m = (struct sl_strmap *)((char *)conf + o->offset);
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k = node(cfg, p->key), *e = node(cfg, p->value);
+            if (!scalar(k) || !scalar(e)) {
+                diag_at(d, cfg, scalar(k) ? e : k);
+                sl_diag_hint(d, "keys and values of '%s' are plain strings", o->key);
+                return sl_diag_set(d, SL_ECONFIG, "'%s' must map strings to strings", o->key);
+            }
+            if ((rc = expand_env(cfg, e, scalar(e), &text, d)) != 0)
+                return rc;
+            m->items = sl_xrealloc(m->items, (m->count + 1) * sizeof(*m->items));
+            m->items[m->count++] = (struct sl_strmap_item){
+                sl_xstrdup(scalar(k)), text, (uint32_t)e->start_mark.line + 1,
+                (uint32_t)e->start_mark.column + 1};
+        }
+        return 0;
+    }
+    if (!scalar(v)) {
+        diag_at(d, cfg, v);
+        sl_diag_hint(d, "'%s' takes a %s", o->key, opt_type_name(o->type));
+        return sl_diag_set(d, SL_ECONFIG, "wrong type for '%s': expected %s", o->key,
+                           opt_type_name(o->type));
+    }
+    if ((rc = expand_env(cfg, v, scalar(v), &text, d)) != 0)
+        return rc;
+    rc = sl_config_parse_option_text(o, text, conf, d);
+    sl_free(text);
+    if (rc)
+        diag_at(d, cfg, v);
+    return rc;
+}
+
+int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_component *c,
+                            struct sl_diag *d)
+{
+    const struct sl_config_comp *cc = &cfg->comps[i];
+    const struct sl_component_ops *ops = c->ops;
+    size_t nopts = 0;
+    for (const struct sl_option *o = ops->options; o && o->key; o++)
+        nopts++;
+    c->conf = sl_xcalloc(1, ops->conf_len ? ops->conf_len : 1);
+    c->opt_pos = sl_xcalloc(nopts ? nopts : 1, sizeof(*c->opt_pos));
+    /* defaults */
+    for (size_t k = 0; k < nopts; k++) {
+        const struct sl_option *o = &ops->options[k];
+        if (o->def && o->type != SL_OPT_STRING_MAP) {
+            int rc = sl_config_parse_option_text(o, o->def, c->conf, d);
+            sl_assert(rc == 0); /* a bad default is a bug in the plugin */
+        }
+    }
+    yaml_node_t *m = node(cfg, cc->node);
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(cfg, p->key), *v = node(cfg, p->value);
+        const char *key = scalar(k);
+        if (!key || strcmp(key, "type") == 0 || strcmp(key, "inputs") == 0)
+            continue;
+        size_t idx = 0;
+        for (; idx < nopts; idx++)
+            if (strcmp(ops->options[idx].key, key) == 0)
+                break;
+        if (idx == nopts) {
+            diag_at(d, cfg, k);
+            hint_options(ops, key, d);
+            return sl_diag_set(d, SL_ECONFIG, "unknown option '%s' for %s '%s'", key,
+                               ops->type, cc->name);
+        }
+        const struct sl_option *o = &ops->options[idx];
+        /* a value from the config replaces the default (lists are not appended to it) */
+        if (o->type == SL_OPT_STRING_LIST) {
+            struct sl_strlist *l = (struct sl_strlist *)((char *)c->conf + o->offset);
+            for (size_t j = 0; j < l->count; j++)
+                sl_free(l->items[j]);
+            l->count = 0;
+        }
+        int rc = apply_one(cfg, o, v, c->conf, d);
+        if (rc)
+            return rc;
+        c->opt_pos[idx] = (struct sl_opt_pos){(uint32_t)v->start_mark.line + 1,
+                                              (uint32_t)v->start_mark.column + 1, true};
+    }
+    for (size_t k = 0; k < nopts; k++) {
+        const struct sl_option *o = &ops->options[k];
+        if ((o->flags & SL_OPT_REQUIRED) && !c->opt_pos[k].set) {
+            snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+            d->line = cc->line;
+            d->col = cc->col;
+            sl_diag_hint(d, "add %s: <%s> — %s", o->key, opt_type_name(o->type),
+                         o->help ? o->help : "");
+            return sl_diag_set(d, SL_ECONFIG, "%s '%s' needs option '%s'", ops->type, cc->name,
+                               o->key);
+        }
+    }
+    return 0;
+}
+
+void sl_config_free_options(const struct sl_component_ops *ops, void *conf)
+{
+    if (!conf)
+        return;
+    for (const struct sl_option *o = ops->options; o && o->key; o++) {
+        char *slot = (char *)conf + o->offset;
+        if (o->type == SL_OPT_STRING) {
+            sl_free(*(char **)slot);
+        } else if (o->type == SL_OPT_STRING_LIST) {
+            struct sl_strlist *l = (struct sl_strlist *)slot;
+            for (size_t i = 0; i < l->count; i++)
+                sl_free(l->items[i]);
+            sl_free(l->items);
+        } else if (o->type == SL_OPT_STRING_MAP) {
+            struct sl_strmap *m = (struct sl_strmap *)slot;
+            for (size_t i = 0; i < m->count; i++) {
+                sl_free(m->items[i].key);
+                sl_free(m->items[i].val);
+            }
+            sl_free(m->items);
+        }
+    }
+    sl_free(conf);
+}

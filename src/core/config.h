@@ -1,0 +1,62 @@
+/*
+ * config.h — the YAML configuration: loading, `${ENV}` substitution, option parsing.
+ *
+ * A config names components in three groups (`sources`, `transforms`, `sinks`); each
+ * transform and sink lists its `inputs`. Top-level settings: `api: {listen: "host:port"}`,
+ * `workers`, `queue_batches`, `log_level`. Every scalar may use `${NAME}` or
+ * `${NAME:-default}`; an unset variable without a default is an error at its line:col.
+ * Errors carry file:line:col (1-based) and a one-line hint.
+ */
+#ifndef SL_CORE_CONFIG_H
+#define SL_CORE_CONFIG_H
+
+#include "base/err.h"
+#include "core/component.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_config_input {
+    char *name; /* "comp" or "comp.errors" */
+    uint32_t line, col;
+};
+
+struct sl_config_comp {
+    char *name;
+    enum sl_kind kind;
+    char *type;
+    uint32_t line, col; /* the component's key */
+    uint32_t type_line, type_col;
+    struct sl_config_input *inputs;
+    size_t ninputs;
+    int node; /* private: YAML mapping node */
+};
+
+struct sl_config {
+    char *path;
+    void *doc; /* private: yaml_document_t */
+    struct sl_config_comp *comps;
+    size_t ncomps;
+    char *api_listen; /* NULL: no API server */
+    int64_t workers;  /* 0: default */
+    int64_t queue_batches;
+    char *log_level; /* NULL: default */
+};
+
+int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d);
+/* `name` is used as the file name in diagnostics. */
+int sl_config_load_string(const char *text, size_t len, const char *name,
+                          struct sl_config **out, struct sl_diag *d);
+void sl_config_free(struct sl_config *cfg);
+
+/* Parse component i's options into c->conf (allocated here, zeroed, defaults applied) and
+ * c->opt_pos. Errors at the option's line:col. */
+int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_component *c,
+                            struct sl_diag *d);
+/* Free what option parsing allocated inside conf, then conf itself. */
+void sl_config_free_options(const struct sl_component_ops *ops, void *conf);
+/* Parse one option value from text into conf (used for defaults and by tests). */
+int sl_config_parse_option_text(const struct sl_option *o, const char *text, void *conf,
+                                struct sl_diag *d);
+
+#endif

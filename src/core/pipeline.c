@@ -1,0 +1,893 @@
+/*
+ * pipeline.c — pipeline graph and runtime (see pipeline.h for the design).
+ *
+ * Threads and what they own:
+ *   - one thread per source: runs ops->run(), pushes batches into work_q;
+ *   - N workers: pop a batch from work_q, run it through every transform downstream
+ *     (dispatch() recurses along the graph), push the results to sink queues;
+ *   - one thread per sink: pops its queue, calls write(), flush() on a timer;
+ *   - a supervisor: once every source has returned, closes work_q, joins the workers,
+ *     closes the sink queues, joins the sinks, and reports completion to sl_pipeline_wait().
+ * A wake-up across cores costs tens of microseconds (ARCHITECTURE.md), so only whole
+ * batches cross threads, and queues wake sleepers only on empty/full edges (sys/queue.c).
+ */
+#include "core/pipeline.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/config.h"
+#include "sys/queue.h"
+#include "sys/thread.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct node {
+    struct sl_component comp;
+    char *type;
+    uint32_t *inputs; /* ports */
+    uint32_t ninputs;
+    uint32_t *cons[2]; /* consumers (node ids) of the main and the error port */
+    uint32_t ncons[2];
+    bool inited;
+    /* source */
+    struct sl_thread thread;
+    /* sink */
+    struct sl_queue *q;
+    struct sl_log_limit dl_limit; /* dead letters nobody consumes */
+    struct sl_mutex dl_lock;
+};
+
+struct sl_pipeline {
+    struct node *nodes;
+    uint32_t n;
+    int workers;
+    bool once;
+    uint32_t queue_batches;
+    int64_t started_at;
+    struct sl_queue *work_q;
+    struct sl_thread *worker_threads;
+    struct sl_thread supervisor;
+    atomic_bool stopping;
+    int stop_fd;
+    atomic_int sources_running;
+    struct sl_mutex lock;
+    struct sl_cond cond; /* guarded_by: lock — sources_running changes, all_done */
+    bool all_done;       /* guarded_by: lock */
+    bool started;
+};
+
+/* ---------------------------------------------------------------- building */
+
+static struct node *find_node(struct sl_pipeline *p, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < p->n; i++)
+        if (strlen(p->nodes[i].comp.name) == len && memcmp(p->nodes[i].comp.name, name, len) == 0)
+            return &p->nodes[i];
+    return NULL;
+}
+
+static void diag_pos(struct sl_diag *d, const struct sl_config *cfg, uint32_t line, uint32_t col)
+{
+    snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+    d->line = line;
+    d->col = col;
+}
+
+static void hint_names(struct sl_pipeline *p, const char *name, struct sl_diag *d)
+{
+    size_t best = (size_t)-1;
+    const char *bn = NULL;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const char *c = p->nodes[i].comp.name;
+        size_t common = 0;
+        while (c[common] && c[common] == name[common])
+            common++;
+        size_t diff = strlen(c) + strlen(name) - 2 * common;
+        if (diff < best) {
+            best = diff;
+            bn = c;
+        }
+    }
+    if (bn && best <= 4)
+        sl_diag_hint(d, "did you mean '%s'?", bn);
+    else
+        sl_diag_hint(d, "inputs name a source or transform, or '<name>.errors'");
+}
+
+static void hint_types(enum sl_kind kind, const char *type, struct sl_diag *d)
+{
+    const struct sl_component_ops *other = sl_registry_find_any(type);
+    if (other) {
+        sl_diag_hint(d, "'%s' is a %s; move it under %s", type, sl_kind_name(other->kind),
+                     other->kind == SL_KIND_SOURCE      ? "sources:"
+                     : other->kind == SL_KIND_TRANSFORM ? "transforms:"
+                                                        : "sinks:");
+        return;
+    }
+    char list[256];
+    size_t n = 0;
+    list[0] = 0;
+    for (const struct sl_component_ops *const *t = sl_registry_all(); *t && n < 200; t++)
+        if ((*t)->kind == kind)
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", (*t)->type);
+    sl_diag_hint(d, "%s types: %s", sl_kind_name(kind), list);
+}
+
+static void add_consumer(struct node *from, int is_err, uint32_t to)
+{
+    from->cons[is_err] = sl_xrealloc(from->cons[is_err], (from->ncons[is_err] + 1) * 4);
+    from->cons[is_err][from->ncons[is_err]++] = to;
+}
+
+/* 0 white, 1 grey, 2 black */
+static int find_cycle(struct sl_pipeline *p, uint32_t i, uint8_t *color, uint32_t *where)
+{
+    color[i] = 1;
+    struct node *nd = &p->nodes[i];
+    for (int e = 0; e < 2; e++) {
+        for (uint32_t k = 0; k < nd->ncons[e]; k++) {
+            uint32_t j = nd->cons[e][k];
+            if (color[j] == 1) {
+                *where = j;
+                return 1;
+            }
+            if (color[j] == 0 && find_cycle(p, j, color, where))
+                return 1;
+        }
+    }
+    color[i] = 2;
+    return 0;
+}
+
+struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipeline_opts *o,
+                                    struct sl_diag *d)
+{
+    struct sl_pipeline *p = sl_xcalloc(1, sizeof(*p));
+    p->workers = o && o->workers > 0 ? o->workers : (int)(cfg->workers ? cfg->workers : 0);
+    if (p->workers <= 0)
+        p->workers = sl_cpu_count();
+    p->once = o && o->once;
+    p->queue_batches = o && o->queue_batches ? o->queue_batches
+                       : cfg->queue_batches  ? (uint32_t)cfg->queue_batches
+                                             : 16;
+    p->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    sl_mutex_init(&p->lock);
+    sl_cond_init(&p->cond);
+    p->n = (uint32_t)cfg->ncomps;
+    p->nodes = sl_xcalloc(p->n ? p->n : 1, sizeof(*p->nodes));
+    uint8_t *color = NULL;
+    if (p->n == 0) {
+        snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+        d->line = 1;
+        d->col = 1;
+        sl_diag_hint(d, "add a source and a sink (see examples/quickstart.yaml)");
+        sl_diag_set(d, SL_ECONFIG, "the pipeline has no components");
+        goto fail;
+    }
+    /* 1. types and names */
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct sl_config_comp *cc = &cfg->comps[i];
+        struct node *nd = &p->nodes[i];
+        sl_mutex_init(&nd->dl_lock);
+        nd->comp.name = sl_xstrdup(cc->name);
+        nd->comp.id = i;
+        nd->comp.line = cc->line;
+        nd->comp.col = cc->col;
+        nd->comp.pipe = p;
+        nd->type = sl_xstrdup(cc->type);
+        nd->comp.ops = sl_registry_find(cc->type, cc->kind);
+        if (!nd->comp.ops) {
+            diag_pos(d, cfg, cc->type_line, cc->type_col);
+            hint_types(cc->kind, cc->type, d);
+            sl_diag_set(d, SL_ECONFIG, "unknown %s type '%s' for '%s'", sl_kind_name(cc->kind),
+                        cc->type, cc->name);
+            goto fail;
+        }
+    }
+    /* 2. inputs */
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct sl_config_comp *cc = &cfg->comps[i];
+        struct node *nd = &p->nodes[i];
+        nd->inputs = sl_xcalloc(cc->ninputs ? cc->ninputs : 1, sizeof(uint32_t));
+        for (size_t k = 0; k < cc->ninputs; k++) {
+            const char *in = cc->inputs[k].name;
+            size_t len = strlen(in);
+            int is_err = 0;
+            struct node *from = find_node(p, in, len);
+            if (!from && len > 7 && strcmp(in + len - 7, ".errors") == 0) {
+                from = find_node(p, in, len - 7);
+                is_err = 1;
+            }
+            diag_pos(d, cfg, cc->inputs[k].line, cc->inputs[k].col);
+            if (!from) {
+                hint_names(p, in, d);
+                sl_diag_set(d, SL_ECONFIG, "unknown input '%s' of '%s'", in, cc->name);
+                goto fail;
+            }
+            if (from == nd) {
+                sl_diag_hint(d, "a component cannot read its own output");
+                sl_diag_set(d, SL_ECONFIG, "'%s' lists itself as an input (cycle)", cc->name);
+                goto fail;
+            }
+            if (from->comp.ops->kind == SL_KIND_SINK && !is_err) {
+                sl_diag_hint(d, "sinks have no main output; use '%s.errors' for its dead letters",
+                             in);
+                sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is a sink", in, cc->name);
+                goto fail;
+            }
+            for (uint32_t q = 0; q < nd->ninputs; q++) {
+                if (nd->inputs[q] == SL_PORT(from->comp.id, is_err)) {
+                    sl_diag_hint(d, "list each input once");
+                    sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is listed twice", in,
+                                cc->name);
+                    goto fail;
+                }
+            }
+            nd->inputs[nd->ninputs++] = SL_PORT(from->comp.id, is_err);
+            add_consumer(from, is_err, i);
+        }
+    }
+    /* 3. cycles */
+    color = sl_xcalloc(p->n, 1);
+    for (uint32_t i = 0; i < p->n; i++) {
+        uint32_t where = 0;
+        if (color[i] == 0 && find_cycle(p, i, color, &where)) {
+            diag_pos(d, cfg, cfg->comps[where].line, cfg->comps[where].col);
+            sl_diag_hint(d, "the graph must be acyclic: remove one of the inputs on the loop");
+            sl_diag_set(d, SL_ECONFIG, "cycle through '%s'", cfg->comps[where].name);
+            goto fail;
+        }
+    }
+    sl_free(color);
+    color = NULL;
+    /* 4. unused outputs */
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (nd->comp.ops->kind != SL_KIND_SINK && nd->ncons[0] == 0) {
+            diag_pos(d, cfg, nd->comp.line, nd->comp.col);
+            sl_diag_hint(d, "list '%s' in the inputs of a transform or sink (a 'null' sink "
+                            "discards)",
+                         nd->comp.name);
+            sl_diag_set(d, SL_ECONFIG, "%s '%s' is not used by any component",
+                         sl_kind_name(nd->comp.ops->kind), nd->comp.name);
+            goto fail;
+        }
+    }
+    /* 5. options and init */
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (sl_config_apply_options(cfg, i, &nd->comp, d))
+            goto fail;
+        if (nd->comp.ops->init) {
+            struct sl_diag tmp;
+            sl_diag_init(&tmp);
+            int rc = nd->comp.ops->init(&nd->comp, &tmp);
+            if (rc) {
+                *d = tmp;
+                if (!d->file[0])
+                    snprintf(d->file, sizeof(d->file), "%s", cfg->path);
+                if (!d->line) {
+                    d->line = nd->comp.line;
+                    d->col = nd->comp.col;
+                }
+                if (!d->msg[0])
+                    sl_diag_set(d, rc, "%s '%s': %s", nd->comp.ops->type, nd->comp.name,
+                                sl_strerror(rc));
+                goto fail;
+            }
+        }
+        nd->inited = true;
+    }
+    return p;
+fail:
+    sl_free(color);
+    sl_pipeline_free(p);
+    return NULL;
+}
+
+void sl_pipeline_free(struct sl_pipeline *p)
+{
+    if (!p)
+        return;
+    if (p->started)
+        sl_pipeline_wait(p, -1);
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (nd->inited && nd->comp.ops->fini)
+            nd->comp.ops->fini(&nd->comp);
+        if (nd->comp.ops)
+            sl_config_free_options(nd->comp.ops, nd->comp.conf);
+        else
+            sl_free(nd->comp.conf);
+        sl_free(nd->comp.opt_pos);
+        sl_free(nd->comp.name);
+        sl_free(nd->type);
+        sl_free(nd->inputs);
+        sl_free(nd->cons[0]);
+        sl_free(nd->cons[1]);
+        if (nd->q) {
+            void *item;
+            while (sl_queue_try_pop(nd->q, &item) == 0)
+                sl_batch_unref(item);
+            sl_queue_free(nd->q);
+        }
+        sl_mutex_fini(&nd->dl_lock);
+    }
+    if (p->work_q) {
+        void *item;
+        while (sl_queue_try_pop(p->work_q, &item) == 0)
+            sl_batch_unref(item);
+        sl_queue_free(p->work_q);
+    }
+    sl_free(p->worker_threads);
+    sl_free(p->nodes);
+    if (p->stop_fd >= 0)
+        close(p->stop_fd);
+    sl_cond_fini(&p->cond);
+    sl_mutex_fini(&p->lock);
+    sl_free(p);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+#define ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
+#define GET(ctr) atomic_load_explicit(&(ctr), memory_order_relaxed)
+
+static void report_unconsumed(struct node *nd, struct sl_batch *errs)
+{
+    const struct sl_value *msg = errs->count ? sl_event_get(&errs->events[0], SL_SYM_ERROR) : NULL;
+    const struct sl_value *where = errs->count ? sl_event_get(&errs->events[0], SL_SYM_WHERE) : NULL;
+    const struct sl_value *line = errs->count ? sl_event_get(&errs->events[0], SL_SYM_LINE) : NULL;
+    sl_mutex_lock(&nd->dl_lock);
+    sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_WARN, nd->comp.name,
+                       "%u bad record(s), no consumer of %s.errors; first: %.*s%s%.*s%s%lld",
+                       errs->count, nd->comp.name, msg ? (int)msg->len : 0, msg ? msg->u.s : "",
+                       where ? " where=" : "", where ? (int)where->len : 0,
+                       where ? where->u.s : "", line ? " line=" : "",
+                       line ? (long long)line->u.i : 0LL);
+    sl_mutex_unlock(&nd->dl_lock);
+}
+
+static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, struct sl_batch *b);
+
+static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, struct sl_batch *b)
+{
+    struct sl_component *c = &to->comp;
+    ADD(c->m.events_in, b->count);
+    if (c->ops->kind == SL_KIND_SINK) {
+        if (sl_queue_push(to->q, b, -1) != 0) {
+            /* only after shutdown went wrong; never silently */
+            ADD(c->m.errors, b->count);
+            sl_error(c->name, "sink queue closed, %u events not written", b->count);
+            sl_batch_unref(b);
+        }
+        return;
+    }
+    struct sl_batch *own = sl_batch_own(b);
+    if (!own) {
+        ADD(c->m.errors, b->count);
+        sl_error(c->name, "out of memory copying a shared batch: %u events lost", b->count);
+        sl_batch_unref(b);
+        return;
+    }
+    struct sl_xf_ctx x = {.errors = NULL, .worker = worker, .comp = c};
+    struct sl_batch *out = c->ops->process(c, own, &x);
+    if (x.errors) {
+        x.errors->port = SL_PORT(c->id, 1);
+        if (x.errors->count) {
+            ADD(c->m.errors, x.errors->count);
+            dispatch(p, worker, x.errors->port, x.errors);
+        } else {
+            sl_batch_unref(x.errors);
+        }
+    }
+    if (out) {
+        out->port = SL_PORT(c->id, 0);
+        ADD(c->m.events_out, out->count);
+        dispatch(p, worker, out->port, out);
+    }
+}
+
+static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, struct sl_batch *b)
+{
+    struct node *from = &p->nodes[SL_PORT_NODE(port)];
+    int is_err = (int)SL_PORT_IS_ERROR(port);
+    uint32_t n = from->ncons[is_err];
+    if (b->count == 0 || n == 0) {
+        if (b->count && is_err)
+            report_unconsumed(from, b);
+        sl_batch_unref(b);
+        return;
+    }
+    for (uint32_t k = 0; k + 1 < n; k++)
+        sl_batch_ref(b);
+    for (uint32_t k = 0; k < n; k++)
+        deliver(p, worker, &p->nodes[from->cons[is_err][k]], b);
+}
+
+struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x)
+{
+    if (!x->errors)
+        x->errors = sl_batch_new();
+    return x->errors;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+int sl_source_emit(struct sl_component *c, struct sl_batch *b)
+{
+    struct sl_pipeline *p = c->pipe;
+    if (b->count == 0) {
+        sl_batch_unref(b);
+        return 0;
+    }
+    b->port = SL_PORT(c->id, 0);
+    uint32_t n = b->count;
+    uint64_t bytes = b->bytes;
+    if (sl_queue_push(p->work_q, b, -1) != 0) {
+        ADD(c->m.errors, n);
+        sl_error(c->name, "pipeline closed, %u events not accepted", n);
+        sl_batch_unref(b);
+        return SL_ECLOSED;
+    }
+    ADD(c->m.events_in, n);
+    ADD(c->m.events_out, n);
+    ADD(c->m.bytes_in, bytes);
+    return 0;
+}
+
+int sl_source_try_emit(struct sl_component *c, struct sl_batch *b)
+{
+    struct sl_pipeline *p = c->pipe;
+    if (b->count == 0) {
+        sl_batch_unref(b);
+        return 0;
+    }
+    b->port = SL_PORT(c->id, 0);
+    uint32_t n = b->count;
+    uint64_t bytes = b->bytes;
+    int rc = sl_queue_try_push(p->work_q, b);
+    if (rc)
+        return rc;
+    ADD(c->m.events_in, n);
+    ADD(c->m.events_out, n);
+    ADD(c->m.bytes_in, bytes);
+    return 0;
+}
+
+int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs)
+{
+    struct sl_pipeline *p = c->pipe;
+    struct node *nd = &p->nodes[c->id];
+    uint32_t n = errs->count;
+    if (n == 0) {
+        sl_batch_unref(errs);
+        return 0;
+    }
+    ADD(c->m.events_in, n);
+    ADD(c->m.errors, n);
+    ADD(c->m.bytes_in, errs->bytes);
+    errs->port = SL_PORT(c->id, 1);
+    if (nd->ncons[1] == 0) {
+        report_unconsumed(nd, errs);
+        sl_batch_unref(errs);
+        return 0;
+    }
+    if (sl_queue_push(p->work_q, errs, -1) != 0) {
+        sl_error(c->name, "pipeline closed, %u dead letters not delivered", n);
+        sl_batch_unref(errs);
+        return SL_ECLOSED;
+    }
+    return 0;
+}
+
+bool sl_source_stopping(const struct sl_component *c)
+{
+    return atomic_load_explicit(&c->pipe->stopping, memory_order_relaxed);
+}
+
+int sl_source_stop_fd(const struct sl_component *c)
+{
+    return c->pipe->stop_fd;
+}
+
+bool sl_source_once(const struct sl_component *c)
+{
+    return c->pipe->once;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+struct worker_arg {
+    struct sl_pipeline *p;
+    uint32_t id;
+};
+
+static void *worker_main(void *arg)
+{
+    struct sl_pipeline *p = ((struct worker_arg *)arg)->p;
+    uint32_t id = ((struct worker_arg *)arg)->id;
+    sl_free(arg);
+    void *item;
+    while (sl_queue_pop(p->work_q, &item, -1) == 0) {
+        struct sl_batch *b = item;
+        dispatch(p, id, b->port, b);
+    }
+    return NULL;
+}
+
+static void *source_main(void *arg)
+{
+    struct node *nd = arg;
+    struct sl_pipeline *p = nd->comp.pipe;
+    int rc = nd->comp.ops->run(&nd->comp);
+    if (rc)
+        sl_error(nd->comp.name, "source stopped with an error: %s", sl_strerror(rc));
+    else
+        sl_debug(nd->comp.name, "source finished");
+    sl_mutex_lock(&p->lock);
+    atomic_fetch_sub(&p->sources_running, 1);
+    sl_cond_broadcast(&p->cond);
+    sl_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void sink_write(struct node *nd, struct sl_batch *b)
+{
+    struct sl_component *c = &nd->comp;
+    int rc = c->ops->write ? c->ops->write(c, b) : 0;
+    if (rc == 0) {
+        ADD(c->m.events_out, b->count);
+    } else {
+        ADD(c->m.errors, b->count);
+        sl_mutex_lock(&nd->dl_lock);
+        sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_ERROR, c->name,
+                           "write failed for %u events: %s", b->count, sl_strerror(rc));
+        sl_mutex_unlock(&nd->dl_lock);
+    }
+    sl_batch_unref(b);
+}
+
+static void *sink_main(void *arg)
+{
+    struct node *nd = arg;
+    struct sl_component *c = &nd->comp;
+    int64_t interval = c->ops->flush_interval_ns ? c->ops->flush_interval_ns : 1000000000;
+    int64_t next_flush = sl_clock_mono_ns() + interval;
+    for (;;) {
+        void *item;
+        int64_t wait = next_flush - sl_clock_mono_ns();
+        int rc = sl_queue_pop(nd->q, &item, wait > 0 ? wait : 0);
+        if (rc == 0) {
+            sink_write(nd, item);
+        } else if (rc == SL_ECLOSED) {
+            break;
+        }
+        if (sl_clock_mono_ns() >= next_flush) {
+            if (c->ops->flush)
+                c->ops->flush(c);
+            next_flush = sl_clock_mono_ns() + interval;
+        }
+    }
+    if (c->ops->flush)
+        c->ops->flush(c);
+    return NULL;
+}
+
+static void *supervisor_main(void *arg)
+{
+    struct sl_pipeline *p = arg;
+    sl_mutex_lock(&p->lock);
+    while (atomic_load(&p->sources_running) > 0)
+        sl_cond_wait(&p->cond, &p->lock);
+    sl_mutex_unlock(&p->lock);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->nodes[i].comp.ops->kind == SL_KIND_SOURCE)
+            sl_thread_join(&p->nodes[i].thread);
+    sl_queue_close(p->work_q);
+    for (int i = 0; i < p->workers; i++)
+        sl_thread_join(&p->worker_threads[i]);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->nodes[i].q)
+            sl_queue_close(p->nodes[i].q);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
+            sl_thread_join(&p->nodes[i].thread);
+    sl_mutex_lock(&p->lock);
+    p->all_done = true;
+    sl_cond_broadcast(&p->cond);
+    sl_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int sl_pipeline_start(struct sl_pipeline *p)
+{
+    sl_assert(!p->started);
+    p->started = true;
+    p->started_at = sl_clock_mono_ns();
+    p->work_q = sl_queue_new(p->queue_batches);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
+            p->nodes[i].q = sl_queue_new(p->queue_batches);
+    p->worker_threads = sl_xcalloc((size_t)p->workers, sizeof(struct sl_thread));
+    for (int i = 0; i < p->workers; i++) {
+        struct worker_arg *a = sl_xmalloc(sizeof(*a));
+        a->p = p;
+        a->id = (uint32_t)i;
+        char name[16];
+        snprintf(name, sizeof(name), "sl-work-%d", i & 0xffff);
+        sl_assert(sl_thread_start(&p->worker_threads[i], name, worker_main, a) == 0);
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (nd->comp.ops->kind != SL_KIND_SINK)
+            continue;
+        char name[16];
+        snprintf(name, sizeof(name), "sl-o-%s", nd->comp.name);
+        sl_assert(sl_thread_start(&nd->thread, name, sink_main, nd) == 0);
+    }
+    int nsrc = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        nsrc += p->nodes[i].comp.ops->kind == SL_KIND_SOURCE;
+    atomic_store(&p->sources_running, nsrc);
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (nd->comp.ops->kind != SL_KIND_SOURCE)
+            continue;
+        char name[16];
+        snprintf(name, sizeof(name), "sl-i-%s", nd->comp.name);
+        sl_assert(sl_thread_start(&nd->thread, name, source_main, nd) == 0);
+    }
+    sl_assert(sl_thread_start(&p->supervisor, "sl-supervisor", supervisor_main, p) == 0);
+    return 0;
+}
+
+void sl_pipeline_stop(struct sl_pipeline *p)
+{
+    if (atomic_exchange(&p->stopping, true))
+        return;
+    uint64_t one = 1;
+    ssize_t w = write(p->stop_fd, &one, sizeof(one));
+    (void)w;
+}
+
+bool sl_pipeline_wait(struct sl_pipeline *p, int timeout_ms)
+{
+    if (!p->started)
+        return true;
+    int64_t deadline = sl_clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    sl_mutex_lock(&p->lock);
+    while (!p->all_done) {
+        if (timeout_ms < 0)
+            sl_cond_wait(&p->cond, &p->lock);
+        else if (sl_cond_wait_until(&p->cond, &p->lock, deadline) == SL_ETIMEDOUT)
+            break;
+    }
+    bool done = p->all_done;
+    sl_mutex_unlock(&p->lock);
+    if (done)
+        sl_thread_join(&p->supervisor);
+    return done;
+}
+
+bool sl_pipeline_sources_done(struct sl_pipeline *p)
+{
+    return p->started && atomic_load(&p->sources_running) == 0;
+}
+
+/* ---------------------------------------------------------------- introspection */
+
+uint32_t sl_pipeline_count(const struct sl_pipeline *p)
+{
+    return p->n;
+}
+
+struct sl_component *sl_pipeline_component(const struct sl_pipeline *p, uint32_t i)
+{
+    return i < p->n ? &p->nodes[i].comp : NULL;
+}
+
+struct sl_component *sl_pipeline_find(const struct sl_pipeline *p, const char *name)
+{
+    struct node *nd = find_node((struct sl_pipeline *)p, name, strlen(name));
+    return nd ? &nd->comp : NULL;
+}
+
+int sl_pipeline_workers(const struct sl_pipeline *p)
+{
+    return p->workers;
+}
+
+bool sl_pipeline_once(const struct sl_pipeline *p)
+{
+    return p->once;
+}
+
+static void port_name(const struct sl_pipeline *p, uint32_t port, struct sl_buf *out)
+{
+    sl_buf_puts(out, p->nodes[SL_PORT_NODE(port)].comp.name);
+    if (SL_PORT_IS_ERROR(port))
+        sl_buf_puts(out, ".errors");
+}
+
+void sl_pipeline_describe(const struct sl_pipeline *p, struct sl_buf *out)
+{
+    sl_buf_appendf(out, "pipeline: %u components, %d workers, queues of %u batches\n", p->n,
+                   p->workers, p->queue_batches);
+    for (int kind = SL_KIND_SOURCE; kind <= SL_KIND_SINK; kind++) {
+        for (uint32_t i = 0; i < p->n; i++) {
+            const struct node *nd = &p->nodes[i];
+            if ((int)nd->comp.ops->kind != kind)
+                continue;
+            sl_buf_appendf(out, "  %-9s %-20s %-10s", sl_kind_name(nd->comp.ops->kind),
+                           nd->comp.name, nd->comp.ops->type);
+            if (nd->ninputs) {
+                sl_buf_puts(out, " <- ");
+                for (uint32_t k = 0; k < nd->ninputs; k++) {
+                    if (k)
+                        sl_buf_puts(out, ", ");
+                    port_name(p, nd->inputs[k], out);
+                }
+            }
+            sl_buf_putc(out, '\n');
+        }
+    }
+}
+
+static void json_str(struct sl_buf *out, const char *s)
+{
+    sl_buf_putc(out, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sl_buf_appendf(out, "\\%c", c);
+        else if (c < 0x20)
+            sl_buf_appendf(out, "\\u%04x", c);
+        else
+            sl_buf_putc(out, (char)c);
+    }
+    sl_buf_putc(out, '"');
+}
+
+/* Prometheus label values escape backslash, quote and newline. */
+static void prom_label(struct sl_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            sl_buf_putc(out, '\\');
+        if (*s == '\n') {
+            sl_buf_puts(out, "\\n");
+            continue;
+        }
+        sl_buf_putc(out, *s);
+    }
+}
+
+void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } ctrs[] = {
+        {"sluice_component_events_in_total", "Events received by a component.",
+         offsetof(struct sl_comp_metrics, events_in)},
+        {"sluice_component_events_out_total", "Events sent on (sources: emitted; sinks: written).",
+         offsetof(struct sl_comp_metrics, events_out)},
+        {"sluice_component_errors_total", "Bad records and failed writes (sent to .errors).",
+         offsetof(struct sl_comp_metrics, errors)},
+        {"sluice_component_dropped_total", "Events dropped by design (filtered out).",
+         offsetof(struct sl_comp_metrics, dropped)},
+        {"sluice_component_bytes_in_total", "Input bytes read by a component.",
+         offsetof(struct sl_comp_metrics, bytes_in)},
+        {"sluice_component_bytes_out_total", "Bytes written by a component.",
+         offsetof(struct sl_comp_metrics, bytes_out)},
+    };
+    for (size_t k = 0; k < sizeof(ctrs) / sizeof(ctrs[0]); k++) {
+        sl_buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", ctrs[k].name, ctrs[k].help,
+                       ctrs[k].name);
+        for (uint32_t i = 0; i < p->n; i++) {
+            const struct sl_component *c = &p->nodes[i].comp;
+            const atomic_uint_fast64_t *v =
+                (const atomic_uint_fast64_t *)((const char *)&c->m + ctrs[k].off);
+            sl_buf_appendf(out, "%s{component=\"", ctrs[k].name);
+            prom_label(out, c->name);
+            sl_buf_appendf(out, "\",type=\"%s\",kind=\"%s\"} %llu\n", c->ops->type,
+                           sl_kind_name(c->ops->kind),
+                           (unsigned long long)atomic_load_explicit(
+                               (atomic_uint_fast64_t *)v, memory_order_relaxed));
+        }
+    }
+    sl_buf_puts(out, "# HELP sluice_queue_depth Batches waiting in a queue.\n"
+                     "# TYPE sluice_queue_depth gauge\n");
+    if (p->work_q)
+        sl_buf_appendf(out, "sluice_queue_depth{queue=\"work\"} %zu\n", sl_queue_count(p->work_q));
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (!p->nodes[i].q)
+            continue;
+        sl_buf_puts(out, "sluice_queue_depth{queue=\"sink:");
+        prom_label(out, p->nodes[i].comp.name);
+        sl_buf_appendf(out, "\"} %zu\n", sl_queue_count(p->nodes[i].q));
+    }
+    sl_buf_appendf(out, "# HELP sluice_queue_capacity Capacity of a queue in batches.\n"
+                        "# TYPE sluice_queue_capacity gauge\n"
+                        "sluice_queue_capacity{queue=\"work\"} %u\n",
+                   p->queue_batches);
+    sl_buf_appendf(out,
+                   "# HELP sluice_workers Worker threads.\n# TYPE sluice_workers gauge\n"
+                   "sluice_workers %d\n",
+                   p->workers);
+    double up = p->started ? (double)(sl_clock_mono_ns() - p->started_at) / 1e9 : 0;
+    sl_buf_appendf(out,
+                   "# HELP sluice_uptime_seconds Seconds since the pipeline started.\n"
+                   "# TYPE sluice_uptime_seconds gauge\nsluice_uptime_seconds %.3f\n",
+                   up);
+}
+
+void sl_pipeline_metrics_json(const struct sl_pipeline *p, struct sl_buf *out)
+{
+    double up = p->started ? (double)(sl_clock_mono_ns() - p->started_at) / 1e9 : 0;
+    sl_buf_appendf(out, "{\"version\":\"%s\",\"uptime_s\":%.3f,\"workers\":%d,\"components\":[",
+                   SL_VERSION, up, p->workers);
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct node *nd = &p->nodes[i];
+        const struct sl_component *c = &nd->comp;
+        if (i)
+            sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        json_str(out, c->name);
+        sl_buf_appendf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"inputs\":[", c->ops->type,
+                       sl_kind_name(c->ops->kind));
+        for (uint32_t k = 0; k < nd->ninputs; k++) {
+            struct sl_buf nm;
+            sl_buf_init(&nm, 4096);
+            port_name(p, nd->inputs[k], &nm);
+            if (k)
+                sl_buf_putc(out, ',');
+            json_str(out, nm.ptr);
+            sl_buf_fini(&nm);
+        }
+        sl_buf_appendf(out,
+                       "],\"events_in\":%llu,\"events_out\":%llu,\"errors\":%llu,"
+                       "\"dropped\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu",
+                       (unsigned long long)GET(((struct sl_component *)c)->m.events_in),
+                       (unsigned long long)GET(((struct sl_component *)c)->m.events_out),
+                       (unsigned long long)GET(((struct sl_component *)c)->m.errors),
+                       (unsigned long long)GET(((struct sl_component *)c)->m.dropped),
+                       (unsigned long long)GET(((struct sl_component *)c)->m.bytes_in),
+                       (unsigned long long)GET(((struct sl_component *)c)->m.bytes_out));
+        if (nd->q)
+            sl_buf_appendf(out, ",\"queue_depth\":%zu,\"queue_capacity\":%zu",
+                           sl_queue_count(nd->q), sl_queue_cap(nd->q));
+        sl_buf_putc(out, '}');
+    }
+    sl_buf_appendf(out, "],\"queues\":{\"work\":{\"depth\":%zu,\"capacity\":%u}}}",
+                   p->work_q ? sl_queue_count(p->work_q) : 0, p->queue_batches);
+}
+
+void sl_pipeline_totals(const struct sl_pipeline *p, struct sl_pipeline_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct sl_component *c = &p->nodes[i].comp;
+        if (c->ops->kind == SL_KIND_SOURCE)
+            t->events_in += GET(c->m.events_out);
+        if (c->ops->kind == SL_KIND_SINK) {
+            t->events_out += GET(c->m.events_out);
+            if (p->nodes[i].q) {
+                t->sink_queued += sl_queue_count(p->nodes[i].q);
+                t->sink_cap += sl_queue_cap(p->nodes[i].q);
+            }
+        }
+        t->errors += GET(c->m.errors);
+        t->dropped += GET(c->m.dropped);
+    }
+    if (p->work_q) {
+        t->work_queued = sl_queue_count(p->work_q);
+        t->work_cap = sl_queue_cap(p->work_q);
+    }
+}

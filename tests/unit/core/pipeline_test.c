@@ -1,0 +1,378 @@
+/*
+ * pipeline_test.c — config loading, graph validation and the threaded runtime, with small
+ * test components (a counting source, a transform that drops and rejects, a counting sink).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "core/config.h"
+#include "core/pipeline.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- test components */
+
+struct cnt_conf {
+    int64_t count;
+    int64_t batch;
+    bool forever;
+    char *label;
+};
+
+static sl_sym SYM_N;
+
+static int cnt_run(struct sl_component *c)
+{
+    struct cnt_conf *cf = c->conf;
+    int64_t i = 0;
+    while (cf->forever || i < cf->count) {
+        if (sl_source_stopping(c))
+            break;
+        struct sl_batch *b = sl_batch_new();
+        for (int64_t k = 0; k < cf->batch && (cf->forever || i < cf->count); k++, i++) {
+            struct sl_event *ev = sl_batch_push(b);
+            assert_non_null(ev);
+            assert_int_equal(sl_event_set(b, ev, SYM_N, sl_value_int(i)), 0);
+        }
+        sl_source_emit(c, b);
+        if (cf->forever)
+            usleep(1000);
+    }
+    return 0;
+}
+
+static const struct sl_option cnt_opts[] = {
+    {"count", SL_OPT_INT, "10", offsetof(struct cnt_conf, count), "events", NULL, 0, 0, 0},
+    {"batch", SL_OPT_INT, "100", offsetof(struct cnt_conf, batch), "batch", NULL, 1, 100000, 0},
+    {"forever", SL_OPT_BOOL, "false", offsetof(struct cnt_conf, forever), "run until stopped",
+     NULL, 0, 0, 0},
+    {"label", SL_OPT_STRING, NULL, offsetof(struct cnt_conf, label), "a label", NULL, 0, 0, 0},
+    {0},
+};
+
+static const struct sl_component_ops cnt_ops = {
+    .type = "counter",
+    .kind = SL_KIND_SOURCE,
+    .summary = "counts",
+    .options = cnt_opts,
+    .conf_len = sizeof(struct cnt_conf),
+    .run = cnt_run,
+};
+
+/* drop odd n, reject n % 10 == 0 */
+static struct sl_batch *odd_process(struct sl_component *c, struct sl_batch *b,
+                                    struct sl_xf_ctx *x)
+{
+    bool keep[SL_BATCH_EVENTS * 4];
+    assert_true(b->count <= SL_BATCH_EVENTS * 4);
+    uint32_t dropped = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
+        int64_t n = sl_event_get(&b->events[i], SYM_N)->u.i;
+        keep[i] = n % 2 == 0 && n % 10 != 0;
+        if (n % 10 == 0)
+            sl_error_event_for(sl_xf_errors(x), c->name, "multiple of ten", &b->events[i]);
+        else if (n % 2)
+            dropped++;
+    }
+    atomic_fetch_add(&c->m.dropped, dropped);
+    sl_batch_compact(b, keep);
+    return b;
+}
+
+static const struct sl_option no_opts[] = {{0}};
+
+static const struct sl_component_ops odd_ops = {
+    .type = "odd",
+    .kind = SL_KIND_TRANSFORM,
+    .summary = "drops odd",
+    .options = no_opts,
+    .process = odd_process,
+};
+
+struct sink_conf {
+    int64_t delay_us;
+};
+struct sink_state {
+    atomic_uint_fast64_t n;
+    atomic_uint_fast64_t sum;
+};
+
+static int sink_init(struct sl_component *c, struct sl_diag *d)
+{
+    c->state = sl_xcalloc(1, sizeof(struct sink_state));
+    return 0;
+}
+static void sink_fini(struct sl_component *c)
+{
+    sl_free(c->state);
+}
+static int sink_write(struct sl_component *c, struct sl_batch *b)
+{
+    struct sink_state *s = c->state;
+    struct sink_conf *cf = c->conf;
+    for (uint32_t i = 0; i < b->count; i++) {
+        const struct sl_value *v = sl_event_get(&b->events[i], SYM_N);
+        if (!v) /* a dead letter: the original event is a map */
+            v = sl_value_map_get(sl_event_get(&b->events[i], SL_SYM_EVENT), SL_STR("n"));
+        assert_non_null(v);
+        atomic_fetch_add(&s->sum, (uint64_t)v->u.i);
+    }
+    atomic_fetch_add(&s->n, b->count);
+    if (cf->delay_us)
+        usleep((useconds_t)cf->delay_us);
+    return 0;
+}
+static const struct sl_option sink_opts[] = {
+    {"delay_us", SL_OPT_INT, "0", offsetof(struct sink_conf, delay_us), "slow down", NULL, 0, 0,
+     0},
+    {0},
+};
+static const struct sl_component_ops sink_ops = {
+    .type = "count",
+    .kind = SL_KIND_SINK,
+    .summary = "counts",
+    .options = sink_opts,
+    .conf_len = sizeof(struct sink_conf),
+    .init = sink_init,
+    .fini = sink_fini,
+    .write = sink_write,
+};
+
+static const struct sl_component_ops *const test_types[] = {&cnt_ops, &odd_ops, &sink_ops, NULL};
+
+/* ---- helpers */
+
+static struct sl_pipeline *build(const char *yaml, struct sl_config **cfg, struct sl_diag *d,
+                                 int workers, bool once)
+{
+    sl_diag_init(d);
+    *cfg = NULL;
+    if (sl_config_load_string(yaml, strlen(yaml), "test.yaml", cfg, d))
+        return NULL;
+    struct sl_pipeline_opts o = {.workers = workers, .once = once, .queue_batches = 4};
+    struct sl_pipeline *p = sl_pipeline_new(*cfg, &o, d);
+    if (!p) {
+        sl_config_free(*cfg);
+        *cfg = NULL;
+    }
+    return p;
+}
+
+static void expect_error(const char *yaml, uint32_t line, uint32_t col, const char *needle)
+{
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(yaml, &cfg, &d, 1, true);
+    if (p) {
+        sl_pipeline_free(p);
+        sl_config_free(cfg);
+        fail_msg("expected an error containing '%s'", needle);
+    }
+    char msg[1400];
+    sl_diag_format(&d, msg, sizeof(msg));
+    if (!strstr(msg, needle) || d.line != line || d.col != col)
+        fail_msg("want %u:%u '%s', got: %s", line, col, needle, msg);
+    assert_string_equal(d.file, "test.yaml");
+}
+
+static uint64_t sink_count(struct sl_pipeline *p, const char *name)
+{
+    struct sink_state *s = sl_pipeline_find(p, name)->state;
+    return atomic_load(&s->n);
+}
+
+static uint64_t sink_sum(struct sl_pipeline *p, const char *name)
+{
+    struct sink_state *s = sl_pipeline_find(p, name)->state;
+    return atomic_load(&s->sum);
+}
+
+/* ---- tests */
+
+static void test_counts_exact(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: counter, count: 100000, batch: 1000}\n"
+                    "transforms:\n"
+                    "  odd: {type: odd, inputs: [src]}\n"
+                    "sinks:\n"
+                    "  all: {type: count, inputs: [src]}\n"
+                    "  even: {type: count, inputs: [odd]}\n"
+                    "  dead: {type: count, inputs: [odd.errors]}\n";
+    for (int workers = 1; workers <= 3; workers++) {
+        struct sl_config *cfg;
+        struct sl_diag d;
+        struct sl_pipeline *p = build(y, &cfg, &d, workers, true);
+        assert_non_null(p);
+        sl_pipeline_start(p);
+        assert_true(sl_pipeline_wait(p, 60000));
+        assert_int_equal(sink_count(p, "all"), 100000);
+        assert_int_equal(sink_count(p, "even"), 40000);
+        assert_int_equal(sink_count(p, "dead"), 10000);
+        /* sum of multiples of ten below 100000 */
+        assert_int_equal(sink_sum(p, "dead"), 10ull * (9999ull * 10000ull / 2));
+        struct sl_component *odd = sl_pipeline_find(p, "odd");
+        assert_int_equal(atomic_load(&odd->m.events_in), 100000);
+        assert_int_equal(atomic_load(&odd->m.events_out), 40000);
+        assert_int_equal(atomic_load(&odd->m.errors), 10000);
+        assert_int_equal(atomic_load(&odd->m.dropped), 50000);
+        struct sl_pipeline_totals t;
+        sl_pipeline_totals(p, &t);
+        assert_int_equal(t.events_in, 100000);
+        assert_int_equal(t.events_out, 150000);
+        sl_pipeline_free(p);
+        sl_config_free(cfg);
+    }
+}
+
+static void test_backpressure_and_stop(void **state)
+{
+    /* an endless source into a slow sink: queues stay bounded; stop drains everything that
+     * was emitted, so what the source sent equals what the sink got */
+    const char *y = "sources:\n"
+                    "  src: {type: counter, forever: true, batch: 50}\n"
+                    "sinks:\n"
+                    "  slow: {type: count, inputs: [src], delay_us: 2000}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(y, &cfg, &d, 2, false);
+    assert_non_null(p);
+    sl_pipeline_start(p);
+    usleep(300000);
+    struct sl_pipeline_totals t;
+    sl_pipeline_totals(p, &t);
+    assert_true(t.work_queued <= t.work_cap);
+    assert_false(sl_pipeline_wait(p, 0));
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 30000));
+    struct sl_component *src = sl_pipeline_find(p, "src");
+    assert_true(atomic_load(&src->m.events_out) > 0);
+    assert_int_equal(sink_count(p, "slow"), atomic_load(&src->m.events_out));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+}
+
+static void test_metrics_text(void **state)
+{
+    const char *y = "sources:\n  src: {type: counter, count: 5}\n"
+                    "sinks:\n  out: {type: count, inputs: [src]}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(y, &cfg, &d, 1, true);
+    assert_non_null(p);
+    sl_pipeline_start(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_pipeline_metrics_prom(p, &b);
+    assert_non_null(strstr(
+        b.ptr, "sluice_component_events_in_total{component=\"out\",type=\"count\",kind=\"sink\"} 5"));
+    assert_non_null(strstr(b.ptr, "sluice_queue_depth{queue=\"work\"} 0"));
+    sl_buf_reset(&b);
+    sl_pipeline_metrics_json(p, &b);
+    assert_non_null(strstr(b.ptr, "\"name\":\"out\",\"type\":\"count\",\"kind\":\"sink\","
+                                  "\"inputs\":[\"src\"],\"events_in\":5,\"events_out\":5"));
+    sl_buf_reset(&b);
+    sl_pipeline_describe(p, &b);
+    assert_non_null(strstr(b.ptr, "out"));
+    assert_non_null(strstr(b.ptr, "<- src"));
+    sl_buf_fini(&b);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+}
+
+static void test_config_errors(void **state)
+{
+    expect_error("sources:\n  src: {type: nosuch}\n", 2, 15, "unknown source type 'nosuch'");
+    expect_error("sources:\n  src: {type: count}\n", 2, 15, "unknown source type 'count'");
+    expect_error("sources:\n  src: {type: counter, cuont: 3}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 2, 24, "unknown option 'cuont'");
+    expect_error("sources:\n  src: {type: counter, count: abc}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 2, 31, "'count' must be an integer");
+    expect_error("sources:\n  src: {type: counter, batch: 0}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 2, 31, "out of range");
+    expect_error("sources:\n  src: {type: counter, count: [1]}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 2, 31, "wrong type for 'count'");
+    expect_error("sources:\n  src: {type: counter}\n"
+                 "sinks:\n  o: {type: count, inputs: [scr]}\n",
+                 4, 29, "unknown input 'scr'");
+    expect_error("sources:\n  src: {type: counter}\n  other: {type: counter}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 3, 3, "source 'other' is not used");
+    expect_error("sources:\n  src: {type: counter}\n"
+                 "transforms:\n"
+                 "  a: {type: odd, inputs: [src, b]}\n"
+                 "  b: {type: odd, inputs: [a]}\n"
+                 "sinks:\n  o: {type: count, inputs: [b]}\n",
+                 4, 3, "cycle");
+    expect_error("sources:\n  src: {type: counter}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n  p: {type: count, inputs: [o]}\n",
+                 5, 29, "is a sink");
+    expect_error("sources:\n  src: {type: counter}\n"
+                 "sinks:\n  o: {type: count}\n",
+                 4, 3, "has no inputs");
+    expect_error("sources:\n  src: {type: counter, label: \"${SL_TEST_UNSET_VAR}\"}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n",
+                 2, 31, "SL_TEST_UNSET_VAR is not set");
+    expect_error("sources:\n  src: {type: counter\n", 3, 1, "YAML syntax error");
+    expect_error("bogus: 1\n", 1, 1, "unknown top-level key 'bogus'");
+    expect_error("sources:\n  src: {type: counter}\n  src: {type: counter}\n", 3, 3,
+                 "duplicate component name");
+}
+
+static void test_env_substitution(void **state)
+{
+    setenv("SL_TEST_COUNT", "7", 1);
+    const char *y = "sources:\n"
+                    "  src: {type: counter, count: \"${SL_TEST_COUNT}\", label: "
+                    "\"${SL_TEST_NOPE:-dflt}-x\"}\n"
+                    "sinks:\n  out: {type: count, inputs: [src]}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(y, &cfg, &d, 1, true);
+    assert_non_null(p);
+    struct cnt_conf *cf = sl_pipeline_find(p, "src")->conf;
+    assert_int_equal(cf->count, 7);
+    assert_string_equal(cf->label, "dflt-x");
+    sl_pipeline_start(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    assert_int_equal(sink_count(p, "out"), 7);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+}
+
+static void test_help_text(void **state)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_registry_help(&cnt_ops, &b);
+    assert_non_null(strstr(b.ptr, "counter (source): counts"));
+    assert_non_null(strstr(b.ptr, "batch"));
+    assert_non_null(strstr(b.ptr, "(1..100000)"));
+    sl_buf_fini(&b);
+}
+
+int main(void)
+{
+    sl_core_init();
+    SYM_N = sl_sym_intern_c("n");
+    sl_registry_set(test_types);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_exact),     cmocka_unit_test(test_backpressure_and_stop),
+        cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_help_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
