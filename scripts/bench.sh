@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run every benchmark of a (release) build dir; each prints `bench=... key=value` lines.
+set -euo pipefail
+dir=${1:-build/release}
+echo "# sluice benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -r)"
+for b in "$dir"/bench_*; do
+  [ -x "$b" ] || continue
+  echo "== $(basename "$b")"
+  "$b"
+done
