@@ -211,8 +211,20 @@ static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
              q++) {
             yaml_node_t *ok = node(cfg, q->key), *ov = node(cfg, q->value);
             const char *key = scalar(ok);
-            if (!key)
-                continue;
+            if (!key) {
+                diag_at(d, cfg, ok);
+                sl_diag_hint(d, "option names are plain strings");
+                return sl_diag_set(d, SL_ECONFIG, "invalid option name in '%s'", name);
+            }
+            for (yaml_node_pair_t *r = v->data.mapping.pairs.start; r < q; r++) {
+                const char *prev = scalar(node(cfg, r->key));
+                if (prev && strcmp(prev, key) == 0) {
+                    diag_at(d, cfg, ok);
+                    sl_diag_hint(d, "write each option once");
+                    return sl_diag_set(d, SL_ECONFIG, "option '%s' of '%s' is given twice", key,
+                                       name);
+                }
+            }
             if (strcmp(key, "type") == 0) {
                 if (!scalar(ov) || !*scalar(ov)) {
                     diag_at(d, cfg, ov);
@@ -270,6 +282,14 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
         if (!key) {
             diag_at(d, cfg, k);
             return sl_diag_set(d, SL_ECONFIG, "top-level keys must be plain names");
+        }
+        for (yaml_node_pair_t *r = root->data.mapping.pairs.start; r < p; r++) {
+            const char *prev = scalar(node(cfg, r->key));
+            if (prev && strcmp(prev, key) == 0) {
+                diag_at(d, cfg, k);
+                sl_diag_hint(d, "merge the two '%s' sections", key);
+                return sl_diag_set(d, SL_ECONFIG, "top-level key '%s' is given twice", key);
+            }
         }
         if (strcmp(key, "sources") == 0) {
             rc = parse_group(cfg, SL_KIND_SOURCE, v, d);

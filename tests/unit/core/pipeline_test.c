@@ -328,6 +328,9 @@ static void test_config_errors(void **state)
                  2, 31, "SL_TEST_UNSET_VAR is not set");
     expect_error("sources:\n  src: {type: counter\n", 3, 1, "YAML syntax error");
     expect_error("bogus: 1\n", 1, 1, "unknown top-level key 'bogus'");
+    expect_error("sources:\n  src: {type: counter, count: 1, count: 2}\n", 2, 34,
+                 "option 'count' of 'src' is given twice");
+    expect_error("workers: 1\nworkers: 2\n", 2, 1, "top-level key 'workers' is given twice");
     expect_error("sources:\n  src: {type: counter}\n  src: {type: counter}\n", 3, 3,
                  "duplicate component name");
 }
