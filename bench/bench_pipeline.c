@@ -89,8 +89,8 @@ int main(int argc, char **argv)
         }
         printf("bench=pipeline_file_filter_null workers=%d events=%llu seconds=%.3f "
                "events_per_s=%.0f mb_per_s=%.1f allocs_per_event=%.4f\n",
-               workers, (unsigned long long)ev, best, (double)ev / best,
-               (double)total / 1e6 / best, allocs);
+               workers, (unsigned long long)ev, best, (double)ev / best, (double)total / 1e6 / best,
+               allocs);
     }
     unlink(path);
     return 0;

@@ -36,8 +36,10 @@ static const struct sl_option any_opts[] = {
     {0},
 };
 
-static const struct sl_component_ops any_ops = {
-    .type = "any", .kind = SL_KIND_SOURCE, .options = any_opts, .conf_len = sizeof(struct any_conf)};
+static const struct sl_component_ops any_ops = {.type = "any",
+                                                .kind = SL_KIND_SOURCE,
+                                                .options = any_opts,
+                                                .conf_len = sizeof(struct any_conf)};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -142,8 +142,8 @@ static void status_line(struct sl_pipeline *p, struct sl_pipeline_totals *prev, 
     fprintf(stderr,
             "\rsluice: in %s ev/s | out %s ev/s | total in %llu out %llu | errors %s | "
             "dropped %s | queue %zu/%zu sinks %zu/%zu   %s",
-            in, out, (unsigned long long)t.events_in, (unsigned long long)t.events_out, err,
-            drop, t.work_queued, t.work_cap, t.sink_queued, t.sink_cap, final ? "\n" : "");
+            in, out, (unsigned long long)t.events_in, (unsigned long long)t.events_out, err, drop,
+            t.work_queued, t.work_cap, t.sink_queued, t.sink_cap, final ? "\n" : "");
     fflush(stderr);
     *prev = t;
 }

@@ -36,7 +36,7 @@ int sl_log_level_parse(const char *s)
 }
 
 __attribute__((format(printf, 3, 0))) static void vlog(enum sl_log_level lvl, const char *comp,
-                                                   const char *fmt, va_list ap)
+                                                       const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);

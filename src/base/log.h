@@ -31,13 +31,12 @@ void sl_log_ratelimited(struct sl_log_limit *lim, uint32_t per_sec, enum sl_log_
     __attribute__((format(printf, 5, 6)));
 
 #define sl_debug(comp, ...) sl_log(SL_LOG_DEBUG, comp, __VA_ARGS__)
-#define sl_info(comp, ...) sl_log(SL_LOG_INFO, comp, __VA_ARGS__)
-#define sl_warn(comp, ...) sl_log(SL_LOG_WARN, comp, __VA_ARGS__)
+#define sl_info(comp, ...)  sl_log(SL_LOG_INFO, comp, __VA_ARGS__)
+#define sl_warn(comp, ...)  sl_log(SL_LOG_WARN, comp, __VA_ARGS__)
 #define sl_error(comp, ...) sl_log(SL_LOG_ERROR, comp, __VA_ARGS__)
 
 /* Invariant checks that stay on in release builds. */
-#define sl_assert(cond)                                                                            \
-    ((cond) ? (void)0 : sl_assert_fail(#cond, __FILE__, __LINE__))
+#define sl_assert(cond) ((cond) ? (void)0 : sl_assert_fail(#cond, __FILE__, __LINE__))
 #ifdef NDEBUG
 #define sl_debug_assert(cond) ((void)0)
 #else

@@ -14,8 +14,8 @@ struct sl_str {
     size_t len;
 };
 
-#define SL_STR(lit) ((struct sl_str){(lit), sizeof(lit) - 1})
-#define SL_STR_FMT "%.*s"
+#define SL_STR(lit)   ((struct sl_str){(lit), sizeof(lit) - 1})
+#define SL_STR_FMT    "%.*s"
 #define SL_STR_ARG(s) (int)(s).len, (s).ptr
 
 static inline struct sl_str sl_str_make(const char *p, size_t n)

@@ -13,7 +13,7 @@ struct sl_vec {
     size_t elem_len;
 };
 
-#define SL_VEC_INIT(type) ((struct sl_vec){NULL, 0, 0, sizeof(type)})
+#define SL_VEC_INIT(type)     ((struct sl_vec){NULL, 0, 0, sizeof(type)})
 #define SL_VEC_AT(v, type, i) (((type *)(v)->ptr)[i])
 
 void sl_vec_init(struct sl_vec *v, size_t elem_len);

@@ -92,7 +92,7 @@ struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x);
 struct sl_component_ops {
     const char *type; /* "file", "filter", "csv" */
     enum sl_kind kind;
-    const char *summary; /* one line for `sluice help` */
+    const char *summary;             /* one line for `sluice help` */
     const struct sl_option *options; /* terminated by an entry with key == NULL */
     size_t conf_len;
     /* Check options and prepare (open files, compile regexes). Errors: set d (the core adds
@@ -114,8 +114,8 @@ struct sl_component_ops {
 struct sl_comp_metrics {
     atomic_uint_fast64_t events_in;
     atomic_uint_fast64_t events_out;
-    atomic_uint_fast64_t errors;   /* bad records (sent to .errors) */
-    atomic_uint_fast64_t dropped;  /* filtered out or otherwise not forwarded, by design */
+    atomic_uint_fast64_t errors;  /* bad records (sent to .errors) */
+    atomic_uint_fast64_t dropped; /* filtered out or otherwise not forwarded, by design */
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t bytes_out;
 };
@@ -123,8 +123,8 @@ struct sl_comp_metrics {
 struct sl_component {
     const struct sl_component_ops *ops;
     char *name;
-    void *conf;  /* the options struct (ops->conf_len bytes) */
-    void *state; /* the component's own */
+    void *conf;                 /* the options struct (ops->conf_len bytes) */
+    void *state;                /* the component's own */
     struct sl_opt_pos *opt_pos; /* one per option of ops->options */
     uint32_t id;                /* node index in the pipeline */
     uint32_t line, col;         /* where the component is declared */

@@ -40,8 +40,8 @@ static yaml_node_t *node(const struct sl_config *cfg, int id)
 }
 
 /* Expand ${VAR} and ${VAR:-default}. Result is heap (caller frees). */
-static int expand_env(const struct sl_config *cfg, const yaml_node_t *n, const char *s,
-                      char **out, struct sl_diag *d)
+static int expand_env(const struct sl_config *cfg, const yaml_node_t *n, const char *s, char **out,
+                      struct sl_diag *d)
 {
     struct sl_buf b;
     sl_buf_init(&b, 1 << 20);
@@ -115,8 +115,8 @@ static int load_doc(struct sl_config *cfg, const char *text, size_t len, struct 
         d->col = (uint32_t)parser.problem_mark.column + 1;
         sl_diag_hint(d, "check indentation and quoting near this position");
         sl_diag_set(d, SL_ECONFIG, "YAML syntax error: %s%s%s",
-                    parser.problem ? parser.problem : "unknown",
-                    parser.context ? " " : "", parser.context ? parser.context : "");
+                    parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+                    parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         sl_free(doc);
         return SL_ECONFIG;
@@ -160,15 +160,14 @@ static int parse_inputs(struct sl_config *cfg, struct sl_config_comp *cc, yaml_n
             diag_at(d, cfg, it);
             return sl_diag_set(d, SL_ECONFIG, "an input must be a component name");
         }
-        cc->inputs[cc->ninputs++] = (struct sl_config_input){
-            xstr_scalar(it), (uint32_t)it->start_mark.line + 1,
-            (uint32_t)it->start_mark.column + 1};
+        cc->inputs[cc->ninputs++] =
+            (struct sl_config_input){xstr_scalar(it), (uint32_t)it->start_mark.line + 1,
+                                     (uint32_t)it->start_mark.column + 1};
     }
     return 0;
 }
 
-static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
-                       struct sl_diag *d)
+static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g, struct sl_diag *d)
 {
     if (g->type == YAML_SCALAR_NODE && scalar(g)[0] == 0)
         return 0; /* "sinks:" with nothing */
@@ -303,8 +302,8 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
                 sl_diag_hint(d, "write api: {listen: \"127.0.0.1:8686\"}");
                 return sl_diag_set(d, SL_ECONFIG, "'api' must be a mapping");
             }
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
-                 q < v->data.mapping.pairs.top; q++) {
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+                 q++) {
                 yaml_node_t *ak = node(cfg, q->key), *av = node(cfg, q->value);
                 if (scalar(ak) && strcmp(scalar(ak), "listen") == 0 && scalar(av)) {
                     sl_free(cfg->api_listen);
@@ -354,8 +353,8 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
     return 0;
 }
 
-int sl_config_load_string(const char *text, size_t len, const char *name,
-                          struct sl_config **out, struct sl_diag *d)
+int sl_config_load_string(const char *text, size_t len, const char *name, struct sl_config **out,
+                          struct sl_diag *d)
 {
     struct sl_config *cfg = sl_xcalloc(1, sizeof(*cfg));
     cfg->path = sl_xstrdup(name ? name : "<config>");
@@ -425,9 +424,9 @@ void sl_config_free(struct sl_config *cfg)
 
 static const char *opt_type_name(enum sl_opt_type t)
 {
-    static const char *const n[] = {"string",   "integer", "boolean",        "number",
-                                    "duration", "size",    "one of choices", "list of strings",
-                                    "map of strings"};
+    static const char *const n[] = {"string",         "integer",         "boolean",
+                                    "number",         "duration",        "size",
+                                    "one of choices", "list of strings", "map of strings"};
     return n[t];
 }
 
@@ -479,13 +478,11 @@ int sl_config_parse_option_text(const struct sl_option *o, const char *text, voi
         int64_t v;
         if (sl_str_to_i64(sl_str_trim(sl_str_c(text)), &v)) {
             sl_diag_hint(d, "write a whole number, e.g. %s: 10", o->key);
-            return sl_diag_set(d, SL_ECONFIG, "'%s' must be an integer, got \"%s\"", o->key,
-                               text);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be an integer, got \"%s\"", o->key, text);
         }
         if (o->min < o->max && (v < o->min || v > o->max)) {
             sl_diag_hint(d, "allowed range is %lld..%lld", (long long)o->min, (long long)o->max);
-            return sl_diag_set(d, SL_ECONFIG, "'%s' is out of range: %lld", o->key,
-                               (long long)v);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' is out of range: %lld", o->key, (long long)v);
         }
         *(int64_t *)slot = v;
         return 0;
@@ -505,8 +502,7 @@ int sl_config_parse_option_text(const struct sl_option *o, const char *text, voi
     case SL_OPT_DURATION:
         if (sl_str_to_duration_ns(sl_str_c(text), (int64_t *)slot)) {
             sl_diag_hint(d, "write a duration such as 500ms, 10s, 5m, 1h, 1d");
-            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a duration, got \"%s\"", o->key,
-                               text);
+            return sl_diag_set(d, SL_ECONFIG, "'%s' must be a duration, got \"%s\"", o->key, text);
         }
         return 0;
     case SL_OPT_SIZE:
@@ -626,9 +622,9 @@ static int apply_one(const struct sl_config *cfg, const struct sl_option *o, yam
             if ((rc = expand_env(cfg, e, scalar(e), &text, d)) != 0)
                 return rc;
             m->items = sl_xrealloc(m->items, (m->count + 1) * sizeof(*m->items));
-            m->items[m->count++] = (struct sl_strmap_item){
-                sl_xstrdup(scalar(k)), text, (uint32_t)e->start_mark.line + 1,
-                (uint32_t)e->start_mark.column + 1};
+            m->items[m->count++] = (struct sl_strmap_item){sl_xstrdup(scalar(k)), text,
+                                                           (uint32_t)e->start_mark.line + 1,
+                                                           (uint32_t)e->start_mark.column + 1};
         }
         return 0;
     }
@@ -678,8 +674,8 @@ int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_com
         if (idx == nopts) {
             diag_at(d, cfg, k);
             hint_options(ops, key, d);
-            return sl_diag_set(d, SL_ECONFIG, "unknown option '%s' for %s '%s'", key,
-                               ops->type, cc->name);
+            return sl_diag_set(d, SL_ECONFIG, "unknown option '%s' for %s '%s'", key, ops->type,
+                               cc->name);
         }
         const struct sl_option *o = &ops->options[idx];
         /* a value from the config replaces the default (lists are not appended to it) */

@@ -45,8 +45,8 @@ struct sl_config {
 
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d);
 /* `name` is used as the file name in diagnostics. */
-int sl_config_load_string(const char *text, size_t len, const char *name,
-                          struct sl_config **out, struct sl_diag *d);
+int sl_config_load_string(const char *text, size_t len, const char *name, struct sl_config **out,
+                          struct sl_diag *d);
 void sl_config_free(struct sl_config *cfg);
 
 /* Parse component i's options into c->conf (allocated here, zeroed, defaults applied) and

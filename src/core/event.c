@@ -9,8 +9,8 @@
 #include <string.h>
 
 #define ARENA_CHUNK (256u * 1024u)
-#define ARENA_MAX ((size_t)256 << 20)
-#define EVENTS_MAX (1u << 20)
+#define ARENA_MAX   ((size_t)256 << 20)
+#define EVENTS_MAX  (1u << 20)
 
 sl_sym SL_SYM_ERROR, SL_SYM_COMPONENT, SL_SYM_RAW, SL_SYM_WHERE, SL_SYM_LINE, SL_SYM_OFFSET,
     SL_SYM_EVENT, SL_SYM_MESSAGE, SL_SYM_TIMESTAMP;
@@ -182,8 +182,7 @@ int sl_event_set(struct sl_batch *b, struct sl_event *ev, sl_sym sym, struct sl_
     return 0;
 }
 
-int sl_event_set_str(struct sl_batch *b, struct sl_event *ev, sl_sym sym, const char *p,
-                     size_t n)
+int sl_event_set_str(struct sl_batch *b, struct sl_event *ev, sl_sym sym, const char *p, size_t n)
 {
     char *d = sl_batch_copy(b, p, n);
     if (!d && n)
@@ -237,9 +236,8 @@ const struct sl_value *sl_path_get(const struct sl_path *p, const struct sl_even
 
 #define RAW_MAX (64u * 1024u)
 
-int sl_error_event(struct sl_batch *errs, const char *component, const char *msg,
-                   const char *raw, size_t raw_len, const char *where, int64_t line,
-                   int64_t offset)
+int sl_error_event(struct sl_batch *errs, const char *component, const char *msg, const char *raw,
+                   size_t raw_len, const char *where, int64_t line, int64_t offset)
 {
     struct sl_event *ev = sl_batch_push(errs);
     if (!ev)

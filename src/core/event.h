@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define SL_BATCH_EVENTS 1024u
-#define SL_BATCH_BYTES (1u << 20)
+#define SL_BATCH_BYTES  (1u << 20)
 
 struct sl_field {
     sl_sym sym;
@@ -43,9 +43,9 @@ struct sl_batch {
     struct sl_event *events; /* heap array, grows */
     uint32_t count;
     uint32_t cap;
-    uint32_t port;   /* output port the batch leaves from: SL_PORT(node, is_error) */
+    uint32_t port; /* output port the batch leaves from: SL_PORT(node, is_error) */
     uint32_t _pad;
-    uint64_t bytes;  /* input bytes this batch represents */
+    uint64_t bytes; /* input bytes this batch represents */
     atomic_uint refs;
     struct sl_batch *parent; /* memory this batch's views point into (sl_batch_own) */
     void **adopted;          /* heap blocks freed with the batch */
@@ -53,9 +53,9 @@ struct sl_batch {
     uint32_t adopted_cap;
 };
 
-#define SL_PORT(node, is_error) ((uint32_t)(node) * 2u + ((is_error) ? 1u : 0u))
-#define SL_PORT_NODE(port) ((port) / 2u)
-#define SL_PORT_IS_ERROR(port) ((port) & 1u)
+#define SL_PORT(node, is_error) ((uint32_t)(node)*2u + ((is_error) ? 1u : 0u))
+#define SL_PORT_NODE(port)      ((port) / 2u)
+#define SL_PORT_IS_ERROR(port)  ((port)&1u)
 
 /* New empty batch with one reference. Aborts on OOM (fixed size). */
 struct sl_batch *sl_batch_new(void);
@@ -89,16 +89,15 @@ const struct sl_value *sl_event_get(const struct sl_event *ev, sl_sym sym);
 /* Set (replace or append) a field; the field array grows in the batch arena. 0 / SL_ENOMEM. */
 int sl_event_set(struct sl_batch *b, struct sl_event *ev, sl_sym sym, struct sl_value val);
 /* Set with a string copied into the batch arena. */
-int sl_event_set_str(struct sl_batch *b, struct sl_event *ev, sl_sym sym, const char *p,
-                     size_t n);
+int sl_event_set_str(struct sl_batch *b, struct sl_event *ev, sl_sym sym, const char *p, size_t n);
 
 /*
  * A field path: "a.b.c" reaches into nested maps. A name that exists literally as a field
  * (Zeek's "id.orig_h") wins over the nested reading. Compile once, use per event.
  */
 struct sl_path {
-    sl_sym full;   /* the whole text as one field name */
-    sl_sym first;  /* first segment */
+    sl_sym full;  /* the whole text as one field name */
+    sl_sym first; /* first segment */
     uint32_t nrest;
     struct sl_str rest[8]; /* further segments (point into `text`) */
     char *text;
@@ -113,16 +112,15 @@ const struct sl_value *sl_path_get(const struct sl_path *p, const struct sl_even
  *   where (file path, peer address or other origin, may be NULL), line (>0 to include),
  *   offset (>=0 to include). Strings are copied into errs' arena. 0 or SL_ENOMEM.
  */
-int sl_error_event(struct sl_batch *errs, const char *component, const char *msg,
-                   const char *raw, size_t raw_len, const char *where, int64_t line,
-                   int64_t offset);
+int sl_error_event(struct sl_batch *errs, const char *component, const char *msg, const char *raw,
+                   size_t raw_len, const char *where, int64_t line, int64_t offset);
 /* Dead letter for an event that a transform or sink rejected: the event goes as a map. */
 int sl_error_event_for(struct sl_batch *errs, const char *component, const char *msg,
                        const struct sl_event *ev);
 
 /* Well-known symbols, interned at start-up by sl_core_init(). */
-extern sl_sym SL_SYM_ERROR, SL_SYM_COMPONENT, SL_SYM_RAW, SL_SYM_WHERE, SL_SYM_LINE,
-    SL_SYM_OFFSET, SL_SYM_EVENT, SL_SYM_MESSAGE, SL_SYM_TIMESTAMP;
+extern sl_sym SL_SYM_ERROR, SL_SYM_COMPONENT, SL_SYM_RAW, SL_SYM_WHERE, SL_SYM_LINE, SL_SYM_OFFSET,
+    SL_SYM_EVENT, SL_SYM_MESSAGE, SL_SYM_TIMESTAMP;
 /* Once, before anything else in core is used. */
 void sl_core_init(void);
 

@@ -223,8 +223,7 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
             for (uint32_t q = 0; q < nd->ninputs; q++) {
                 if (nd->inputs[q] == SL_PORT(from->comp.id, is_err)) {
                     sl_diag_hint(d, "list each input once");
-                    sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is listed twice", in,
-                                cc->name);
+                    sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is listed twice", in, cc->name);
                     goto fail;
                 }
             }
@@ -250,11 +249,12 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
         struct node *nd = &p->nodes[i];
         if (nd->comp.ops->kind != SL_KIND_SINK && nd->ncons[0] == 0) {
             diag_pos(d, cfg, nd->comp.line, nd->comp.col);
-            sl_diag_hint(d, "list '%s' in the inputs of a transform or sink (a 'null' sink "
-                            "discards)",
+            sl_diag_hint(d,
+                         "list '%s' in the inputs of a transform or sink (a 'null' sink "
+                         "discards)",
                          nd->comp.name);
             sl_diag_set(d, SL_ECONFIG, "%s '%s' is not used by any component",
-                         sl_kind_name(nd->comp.ops->kind), nd->comp.name);
+                        sl_kind_name(nd->comp.ops->kind), nd->comp.name);
             goto fail;
         }
     }
@@ -336,20 +336,20 @@ void sl_pipeline_free(struct sl_pipeline *p)
 /* ---------------------------------------------------------------- routing */
 
 #define ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
-#define GET(ctr) atomic_load_explicit(&(ctr), memory_order_relaxed)
+#define GET(ctr)    atomic_load_explicit(&(ctr), memory_order_relaxed)
 
 static void report_unconsumed(struct node *nd, struct sl_batch *errs)
 {
     const struct sl_value *msg = errs->count ? sl_event_get(&errs->events[0], SL_SYM_ERROR) : NULL;
-    const struct sl_value *where = errs->count ? sl_event_get(&errs->events[0], SL_SYM_WHERE) : NULL;
+    const struct sl_value *where =
+        errs->count ? sl_event_get(&errs->events[0], SL_SYM_WHERE) : NULL;
     const struct sl_value *line = errs->count ? sl_event_get(&errs->events[0], SL_SYM_LINE) : NULL;
     sl_mutex_lock(&nd->dl_lock);
     sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_WARN, nd->comp.name,
                        "%u bad record(s), no consumer of %s.errors; first: %.*s%s%.*s%s%lld",
                        errs->count, nd->comp.name, msg ? (int)msg->len : 0, msg ? msg->u.s : "",
-                       where ? " where=" : "", where ? (int)where->len : 0,
-                       where ? where->u.s : "", line ? " line=" : "",
-                       line ? (long long)line->u.i : 0LL);
+                       where ? " where=" : "", where ? (int)where->len : 0, where ? where->u.s : "",
+                       line ? " line=" : "", line ? (long long)line->u.i : 0LL);
     sl_mutex_unlock(&nd->dl_lock);
 }
 
@@ -798,8 +798,8 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
             prom_label(out, c->name);
             sl_buf_appendf(out, "\",type=\"%s\",kind=\"%s\"} %llu\n", c->ops->type,
                            sl_kind_name(c->ops->kind),
-                           (unsigned long long)atomic_load_explicit(
-                               (atomic_uint_fast64_t *)v, memory_order_relaxed));
+                           (unsigned long long)atomic_load_explicit((atomic_uint_fast64_t *)v,
+                                                                    memory_order_relaxed));
         }
     }
     sl_buf_puts(out, "# HELP sluice_queue_depth Batches waiting in a queue.\n"
@@ -813,9 +813,10 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
         prom_label(out, p->nodes[i].comp.name);
         sl_buf_appendf(out, "\"} %zu\n", sl_queue_count(p->nodes[i].q));
     }
-    sl_buf_appendf(out, "# HELP sluice_queue_capacity Capacity of a queue in batches.\n"
-                        "# TYPE sluice_queue_capacity gauge\n"
-                        "sluice_queue_capacity{queue=\"work\"} %u\n",
+    sl_buf_appendf(out,
+                   "# HELP sluice_queue_capacity Capacity of a queue in batches.\n"
+                   "# TYPE sluice_queue_capacity gauge\n"
+                   "sluice_queue_capacity{queue=\"work\"} %u\n",
                    p->queue_batches);
     sl_buf_appendf(out,
                    "# HELP sluice_workers Worker threads.\n# TYPE sluice_workers gauge\n"

@@ -19,8 +19,8 @@
 
 #define PAGE_BITS 12
 #define PAGE_SIZE (1u << PAGE_BITS)
-#define NPAGES (SL_SYM_MAX / PAGE_SIZE)
-#define MAX_NAME (64u * 1024u)
+#define NPAGES    (SL_SYM_MAX / PAGE_SIZE)
+#define MAX_NAME  (64u * 1024u)
 
 struct name {
     const char *ptr;

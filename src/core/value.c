@@ -44,8 +44,7 @@ int sl_value_ip_parse(struct sl_str s, struct sl_value *out)
 
 size_t sl_value_ip_format(const struct sl_value *v, char *out, size_t out_len)
 {
-    if (!inet_ntop((v->flags & SL_VF_IP6) ? AF_INET6 : AF_INET, v->u.ip, out,
-                   (socklen_t)out_len)) {
+    if (!inet_ntop((v->flags & SL_VF_IP6) ? AF_INET6 : AF_INET, v->u.ip, out, (socklen_t)out_len)) {
         if (out_len)
             out[0] = 0;
         return 0;

@@ -43,8 +43,8 @@ enum sl_vtype {
 #define SL_VF_IP4 0x01u
 #define SL_VF_IP6 0x02u
 /* flags for SL_V_INT / SL_V_DOUBLE: Java width (Stellar numeric promotion); 0 = default */
-#define SL_VF_I32 0x10u   /* Integer */
-#define SL_VF_F32 0x20u   /* Float */
+#define SL_VF_I32 0x10u /* Integer */
+#define SL_VF_F32 0x20u /* Float */
 
 struct sl_value;
 struct sl_kv;
@@ -71,8 +71,8 @@ struct sl_value {
         bool b;
         int64_t i;
         double d;
-        int64_t ts_ns; /* nanoseconds since the epoch, UTC */
-        const char *s; /* STRING/BYTES: not NUL-terminated */
+        int64_t ts_ns;  /* nanoseconds since the epoch, UTC */
+        const char *s;  /* STRING/BYTES: not NUL-terminated */
         uint8_t ip[16]; /* v4 in the first 4 bytes */
         struct sl_value *list;
         struct sl_kv *map;

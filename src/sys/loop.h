@@ -11,9 +11,9 @@
 
 #include <stdint.h>
 
-#define SL_LOOP_READ 1u
+#define SL_LOOP_READ  1u
 #define SL_LOOP_WRITE 2u
-#define SL_LOOP_ERR 4u
+#define SL_LOOP_ERR   4u
 
 struct sl_loop;
 struct sl_loop_handle;

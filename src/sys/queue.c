@@ -18,7 +18,7 @@ struct sl_queue {
     struct sl_cond not_full;  /* guarded_by: lock */
     void **ring;
     size_t cap;
-    size_t head; /* guarded_by: lock */
+    size_t head;  /* guarded_by: lock */
     size_t count; /* guarded_by: lock */
     unsigned pop_waiters;
     unsigned push_waiters;

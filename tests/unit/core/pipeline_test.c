@@ -52,8 +52,8 @@ static int cnt_run(struct sl_component *c)
 static const struct sl_option cnt_opts[] = {
     {"count", SL_OPT_INT, "10", offsetof(struct cnt_conf, count), "events", NULL, 0, 0, 0},
     {"batch", SL_OPT_INT, "100", offsetof(struct cnt_conf, batch), "batch", NULL, 1, 100000, 0},
-    {"forever", SL_OPT_BOOL, "false", offsetof(struct cnt_conf, forever), "run until stopped",
-     NULL, 0, 0, 0},
+    {"forever", SL_OPT_BOOL, "false", offsetof(struct cnt_conf, forever), "run until stopped", NULL,
+     0, 0, 0},
     {"label", SL_OPT_STRING, NULL, offsetof(struct cnt_conf, label), "a label", NULL, 0, 0, 0},
     {0},
 };
@@ -68,8 +68,7 @@ static const struct sl_component_ops cnt_ops = {
 };
 
 /* drop odd n, reject n % 10 == 0 */
-static struct sl_batch *odd_process(struct sl_component *c, struct sl_batch *b,
-                                    struct sl_xf_ctx *x)
+static struct sl_batch *odd_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
 {
     bool keep[SL_BATCH_EVENTS * 4];
     assert_true(b->count <= SL_BATCH_EVENTS * 4);
@@ -131,8 +130,7 @@ static int sink_write(struct sl_component *c, struct sl_batch *b)
     return 0;
 }
 static const struct sl_option sink_opts[] = {
-    {"delay_us", SL_OPT_INT, "0", offsetof(struct sink_conf, delay_us), "slow down", NULL, 0, 0,
-     0},
+    {"delay_us", SL_OPT_INT, "0", offsetof(struct sink_conf, delay_us), "slow down", NULL, 0, 0, 0},
     {0},
 };
 static const struct sl_component_ops sink_ops = {
@@ -274,7 +272,8 @@ static void test_metrics_text(void **state)
     sl_buf_init(&b, 0);
     sl_pipeline_metrics_prom(p, &b);
     assert_non_null(strstr(
-        b.ptr, "sluice_component_events_in_total{component=\"out\",type=\"count\",kind=\"sink\"} 5"));
+        b.ptr,
+        "sluice_component_events_in_total{component=\"out\",type=\"count\",kind=\"sink\"} 5"));
     assert_non_null(strstr(b.ptr, "sluice_queue_depth{queue=\"work\"} 0"));
     sl_buf_reset(&b);
     sl_pipeline_metrics_json(p, &b);
