@@ -1,0 +1,126 @@
+/*
+ * server.c — the HTTP API server (see server.h).
+ *
+ * DESIGN: libmicrohttpd with its internal polling thread (epoll): the API serves a few
+ * scrapes a minute, so one thread is plenty, and it never touches a worker. Every response
+ * is rendered from the pipeline's atomic counters at request time.
+ *
+ *   GET /health           200 {"status":"ok"}
+ *   GET /metrics          200 Prometheus text exposition 0.0.4
+ *   GET /api/v1/pipeline  200 graph and counters as JSON
+ *   other paths 404, other methods 405 (JSON error bodies)
+ */
+#include "api/server.h"
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "sys/net.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct sl_api_server {
+    struct MHD_Daemon *mhd;
+    struct sl_pipeline *pipe;
+    int port;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             struct sl_buf *body)
+{
+    size_t len = 0;
+    char *p = sl_buf_steal(body, &len);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(len, p ? p : sl_xstrdup(""), sl_free);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_len, void **con_cls)
+{
+    struct sl_api_server *s = cls;
+    struct sl_buf b;
+    sl_buf_init(&b, 64u << 20);
+    bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
+                 strcmp(url, "/api/v1/pipeline") == 0;
+    if (!known) {
+        sl_buf_appendf(&b, "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
+                           "\"/api/v1/pipeline\"]}\n");
+        return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        /* drain any body before answering */
+        if (*upload_len) {
+            *upload_len = 0;
+            return MHD_YES;
+        }
+        sl_buf_puts(&b, "{\"error\":\"method not allowed\"}\n");
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", &b);
+    }
+    if (strcmp(url, "/health") == 0) {
+        sl_buf_puts(&b, "{\"status\":\"ok\"}\n");
+        return reply(conn, MHD_HTTP_OK, "application/json", &b);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        sl_pipeline_metrics_prom(s->pipe, &b);
+        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+    }
+    sl_pipeline_metrics_json(s->pipe, &b);
+    sl_buf_putc(&b, '\n');
+    return reply(conn, MHD_HTTP_OK, "application/json", &b);
+}
+
+struct sl_api_server *sl_api_server_start(const char *listen, struct sl_pipeline *p,
+                                          struct sl_diag *d)
+{
+    char host[256];
+    uint16_t port;
+    if (sl_net_split_hostport(listen, host, sizeof(host), &port)) {
+        sl_diag_hint(d, "write api: {listen: \"127.0.0.1:8686\"}");
+        sl_diag_set(d, SL_ECONFIG, "api.listen: invalid address \"%s\"", listen);
+        return NULL;
+    }
+    int fd = sl_net_listen_tcp(host, port, 64);
+    if (fd < 0) {
+        sl_diag_hint(d, "pick another port, or stop what listens there");
+        sl_diag_set(d, SL_ECONFIG, "api.listen: cannot listen on %s: %s", listen, sl_strerror(fd));
+        return NULL;
+    }
+    struct sl_api_server *s = sl_xcalloc(1, sizeof(*s));
+    s->pipe = p;
+    s->port = sl_net_local_port(fd);
+    s->mhd =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, s,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+    if (!s->mhd) {
+        close(fd);
+        sl_free(s);
+        sl_diag_set(d, SL_ESYS, "api: cannot start the HTTP server on %s", listen);
+        return NULL;
+    }
+    return s;
+}
+
+void sl_api_server_stop(struct sl_api_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->mhd); /* closes the listening socket too */
+    sl_free(s);
+}
+
+int sl_api_server_port(const struct sl_api_server *s)
+{
+    return s->port;
+}
