@@ -6,9 +6,10 @@
 #include "base/alloc.h"
 #include "base/err.h"
 
+#include <pthread.h>
 #include <string.h>
 
-#define ARENA_CHUNK (256u * 1024u)
+#define ARENA_CHUNK (1024u * 1024u)
 #define ARENA_MAX   ((size_t)256 << 20)
 #define EVENTS_MAX  (1u << 20)
 
@@ -30,12 +31,62 @@ void sl_core_init(void)
     SL_SYM_TIMESTAMP = sl_sym_intern_c("timestamp");
 }
 
+/*
+ * Freed batches go to a small pool and come back with their first arena chunk and their
+ * events array, so a steady stream allocates nothing and touches no fresh pages per batch
+ * (measured: page faults on fresh 256 KiB chunks were 3-5% of a JSON parse). Under
+ * AddressSanitizer the pool is off, so use-after-free of a batch stays detectable.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_MAX 0
+#endif
+#endif
+#ifndef POOL_MAX
+#define POOL_MAX 32
+#endif
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_batch *pool[POOL_MAX > 0 ? POOL_MAX : 1]; /* guarded_by: pool_lock */
+static unsigned pool_count;                                /* guarded_by: pool_lock */
+
 struct sl_batch *sl_batch_new(void)
 {
-    struct sl_batch *b = sl_xcalloc(1, sizeof(*b));
-    sl_arena_init(&b->arena, ARENA_CHUNK, ARENA_MAX);
+    struct sl_batch *b = NULL;
+    if (POOL_MAX) {
+        pthread_mutex_lock(&pool_lock);
+        if (pool_count)
+            b = pool[--pool_count];
+        pthread_mutex_unlock(&pool_lock);
+    }
+    if (!b) {
+        b = sl_xcalloc(1, sizeof(*b));
+        sl_arena_init(&b->arena, ARENA_CHUNK, ARENA_MAX);
+    }
     atomic_init(&b->refs, 1);
     return b;
+}
+
+static bool pool_put(struct sl_batch *b)
+{
+    if (!POOL_MAX || b->cap > SL_BATCH_EVENTS * 2)
+        return false;
+    sl_arena_reset(&b->arena);
+    b->count = 0;
+    b->port = 0;
+    b->bytes = 0;
+    b->parent = NULL;
+    b->adopted_count = 0;
+    bool ok = false;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count < POOL_MAX) {
+        pool[pool_count++] = b;
+        ok = true;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return ok;
 }
 
 void sl_batch_ref(struct sl_batch *b)
@@ -47,13 +98,15 @@ void sl_batch_unref(struct sl_batch *b)
 {
     if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
-    sl_arena_fini(&b->arena);
-    sl_free(b->events);
     for (uint32_t i = 0; i < b->adopted_count; i++)
         sl_free(b->adopted[i]);
-    sl_free(b->adopted);
     struct sl_batch *parent = b->parent;
-    sl_free(b);
+    if (!pool_put(b)) {
+        sl_arena_fini(&b->arena);
+        sl_free(b->events);
+        sl_free(b->adopted);
+        sl_free(b);
+    }
     sl_batch_unref(parent);
 }
 
