@@ -48,19 +48,21 @@ void sl_core_init(void)
 #define POOL_MAX 32
 #endif
 
+#if POOL_MAX > 0
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_batch *pool[POOL_MAX > 0 ? POOL_MAX : 1]; /* guarded_by: pool_lock */
-static unsigned pool_count;                                /* guarded_by: pool_lock */
+static struct sl_batch *pool[POOL_MAX]; /* guarded_by: pool_lock */
+static unsigned pool_count;             /* guarded_by: pool_lock */
+#endif
 
 struct sl_batch *sl_batch_new(void)
 {
     struct sl_batch *b = NULL;
-    if (POOL_MAX) {
-        pthread_mutex_lock(&pool_lock);
-        if (pool_count)
-            b = pool[--pool_count];
-        pthread_mutex_unlock(&pool_lock);
-    }
+#if POOL_MAX > 0
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count)
+        b = pool[--pool_count];
+    pthread_mutex_unlock(&pool_lock);
+#endif
     if (!b) {
         b = sl_xcalloc(1, sizeof(*b));
         sl_arena_init(&b->arena, ARENA_CHUNK, ARENA_MAX);
@@ -71,7 +73,8 @@ struct sl_batch *sl_batch_new(void)
 
 static bool pool_put(struct sl_batch *b)
 {
-    if (!POOL_MAX || b->cap > SL_BATCH_EVENTS * 2)
+#if POOL_MAX > 0
+    if (b->cap > SL_BATCH_EVENTS * 2)
         return false;
     sl_arena_reset(&b->arena);
     b->count = 0;
@@ -87,6 +90,10 @@ static bool pool_put(struct sl_batch *b)
     }
     pthread_mutex_unlock(&pool_lock);
     return ok;
+#else
+    (void)b;
+    return false;
+#endif
 }
 
 void sl_batch_ref(struct sl_batch *b)
