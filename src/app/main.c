@@ -204,10 +204,13 @@ static int cmd_run(int argc, char **argv)
     sl_info(NULL, "done: events in %llu, written %llu, errors %llu, dropped %llu",
             (unsigned long long)t.events_in, (unsigned long long)t.events_out,
             (unsigned long long)t.errors, (unsigned long long)t.dropped);
+    int failed = sl_pipeline_failed_sources(p);
+    if (failed)
+        sl_error(NULL, "%d source(s) stopped with an error (see above)", failed);
     sl_api_server_stop(api);
     sl_pipeline_free(p);
     sl_config_free(cfg);
-    return 0;
+    return failed ? 1 : 0;
 }
 
 static int cmd_check(int argc, char **argv)

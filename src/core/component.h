@@ -11,7 +11,8 @@
  *     to sl_source_emit_errors() as dead-letter events (see sl_error_event()).
  *   - TRANSFORM: ops->process() on any worker thread, one batch at a time, run to completion.
  *     It owns the batch it is given (already made private) and returns the batch for its main
- *     output (the same one, changed, or NULL for "nothing"); bad events go to x->errors.
+ *     output: the same one, changed; or another one (then it unrefs the input); or NULL for
+ *     "nothing" (then it unrefs the input). Bad events go to sl_xf_errors(x).
  *     Instances are shared by workers: per-instance state must be read-only after init or
  *     per-worker (x->worker) or locked.
  *   - SINK: its own thread calling ops->write() per batch and ops->flush() every

@@ -55,6 +55,7 @@ struct sl_pipeline {
     atomic_bool stopping;
     int stop_fd;
     atomic_int sources_running;
+    atomic_int sources_failed;
     struct sl_mutex lock;
     struct sl_cond cond; /* guarded_by: lock — sources_running changes, all_done */
     bool all_done;       /* guarded_by: lock */
@@ -526,8 +527,10 @@ static void *source_main(void *arg)
     struct node *nd = arg;
     struct sl_pipeline *p = nd->comp.pipe;
     int rc = nd->comp.ops->run(&nd->comp);
-    if (rc)
+    if (rc) {
         sl_error(nd->comp.name, "source stopped with an error: %s", sl_strerror(rc));
+        atomic_fetch_add(&p->sources_failed, 1);
+    }
     else
         sl_debug(nd->comp.name, "source finished");
     sl_mutex_lock(&p->lock);
@@ -673,6 +676,11 @@ bool sl_pipeline_wait(struct sl_pipeline *p, int timeout_ms)
     if (done)
         sl_thread_join(&p->supervisor);
     return done;
+}
+
+int sl_pipeline_failed_sources(const struct sl_pipeline *p)
+{
+    return atomic_load(&((struct sl_pipeline *)p)->sources_failed);
 }
 
 bool sl_pipeline_sources_done(struct sl_pipeline *p)

@@ -42,6 +42,8 @@ int sl_pipeline_start(struct sl_pipeline *p);
 void sl_pipeline_stop(struct sl_pipeline *p);
 /* Wait up to timeout_ms for every thread to finish (-1: forever). True when done. */
 bool sl_pipeline_wait(struct sl_pipeline *p, int timeout_ms);
+/* Number of sources whose run() returned an error (after sl_pipeline_wait). */
+int sl_pipeline_failed_sources(const struct sl_pipeline *p);
 /* True once every source has returned. */
 bool sl_pipeline_sources_done(struct sl_pipeline *p);
 
