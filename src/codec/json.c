@@ -17,6 +17,7 @@
 #include "base/clock.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,33 @@ static _Thread_local struct key_guess key_guess[KEY_GUESSES];
 /* one bit per symbol: set while the event being parsed has that key */
 static _Thread_local uint64_t seen[SL_SYM_MAX / 64];
 
+/* The stacks live as long as their thread: a key destructor frees them at thread exit. */
+static pthread_key_t stacks_key;
+static pthread_once_t stacks_once = PTHREAD_ONCE_INIT;
+
+static void free_stacks(void *unused)
+{
+    (void)unused;
+    sl_free(vstack.ptr);
+    sl_free(kstack.ptr);
+    sl_free(fstack.ptr);
+    memset(&vstack, 0, sizeof(vstack));
+    memset(&kstack, 0, sizeof(kstack));
+    memset(&fstack, 0, sizeof(fstack));
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&stacks_key, free_stacks);
+}
+
 static void *stack_push(struct stack *s, size_t elem)
 {
     if (s->len == s->cap) {
+        if (!s->cap) {
+            pthread_once(&stacks_once, make_key);
+            pthread_setspecific(stacks_key, &vstack); /* any non-NULL value arms it */
+        }
         size_t cap = s->cap ? s->cap * 2 : 256;
         void *np = sl_realloc(s->ptr, cap * elem);
         if (!np)

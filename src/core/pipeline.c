@@ -43,6 +43,7 @@ struct node {
 };
 
 struct sl_pipeline {
+    char *config_path;
     struct node *nodes;
     uint32_t n;
     int workers;
@@ -156,6 +157,7 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
     p->queue_batches = o && o->queue_batches ? o->queue_batches
                        : cfg->queue_batches  ? (uint32_t)cfg->queue_batches
                                              : 16;
+    p->config_path = sl_xstrdup(cfg->path);
     p->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     sl_mutex_init(&p->lock);
     sl_cond_init(&p->cond);
@@ -327,6 +329,7 @@ void sl_pipeline_free(struct sl_pipeline *p)
     }
     sl_free(p->worker_threads);
     sl_free(p->nodes);
+    sl_free(p->config_path);
     if (p->stop_fd >= 0)
         close(p->stop_fd);
     sl_cond_fini(&p->cond);
@@ -409,6 +412,24 @@ static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, stru
         sl_batch_ref(b);
     for (uint32_t k = 0; k < n; k++)
         deliver(p, worker, &p->nodes[from->cons[is_err][k]], b);
+}
+
+void sl_component_diag_opt(const struct sl_component *c, const char *key, struct sl_diag *d)
+{
+    if (!d)
+        return;
+    if (c->pipe && c->pipe->config_path)
+        snprintf(d->file, sizeof(d->file), "%s", c->pipe->config_path);
+    d->line = c->line;
+    d->col = c->col;
+    size_t i = 0;
+    for (const struct sl_option *o = c->ops->options; o && o->key; o++, i++) {
+        if (strcmp(o->key, key) == 0 && c->opt_pos && c->opt_pos[i].set) {
+            d->line = c->opt_pos[i].line;
+            d->col = c->opt_pos[i].col;
+            break;
+        }
+    }
 }
 
 struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x)

@@ -2,20 +2,42 @@
  * out_csv.c — the `csv` sink (dataShark's CSV output): one row per event with the listed
  * columns, RFC 4180 quoting, a header row when the file is new.
  *
- * Options as dataShark names them: `path`, `separator`, `quote_char`, plus `columns` (field
- * paths, "a.b" reaches nested maps) and `header`. A cell is quoted when it contains the
- * separator, the quote character, CR or LF, or starts or ends with a space; quote characters
- * inside are doubled. Rows end with CRLF, as RFC 4180 and Python's csv module write them.
- * Missing fields are empty cells; maps and lists are written as their JSON text.
+ * Options keep dataShark's names: `path`, `separator` (default ","), `quote_char` (default
+ * '"'), plus `columns` (field paths: "a.b" reaches nested maps, a field literally named
+ * "id.orig_h" wins) and `header`. Cells:
+ *   - a missing or null field is an empty cell;
+ *   - strings are written as they are; numbers, booleans (true/false), timestamps (RFC 3339)
+ *     and IPs as their text (sl_value_to_text); maps and lists as their JSON text;
+ *   - a cell is quoted when it contains the separator, the quote character, CR or LF, or
+ *     starts or ends with a space or tab; quote characters inside are doubled. A row of one
+ *     empty cell is written as `""` so that readers do not take it for a blank line (Python's
+ *     csv module does the same).
+ * Rows end with CRLF ("\r\n"), as RFC 4180 and Python's csv module (dataShark) write them.
+ *
+ * The file is appended to (dataShark appends too); the header is written only when the file
+ * is empty, so a restart does not repeat it. Missing directories are created.
+ *
+ * DESIGN: sink thread only. The file opens lazily at the first event (`sluice check` creates
+ * nothing; init only checks that it could). A batch is rendered into one buffer and written
+ * with one write(2); a failed write is undone with ftruncate() so no torn row remains, and
+ * the batch is reported as failed. Each flush (every second) checks that `path` still names
+ * the open file: when logrotate moved or removed it, the next batch opens a new file (with a
+ * header).
  */
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "codec/json.h"
 #include "core/component.h"
-#include "io/outfile.h"
 
-#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct csv_conf {
     char *path;
@@ -25,34 +47,277 @@ struct csv_conf {
     bool header;
 };
 
-struct csv_state {
-    struct sl_outfile f;
+struct csv_sink {
+    int fd; /* -1: not open */
+    dev_t dev;
+    ino_t ino;
+    uint64_t file_bytes;
     struct sl_path *cols;
     size_t ncols;
     char sep, quote;
     struct sl_buf out;
-    struct sl_buf scratch;
+    struct sl_buf scratch; /* text of one cell */
     struct sl_log_limit lim;
 };
 
-static int one_byte(struct sl_component *c, const char *key, const char *v, char *out,
-                    struct sl_diag *d)
+#define OUT_MAX     ((size_t)512 << 20)
+#define SCRATCH_MAX ((size_t)64 << 20)
+#define WRITE_AT    ((size_t)8 << 20)
+
+static const struct sl_option csv_opts[] = {
+    {"path", SL_OPT_STRING, NULL, offsetof(struct csv_conf, path),
+     "output file (appended to; created with its directories)", NULL, 0, 0, SL_OPT_REQUIRED},
+    {"columns", SL_OPT_STRING_LIST, NULL, offsetof(struct csv_conf, columns),
+     "field paths, one per column (\"a.b\" reaches nested maps)", NULL, 0, 0, SL_OPT_REQUIRED},
+    {"separator", SL_OPT_STRING, ",", offsetof(struct csv_conf, separator),
+     "cell separator (one byte)", NULL, 0, 0, 0},
+    {"quote_char", SL_OPT_STRING, "\"", offsetof(struct csv_conf, quote_char),
+     "quote character (one byte)", NULL, 0, 0, 0},
+    {"header", SL_OPT_BOOL, "true", offsetof(struct csv_conf, header),
+     "write the column names as the first row of a new (empty) file", NULL, 0, 0, 0},
+    {0},
+};
+
+/* Point d at option `key` of c (or at the component when the option was not written): what
+ * sl_component_diag_opt() is declared to do in core/component.h; local because the core does
+ * not define that function yet. The core fills in the file name. */
+static void opt_diag(const struct sl_component *c, const char *key, struct sl_diag *d)
 {
-    if (strlen(v) != 1 || v[0] == '\r' || v[0] == '\n') {
-        sl_component_diag_opt(c, key, d);
-        sl_diag_hint(d, "a single character such as \",\" or \";\" or \"\\t\"");
-        return sl_diag_set(d, SL_ECONFIG, "csv '%s': %s must be one character", c->name, key);
+    d->line = c->line;
+    d->col = c->col;
+    for (size_t i = 0; c->ops->options && c->ops->options[i].key; i++) {
+        if (strcmp(c->ops->options[i].key, key) == 0 && c->opt_pos && c->opt_pos[i].set) {
+            d->line = c->opt_pos[i].line;
+            d->col = c->opt_pos[i].col;
+        }
     }
-    *out = v[0];
+}
+
+static int mkdir_parents(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Could `path` be opened for appending? Creates nothing. 0 or -errno. */
+static int check_writable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return -EISDIR;
+        return access(path, W_OK) == 0 ? 0 : -errno;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+            dir[1] = 0;
+        else
+            *slash = 0;
+        if (stat(dir, &st) == 0)
+            break;
+        if (errno != ENOENT || !slash || slash == dir)
+            return -errno;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Append one cell, quoted when needed. `alone`: the row has this one cell only. */
+static int put_cell(struct csv_sink *s, struct sl_str v, bool alone)
+{
+    bool q = alone && v.len == 0;
+    if (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t' || v.ptr[v.len - 1] == ' ' ||
+                  v.ptr[v.len - 1] == '\t'))
+        q = true;
+    for (size_t i = 0; i < v.len && !q; i++) {
+        char ch = v.ptr[i];
+        q = ch == s->sep || ch == s->quote || ch == '\r' || ch == '\n';
+    }
+    if (!q)
+        return sl_buf_append(&s->out, v.ptr, v.len);
+    int rc = sl_buf_putc(&s->out, s->quote);
+    size_t from = 0;
+    for (size_t i = 0; i < v.len && !rc; i++) {
+        if (v.ptr[i] != s->quote)
+            continue;
+        /* copy up to and including the quote, then double it */
+        rc = sl_buf_append(&s->out, v.ptr + from, i + 1 - from);
+        if (!rc)
+            rc = sl_buf_putc(&s->out, s->quote);
+        from = i + 1;
+    }
+    if (!rc)
+        rc = sl_buf_append(&s->out, v.ptr + from, v.len - from);
+    return rc ? rc : sl_buf_putc(&s->out, s->quote);
+}
+
+static int put_value(struct csv_sink *s, const struct sl_value *v, bool alone)
+{
+    if (!v || v->type == SL_V_NULL)
+        return put_cell(s, sl_str_make("", 0), alone);
+    if (v->type == SL_V_MAP || v->type == SL_V_LIST) {
+        sl_buf_reset(&s->scratch);
+        int rc = sl_json_write_value(&s->scratch, v);
+        if (rc)
+            return rc;
+        return put_cell(s, sl_str_make(s->scratch.ptr, s->scratch.len), alone);
+    }
+    return put_cell(s, sl_value_to_text(v, &s->scratch), alone);
+}
+
+static int put_header(const struct csv_conf *cf, struct csv_sink *s)
+{
+    int rc = 0;
+    for (size_t k = 0; k < s->ncols && !rc; k++) {
+        if (k)
+            rc = sl_buf_putc(&s->out, s->sep);
+        if (!rc)
+            rc = put_cell(s, sl_str_c(cf->columns.items[k]), s->ncols == 1);
+    }
+    return rc ? rc : sl_buf_append(&s->out, "\r\n", 2);
+}
+
+static int open_file(struct sl_component *c, struct csv_sink *s)
+{
+    const struct csv_conf *cf = c->conf;
+    int rc = mkdir_parents(cf->path);
+    if (rc)
+        return rc;
+    s->fd = open(cf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s->fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(s->fd, &st) < 0) {
+        rc = -errno;
+        close(s->fd);
+        s->fd = -1;
+        return rc;
+    }
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    s->file_bytes = (uint64_t)st.st_size;
+    return 0;
+}
+
+static void close_file(struct csv_sink *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+/* Write the buffer: all or nothing. */
+static int emit(struct sl_component *c, struct csv_sink *s)
+{
+    int rc = write_all(s->fd, s->out.ptr, s->out.len);
+    if (rc) {
+        if (ftruncate(s->fd, (off_t)s->file_bytes) < 0)
+            sl_error(c->name, "cannot truncate %s after a failed write: %s",
+                     ((const struct csv_conf *)c->conf)->path, sl_strerror(-errno));
+    } else {
+        s->file_bytes += s->out.len;
+        atomic_fetch_add_explicit(&c->m.bytes_out, s->out.len, memory_order_relaxed);
+    }
+    sl_buf_reset(&s->out);
+    return rc;
+}
+
+static int csv_write(struct sl_component *c, struct sl_batch *b)
+{
+    const struct csv_conf *cf = c->conf;
+    struct csv_sink *s = c->state;
+    int rc = 0;
+    if (!b->count)
+        return 0;
+    if (s->fd < 0 && (rc = open_file(c, s)) != 0)
+        goto out;
+    sl_buf_reset(&s->out);
+    if (cf->header && s->file_bytes == 0 && (rc = put_header(cf, s)) != 0)
+        goto out;
+    for (uint32_t i = 0; i < b->count && !rc; i++) {
+        size_t mark = s->out.len;
+        int erc = 0;
+        for (size_t k = 0; k < s->ncols && !erc; k++) {
+            if (k)
+                erc = sl_buf_putc(&s->out, s->sep);
+            if (!erc)
+                erc = put_value(s, sl_path_get(&s->cols[k], &b->events[i]), s->ncols == 1);
+        }
+        if (!erc)
+            erc = sl_buf_append(&s->out, "\r\n", 2);
+        if (erc) {
+            /* a row too large to render: skip it, keep the others */
+            s->out.len = mark;
+            if (s->out.ptr)
+                s->out.ptr[mark] = 0;
+            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+            sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "row not written: %s",
+                               sl_strerror(erc));
+            continue;
+        }
+        if (s->out.len >= WRITE_AT)
+            rc = emit(c, s);
+    }
+    if (!rc && s->out.len)
+        rc = emit(c, s);
+out:
+    sl_buf_reset(&s->out);
+    if (rc)
+        sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", cf->path,
+                           sl_strerror(rc));
+    return rc;
+}
+
+static int csv_flush(struct sl_component *c)
+{
+    const struct csv_conf *cf = c->conf;
+    struct csv_sink *s = c->state;
+    if (s->fd < 0)
+        return 0;
+    struct stat st;
+    if (stat(cf->path, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+        sl_info(c->name, "%s was moved or removed: starting a new file", cf->path);
+        close_file(s);
+    }
     return 0;
 }
 
 static void csv_fini(struct sl_component *c)
 {
-    struct csv_state *s = c->state;
+    struct csv_sink *s = c->state;
     if (!s)
         return;
-    sl_outfile_finish(&s->f);
+    close_file(s);
     for (size_t i = 0; i < s->ncols; i++)
         sl_path_fini(&s->cols[i]);
     sl_free(s->cols);
@@ -62,126 +327,80 @@ static void csv_fini(struct sl_component *c)
     c->state = NULL;
 }
 
-static int csv_init(struct sl_component *c, struct sl_diag *d)
+static int one_byte(struct sl_component *c, const char *key, const char *v, char *out,
+                    struct sl_diag *d)
 {
-    struct csv_conf *cf = c->conf;
-    struct csv_state *s = sl_xcalloc(1, sizeof(*s));
-    c->state = s;
-    sl_buf_init(&s->out, 512u << 20);
-    sl_buf_init(&s->scratch, 64u << 20);
-    int rc = one_byte(c, "separator", cf->separator, &s->sep, d);
-    rc = rc ? rc : one_byte(c, "quote_char", cf->quote_char, &s->quote, d);
-    if (rc)
-        return rc;
-    if (s->sep == s->quote) {
-        sl_component_diag_opt(c, "quote_char", d);
-        sl_diag_hint(d, "use different characters");
-        return sl_diag_set(d, SL_ECONFIG, "csv '%s': separator and quote_char are the same",
-                           c->name);
+    if (strlen(v) != 1 || v[0] == '\r' || v[0] == '\n') {
+        opt_diag(c, key, d);
+        sl_diag_hint(d, "one character (byte) such as \",\" \";\" \"|\" or \"\\t\"");
+        return sl_diag_set(d, SL_ECONFIG,
+                           "csv sink '%s': %s must be one byte, not CR or LF, "
+                           "got \"%s\"",
+                           c->name, key, v);
     }
-    if (!cf->columns.count) {
-        sl_component_diag_opt(c, "columns", d);
-        sl_diag_hint(d, "columns: [ts, \"id.orig_h\", proto]");
-        return sl_diag_set(d, SL_ECONFIG, "csv '%s': no columns", c->name);
-    }
-    s->ncols = cf->columns.count;
-    s->cols = sl_xcalloc(s->ncols, sizeof(*s->cols));
-    for (size_t i = 0; i < s->ncols; i++) {
-        if (sl_path_init(&s->cols[i], cf->columns.items[i])) {
-            sl_component_diag_opt(c, "columns", d);
-            return sl_diag_set(d, SL_ECONFIG, "csv '%s': invalid column '%s'", c->name,
-                               cf->columns.items[i]);
-        }
-    }
-    sl_outfile_init(&s->f, cf->path, 0, 0, false);
-    rc = sl_outfile_check(&s->f);
-    if (rc) {
-        sl_component_diag_opt(c, "path", d);
-        sl_diag_hint(d, "check that the directory is writable");
-        return sl_diag_set(d, SL_ECONFIG, "csv '%s': cannot write %s: %s", c->name, s->f.final,
-                           sl_strerror(rc));
-    }
+    *out = v[0];
     return 0;
 }
 
-static int cell(struct csv_state *s, struct sl_str v)
+static int csv_init(struct sl_component *c, struct sl_diag *d)
 {
-    bool q = v.len && (v.ptr[0] == ' ' || v.ptr[v.len - 1] == ' ');
-    for (size_t i = 0; i < v.len && !q; i++) {
-        char ch = v.ptr[i];
-        q = ch == s->sep || ch == s->quote || ch == '\r' || ch == '\n';
-    }
-    if (!q)
-        return sl_buf_append(&s->out, v.ptr, v.len);
-    int rc = sl_buf_putc(&s->out, s->quote);
-    for (size_t i = 0; i < v.len && !rc; i++) {
-        if (v.ptr[i] == s->quote)
-            rc = sl_buf_putc(&s->out, s->quote);
-        rc = rc ? rc : sl_buf_putc(&s->out, v.ptr[i]);
-    }
-    return rc ? rc : sl_buf_putc(&s->out, s->quote);
-}
-
-static int csv_write(struct sl_component *c, struct sl_batch *b)
-{
-    struct csv_conf *cf = c->conf;
-    struct csv_state *s = c->state;
-    bool fresh = false;
-    int rc = sl_outfile_open(&s->f, &fresh);
-    if (rc)
+    const struct csv_conf *cf = c->conf;
+    struct csv_sink *s = sl_xcalloc(1, sizeof(*s));
+    s->fd = -1;
+    sl_buf_init(&s->out, OUT_MAX);
+    sl_buf_init(&s->scratch, SCRATCH_MAX);
+    c->state = s;
+    int rc;
+    if ((rc = one_byte(c, "separator", cf->separator, &s->sep, d)) != 0 ||
+        (rc = one_byte(c, "quote_char", cf->quote_char, &s->quote, d)) != 0)
         goto fail;
-    sl_buf_reset(&s->out);
-    if (fresh && cf->header && s->f.bytes == 0) {
-        for (size_t k = 0; k < s->ncols && !rc; k++) {
-            if (k)
-                rc = sl_buf_putc(&s->out, s->sep);
-            rc = rc ? rc : cell(s, sl_str_c(cf->columns.items[k]));
+    if (s->sep == s->quote) {
+        opt_diag(c, "quote_char", d);
+        sl_diag_hint(d, "the separator and the quote character must differ");
+        rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': separator and quote_char are both '%c'",
+                         c->name, s->sep);
+        goto fail;
+    }
+    if (!cf->columns.count) {
+        opt_diag(c, "columns", d);
+        sl_diag_hint(d, "e.g. columns: [ts, \"id.orig_h\", proto]");
+        rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': no columns", c->name);
+        goto fail;
+    }
+    s->cols = sl_xcalloc(cf->columns.count, sizeof(*s->cols));
+    for (size_t i = 0; i < cf->columns.count; i++) {
+        rc = sl_path_init(&s->cols[i], cf->columns.items[i]);
+        s->ncols = i + 1;
+        if (rc) {
+            opt_diag(c, "columns", d);
+            sl_diag_hint(d, "a field path has at most 9 dot-separated parts");
+            rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': bad column '%s': %s", c->name,
+                             cf->columns.items[i], sl_strerror(rc));
+            goto fail;
         }
-        rc = rc ? rc : sl_buf_append(&s->out, "\r\n", 2);
     }
-    for (uint32_t i = 0; i < b->count && !rc; i++) {
-        for (size_t k = 0; k < s->ncols && !rc; k++) {
-            if (k)
-                rc = sl_buf_putc(&s->out, s->sep);
-            const struct sl_value *v = sl_path_get(&s->cols[k], &b->events[i]);
-            if (v && v->type != SL_V_NULL && !rc)
-                rc = cell(s, sl_value_to_text(v, &s->scratch));
-        }
-        rc = rc ? rc : sl_buf_append(&s->out, "\r\n", 2);
+    if (!cf->path[0] || cf->path[strlen(cf->path) - 1] == '/' ||
+        (rc = check_writable(cf->path)) != 0) {
+        opt_diag(c, "path", d);
+        sl_diag_hint(d, "a file in a writable directory (missing directories are created)");
+        rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': cannot write \"%s\"%s%s", c->name, cf->path,
+                         rc ? ": " : "", rc ? sl_strerror(rc) : "");
+        goto fail;
     }
-    if (!rc)
-        rc = sl_outfile_write(&s->f, s->out.ptr, s->out.len);
-    if (!rc) {
-        atomic_fetch_add_explicit(&c->m.bytes_out, s->out.len, memory_order_relaxed);
-        return 0;
-    }
+    return 0;
 fail:
-    sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", s->f.final,
-                       sl_strerror(rc));
+    csv_fini(c);
     return rc;
 }
-
-static const struct sl_option csv_opts[] = {
-    {"path", SL_OPT_STRING, NULL, offsetof(struct csv_conf, path),
-     "output file (appended to; strftime parts rendered in UTC)", NULL, 0, 0, SL_OPT_REQUIRED},
-    {"columns", SL_OPT_STRING_LIST, NULL, offsetof(struct csv_conf, columns),
-     "field paths, one per column", NULL, 0, 0, SL_OPT_REQUIRED},
-    {"separator", SL_OPT_STRING, ",", offsetof(struct csv_conf, separator), "cell separator", NULL,
-     0, 0, 0},
-    {"quote_char", SL_OPT_STRING, "\"", offsetof(struct csv_conf, quote_char), "quote character",
-     NULL, 0, 0, 0},
-    {"header", SL_OPT_BOOL, "true", offsetof(struct csv_conf, header),
-     "write the column names as the first row of a new file", NULL, 0, 0, 0},
-    {0},
-};
 
 const struct sl_component_ops sl_out_csv_ops = {
     .type = "csv",
     .kind = SL_KIND_SINK,
-    .summary = "write CSV rows (RFC 4180 quoting, dataShark's csv output options)",
+    .summary = "write CSV rows (RFC 4180 quoting, CRLF; dataShark's csv output options)",
     .options = csv_opts,
     .conf_len = sizeof(struct csv_conf),
     .init = csv_init,
     .fini = csv_fini,
     .write = csv_write,
+    .flush = csv_flush,
 };
