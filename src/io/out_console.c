@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "codec/json.h"
 #include "core/component.h"
+#include "sys/fdio.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -117,21 +118,6 @@ static int pretty_event(struct sl_buf *b, const struct sl_event *ev)
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int console_init(struct sl_component *c, struct sl_diag *d)
 {
     const struct console_conf *cf = c->conf;
@@ -154,7 +140,7 @@ static void console_fini(struct sl_component *c)
 
 static int console_drain(struct sl_component *c, struct console *s)
 {
-    int rc = write_all(s->fd, s->out.ptr, s->out.len);
+    int rc = sl_fd_write_all(s->fd, s->out.ptr, s->out.len);
     if (rc == 0)
         atomic_fetch_add_explicit(&c->m.bytes_out, s->out.len, memory_order_relaxed);
     sl_buf_reset(&s->out);

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "codec/json.h"
 #include "core/component.h"
+#include "sys/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,21 +79,6 @@ static const struct sl_option csv_opts[] = {
     {0},
 };
 
-/* Point d at option `key` of c (or at the component when the option was not written): what
- * sl_component_diag_opt() is declared to do in core/component.h; local because the core does
- * not define that function yet. The core fills in the file name. */
-static void opt_diag(const struct sl_component *c, const char *key, struct sl_diag *d)
-{
-    d->line = c->line;
-    d->col = c->col;
-    for (size_t i = 0; c->ops->options && c->ops->options[i].key; i++) {
-        if (strcmp(c->ops->options[i].key, key) == 0 && c->opt_pos && c->opt_pos[i].set) {
-            d->line = c->opt_pos[i].line;
-            d->col = c->opt_pos[i].col;
-        }
-    }
-}
-
 static int mkdir_parents(const char *path)
 {
     char dir[PATH_MAX];
@@ -135,21 +121,6 @@ static int check_writable(const char *path)
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Append one cell, quoted when needed. `alone`: the row has this one cell only. */
@@ -239,7 +210,7 @@ static void close_file(struct csv_sink *s)
 /* Write the buffer: all or nothing. */
 static int emit(struct sl_component *c, struct csv_sink *s)
 {
-    int rc = write_all(s->fd, s->out.ptr, s->out.len);
+    int rc = sl_fd_write_all(s->fd, s->out.ptr, s->out.len);
     if (rc) {
         if (ftruncate(s->fd, (off_t)s->file_bytes) < 0)
             sl_error(c->name, "cannot truncate %s after a failed write: %s",
@@ -331,7 +302,7 @@ static int one_byte(struct sl_component *c, const char *key, const char *v, char
                     struct sl_diag *d)
 {
     if (strlen(v) != 1 || v[0] == '\r' || v[0] == '\n') {
-        opt_diag(c, key, d);
+        sl_component_diag_opt(c, key, d);
         sl_diag_hint(d, "one character (byte) such as \",\" \";\" \"|\" or \"\\t\"");
         return sl_diag_set(d, SL_ECONFIG,
                            "csv sink '%s': %s must be one byte, not CR or LF, "
@@ -355,14 +326,14 @@ static int csv_init(struct sl_component *c, struct sl_diag *d)
         (rc = one_byte(c, "quote_char", cf->quote_char, &s->quote, d)) != 0)
         goto fail;
     if (s->sep == s->quote) {
-        opt_diag(c, "quote_char", d);
+        sl_component_diag_opt(c, "quote_char", d);
         sl_diag_hint(d, "the separator and the quote character must differ");
         rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': separator and quote_char are both '%c'",
                          c->name, s->sep);
         goto fail;
     }
     if (!cf->columns.count) {
-        opt_diag(c, "columns", d);
+        sl_component_diag_opt(c, "columns", d);
         sl_diag_hint(d, "e.g. columns: [ts, \"id.orig_h\", proto]");
         rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': no columns", c->name);
         goto fail;
@@ -372,7 +343,7 @@ static int csv_init(struct sl_component *c, struct sl_diag *d)
         rc = sl_path_init(&s->cols[i], cf->columns.items[i]);
         s->ncols = i + 1;
         if (rc) {
-            opt_diag(c, "columns", d);
+            sl_component_diag_opt(c, "columns", d);
             sl_diag_hint(d, "a field path has at most 9 dot-separated parts");
             rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': bad column '%s': %s", c->name,
                              cf->columns.items[i], sl_strerror(rc));
@@ -381,7 +352,7 @@ static int csv_init(struct sl_component *c, struct sl_diag *d)
     }
     if (!cf->path[0] || cf->path[strlen(cf->path) - 1] == '/' ||
         (rc = check_writable(cf->path)) != 0) {
-        opt_diag(c, "path", d);
+        sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "a file in a writable directory (missing directories are created)");
         rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': cannot write \"%s\"%s%s", c->name, cf->path,
                          rc ? ": " : "", rc ? sl_strerror(rc) : "");

@@ -32,6 +32,7 @@
 #include "base/log.h"
 #include "codec/json.h"
 #include "core/component.h"
+#include "sys/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,21 +81,6 @@ static const struct sl_option file_opts[] = {
      "fdatasync at every flush (each second) and before a file is renamed", NULL, 0, 0, 0},
     {0},
 };
-
-/* Point d at option `key` of c (or at the component when the option was not written): what
- * sl_component_diag_opt() is declared to do in core/component.h; local because the core does
- * not define that function yet. The core fills in the file name. */
-static void opt_diag(const struct sl_component *c, const char *key, struct sl_diag *d)
-{
-    d->line = c->line;
-    d->col = c->col;
-    for (size_t i = 0; c->ops->options && c->ops->options[i].key; i++) {
-        if (strcmp(c->ops->options[i].key, key) == 0 && c->opt_pos && c->opt_pos[i].set) {
-            d->line = c->opt_pos[i].line;
-            d->col = c->opt_pos[i].col;
-        }
-    }
-}
 
 /* Render the template at wall time now_ns (UTC). Returns the length, 0 when it does not fit
  * or renders empty. */
@@ -158,21 +144,6 @@ static int check_creatable(const char *path)
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* rename(from, to) that never replaces `to`: on EEXIST tries to.1, to.2, ...
@@ -304,7 +275,7 @@ static int emit(struct sl_component *c, struct file_sink *s)
         return 0;
     if (s->fd < 0 && (rc = open_file(c, s)) != 0)
         goto out;
-    rc = write_all(s->fd, s->out.ptr, s->out.len);
+    rc = sl_fd_write_all(s->fd, s->out.ptr, s->out.len);
     if (rc) {
         /* undo a partial write so the file never ends in a torn line */
         if (ftruncate(s->fd, (off_t)s->file_bytes) < 0)
@@ -392,19 +363,19 @@ static int file_init(struct sl_component *c, struct sl_diag *d)
     char path[PATH_MAX];
     size_t n = cf->path[0] ? render(cf->path, sl_clock_wall_ns(), path, sizeof(path)) : 0;
     if (!n || path[n - 1] == '/' || n + 4 >= sizeof(path)) {
-        opt_diag(c, "path", d);
+        sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "a file name such as out/events-%%Y%%m%%d.json");
         return sl_diag_set(d, SL_ECONFIG, "file sink '%s': path \"%s\" is %s", c->name, cf->path,
                            !n ? "empty or too long" : "not a file name");
     }
     if (cf->rotate_interval < 0) {
-        opt_diag(c, "rotate_interval", d);
+        sl_component_diag_opt(c, "rotate_interval", d);
         sl_diag_hint(d, "0 (never) or a duration such as 1h");
         return sl_diag_set(d, SL_ECONFIG, "rotate_interval must not be negative");
     }
     int rc = check_creatable(path);
     if (rc) {
-        opt_diag(c, "path", d);
+        sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "the directory must exist and be writable, or be creatable under one "
                         "that is");
         return sl_diag_set(d, SL_ECONFIG, "file sink '%s': cannot write %s: %s", c->name, path,

@@ -75,21 +75,6 @@ static const struct sl_option filter_opts[] = {
     {0},
 };
 
-/* Point d at option `key` of c (or at the component when the option was not written): what
- * sl_component_diag_opt() is declared to do in core/component.h; local because the core does
- * not define that function yet. The core fills in the file name. */
-static void opt_diag(const struct sl_component *c, const char *key, struct sl_diag *d)
-{
-    d->line = c->line;
-    d->col = c->col;
-    for (size_t i = 0; c->ops->options && c->ops->options[i].key; i++) {
-        if (strcmp(c->ops->options[i].key, key) == 0 && c->opt_pos && c->opt_pos[i].set) {
-            d->line = c->opt_pos[i].line;
-            d->col = c->opt_pos[i].col;
-        }
-    }
-}
-
 static void *pcre_alloc(size_t n, void *data)
 {
     (void)data;
@@ -119,7 +104,7 @@ static int compile_rules(struct sl_component *c, struct filter *f, const char *k
         rc = sl_path_init(&r[i].path, it->key);
         *nout = (uint32_t)(i + 1); /* path needs sl_path_fini from here on */
         if (rc) {
-            opt_diag(c, key, d);
+            sl_component_diag_opt(c, key, d);
             sl_diag_hint(d, "a field path has at most 9 dot-separated parts");
             rc = sl_diag_set(d, SL_ECONFIG, "%s: bad field path '%s': %s", key, it->key,
                              sl_strerror(rc));
@@ -134,7 +119,7 @@ static int compile_rules(struct sl_component *c, struct filter *f, const char *k
             PCRE2_UCHAR msg[256];
             if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
                 snprintf((char *)msg, sizeof(msg), "error %d", err);
-            opt_diag(c, key, d);
+            sl_component_diag_opt(c, key, d);
             d->line = it->line;
             d->col = it->col;
             sl_diag_hint(d, "regexes use PCRE2 (Perl/Python) syntax; escape literal ( [ . * + ? "
