@@ -1,0 +1,51 @@
+/*
+ * linereader.h — turns a byte stream into events, one per line (JSON lines or raw lines).
+ *
+ * Used by the file, stdin and tcp sources (one reader per file or connection; the thread
+ * that feeds it owns it). Complete lines are copied into the current batch's arena and
+ * parsed there, so events point into batch memory; a full batch is handed to
+ * sl_source_emit() (or the function set with sl_linereader_set_emit). Bad lines (malformed
+ * JSON, over-long lines) become dead letters with the line number and byte offset.
+ */
+#ifndef SL_IO_LINEREADER_H
+#define SL_IO_LINEREADER_H
+
+#include "core/component.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sl_line_format { SL_LINES_JSON, SL_LINES_RAW };
+
+struct sl_linereader_opts {
+    enum sl_line_format format;
+    size_t max_line;       /* 0: 1 MiB */
+    sl_sym message_field;  /* raw lines go here; 0: "message" */
+    const char *where;     /* origin for dead letters (file path, peer); copied */
+    uint64_t first_line;   /* line number of the first line fed (0: 1) */
+    uint64_t first_offset; /* byte offset of the first byte fed (resume positions) */
+};
+
+typedef int (*sl_linereader_emit_fn)(void *arg, struct sl_batch *b, bool is_errors);
+
+struct sl_linereader;
+
+struct sl_linereader *sl_linereader_new(struct sl_component *c, const struct sl_linereader_opts *o);
+void sl_linereader_free(struct sl_linereader *r);
+/* Replace sl_source_emit / sl_source_emit_errors (tests, HTTP). */
+void sl_linereader_set_emit(struct sl_linereader *r, sl_linereader_emit_fn fn, void *arg);
+/* Feed bytes (any split). Returns 0, or what the emit function returned (SL_ECLOSED...). */
+int sl_linereader_feed(struct sl_linereader *r, const char *p, size_t n);
+/* End of stream: a last line without newline counts; everything pending is emitted. */
+int sl_linereader_finish(struct sl_linereader *r);
+/* Emit the partial batch now (idle flush). */
+int sl_linereader_flush(struct sl_linereader *r);
+uint64_t sl_linereader_lines(const struct sl_linereader *r);
+/* Byte offset just past the last complete line consumed (for resume positions). */
+uint64_t sl_linereader_offset(const struct sl_linereader *r);
+/* Events and dead letters produced so far. */
+uint64_t sl_linereader_events(const struct sl_linereader *r);
+uint64_t sl_linereader_errors(const struct sl_linereader *r);
+
+#endif
