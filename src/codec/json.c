@@ -765,7 +765,7 @@ int sl_json_parse_event(struct sl_batch *b, const char *p, size_t n, const struc
          * position last time and confirm with one memcmp, which is cheaper than hashing. */
         size_t pos = fstack.len - base;
         sl_sym sym = 0;
-        if (pos < KEY_GUESSES && key_guess[pos].len == key.len &&
+        if (pos < KEY_GUESSES && key_guess[pos].name && key_guess[pos].len == key.len &&
             memcmp(key_guess[pos].name, key.ptr, key.len) == 0) {
             sym = key_guess[pos].sym;
         } else {

@@ -234,8 +234,7 @@ static const char *const uris[] = {"/",
                                    "/favicon.ico",
                                    "/search?q=test"};
 static const char *const agents[] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
     "curl/7.88.1", "Microsoft-WebDAV-MiniRedir/10.0.18362", "python-requests/2.31.0",
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"};
 static const char *const queries[] = {"newyork.corp.local", "wpad.corp.local",
