@@ -83,12 +83,12 @@ int main(int argc, char **argv)
            (double)in.len / (double)lines);
     size_t n = 0;
     double ts = best_of(run_sluice, &in, &n);
-    printf("bench=json_parse impl=sluice events=%zu mb_per_s=%.1f events_per_s=%.0f\n", n,
-           mb / ts, (double)n / ts);
+    printf("bench=json_parse impl=sluice events=%zu mb_per_s=%.1f events_per_s=%.0f\n", n, mb / ts,
+           (double)n / ts);
 #ifdef SL_HAVE_JANSSON
     double tj = best_of(run_jansson, &in, &n);
-    printf("bench=json_parse impl=jansson events=%zu mb_per_s=%.1f events_per_s=%.0f\n", n,
-           mb / tj, (double)n / tj);
+    printf("bench=json_parse impl=jansson events=%zu mb_per_s=%.1f events_per_s=%.0f\n", n, mb / tj,
+           (double)n / tj);
     printf("bench=json_parse ratio_sluice_over_jansson=%.1f\n", tj / ts);
 #endif
     /* writer: parse once, write every event back */
