@@ -100,15 +100,38 @@ static void file_fini(struct sl_component *c)
     sl_free(s);
 }
 
-static struct sl_linereader *new_reader(struct sl_component *c, const char *path)
+/* A reader whose line numbers and offsets are those of the file from `pos` on. */
+static struct sl_linereader *new_reader(struct sl_component *c, const char *path, uint64_t line,
+                                        uint64_t pos)
 {
     struct file_conf *cf = c->conf;
     struct file_state *s = c->state;
     struct sl_linereader_opts o = {.format = cf->format ? SL_LINES_RAW : SL_LINES_JSON,
                                    .max_line = cf->max_line,
                                    .message_field = s->msg,
-                                   .where = path};
+                                   .where = path,
+                                   .first_line = line,
+                                   .first_offset = pos};
     return sl_linereader_new(c, &o);
+}
+
+/* Lines before `end` (so that dead letters of a file followed from its end carry the
+ * file's real line numbers). Reads the file once at start-up. */
+static uint64_t count_lines(struct sl_component *c, int fd, off_t end)
+{
+    struct file_state *s = c->state;
+    uint64_t lines = 0;
+    off_t at = 0;
+    while (at < end) {
+        size_t want = (size_t)(end - at) < s->buf_len ? (size_t)(end - at) : s->buf_len;
+        ssize_t n = pread(fd, s->buf, want, at);
+        if (n <= 0)
+            break;
+        for (const char *p = s->buf, *e = s->buf + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+            lines++;
+        at += n;
+    }
+    return lines;
 }
 
 /* Read what is there now. Returns bytes read, or a negative code when the pipeline closed. */
@@ -148,12 +171,14 @@ static int open_watched(struct sl_component *c, struct watched *w, bool at_end)
     w->dev = st.st_dev;
     w->ino = st.st_ino;
     w->pos = 0;
+    uint64_t line = 1;
     if (at_end && S_ISREG(st.st_mode)) {
         w->pos = lseek(w->fd, 0, SEEK_END);
         if (w->pos < 0)
             w->pos = 0;
+        line += count_lines(c, w->fd, w->pos);
     }
-    w->r = new_reader(c, w->path);
+    w->r = new_reader(c, w->path, line, (uint64_t)w->pos);
     w->gone = false;
     return 0;
 }
@@ -253,7 +278,7 @@ static void check_rotation(struct sl_component *c, struct watched *w)
         sl_info(c->name, "%s was truncated: reading it from the start", w->path);
         sl_linereader_finish(w->r);
         sl_linereader_free(w->r);
-        w->r = new_reader(c, w->path);
+        w->r = new_reader(c, w->path, 1, 0);
         lseek(w->fd, 0, SEEK_SET);
         w->pos = 0;
         return;
