@@ -129,6 +129,10 @@ static void human(double v, char *out, size_t n)
         snprintf(out, n, "%.0f", v);
 }
 
+/* On a terminal the status line rewrites itself ("\r"), unless stdout is the same terminal
+ * (a console sink): then each status is a line of its own so events cannot overwrite it. */
+static bool status_own_line;
+
 static void status_line(struct sl_pipeline *p, struct sl_pipeline_totals *prev, double dt,
                         bool final)
 {
@@ -140,10 +144,11 @@ static void status_line(struct sl_pipeline *p, struct sl_pipeline_totals *prev, 
     human((double)t.errors, err, sizeof(err));
     human((double)t.dropped, drop, sizeof(drop));
     fprintf(stderr,
-            "\rsluice: in %s ev/s | out %s ev/s | total in %llu out %llu | errors %s | "
+            "%ssluice: in %s ev/s | out %s ev/s | total in %llu out %llu | errors %s | "
             "dropped %s | queue %zu/%zu sinks %zu/%zu   %s",
-            in, out, (unsigned long long)t.events_in, (unsigned long long)t.events_out, err, drop,
-            t.work_queued, t.work_cap, t.sink_queued, t.sink_cap, final ? "\n" : "");
+            status_own_line ? "" : "\r", in, out, (unsigned long long)t.events_in,
+            (unsigned long long)t.events_out, err, drop, t.work_queued, t.work_cap, t.sink_queued,
+            t.sink_cap, final || status_own_line ? "\n" : "");
     fflush(stderr);
     *prev = t;
 }
@@ -176,6 +181,7 @@ static int cmd_run(int argc, char **argv)
                 cfg->api_listen, sl_api_server_port(api));
     }
     bool show = a.status == 1 || (a.status < 0 && isatty(STDERR_FILENO));
+    status_own_line = !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO);
     sl_info(NULL, "sluice %s: %u components, %d workers%s", SL_VERSION, sl_pipeline_count(p),
             sl_pipeline_workers(p), a.once ? ", --once" : "");
     sl_pipeline_start(p);
