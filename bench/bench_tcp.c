@@ -57,8 +57,8 @@ static void *sender(void *arg)
 int main(int argc, char **argv)
 {
     size_t events = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 4000000;
-    int conns = argc > 2 ? atoi(argv[2]) : 4; /* NOLINT: bench argument */
-    int workers = argc > 3 ? atoi(argv[3]) : 2;
+    int conns = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 4;
+    int workers = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 2;
     sl_core_init();
     sl_registry_set(sl_io_builtins());
     sl_buf_init(&payload, 0);
