@@ -551,8 +551,7 @@ static void *source_main(void *arg)
     if (rc) {
         sl_error(nd->comp.name, "source stopped with an error: %s", sl_strerror(rc));
         atomic_fetch_add(&p->sources_failed, 1);
-    }
-    else
+    } else
         sl_debug(nd->comp.name, "source finished");
     sl_mutex_lock(&p->lock);
     atomic_fetch_sub(&p->sources_running, 1);
