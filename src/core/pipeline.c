@@ -261,7 +261,13 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
             goto fail;
         }
     }
-    /* 5. options and init */
+    /* 5. queues exist before any component starts a thread in init (an HTTP server may
+     * take requests before sl_pipeline_start: they wait in the queue, or get 429) */
+    p->work_q = sl_queue_new(p->queue_batches);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
+            p->nodes[i].q = sl_queue_new(p->queue_batches);
+    /* 6. options and init */
     for (uint32_t i = 0; i < p->n; i++) {
         struct node *nd = &p->nodes[i];
         if (sl_config_apply_options(cfg, i, &nd->comp, d))
@@ -633,10 +639,6 @@ int sl_pipeline_start(struct sl_pipeline *p)
     sl_assert(!p->started);
     p->started = true;
     p->started_at = sl_clock_mono_ns();
-    p->work_q = sl_queue_new(p->queue_batches);
-    for (uint32_t i = 0; i < p->n; i++)
-        if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
-            p->nodes[i].q = sl_queue_new(p->queue_batches);
     p->worker_threads = sl_xcalloc((size_t)p->workers, sizeof(struct sl_thread));
     for (int i = 0; i < p->workers; i++) {
         struct worker_arg *a = sl_xmalloc(sizeof(*a));
