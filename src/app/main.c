@@ -166,6 +166,11 @@ static int cmd_run(int argc, char **argv)
     struct sl_pipeline *p = load(&a, &cfg);
     if (!p)
         return 2;
+    bool show = a.status == 1 || (a.status < 0 && isatty(STDERR_FILENO));
+    status_own_line = !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO);
+    sl_info(NULL, "sluice %s: %u components, %d workers%s", SL_VERSION, sl_pipeline_count(p),
+            sl_pipeline_workers(p), a.once ? ", --once" : "");
+    sl_pipeline_start(p);
     struct sl_api_server *api = NULL;
     if (cfg->api_listen) {
         struct sl_diag d;
@@ -173,18 +178,14 @@ static int cmd_run(int argc, char **argv)
         api = sl_api_server_start(cfg->api_listen, p, &d);
         if (!api) {
             print_diag(&d);
-            sl_pipeline_free(p);
+            sl_pipeline_stop(p);
+            sl_pipeline_free(p); /* waits for the threads */
             sl_config_free(cfg);
             return 2;
         }
         sl_info("api", "listening on %s (port %d): /health /metrics /api/v1/pipeline",
                 cfg->api_listen, sl_api_server_port(api));
     }
-    bool show = a.status == 1 || (a.status < 0 && isatty(STDERR_FILENO));
-    status_own_line = !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO);
-    sl_info(NULL, "sluice %s: %u components, %d workers%s", SL_VERSION, sl_pipeline_count(p),
-            sl_pipeline_workers(p), a.once ? ", --once" : "");
-    sl_pipeline_start(p);
     struct sl_pipeline_totals prev = {0};
     int64_t last = sl_clock_mono_ns();
     bool stopping = false;
