@@ -447,7 +447,9 @@ struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x)
 
 /* ---------------------------------------------------------------- sources */
 
-int sl_source_emit(struct sl_component *c, struct sl_batch *b)
+/* Counted before the push, so a reader of the metrics never sees a sink ahead of its
+ * source; taken back if the push fails. */
+static int emit(struct sl_component *c, struct sl_batch *b, bool wait)
 {
     struct sl_pipeline *p = c->pipe;
     if (b->count == 0) {
@@ -457,35 +459,32 @@ int sl_source_emit(struct sl_component *c, struct sl_batch *b)
     b->port = SL_PORT(c->id, 0);
     uint32_t n = b->count;
     uint64_t bytes = b->bytes;
-    if (sl_queue_push(p->work_q, b, -1) != 0) {
-        ADD(c->m.errors, n);
-        sl_error(c->name, "pipeline closed, %u events not accepted", n);
-        sl_batch_unref(b);
-        return SL_ECLOSED;
-    }
     ADD(c->m.events_in, n);
     ADD(c->m.events_out, n);
     ADD(c->m.bytes_in, bytes);
-    return 0;
+    int rc = wait ? sl_queue_push(p->work_q, b, -1) : sl_queue_try_push(p->work_q, b);
+    if (rc == 0)
+        return 0;
+    atomic_fetch_sub_explicit(&c->m.events_in, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->m.events_out, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->m.bytes_in, bytes, memory_order_relaxed);
+    if (wait) {
+        /* only when the pipeline is gone: counted and logged, never silent */
+        ADD(c->m.errors, n);
+        sl_error(c->name, "pipeline closed, %u events not accepted", n);
+        sl_batch_unref(b);
+    }
+    return rc;
+}
+
+int sl_source_emit(struct sl_component *c, struct sl_batch *b)
+{
+    return emit(c, b, true);
 }
 
 int sl_source_try_emit(struct sl_component *c, struct sl_batch *b)
 {
-    struct sl_pipeline *p = c->pipe;
-    if (b->count == 0) {
-        sl_batch_unref(b);
-        return 0;
-    }
-    b->port = SL_PORT(c->id, 0);
-    uint32_t n = b->count;
-    uint64_t bytes = b->bytes;
-    int rc = sl_queue_try_push(p->work_q, b);
-    if (rc)
-        return rc;
-    ADD(c->m.events_in, n);
-    ADD(c->m.events_out, n);
-    ADD(c->m.bytes_in, bytes);
-    return 0;
+    return emit(c, b, false);
 }
 
 int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs)
