@@ -3,7 +3,7 @@
 # Idempotent: when everything is present it only runs dpkg-query and returns.
 set -euo pipefail
 PKGS=(
-  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev llvm-14
+  build-essential cmake ninja-build pkg-config clang clang-14 libclang-rt-14-dev llvm-14
   clang-format
   libyaml-dev libpcre2-dev libmicrohttpd-dev libxxhash-dev
   libcmocka-dev libjansson-dev
