@@ -965,6 +965,13 @@ static int write_double_fast(char *tmp, double d)
             continue;
         if (m == 0 && signbit(d))
             return 0; /* -0.0: leave it to snprintf */
+        /* d * 10^k may be exact only at a larger k than needed (0.016127 * 1e6 is not an
+         * integer in binary, * 1e7 is): drop trailing zeros; m / 10^k is the same rational
+         * number, so it rounds to the same double */
+        while (k > 0 && m % 10 == 0) {
+            m /= 10;
+            k--;
+        }
         char digits[24];
         int nd = 0;
         uint64_t u = m < 0 ? 0 - (uint64_t)m : (uint64_t)m;

@@ -234,6 +234,19 @@ static void test_writer(void **state)
     struct sl_value v = sl_value_str("a\"b\\c\x01\xff\xc3\xa9/", 10);
     assert_int_equal(sl_json_write_value(&b, &v), 0);
     assert_string_equal(b.ptr, "\"a\\\"b\\\\c\\u0001\\ufffd\xc3\xa9/\"");
+    static const struct {
+        double d;
+        const char *text;
+    } dbl[] = {{0.016127, "0.016127"}, {0.00119, "0.00119"}, {1588205198.89971, "1588205198.89971"},
+               {100.0, "100.0"},       {-2.5, "-2.5"},       {1.5e-7, "1.5e-07"},
+               {1e300, "1e+300"},      {0.1, "0.1"}};
+    for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++) {
+        sl_buf_reset(&b);
+        struct sl_value dv = sl_value_double(dbl[i].d);
+        sl_json_write_value(&b, &dv);
+        if (strcmp(b.ptr, dbl[i].text) != 0)
+            fail_msg("%.17g written as %s, want %s", dbl[i].d, b.ptr, dbl[i].text);
+    }
     sl_buf_reset(&b);
     struct sl_value nan = sl_value_double(NAN);
     sl_json_write_value(&b, &nan);
