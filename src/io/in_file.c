@@ -4,15 +4,26 @@
  *
  * DESIGN: one thread (the source's) reads every file with plain read(2) into one buffer and
  * feeds each file's own line reader (io/linereader.c), which copies lines into batch memory
- * and parses them there. Tail mode polls every 200 ms (cheap, works on every filesystem,
- * and is what tail -F does without inotify): it reads what was appended, notices rotation
- * (the path now names another inode: the old file is read to its end first, then the new
- * one from its start) and truncation (size below the read position: start over), and
- * rescans the globs every second for files that appear later, which are read from their
- * start. Between polls it flushes partial batches so a slow file is not held back.
- * Back-pressure: sl_source_emit() waits while the pipeline is full, so reading waits.
+ * and parses them there. Back-pressure: sl_source_emit() waits while the pipeline is full,
+ * so reading waits.
+ *
+ * Tail mode polls (every 100 ms while idle: cheap, works on every filesystem including NFS
+ * and overlayfs, and is what tail -F does without inotify). Each round reads what was
+ * appended to each file (at most POLL_READS buffers per file, so one busy file cannot starve
+ * the others), then checks:
+ *   - truncation: the open file is now shorter than the read position -> read it again
+ *     from the start;
+ *   - rotation: the path names another inode -> read the rest of the old file to its end,
+ *     then follow the new file from its start;
+ *   - removal: the path is gone -> keep reading the open file (a writer may still hold it)
+ *     until it has been quiet for GONE_IDLE_NS, then close it.
+ * The globs are rescanned every second; files that appear later are read from their start.
+ * Partial batches are flushed at least every FLUSH_NS so a slow file is not held back by a
+ * busy one. Files there at start-up begin at their end (start_at: end) with their lines
+ * counted first, so dead letters still carry the file's real line numbers and offsets.
  */
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "core/component.h"
 #include "io/linereader.h"
@@ -29,6 +40,12 @@
 enum { MODE_READ, MODE_TAIL };
 enum { START_END, START_BEGINNING };
 
+#define POLL_MS      100
+#define POLL_READS   16
+#define FLUSH_NS     (150 * 1000000LL)
+#define RESCAN_NS    (1000 * 1000000LL)
+#define GONE_IDLE_NS (5000 * 1000000LL)
+
 struct file_conf {
     struct sl_strlist path;
     int format;
@@ -41,20 +58,22 @@ struct file_conf {
 
 struct watched {
     char *path;
-    int fd;
+    int fd; /* -1: not open (yet, or any more) */
     dev_t dev;
     ino_t ino;
     off_t pos;
     struct sl_linereader *r;
-    bool gone; /* the path vanished; keep reading the open fd */
+    bool gone;         /* the path vanished; still reading the open fd */
+    int64_t last_data; /* mono ns of the last read that returned data */
 };
 
 struct file_state {
-    struct watched *files;
+    struct watched *files; /* tail mode: every path seen */
     size_t nfiles;
     char *buf;
     size_t buf_len;
     sl_sym msg;
+    struct sl_log_limit open_limit;
 };
 
 static int file_init(struct sl_component *c, struct sl_diag *d)
@@ -65,14 +84,33 @@ static int file_init(struct sl_component *c, struct sl_diag *d)
         sl_diag_hint(d, "path: [\"/var/log/app/*.json\"]");
         return sl_diag_set(d, SL_ECONFIG, "file source '%s': no path", c->name);
     }
-    if (cf->read_buffer < 4096) {
+    for (size_t i = 0; i < cf->path.count; i++) {
+        if (!cf->path.items[i][0]) {
+            sl_component_diag_opt(c, "path", d);
+            return sl_diag_set(d, SL_ECONFIG, "file source '%s': empty path", c->name);
+        }
+    }
+    /* tiny buffers are slow but correct (tests use them to split lines across reads) */
+    if (cf->read_buffer < 1 || cf->read_buffer > (1ull << 30)) {
         sl_component_diag_opt(c, "read_buffer", d);
-        return sl_diag_set(d, SL_ECONFIG, "file source '%s': read_buffer must be >= 4KiB", c->name);
+        sl_diag_hint(d, "read_buffer: 1MiB");
+        return sl_diag_set(d, SL_ECONFIG, "file source '%s': read_buffer must be 1B..1GiB",
+                           c->name);
+    }
+    if (cf->max_line < 16 || cf->max_line > (1ull << 30)) {
+        sl_component_diag_opt(c, "max_line", d);
+        sl_diag_hint(d, "max_line: 1MiB");
+        return sl_diag_set(d, SL_ECONFIG, "file source '%s': max_line must be 16B..1GiB", c->name);
+    }
+    sl_sym msg = sl_sym_intern_c(cf->message_field ? cf->message_field : "message");
+    if (!msg) {
+        sl_component_diag_opt(c, "message_field", d);
+        return sl_diag_set(d, SL_ECONFIG, "file source '%s': bad message_field", c->name);
     }
     struct file_state *s = sl_xcalloc(1, sizeof(*s));
     s->buf_len = cf->read_buffer;
     s->buf = sl_xmalloc(s->buf_len);
-    s->msg = sl_sym_intern_c(cf->message_field);
+    s->msg = msg;
     c->state = s;
     return 0;
 }
@@ -98,6 +136,7 @@ static void file_fini(struct sl_component *c)
     sl_free(s->files);
     sl_free(s->buf);
     sl_free(s);
+    c->state = NULL;
 }
 
 /* A reader whose line numbers and offsets are those of the file from `pos` on. */
@@ -122,7 +161,7 @@ static uint64_t count_lines(struct sl_component *c, int fd, off_t end)
     struct file_state *s = c->state;
     uint64_t lines = 0;
     off_t at = 0;
-    while (at < end) {
+    while (at < end && !sl_source_stopping(c)) {
         size_t want = (size_t)(end - at) < s->buf_len ? (size_t)(end - at) : s->buf_len;
         ssize_t n = pread(fd, s->buf, want, at);
         if (n <= 0)
@@ -134,18 +173,24 @@ static uint64_t count_lines(struct sl_component *c, int fd, off_t end)
     return lines;
 }
 
-/* Read what is there now. Returns bytes read, or a negative code when the pipeline closed. */
-static ssize_t drain(struct sl_component *c, struct watched *w, bool *eof)
+/*
+ * Read what is there now, at most `max_reads` buffers (0: to the end). Returns the bytes
+ * read, or -1 when the pipeline closed. *eof: the end of the file was reached.
+ */
+static ssize_t drain(struct sl_component *c, struct watched *w, unsigned max_reads, bool *eof)
 {
     struct file_state *s = c->state;
     ssize_t total = 0;
     *eof = false;
-    while (!sl_source_stopping(c)) {
+    for (unsigned k = 0; !max_reads || k < max_reads; k++) {
+        if (sl_source_stopping(c))
+            break;
         ssize_t n = read(w->fd, s->buf, s->buf_len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             sl_warn(c->name, "read %s: %s", w->path, strerror(errno));
+            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
             *eof = true;
             break;
         }
@@ -158,28 +203,39 @@ static ssize_t drain(struct sl_component *c, struct watched *w, bool *eof)
         if (sl_linereader_feed(w->r, s->buf, (size_t)n))
             return -1;
     }
+    if (total)
+        w->last_data = sl_clock_mono_ns();
     return total;
 }
 
+/* Open w->path; at_end: start at the end of a regular file. 0 or a negative errno. */
 static int open_watched(struct sl_component *c, struct watched *w, bool at_end)
 {
-    w->fd = open(w->path, O_RDONLY | O_CLOEXEC);
-    if (w->fd < 0)
+    int fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return -errno;
     struct stat st;
-    fstat(w->fd, &st);
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        close(fd);
+        return -e;
+    }
+    /* reads block on nothing but FIFOs; O_NONBLOCK was only for opening one */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    w->fd = fd;
     w->dev = st.st_dev;
     w->ino = st.st_ino;
     w->pos = 0;
     uint64_t line = 1;
     if (at_end && S_ISREG(st.st_mode)) {
-        w->pos = lseek(w->fd, 0, SEEK_END);
+        w->pos = lseek(fd, 0, SEEK_END);
         if (w->pos < 0)
             w->pos = 0;
-        line += count_lines(c, w->fd, w->pos);
+        line += count_lines(c, fd, w->pos);
     }
     w->r = new_reader(c, w->path, line, (uint64_t)w->pos);
     w->gone = false;
+    w->last_data = sl_clock_mono_ns();
     return 0;
 }
 
@@ -188,28 +244,54 @@ static int cmp_path(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool has_magic(const char *p)
+{
+    return strpbrk(p, "*?[{") != NULL;
+}
+
+/* ---- read mode */
+
+static bool seen_before(char **seen, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(seen[i], path) == 0)
+            return true;
+    return false;
+}
+
 static int read_mode(struct sl_component *c)
 {
     struct file_conf *cf = c->conf;
-    size_t files = 0;
-    for (size_t i = 0; i < cf->path.count && !sl_source_stopping(c); i++) {
+    char **seen = NULL; /* paths read already (two globs may match the same file) */
+    size_t nseen = 0;
+    bool closed = false;
+    for (size_t i = 0; i < cf->path.count && !closed && !sl_source_stopping(c); i++) {
+        const char *pat = cf->path.items[i];
         glob_t g;
-        int grc = glob(cf->path.items[i], GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+        int grc = glob(pat, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
         if (grc == GLOB_NOMATCH || (grc == 0 && g.gl_pathc == 0)) {
-            sl_error(c->name, "no file matches %s", cf->path.items[i]);
-            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+            if (has_magic(pat)) {
+                sl_warn(c->name, "no file matches %s", pat);
+            } else {
+                sl_error(c->name, "cannot open %s: %s", pat, strerror(ENOENT));
+                atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+            }
             if (grc == 0)
                 globfree(&g);
             continue;
         }
         if (grc) {
-            sl_error(c->name, "cannot expand %s", cf->path.items[i]);
+            sl_error(c->name, "cannot expand %s", pat);
             atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
             continue;
         }
         /* in name order, so a run over rotated files is repeatable */
         qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_path);
         for (size_t k = 0; k < g.gl_pathc && !sl_source_stopping(c); k++) {
+            if (seen_before(seen, nseen, g.gl_pathv[k]))
+                continue;
+            seen = sl_xrealloc(seen, (nseen + 1) * sizeof(*seen));
+            seen[nseen++] = sl_xstrdup(g.gl_pathv[k]);
             struct watched w = {.path = g.gl_pathv[k], .fd = -1};
             int rc = open_watched(c, &w, false);
             if (rc) {
@@ -218,20 +300,24 @@ static int read_mode(struct sl_component *c)
                 continue;
             }
             bool eof;
-            ssize_t n = drain(c, &w, &eof);
-            if (n >= 0)
-                sl_linereader_finish(w.r);
+            ssize_t n = drain(c, &w, 0, &eof);
+            if (n < 0 || sl_linereader_finish(w.r))
+                closed = true;
             sl_debug(c->name, "read %s: %llu lines", w.path,
                      (unsigned long long)sl_linereader_lines(w.r));
             close_watched(&w);
-            files++;
-            if (n < 0)
+            if (closed)
                 break;
         }
         globfree(&g);
     }
+    for (size_t i = 0; i < nseen; i++)
+        sl_free(seen[i]);
+    sl_free(seen);
     return 0;
 }
+
+/* ---- tail mode */
 
 static struct watched *find_watched(struct file_state *s, const char *path)
 {
@@ -241,15 +327,21 @@ static struct watched *find_watched(struct file_state *s, const char *path)
     return NULL;
 }
 
-/* Add files that match the globs and are not watched yet. */
+/* Add files that match the globs and are not open. */
 static void rescan(struct sl_component *c, bool initial)
 {
     struct file_conf *cf = c->conf;
     struct file_state *s = c->state;
     for (size_t i = 0; i < cf->path.count; i++) {
         glob_t g;
-        if (glob(cf->path.items[i], GLOB_BRACE, NULL, &g) != 0)
+        int grc = glob(cf->path.items[i], GLOB_BRACE, NULL, &g);
+        if (grc != 0) {
+            if (initial)
+                sl_info(c->name, "no file matches %s yet: waiting for one", cf->path.items[i]);
+            if (grc != GLOB_NOMATCH)
+                globfree(&g);
             continue;
+        }
         for (size_t k = 0; k < g.gl_pathc; k++) {
             struct watched *w = find_watched(s, g.gl_pathv[k]);
             if (w && w->fd >= 0)
@@ -263,66 +355,101 @@ static void rescan(struct sl_component *c, bool initial)
             }
             /* files there at start: where start_at says; files that appear later: start */
             bool at_end = initial && cf->start_at == START_END;
-            if (open_watched(c, w, at_end) == 0)
+            int rc = open_watched(c, w, at_end);
+            if (rc == 0)
                 sl_info(c->name, "following %s%s", w->path, at_end ? " from its end" : "");
+            else if (rc != -ENOENT && rc != -EISDIR)
+                sl_log_ratelimited(&s->open_limit, 1, SL_LOG_WARN, c->name, "cannot open %s: %s",
+                                   w->path, strerror(-rc));
         }
         globfree(&g);
     }
 }
 
-/* Rotation and truncation checks for one open file. */
-static void check_rotation(struct sl_component *c, struct watched *w)
+/* Truncation, rotation and removal checks for one open file, after it was read to its end.
+ * Returns -1 when the pipeline closed. */
+static int check_file(struct sl_component *c, struct watched *w, int64_t now)
 {
     struct stat st, cur;
     if (fstat(w->fd, &cur) == 0 && S_ISREG(cur.st_mode) && cur.st_size < w->pos) {
         sl_info(c->name, "%s was truncated: reading it from the start", w->path);
-        sl_linereader_finish(w->r);
+        int rc = sl_linereader_finish(w->r);
         sl_linereader_free(w->r);
         w->r = new_reader(c, w->path, 1, 0);
         lseek(w->fd, 0, SEEK_SET);
         w->pos = 0;
-        return;
+        return rc ? -1 : 0;
     }
     if (stat(w->path, &st) != 0) {
-        w->gone = true; /* renamed away, not replaced yet: keep the fd */
-        return;
+        /* renamed away or deleted, not replaced (yet): keep reading the open file for a
+         * while, a writer may still hold it */
+        if (!w->gone)
+            w->last_data = now;
+        w->gone = true;
+        if (now - w->last_data > GONE_IDLE_NS) {
+            sl_info(c->name, "%s was removed: closing it", w->path);
+            int rc = sl_linereader_finish(w->r);
+            close_watched(w);
+            return rc ? -1 : 0;
+        }
+        return 0;
     }
-    if (st.st_ino != w->ino || st.st_dev != w->dev) {
-        /* rotated: the rest of the old file was read by the caller just before */
-        sl_info(c->name, "%s was rotated: following the new file", w->path);
-        sl_linereader_finish(w->r);
-        close_watched(w);
-        if (open_watched(c, w, false) != 0)
-            w->fd = -1;
+    if (st.st_ino == w->ino && st.st_dev == w->dev) {
+        w->gone = false; /* renamed back, or a transient stat failure */
+        return 0;
     }
+    /* rotated: read the rest of the old file (written between our last read and the
+     * rename), then follow the new one from its start */
+    bool eof;
+    if (drain(c, w, 0, &eof) < 0)
+        return -1;
+    sl_info(c->name, "%s was rotated: following the new file", w->path);
+    int rc = sl_linereader_finish(w->r);
+    close_watched(w);
+    if (rc)
+        return -1;
+    if (open_watched(c, w, false) != 0)
+        w->fd = -1; /* the next rescan tries again */
+    return 0;
 }
 
 static int tail_mode(struct sl_component *c)
 {
     struct file_state *s = c->state;
     rescan(c, true);
-    int64_t ticks = 0;
+    int64_t last_scan = sl_clock_mono_ns(), last_flush = last_scan;
     while (!sl_source_stopping(c)) {
-        bool any = false;
+        bool busy = false;
+        int64_t now = sl_clock_mono_ns();
         for (size_t i = 0; i < s->nfiles; i++) {
             struct watched *w = &s->files[i];
             if (w->fd < 0)
                 continue;
             bool eof;
-            ssize_t n = drain(c, w, &eof);
+            ssize_t n = drain(c, w, POLL_READS, &eof);
             if (n < 0)
                 return 0;
-            any |= n > 0;
-            check_rotation(c, w);
+            if (!eof) {
+                busy = true; /* more to read: come back before checking rotation */
+                continue;
+            }
+            if (check_file(c, w, now) < 0)
+                return 0;
         }
-        if (!any) {
+        now = sl_clock_mono_ns();
+        if (!busy || now - last_flush >= FLUSH_NS) {
             for (size_t i = 0; i < s->nfiles; i++)
-                if (s->files[i].r)
-                    sl_linereader_flush(s->files[i].r);
+                if (s->files[i].r && sl_linereader_flush(s->files[i].r))
+                    return 0;
+            last_flush = now;
+        }
+        if (now - last_scan >= RESCAN_NS) {
+            rescan(c, false);
+            last_scan = now;
+        }
+        if (!busy) {
             struct pollfd pfd = {.fd = sl_source_stop_fd(c), .events = POLLIN};
-            poll(&pfd, 1, 200);
-            if (++ticks % 5 == 0)
-                rescan(c, false);
+            poll(&pfd, 1, POLL_MS);
         }
     }
     /* stopping: hand over what was read, including a last line without newline */
@@ -342,7 +469,8 @@ static int file_run(struct sl_component *c)
 
 static const struct sl_option file_opts[] = {
     {"path", SL_OPT_STRING_LIST, NULL, offsetof(struct file_conf, path),
-     "files or globs (\"/var/log/zeek/*.json\")", NULL, 0, 0, SL_OPT_REQUIRED},
+     "files or globs (\"/var/log/zeek/*.json\"), brace expansion allowed", NULL, 0, 0,
+     SL_OPT_REQUIRED},
     {"format", SL_OPT_ENUM, "json", offsetof(struct file_conf, format),
      "json: one JSON object per line; lines: each line is a `message` string", "json|lines", 0, 0,
      0},

@@ -1,11 +1,18 @@
 /*
  * linereader.h — turns a byte stream into events, one per line (JSON lines or raw lines).
  *
- * Used by the file, stdin and tcp sources (one reader per file or connection; the thread
- * that feeds it owns it). Complete lines are copied into the current batch's arena and
- * parsed there, so events point into batch memory; a full batch is handed to
- * sl_source_emit() (or the function set with sl_linereader_set_emit). Bad lines (malformed
- * JSON, over-long lines) become dead letters with the line number and byte offset.
+ * Used by the file, stdin, tcp and http sources (one reader per file, connection or body;
+ * the thread that feeds it owns it, no locking inside). Complete lines are copied into the
+ * current batch's arena and parsed there, so events point into batch memory; a full batch
+ * (SL_BATCH_EVENTS or SL_BATCH_BYTES) is handed to sl_source_emit() (or to the function set
+ * with sl_linereader_set_emit), which may block: that is back-pressure. Bad lines (malformed
+ * JSON, over-long lines) become dead letters (sl_error_event) with `where`, the line number
+ * and the byte offset where the line starts; they are handed over with the next batch.
+ *
+ * Lines: a trailing \r is stripped; blank lines (spaces, tabs, \r only) are skipped but
+ * numbered; a line longer than max_line is a dead letter (its first max_line bytes) and the
+ * rest up to the next newline is skipped. Event time (ts_ns): the arrival time, read once per
+ * feed() call. b->bytes counts the input bytes (see linereader.c on dead letters).
  */
 #ifndef SL_IO_LINEREADER_H
 #define SL_IO_LINEREADER_H
@@ -27,11 +34,16 @@ struct sl_linereader_opts {
     uint64_t first_offset; /* byte offset of the first byte fed (resume positions) */
 };
 
+/* Takes the reference to b in every case (also when it fails). is_errors: a batch of dead
+ * letters. A non-zero return (SL_ECLOSED, SL_EAGAIN...) is passed back by feed/finish/flush,
+ * which then stop: the caller decides (give up, answer 503...). */
 typedef int (*sl_linereader_emit_fn)(void *arg, struct sl_batch *b, bool is_errors);
 
 struct sl_linereader;
 
+/* c: the source (name for dead letters, counters, default emit). Aborts on OOM (small). */
 struct sl_linereader *sl_linereader_new(struct sl_component *c, const struct sl_linereader_opts *o);
+/* Drops what was not emitted (call finish first to hand it over). NULL is a no-op. */
 void sl_linereader_free(struct sl_linereader *r);
 /* Replace sl_source_emit / sl_source_emit_errors (tests, HTTP). */
 void sl_linereader_set_emit(struct sl_linereader *r, sl_linereader_emit_fn fn, void *arg);
@@ -41,6 +53,7 @@ int sl_linereader_feed(struct sl_linereader *r, const char *p, size_t n);
 int sl_linereader_finish(struct sl_linereader *r);
 /* Emit the partial batch now (idle flush). */
 int sl_linereader_flush(struct sl_linereader *r);
+/* Number of the last complete line seen (first_line - 1 before any). */
 uint64_t sl_linereader_lines(const struct sl_linereader *r);
 /* Byte offset just past the last complete line consumed (for resume positions). */
 uint64_t sl_linereader_offset(const struct sl_linereader *r);
