@@ -217,9 +217,15 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
                 sl_diag_set(d, SL_ECONFIG, "'%s' lists itself as an input (cycle)", cc->name);
                 goto fail;
             }
+            if (from->comp.ops->kind == SL_KIND_SINK && is_err) {
+                sl_diag_hint(d, "a sink's failed writes are counted in "
+                                "sluice_component_errors_total and logged");
+                sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s': sinks send no dead letters yet", in,
+                            cc->name);
+                goto fail;
+            }
             if (from->comp.ops->kind == SL_KIND_SINK && !is_err) {
-                sl_diag_hint(d, "sinks have no main output; use '%s.errors' for its dead letters",
-                             in);
+                sl_diag_hint(d, "sinks have no output; read from what feeds '%s' instead", in);
                 sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is a sink", in, cc->name);
                 goto fail;
             }

@@ -320,6 +320,10 @@ static void test_config_errors(void **state)
                  "sinks:\n  o: {type: count, inputs: [src]}\n  p: {type: count, inputs: [o]}\n",
                  5, 29, "is a sink");
     expect_error("sources:\n  src: {type: counter}\n"
+                 "sinks:\n  o: {type: count, inputs: [src]}\n  p: {type: count, inputs: "
+                 "[o.errors]}\n",
+                 5, 29, "sinks send no dead letters yet");
+    expect_error("sources:\n  src: {type: counter}\n"
                  "sinks:\n  o: {type: count}\n",
                  4, 3, "has no inputs");
     expect_error("sources:\n  src: {type: counter, label: \"${SL_TEST_UNSET_VAR}\"}\n"
