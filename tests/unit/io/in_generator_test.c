@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../testkit.h"
+
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -22,57 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- a sink that keeps every event as a JSON line */
-
-struct collect {
-    pthread_mutex_t lock;
-    struct sl_buf text; /* guarded_by: lock */
-    uint64_t events;    /* guarded_by: lock */
-};
-
-static int collect_init(struct sl_component *c, struct sl_diag *d)
-{
-    struct collect *s = sl_xcalloc(1, sizeof(*s));
-    pthread_mutex_init(&s->lock, NULL);
-    sl_buf_init(&s->text, 0);
-    c->state = s;
-    return 0;
-}
-
-static void collect_fini(struct sl_component *c)
-{
-    struct collect *s = c->state;
-    sl_buf_fini(&s->text);
-    pthread_mutex_destroy(&s->lock);
-    sl_free(s);
-}
-
-static int collect_write(struct sl_component *c, struct sl_batch *b)
-{
-    struct collect *s = c->state;
-    pthread_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < b->count; i++) {
-        sl_json_write_event(&s->text, &b->events[i]);
-        sl_buf_putc(&s->text, '\n');
-    }
-    s->events += b->count;
-    pthread_mutex_unlock(&s->lock);
-    return 0;
-}
-
-static const struct sl_option no_opts[] = {{0}};
-
-static const struct sl_component_ops collect_ops = {
-    .type = "collect",
-    .kind = SL_KIND_SINK,
-    .summary = "keeps events for the test",
-    .options = no_opts,
-    .init = collect_init,
-    .fini = collect_fini,
-    .write = collect_write,
-    .flush_interval_ns = 50 * 1000000LL,
-};
 
 /* ---- helpers */
 

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../testkit.h"
+
 #include "base/alloc.h"
 #include "codec/json.h"
 #include "core/config.h"
@@ -32,36 +34,7 @@
 
 extern const struct sl_component_ops sl_out_file_ops;
 
-static int idle_run(struct sl_component *c)
-{
-    return 0;
-}
-static const struct sl_option no_opts[] = {{0}};
-static const struct sl_component_ops idle_ops = {
-    .type = "idle",
-    .kind = SL_KIND_SOURCE,
-    .summary = "does nothing",
-    .options = no_opts,
-    .run = idle_run,
-};
 static const struct sl_component_ops *const test_types[] = {&idle_ops, &sl_out_file_ops, NULL};
-
-static char dir[64];
-
-static int setup(void **state)
-{
-    snprintf(dir, sizeof(dir), "/tmp/sluice-out-file-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
 
 struct fx {
     struct sl_config *cfg;

@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../testkit.h"
+
 #include "base/alloc.h"
 #include "codec/json.h"
 #include "core/config.h"
@@ -27,18 +29,6 @@ extern const struct sl_component_ops sl_xf_filter_ops;
 extern const struct sl_component_ops sl_out_null_ops;
 
 /* a source that is never started: the graph needs one */
-static int idle_run(struct sl_component *c)
-{
-    return 0;
-}
-static const struct sl_option no_opts[] = {{0}};
-static const struct sl_component_ops idle_ops = {
-    .type = "idle",
-    .kind = SL_KIND_SOURCE,
-    .summary = "does nothing",
-    .options = no_opts,
-    .run = idle_run,
-};
 static const struct sl_component_ops *const test_types[] = {&idle_ops, &sl_xf_filter_ops,
                                                             &sl_out_null_ops, NULL};
 
