@@ -499,62 +499,95 @@ static int expect_lit(struct parser *ps, const char *lit, size_t n)
     return 0;
 }
 
+/* After a member or element: 1 on ',' (more follow), 0 on `close`, or an error. */
+static inline int next_or_close(struct parser *ps, char close, const char *unterminated,
+                                const char *expected)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return fail(ps, ps->p, SL_EPARSE, unterminated);
+    if (*ps->p == ',') {
+        ps->p++;
+        return 1;
+    }
+    if (*ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    return fail(ps, ps->p, SL_EPARSE, expected);
+}
+
+/* `"key" :` with the whitespace around it; leaves ps->p at the value. */
+static inline int member_key(struct parser *ps, struct sl_str *key)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end || *ps->p != '"')
+        return fail(ps, ps->p, SL_EPARSE, "expected '\"' to start an object key");
+    ps->p++;
+    int rc = parse_string(ps, key);
+    if (rc)
+        return rc;
+    skip_ws(ps);
+    if (ps->p >= ps->end || *ps->p != ':')
+        return fail(ps, ps->p, SL_EPARSE, "expected ':' after object key");
+    ps->p++;
+    skip_ws(ps);
+    return 0;
+}
+
+/* Copy the stack entries from `base` on into the arena (the container's final storage).
+ * *dst is NULL for an empty container. */
+static inline int freeze(struct parser *ps, const struct stack *st, size_t base, size_t elem,
+                         void **dst)
+{
+    size_t n = st->len - base;
+    *dst = NULL;
+    if (!n)
+        return 0;
+    *dst = sl_arena_alloc(ps->arena, n * elem);
+    if (!*dst)
+        return fail(ps, ps->p, SL_ENOMEM, "out of memory");
+    memcpy(*dst, (char *)st->ptr + base * elem, n * elem);
+    return 0;
+}
+
 static int parse_array(struct parser *ps, struct sl_value *out)
 {
     const char *open = ps->p - 1;
     if (++ps->depth > ps->max_depth)
         return fail(ps, open, SL_EDEPTH, "nesting too deep");
     size_t base = vstack.len;
-    int rc = 0;
+    int more = 1;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
-        goto done;
+        more = 0;
     }
-    for (;;) {
+    while (more > 0) {
         struct sl_value v;
         skip_ws(ps);
-        if ((rc = parse_value(ps, &v)) != 0)
-            goto out;
+        if ((more = parse_value(ps, &v)) != 0)
+            break;
         struct sl_value *slot = stack_push(&vstack, sizeof(struct sl_value));
         if (!slot) {
-            rc = fail(ps, ps->p, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-        *slot = v;
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            rc = fail(ps, ps->p, SL_EPARSE, "unterminated array (expected ',' or ']')");
-            goto out;
-        }
-        if (*ps->p == ',') {
-            ps->p++;
-            continue;
-        }
-        if (*ps->p == ']') {
-            ps->p++;
+            more = fail(ps, ps->p, SL_ENOMEM, "out of memory");
             break;
         }
-        rc = fail(ps, ps->p, SL_EPARSE, "expected ',' or ']' in array");
-        goto out;
+        *slot = v;
+        more = next_or_close(ps, ']', "unterminated array (expected ',' or ']')",
+                             "expected ',' or ']' in array");
     }
-done : {
-    size_t n = vstack.len - base;
-    struct sl_value v = {.type = SL_V_LIST, .len = (uint32_t)n};
-    if (n) {
-        v.u.list = sl_arena_alloc(ps->arena, n * sizeof(struct sl_value));
-        if (!v.u.list) {
-            rc = fail(ps, ps->p, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(v.u.list, (struct sl_value *)vstack.ptr + base, n * sizeof(struct sl_value));
+    if (more == 0) {
+        void *items;
+        more = freeze(ps, &vstack, base, sizeof(struct sl_value), &items);
+        out->type = SL_V_LIST;
+        out->flags = 0;
+        out->len = (uint32_t)(vstack.len - base);
+        out->u.list = items;
     }
-    *out = v;
-}
-out:
     vstack.len = base;
     ps->depth--;
-    return rc;
+    return more;
 }
 
 static int parse_object(struct parser *ps, struct sl_value *out)
@@ -563,70 +596,36 @@ static int parse_object(struct parser *ps, struct sl_value *out)
     if (++ps->depth > ps->max_depth)
         return fail(ps, open, SL_EDEPTH, "nesting too deep");
     size_t base = kstack.len;
-    int rc = 0;
+    int more = 1;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
-        goto done;
+        more = 0;
     }
-    for (;;) {
+    while (more > 0) {
         struct sl_kv kv;
-        skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != '"') {
-            rc = fail(ps, ps->p, SL_EPARSE, "expected '\"' to start an object key");
-            goto out;
-        }
-        ps->p++;
-        if ((rc = parse_string(ps, &kv.key)) != 0)
-            goto out;
-        skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != ':') {
-            rc = fail(ps, ps->p, SL_EPARSE, "expected ':' after object key");
-            goto out;
-        }
-        ps->p++;
-        skip_ws(ps);
-        if ((rc = parse_value(ps, &kv.val)) != 0)
-            goto out;
+        if ((more = member_key(ps, &kv.key)) != 0 || (more = parse_value(ps, &kv.val)) != 0)
+            break;
         struct sl_kv *slot = stack_push(&kstack, sizeof(struct sl_kv));
         if (!slot) {
-            rc = fail(ps, ps->p, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-        *slot = kv;
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            rc = fail(ps, ps->p, SL_EPARSE, "unterminated object (expected ',' or '}')");
-            goto out;
-        }
-        if (*ps->p == ',') {
-            ps->p++;
-            continue;
-        }
-        if (*ps->p == '}') {
-            ps->p++;
+            more = fail(ps, ps->p, SL_ENOMEM, "out of memory");
             break;
         }
-        rc = fail(ps, ps->p, SL_EPARSE, "expected ',' or '}' after object member");
-        goto out;
+        *slot = kv;
+        more = next_or_close(ps, '}', "unterminated object (expected ',' or '}')",
+                             "expected ',' or '}' after object member");
     }
-done : {
-    size_t n = kstack.len - base;
-    struct sl_value v = {.type = SL_V_MAP, .len = (uint32_t)n};
-    if (n) {
-        v.u.map = sl_arena_alloc(ps->arena, n * sizeof(struct sl_kv));
-        if (!v.u.map) {
-            rc = fail(ps, ps->p, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(v.u.map, (struct sl_kv *)kstack.ptr + base, n * sizeof(struct sl_kv));
+    if (more == 0) {
+        void *members;
+        more = freeze(ps, &kstack, base, sizeof(struct sl_kv), &members);
+        out->type = SL_V_MAP;
+        out->flags = 0;
+        out->len = (uint32_t)(kstack.len - base);
+        out->u.map = members;
     }
-    *out = v;
-}
-out:
     kstack.len = base;
     ps->depth--;
-    return rc;
+    return more;
 }
 
 static int parse_value(struct parser *ps, struct sl_value *out)
@@ -744,22 +743,8 @@ int sl_json_parse_event(struct sl_batch *b, const char *p, size_t n, const struc
         struct sl_str key;
         struct sl_value val;
         skip_ws(&ps);
-        if (ps.p >= ps.end || *ps.p != '"') {
-            fail(&ps, ps.p, SL_EPARSE, "expected '\"' to start an object key");
-            goto out;
-        }
         const char *key_at = ps.p;
-        ps.p++;
-        if (parse_string(&ps, &key))
-            goto out;
-        skip_ws(&ps);
-        if (ps.p >= ps.end || *ps.p != ':') {
-            fail(&ps, ps.p, SL_EPARSE, "expected ':' after object key");
-            goto out;
-        }
-        ps.p++;
-        skip_ws(&ps);
-        if (parse_value(&ps, &val))
+        if (member_key(&ps, &key) || parse_value(&ps, &val))
             goto out;
         /* Events of one stream share their shape: guess the key from the one seen at this
          * position last time and confirm with one memcmp, which is cheaper than hashing. */
@@ -806,21 +791,12 @@ int sl_json_parse_event(struct sl_batch *b, const char *p, size_t n, const struc
             f->_pad = 0;
             f->val = val;
         }
-        skip_ws(&ps);
-        if (ps.p >= ps.end) {
-            fail(&ps, ps.p, SL_EPARSE, "unterminated object (expected ',' or '}')");
+        int more = next_or_close(&ps, '}', "unterminated object (expected ',' or '}')",
+                                 "expected ',' or '}' after object member");
+        if (more < 0)
             goto out;
-        }
-        if (*ps.p == ',') {
-            ps.p++;
-            continue;
-        }
-        if (*ps.p == '}') {
-            ps.p++;
+        if (more == 0)
             break;
-        }
-        fail(&ps, ps.p, SL_EPARSE, "expected ',' or '}' after object member");
-        goto out;
     }
 tail:
     skip_ws(&ps);
