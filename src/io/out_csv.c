@@ -79,50 +79,6 @@ static const struct sl_option csv_opts[] = {
     {0},
 };
 
-static int mkdir_parents(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
-}
-
-/* Could `path` be opened for appending? Creates nothing. 0 or -errno. */
-static int check_writable(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return -EISDIR;
-        return access(path, W_OK) == 0 ? 0 : -errno;
-    }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (;;) {
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-            snprintf(dir, sizeof(dir), ".");
-        else if (slash == dir)
-            dir[1] = 0;
-        else
-            *slash = 0;
-        if (stat(dir, &st) == 0)
-            break;
-        if (errno != ENOENT || !slash || slash == dir)
-            return -errno;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
-}
-
 /* Append one cell, quoted when needed. `alone`: the row has this one cell only. */
 static int put_cell(struct csv_sink *s, struct sl_str v, bool alone)
 {
@@ -181,7 +137,7 @@ static int put_header(const struct csv_conf *cf, struct csv_sink *s)
 static int open_file(struct sl_component *c, struct csv_sink *s)
 {
     const struct csv_conf *cf = c->conf;
-    int rc = mkdir_parents(cf->path);
+    int rc = sl_fs_mkdir_parents(cf->path);
     if (rc)
         return rc;
     s->fd = open(cf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -351,7 +307,7 @@ static int csv_init(struct sl_component *c, struct sl_diag *d)
         }
     }
     if (!cf->path[0] || cf->path[strlen(cf->path) - 1] == '/' ||
-        (rc = check_writable(cf->path)) != 0) {
+        (rc = sl_fs_check_writable(cf->path)) != 0) {
         sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "a file in a writable directory (missing directories are created)");
         rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': cannot write \"%s\"%s%s", c->name, cf->path,

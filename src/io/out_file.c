@@ -102,50 +102,6 @@ static bool rotating(const struct file_conf *cf)
     return cf->rotate_bytes || cf->rotate_interval;
 }
 
-/* Create the directories above `path` (mkdir -p of its dirname). 0 or -errno. */
-static int mkdir_parents(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
-}
-
-/* Could `path` be created? The deepest existing directory above it must be writable, and
- * the path itself must not be a directory. Creates nothing. 0 or -errno. */
-static int check_creatable(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return -EISDIR;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (;;) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) {
-            snprintf(dir, sizeof(dir), ".");
-        } else if (slash == dir) {
-            dir[1] = 0;
-        } else {
-            *slash = 0;
-        }
-        if (stat(dir, &st) == 0)
-            break;
-        if (errno != ENOENT || !slash || slash == dir)
-            return -errno;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
-}
-
 /* rename(from, to) that never replaces `to`: on EEXIST tries to.1, to.2, ...
  * Writes the name used into used[]. 0 or -errno. */
 static int rename_noreplace(const char *from, const char *to, char *used, size_t used_len)
@@ -234,7 +190,7 @@ static int open_file(struct sl_component *c, struct file_sink *s)
     if (!render(cf->path, now, s->cur, sizeof(s->cur)))
         return SL_E2BIG;
     snprintf(s->tmp, sizeof(s->tmp), "%s.tmp", s->cur);
-    int rc = mkdir_parents(s->tmp);
+    int rc = sl_fs_mkdir_parents(s->tmp);
     if (rc)
         return rc;
     s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -373,7 +329,7 @@ static int file_init(struct sl_component *c, struct sl_diag *d)
         sl_diag_hint(d, "0 (never) or a duration such as 1h");
         return sl_diag_set(d, SL_ECONFIG, "rotate_interval must not be negative");
     }
-    int rc = check_creatable(path);
+    int rc = sl_fs_check_writable(path);
     if (rc) {
         sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "the directory must exist and be writable, or be creatable under one "
