@@ -28,7 +28,8 @@
     X(ETYPE, "wrong type")                                                                         \
     X(ERANGE, "out of range")                                                                      \
     X(ESYS, "system call failed")                                                                  \
-    X(ELIMIT, "limit reached")
+    X(ELIMIT, "limit reached")                                                                     \
+    X(EEVAL, "evaluation error")
 
 enum sl_err {
     SL_OK = 0,
