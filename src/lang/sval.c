@@ -280,7 +280,7 @@ size_t sl_sv_format_double(double d, bool is_float, char *out)
     digits[nd] = 0;
     while (nd > 1 && digits[nd - 1] == '0')
         digits[--nd] = 0;
-    int exp10 = atoi(s + 1);
+    int exp10 = (int)strtol(s + 1, NULL, 10);
     char *o = out;
     if (neg)
         *o++ = '-';
