@@ -5,6 +5,9 @@
  * matches its regex. A regex is applied like Python's re.match(): anchored at the start of
  * the field's text, not at its end (write `$` to anchor the end). A missing (or null) field
  * never matches: a missing include field drops the event, a missing exclude field does not.
+ * With `condition:`, the event must also satisfy a Stellar predicate (docs/stellar.md):
+ * fields are its variables, read leniently; null is false; a non-boolean result or an
+ * evaluation error sends the event to `<name>.errors`.
  * Field names are paths ("a.b" reaches into nested maps; a field literally named "id.orig_h"
  * wins over the nested reading). Non-string values are matched on their text
  * (sl_value_to_text: 443, true, 1.5, RFC 3339 timestamps, textual IPs, JSON for maps).
@@ -28,6 +31,8 @@
 #include "core/component.h"
 #include "core/event.h"
 #include "core/pipeline.h"
+#include "io/lang_glue.h"
+#include "lang/stellar.h"
 
 #include <pcre2.h>
 #include <stdatomic.h>
@@ -37,6 +42,7 @@
 struct filter_conf {
     struct sl_strmap include;
     struct sl_strmap exclude;
+    char *condition;
 };
 
 struct rule {
@@ -51,6 +57,8 @@ struct worker {
     struct sl_buf scratch; /* text of non-string values */
     bool *keep;
     uint32_t keep_cap;
+    struct sl_stellar_vm *vm; /* condition */
+    struct sl_log_limit lim;
 };
 
 struct filter {
@@ -61,6 +69,7 @@ struct filter {
     struct worker *workers;
     uint32_t nworkers;
     pcre2_general_context *gctx;
+    struct sl_stellar_prog *cond;
 };
 
 #define SCRATCH_MAX (16u << 20)
@@ -72,6 +81,10 @@ static const struct sl_option filter_opts[] = {
      NULL, 0, 0, 0},
     {"exclude", SL_OPT_STRING_MAP, NULL, offsetof(struct filter_conf, exclude),
      "field -> regex; the event is dropped if any one matches", NULL, 0, 0, 0},
+    {"condition", SL_OPT_STRING, NULL, offsetof(struct filter_conf, condition),
+     "Stellar predicate; the event passes only if it is true (null and missing fields are "
+     "false); an evaluation error sends the event to .errors",
+     NULL, 0, 0, 0},
     {0},
 };
 
@@ -158,7 +171,9 @@ static void filter_fini(struct sl_component *c)
         pcre2_match_data_free(f->workers[i].md);
         sl_buf_fini(&f->workers[i].scratch);
         sl_free(f->workers[i].keep);
+        sl_stellar_vm_free(f->workers[i].vm);
     }
+    sl_stellar_free(f->cond);
     sl_free(f->workers);
     pcre2_general_context_free(f->gctx);
     sl_free(f);
@@ -178,6 +193,9 @@ static int filter_init(struct sl_component *c, struct sl_diag *d)
         goto fail;
     if ((rc = compile_rules(c, f, "exclude", &cf->exclude, &f->exc, &f->nexc, d)) != 0)
         goto fail;
+    if (cf->condition &&
+        (rc = sl_io_compile_expr(c, "condition", 0, 0, cf->condition, true, &f->cond, d)) != 0)
+        goto fail;
     int workers = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
     f->nworkers = workers > 0 ? (uint32_t)workers : 1;
     f->workers = sl_xcalloc(f->nworkers, sizeof(*f->workers));
@@ -191,6 +209,8 @@ static int filter_init(struct sl_component *c, struct sl_diag *d)
             goto fail;
         w->keep_cap = SL_BATCH_EVENTS;
         w->keep = sl_xcalloc(w->keep_cap, sizeof(bool));
+        if (f->cond)
+            w->vm = sl_stellar_vm_new();
     }
     return 0;
 fail:
@@ -213,7 +233,10 @@ static bool rule_match(const struct rule *r, const struct sl_event *ev, struct w
     return rc >= 0;
 }
 
-static bool event_passes(const struct filter *f, const struct sl_event *ev, struct worker *w)
+/* *bad is set when the condition fails to evaluate (the event then goes to .errors). */
+static bool event_passes(const struct filter *f, struct sl_event *ev, struct worker *w,
+                         struct sl_batch *b, struct sl_component *c, struct sl_xf_ctx *x,
+                         bool *bad)
 {
     for (uint32_t i = 0; i < f->ninc; i++)
         if (!rule_match(&f->inc[i], ev, w))
@@ -221,18 +244,35 @@ static bool event_passes(const struct filter *f, const struct sl_event *ev, stru
     for (uint32_t i = 0; i < f->nexc; i++)
         if (rule_match(&f->exc[i], ev, w))
             return false;
-    return true;
+    if (!f->cond)
+        return true;
+    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false};
+    bool yes = false;
+    int rc = sl_stellar_eval_bool(w->vm, f->cond, &r, &b->arena, &yes);
+    sl_stellar_vm_release(w->vm);
+    if (rc) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "condition %.200s: %s", sl_stellar_source(f->cond),
+                 sl_stellar_vm_error(w->vm));
+        struct sl_batch *errs = sl_xf_errors(x);
+        if (errs)
+            (void)sl_error_event_for(errs, c->name, msg, ev);
+        sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name, "%s", msg);
+        *bad = true;
+        return false;
+    }
+    return yes;
 }
 
 static struct sl_batch *filter_process(struct sl_component *c, struct sl_batch *b,
                                        struct sl_xf_ctx *x)
 {
     struct filter *f = c->state;
-    if (!f->ninc && !f->nexc)
+    if (!f->ninc && !f->nexc && !f->cond)
         return b;
     sl_assert(x->worker < f->nworkers);
     struct worker *w = &f->workers[x->worker];
-    uint32_t n = b->count, kept = 0;
+    uint32_t n = b->count, kept = 0, nbad = 0;
     if (n > w->keep_cap) {
         bool *k = sl_realloc(w->keep, n * sizeof(bool));
         if (k) {
@@ -242,20 +282,25 @@ static struct sl_batch *filter_process(struct sl_component *c, struct sl_batch *
     }
     if (n <= w->keep_cap) {
         for (uint32_t i = 0; i < n; i++) {
-            w->keep[i] = event_passes(f, &b->events[i], w);
+            bool bad = false;
+            w->keep[i] = event_passes(f, &b->events[i], w, b, c, x, &bad);
             kept += w->keep[i];
+            nbad += bad;
         }
         if (kept != n)
             sl_batch_compact(b, w->keep);
     } else {
         /* no memory for a larger keep[]: compact in place, same result */
-        for (uint32_t i = 0; i < n; i++)
-            if (event_passes(f, &b->events[i], w))
+        for (uint32_t i = 0; i < n; i++) {
+            bool bad = false;
+            if (event_passes(f, &b->events[i], w, b, c, x, &bad))
                 b->events[kept++] = b->events[i];
+            nbad += bad;
+        }
         b->count = kept;
     }
-    if (kept != n)
-        atomic_fetch_add_explicit(&c->m.dropped, n - kept, memory_order_relaxed);
+    if (kept + nbad != n)
+        atomic_fetch_add_explicit(&c->m.dropped, n - kept - nbad, memory_order_relaxed);
     return b;
 }
 
