@@ -22,6 +22,7 @@
 #ifndef SL_LANG_FUNC_H
 #define SL_LANG_FUNC_H
 
+#include "base/err.h"
 #include "core/value.h"
 
 #include <stdbool.h>
