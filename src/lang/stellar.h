@@ -37,6 +37,8 @@ struct sl_stellar_resolver {
     bool (*get)(void *ud, sl_sym sym, const char *name, size_t name_len, struct sl_value *out);
     void *ud;
     bool strict; /* undefined variable: error (true) or null (false) */
+    /* optional: the special variable `_`, a map of every variable (built in arena a) */
+    bool (*all)(void *ud, struct sl_arena *a, struct sl_value *out);
 };
 
 struct sl_stellar_copts {
@@ -89,5 +91,7 @@ void sl_stellar_vm_set_store(struct sl_stellar_vm *vm, void *store);
 struct sl_event;
 bool sl_stellar_event_get(void *ev, sl_sym sym, const char *name, size_t name_len,
                           struct sl_value *out);
+/* `_` over one event: a map of its fields. */
+bool sl_stellar_event_all(void *ev, struct sl_arena *a, struct sl_value *out);
 
 #endif

@@ -448,6 +448,9 @@ static int run(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p, uint32
             struct sl_value v = sl_value_null();
             bool found = vm->resolver && vm->resolver->get &&
                          vm->resolver->get(vm->resolver->ud, vn->sym, vn->name, vn->len, &v);
+            if (!found && vn->len == 1 && vn->name[0] == '_' && vm->resolver &&
+                vm->resolver->all)
+                found = vm->resolver->all(vm->resolver->ud, vm->arena, &v);
             if (i->op == SL_OP_EXISTS) {
                 r[i->a] = sl_value_bool(found && v.type != SL_V_NULL);
                 break;
@@ -699,5 +702,20 @@ bool sl_stellar_event_get(void *ud, sl_sym sym, const char *name, size_t name_le
     if (!v)
         return false;
     *out = *v;
+    return true;
+}
+
+bool sl_stellar_event_all(void *ud, struct sl_arena *a, struct sl_value *out)
+{
+    const struct sl_event *ev = ud;
+    struct sl_kv *kv = sl_arena_alloc(a, (ev->count ? ev->count : 1) * sizeof *kv);
+    if (!kv)
+        return false;
+    for (uint32_t i = 0; i < ev->count; i++) {
+        kv[i].key = sl_sym_name(ev->fields[i].sym);
+        kv[i].val = ev->fields[i].val;
+    }
+    *out = (struct sl_value){.type = SL_V_MAP, .len = ev->count};
+    out->u.map = kv;
     return true;
 }

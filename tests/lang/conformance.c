@@ -111,6 +111,12 @@ static bool get_var(void *ud, sl_sym sym, const char *name, size_t len, struct s
     return true;
 }
 
+static bool all_vars(void *ud, struct sl_arena *a, struct sl_value *out)
+{
+    struct vars *v = ud;
+    return to_value(v->obj, NULL, a, out) == 0;
+}
+
 static bool num_eq(double exp, double got, bool is_float, double tol)
 {
     if (isnan(exp))
@@ -254,7 +260,7 @@ int main(int argc, char **argv)
         struct sl_arena arena;
         sl_arena_init(&arena, 4096, 64u << 20);
         struct vars vs = {json_object_get(c, "vars"), json_object_get(c, "var_types"), &arena};
-        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict")};
+        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict"), all_vars};
         struct sl_stellar_prog *p = NULL;
         struct sl_diag d;
         sl_diag_init(&d);
