@@ -143,7 +143,7 @@ fail:
 static int eval_event(struct sl_component *c, struct eval *e, struct sl_stellar_vm *vm,
                       struct sl_batch *b, struct sl_event *ev, char *msg, size_t msg_len)
 {
-    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all};
+    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all, ev};
     int rc = 0;
     for (uint32_t i = 0; i < e->nset && !rc; i++) {
         struct sl_value v;

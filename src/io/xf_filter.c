@@ -246,7 +246,7 @@ static bool event_passes(const struct filter *f, struct sl_event *ev, struct wor
             return false;
     if (!f->cond)
         return true;
-    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all};
+    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all, ev};
     bool yes = false;
     int rc = sl_stellar_eval_bool(w->vm, f->cond, &r, &b->arena, &yes);
     sl_stellar_vm_release(w->vm);

@@ -246,6 +246,36 @@ static int fold(struct compiler *c, struct sl_node *n)
 
 static int gen(struct compiler *c, struct sl_node *n, unsigned dst);
 
+/* Does n always produce a boolean? Then TRUTHY before a jump is unnecessary. */
+static bool is_boolean(const struct sl_node *n)
+{
+    switch (n->kind) {
+    case SL_N_BINOP:
+        return n->op >= SL_OP_EQ && n->op <= SL_OP_NOTIN;
+    case SL_N_NOT:
+    case SL_N_AND:
+    case SL_N_OR:
+    case SL_N_EXISTS:
+        return true;
+    case SL_N_CONST:
+        return n->lit.type == SL_V_BOOL;
+    default:
+        return false;
+    }
+}
+
+/* dst = truthy(n) as a boolean. */
+static int gen_truthy(struct compiler *c, struct sl_node *n, unsigned dst)
+{
+    if (is_boolean(n))
+        return gen(c, n, dst);
+    unsigned r;
+    int rc = reg_alloc(c, n->pos, &r);
+    if (!rc)
+        rc = gen(c, n, r);
+    return rc ? rc : emit(c, n->pos, SL_OP_TRUTHY, dst, r, 0, 0);
+}
+
 /* Generate n into a fresh temporary; *r receives it. */
 static int gen_tmp(struct compiler *c, struct sl_node *n, unsigned *r)
 {
@@ -328,19 +358,19 @@ static int gen(struct compiler *c, struct sl_node *n, unsigned dst)
     case SL_N_AND:
     case SL_N_OR: {
         /* dst = truthy(a); if it decides, skip b; else dst = truthy(b) */
-        if ((rc = gen_tmp(c, n->a, &r1)) || (rc = emit(c, n->pos, SL_OP_TRUTHY, dst, r1, 0, 0)))
+        if ((rc = gen_truthy(c, n->a, dst)))
             return rc;
         uint32_t j = c->ncode;
         if ((rc = emit(c, n->pos, n->kind == SL_N_AND ? SL_OP_JF : SL_OP_JT, dst, 0, 0, 0)))
             return rc;
         c->cur->top = save;
-        if ((rc = gen_tmp(c, n->b, &r2)) || (rc = emit(c, n->pos, SL_OP_TRUTHY, dst, r2, 0, 0)))
+        if ((rc = gen_truthy(c, n->b, dst)))
             return rc;
         patch(c, j, c->ncode);
         break;
     }
     case SL_N_COND: {
-        if ((rc = gen_tmp(c, n->a, &r1)) || (rc = emit(c, n->pos, SL_OP_TRUTHY, r1, r1, 0, 0)))
+        if ((rc = reg_alloc(c, n->pos, &r1)) || (rc = gen_truthy(c, n->a, r1)))
             return rc;
         uint32_t jf = c->ncode;
         if ((rc = emit(c, n->pos, SL_OP_JF, r1, 0, 0, 0)))
@@ -362,8 +392,7 @@ static int gen(struct compiler *c, struct sl_node *n, unsigned dst)
         uint32_t nends = 0;
         for (uint32_t i = 0; i + 1 < n->nargs; i += 2) {
             c->cur->top = save;
-            if ((rc = gen_tmp(c, n->args[i], &r1)) ||
-                (rc = emit(c, n->pos, SL_OP_TRUTHY, r1, r1, 0, 0)))
+            if ((rc = reg_alloc(c, n->pos, &r1)) || (rc = gen_truthy(c, n->args[i], r1)))
                 return rc;
             uint32_t jf = c->ncode;
             if ((rc = emit(c, n->pos, SL_OP_JF, r1, 0, 0, 0)))

@@ -28,6 +28,7 @@
 
 struct sl_stellar_prog;
 struct sl_stellar_vm;
+struct sl_event;
 
 /*
  * A variable source. `get` fills *out and returns true when `name` is defined (a defined
@@ -39,6 +40,9 @@ struct sl_stellar_resolver {
     bool strict; /* undefined variable: error (true) or null (false) */
     /* optional: the special variable `_`, a map of every variable (built in arena a) */
     bool (*all)(void *ud, struct sl_arena *a, struct sl_value *out);
+    /* optional fast path: fields of this event are looked up directly by symbol before
+     * `get` is asked (the pipeline's case: no indirect call per variable) */
+    const struct sl_event *event;
 };
 
 struct sl_stellar_copts {

@@ -260,7 +260,7 @@ int main(int argc, char **argv)
         struct sl_arena arena;
         sl_arena_init(&arena, 4096, 64u << 20);
         struct vars vs = {json_object_get(c, "vars"), json_object_get(c, "var_types"), &arena};
-        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict"), all_vars};
+        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict"), all_vars, NULL};
         struct sl_stellar_prog *p = NULL;
         struct sl_diag d;
         sl_diag_init(&d);

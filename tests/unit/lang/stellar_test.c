@@ -52,7 +52,7 @@ static int eval(const char *src, const struct vars *vs, bool strict, struct sl_v
     if (rc)
         return rc;
     static const struct vars none = {NULL, 0};
-    struct sl_stellar_resolver r = {get, (void *)(vs ? vs : &none), strict, NULL};
+    struct sl_stellar_resolver r = {get, (void *)(vs ? vs : &none), strict, NULL, NULL};
     rc = sl_stellar_eval(vm, p, &r, &arena, out);
     sl_stellar_free(p);
     return rc;
@@ -213,7 +213,7 @@ static void test_lambdas_and_verifier(void **state)
     p->code[0].a = 250;
     assert_int_not_equal(sl_lang__verify(p, err, sizeof err), 0);
     p->code[0].a = saved;
-    struct sl_stellar_resolver r = {get, NULL, false, NULL};
+    struct sl_stellar_resolver r = {get, NULL, false, NULL, NULL};
     struct sl_value v;
     assert_int_equal(sl_stellar_eval(vm, p, &r, &arena, &v), 0);
     sl_stellar_free(p);
@@ -260,7 +260,7 @@ static void test_no_allocation_per_eval(void **state)
                             {"bytes_in", sl_sv_long(500)},
                             {"count", sl_sv_int(1)}};
     struct vars vs = {kv, 3};
-    struct sl_stellar_resolver r = {get, &vs, false, NULL};
+    struct sl_stellar_resolver r = {get, &vs, false, NULL, NULL};
     for (size_t s = 0; s < 3; s++) {
         struct sl_stellar_prog *p;
         struct sl_diag d;
@@ -291,7 +291,7 @@ static void test_event_resolver(void **state)
     assert_int_equal(sl_event_set(b, ev, sl_sym_intern_c("n"), sl_value_int(3)), 0);
     struct sl_value ts = sl_value_ts(1500000000123000000LL);
     assert_int_equal(sl_event_set(b, ev, sl_sym_intern_c("t"), ts), 0);
-    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all};
+    struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all, ev};
     const char *src = "id.orig_h == '10.0.0.1' and n + 1 == 4 and t == 1500000000123L";
     struct sl_stellar_prog *p;
     struct sl_diag d;
