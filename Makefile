@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build debug release asan tsan fuzz run test test-tsan bench fuzz-run \
+.PHONY: all deps build debug release asan tsan fuzz run test test-tsan bench fuzz-run conformance \
         format-check checksrc clean
 
 all: build
@@ -44,6 +44,10 @@ test: asan
 
 test-tsan: tsan
 	@bash scripts/run-tests.sh build/tsan
+
+# Metron's Stellar cases: pass rate and every failing case.
+conformance: asan
+	@build/asan/stellar_conformance ../shared/conformance/stellar_cases.jsonl
 
 bench: release
 	@bash scripts/bench.sh build/release
