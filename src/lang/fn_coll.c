@@ -26,9 +26,14 @@ static int elems(struct sl_fcx *cx, const struct sl_value *v, struct sl_value *o
     if (v->type == SL_V_NULL)
         return sl_fcx_list(cx, 0, out);
     if (v->type == SL_V_STRING) {
+        /* count exactly as the loop below splits (a stray continuation byte is its own piece) */
         uint32_t n = 0;
-        for (uint32_t i = 0; i < v->len; i++)
-            n += ((unsigned char)v->u.s[i] & 0xC0) != 0x80;
+        for (uint32_t i = 0; i < v->len; n++) {
+            uint32_t j = i + 1;
+            while (j < v->len && ((unsigned char)v->u.s[j] & 0xC0) == 0x80)
+                j++;
+            i = j;
+        }
         int rc = sl_fcx_list(cx, n, out);
         if (rc)
             return rc;
