@@ -61,12 +61,13 @@ struct sl_stats {
 
 #define TD_MIN_DELTA 20u
 #define TD_MAX_DELTA 1000u
+#define INTERNAL 2.0 /* internal compression / nominal compression */
 
 static uint32_t td_capacity(double delta)
 {
-    /* centroids never exceed delta + 2 (two neighbours always span more than one unit of k);
-     * the buffer takes 2 * delta points between merges */
-    return (uint32_t)(4.0 * delta) + 16;
+    /* centroids never exceed INTERNAL * delta + 2 (two neighbours always span more than one
+     * unit of k); the buffer takes at least 2 * delta points between merges */
+    return (uint32_t)((INTERNAL + 2.0) * delta) + 16;
 }
 
 static void td_init(struct tdigest *t, double delta)
@@ -82,6 +83,10 @@ static void td_fini(struct tdigest *t)
     t->c = NULL;
 }
 
+/* Scale function k1 (arcsine): k(q) = δ/(2π) asin(2q-1). Centroids are small near both tails
+ * (a centroid at q spans about sqrt(q(1-q)) / δ), as AVLTreeDigest's q(1-q) size bound. The
+ * merge runs at twice the nominal compression (δ_int = 2δ, at most 2δ+2 centroids), which
+ * is about the centroid count of an AVLTreeDigest of the nominal compression. */
 static double k_of_q(double delta, double q)
 {
     return delta / (2.0 * M_PI) * asin(2.0 * q - 1.0);
@@ -115,7 +120,8 @@ static void td_compress(struct tdigest *t)
     uint32_t out = 0;
     struct cent cur = t->c[0];
     double sofar = 0;
-    double qlimit = q_of_k(t->delta, k_of_q(t->delta, 0) + 1.0);
+    double d = INTERNAL * t->delta;
+    double qlimit = q_of_k(d, k_of_q(d, 0) + 1.0);
     for (uint32_t i = 1; i < n; i++) {
         struct cent x = t->c[i];
         double proposed = cur.w + x.w;
@@ -125,7 +131,7 @@ static void td_compress(struct tdigest *t)
         } else {
             t->c[out++] = cur;
             sofar += cur.w;
-            qlimit = q_of_k(t->delta, k_of_q(t->delta, sofar / total) + 1.0);
+            qlimit = q_of_k(d, k_of_q(d, sofar / total) + 1.0);
             cur = x;
         }
     }
