@@ -7,13 +7,14 @@
  * central moment sums M1..M4, updated exactly as Metron does (Knuth/Welford for the mean,
  * johndcook.com/Pébay for M2..M4; the same operation order, so results match Metron's bit for
  * bit) and merged with Chan/Pébay's pairwise formulas. Quantiles come from a merging t-digest
- * (Dunning & Ertl 2019) with the arcsine scale function k1 and compression 150: incoming
- * points collect in a buffer; when it fills, buffer and centroids are sorted together and
- * merged greedily so that no centroid spans more than one unit of k. A run of points the size
- * of the buffer costs one sort, no allocation; a digest never holds more than δ+2 centroids,
- * and the tails keep single points, so small data sets (under ~50 points) are exact.
- * Metron uses AVLTreeDigest(150), whose centroids differ slightly; both estimate the same
- * quantiles within the error docs/stellar-sketches.md reports.
+ * (Dunning & Ertl 2019) with the arcsine scale function k1, nominal compression 150 merged at
+ * 300: incoming points collect in a buffer; when it fills, buffer and centroids are sorted
+ * together and merged greedily so that no centroid spans more than one unit of k. A run of
+ * points the size of the buffer costs one sort and no allocation; a digest holds at most 302
+ * centroids (about what Metron's AVLTreeDigest(150) holds), and the tails keep single points.
+ * Quantiles interpolate between centroid centres as AVLTreeDigest does, so small sets (every
+ * point its own centroid, under ~100 points) give exactly Metron's answer, the R-7 sample
+ * quantile; larger ones agree within the rank error docs/stellar-sketches.md reports.
  *
  * The windowed provider is a ring of the last `window` values, grown on demand up to the
  * window; every statistic is computed over the ring as commons-math 3 computes it (two-pass
@@ -157,14 +158,13 @@ static int td_add(struct tdigest *t, double x, double w)
     return 0;
 }
 
-static double wavg(double x1, double w1, double x2, double w2)
-{
-    double lo = x1 < x2 ? x1 : x2, hi = x1 < x2 ? x2 : x1;
-    double r = (x1 * w1 + x2 * w2) / (w1 + w2);
-    return r < lo ? lo : r > hi ? hi : r;
-}
-
-/* The q-quantile (0 <= q <= 1) given the exact min and max. NaN when empty. */
+/*
+ * The q-quantile (0 <= q <= 1) given the exact min and max; NaN when empty. As AVLTreeDigest
+ * (t-digest 3.1, Metron's): the target is the sorted-array index q(n-1); a centroid of weight
+ * w sits at the index of its middle point, and values grow linearly between neighbouring
+ * centroids (and from min / to max at the ends). While every centroid is a single point this
+ * is exactly the sample quantile of type R-7, which is what Metron answers for small sets.
+ */
 static double td_quantile(struct tdigest *t, double q, double min, double max)
 {
     td_compress(t);
@@ -174,42 +174,23 @@ static double td_quantile(struct tdigest *t, double q, double min, double max)
     const struct cent *c = t->c;
     if (n == 1)
         return c[0].m;
-    double total = t->total;
-    double index = q * total;
-    if (index < 1)
-        return min;
-    /* the first centroid holds min: interpolate between min and its mean */
-    if (c[0].w > 1 && index < c[0].w / 2)
-        return min + (index - 1) / (c[0].w / 2 - 1) * (c[0].m - min);
-    if (index > total - 1)
-        return max;
-    if (c[n - 1].w > 1 && total - index <= c[n - 1].w / 2)
-        return max - (total - index - 1) / (c[n - 1].w / 2 - 1) * (max - c[n - 1].m);
-    double sofar = c[0].w / 2;
+    double index = q * (t->total - 1);
+    double before = 0, pos = (c[0].w - 1) / 2;
+    if (index <= pos)
+        return pos == 0 ? c[0].m : min + (c[0].m - min) * (index / pos);
     for (uint32_t i = 0; i + 1 < n; i++) {
-        double dw = (c[i].w + c[i + 1].w) / 2;
-        if (sofar + dw > index) {
-            /* a singleton owns half a unit of weight on each side of its value */
-            double left = 0, right = 0;
-            if (c[i].w == 1) {
-                if (index - sofar < 0.5)
-                    return c[i].m;
-                left = 0.5;
-            }
-            if (c[i + 1].w == 1) {
-                if (sofar + dw - index <= 0.5)
-                    return c[i + 1].m;
-                right = 0.5;
-            }
-            double z1 = index - sofar - left;
-            double z2 = sofar + dw - index - right;
-            return wavg(c[i].m, z2, c[i + 1].m, z1);
+        before += c[i].w;
+        double next = before + (c[i + 1].w - 1) / 2;
+        if (index <= next) {
+            double r = c[i].m + (c[i + 1].m - c[i].m) * ((index - pos) / (next - pos));
+            return r < c[i].m ? c[i].m : r > c[i + 1].m ? c[i + 1].m : r;
         }
-        sofar += dw;
+        pos = next;
     }
-    double z1 = index - total - c[n - 1].w / 2.0;
-    double z2 = c[n - 1].w / 2 - z1;
-    return wavg(c[n - 1].m, z1, max, z2);
+    double last = t->total - 1;
+    if (pos >= last)
+        return c[n - 1].m;
+    return c[n - 1].m + (max - c[n - 1].m) * ((index - pos) / (last - pos));
 }
 
 /* Add every centroid (and buffered point) of src into dst. */

@@ -229,11 +229,15 @@ static void test_percentile_accuracy(void **state)
         assert_close(stat(s, SL_STAT_PERCENTILE, 100), x[N - 1], 0);
         sl_object_unref(sl_stats_obj(s));
     }
-    /* small sets are exact: every value its own centroid */
+    /* small sets are exact, the R-7 sample quantile (as Metron's AVLTreeDigest) */
     struct sl_stats *s = sl_stats_new(0);
     for (int i = 1; i <= 7; i++)
         sl_stats_add(s, 10.0 * i);
     assert_close(stat(s, SL_STAT_PERCENTILE, 50), 40, 0);
+    sl_stats_add(s, 80);
+    assert_close(stat(s, SL_STAT_PERCENTILE, 50), 45, 1e-15);
+    assert_close(stat(s, SL_STAT_PERCENTILE, 25), 27.5, 1e-15);
+    assert_close(stat(s, SL_STAT_PERCENTILE, 90), 73, 1e-15);
     sl_object_unref(sl_stats_obj(s));
     sl_free(x);
 }
