@@ -128,6 +128,8 @@ static void td_compress(struct tdigest *t)
         double proposed = cur.w + x.w;
         if ((sofar + proposed) / total <= qlimit) {
             cur.m += (x.m - cur.m) * x.w / proposed;
+            if (cur.m > x.m) /* rounding: keep the means sorted (the decoder checks it) */
+                cur.m = x.m;
             cur.w = proposed;
         } else {
             t->c[out++] = cur;
