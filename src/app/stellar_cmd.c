@@ -276,15 +276,28 @@ static bool split_assign(const char *l, size_t n, size_t *name_at, size_t *name_
     return true;
 }
 
+/* Terminal columns of p[0..n): one per UTF-8 character (continuation bytes take none). */
+static int width(const char *p, size_t n)
+{
+    int w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return w;
+}
+
 /* The line with a caret under byte `at` (a window of it when the line is long). */
 static void show_caret(FILE *f, const char *indent, const char *l, size_t n, size_t at)
 {
     size_t from = at > 60 ? at - 60 : 0;
+    while (from > 0 && ((unsigned char)l[from] & 0xC0) == 0x80)
+        from--;
     size_t to = n - from > 120 ? from + 120 : n;
+    while (to < n && ((unsigned char)l[to] & 0xC0) == 0x80)
+        to++;
     fputs(indent, f);
     for (size_t i = from; i < to; i++)
         fputc(l[i] == '\t' || l[i] == '\n' || l[i] == '\r' ? ' ' : l[i], f);
-    fprintf(f, "\n%s%*s^\n", indent, (int)(at - from), "");
+    fprintf(f, "\n%s%*s^\n", indent, width(l + from, at - from), "");
 }
 
 static void print_value(const struct session *s, const struct sl_value *v)
@@ -328,11 +341,11 @@ static int run_line(struct session *s, const char *l, size_t n, const char *wher
         size_t at = expr_at + (d.col ? d.col - 1 : 0);
         if (s->interactive) {
             if (d.col)
-                fprintf(stderr, "%*s^\n", (int)(PROMPT_LEN + at), "");
+                fprintf(stderr, "%*s^\n", (int)PROMPT_LEN + width(l, at), "");
             fprintf(stderr, "error: %s\n", d.msg);
         } else {
             if (d.col)
-                fprintf(stderr, "sluice: %s%scolumn %zu: %s\n", pre, sep, at + 1, d.msg);
+                fprintf(stderr, "sluice: %s%scolumn %d: %s\n", pre, sep, width(l, at) + 1, d.msg);
             else
                 fprintf(stderr, "sluice: %s%s%s\n", pre, sep, d.msg);
             if (d.col)
@@ -1144,7 +1157,7 @@ int sl_cmd_explain(int argc, char **argv)
     int rc = sl_stellar_compile(text, src.len, NULL, &p, &d);
     if (rc) {
         if (d.col) {
-            fprintf(stderr, "sluice: column %u: %s\n", d.col, d.msg);
+            fprintf(stderr, "sluice: column %d: %s\n", width(text, d.col - 1) + 1, d.msg);
             show_caret(stderr, "  ", text, src.len, d.col - 1);
         } else {
             fprintf(stderr, "sluice: %s\n", d.msg);
