@@ -33,9 +33,11 @@
 #include "lang/sval.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <histedit.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +609,14 @@ static void repl_vars(struct session *s)
     sl_buf_fini(&b);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
 static int repl(struct session *s)
 {
     s->interactive = true;
@@ -633,6 +643,10 @@ static int repl(struct session *s)
     el_set(el, EL_PROMPT, prompt);
     el_set(el, EL_HIST, history, h);
     el_set(el, EL_SIGNAL, 1);
+    /* no SA_RESTART: the read in el_gets returns EINTR and the line is dropped */
+    struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
     el_set(el, EL_CLIENTDATA, (void *)s);
     /* the wide call: el_set(EL_ADDFN) duplicates the two strings and never frees them */
     el_wset(el, EL_ADDFN, L"sl-complete", L"complete a function or variable name", complete);
@@ -643,7 +657,15 @@ static int repl(struct session *s)
     sl_buf_init(&b, MAX_LINE);
     for (;;) {
         int count = 0;
+        errno = 0;
         const char *line = el_gets(el, &count);
+        if (!line && count < 0 && errno == EINTR && interrupted) {
+            /* Ctrl-C: drop the line being typed, as shells do */
+            interrupted = 0;
+            el_reset(el);
+            printf("^C\n");
+            continue;
+        }
         if (!line || count <= 0) {
             putchar('\n');
             break;
@@ -683,6 +705,7 @@ static int repl(struct session *s)
         history(h, &ev, H_SAVE, histfile);
     history_end(h);
     el_end(el);
+    sigaction(SIGINT, &old_sa, NULL);
     return 0;
 }
 
