@@ -4,11 +4,14 @@
  *   sluice run -c FILE [--once] [--workers N] [--log-level L] [--status|--no-status]
  *   sluice check -c FILE
  *   sluice help [COMPONENT]
+ *   sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...] [--vars JSON] [--strict]
+ *   sluice explain EXPR
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 #include "api/server.h"
+#include "app/stellar_cmd.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -30,12 +33,19 @@ static void usage(FILE *f)
                "                  [--status | --no-status]\n"
                "       sluice check -c FILE\n"
                "       sluice help [COMPONENT]\n"
+               "       sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...]\n"
+               "                      [--vars JSON] [--strict] [--json]\n"
+               "       sluice explain EXPR\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
                "           until finite sources end and everything is flushed)\n"
                "  check    validate FILE and print the pipeline graph\n"
-               "  help     list component types, or the options of one\n");
+               "  help     list component types, or the options of one\n"
+               "  stellar  Stellar REPL on a terminal; -e evaluates one expression, -f FILE or\n"
+               "           piped stdin one per line (x := expr assigns); --functions lists the\n"
+               "           functions; --test runs golden files (tests/lang/*.test)\n"
+               "  explain  print the bytecode of a Stellar expression\n");
 }
 
 struct args {
@@ -297,6 +307,10 @@ int main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return cmd_help(argc, argv);
+    if (strcmp(cmd, "stellar") == 0)
+        return sl_cmd_stellar(argc, argv);
+    if (strcmp(cmd, "explain") == 0)
+        return sl_cmd_explain(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
