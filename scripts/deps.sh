@@ -7,6 +7,7 @@ PKGS=(
   clang-format
   libyaml-dev libpcre2-dev libmicrohttpd-dev libxxhash-dev
   libcmocka-dev libjansson-dev libedit-dev
+  publicsuffix tzdata
   curl netcat-openbsd python3
 )
 missing=()
