@@ -5,9 +5,15 @@
  * DESIGN: values live in the evaluation's arena and are never changed in place: where
  * Metron mutates its argument (LIST_ADD, MAP_PUT, SET_ADD, MULTISET_ADD) sluice returns a
  * new collection holding the change. An expression sees the same result; only code that
- * kept an alias to the old collection could tell (docs/stellar.md). A Set is a list flagged
- * SL_VF_SET (insertion order, no duplicates); a multiset is a map from the element's text to
- * its count. A String given where a list is expected is iterated as its characters.
+ * kept an alias to the old collection could tell (docs/stellar-collections.md). A Set is a
+ * list flagged SL_VF_SET (insertion order, no duplicates); a multiset is a map from the
+ * element's text (Java's toString) to its Integer count, since map keys are strings. A String
+ * given where a list is expected is iterated as its characters.
+ *
+ * Null and wrong-type arguments follow Metron's code (apache/metron stellar-common
+ * DataStructureFunctions, MapFunctions, SetFunctions, FunctionalFunctions, OrdinalFunctions):
+ * where Metron returns its input or null, so do these; where it would throw (a cast or a
+ * NullPointerException), these fail with a message.
  */
 #include "lang/func.h"
 #include "lang/sval.h"
@@ -105,19 +111,20 @@ static int f_get(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_v
     return 0;
 }
 
+/* Metron: no list → the first argument unchanged (null, a string, a set, a number); a list →
+ * the list with the element appended (a copy here). */
 static int f_list_add(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
-    struct sl_value l;
-    int rc = elems(cx, &a[0], &l);
+    if (n < 2 || a[0].type != SL_V_LIST || (a[0].flags & SL_VF_SET)) {
+        *out = a[0];
+        return 0;
+    }
+    int rc = sl_fcx_list(cx, a[0].len + 1, out);
     if (rc)
         return rc;
-    uint32_t add = n > 1 ? 1 : 0;
-    if ((rc = sl_fcx_list(cx, l.len + add, out)))
-        return rc;
-    if (l.len)
-        memcpy(out->u.list, l.u.list, l.len * sizeof *l.u.list);
-    if (add)
-        out->u.list[l.len] = a[1];
+    if (a[0].len)
+        memcpy(out->u.list, a[0].u.list, a[0].len * sizeof *a[0].u.list);
+    out->u.list[a[0].len] = a[1];
     return 0;
 }
 
@@ -226,6 +233,9 @@ static int f_map_merge(struct sl_fcx *cx, const struct sl_value *a, int n, struc
 
 static int minmax(struct sl_fcx *cx, const struct sl_value *a, struct sl_value *out, int sign)
 {
+    if (a[0].type == SL_V_NULL)
+        return sl_fcx_error(cx, "%s function requires at least a Stellar list of values",
+                            sign > 0 ? "MAX" : "MIN");
     struct sl_value l;
     int rc = elems(cx, &a[0], &l);
     if (rc)
@@ -272,25 +282,43 @@ static bool list_has(const struct sl_value *l, uint32_t n, const struct sl_value
     return false;
 }
 
-/* A set of the elements of up to two lists (b may be NULL), minus `drop` (may be NULL). */
-static int make_set(struct sl_fcx *cx, const struct sl_value *a, const struct sl_value *b,
-                    const struct sl_value *drop, struct sl_value *out)
+/* Elements of what SET_INIT / MULTISET_INIT accept: a list, a set or a string (characters);
+ * Metron ignores anything that is not Iterable (null, numbers, maps): no elements. */
+static int iterable_or_empty(struct sl_fcx *cx, const struct sl_value *v, struct sl_value *out)
 {
-    uint32_t cap = (a ? a->len : 0) + (b ? b->len : 0);
-    int rc = sl_fcx_list(cx, cap, out);
+    if (v->type == SL_V_LIST || v->type == SL_V_STRING)
+        return elems(cx, v, out);
+    *out = (struct sl_value){.type = SL_V_LIST};
+    return 0;
+}
+
+/* A set of the elements of the `count` lists `src` (nulls kept, as LinkedHashSet.addAll), plus
+ * the `nadd` values `add`, minus the `ndrop` values `drop` (nulls in both ignored, as Metron). */
+static int make_set(struct sl_fcx *cx, const struct sl_value *src, int count,
+                    const struct sl_value *add, int nadd, const struct sl_value *drop, int ndrop,
+                    struct sl_value *out)
+{
+    uint64_t cap = (uint64_t)(nadd > 0 ? nadd : 0);
+    for (int s = 0; s < count; s++)
+        cap += src[s].len;
+    if (cap > UINT32_MAX)
+        return SL_E2BIG;
+    int rc = sl_fcx_list(cx, (uint32_t)cap, out);
     if (rc)
         return rc;
     out->flags = SL_VF_SET;
     uint32_t n = 0;
-    const struct sl_value *srcs[2] = {a, b};
-    for (int s = 0; s < 2; s++) {
-        if (!srcs[s])
-            continue;
-        for (uint32_t i = 0; i < srcs[s]->len; i++) {
-            const struct sl_value *v = &srcs[s]->u.list[i];
-            if (drop && sl_sv_equal(v, drop))
+    for (int s = 0; s <= count; s++) {
+        const struct sl_value *vs = s < count ? src[s].u.list : add;
+        uint32_t vn = s < count ? src[s].len : (uint32_t)(nadd > 0 ? nadd : 0);
+        for (uint32_t i = 0; i < vn; i++) {
+            const struct sl_value *v = &vs[i];
+            if (s == count && v->type == SL_V_NULL)
                 continue;
-            if (!list_has(out, n, v))
+            bool dropped = false;
+            for (int d = 0; d < ndrop && !dropped; d++)
+                dropped = drop[d].type != SL_V_NULL && sl_sv_equal(v, &drop[d]);
+            if (!dropped && !list_has(out, n, v))
                 out->u.list[n++] = *v;
         }
     }
@@ -301,47 +329,53 @@ static int make_set(struct sl_fcx *cx, const struct sl_value *a, const struct sl
 static int f_set_init(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     struct sl_value l = {.type = SL_V_LIST};
-    int rc = n > 0 ? elems(cx, &a[0], &l) : 0;
-    return rc ? rc : make_set(cx, &l, NULL, NULL, out);
+    int rc = n > 0 ? iterable_or_empty(cx, &a[0], &l) : 0;
+    return rc ? rc : make_set(cx, &l, 1, NULL, 0, NULL, 0, out);
+}
+
+/* The set argument of SET_ADD / SET_REMOVE: Metron casts it (a null set throws later). */
+static int set_arg(struct sl_fcx *cx, const char *fn, const struct sl_value *v)
+{
+    if (v->type == SL_V_LIST)
+        return 0;
+    if (v->type == SL_V_NULL)
+        return sl_fcx_error(cx, "%s: the set is null (start from SET_INIT())", fn);
+    return sl_fcx_error(cx, "%s: expected a set, got a %s", fn,
+                        sl_vtype_name((enum sl_vtype)v->type));
 }
 
 static int f_set_add(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
-    (void)n;
-    struct sl_value l = {.type = SL_V_LIST}, one = {.type = SL_V_LIST, .len = 1};
-    one.u.list = (struct sl_value *)&a[1];
-    int rc = a[0].type == SL_V_NULL ? 0 : elems(cx, &a[0], &l);
-    return rc ? rc : make_set(cx, &l, &one, NULL, out);
+    int rc = set_arg(cx, "SET_ADD", &a[0]);
+    return rc ? rc : make_set(cx, &a[0], 1, a + 1, n - 1, NULL, 0, out);
 }
 
 static int f_set_remove(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
-    (void)n;
-    struct sl_value l = {.type = SL_V_LIST};
-    int rc = a[0].type == SL_V_NULL ? 0 : elems(cx, &a[0], &l);
-    return rc ? rc : make_set(cx, &l, NULL, &a[1], out);
+    int rc = set_arg(cx, "SET_REMOVE", &a[0]);
+    return rc ? rc : make_set(cx, &a[0], 1, NULL, 0, a + 1, n - 1, out);
 }
 
 static int f_set_merge(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     (void)n;
     if (a[0].type != SL_V_LIST)
-        return sl_fcx_error(cx, "SET_MERGE expects a list of sets");
-    uint32_t total = 0;
-    for (uint32_t i = 0; i < a[0].len; i++)
-        if (a[0].u.list[i].type == SL_V_LIST)
-            total += a[0].u.list[i].len;
-    struct sl_value all;
-    int rc = sl_fcx_list(cx, total, &all);
-    if (rc)
-        return rc;
+        return sl_fcx_error(cx, "SET_MERGE expects a list of sets, got a %s",
+                            sl_vtype_name((enum sl_vtype)a[0].type));
     uint32_t k = 0;
-    for (uint32_t i = 0; i < a[0].len; i++)
-        if (a[0].u.list[i].type == SL_V_LIST)
-            for (uint32_t j = 0; j < a[0].u.list[i].len; j++)
-                all.u.list[k++] = a[0].u.list[i].u.list[j];
-    all.len = k;
-    return make_set(cx, &all, NULL, NULL, out);
+    struct sl_value *sets = sl_fcx_alloc(cx, (a[0].len ? a[0].len : 1) * sizeof *sets);
+    if (!sets)
+        return SL_ENOMEM;
+    for (uint32_t i = 0; i < a[0].len; i++) {
+        const struct sl_value *s = &a[0].u.list[i];
+        if (s->type == SL_V_NULL)
+            continue;
+        if (s->type != SL_V_LIST)
+            return sl_fcx_error(cx, "SET_MERGE: element %u is a %s, not a set", i,
+                                sl_vtype_name((enum sl_vtype)s->type));
+        sets[k++] = *s;
+    }
+    return make_set(cx, sets, (int)k, NULL, 0, NULL, 0, out);
 }
 
 /* ---- multisets: element text -> Integer count ---- */
@@ -354,8 +388,8 @@ static int ms_add(struct sl_fcx *cx, struct sl_value *m, const struct sl_value *
         return rc;
     for (uint32_t i = 0; i < m->len; i++) {
         if (sl_str_eq(m->u.map[i].key, k)) {
-            int32_t c = (int32_t)m->u.map[i].val.u.i + by;
-            if (c <= 0) {
+            int32_t c = (int32_t)((uint32_t)m->u.map[i].val.u.i + (uint32_t)by);
+            if (by < 0 && c <= 0) {
                 memmove(&m->u.map[i], &m->u.map[i + 1], (m->len - i - 1) * sizeof *m->u.map);
                 m->len--;
             } else {
@@ -364,11 +398,12 @@ static int ms_add(struct sl_fcx *cx, struct sl_value *m, const struct sl_value *
             return 0;
         }
     }
-    if (by > 0) {
-        m->u.map[m->len].key = k;
-        m->u.map[m->len].val = sl_sv_int(by);
-        m->len++;
-    }
+    if (by < 0) /* Metron: ret.get(o) is null, and unboxing it throws */
+        return sl_fcx_error(cx, "MULTISET_REMOVE: %.*s is not in the multiset",
+                            (int)(k.len > 64 ? 64 : k.len), k.ptr);
+    m->u.map[m->len].key = k;
+    m->u.map[m->len].val = sl_sv_int(by);
+    m->len++;
     return 0;
 }
 
@@ -376,7 +411,7 @@ static int f_multiset_init(struct sl_fcx *cx, const struct sl_value *a, int n,
                            struct sl_value *out)
 {
     struct sl_value l = {.type = SL_V_LIST};
-    int rc = n > 0 ? elems(cx, &a[0], &l) : 0;
+    int rc = n > 0 ? iterable_or_empty(cx, &a[0], &l) : 0;
     if (!rc)
         rc = map_copy(cx, NULL, l.len, out);
     for (uint32_t i = 0; i < l.len && !rc; i++)
@@ -385,24 +420,38 @@ static int f_multiset_init(struct sl_fcx *cx, const struct sl_value *a, int n,
     return rc;
 }
 
+static int ms_arg(struct sl_fcx *cx, const char *fn, const struct sl_value *v)
+{
+    if (v->type == SL_V_MAP)
+        return 0;
+    if (v->type == SL_V_NULL)
+        return sl_fcx_error(cx, "%s: the multiset is null (start from MULTISET_INIT())", fn);
+    return sl_fcx_error(cx, "%s: expected a multiset, got a %s", fn,
+                        sl_vtype_name((enum sl_vtype)v->type));
+}
+
 static int f_multiset_add(struct sl_fcx *cx, const struct sl_value *a, int n,
                           struct sl_value *out)
 {
-    (void)n;
-    if (a[0].type != SL_V_MAP && a[0].type != SL_V_NULL)
-        return sl_fcx_error(cx, "MULTISET_ADD expects a multiset");
-    int rc = map_copy(cx, &a[0], 1, out);
-    return rc ? rc : a[1].type == SL_V_NULL ? 0 : ms_add(cx, out, &a[1], 1);
+    int rc = ms_arg(cx, "MULTISET_ADD", &a[0]);
+    if (!rc)
+        rc = map_copy(cx, &a[0], (uint32_t)(n - 1), out);
+    for (int i = 1; i < n && !rc; i++)
+        if (a[i].type != SL_V_NULL)
+            rc = ms_add(cx, out, &a[i], 1);
+    return rc;
 }
 
 static int f_multiset_remove(struct sl_fcx *cx, const struct sl_value *a, int n,
                              struct sl_value *out)
 {
-    (void)n;
-    if (a[0].type != SL_V_MAP && a[0].type != SL_V_NULL)
-        return sl_fcx_error(cx, "MULTISET_REMOVE expects a multiset");
-    int rc = map_copy(cx, &a[0], 0, out);
-    return rc ? rc : a[1].type == SL_V_NULL ? 0 : ms_add(cx, out, &a[1], -1);
+    int rc = ms_arg(cx, "MULTISET_REMOVE", &a[0]);
+    if (!rc)
+        rc = map_copy(cx, &a[0], 0, out);
+    for (int i = 1; i < n && !rc; i++)
+        if (a[i].type != SL_V_NULL)
+            rc = ms_add(cx, out, &a[i], -1);
+    return rc;
 }
 
 static int f_multiset_merge(struct sl_fcx *cx, const struct sl_value *a, int n,
@@ -410,19 +459,45 @@ static int f_multiset_merge(struct sl_fcx *cx, const struct sl_value *a, int n,
 {
     (void)n;
     if (a[0].type != SL_V_LIST)
-        return sl_fcx_error(cx, "MULTISET_MERGE expects a list of multisets");
-    uint32_t total = 0;
-    for (uint32_t i = 0; i < a[0].len; i++)
-        if (a[0].u.list[i].type == SL_V_MAP)
-            total += a[0].u.list[i].len;
-    int rc = map_copy(cx, NULL, total, out);
+        return sl_fcx_error(cx, "MULTISET_MERGE expects a list of multisets, got a %s",
+                            sl_vtype_name((enum sl_vtype)a[0].type));
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < a[0].len; i++) {
+        const struct sl_value *m = &a[0].u.list[i];
+        if (m->type == SL_V_MAP)
+            total += m->len;
+        else if (m->type != SL_V_NULL)
+            return sl_fcx_error(cx, "MULTISET_MERGE: element %u is a %s, not a multiset", i,
+                                sl_vtype_name((enum sl_vtype)m->type));
+    }
+    if (total > UINT32_MAX)
+        return SL_E2BIG;
+    int rc = map_copy(cx, NULL, (uint32_t)total, out);
     for (uint32_t i = 0; i < a[0].len && !rc; i++) {
         const struct sl_value *m = &a[0].u.list[i];
         if (m->type != SL_V_MAP)
             continue;
         for (uint32_t j = 0; j < m->len && !rc; j++) {
+            if (!sl_sv_is_num(&m->u.map[j].val))
+                return sl_fcx_error(cx, "MULTISET_MERGE: the count of %.*s is not a number",
+                                    (int)(m->u.map[j].key.len > 64 ? 64 : m->u.map[j].key.len),
+                                    m->u.map[j].key.ptr);
             struct sl_value k = sl_value_str(m->u.map[j].key.ptr, m->u.map[j].key.len);
-            rc = ms_add(cx, out, &k, (int32_t)sl_sv_as_long(&m->u.map[j].val));
+            int32_t c = (int32_t)sl_sv_as_long(&m->u.map[j].val);
+            /* Map.merge adds counts as they are, zero and negative ones included */
+            bool found = false;
+            for (uint32_t x = 0; x < out->len && !found; x++) {
+                if (sl_str_eq(out->u.map[x].key, m->u.map[j].key)) {
+                    out->u.map[x].val =
+                        sl_sv_int((int32_t)((uint32_t)out->u.map[x].val.u.i + (uint32_t)c));
+                    found = true;
+                }
+            }
+            if (!found) {
+                out->u.map[out->len].key = sl_value_as_str(&k);
+                out->u.map[out->len].val = sl_sv_int(c);
+                out->len++;
+            }
         }
     }
     return rc;
@@ -433,7 +508,8 @@ static int f_multiset_to_set(struct sl_fcx *cx, const struct sl_value *a, int n,
 {
     (void)n;
     if (a[0].type != SL_V_MAP)
-        return sl_fcx_error(cx, "MULTISET_TO_SET expects a multiset");
+        return sl_fcx_error(cx, "MULTISET_TO_SET expects a multiset, got a %s",
+                            sl_vtype_name((enum sl_vtype)a[0].type));
     int rc = sl_fcx_list(cx, a[0].len, out);
     if (rc)
         return rc;
@@ -447,11 +523,22 @@ static int f_it_entropy(struct sl_fcx *cx, const struct sl_value *a, int n, stru
 {
     (void)n;
     if (a[0].type != SL_V_MAP)
-        return sl_fcx_error(cx, "IT_ENTROPY expects a multiset");
+        return sl_fcx_error(cx, "IT_ENTROPY: expected a map of counts, got a %s",
+                            sl_vtype_name((enum sl_vtype)a[0].type));
     double total = 0, h = 0;
-    for (uint32_t i = 0; i < a[0].len; i++)
-        total += sl_sv_as_double(&a[0].u.map[i].val);
+    for (uint32_t i = 0; i < a[0].len; i++) {
+        const struct sl_value *c = &a[0].u.map[i].val;
+        if (c->type == SL_V_NULL)
+            continue;
+        if (!sl_sv_is_num(c))
+            return sl_fcx_error(cx, "IT_ENTROPY: the count of %.*s is not a number",
+                                (int)(a[0].u.map[i].key.len > 64 ? 64 : a[0].u.map[i].key.len),
+                                a[0].u.map[i].key.ptr);
+        total += sl_sv_as_double(c);
+    }
     for (uint32_t i = 0; i < a[0].len && total > 0; i++) {
+        if (a[0].u.map[i].val.type == SL_V_NULL)
+            continue;
         double p = sl_sv_as_double(&a[0].u.map[i].val) / total;
         if (p > 0)
             h -= p * log2(p);
@@ -462,15 +549,26 @@ static int f_it_entropy(struct sl_fcx *cx, const struct sl_value *a, int n, stru
 
 /* ---- functional ---- */
 
+/* MAP and FILTER: Metron returns the input itself when it or the lambda is null. */
+static int functional_args(struct sl_fcx *cx, const char *fn, const struct sl_value *a,
+                           struct sl_value *l, struct sl_value *out)
+{
+    if (a[0].type == SL_V_NULL || a[1].type == SL_V_NULL) {
+        *out = a[0];
+        return 1;
+    }
+    if (!sl_fcx_is_lambda(&a[1]))
+        return sl_fcx_error(cx, "%s: the second argument must be a lambda", fn);
+    return elems(cx, &a[0], l);
+}
+
 static int f_map(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     (void)n;
     struct sl_value l;
-    int rc = elems(cx, &a[0], &l);
+    int rc = functional_args(cx, "MAP", a, &l, out);
     if (rc)
-        return rc;
-    if (!sl_fcx_is_lambda(&a[1]))
-        return sl_fcx_error(cx, "MAP: the second argument must be a lambda");
+        return rc > 0 ? 0 : rc;
     if ((rc = sl_fcx_list(cx, l.len, out)))
         return rc;
     for (uint32_t i = 0; i < l.len && !rc; i++)
@@ -482,18 +580,17 @@ static int f_filter(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
 {
     (void)n;
     struct sl_value l;
-    int rc = elems(cx, &a[0], &l);
+    int rc = functional_args(cx, "FILTER", a, &l, out);
     if (rc)
-        return rc;
-    if (!sl_fcx_is_lambda(&a[1]))
-        return sl_fcx_error(cx, "FILTER: the second argument must be a lambda");
+        return rc > 0 ? 0 : rc;
     if ((rc = sl_fcx_list(cx, l.len, out)))
         return rc;
     uint32_t k = 0;
     for (uint32_t i = 0; i < l.len && !rc; i++) {
         struct sl_value r;
         rc = sl_fcx_call(cx, &a[1], &l.u.list[i], 1, &r);
-        if (!rc && sl_sv_truthy(&r))
+        /* `result instanceof Boolean && (Boolean)result`: 'true' the string does not count */
+        if (!rc && r.type == SL_V_BOOL && r.u.b)
             out->u.list[k++] = l.u.list[i];
     }
     out->len = k;
@@ -502,15 +599,15 @@ static int f_filter(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
 
 static int f_reduce(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
-    (void)n;
-    if (a[2].type == SL_V_NULL)
+    /* null list, no initial value, null lambda or null initial value: null */
+    if (n < 3 || a[0].type == SL_V_NULL || a[1].type == SL_V_NULL || a[2].type == SL_V_NULL)
         return 0;
+    if (!sl_fcx_is_lambda(&a[1]))
+        return sl_fcx_error(cx, "REDUCE: the second argument must be a lambda");
     struct sl_value l;
     int rc = elems(cx, &a[0], &l);
     if (rc)
         return rc;
-    if (!sl_fcx_is_lambda(&a[1]))
-        return sl_fcx_error(cx, "REDUCE: the second argument must be a lambda");
     struct sl_value acc = a[2];
     for (uint32_t i = 0; i < l.len && !rc; i++) {
         struct sl_value args[2] = {acc, l.u.list[i]};
@@ -521,26 +618,31 @@ static int f_reduce(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
     return rc;
 }
 
+/* Metron zips the arguments that are Lists and skips the others (null, numbers, maps);
+ * sluice also zips sets and strings (characters). No list at all: []. */
 static int zip(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out,
                bool longest)
 {
-    if (n == 0)
-        return sl_fcx_list(cx, 0, out);
-    struct sl_value lists[16];
-    if (n > 16)
-        return sl_fcx_error(cx, "ZIP: at most 16 lists");
-    uint32_t len = longest ? 0 : UINT32_MAX;
+    struct sl_value *lists = sl_fcx_alloc(cx, (n > 0 ? (size_t)n : 1) * sizeof *lists);
+    if (!lists)
+        return SL_ENOMEM;
+    int nl = 0;
+    uint32_t len = 0;
     for (int i = 0; i < n; i++) {
-        int rc = elems(cx, &a[i], &lists[i]);
+        if (a[i].type != SL_V_LIST && a[i].type != SL_V_STRING)
+            continue;
+        int rc = elems(cx, &a[i], &lists[nl]);
         if (rc)
             return rc;
-        if (longest ? lists[i].len > len : lists[i].len < len)
-            len = lists[i].len;
+        uint32_t li = lists[nl].len;
+        if (nl == 0 || (longest ? li > len : li < len))
+            len = li;
+        nl++;
     }
-    int rc = sl_fcx_list(cx, len, out);
-    for (uint32_t j = 0; j < len && !rc; j++) {
-        rc = sl_fcx_list(cx, (uint32_t)n, &out->u.list[j]);
-        for (int i = 0; i < n && !rc; i++)
+    int rc = sl_fcx_list(cx, nl ? len : 0, out);
+    for (uint32_t j = 0; nl && j < len && !rc; j++) {
+        rc = sl_fcx_list(cx, (uint32_t)nl, &out->u.list[j]);
+        for (int i = 0; i < nl && !rc; i++)
             out->u.list[j].u.list[i] = j < lists[i].len ? lists[i].u.list[j] : sl_value_null();
     }
     return rc;
@@ -557,51 +659,71 @@ static int f_zip_longest(struct sl_fcx *cx, const struct sl_value *a, int n, str
 }
 
 const struct sl_sfunc sl_sfuncs_coll[] = {
-    {"GET_FIRST", 1, 1, SL_SF_PURE, "(list)", "Object", "First element; null when empty.",
-     f_get_first},
-    {"GET_LAST", 1, 1, SL_SF_PURE, "(list)", "Object", "Last element; null when empty.",
-     f_get_last},
+    {"GET_FIRST", 1, 1, SL_SF_PURE, "(list)", "Object",
+     "First element of a list (or character of a string); null when empty or null.", f_get_first},
+    {"GET_LAST", 1, 1, SL_SF_PURE, "(list)", "Object",
+     "Last element of a list (or character of a string); null when empty or null.", f_get_last},
     {"GET", 2, 2, SL_SF_PURE, "(list, index)", "Object",
-     "Element at an integer index; null past the end.", f_get},
+     "Element at an integer index; null past the end or for a null list; a negative index is "
+     "an error.",
+     f_get},
     {"LIST_ADD", 1, 2, 0, "(list, element)", "List",
-     "The list with the element appended (a new list; Metron mutates its argument).",
+     "The list with the element appended (a new list; Metron mutates its argument). Anything "
+     "but a list (null, a string, a set) is returned unchanged.",
      f_list_add},
     {"MAP_GET", 2, 3, SL_SF_PURE, "(key, map, default?)", "Object",
-     "Value of key; default (or null) when the key, map or value is missing.", f_map_get},
-    {"MAP_EXISTS", 0, 2, SL_SF_PURE, "(key, map)", "Boolean", "true if the map has the key.",
+     "Value of key; default (or null) when the key, map or value is null or missing. A "
+     "non-string key is looked up by its toString().",
+     f_map_get},
+    {"MAP_EXISTS", 0, 2, SL_SF_PURE, "(key, map)", "Boolean",
+     "true if the map has the key; false for a null key, a non-map or no arguments.",
      f_map_exists},
     {"MAP_PUT", 3, 3, 0, "(key, value, map)", "Map",
-     "The map with key set (a new map; a null map starts empty).", f_map_put},
-    {"MAP_MERGE", 1, 1, 0, "([maps])", "Map", "Merges maps in order; the last value wins.",
-     f_map_merge},
+     "The map with key set (a new map; Metron mutates it); a null map starts empty.", f_map_put},
+    {"MAP_MERGE", 1, 1, 0, "([maps])", "Map",
+     "Merges maps in order, the last value winning; null entries are skipped.", f_map_merge},
     {"MAX", 1, 1, SL_SF_PURE, "(list)", "Object",
-     "Largest element; null when elements are not mutually comparable.", f_max},
+     "Largest non-null element; null when empty or when elements are not mutually comparable.",
+     f_max},
     {"MIN", 1, 1, SL_SF_PURE, "(list)", "Object",
-     "Smallest element; null when elements are not mutually comparable.", f_min},
-    {"SET_INIT", 0, 1, 0, "(list?)", "Set", "A set of the list's elements (insertion order).",
-     f_set_init},
-    {"SET_ADD", 2, 2, 0, "(set, element)", "Set", "The set with the element added.", f_set_add},
-    {"SET_REMOVE", 2, 2, 0, "(set, element)", "Set", "The set without the element.",
-     f_set_remove},
-    {"SET_MERGE", 1, 1, 0, "([sets])", "Set", "Union of the sets.", f_set_merge},
-    {"MULTISET_INIT", 0, 1, 0, "(list?)", "Map", "Counts of each element.", f_multiset_init},
-    {"MULTISET_ADD", 2, 2, 0, "(multiset, element)", "Map", "Count one more of the element.",
-     f_multiset_add},
-    {"MULTISET_REMOVE", 2, 2, 0, "(multiset, element)", "Map",
-     "Count one less of the element (gone at 0).", f_multiset_remove},
+     "Smallest non-null element; null when empty or when elements are not mutually comparable.",
+     f_min},
+    {"SET_INIT", 0, 1, 0, "(list?)", "Set",
+     "A set of the list's elements in insertion order; empty without a list.", f_set_init},
+    {"SET_ADD", 1, SL_SF_VARARGS, 0, "(set, element...)", "Set",
+     "The set with the elements added (nulls ignored; a new set).", f_set_add},
+    {"SET_REMOVE", 1, SL_SF_VARARGS, 0, "(set, element...)", "Set",
+     "The set without the elements (a new set).", f_set_remove},
+    {"SET_MERGE", 1, 1, 0, "([sets])", "Set", "Union of the sets, in order.", f_set_merge},
+    {"MULTISET_INIT", 0, 1, 0, "(list?)", "Map",
+     "A map from each element (its toString) to its Integer count.", f_multiset_init},
+    {"MULTISET_ADD", 1, SL_SF_VARARGS, 0, "(multiset, element...)", "Map",
+     "One more of each element (nulls ignored; a new multiset).", f_multiset_add},
+    {"MULTISET_REMOVE", 1, SL_SF_VARARGS, 0, "(multiset, element...)", "Map",
+     "One less of each element, gone at 0; removing an absent element is an error, as in "
+     "Metron.",
+     f_multiset_remove},
     {"MULTISET_MERGE", 1, 1, 0, "([multisets])", "Map", "Sums the counts.", f_multiset_merge},
-    {"MULTISET_TO_SET", 1, 1, 0, "(multiset)", "Set", "The distinct elements.",
-     f_multiset_to_set},
+    {"MULTISET_TO_SET", 1, 1, 0, "(multiset)", "Set",
+     "The distinct elements (as strings: multiset keys are text).", f_multiset_to_set},
     {"IT_ENTROPY", 1, 1, SL_SF_PURE, "(multiset)", "Double",
-     "Shannon entropy (bits) of the counts.", f_it_entropy},
-    {"MAP", 2, 2, 0, "(list, lambda)", "List", "Applies the lambda to each element.", f_map},
+     "Shannon entropy in bits of a map of counts; 0.0 when empty.", f_it_entropy},
+    {"MAP", 2, 2, 0, "(list, lambda)", "List",
+     "Applies the lambda to each element; a null list or lambda returns the list.", f_map},
     {"FILTER", 2, 2, 0, "(list, predicate)", "List",
-     "The elements for which the predicate is true.", f_filter},
-    {"REDUCE", 3, 3, 0, "(list, (acc, x) -> ..., initial)", "Object",
-     "Folds the list; null when initial is null.", f_reduce},
+     "The elements for which the predicate returns Boolean true; a null list or lambda returns "
+     "the list.",
+     f_filter},
+    {"REDUCE", 2, 3, 0, "(list, (acc, x) -> ..., initial)", "Object",
+     "Folds the list from initial; null when the list, lambda or initial value is null or "
+     "missing.",
+     f_reduce},
     {"ZIP", 0, SL_SF_VARARGS, SL_SF_PURE, "(lists...)", "List",
-     "Lists of the i-th elements, as long as the shortest list.", f_zip},
+     "Lists of the i-th elements, as long as the shortest list; non-list arguments are skipped.",
+     f_zip},
     {"ZIP_LONGEST", 0, SL_SF_VARARGS, SL_SF_PURE, "(lists...)", "List",
-     "Lists of the i-th elements, as long as the longest list (null padding).", f_zip_longest},
+     "Lists of the i-th elements, as long as the longest list (null padding); non-list "
+     "arguments are skipped.",
+     f_zip_longest},
     {0},
 };
