@@ -414,13 +414,21 @@ static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
         const char *spec = f++;
         while (f < end && strchr("-#+ 0,(", *f))
             f++;
+        /* width and precision: at most 5 digits each (no overflow, no giant output) */
+        const char *ds = f;
         while (f < end && *f >= '0' && *f <= '9')
             f++;
+        size_t wd = (size_t)(f - ds), pd = 0;
         if (f < end && *f == '.') {
             f++;
+            ds = f;
             while (f < end && *f >= '0' && *f <= '9')
                 f++;
+            pd = (size_t)(f - ds);
         }
+        if (wd > 5 || pd > 5)
+            return sl_fcx_error(cx, "FORMAT: width or precision too large in '%.*s'",
+                                (int)((size_t)(f - spec) > 40 ? 40 : (size_t)(f - spec)), spec);
         if (f >= end)
             return sl_fcx_error(cx, "FORMAT: incomplete format specifier");
         char conv = *f++;
