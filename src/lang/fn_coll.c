@@ -53,7 +53,7 @@ static int elems(struct sl_fcx *cx, const struct sl_value *v, struct sl_value *o
         }
         return 0;
     }
-    return sl_fcx_error(cx, "expected a list, got a %s", sl_vtype_name((enum sl_vtype)v->type));
+    return sl_fcx_error(cx, "expected a list, got %s", sl_vtype_name((enum sl_vtype)v->type));
 }
 
 static int key_text(struct sl_fcx *cx, const struct sl_value *k, struct sl_str *out)
@@ -340,7 +340,7 @@ static int set_arg(struct sl_fcx *cx, const char *fn, const struct sl_value *v)
         return 0;
     if (v->type == SL_V_NULL)
         return sl_fcx_error(cx, "%s: the set is null (start from SET_INIT())", fn);
-    return sl_fcx_error(cx, "%s: expected a set, got a %s", fn,
+    return sl_fcx_error(cx, "%s: expected a set, got %s", fn,
                         sl_vtype_name((enum sl_vtype)v->type));
 }
 
@@ -360,7 +360,7 @@ static int f_set_merge(struct sl_fcx *cx, const struct sl_value *a, int n, struc
 {
     (void)n;
     if (a[0].type != SL_V_LIST)
-        return sl_fcx_error(cx, "SET_MERGE expects a list of sets, got a %s",
+        return sl_fcx_error(cx, "SET_MERGE expects a list of sets, got %s",
                             sl_vtype_name((enum sl_vtype)a[0].type));
     uint32_t k = 0;
     struct sl_value *sets = sl_fcx_alloc(cx, (a[0].len ? a[0].len : 1) * sizeof *sets);
@@ -371,7 +371,7 @@ static int f_set_merge(struct sl_fcx *cx, const struct sl_value *a, int n, struc
         if (s->type == SL_V_NULL)
             continue;
         if (s->type != SL_V_LIST)
-            return sl_fcx_error(cx, "SET_MERGE: element %u is a %s, not a set", i,
+            return sl_fcx_error(cx, "SET_MERGE: element %u is %s, not a set", i,
                                 sl_vtype_name((enum sl_vtype)s->type));
         sets[k++] = *s;
     }
@@ -426,7 +426,7 @@ static int ms_arg(struct sl_fcx *cx, const char *fn, const struct sl_value *v)
         return 0;
     if (v->type == SL_V_NULL)
         return sl_fcx_error(cx, "%s: the multiset is null (start from MULTISET_INIT())", fn);
-    return sl_fcx_error(cx, "%s: expected a multiset, got a %s", fn,
+    return sl_fcx_error(cx, "%s: expected a multiset, got %s", fn,
                         sl_vtype_name((enum sl_vtype)v->type));
 }
 
@@ -459,7 +459,7 @@ static int f_multiset_merge(struct sl_fcx *cx, const struct sl_value *a, int n,
 {
     (void)n;
     if (a[0].type != SL_V_LIST)
-        return sl_fcx_error(cx, "MULTISET_MERGE expects a list of multisets, got a %s",
+        return sl_fcx_error(cx, "MULTISET_MERGE expects a list of multisets, got %s",
                             sl_vtype_name((enum sl_vtype)a[0].type));
     uint64_t total = 0;
     for (uint32_t i = 0; i < a[0].len; i++) {
@@ -467,7 +467,7 @@ static int f_multiset_merge(struct sl_fcx *cx, const struct sl_value *a, int n,
         if (m->type == SL_V_MAP)
             total += m->len;
         else if (m->type != SL_V_NULL)
-            return sl_fcx_error(cx, "MULTISET_MERGE: element %u is a %s, not a multiset", i,
+            return sl_fcx_error(cx, "MULTISET_MERGE: element %u is %s, not a multiset", i,
                                 sl_vtype_name((enum sl_vtype)m->type));
     }
     if (total > UINT32_MAX)
@@ -508,7 +508,7 @@ static int f_multiset_to_set(struct sl_fcx *cx, const struct sl_value *a, int n,
 {
     (void)n;
     if (a[0].type != SL_V_MAP)
-        return sl_fcx_error(cx, "MULTISET_TO_SET expects a multiset, got a %s",
+        return sl_fcx_error(cx, "MULTISET_TO_SET expects a multiset, got %s",
                             sl_vtype_name((enum sl_vtype)a[0].type));
     int rc = sl_fcx_list(cx, a[0].len, out);
     if (rc)
@@ -523,7 +523,7 @@ static int f_it_entropy(struct sl_fcx *cx, const struct sl_value *a, int n, stru
 {
     (void)n;
     if (a[0].type != SL_V_MAP)
-        return sl_fcx_error(cx, "IT_ENTROPY: expected a map of counts, got a %s",
+        return sl_fcx_error(cx, "IT_ENTROPY: expected a map of counts, got %s",
                             sl_vtype_name((enum sl_vtype)a[0].type));
     double total = 0, h = 0;
     for (uint32_t i = 0; i < a[0].len; i++) {
