@@ -506,33 +506,33 @@ static int pad_to(struct sl_buf *b, const struct fspec *sp, const char *txt, siz
 static int put_number(struct sl_buf *b, const struct fspec *sp, bool neg, const char *d,
                       size_t dlen, bool upper)
 {
-    char body[160];
-    size_t n = 0;
     const char *pre = neg ? (sp->paren ? "(" : "-") : sp->plus ? "+" : sp->space ? " " : "";
     const char *post = neg && sp->paren ? ")" : "";
-    /* digits with grouping (only the integer part: up to '.' or 'e') */
-    size_t intlen = 0;
+    size_t intlen = 0; /* grouping applies to the integer part: up to '.' or 'e' */
     while (intlen < dlen && d[intlen] >= '0' && d[intlen] <= '9')
         intlen++;
-    char grouped[128];
-    size_t g = 0;
-    for (size_t i = 0; i < dlen && g < sizeof grouped - 1; i++) {
-        if (sp->group && i && i < intlen && (intlen - i) % 3 == 0)
-            grouped[g++] = ',';
-        if (g < sizeof grouped - 1)
-            grouped[g++] = d[i];
+    size_t commas = sp->group && intlen ? (intlen - 1) / 3 : 0;
+    size_t body = strlen(pre) + strlen(post) + dlen + commas;
+    size_t fill = sp->width > 0 && (size_t)sp->width > body ? (size_t)sp->width - body : 0;
+    int rc = 0;
+    for (size_t k = 0; !sp->left && !sp->zero && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    if (!rc)
+        rc = sl_buf_puts(b, pre);
+    for (size_t k = 0; sp->zero && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, '0');
+    for (size_t i = 0; i < dlen && !rc; i++) {
+        if (commas && i && i < intlen && (intlen - i) % 3 == 0)
+            rc = sl_buf_putc(b, ',');
+        char c = d[i];
+        if (!rc)
+            rc = sl_buf_putc(b, upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
     }
-    size_t fixed = strlen(pre) + strlen(post) + g;
-    size_t zeros = sp->zero && sp->width > 0 && (size_t)sp->width > fixed
-                       ? (size_t)sp->width - fixed : 0;
-    n = (size_t)snprintf(body, sizeof body, "%s%.*s%.*s%s", pre, (int)(zeros < 64 ? zeros : 64),
-                         "0000000000000000000000000000000000000000000000000000000000000000",
-                         (int)g, grouped, post);
-    if (n >= sizeof body)
-        n = sizeof body - 1;
-    struct fspec q = *sp;
-    q.zero = false;
-    return pad_to(b, &q, body, n, upper);
+    if (!rc)
+        rc = sl_buf_puts(b, post);
+    for (size_t k = 0; sp->left && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    return rc;
 }
 
 /* Java's %.Nf of a finite d >= 0: Formatter rounds the digits of Double.toString(d) (the
@@ -714,7 +714,14 @@ static int format_one(struct sl_fcx *cx, struct sl_buf *b, const struct fspec *s
         snprintf(cf, sizeof cf, "%%%s.*%c", lc == 'g' ? "#" : "", lc);
         int l;
         if (lc == 'f') {
-            l = java_fixed(fabs(d), prec, tmp, sizeof tmp);
+            size_t fcap = 340 + (size_t)prec; /* 309 integer digits at most */
+            char *fb = sl_fcx_alloc(cx, fcap);
+            if (!fb)
+                return SL_ENOMEM;
+            l = java_fixed(fabs(d), prec, fb, fcap);
+            if (l < 0)
+                return sl_fcx_error(cx, "FORMAT: number too long");
+            return put_number(b, sp, signbit(d) != 0, fb, (size_t)l, upper);
         } else {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -789,8 +796,10 @@ static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
         if (f >= end)
             return sl_fcx_error(cx, "FORMAT: incomplete format specifier '%.*s'",
                                 (int)(f - spec), spec);
-        if (sp.width > (1 << 20))
-            return sl_fcx_error(cx, "FORMAT: width too large");
+        /* width and precision: at most 5 digits each (no overflow, no giant output) */
+        if (sp.width > 99999 || sp.prec > 99999 || (f < end && *f >= '0' && *f <= '9'))
+            return sl_fcx_error(cx, "FORMAT: width or precision too large in '%.*s'",
+                                (int)((size_t)(f - spec) > 40 ? 40 : (size_t)(f - spec)), spec);
         if ((sp.left || sp.zero) && sp.width < 0)
             return sl_fcx_error(cx, "FORMAT: missing width in '%.*s'", (int)(f - spec + 1), spec);
         char conv = *f++;
