@@ -1059,7 +1059,362 @@ static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
     return sl_fcx_error(cx, "REGEXP_REPLACE: result too large");
 }
 
+/* ---- TO_JSON_OBJECT, TO_JSON_MAP, TO_JSON_LIST ----
+ *
+ * Metron reads the text with Jackson: objects become maps (insertion order, a repeated key
+ * keeps its first position and its last value), arrays lists, integers Integer when they fit,
+ * else Long (beyond Long: Double here, BigInteger in Java), decimals Double. Jackson stops
+ * after the first value, so trailing text is ignored. Nesting is limited to JSON_DEPTH. The
+ * codec layer's JSON reader is not used: lang may not depend on codec (ARCHITECTURE.md). */
+
+#define JSON_DEPTH 64
+
+struct jp {
+    struct sl_fcx *cx;
+    const char *p, *end;
+};
+
+static void jws(struct jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int jhex4(struct jp *j, uint32_t *out)
+{
+    if (j->end - j->p < 4)
+        return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = *j->p++;
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A JSON string at j->p (after the quote) into the arena. 0, -1 (syntax) or SL_ENOMEM. */
+static int jstring(struct jp *j, struct sl_value *out)
+{
+    const char *start = j->p;
+    bool plain = true;
+    while (j->p < j->end && *j->p != '"') {
+        if (*j->p == '\\') {
+            plain = false;
+            j->p++;
+        } else if ((unsigned char)*j->p < 0x20) {
+            return -1;
+        }
+        j->p++;
+    }
+    if (j->p >= j->end)
+        return -1;
+    size_t raw = (size_t)(j->p - start);
+    j->p++;
+    if (plain)
+        return sl_fcx_str(j->cx, start, raw, out) ? SL_ENOMEM : 0;
+    char *buf = sl_fcx_alloc(j->cx, raw ? raw : 1); /* unescaping never grows the text */
+    if (!buf)
+        return SL_ENOMEM;
+    size_t n = 0;
+    struct jp q = {j->cx, start, start + raw};
+    while (q.p < q.end) {
+        char c = *q.p++;
+        if (c != '\\') {
+            buf[n++] = c;
+            continue;
+        }
+        c = *q.p++;
+        switch (c) {
+        case '"': case '\\': case '/': buf[n++] = c; break;
+        case 'b': buf[n++] = '\b'; break;
+        case 'f': buf[n++] = '\f'; break;
+        case 'n': buf[n++] = '\n'; break;
+        case 'r': buf[n++] = '\r'; break;
+        case 't': buf[n++] = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jhex4(&q, &cp))
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF && q.end - q.p >= 6 && q.p[0] == '\\' &&
+                q.p[1] == 'u') {
+                const char *save = q.p;
+                q.p += 2;
+                if (!jhex4(&q, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else
+                    q.p = save;
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF)
+                cp = 0xFFFD; /* a lone surrogate has no UTF-8 form */
+            if (cp < 0x80) {
+                buf[n++] = (char)cp;
+            } else if (cp < 0x800) {
+                buf[n++] = (char)(0xC0 | cp >> 6);
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                buf[n++] = (char)(0xE0 | cp >> 12);
+                buf[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            } else {
+                buf[n++] = (char)(0xF0 | cp >> 18);
+                buf[n++] = (char)(0x80 | (cp >> 12 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: return -1;
+        }
+    }
+    *out = sl_value_str(buf, n);
+    return 0;
+}
+
+static int jvalue(struct jp *j, int depth, struct sl_value *out);
+
+/* Elements of an array or members of an object, gathered in a heap vector then copied to the
+ * arena at their final count. */
+static int jcompound(struct jp *j, int depth, bool obj, struct sl_value *out)
+{
+    size_t cap = 0, n = 0;
+    struct sl_kv *kv = NULL;
+    int rc = 0;
+    jws(j);
+    if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+        j->p++;
+        goto build;
+    }
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct sl_kv *nkv = sl_realloc(kv, nc * sizeof *kv);
+            if (!nkv) {
+                rc = SL_ENOMEM;
+                goto done;
+            }
+            kv = nkv;
+            cap = nc;
+        }
+        memset(&kv[n], 0, sizeof kv[n]);
+        jws(j);
+        if (obj) {
+            struct sl_value k;
+            if (j->p >= j->end || *j->p != '"') {
+                rc = -1;
+                goto done;
+            }
+            j->p++;
+            if ((rc = jstring(j, &k)))
+                goto done;
+            jws(j);
+            if (j->p >= j->end || *j->p != ':') {
+                rc = -1;
+                goto done;
+            }
+            j->p++;
+            kv[n].key = sl_str_make(k.u.s, k.len);
+        }
+        if ((rc = jvalue(j, depth + 1, &kv[n].val)))
+            goto done;
+        n++;
+        jws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+            j->p++;
+            break;
+        }
+        rc = -1;
+        goto done;
+    }
+build:
+    if (obj) {
+        /* a repeated key: the last value in the first position (LinkedHashMap.put); an
+         * open-addressing index over the kept members keeps this linear */
+        size_t tsz = 16;
+        while (tsz < 2 * n)
+            tsz *= 2;
+        size_t *tab = n > 1 ? sl_malloc(tsz * sizeof *tab) : NULL;
+        if (n > 1 && !tab) {
+            rc = SL_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; n > 1 && i < tsz; i++)
+            tab[i] = SIZE_MAX;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (n <= 1) {
+                kv[o++] = kv[i];
+                continue;
+            }
+            size_t h = (size_t)sl_hash64(kv[i].key.ptr ? kv[i].key.ptr : "", kv[i].key.len);
+            size_t slot = h & (tsz - 1);
+            while (tab[slot] != SIZE_MAX &&
+                   !(kv[tab[slot]].key.len == kv[i].key.len &&
+                     (!kv[i].key.len || !memcmp(kv[tab[slot]].key.ptr, kv[i].key.ptr, kv[i].key.len))))
+                slot = (slot + 1) & (tsz - 1);
+            if (tab[slot] != SIZE_MAX) {
+                kv[tab[slot]].val = kv[i].val;
+            } else {
+                tab[slot] = o;
+                kv[o++] = kv[i];
+            }
+        }
+        sl_free(tab);
+        n = o;
+        if ((rc = sl_fcx_map(j->cx, (uint32_t)n, out)))
+            goto done;
+        if (n)
+            memcpy(out->u.map, kv, n * sizeof *kv);
+    } else {
+        if ((rc = sl_fcx_list(j->cx, (uint32_t)n, out)))
+            goto done;
+        for (size_t i = 0; i < n; i++)
+            out->u.list[i] = kv[i].val;
+    }
+done:
+    sl_free(kv);
+    return rc;
+}
+
+static int jvalue(struct jp *j, int depth, struct sl_value *out)
+{
+    if (depth > JSON_DEPTH)
+        return -2;
+    jws(j);
+    if (j->p >= j->end)
+        return -1;
+    char c = *j->p;
+    if (c == '{' || c == '[') {
+        j->p++;
+        return jcompound(j, depth, c == '{', out);
+    }
+    if (c == '"') {
+        j->p++;
+        return jstring(j, out);
+    }
+    static const struct {
+        const char *w;
+        int kind;
+    } words[] = {{"true", 1}, {"false", 0}, {"null", 2}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(words[i].w);
+        if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, words[i].w, l)) {
+            j->p += l;
+            *out = words[i].kind == 2 ? sl_value_null() : sl_value_bool(words[i].kind == 1);
+            return 0;
+        }
+    }
+    /* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    const char *s = j->p;
+    bool frac = false;
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    const char *ds = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    if (j->p == ds || (*ds == '0' && j->p - ds > 1))
+        return -1;
+    if (j->p < j->end && *j->p == '.') {
+        frac = true;
+        const char *fs = ++j->p;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+        if (j->p == fs)
+            return -1;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        frac = true;
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        const char *es = j->p;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+        if (j->p == es)
+            return -1;
+    }
+    int64_t l;
+    if (!frac && sl_sv_parse_long(s, (size_t)(j->p - s), &l) == 0) {
+        *out = l >= INT32_MIN && l <= INT32_MAX ? sl_sv_int((int32_t)l) : sl_sv_long(l);
+        return 0;
+    }
+    double d;
+    if (sl_sv_parse_double(s, (size_t)(j->p - s), &d))
+        return -1;
+    *out = sl_sv_double(d);
+    return 0;
+}
+
+enum json_want { JW_ANY, JW_MAP, JW_LIST };
+
+static int to_json(struct sl_fcx *cx, const char *fn, const struct sl_value *a,
+                   struct sl_value *out, enum json_want want)
+{
+    if (a[0].type == SL_V_NULL)
+        return 0;
+    if (a[0].type != SL_V_STRING)
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied", fn);
+    if (!a[0].len) {
+        *out = a[0]; /* Metron returns '' as it is */
+        return 0;
+    }
+    struct jp j = {cx, a[0].u.s, a[0].u.s + a[0].len};
+    jws(&j);
+    if (want != JW_ANY && (j.p >= j.end || *j.p != (want == JW_MAP ? '{' : '[')))
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied", fn);
+    int rc = jvalue(&j, 0, out);
+    if (rc == SL_ENOMEM)
+        return rc;
+    if (rc == -2)
+        return sl_fcx_error(cx, "%s: JSON nested deeper than %d", fn, JSON_DEPTH);
+    if (rc)
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied (at offset %zu)", fn,
+                            (size_t)(j.p - a[0].u.s));
+    return 0;
+}
+
+static int f_to_json_object(struct sl_fcx *cx, const struct sl_value *a, int n,
+                            struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_OBJECT", a, out, JW_ANY);
+}
+
+static int f_to_json_map(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_MAP", a, out, JW_MAP);
+}
+
+static int f_to_json_list(struct sl_fcx *cx, const struct sl_value *a, int n,
+                          struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_LIST", a, out, JW_LIST);
+}
+
 const struct sl_sfunc sl_sfuncs_string[] = {
+    {"TO_JSON_OBJECT", 1, 1, 0, "(string)", "Object",
+     "Parses JSON text (Jackson's typing: Integer, Long, Double, List, Map); '' stays ''; "
+     "invalid JSON is an error.",
+     f_to_json_object},
+    {"TO_JSON_MAP", 1, 1, 0, "(string)", "Map",
+     "Parses a JSON object into a map; anything else is an error; '' stays ''.", f_to_json_map},
+    {"TO_JSON_LIST", 1, 1, 0, "(string)", "List",
+     "Parses a JSON array into a list; anything else is an error; '' stays ''.",
+     f_to_json_list},
     {"TO_UPPER", 1, 1, SL_SF_PURE, "(input)", "String", "Upper case (of toString()).", f_to_upper},
     {"TO_LOWER", 1, 1, SL_SF_PURE, "(input)", "String", "Lower case (of toString()).", f_to_lower},
     {"TRIM", 1, 1, SL_SF_PURE, "(input)", "String", "Strips leading and trailing whitespace.",
