@@ -20,6 +20,7 @@
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- text of an argument ---- */
@@ -146,6 +147,10 @@ static int affix(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_v
     if (a[0].type == SL_V_NULL) {
         return 0;
     }
+    if (a[1].type == SL_V_NULL) {
+        *out = a[0]; /* commons-lang: an empty or null affix changes nothing */
+        return 0;
+    }
     if (a[0].type != SL_V_STRING || a[1].type != SL_V_STRING)
         return sl_fcx_error(cx, "expected String arguments");
     for (int i = 1; i < n; i++) {
@@ -179,38 +184,66 @@ static int f_append(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
     return affix(cx, a, n, out, false);
 }
 
+/* String.length(): UTF-16 units of UTF-8 text */
+static size_t utf16_len(const char *p, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c & 0xC0) != 0x80)
+            len += c >= 0xF0 ? 2 : 1;
+    }
+    return len;
+}
+
+/* FILL_LEFT / FILL_RIGHT: commons-lang leftPad/rightPad with the first character of fill's
+ * toString(), to a length in Java chars; the length converts as beanutils converts it. */
 static int fill(struct sl_fcx *cx, const struct sl_value *a, struct sl_value *out, bool left)
 {
     if (a[0].type == SL_V_NULL)
         return 0;
-    if (!sl_sv_is_num(&a[2]))
-        return sl_fcx_error(cx, "the length must be a number");
-    if (a[1].type != SL_V_STRING || !a[1].len)
-        return sl_fcx_error(cx, "the fill must be a non-empty String");
-    struct sl_value s;
+    if (a[1].type == SL_V_NULL || a[2].type == SL_V_NULL)
+        return sl_fcx_error(cx, "Required Length and Fill String are both required");
+    struct sl_value s, f;
     int rc = text_of(cx, &a[0], &s);
+    if (!rc)
+        rc = text_of(cx, &a[1], &f);
     if (rc)
         return rc;
-    int64_t want = sl_sv_as_long(&a[2]);
+    if (!f.len)
+        return sl_fcx_error(cx, "The fill cannot be an empty string");
+    int64_t want;
+    if (a[2].type == SL_V_INT)
+        want = (int32_t)a[2].u.i;
+    else if (a[2].type == SL_V_DOUBLE)
+        want = (int32_t)sl_sv_as_long(&a[2]);
+    else if (a[2].type != SL_V_STRING || sl_sv_parse_long(a[2].u.s, a[2].len, &want) ||
+             want < INT32_MIN || want > INT32_MAX)
+        return sl_fcx_error(cx, "Required Length  not a valid Integer");
     if (want > (1 << 24))
         return sl_fcx_error(cx, "length %lld too large", (long long)want);
-    if (want <= (int64_t)s.len) {
+    size_t have = utf16_len(s.u.s, s.len);
+    if (want <= (int64_t)have) {
         *out = s;
         return 0;
     }
-    size_t pad = (size_t)want - s.len;
-    char *p = sl_fcx_alloc(cx, (size_t)want);
+    size_t clen = 1; /* the first character of fill, in UTF-8 bytes */
+    while (clen < f.len && ((unsigned char)f.u.s[clen] & 0xC0) == 0x80)
+        clen++;
+    size_t pad = (size_t)want - have, total = s.len + pad * clen;
+    char *p = sl_fcx_alloc(cx, total);
     if (!p)
         return SL_ENOMEM;
-    char c = a[1].u.s[0];
-    if (left) {
-        memset(p, c, pad);
-        memcpy(p + pad, s.u.s, s.len);
-    } else {
-        memcpy(p, s.u.s, s.len);
-        memset(p + s.len, c, pad);
+    char *q = p;
+    if (!left && s.len) {
+        memcpy(q, s.u.s, s.len);
+        q += s.len;
     }
-    *out = sl_value_str(p, (size_t)want);
+    for (size_t i = 0; i < pad; i++, q += clen)
+        memcpy(q, f.u.s, clen);
+    if (left && s.len)
+        memcpy(q, s.u.s, s.len);
+    *out = sl_value_str(p, total);
     return 0;
 }
 
@@ -282,23 +315,57 @@ static int f_count_matches(struct sl_fcx *cx, const struct sl_value *a, int n,
     return 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int f_string_entropy(struct sl_fcx *cx, const struct sl_value *a, int n,
                             struct sl_value *out)
 {
     (void)n;
+    *out = sl_sv_double(0.0); /* null and '' give 0.0, as Metron */
     if (a[0].type == SL_V_NULL)
         return 0;
-    if (need_str(cx, "STRING_ENTROPY", &a[0]))
-        return SL_EEVAL;
-    uint32_t counts[256] = {0};
-    for (uint32_t i = 0; i < a[0].len; i++)
-        counts[(unsigned char)a[0].u.s[i]]++;
+    struct sl_value s;
+    int rc = text_of(cx, &a[0], &s);
+    if (rc || !s.len)
+        return rc;
+    /* Java counts chars: ASCII in a table, other code points sorted and counted in runs */
+    uint32_t ascii[128] = {0}, nother = 0, total = 0;
+    uint32_t *other = NULL;
+    for (uint32_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.u.s[i];
+        if (c < 0x80) {
+            ascii[c]++;
+            total++;
+        } else if ((c & 0xC0) != 0x80) {
+            if (!other && !(other = sl_fcx_alloc(cx, (size_t)s.len * sizeof *other)))
+                return SL_ENOMEM;
+            uint32_t cp = c, k = 1;
+            while (i + k < s.len && k < 4 && ((unsigned char)s.u.s[i + k] & 0xC0) == 0x80)
+                cp = cp << 8 | (unsigned char)s.u.s[i + k++]; /* the bytes identify it */
+            other[nother++] = cp;
+            total += c >= 0xF0 ? 2 : 1; /* an astral character is two UTF-16 units */
+        }
+    }
+    if (nother)
+        qsort(other, nother, sizeof *other, cmp_u32);
     double h = 0;
-    for (int i = 0; i < 256; i++) {
-        if (!counts[i])
-            continue;
-        double p = (double)counts[i] / a[0].len;
-        h -= p * log2(p);
+    for (int i = 0; i < 128; i++) {
+        if (ascii[i]) {
+            double p = (double)ascii[i] / total;
+            h -= p * log(p) / log(2.0);
+        }
+    }
+    for (uint32_t i = 0; i < nother;) {
+        uint32_t j = i;
+        while (j < nother && other[j] == other[i])
+            j++;
+        double p = (double)(j - i) / total;
+        h -= p * log(p) / log(2.0);
+        i = j;
     }
     *out = sl_sv_double(h);
     return 0;
@@ -311,6 +378,8 @@ static int f_split(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl
     (void)n;
     if (a[0].type == SL_V_NULL)
         return sl_fcx_list(cx, 0, out);
+    if (a[1].type != SL_V_STRING)
+        return sl_fcx_error(cx, "SPLIT: the delimiter must be a String");
     struct sl_value s, d;
     int rc = text_of(cx, &a[0], &s);
     if (!rc)
@@ -343,6 +412,8 @@ static int f_join(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_
     (void)n;
     if (a[0].type != SL_V_LIST)
         return sl_fcx_error(cx, "JOIN expects a list");
+    if (a[1].type != SL_V_STRING)
+        return sl_fcx_error(cx, "JOIN: the delimiter must be a String");
     struct sl_value d;
     int rc = text_of(cx, &a[1], &d);
     if (rc)
@@ -382,12 +453,17 @@ static int f_substring(struct sl_fcx *cx, const struct sl_value *a, int n, struc
         return 0;
     if (a[0].type != SL_V_STRING)
         return sl_fcx_error(cx, "SUBSTRING expects a String");
-    if (a[1].type != SL_V_INT || (n > 2 && a[2].type != SL_V_INT))
-        return sl_fcx_error(cx, "SUBSTRING: indices must be integers");
-    int64_t b = a[1].u.i, e = -1;
+    if (!sl_sv_is_num(&a[1]) || (n > 2 && !sl_sv_is_num(&a[2]) && a[2].type != SL_V_NULL))
+        return sl_fcx_error(cx, "SUBSTRING: start and end must be numbers");
+    if (!a[0].len) {
+        *out = a[0]; /* Metron returns '' before looking at the indices */
+        return 0;
+    }
+    n = n > 2 && a[2].type == SL_V_NULL ? 2 : n;
+    int64_t b = (int32_t)sl_sv_as_long(&a[1]), e = -1; /* Number.intValue() */
     int64_t ob = b >= 0 ? cp_offset(&a[0], b) : -1, oe = a[0].len;
     if (n > 2) {
-        e = a[2].u.i;
+        e = (int32_t)sl_sv_as_long(&a[2]);
         oe = e >= 0 ? cp_offset(&a[0], e) : -1;
     }
     if (ob < 0 || oe < 0 || oe < ob)
@@ -396,7 +472,270 @@ static int f_substring(struct sl_fcx *cx, const struct sl_value *a, int n, struc
     return 0;
 }
 
-/* ---- FORMAT: %[flags][width][.precision]conversion for d s f e x X o c b n % ---- */
+/* ---- FORMAT: java.util.Formatter's general, character, integral and floating conversions --
+ *
+ * %[index$|<][flags][width][.precision]conversion with conversions s S b B c C d x X o f e E g
+ * G n %, flags - + space 0 , ( #. Text is padded to the width in Java chars. Integers print as
+ * Java prints them (an Integer's %x is 32 bits wide), NaN and Infinity as Java spells them,
+ * %g keeps trailing zeros. A missing argument, a mismatched type or an unknown conversion is
+ * an error, as Java throws. */
+
+struct fspec {
+    bool left, plus, space, zero, group, paren, alt;
+    int width, prec; /* -1: none */
+};
+
+static int pad_to(struct sl_buf *b, const struct fspec *sp, const char *txt, size_t len,
+                  bool upper)
+{
+    size_t w = utf16_len(txt, len);
+    size_t pad = sp->width > 0 && (size_t)sp->width > w ? (size_t)sp->width - w : 0;
+    int rc = 0;
+    for (size_t k = 0; !sp->left && k < pad && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    for (size_t k = 0; k < len && !rc; k++) {
+        char c = txt[k];
+        rc = sl_buf_putc(b, upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
+    }
+    for (size_t k = 0; sp->left && k < pad && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    return rc;
+}
+
+/* Sign, grouping, parentheses and zero padding around digits `d` (no sign) as Java does. */
+static int put_number(struct sl_buf *b, const struct fspec *sp, bool neg, const char *d,
+                      size_t dlen, bool upper)
+{
+    const char *pre = neg ? (sp->paren ? "(" : "-") : sp->plus ? "+" : sp->space ? " " : "";
+    const char *post = neg && sp->paren ? ")" : "";
+    size_t intlen = 0; /* grouping applies to the integer part: up to '.' or 'e' */
+    while (intlen < dlen && d[intlen] >= '0' && d[intlen] <= '9')
+        intlen++;
+    size_t commas = sp->group && intlen ? (intlen - 1) / 3 : 0;
+    size_t body = strlen(pre) + strlen(post) + dlen + commas;
+    size_t fill = sp->width > 0 && (size_t)sp->width > body ? (size_t)sp->width - body : 0;
+    int rc = 0;
+    for (size_t k = 0; !sp->left && !sp->zero && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    if (!rc)
+        rc = sl_buf_puts(b, pre);
+    for (size_t k = 0; sp->zero && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, '0');
+    for (size_t i = 0; i < dlen && !rc; i++) {
+        if (commas && i && i < intlen && (intlen - i) % 3 == 0)
+            rc = sl_buf_putc(b, ',');
+        char c = d[i];
+        if (!rc)
+            rc = sl_buf_putc(b, upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
+    }
+    if (!rc)
+        rc = sl_buf_puts(b, post);
+    for (size_t k = 0; sp->left && k < fill && !rc; k++)
+        rc = sl_buf_putc(b, ' ');
+    return rc;
+}
+
+/* Java's %.Nf of a finite d >= 0: Formatter rounds the digits of Double.toString(d) (the
+ * shortest that read back as d) half up, so 0.125 gives 0.13 and 2.675 gives 2.68 where
+ * C's printf, rounding the exact binary value, gives 0.12 and 2.67. Returns the length, or
+ * -1 when out is too small. */
+static int java_fixed(double d, int prec, char *out, size_t cap)
+{
+    char t[32];
+    size_t tn = sl_sv_format_double(d, false, t);
+    t[tn < sizeof t ? tn : sizeof t - 1] = 0;
+    char dig[48];
+    int nd = 0, point = 1, intdigits = 0;
+    bool frac = false;
+    dig[nd++] = '0'; /* room for a carry */
+    const char *p = t;
+    for (; *p && *p != 'E' && nd < 40; p++) {
+        if (*p == '.') {
+            frac = true;
+            continue;
+        }
+        dig[nd++] = *p;
+        if (!frac)
+            intdigits++;
+    }
+    long exp = *p == 'E' ? strtol(p + 1, NULL, 10) : 0;
+    point += intdigits + (int)exp; /* value = 0.dig × 10^point */
+    long keep = (long)point + prec;
+    if (keep < nd) {
+        bool up = keep >= 0 && dig[keep] >= '5';
+        int from = keep < 0 ? 0 : (int)keep;
+        for (int i = from; i < nd; i++)
+            dig[i] = '0';
+        for (long i = keep - 1; up && i >= 0; i--) {
+            if (dig[i] == '9') {
+                dig[i] = '0';
+            } else {
+                dig[i]++;
+                up = false;
+            }
+        }
+    }
+    size_t o = 0;
+#define PUT(ch)                                                                                        do {                                                                                                   if (o + 1 >= cap)                                                                                      return -1;                                                                                     out[o++] = (ch);                                                                               } while (0)
+    bool any = false;
+    for (long i = 0; i < point; i++) {
+        char c = i < nd ? dig[i] : '0';
+        if (c == '0' && !any)
+            continue;
+        any = true;
+        PUT(c);
+    }
+    if (!any)
+        PUT('0');
+    if (prec > 0)
+        PUT('.');
+    for (long k = 0; k < prec; k++) {
+        long i = point + k;
+        PUT(i >= 0 && i < nd ? dig[i] : '0');
+    }
+#undef PUT
+    out[o] = 0;
+    return (int)o;
+}
+
+static int format_one(struct sl_fcx *cx, struct sl_buf *b, const struct fspec *sp, char conv,
+                      const struct sl_value *v)
+{
+    bool upper = conv >= 'A' && conv <= 'Z';
+    char lc = upper ? (char)(conv + 32) : conv;
+    char tmp[400];
+    switch (lc) {
+    case 's': {
+        if (v->type == SL_V_STRING) {
+            size_t len = v->len;
+            if (sp->prec >= 0 && (size_t)sp->prec < len) { /* precision counts chars */
+                size_t cps = 0, i = 0;
+                for (; i < len; i++)
+                    if (((unsigned char)v->u.s[i] & 0xC0) != 0x80 && cps++ == (size_t)sp->prec)
+                        break;
+                len = i;
+            }
+            return pad_to(b, sp, v->u.s, len, upper);
+        }
+        struct sl_buf t;
+        sl_buf_init(&t, 1u << 20);
+        int rc = sl_sv_format(v, &t);
+        if (!rc) {
+            struct sl_value sv = sl_value_str(t.ptr ? t.ptr : "", t.len);
+            rc = format_one(cx, b, sp, conv, &sv);
+        }
+        sl_buf_fini(&t);
+        return rc;
+    }
+    case 'b': {
+        const char *t = v->type == SL_V_NULL ? "false"
+                        : v->type == SL_V_BOOL ? (v->u.b ? "true" : "false")
+                                               : "true";
+        size_t len = strlen(t);
+        if (sp->prec >= 0 && (size_t)sp->prec < len)
+            len = (size_t)sp->prec;
+        return pad_to(b, sp, t, len, upper);
+    }
+    case 'c': {
+        if (v->type == SL_V_NULL)
+            return pad_to(b, sp, "null", 4, upper);
+        if (v->type == SL_V_STRING && v->len) { /* Java takes a Character: one char */
+            size_t l = 1;
+            while (l < v->len && ((unsigned char)v->u.s[l] & 0xC0) == 0x80)
+                l++;
+            if (l != v->len)
+                return sl_fcx_error(cx, "FORMAT: %%c needs a character, got a String");
+            return pad_to(b, sp, v->u.s, l, upper);
+        }
+        if (v->type != SL_V_INT || v->u.i < 0 || v->u.i > 0x10FFFF ||
+            (v->u.i >= 0xD800 && v->u.i <= 0xDFFF))
+            return sl_fcx_error(cx, "FORMAT: %%c needs a character or a code point");
+        uint32_t cp = (uint32_t)v->u.i;
+        size_t l = 0;
+        if (cp < 0x80) {
+            tmp[l++] = (char)cp;
+        } else if (cp < 0x800) {
+            tmp[l++] = (char)(0xC0 | cp >> 6);
+            tmp[l++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            tmp[l++] = (char)(0xE0 | cp >> 12);
+            tmp[l++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            tmp[l++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            tmp[l++] = (char)(0xF0 | cp >> 18);
+            tmp[l++] = (char)(0x80 | (cp >> 12 & 0x3F));
+            tmp[l++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            tmp[l++] = (char)(0x80 | (cp & 0x3F));
+        }
+        return pad_to(b, sp, tmp, l, upper);
+    }
+    case 'd':
+    case 'x':
+    case 'o': {
+        if (v->type == SL_V_NULL)
+            return pad_to(b, sp, "null", 4, upper);
+        if (v->type != SL_V_INT)
+            return sl_fcx_error(cx, "FORMAT: %%%c needs an integer, got another type", conv);
+        if (sp->prec >= 0)
+            return sl_fcx_error(cx, "FORMAT: %%%c takes no precision", conv);
+        int64_t i = v->u.i;
+        if (lc == 'd') {
+            uint64_t m = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+            int l = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)m);
+            return put_number(b, sp, i < 0, tmp, (size_t)l, upper);
+        }
+        /* Java: two's complement at the value's width; '#' adds 0x / 0 */
+        uint64_t u = (v->flags & SL_VF_I32) ? (uint64_t)(uint32_t)i : (uint64_t)i;
+        int l = snprintf(tmp, sizeof tmp, lc == 'x' ? "%s%llx" : "%s%llo",
+                         sp->alt ? (lc == 'x' ? "0x" : "0") : "", (unsigned long long)u);
+        struct fspec q = *sp;
+        q.plus = q.space = q.group = q.paren = false;
+        return put_number(b, &q, false, tmp, (size_t)l, upper);
+    }
+    case 'f':
+    case 'e':
+    case 'g': {
+        if (v->type == SL_V_NULL)
+            return pad_to(b, sp, "null", 4, upper);
+        if (v->type != SL_V_DOUBLE)
+            return sl_fcx_error(cx, "FORMAT: %%%c needs a floating-point number", conv);
+        double d = v->u.d;
+        if (isnan(d) || isinf(d)) { /* Java: NaN, Infinity, (Infinity) */
+            struct fspec q = *sp;
+            q.zero = false;
+            const char *t = isnan(d) ? "NaN" : "Infinity";
+            bool neg = !isnan(d) && d < 0;
+            return put_number(b, &q, neg, t, strlen(t), upper);
+        }
+        int prec = sp->prec < 0 ? 6 : sp->prec;
+        if (lc == 'g' && prec == 0)
+            prec = 1;
+        char cf[16];
+        snprintf(cf, sizeof cf, "%%%s.*%c", lc == 'g' ? "#" : "", lc);
+        int l;
+        if (lc == 'f') {
+            size_t fcap = 340 + (size_t)prec; /* 309 integer digits at most */
+            char *fb = sl_fcx_alloc(cx, fcap);
+            if (!fb)
+                return SL_ENOMEM;
+            l = java_fixed(fabs(d), prec, fb, fcap);
+            if (l < 0)
+                return sl_fcx_error(cx, "FORMAT: number too long");
+            return put_number(b, sp, signbit(d) != 0, fb, (size_t)l, upper);
+        } else {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+            l = snprintf(tmp, sizeof tmp, cf, prec > 300 ? 300 : prec, fabs(d));
+#pragma GCC diagnostic pop
+        }
+        if (l < 0 || (size_t)l >= sizeof tmp)
+            return sl_fcx_error(cx, "FORMAT: number too long");
+        return put_number(b, sp, signbit(d) != 0, tmp, (size_t)l, upper);
+    }
+    default:
+        return sl_fcx_error(cx, "FORMAT: unsupported conversion '%c'", conv);
+    }
+}
 
 static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
@@ -405,143 +744,82 @@ static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
     struct sl_buf *b = sl_fcx_scratch(cx);
     sl_buf_reset(b);
     const char *f = a[0].u.s, *end = f + a[0].len;
-    int argi = 1, rc = 0;
+    int next = 1, last = -1, rc = 0;
     while (f < end && !rc) {
         if (*f != '%') {
             rc = sl_buf_putc(b, *f++);
             continue;
         }
         const char *spec = f++;
-        while (f < end && strchr("-#+ 0,(", *f))
+        struct fspec sp = {.width = -1, .prec = -1};
+        int argi = -1;
+        /* an explicit index: digits followed by '$', or '<' (the previous argument) */
+        const char *q = f;
+        int num = 0;
+        while (q < end && *q >= '0' && *q <= '9' && num < 100000)
+            num = num * 10 + (*q++ - '0');
+        if (q > f && q < end && *q == '$') {
+            if (!num)
+                return sl_fcx_error(cx, "FORMAT: illegal argument index 0");
+            argi = num;
+            f = q + 1;
+        } else if (f < end && *f == '<') {
+            if (last < 0)
+                return sl_fcx_error(cx, "FORMAT: '<' with no previous argument");
+            argi = last;
             f++;
-        /* width and precision: at most 5 digits each (no overflow, no giant output) */
-        const char *ds = f;
-        while (f < end && *f >= '0' && *f <= '9')
-            f++;
-        size_t wd = (size_t)(f - ds), pd = 0;
+        }
+        for (; f < end && strchr("-#+ 0,(", *f); f++) {
+            switch (*f) {
+            case '-': sp.left = true; break;
+            case '#': sp.alt = true; break;
+            case '+': sp.plus = true; break;
+            case ' ': sp.space = true; break;
+            case '0': sp.zero = true; break;
+            case ',': sp.group = true; break;
+            default: sp.paren = true; break;
+            }
+        }
+        if (f < end && *f >= '1' && *f <= '9') {
+            sp.width = 0;
+            while (f < end && *f >= '0' && *f <= '9' && sp.width < 100000)
+                sp.width = sp.width * 10 + (*f++ - '0');
+        }
         if (f < end && *f == '.') {
             f++;
-            ds = f;
-            while (f < end && *f >= '0' && *f <= '9')
-                f++;
-            pd = (size_t)(f - ds);
+            sp.prec = 0;
+            if (f >= end || *f < '0' || *f > '9')
+                return sl_fcx_error(cx, "FORMAT: bad precision in '%.*s'", (int)(f - spec), spec);
+            while (f < end && *f >= '0' && *f <= '9' && sp.prec < 100000)
+                sp.prec = sp.prec * 10 + (*f++ - '0');
         }
-        if (wd > 5 || pd > 5)
+        if (f >= end)
+            return sl_fcx_error(cx, "FORMAT: incomplete format specifier '%.*s'",
+                                (int)(f - spec), spec);
+        /* width and precision: at most 5 digits each (no overflow, no giant output) */
+        if (sp.width > 99999 || sp.prec > 99999 || (f < end && *f >= '0' && *f <= '9'))
             return sl_fcx_error(cx, "FORMAT: width or precision too large in '%.*s'",
                                 (int)((size_t)(f - spec) > 40 ? 40 : (size_t)(f - spec)), spec);
-        if (f >= end)
-            return sl_fcx_error(cx, "FORMAT: incomplete format specifier");
+        if ((sp.left || sp.zero) && sp.width < 0)
+            return sl_fcx_error(cx, "FORMAT: missing width in '%.*s'", (int)(f - spec + 1), spec);
         char conv = *f++;
         if (conv == '%') {
-            rc = sl_buf_putc(b, '%');
+            rc = pad_to(b, &sp, "%", 1, false);
             continue;
         }
         if (conv == 'n') {
             rc = sl_buf_putc(b, '\n');
             continue;
         }
+        if (!strchr("sSbBcCdxXofeEgG", conv))
+            return sl_fcx_error(cx, "FORMAT: unsupported conversion '%c'", conv);
+        if (argi < 0)
+            argi = next++;
         if (argi >= n)
             return sl_fcx_error(cx, "FORMAT: missing argument for format specifier '%.*s'",
                                 (int)(f - spec), spec);
-        const struct sl_value *v = &a[argi++];
-        char cspec[40];
-        size_t sl = (size_t)(f - spec - 1);
-        if (sl > 30)
-            return sl_fcx_error(cx, "FORMAT: format specifier too long");
-        memcpy(cspec, spec, sl);
-        cspec[sl] = 0;
-        /* Java's ',' grouping flag has no portable C equivalent: drop it */
-        for (char *c = strchr(cspec, ','); c; c = strchr(cspec, ','))
-            memmove(c, c + 1, strlen(c));
-        char fmt[48];
-        switch (conv) {
-        case 'd':
-        case 'x':
-        case 'X':
-        case 'o':
-            if (v->type == SL_V_NULL) {
-                rc = sl_buf_puts(b, "null");
-                break;
-            }
-            if (v->type != SL_V_INT)
-                return sl_fcx_error(cx, "FORMAT: %%%c needs an integer, got another type", conv);
-            snprintf(fmt, sizeof fmt, "%sll%c", cspec, conv);
-            /* fmt is "%" + validated flags/width/precision + one conversion */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-            rc = sl_buf_appendf(b, fmt, (long long)v->u.i);
-#pragma GCC diagnostic pop
-            break;
-        case 'f':
-        case 'e':
-        case 'E':
-        case 'g':
-        case 'G':
-            if (v->type == SL_V_NULL) {
-                rc = sl_buf_puts(b, "null");
-                break;
-            }
-            if (v->type != SL_V_DOUBLE)
-                return sl_fcx_error(cx, "FORMAT: %%%c needs a floating-point number", conv);
-            snprintf(fmt, sizeof fmt, "%s%c", cspec, conv);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-            rc = sl_buf_appendf(b, fmt, v->u.d);
-#pragma GCC diagnostic pop
-            break;
-        case 'c':
-            if (v->type == SL_V_STRING && v->len)
-                rc = sl_buf_append(b, v->u.s, 1);
-            else if (v->type == SL_V_INT)
-                rc = sl_buf_putc(b, (char)v->u.i);
-            break;
-        case 'b':
-        case 'B':
-            rc = sl_buf_puts(b, v->type == SL_V_NULL ? "false"
-                                : v->type == SL_V_BOOL ? (v->u.b ? "true" : "false")
-                                                       : "true");
-            break;
-        case 's':
-        case 'S': {
-            struct sl_buf t;
-            sl_buf_init(&t, 1u << 20);
-            rc = sl_sv_format(v, &t);
-            if (!rc) {
-                /* width/precision from the spec, the text as an argument */
-                int width = 0, prec = -1;
-                const char *q = cspec + 1;
-                bool leftj = false;
-                while (*q && strchr("-#+ 0(", *q))
-                    leftj |= *q++ == '-';
-                while (*q >= '0' && *q <= '9')
-                    width = width * 10 + (*q++ - '0');
-                if (*q == '.') {
-                    prec = 0;
-                    q++;
-                    while (*q >= '0' && *q <= '9')
-                        prec = prec * 10 + (*q++ - '0');
-                }
-                size_t len = t.len;
-                if (prec >= 0 && (size_t)prec < len)
-                    len = (size_t)prec;
-                size_t pad = width > 0 && (size_t)width > len ? (size_t)width - len : 0;
-                for (size_t k = 0; !leftj && k < pad && !rc; k++)
-                    rc = sl_buf_putc(b, ' ');
-                if (!rc && len)
-                    rc = sl_buf_append(b, t.ptr, len);
-                for (size_t k = 0; leftj && k < pad && !rc; k++)
-                    rc = sl_buf_putc(b, ' ');
-                if (!rc && conv == 'S')
-                    for (size_t k = b->len - len - (leftj ? 0 : 0); k < b->len; k++)
-                        if (b->ptr[k] >= 'a' && b->ptr[k] <= 'z')
-                            b->ptr[k] = (char)(b->ptr[k] - 32);
-            }
-            sl_buf_fini(&t);
-            break;
-        }
-        default:
-            return sl_fcx_error(cx, "FORMAT: unsupported conversion '%c'", conv);
-        }
+        last = argi;
+        rc = format_one(cx, b, &sp, conv, &a[argi]);
     }
     return rc ? rc : sl_fcx_str(cx, b->ptr ? b->ptr : "", b->len, out);
 }
@@ -698,6 +976,47 @@ static int f_regexp_group_val(struct sl_fcx *cx, const struct sl_value *a, int n
     return 0;
 }
 
+/* Java's replacement syntax (Matcher.appendReplacement: \\x is x, $n the longest group
+ * number that exists, ${name}) in PCRE2's (literal text, $$, ${n}). */
+static int java_replacement(struct sl_fcx *cx, const struct sl_value *r, uint32_t ngroups,
+                            struct sl_value *out)
+{
+    struct sl_buf *b = sl_fcx_scratch(cx);
+    sl_buf_reset(b);
+    int rc = 0;
+    for (uint32_t i = 0; i < r->len && !rc; i++) {
+        char c = r->u.s[i];
+        if (c == '\\') {
+            if (++i >= r->len)
+                return sl_fcx_error(cx, "REGEXP_REPLACE: character to be escaped is missing");
+            rc = r->u.s[i] == '$' ? sl_buf_puts(b, "$$") : sl_buf_putc(b, r->u.s[i]);
+        } else if (c == '$') {
+            if (i + 1 < r->len && r->u.s[i + 1] == '{') {
+                uint32_t j = i + 2;
+                while (j < r->len && r->u.s[j] != '}')
+                    j++;
+                if (j >= r->len || j == i + 2)
+                    return sl_fcx_error(cx, "REGEXP_REPLACE: bad named group reference");
+                rc = sl_buf_append(b, r->u.s + i, j - i + 1);
+                i = j;
+                continue;
+            }
+            if (i + 1 >= r->len || r->u.s[i + 1] < '0' || r->u.s[i + 1] > '9')
+                return sl_fcx_error(cx, "REGEXP_REPLACE: Illegal group reference");
+            uint32_t g = (uint32_t)(r->u.s[++i] - '0');
+            if (g > ngroups)
+                return sl_fcx_error(cx, "REGEXP_REPLACE: No group %u", g);
+            while (i + 1 < r->len && r->u.s[i + 1] >= '0' && r->u.s[i + 1] <= '9' &&
+                   g * 10 + (uint32_t)(r->u.s[i + 1] - '0') <= ngroups)
+                g = g * 10 + (uint32_t)(r->u.s[++i] - '0');
+            rc = sl_buf_appendf(b, "${%u}", g);
+        } else {
+            rc = sl_buf_putc(b, c);
+        }
+    }
+    return rc ? rc : sl_fcx_str(cx, b->ptr ? b->ptr : "", b->len, out);
+}
+
 static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
                             struct sl_value *out)
 {
@@ -713,6 +1032,12 @@ static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
     struct re_entry *e = regex(cx, &a[1]);
     if (!e)
         return SL_EEVAL;
+    uint32_t ngroups = 0;
+    (void)pcre2_pattern_info(e->code, PCRE2_INFO_CAPTURECOUNT, &ngroups);
+    struct sl_value rep;
+    int jrc = java_replacement(cx, &a[2], ngroups, &rep);
+    if (jrc)
+        return jrc;
     PCRE2_SIZE cap = (PCRE2_SIZE)a[0].len * 2 + 256;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *buf = sl_fcx_alloc(cx, cap);
@@ -721,7 +1046,7 @@ static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
         PCRE2_SIZE olen = cap;
         int rc = pcre2_substitute(e->code, (PCRE2_SPTR)(a[0].u.s ? a[0].u.s : ""), a[0].len, 0,
                                   PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
-                                  e->md, NULL, (PCRE2_SPTR)(a[2].u.s ? a[2].u.s : ""), a[2].len,
+                                  e->md, NULL, (PCRE2_SPTR)(rep.u.s ? rep.u.s : ""), rep.len,
                                   (PCRE2_UCHAR *)buf, &olen);
         if (rc >= 0) {
             *out = sl_value_str(buf, olen);
@@ -734,7 +1059,362 @@ static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
     return sl_fcx_error(cx, "REGEXP_REPLACE: result too large");
 }
 
+/* ---- TO_JSON_OBJECT, TO_JSON_MAP, TO_JSON_LIST ----
+ *
+ * Metron reads the text with Jackson: objects become maps (insertion order, a repeated key
+ * keeps its first position and its last value), arrays lists, integers Integer when they fit,
+ * else Long (beyond Long: Double here, BigInteger in Java), decimals Double. Jackson stops
+ * after the first value, so trailing text is ignored. Nesting is limited to JSON_DEPTH. The
+ * codec layer's JSON reader is not used: lang may not depend on codec (ARCHITECTURE.md). */
+
+#define JSON_DEPTH 64
+
+struct jp {
+    struct sl_fcx *cx;
+    const char *p, *end;
+};
+
+static void jws(struct jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int jhex4(struct jp *j, uint32_t *out)
+{
+    if (j->end - j->p < 4)
+        return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = *j->p++;
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A JSON string at j->p (after the quote) into the arena. 0, -1 (syntax) or SL_ENOMEM. */
+static int jstring(struct jp *j, struct sl_value *out)
+{
+    const char *start = j->p;
+    bool plain = true;
+    while (j->p < j->end && *j->p != '"') {
+        if (*j->p == '\\') {
+            plain = false;
+            j->p++;
+        } else if ((unsigned char)*j->p < 0x20) {
+            return -1;
+        }
+        j->p++;
+    }
+    if (j->p >= j->end)
+        return -1;
+    size_t raw = (size_t)(j->p - start);
+    j->p++;
+    if (plain)
+        return sl_fcx_str(j->cx, start, raw, out) ? SL_ENOMEM : 0;
+    char *buf = sl_fcx_alloc(j->cx, raw ? raw : 1); /* unescaping never grows the text */
+    if (!buf)
+        return SL_ENOMEM;
+    size_t n = 0;
+    struct jp q = {j->cx, start, start + raw};
+    while (q.p < q.end) {
+        char c = *q.p++;
+        if (c != '\\') {
+            buf[n++] = c;
+            continue;
+        }
+        c = *q.p++;
+        switch (c) {
+        case '"': case '\\': case '/': buf[n++] = c; break;
+        case 'b': buf[n++] = '\b'; break;
+        case 'f': buf[n++] = '\f'; break;
+        case 'n': buf[n++] = '\n'; break;
+        case 'r': buf[n++] = '\r'; break;
+        case 't': buf[n++] = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jhex4(&q, &cp))
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF && q.end - q.p >= 6 && q.p[0] == '\\' &&
+                q.p[1] == 'u') {
+                const char *save = q.p;
+                q.p += 2;
+                if (!jhex4(&q, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else
+                    q.p = save;
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF)
+                cp = 0xFFFD; /* a lone surrogate has no UTF-8 form */
+            if (cp < 0x80) {
+                buf[n++] = (char)cp;
+            } else if (cp < 0x800) {
+                buf[n++] = (char)(0xC0 | cp >> 6);
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                buf[n++] = (char)(0xE0 | cp >> 12);
+                buf[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            } else {
+                buf[n++] = (char)(0xF0 | cp >> 18);
+                buf[n++] = (char)(0x80 | (cp >> 12 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                buf[n++] = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: return -1;
+        }
+    }
+    *out = sl_value_str(buf, n);
+    return 0;
+}
+
+static int jvalue(struct jp *j, int depth, struct sl_value *out);
+
+/* Elements of an array or members of an object, gathered in a heap vector then copied to the
+ * arena at their final count. */
+static int jcompound(struct jp *j, int depth, bool obj, struct sl_value *out)
+{
+    size_t cap = 0, n = 0;
+    struct sl_kv *kv = NULL;
+    int rc = 0;
+    jws(j);
+    if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+        j->p++;
+        goto build;
+    }
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct sl_kv *nkv = sl_realloc(kv, nc * sizeof *kv);
+            if (!nkv) {
+                rc = SL_ENOMEM;
+                goto done;
+            }
+            kv = nkv;
+            cap = nc;
+        }
+        memset(&kv[n], 0, sizeof kv[n]);
+        jws(j);
+        if (obj) {
+            struct sl_value k;
+            if (j->p >= j->end || *j->p != '"') {
+                rc = -1;
+                goto done;
+            }
+            j->p++;
+            if ((rc = jstring(j, &k)))
+                goto done;
+            jws(j);
+            if (j->p >= j->end || *j->p != ':') {
+                rc = -1;
+                goto done;
+            }
+            j->p++;
+            kv[n].key = sl_str_make(k.u.s, k.len);
+        }
+        if ((rc = jvalue(j, depth + 1, &kv[n].val)))
+            goto done;
+        n++;
+        jws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+            j->p++;
+            break;
+        }
+        rc = -1;
+        goto done;
+    }
+build:
+    if (obj) {
+        /* a repeated key: the last value in the first position (LinkedHashMap.put); an
+         * open-addressing index over the kept members keeps this linear */
+        size_t tsz = 16;
+        while (tsz < 2 * n)
+            tsz *= 2;
+        size_t *tab = n > 1 ? sl_malloc(tsz * sizeof *tab) : NULL;
+        if (n > 1 && !tab) {
+            rc = SL_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; n > 1 && i < tsz; i++)
+            tab[i] = SIZE_MAX;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (n <= 1) {
+                kv[o++] = kv[i];
+                continue;
+            }
+            size_t h = (size_t)sl_hash64(kv[i].key.ptr ? kv[i].key.ptr : "", kv[i].key.len);
+            size_t slot = h & (tsz - 1);
+            while (tab[slot] != SIZE_MAX &&
+                   !(kv[tab[slot]].key.len == kv[i].key.len &&
+                     (!kv[i].key.len || !memcmp(kv[tab[slot]].key.ptr, kv[i].key.ptr, kv[i].key.len))))
+                slot = (slot + 1) & (tsz - 1);
+            if (tab[slot] != SIZE_MAX) {
+                kv[tab[slot]].val = kv[i].val;
+            } else {
+                tab[slot] = o;
+                kv[o++] = kv[i];
+            }
+        }
+        sl_free(tab);
+        n = o;
+        if ((rc = sl_fcx_map(j->cx, (uint32_t)n, out)))
+            goto done;
+        if (n)
+            memcpy(out->u.map, kv, n * sizeof *kv);
+    } else {
+        if ((rc = sl_fcx_list(j->cx, (uint32_t)n, out)))
+            goto done;
+        for (size_t i = 0; i < n; i++)
+            out->u.list[i] = kv[i].val;
+    }
+done:
+    sl_free(kv);
+    return rc;
+}
+
+static int jvalue(struct jp *j, int depth, struct sl_value *out)
+{
+    if (depth > JSON_DEPTH)
+        return -2;
+    jws(j);
+    if (j->p >= j->end)
+        return -1;
+    char c = *j->p;
+    if (c == '{' || c == '[') {
+        j->p++;
+        return jcompound(j, depth, c == '{', out);
+    }
+    if (c == '"') {
+        j->p++;
+        return jstring(j, out);
+    }
+    static const struct {
+        const char *w;
+        int kind;
+    } words[] = {{"true", 1}, {"false", 0}, {"null", 2}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(words[i].w);
+        if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, words[i].w, l)) {
+            j->p += l;
+            *out = words[i].kind == 2 ? sl_value_null() : sl_value_bool(words[i].kind == 1);
+            return 0;
+        }
+    }
+    /* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    const char *s = j->p;
+    bool frac = false;
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    const char *ds = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    if (j->p == ds || (*ds == '0' && j->p - ds > 1))
+        return -1;
+    if (j->p < j->end && *j->p == '.') {
+        frac = true;
+        const char *fs = ++j->p;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+        if (j->p == fs)
+            return -1;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        frac = true;
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        const char *es = j->p;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+        if (j->p == es)
+            return -1;
+    }
+    int64_t l;
+    if (!frac && sl_sv_parse_long(s, (size_t)(j->p - s), &l) == 0) {
+        *out = l >= INT32_MIN && l <= INT32_MAX ? sl_sv_int((int32_t)l) : sl_sv_long(l);
+        return 0;
+    }
+    double d;
+    if (sl_sv_parse_double(s, (size_t)(j->p - s), &d))
+        return -1;
+    *out = sl_sv_double(d);
+    return 0;
+}
+
+enum json_want { JW_ANY, JW_MAP, JW_LIST };
+
+static int to_json(struct sl_fcx *cx, const char *fn, const struct sl_value *a,
+                   struct sl_value *out, enum json_want want)
+{
+    if (a[0].type == SL_V_NULL)
+        return 0;
+    if (a[0].type != SL_V_STRING)
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied", fn);
+    if (!a[0].len) {
+        *out = a[0]; /* Metron returns '' as it is */
+        return 0;
+    }
+    struct jp j = {cx, a[0].u.s, a[0].u.s + a[0].len};
+    jws(&j);
+    if (want != JW_ANY && (j.p >= j.end || *j.p != (want == JW_MAP ? '{' : '[')))
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied", fn);
+    int rc = jvalue(&j, 0, out);
+    if (rc == SL_ENOMEM)
+        return rc;
+    if (rc == -2)
+        return sl_fcx_error(cx, "%s: JSON nested deeper than %d", fn, JSON_DEPTH);
+    if (rc)
+        return sl_fcx_error(cx, "%s: Valid JSON string not supplied (at offset %zu)", fn,
+                            (size_t)(j.p - a[0].u.s));
+    return 0;
+}
+
+static int f_to_json_object(struct sl_fcx *cx, const struct sl_value *a, int n,
+                            struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_OBJECT", a, out, JW_ANY);
+}
+
+static int f_to_json_map(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_MAP", a, out, JW_MAP);
+}
+
+static int f_to_json_list(struct sl_fcx *cx, const struct sl_value *a, int n,
+                          struct sl_value *out)
+{
+    (void)n;
+    return to_json(cx, "TO_JSON_LIST", a, out, JW_LIST);
+}
+
 const struct sl_sfunc sl_sfuncs_string[] = {
+    {"TO_JSON_OBJECT", 1, 1, 0, "(string)", "Object",
+     "Parses JSON text (Jackson's typing: Integer, Long, Double, List, Map); '' stays ''; "
+     "invalid JSON is an error.",
+     f_to_json_object},
+    {"TO_JSON_MAP", 1, 1, 0, "(string)", "Map",
+     "Parses a JSON object into a map; anything else is an error; '' stays ''.", f_to_json_map},
+    {"TO_JSON_LIST", 1, 1, 0, "(string)", "List",
+     "Parses a JSON array into a list; anything else is an error; '' stays ''.",
+     f_to_json_list},
     {"TO_UPPER", 1, 1, SL_SF_PURE, "(input)", "String", "Upper case (of toString()).", f_to_upper},
     {"TO_LOWER", 1, 1, SL_SF_PURE, "(input)", "String", "Lower case (of toString()).", f_to_lower},
     {"TRIM", 1, 1, SL_SF_PURE, "(input)", "String", "Strips leading and trailing whitespace.",
