@@ -65,9 +65,13 @@ static void make_events(struct sl_batch *b)
     }
 }
 
+static const char *only; /* argv[2]: run just this case */
+
 static void bench(const char *label, const char *src, struct sl_batch *b, long evals,
                   struct sl_value svar, double target)
 {
+    if (only && strcmp(only, label) != 0)
+        return;
     struct sl_stellar_prog *p;
     struct sl_diag d;
     sl_diag_init(&d);
@@ -156,6 +160,7 @@ static void bench_compile(void)
 int main(int argc, char **argv)
 {
     long evals = argc > 1 ? strtol(argv[1], NULL, 10) : 20000000;
+    only = argc > 2 ? argv[2] : NULL;
     sl_core_init();
     struct sl_batch *b = sl_batch_new();
     make_events(b);
@@ -181,7 +186,8 @@ int main(int argc, char **argv)
           svar, 0);
     bench("ternary_arith", "if bytes_in > 1000 then bytes_in * 2 + bytes_out else 0", b, evals,
           svar, 0);
-    bench_compile();
+    if (!only || strcmp(only, "compile") == 0)
+        bench_compile();
     if (svar.type == SL_V_OBJECT)
         sl_object_unref(svar.u.obj);
     sl_stellar_free(init);

@@ -75,9 +75,15 @@ static const char *text_of(struct sl_fcx *cx, const struct sl_value *v)
     return b->ptr;
 }
 
+/* The sketch behind v when it is one of type t: a pointer comparison, no name lookup. */
+static bool is_obj(const struct sl_value *v, const struct sl_object_type *t)
+{
+    return v->type == SL_V_OBJECT && v->u.obj && v->u.obj->type == t;
+}
+
 static struct sl_stats *stats_arg(const struct sl_value *v)
 {
-    return sl_sketch_is(v, "STATS") ? (struct sl_stats *)v->u.obj : NULL;
+    return is_obj(v, &sl_stats_type) ? (struct sl_stats *)v->u.obj : NULL;
 }
 
 /* ------------------------------------------------------------------ STATS_* */
@@ -296,7 +302,7 @@ static int f_stats_merge(struct sl_fcx *cx, const struct sl_value *a, int n, str
 
 static struct sl_hllp *hllp_arg(const struct sl_value *v)
 {
-    return sl_sketch_is(v, "HLLP") ? (struct sl_hllp *)v->u.obj : NULL;
+    return is_obj(v, &sl_hllp_type) ? (struct sl_hllp *)v->u.obj : NULL;
 }
 
 static int f_hllp_init(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
@@ -402,7 +408,7 @@ static int f_hllp_merge(struct sl_fcx *cx, const struct sl_value *a, int n, stru
 
 static struct sl_bloom *bloom_arg(const struct sl_value *v)
 {
-    return sl_sketch_is(v, "BLOOM") ? (struct sl_bloom *)v->u.obj : NULL;
+    return is_obj(v, &sl_bloom_type) ? (struct sl_bloom *)v->u.obj : NULL;
 }
 
 static int f_bloom_init(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)

@@ -37,7 +37,8 @@ struct cent {
 
 struct tdigest {
     double delta;  /* compression */
-    uint32_t cap;  /* room in c: centroids + buffer */
+    uint32_t cap;  /* bound on c: centroids + buffer */
+    uint32_t alloc; /* entries allocated in c (grows up to cap) */
     uint32_t nc;   /* merged centroids, sorted, in c[0..nc) */
     uint32_t nb;   /* buffered points in c[nc..nc+nb) */
     double total;  /* weight of centroids and buffer */
@@ -64,11 +65,16 @@ struct sl_stats {
 #define TD_MAX_DELTA 1000u
 #define INTERNAL 2.0 /* internal compression / nominal compression */
 
+/* Buffered points merged per compression; the merge sorts them through the stack (8 KiB). */
+#define TD_MERGE_RUN 512u
+
 static uint32_t td_capacity(double delta)
 {
     /* centroids never exceed INTERNAL * delta + 2 (two neighbours always span more than one
-     * unit of k); the buffer takes at least 2 * delta points between merges */
-    return (uint32_t)((INTERNAL + 2.0) * delta) + 16;
+     * unit of k); the buffer takes TD_MERGE_RUN points, or 2 * delta + 14 when that is more
+     * (the bound of earlier versions, which decoded digests may still fill) */
+    uint32_t buf = (uint32_t)(2.0 * delta) + 14;
+    return (uint32_t)(INTERNAL * delta) + 2 + (buf > TD_MERGE_RUN ? buf : TD_MERGE_RUN);
 }
 
 static void td_init(struct tdigest *t, double delta)
@@ -82,51 +88,170 @@ static void td_fini(struct tdigest *t)
 {
     sl_free(t->c);
     t->c = NULL;
+    t->alloc = 0;
 }
 
 /* Scale function k1 (arcsine): k(q) = δ/(2π) asin(2q-1). Centroids are small near both tails
  * (a centroid at q spans about sqrt(q(1-q)) / δ), as AVLTreeDigest's q(1-q) size bound. The
  * merge runs at twice the nominal compression (δ_int = 2δ, at most 2δ+2 centroids), which
- * is about the centroid count of an AVLTreeDigest of the nominal compression. */
-static double k_of_q(double delta, double q)
+ * is about the centroid count of an AVLTreeDigest of the nominal compression.
+ *
+ * A centroid starting at q may grow up to q' = k⁻¹(k(q) + 1). With a = asin(2q-1) and
+ * b = 2π/δ_int, q' = (sin(a + b) + 1) / 2 = ((2q-1) cos b + 2 sqrt(q(1-q)) sin b + 1) / 2,
+ * or 1 once a + b reaches π/2 (2q-1 >= cos b): one square root per centroid, not asin+sin. */
+struct klimit {
+    double cosb, sinb;
+};
+
+static struct klimit klimit_of(double delta_int)
 {
-    return delta / (2.0 * M_PI) * asin(2.0 * q - 1.0);
+    double b = 2.0 * M_PI / delta_int;
+    return (struct klimit){cos(b), sin(b)};
 }
 
-static double q_of_k(double delta, double k)
+static double q_limit(const struct klimit *k, double q)
 {
-    double x = k * 2.0 * M_PI / delta;
-    if (x >= M_PI / 2)
+    double s = 2.0 * q - 1.0;
+    if (s >= k->cosb)
         return 1.0;
-    if (x <= -M_PI / 2)
-        return 0.0;
-    return (sin(x) + 1.0) / 2.0;
+    double c = q <= 0 || q >= 1 ? 0 : 2.0 * sqrt(q * (1.0 - q));
+    return (s * k->cosb + c * k->sinb + 1.0) / 2.0;
 }
 
-static int cent_cmp(const void *a, const void *b)
+static void cent_swap(struct cent *a, struct cent *b)
 {
-    double x = ((const struct cent *)a)->m, y = ((const struct cent *)b)->m;
-    return x < y ? -1 : x > y ? 1 : 0;
+    struct cent t = *a;
+    *a = *b;
+    *b = t;
 }
 
-/* Sort buffer and centroids together and merge neighbours while the merged centroid spans at
- * most one unit of k. */
+static void cent_isort(struct cent *a, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        struct cent x = a[i];
+        uint32_t j = i;
+        for (; j > 0 && a[j - 1].m > x.m; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/* Quicksort on the means (median of three, insertion sort below 24, recursion on the smaller
+ * side), for decoded digests whose buffer is longer than a merge run. */
+static void cent_sort(struct cent *a, uint32_t n)
+{
+    while (n > 24) {
+        uint32_t mid = n / 2;
+        if (a[mid].m < a[0].m)
+            cent_swap(&a[mid], &a[0]);
+        if (a[n - 1].m < a[0].m)
+            cent_swap(&a[n - 1], &a[0]);
+        if (a[n - 1].m < a[mid].m)
+            cent_swap(&a[n - 1], &a[mid]);
+        double p = a[mid].m;
+        uint32_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i].m < p)
+                i++;
+            while (a[j].m > p)
+                j--;
+            if (i >= j)
+                break;
+            cent_swap(&a[i], &a[j]);
+            i++;
+            j--;
+        }
+        uint32_t left = j + 1; /* a[0..left) <= p <= a[left..n) */
+        if (left < n - left) {
+            cent_sort(a, left);
+            a += left;
+            n -= left;
+        } else {
+            cent_sort(a + left, n - left);
+            n = left;
+        }
+    }
+    cent_isort(a, n);
+}
+
+/* The bits of a double as an unsigned key in the same order (NaN never gets here). */
+static uint64_t dkey(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+/*
+ * Least-significant-digit radix sort of n <= TD_MERGE_RUN points, 8 bits a pass; a pass whose
+ * byte is the same in every key is skipped, so whole numbers (whose low mantissa bytes are
+ * zero) take two or three passes. Sorting is where a buffered point spends most of its time,
+ * and a comparison sort of random data pays a branch miss per comparison. `a` and `tmp` hold
+ * n points each; returns whichever holds the sorted run.
+ */
+static struct cent *radix_sort(struct cent *a, struct cent *tmp, uint32_t n)
+{
+    uint32_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t k = dkey(a[i].m);
+        for (int d = 0; d < 8; d++)
+            hist[d][k >> (8 * d) & 255]++;
+    }
+    struct cent *src = a, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        uint32_t *h = hist[d];
+        if (h[dkey(src[0].m) >> (8 * d) & 255] == n)
+            continue; /* every key has this byte */
+        uint32_t sum = 0;
+        for (int i = 0; i < 256; i++) {
+            uint32_t c = h[i];
+            h[i] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            dst[h[dkey(src[i].m) >> (8 * d) & 255]++] = src[i];
+        struct cent *t = src;
+        src = dst;
+        dst = t;
+    }
+    return src;
+}
+
+/* Sort the buffer, merge it into the (sorted) centroids, and merge neighbours while the merged
+ * centroid spans at most one unit of k. */
 static void td_compress(struct tdigest *t)
 {
     if (!t->nb)
         return;
     uint32_t n = t->nc + t->nb;
-    qsort(t->c, n, sizeof *t->c, cent_cmp);
+    if (t->nb > TD_MERGE_RUN) {
+        cent_sort(t->c, n); /* a decoded digest may carry a longer buffer */
+    } else {
+        /* sorted runs A = c[0..nc) and B = the sorted buffer: merge from the back */
+        struct cent tmp[TD_MERGE_RUN];
+        uint32_t nb = t->nb;
+        struct cent *b = radix_sort(t->c + t->nc, tmp, nb);
+        if (b != tmp)
+            memcpy(tmp, b, (size_t)nb * sizeof *tmp);
+        uint32_t i = t->nc, j = nb, k = n;
+        while (j > 0) {
+            if (i > 0 && t->c[i - 1].m > tmp[j - 1].m)
+                t->c[--k] = t->c[--i];
+            else
+                t->c[--k] = tmp[--j];
+        }
+    }
     double total = t->total;
     uint32_t out = 0;
     struct cent cur = t->c[0];
     double sofar = 0;
-    double d = INTERNAL * t->delta;
-    double qlimit = q_of_k(d, k_of_q(d, 0) + 1.0);
+    struct klimit kl = klimit_of(INTERNAL * t->delta);
+    double wlimit = q_limit(&kl, 0) * total; /* weight the current centroid may reach */
     for (uint32_t i = 1; i < n; i++) {
         struct cent x = t->c[i];
         double proposed = cur.w + x.w;
-        if ((sofar + proposed) / total <= qlimit) {
+        if (sofar + proposed <= wlimit) {
             cur.m += (x.m - cur.m) * x.w / proposed;
             if (cur.m > x.m) /* rounding: keep the means sorted (the decoder checks it) */
                 cur.m = x.m;
@@ -134,7 +259,7 @@ static void td_compress(struct tdigest *t)
         } else {
             t->c[out++] = cur;
             sofar += cur.w;
-            qlimit = q_of_k(d, k_of_q(d, sofar / total) + 1.0);
+            wlimit = q_limit(&kl, sofar / total) * total;
             cur = x;
         }
     }
@@ -146,12 +271,21 @@ static void td_compress(struct tdigest *t)
 /* Add a point of weight w. 0 or SL_ENOMEM. */
 static int td_add(struct tdigest *t, double x, double w)
 {
-    if (!t->c) {
-        t->c = sl_malloc((size_t)t->cap * sizeof *t->c);
-        if (!t->c)
-            return SL_ENOMEM;
+    if (t->nc + t->nb == t->alloc) {
+        if (t->alloc < t->cap) { /* grow: a digest of a few points stays small */
+            uint32_t a = t->alloc ? t->alloc * 2 : 32;
+            if (a > t->cap)
+                a = t->cap;
+            struct cent *c = sl_realloc(t->c, (size_t)a * sizeof *c);
+            if (!c)
+                return SL_ENOMEM;
+            t->c = c;
+            t->alloc = a;
+        } else {
+            td_compress(t);
+        }
     }
-    if (t->nc + t->nb == t->cap)
+    if (t->nb == TD_MERGE_RUN)
         td_compress(t);
     t->c[t->nc + t->nb].m = x;
     t->c[t->nc + t->nb].w = w;
@@ -705,6 +839,7 @@ struct sl_stats *sl_sketch__stats_read(struct sl_sketch__rd *r, bool *nomem)
     s->m4 = f[8];
     if (nc + nb) {
         s->td.c = sl_malloc((size_t)s->td.cap * sizeof *s->td.c);
+        s->td.alloc = s->td.cap;
         if (!s->td.c) {
             *nomem = true;
             sl_object_unref(&s->obj);
