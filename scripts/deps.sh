@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang clang-14 libclang-rt-14-dev llvm-14
   clang-format
   libyaml-dev libpcre2-dev libmicrohttpd-dev libxxhash-dev
-  libcmocka-dev libjansson-dev libedit-dev
+  libcmocka-dev libjansson-dev libedit-dev libsqlite3-dev sqlite3
   publicsuffix tzdata
   curl netcat-openbsd python3
 )

@@ -21,7 +21,8 @@ extern const struct sl_sfunc sl_sfuncs_date[] __attribute__((weak));
 extern const struct sl_sfunc sl_sfuncs_coll[] __attribute__((weak));
 extern const struct sl_sfunc sl_sfuncs_net[] __attribute__((weak));
 extern const struct sl_sfunc sl_sfuncs_stats[] __attribute__((weak));
-extern const struct sl_sfunc sl_sfuncs_profile[] __attribute__((weak));
+extern const struct sl_sfunc sl_sfuncs_profile[] __attribute__((weak));  /* PROFILE_* */
+extern const struct sl_sfunc sl_sfuncs_profiler[] __attribute__((weak)); /* PROFILER_* */
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const struct sl_sfunc **all;
@@ -38,7 +39,7 @@ static void build(void)
 {
     const struct sl_sfunc *tables[] = {sl_sfuncs_core, sl_sfuncs_string, sl_sfuncs_date,
                                        sl_sfuncs_coll, sl_sfuncs_net,    sl_sfuncs_stats,
-                                       sl_sfuncs_profile};
+                                       sl_sfuncs_profile, sl_sfuncs_profiler};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct sl_sfunc *f = tables[t]; f && f->name; f++)
