@@ -37,8 +37,8 @@ static int by_name(const void *a, const void *b)
 
 static void build(void)
 {
-    const struct sl_sfunc *tables[] = {sl_sfuncs_core, sl_sfuncs_string, sl_sfuncs_date,
-                                       sl_sfuncs_coll, sl_sfuncs_net,    sl_sfuncs_stats,
+    const struct sl_sfunc *tables[] = {sl_sfuncs_core,    sl_sfuncs_string,  sl_sfuncs_date,
+                                       sl_sfuncs_coll,    sl_sfuncs_net,     sl_sfuncs_stats,
                                        sl_sfuncs_profile, sl_sfuncs_profiler};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
