@@ -86,9 +86,15 @@ struct sl_xf_ctx {
     struct sl_batch *errors; /* dead letters of this call; created lazily by sl_xf_errors() */
     uint32_t worker;         /* 0..workers-1 */
     struct sl_component *comp;
+    struct sl_pipeline *pipe;
 };
 /* The error batch of this call (created on first use). NULL on OOM. */
 struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x);
+/* Send b on output `port` of the transform now (0: main; 2 + i: ops->outputs[i]), from
+ * process(), tick() or finish(): downstream components run before this returns. Consumes b.
+ * For outputs that can grow without bound (a flush of every entity), emit full batches as
+ * they fill. */
+void sl_xf_emit(struct sl_xf_ctx *x, unsigned port, struct sl_batch *b);
 
 struct sl_component_ops {
     const char *type; /* "file", "filter", "csv" */
@@ -105,6 +111,17 @@ struct sl_component_ops {
     int (*run)(struct sl_component *c);
     /* TRANSFORM */
     struct sl_batch *(*process)(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x);
+    /* Optional: named outputs besides main and errors (NULL-terminated, at most
+     * SL_PORTS - 2), read as `<name>.<output>`. */
+    const char *const *outputs;
+    /* Optional: called every tick_interval_ns on some worker (concurrently with process()
+     * on others), to close periods or expire state; emits with sl_xf_emit(). */
+    void (*tick)(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns);
+    int64_t tick_interval_ns; /* 0: 1 s */
+    /* Optional: called once when all input has been processed (end of input, shutdown), after
+     * every upstream transform finished, before the sinks flush: emit what is held. */
+    void (*finish)(struct sl_component *c, struct sl_xf_ctx *x);
+    bool output_optional; /* the main output may go unused (state kept in a store) */
     /* SINK: write one batch (do not keep it). A negative return counts the batch's events as
      * errors. */
     int (*write)(struct sl_component *c, struct sl_batch *b);

@@ -43,8 +43,8 @@ struct sl_batch {
     struct sl_event *events; /* heap array, grows */
     uint32_t count;
     uint32_t cap;
-    uint32_t port; /* output port the batch leaves from: SL_PORT(node, is_error) */
-    uint32_t _pad;
+    uint32_t port;  /* output port the batch leaves from: SL_PORT(node, index) */
+    uint32_t flags; /* SL_BATCH_*: control batches carry no events */
     uint64_t bytes; /* input bytes this batch represents */
     atomic_uint refs;
     struct sl_batch *parent; /* memory this batch's views point into (sl_batch_own) */
@@ -53,9 +53,14 @@ struct sl_batch {
     uint32_t adopted_cap;
 };
 
-#define SL_PORT(node, is_error) ((uint32_t)(node)*2u + ((is_error) ? 1u : 0u))
-#define SL_PORT_NODE(port)      ((port) / 2u)
-#define SL_PORT_IS_ERROR(port)  ((port)&1u)
+/* Each component has SL_PORTS output ports: 0 main, 1 errors (`<name>.errors`), 2.. the named
+ * outputs a transform declares (`<name>.triage`). */
+#define SL_PORTS                   4u
+#define SL_PORT(node, index)       ((uint32_t)(node)*SL_PORTS + (uint32_t)(index))
+#define SL_PORT_NODE(port)         ((port) / SL_PORTS)
+#define SL_PORT_INDEX(port)        ((port) % SL_PORTS)
+#define SL_PORT_IS_ERROR(port)     (SL_PORT_INDEX(port) == 1u)
+#define SL_BATCH_TICK              1u /* control: run the target transform's tick() */
 
 /* New empty batch with one reference. Aborts on OOM (fixed size). */
 struct sl_batch *sl_batch_new(void);

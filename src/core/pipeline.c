@@ -31,9 +31,12 @@ struct node {
     char *type;
     uint32_t *inputs; /* ports */
     uint32_t ninputs;
-    uint32_t *cons[2]; /* consumers (node ids) of the main and the error port */
-    uint32_t ncons[2];
+    uint32_t *cons[SL_PORTS]; /* consumers (node ids) of each output port */
+    uint32_t ncons[SL_PORTS];
     bool inited;
+    /* transform with tick(): a tick is queued and not yet run */
+    atomic_bool tick_pending;
+    int64_t next_tick; /* ticker thread only */
     /* source */
     struct sl_thread thread;
     /* sink */
@@ -53,6 +56,8 @@ struct sl_pipeline {
     struct sl_queue *work_q;
     struct sl_thread *worker_threads;
     struct sl_thread supervisor;
+    struct sl_thread ticker; /* when a transform has tick() */
+    bool has_ticker;
     atomic_bool stopping;
     int stop_fd;
     atomic_int sources_running;
@@ -120,10 +125,30 @@ static void hint_types(enum sl_kind kind, const char *type, struct sl_diag *d)
     sl_diag_hint(d, "%s types: %s", sl_kind_name(kind), list);
 }
 
-static void add_consumer(struct node *from, int is_err, uint32_t to)
+static void add_consumer(struct node *from, unsigned port, uint32_t to)
 {
-    from->cons[is_err] = sl_xrealloc(from->cons[is_err], (from->ncons[is_err] + 1) * 4);
-    from->cons[is_err][from->ncons[is_err]++] = to;
+    from->cons[port] = sl_xrealloc(from->cons[port], (from->ncons[port] + 1) * 4);
+    from->cons[port][from->ncons[port]++] = to;
+}
+
+/* Output port index of `name` on nd ("errors", or one of its named outputs); -1 if none. */
+static int port_index(const struct node *nd, const char *name, size_t len)
+{
+    if (len == 6 && memcmp(name, "errors", 6) == 0)
+        return 1;
+    const char *const *outs = nd->comp.ops->outputs;
+    for (int i = 0; outs && outs[i] && i < (int)SL_PORTS - 2; i++)
+        if (strlen(outs[i]) == len && memcmp(outs[i], name, len) == 0)
+            return 2 + i;
+    return -1;
+}
+
+/* Name of output port index i of nd ("errors", "triage"). */
+static const char *port_label(const struct node *nd, unsigned i)
+{
+    if (i == 1)
+        return "errors";
+    return i >= 2 && nd->comp.ops->outputs ? nd->comp.ops->outputs[i - 2] : "";
 }
 
 /* 0 white, 1 grey, 2 black */
@@ -131,7 +156,7 @@ static int find_cycle(struct sl_pipeline *p, uint32_t i, uint8_t *color, uint32_
 {
     color[i] = 1;
     struct node *nd = &p->nodes[i];
-    for (int e = 0; e < 2; e++) {
+    for (unsigned e = 0; e < SL_PORTS; e++) {
         for (uint32_t k = 0; k < nd->ncons[e]; k++) {
             uint32_t j = nd->cons[e][k];
             if (color[j] == 1) {
@@ -200,13 +225,28 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
         for (size_t k = 0; k < cc->ninputs; k++) {
             const char *in = cc->inputs[k].name;
             size_t len = strlen(in);
-            int is_err = 0;
+            int port = 0;
             struct node *from = find_node(p, in, len);
-            if (!from && len > 7 && strcmp(in + len - 7, ".errors") == 0) {
-                from = find_node(p, in, len - 7);
-                is_err = 1;
-            }
+            const char *dot = from ? NULL : strrchr(in, '.');
             diag_pos(d, cfg, cc->inputs[k].line, cc->inputs[k].col);
+            if (dot && (from = find_node(p, in, (size_t)(dot - in))) != NULL) {
+                port = port_index(from, dot + 1, strlen(dot + 1));
+                if (port < 0) {
+                    char list[256];
+                    size_t ln = (size_t)snprintf(list, sizeof list, "'%s', '%s.errors'",
+                                                 from->comp.name, from->comp.name);
+                    const char *const *outs = from->comp.ops->outputs;
+                    for (int oi = 0; outs && outs[oi] && ln < sizeof list; oi++)
+                        ln += (size_t)snprintf(list + ln, sizeof list - ln, ", '%s.%s'",
+                                               from->comp.name, outs[oi]);
+                    sl_diag_hint(d, "the outputs of '%s' (%s) are %s", from->comp.name,
+                                 from->comp.ops->type, list);
+                    sl_diag_set(d, SL_ECONFIG, "unknown output '%s' of '%s' (input of '%s')",
+                                dot + 1, from->comp.name, cc->name);
+                    goto fail;
+                }
+            }
+            bool is_err = port == 1;
             if (!from) {
                 hint_names(p, in, d);
                 sl_diag_set(d, SL_ECONFIG, "unknown input '%s' of '%s'", in, cc->name);
@@ -230,14 +270,14 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
                 goto fail;
             }
             for (uint32_t q = 0; q < nd->ninputs; q++) {
-                if (nd->inputs[q] == SL_PORT(from->comp.id, is_err)) {
+                if (nd->inputs[q] == SL_PORT(from->comp.id, port)) {
                     sl_diag_hint(d, "list each input once");
                     sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s' is listed twice", in, cc->name);
                     goto fail;
                 }
             }
-            nd->inputs[nd->ninputs++] = SL_PORT(from->comp.id, is_err);
-            add_consumer(from, is_err, i);
+            nd->inputs[nd->ninputs++] = SL_PORT(from->comp.id, port);
+            add_consumer(from, (unsigned)port, i);
         }
     }
     /* 3. cycles */
@@ -256,7 +296,8 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
     /* 4. unused outputs */
     for (uint32_t i = 0; i < p->n; i++) {
         struct node *nd = &p->nodes[i];
-        if (nd->comp.ops->kind != SL_KIND_SINK && nd->ncons[0] == 0) {
+        if (nd->comp.ops->kind != SL_KIND_SINK && nd->ncons[0] == 0 &&
+            !nd->comp.ops->output_optional) {
             diag_pos(d, cfg, nd->comp.line, nd->comp.col);
             sl_diag_hint(d,
                          "list '%s' in the inputs of a transform or sink (a 'null' sink "
@@ -323,8 +364,8 @@ void sl_pipeline_free(struct sl_pipeline *p)
         sl_free(nd->comp.name);
         sl_free(nd->type);
         sl_free(nd->inputs);
-        sl_free(nd->cons[0]);
-        sl_free(nd->cons[1]);
+        for (unsigned e = 0; e < SL_PORTS; e++)
+            sl_free(nd->cons[e]);
         if (nd->q) {
             void *item;
             while (sl_queue_try_pop(nd->q, &item) == 0)
@@ -354,8 +395,17 @@ void sl_pipeline_free(struct sl_pipeline *p)
 #define ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
 #define GET(ctr)    atomic_load_explicit(&(ctr), memory_order_relaxed)
 
-static void report_unconsumed(struct node *nd, struct sl_batch *errs)
+static void report_unconsumed(struct node *nd, struct sl_batch *errs, unsigned port)
 {
+    if (port >= 2) {
+        ADD(nd->comp.m.dropped, errs->count);
+        sl_mutex_lock(&nd->dl_lock);
+        sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_WARN, nd->comp.name,
+                           "%u event(s) on %s.%s, which no component reads (counted as dropped)",
+                           errs->count, nd->comp.name, port_label(nd, port));
+        sl_mutex_unlock(&nd->dl_lock);
+        return;
+    }
     const struct sl_value *msg = errs->count ? sl_event_get(&errs->events[0], SL_SYM_ERROR) : NULL;
     const struct sl_value *where =
         errs->count ? sl_event_get(&errs->events[0], SL_SYM_WHERE) : NULL;
@@ -370,6 +420,7 @@ static void report_unconsumed(struct node *nd, struct sl_batch *errs)
 }
 
 static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, struct sl_batch *b);
+static void flush_errors(struct sl_xf_ctx *x);
 
 static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, struct sl_batch *b)
 {
@@ -391,39 +442,52 @@ static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, str
         sl_batch_unref(b);
         return;
     }
-    struct sl_xf_ctx x = {.errors = NULL, .worker = worker, .comp = c};
+    struct sl_xf_ctx x = {.errors = NULL, .worker = worker, .comp = c, .pipe = p};
     struct sl_batch *out = c->ops->process(c, own, &x);
-    if (x.errors) {
-        x.errors->port = SL_PORT(c->id, 1);
-        if (x.errors->count) {
-            ADD(c->m.errors, x.errors->count);
-            dispatch(p, worker, x.errors->port, x.errors);
-        } else {
-            sl_batch_unref(x.errors);
-        }
+    flush_errors(&x);
+    if (out)
+        sl_xf_emit(&x, 0, out);
+}
+
+void sl_xf_emit(struct sl_xf_ctx *x, unsigned port, struct sl_batch *b)
+{
+    struct sl_component *c = x->comp;
+    if (port == 1) { /* errors: counted as errors */
+        ADD(c->m.errors, b->count);
+    } else if (port == 0) {
+        ADD(c->m.events_out, b->count);
     }
-    if (out) {
-        out->port = SL_PORT(c->id, 0);
-        ADD(c->m.events_out, out->count);
-        dispatch(p, worker, out->port, out);
-    }
+    b->port = SL_PORT(c->id, port);
+    dispatch(x->pipe, x->worker, b->port, b);
+}
+
+static void flush_errors(struct sl_xf_ctx *x)
+{
+    if (!x->errors)
+        return;
+    struct sl_batch *e = x->errors;
+    x->errors = NULL;
+    if (e->count)
+        sl_xf_emit(x, 1, e);
+    else
+        sl_batch_unref(e);
 }
 
 static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, struct sl_batch *b)
 {
     struct node *from = &p->nodes[SL_PORT_NODE(port)];
-    int is_err = (int)SL_PORT_IS_ERROR(port);
-    uint32_t n = from->ncons[is_err];
+    unsigned idx = SL_PORT_INDEX(port);
+    uint32_t n = from->ncons[idx];
     if (b->count == 0 || n == 0) {
-        if (b->count && is_err)
-            report_unconsumed(from, b);
+        if (b->count && idx)
+            report_unconsumed(from, b, idx);
         sl_batch_unref(b);
         return;
     }
     for (uint32_t k = 0; k + 1 < n; k++)
         sl_batch_ref(b);
     for (uint32_t k = 0; k < n; k++)
-        deliver(p, worker, &p->nodes[from->cons[is_err][k]], b);
+        deliver(p, worker, &p->nodes[from->cons[idx][k]], b);
 }
 
 void sl_component_diag_opt(const struct sl_component *c, const char *key, struct sl_diag *d)
@@ -507,7 +571,7 @@ int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs)
     ADD(c->m.bytes_in, errs->bytes);
     errs->port = SL_PORT(c->id, 1);
     if (nd->ncons[1] == 0) {
-        report_unconsumed(nd, errs);
+        report_unconsumed(nd, errs, 1);
         sl_batch_unref(errs);
         return 0;
     }
@@ -549,9 +613,96 @@ static void *worker_main(void *arg)
     void *item;
     while (sl_queue_pop(p->work_q, &item, -1) == 0) {
         struct sl_batch *b = item;
+        if (b->flags & SL_BATCH_TICK) {
+            struct node *nd = &p->nodes[SL_PORT_NODE(b->port)];
+            sl_batch_unref(b);
+            struct sl_xf_ctx x = {.worker = id, .comp = &nd->comp, .pipe = p};
+            nd->comp.ops->tick(&nd->comp, &x, sl_clock_mono_ns());
+            flush_errors(&x);
+            atomic_store(&nd->tick_pending, false);
+            continue;
+        }
         dispatch(p, id, b->port, b);
     }
     return NULL;
+}
+
+/* While sources run, queue a tick for each transform with tick() every tick_interval_ns (a
+ * control batch through the work queue, so ticks run on the workers; skipped while the
+ * previous one is still queued or the queue is full). */
+static void *ticker_main(void *arg)
+{
+    struct sl_pipeline *p = arg;
+    sl_mutex_lock(&p->lock);
+    while (atomic_load(&p->sources_running) > 0) {
+        int64_t now = sl_clock_mono_ns(), next = now + 1000000000;
+        for (uint32_t i = 0; i < p->n; i++) {
+            struct node *nd = &p->nodes[i];
+            if (nd->comp.ops->kind != SL_KIND_TRANSFORM || !nd->comp.ops->tick)
+                continue;
+            int64_t every = nd->comp.ops->tick_interval_ns ? nd->comp.ops->tick_interval_ns
+                                                           : 1000000000;
+            if (!nd->next_tick)
+                nd->next_tick = now + every;
+            if (nd->next_tick <= now) {
+                nd->next_tick = now + every;
+                if (!atomic_exchange(&nd->tick_pending, true)) {
+                    struct sl_batch *b = sl_batch_new();
+                    b->flags = SL_BATCH_TICK;
+                    b->port = SL_PORT(i, 0);
+                    if (sl_queue_try_push(p->work_q, b) != 0) {
+                        sl_batch_unref(b);
+                        atomic_store(&nd->tick_pending, false);
+                    }
+                }
+            }
+            if (nd->next_tick < next)
+                next = nd->next_tick;
+        }
+        if (atomic_load(&p->sources_running) > 0)
+            sl_cond_wait_until(&p->cond, &p->lock, next);
+    }
+    sl_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Post-order over consumers: order[] ends up reversed topological. */
+static void topo_visit(struct sl_pipeline *p, uint32_t i, uint8_t *seen, uint32_t *order,
+                       uint32_t *n)
+{
+    seen[i] = 1;
+    struct node *nd = &p->nodes[i];
+    for (unsigned e = 0; e < SL_PORTS; e++)
+        for (uint32_t k = 0; k < nd->ncons[e]; k++)
+            if (!seen[nd->cons[e][k]])
+                topo_visit(p, nd->cons[e][k], seen, order, n);
+    order[(*n)++] = i;
+}
+
+/* All input processed, workers gone: let each transform with finish() emit what it holds,
+ * upstream ones first, running their outputs through the rest of the graph here. */
+static void run_finishers(struct sl_pipeline *p)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < p->n; i++)
+        any |= p->nodes[i].comp.ops->kind == SL_KIND_TRANSFORM && p->nodes[i].comp.ops->finish;
+    if (!any)
+        return;
+    uint8_t *seen = sl_xcalloc(p->n, 1);
+    uint32_t *order = sl_xcalloc(p->n, sizeof *order), n = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!seen[i])
+            topo_visit(p, i, seen, order, &n);
+    for (uint32_t k = n; k-- > 0;) {
+        struct node *nd = &p->nodes[order[k]];
+        if (nd->comp.ops->kind != SL_KIND_TRANSFORM || !nd->comp.ops->finish)
+            continue;
+        struct sl_xf_ctx x = {.worker = 0, .comp = &nd->comp, .pipe = p};
+        nd->comp.ops->finish(&nd->comp, &x);
+        flush_errors(&x);
+    }
+    sl_free(order);
+    sl_free(seen);
 }
 
 static void *source_main(void *arg)
@@ -623,9 +774,12 @@ static void *supervisor_main(void *arg)
     for (uint32_t i = 0; i < p->n; i++)
         if (p->nodes[i].comp.ops->kind == SL_KIND_SOURCE)
             sl_thread_join(&p->nodes[i].thread);
+    if (p->has_ticker)
+        sl_thread_join(&p->ticker);
     sl_queue_close(p->work_q);
     for (int i = 0; i < p->workers; i++)
         sl_thread_join(&p->worker_threads[i]);
+    run_finishers(p);
     for (uint32_t i = 0; i < p->n; i++)
         if (p->nodes[i].q)
             sl_queue_close(p->nodes[i].q);
@@ -673,6 +827,11 @@ int sl_pipeline_start(struct sl_pipeline *p)
         snprintf(name, sizeof(name), "sl-i-%s", nd->comp.name);
         sl_assert(sl_thread_start(&nd->thread, name, source_main, nd) == 0);
     }
+    for (uint32_t i = 0; i < p->n; i++)
+        p->has_ticker |= p->nodes[i].comp.ops->kind == SL_KIND_TRANSFORM &&
+                         p->nodes[i].comp.ops->tick != NULL;
+    if (p->has_ticker)
+        sl_assert(sl_thread_start(&p->ticker, "sl-ticker", ticker_main, p) == 0);
     sl_assert(sl_thread_start(&p->supervisor, "sl-supervisor", supervisor_main, p) == 0);
     return 0;
 }
@@ -745,9 +904,12 @@ bool sl_pipeline_once(const struct sl_pipeline *p)
 
 static void port_name(const struct sl_pipeline *p, uint32_t port, struct sl_buf *out)
 {
-    sl_buf_puts(out, p->nodes[SL_PORT_NODE(port)].comp.name);
-    if (SL_PORT_IS_ERROR(port))
-        sl_buf_puts(out, ".errors");
+    const struct node *nd = &p->nodes[SL_PORT_NODE(port)];
+    sl_buf_puts(out, nd->comp.name);
+    if (SL_PORT_INDEX(port)) {
+        sl_buf_puts(out, ".");
+        sl_buf_puts(out, port_label(nd, SL_PORT_INDEX(port)));
+    }
 }
 
 void sl_pipeline_describe(const struct sl_pipeline *p, struct sl_buf *out)
