@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/pipeline.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,91 @@ static const struct sl_component_ops odd_ops = {
     .process = odd_process,
 };
 
+/* "hold": keeps every event; multiples of 3 also leave on hold.side at once; each tick
+ * releases what is held on the main output; finish() releases the rest and reports on
+ * hold.side an event n = -1 (sum checks count it). */
+struct hold_state {
+    struct sl_batch *held;
+    pthread_mutex_t lock;
+    atomic_int ticks, finishes;
+};
+
+static int hold_init(struct sl_component *c, struct sl_diag *d)
+{
+    struct hold_state *h = sl_xcalloc(1, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    h->held = sl_batch_new();
+    c->state = h;
+    return 0;
+}
+
+static void hold_fini(struct sl_component *c)
+{
+    struct hold_state *h = c->state;
+    sl_batch_unref(h->held);
+    pthread_mutex_destroy(&h->lock);
+    sl_free(h);
+}
+
+static struct sl_batch *hold_process(struct sl_component *c, struct sl_batch *b,
+                                     struct sl_xf_ctx *x)
+{
+    struct hold_state *h = c->state;
+    struct sl_batch *side = sl_batch_new();
+    pthread_mutex_lock(&h->lock);
+    for (uint32_t i = 0; i < b->count; i++) {
+        int64_t n = sl_event_get(&b->events[i], SYM_N)->u.i;
+        sl_event_set(h->held, sl_batch_push(h->held), SYM_N, sl_value_int(n));
+        if (n % 3 == 0)
+            sl_event_set(side, sl_batch_push(side), SYM_N, sl_value_int(n));
+    }
+    pthread_mutex_unlock(&h->lock);
+    sl_batch_unref(b);
+    sl_xf_emit(x, 2, side);
+    return NULL;
+}
+
+static void hold_release(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    struct hold_state *h = c->state;
+    pthread_mutex_lock(&h->lock);
+    struct sl_batch *out = h->held;
+    h->held = sl_batch_new();
+    pthread_mutex_unlock(&h->lock);
+    sl_xf_emit(x, 0, out);
+}
+
+static void hold_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns)
+{
+    atomic_fetch_add(&((struct hold_state *)c->state)->ticks, 1);
+    hold_release(c, x);
+}
+
+static void hold_finish(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    atomic_fetch_add(&((struct hold_state *)c->state)->finishes, 1);
+    hold_release(c, x);
+    struct sl_batch *side = sl_batch_new();
+    sl_event_set(side, sl_batch_push(side), SYM_N, sl_value_int(-1));
+    sl_xf_emit(x, 2, side);
+}
+
+static const char *const hold_outputs[] = {"side", NULL};
+
+static const struct sl_component_ops hold_ops = {
+    .type = "hold",
+    .kind = SL_KIND_TRANSFORM,
+    .summary = "holds events until a tick",
+    .options = (const struct sl_option[]){{0}},
+    .init = hold_init,
+    .fini = hold_fini,
+    .process = hold_process,
+    .outputs = hold_outputs,
+    .tick = hold_tick,
+    .tick_interval_ns = 20000000,
+    .finish = hold_finish,
+};
+
 struct sink_conf {
     int64_t delay_us;
 };
@@ -144,7 +230,8 @@ static const struct sl_component_ops sink_ops = {
     .write = sink_write,
 };
 
-static const struct sl_component_ops *const test_types[] = {&cnt_ops, &odd_ops, &sink_ops, NULL};
+static const struct sl_component_ops *const test_types[] = {&cnt_ops, &odd_ops, &hold_ops,
+                                                            &sink_ops, NULL};
 
 /* ---- helpers */
 
@@ -229,6 +316,64 @@ static void test_counts_exact(void **state)
         sl_pipeline_free(p);
         sl_config_free(cfg);
     }
+}
+
+/* Named outputs, ticks and finish(): everything held comes out exactly once, the named output
+ * carries its own events, and two stateful stages in a row finish upstream first. */
+static void test_outputs_ticks_finish(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: counter, count: 30000, batch: 100, forever: false}\n"
+                    "transforms:\n"
+                    "  h1: {type: hold, inputs: [src]}\n"
+                    "  h2: {type: hold, inputs: [h1]}\n"
+                    "sinks:\n"
+                    "  main: {type: count, inputs: [h2]}\n"
+                    "  side: {type: count, inputs: [h1.side]}\n";
+    for (int workers = 1; workers <= 2; workers++) {
+        struct sl_config *cfg;
+        struct sl_diag d;
+        struct sl_pipeline *p = build(y, &cfg, &d, workers, false);
+        assert_non_null(p);
+        sl_pipeline_start(p);
+        assert_true(sl_pipeline_wait(p, 60000));
+        assert_int_equal(sink_count(p, "main"), 30000);
+        assert_int_equal(sink_sum(p, "main"), 29999ull * 30000ull / 2);
+        assert_int_equal(sink_count(p, "side"), 10000 + 1);
+        /* 3 * (0 + 1 + ... + 9999) - 1 */
+        assert_int_equal(sink_sum(p, "side"), 3ull * (9999ull * 10000ull / 2) - 1);
+        struct hold_state *h1 = sl_pipeline_find(p, "h1")->state;
+        assert_int_equal(atomic_load(&h1->finishes), 1);
+        struct sl_buf out;
+        sl_buf_init(&out, 0);
+        sl_pipeline_describe(p, &out);
+        sl_buf_putc(&out, 0);
+        assert_non_null(strstr(out.ptr, "h1.side"));
+        sl_buf_fini(&out);
+        sl_pipeline_free(p);
+        sl_config_free(cfg);
+    }
+    /* ticks run while the source runs */
+    const char *slow = "sources:\n"
+                       "  src: {type: counter, count: 40, batch: 1, forever: false}\n"
+                       "transforms:\n"
+                       "  h1: {type: hold, inputs: [src]}\n"
+                       "sinks:\n"
+                       "  main: {type: count, inputs: [h1], delay_us: 5000}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(slow, &cfg, &d, 2, false);
+    assert_non_null(p);
+    sl_pipeline_start(p);
+    assert_true(sl_pipeline_wait(p, 60000));
+    assert_int_equal(sink_count(p, "main"), 40);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    /* an unknown output names the real ones */
+    expect_error("sources:\n  src: {type: counter}\ntransforms:\n  h1: {type: hold, inputs: "
+                 "[src]}\nsinks:\n  a: {type: count, inputs: [h1]}\n  b: {type: count, "
+                 "inputs: [h1.sde]}\n",
+                 7, 29, "unknown output 'sde' of 'h1'");
 }
 
 static void test_backpressure_and_stop(void **state)
@@ -376,7 +521,8 @@ int main(void)
     SYM_N = sl_sym_intern_c("n");
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_exact),     cmocka_unit_test(test_backpressure_and_stop),
+        cmocka_unit_test(test_counts_exact),     cmocka_unit_test(test_outputs_ticks_finish),
+        cmocka_unit_test(test_backpressure_and_stop),
         cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_help_text),
     };
