@@ -56,6 +56,13 @@ void sl_mutex_unlock(struct sl_mutex *m)
     sl_assert(pthread_mutex_unlock(&m->m) == 0);
 }
 
+bool sl_mutex_trylock(struct sl_mutex *m)
+{
+    int rc = pthread_mutex_trylock(&m->m);
+    sl_assert(rc == 0 || rc == EBUSY);
+    return rc == 0;
+}
+
 void sl_cond_init(struct sl_cond *c)
 {
     pthread_condattr_t a;

@@ -6,6 +6,7 @@
 #define SL_SYS_THREAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void *(*sl_thread_fn)(void *arg);
@@ -30,6 +31,8 @@ void sl_mutex_init(struct sl_mutex *m);
 void sl_mutex_fini(struct sl_mutex *m);
 void sl_mutex_lock(struct sl_mutex *m);
 void sl_mutex_unlock(struct sl_mutex *m);
+/* True when the lock was taken; false when another thread holds it. */
+bool sl_mutex_trylock(struct sl_mutex *m);
 void sl_cond_init(struct sl_cond *c); /* uses CLOCK_MONOTONIC */
 void sl_cond_fini(struct sl_cond *c);
 void sl_cond_wait(struct sl_cond *c, struct sl_mutex *m);
