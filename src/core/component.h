@@ -136,6 +136,9 @@ struct sl_comp_metrics {
     atomic_uint_fast64_t dropped; /* filtered out or otherwise not forwarded, by design */
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t bytes_out;
+    /* sources: the size of the whole input when known in advance (files read once), so
+     * `run --once` can show progress; 0 when unknown */
+    atomic_uint_fast64_t bytes_total;
 };
 
 struct sl_component {
