@@ -40,6 +40,7 @@ run: release
 	build/release/sluice run -c examples/quickstart.yaml
 
 test: asan
+	@bash scripts/node-deps.sh
 	@bash scripts/run-tests.sh build/asan
 
 test-tsan: tsan

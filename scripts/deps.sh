@@ -9,9 +9,12 @@ PKGS=(
   libcmocka-dev libjansson-dev libedit-dev libsqlite3-dev sqlite3
   publicsuffix tzdata
   curl netcat-openbsd python3
+  nodejs npm libsnappy-dev libzstd-dev zlib1g-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
