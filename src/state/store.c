@@ -429,9 +429,10 @@ static uint64_t enqueue(struct sl_store *s, struct job *j)
         s->stats.puts++;
         s->stats.queued += j->nrows;
     }
+    uint64_t seq = j->seq; /* a PUT job may be freed by the writer once unlocked */
     sl_cond_signal(&s->work);
     sl_mutex_unlock(&s->lock);
-    return j->seq;
+    return seq;
 }
 
 static void wait_done(struct sl_store *s, uint64_t seq)
