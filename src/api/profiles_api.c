@@ -76,20 +76,32 @@ struct series {
 static const char *stellar_type(const struct sl_value *v)
 {
     switch (sl_sv_jnum(v)) {
-    case SL_JN_INT: return "Integer";
-    case SL_JN_LONG: return "Long";
-    case SL_JN_FLOAT: return "Float";
-    case SL_JN_DOUBLE: return "Double";
-    default: break;
+    case SL_JN_INT:
+        return "Integer";
+    case SL_JN_LONG:
+        return "Long";
+    case SL_JN_FLOAT:
+        return "Float";
+    case SL_JN_DOUBLE:
+        return "Double";
+    default:
+        break;
     }
     switch ((enum sl_vtype)v->type) {
-    case SL_V_NULL: return "null";
-    case SL_V_BOOL: return "Boolean";
-    case SL_V_STRING: return "String";
-    case SL_V_LIST: return (v->flags & SL_VF_SET) ? "Set" : "List";
-    case SL_V_MAP: return "Map";
-    case SL_V_OBJECT: return v->u.obj->type->name;
-    default: return sl_vtype_name((enum sl_vtype)v->type);
+    case SL_V_NULL:
+        return "null";
+    case SL_V_BOOL:
+        return "Boolean";
+    case SL_V_STRING:
+        return "String";
+    case SL_V_LIST:
+        return (v->flags & SL_VF_SET) ? "Set" : "List";
+    case SL_V_MAP:
+        return "Map";
+    case SL_V_OBJECT:
+        return v->u.obj->type->name;
+    default:
+        return sl_vtype_name((enum sl_vtype)v->type);
     }
 }
 
@@ -128,8 +140,8 @@ static bool parse_ms(const char *arg, int64_t dflt, int64_t *out)
     return sl_str_to_i64(sl_str_c(arg), out) == 0;
 }
 
-unsigned sl_api_profiles_get(struct sl_store *s, const char *url, const char *from,
-                             const char *to, const char *groups, struct sl_buf *out)
+unsigned sl_api_profiles_get(struct sl_store *s, const char *url, const char *from, const char *to,
+                             const char *groups, struct sl_buf *out)
 {
     if (!s)
         return error(out, 503, "no profile store configured (start with --store sqlite:PATH)",

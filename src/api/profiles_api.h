@@ -20,7 +20,7 @@
 
 #include <stdbool.h>
 
-#define SL_API_PROFILES_PREFIX  "/api/v1/profiles"
+#define SL_API_PROFILES_PREFIX   "/api/v1/profiles"
 #define SL_API_PROFILES_MAX_ROWS 10000 /* measurements per answer; more: "truncated": true */
 
 /* True if url is served by sl_api_profiles_get. */
@@ -29,7 +29,7 @@ bool sl_api_profiles_match(const char *url);
 /* Answer the request for `url` (the path, percent-decoded) with query arguments from, to and
  * groups (NULL when absent) from store s (NULL: 503, no store configured). Appends the JSON
  * body to out and returns the HTTP status (200, 400, 404, 500, 503). Any thread. */
-unsigned sl_api_profiles_get(struct sl_store *s, const char *url, const char *from,
-                             const char *to, const char *groups, struct sl_buf *out);
+unsigned sl_api_profiles_get(struct sl_store *s, const char *url, const char *from, const char *to,
+                             const char *groups, struct sl_buf *out);
 
 #endif

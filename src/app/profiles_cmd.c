@@ -35,8 +35,8 @@ static void utc(int64_t ms, char *out, size_t n)
     sl_clock_format_rfc3339(ms * 1000000, 0, out, n);
 }
 
-static int print_profile(void *ud, struct sl_str profile, uint64_t entities,
-                         uint64_t measurements, int64_t first_ms, int64_t last_ms)
+static int print_profile(void *ud, struct sl_str profile, uint64_t entities, uint64_t measurements,
+                         int64_t first_ms, int64_t last_ms)
 {
     char first[40], last[40];
     utc(first_ms, first, sizeof first);
@@ -51,8 +51,8 @@ static int print_entity(void *ud, struct sl_str entity, uint64_t measurements, i
 {
     char last[40];
     utc(last_ms, last, sizeof last);
-    printf("%-40.*s %12llu  %-20s\n", (int)entity.len, entity.ptr,
-           (unsigned long long)measurements, last);
+    printf("%-40.*s %12llu  %-20s\n", (int)entity.len, entity.ptr, (unsigned long long)measurements,
+           last);
     (*(int *)ud)++;
     return 0;
 }
@@ -149,8 +149,8 @@ int sl_cmd_profiles(int argc, char **argv)
         sl_buf_fini(&path);
     } else if (npos == 0) {
         int n = 0;
-        printf("%-24s %10s %12s  %-20s  %-20s\n", "PROFILE", "ENTITIES", "MEASUREMENTS",
-               "FIRST", "LAST");
+        printf("%-24s %10s %12s  %-20s  %-20s\n", "PROFILE", "ENTITIES", "MEASUREMENTS", "FIRST",
+               "LAST");
         rc = sl_store_profiles(s, print_profile, &n);
     } else if (npos == 1) {
         int n = 0;

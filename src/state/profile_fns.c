@@ -119,7 +119,9 @@ static int fcx_copy(struct sl_fcx *cx, const struct sl_value *v, struct sl_value
                 return rc;
         }
         return 0;
-    default: *out = *v; return 0;
+    default:
+        *out = *v;
+        return 0;
     }
 }
 
@@ -205,14 +207,14 @@ static int period_ms(struct sl_fcx *cx, const char *fn, const struct sl_value *o
     int64_t amount = 15, num = 60000, den = 1;
     if (setting(cx, overrides, KEY_DURATION, &v, &rc) && v.type != SL_V_NULL &&
         !to_long(&v, &amount))
-        return sl_fcx_error(cx, "%s: %s must be a number, got %s", fn, KEY_DURATION,
-                            type_name(&v));
+        return sl_fcx_error(cx, "%s: %s must be a number, got %s", fn, KEY_DURATION, type_name(&v));
     if (rc)
         return rc;
     if (setting(cx, overrides, KEY_UNITS, &v, &rc) && v.type != SL_V_NULL &&
         !time_unit(&v, &num, &den))
-        return sl_fcx_error(cx, "%s: %s must be a TimeUnit name (SECONDS, MINUTES, HOURS, "
-                                "DAYS, ...), got %.*s",
+        return sl_fcx_error(cx,
+                            "%s: %s must be a TimeUnit name (SECONDS, MINUTES, HOURS, "
+                            "DAYS, ...), got %.*s",
                             fn, KEY_UNITS, v.type == SL_V_STRING ? (int)v.len : 4,
                             v.type == SL_V_STRING ? v.u.s : type_name(&v));
     if (rc)
@@ -247,9 +249,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ProfilePeriod.visitPeriods(start, end): from the period containing start while
  * period.start <= end; with intervals, only periods whose start lies in one of them. */
-static int visit_periods(struct sl_fcx *cx, const char *fn, int64_t start, int64_t end,
-                         int64_t dur, const struct sl_window_interval *iv, size_t niv,
-                         bool filter, struct sl_value *out)
+static int visit_periods(struct sl_fcx *cx, const char *fn, int64_t start, int64_t end, int64_t dur,
+                         const struct sl_window_interval *iv, size_t niv, bool filter,
+                         struct sl_value *out)
 {
     if (start < 0)
         return sl_fcx_error(cx, "%s: the periods would start before 1970 (%lld ms)", fn,
@@ -283,16 +285,16 @@ static int visit_periods(struct sl_fcx *cx, const char *fn, int64_t start, int64
 
 /* ------------------------------------------------------------------ PROFILE_FIXED */
 
-static int f_profile_fixed(struct sl_fcx *cx, const struct sl_value *a, int n,
-                           struct sl_value *out)
+static int f_profile_fixed(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     int64_t ago, num, den;
     if (!to_long(&a[0], &ago))
         return sl_fcx_error(cx, "PROFILE_FIXED: durationAgo must be a number, got %s",
                             type_name(&a[0]));
     if (!time_unit(&a[1], &num, &den))
-        return sl_fcx_error(cx, "PROFILE_FIXED: units must be a TimeUnit name (SECONDS, "
-                                "MINUTES, HOURS, DAYS, ...), got %s",
+        return sl_fcx_error(cx,
+                            "PROFILE_FIXED: units must be a TimeUnit name (SECONDS, "
+                            "MINUTES, HOURS, DAYS, ...), got %s",
                             type_name(&a[1]));
     const struct sl_value *ov = n > 2 ? &a[2] : NULL;
     if (ov && ov->type != SL_V_MAP && ov->type != SL_V_NULL)
@@ -370,8 +372,8 @@ struct query {
 };
 
 /* A string argument as text (Java's String.valueOf for other scalars). */
-static int text_arg(struct sl_fcx *cx, const char *fn, const char *what,
-                    const struct sl_value *v, struct sl_str *out)
+static int text_arg(struct sl_fcx *cx, const char *fn, const char *what, const struct sl_value *v,
+                    struct sl_str *out)
 {
     if (v->type == SL_V_STRING) {
         *out = sl_str_make(v->u.s, v->len);
@@ -393,8 +395,7 @@ static int text_arg(struct sl_fcx *cx, const char *fn, const char *what,
 }
 
 /* The JSON array of the groups' Stellar text, in evaluation memory. */
-static int groups_json(struct sl_fcx *cx, const struct sl_value *g, size_t ng,
-                       struct sl_str *out)
+static int groups_json(struct sl_fcx *cx, const struct sl_value *g, size_t ng, struct sl_str *out)
 {
     struct sl_buf json, text;
     sl_buf_init(&json, 1u << 20);
@@ -438,8 +439,9 @@ static int run_query(struct sl_fcx *cx, const char *fn, const struct query *q, e
     if (!s)
         s = sl_store_default();
     if (!s)
-        return sl_fcx_error(cx, "%s: no profile store configured; start with --store "
-                                "sqlite:PATH",
+        return sl_fcx_error(cx,
+                            "%s: no profile store configured; start with --store "
+                            "sqlite:PATH",
                             fn);
     uint32_t np = q->periods->len;
     for (uint32_t i = 0; i < np; i++) {
@@ -447,8 +449,9 @@ static int run_query(struct sl_fcx *cx, const char *fn, const struct query *q, e
         const struct sl_value *p = &q->periods->u.list[i];
         if (p->type != SL_V_MAP || !period_field(p, "period", &x) ||
             !period_field(p, "duration", &x))
-            return sl_fcx_error(cx, "%s: periods must be a list of periods (from "
-                                    "PROFILE_FIXED or PROFILE_WINDOW), item %u is a %s",
+            return sl_fcx_error(cx,
+                                "%s: periods must be a list of periods (from "
+                                "PROFILE_FIXED or PROFILE_WINDOW), item %u is a %s",
                                 fn, i, type_name(p));
     }
     int rc = sl_fcx_list(cx, np, out);
@@ -477,8 +480,7 @@ static int run_query(struct sl_fcx *cx, const char *fn, const struct query *q, e
             period_field(&q->periods->u.list[j], "period", &ids[j - i]);
         }
         sl_arena_reset(&tmp);
-        rc = sl_store_get(s, q->profile, q->entity, q->groups, dur, ids, j - i, &tmp, vals,
-                          found);
+        rc = sl_store_get(s, q->profile, q->entity, q->groups, dur, ids, j - i, &tmp, vals, found);
         if (rc) {
             rc = sl_fcx_error(cx, "%s: reading the profile store %s failed: %s", fn,
                               sl_store_url(s), sl_strerror(rc));
@@ -544,8 +546,7 @@ static int emit_verbose(struct sl_fcx *cx, const struct query *q, const struct s
 }
 
 /* profile, entity, periods: the arguments both functions share. */
-static int query_init(struct sl_fcx *cx, const char *fn, const struct sl_value *a,
-                      struct query *q)
+static int query_init(struct sl_fcx *cx, const char *fn, const struct sl_value *a, struct query *q)
 {
     memset(q, 0, sizeof *q);
     int rc = text_arg(cx, fn, "profile", &a[0], &q->profile);
@@ -554,8 +555,9 @@ static int query_init(struct sl_fcx *cx, const char *fn, const struct sl_value *
     if (rc)
         return rc;
     if (a[2].type != SL_V_LIST)
-        return sl_fcx_error(cx, "%s: periods must be a list of periods (from PROFILE_FIXED or "
-                                "PROFILE_WINDOW), got %s",
+        return sl_fcx_error(cx,
+                            "%s: periods must be a list of periods (from PROFILE_FIXED or "
+                            "PROFILE_WINDOW), got %s",
                             fn, type_name(&a[2]));
     q->periods = &a[2];
     return sl_fcx_list(cx, 0, &q->groups_list);
@@ -572,8 +574,7 @@ static int set_groups(struct sl_fcx *cx, struct query *q, const struct sl_value 
     return groups_json(cx, g, ng, &q->groups);
 }
 
-static int f_profile_get(struct sl_fcx *cx, const struct sl_value *a, int n,
-                         struct sl_value *out)
+static int f_profile_get(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     struct query q;
     int rc = query_init(cx, "PROFILE_GET", a, &q);
@@ -615,8 +616,7 @@ static int f_profile_verbose(struct sl_fcx *cx, const struct sl_value *a, int n,
     if (n >= 4 && a[3].type == SL_V_LIST)
         rc = set_groups(cx, &q, a[3].u.list, a[3].len);
     else if (n >= 4 && a[3].type != SL_V_NULL)
-        return sl_fcx_error(cx, "PROFILE_VERBOSE: groups must be a list, got %s",
-                            type_name(&a[3]));
+        return sl_fcx_error(cx, "PROFILE_VERBOSE: groups must be a list, got %s", type_name(&a[3]));
     else
         rc = set_groups(cx, &q, NULL, 0);
     if (rc)

@@ -140,8 +140,8 @@ struct sl_store {
     struct sl_thread writer;
 
     struct sl_mutex lock;
-    struct sl_cond work; /* writer waits: a job was queued, or stop */
-    struct sl_cond done; /* callers wait: a job finished */
+    struct sl_cond work;         /* writer waits: a job was queued, or stop */
+    struct sl_cond done;         /* callers wait: a job finished */
     struct job *head, *tail;     /* guarded_by: lock */
     uint64_t seq_next;           /* guarded_by: lock (last seq handed out) */
     uint64_t seq_done;           /* guarded_by: lock */
@@ -160,16 +160,26 @@ static _Atomic(struct sl_store *) default_store;
 static const char *vtype_of(const struct sl_value *v)
 {
     switch ((enum sl_vtype)v->type) {
-    case SL_V_NULL: return "null";
-    case SL_V_BOOL: return "Boolean";
-    case SL_V_INT: return (v->flags & SL_VF_I32) ? "Integer" : "Long";
-    case SL_V_DOUBLE: return (v->flags & SL_VF_F32) ? "Float" : "Double";
-    case SL_V_STRING: return "String";
-    case SL_V_BYTES: return "Bytes";
-    case SL_V_TS: return "Long";
-    case SL_V_IP: return "String";
-    case SL_V_LIST: return (v->flags & SL_VF_SET) ? "Set" : "List";
-    case SL_V_MAP: return "Map";
+    case SL_V_NULL:
+        return "null";
+    case SL_V_BOOL:
+        return "Boolean";
+    case SL_V_INT:
+        return (v->flags & SL_VF_I32) ? "Integer" : "Long";
+    case SL_V_DOUBLE:
+        return (v->flags & SL_VF_F32) ? "Float" : "Double";
+    case SL_V_STRING:
+        return "String";
+    case SL_V_BYTES:
+        return "Bytes";
+    case SL_V_TS:
+        return "Long";
+    case SL_V_IP:
+        return "String";
+    case SL_V_LIST:
+        return (v->flags & SL_VF_SET) ? "Set" : "List";
+    case SL_V_MAP:
+        return "Map";
     case SL_V_OBJECT:
         if (sl_sketch_is(v, "STATS"))
             return "STATS";
@@ -178,7 +188,8 @@ static const char *vtype_of(const struct sl_value *v)
         if (sl_sketch_is(v, "BLOOM"))
             return "BLOOM";
         return NULL;
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -194,7 +205,8 @@ static int encode_value(const struct sl_value *v, struct row *r, struct sl_buf *
     size_t off = b->len;
     int rc = 0;
     switch ((enum sl_vtype)v->type) {
-    case SL_V_NULL: return 0;
+    case SL_V_NULL:
+        return 0;
     case SL_V_BOOL:
         r->col = COL_INT;
         r->i = v->u.b;
@@ -237,7 +249,8 @@ static int encode_value(const struct sl_value *v, struct row *r, struct sl_buf *
         r->col = COL_BLOB;
         rc = sl_sketch_serialize(v->u.obj, b);
         break;
-    default: return SL_EINVAL;
+    default:
+        return SL_EINVAL;
     }
     if (rc)
         return rc;
@@ -300,11 +313,21 @@ static int commit_put(struct sl_store *s, struct job *j)
         sqlite3_bind_int64(st, 7, r->end_ms);
         sqlite3_bind_text(st, 8, r->vtype, -1, SQLITE_STATIC);
         switch (r->col) {
-        case COL_NULL: sqlite3_bind_null(st, 9); break;
-        case COL_INT: sqlite3_bind_int64(st, 9, r->i); break;
-        case COL_REAL: sqlite3_bind_double(st, 9, r->d); break;
-        case COL_TEXT: bind_text(st, 9, r->p, r->n); break;
-        case COL_BLOB: sqlite3_bind_blob(st, 9, r->p, (int)r->n, SQLITE_STATIC); break;
+        case COL_NULL:
+            sqlite3_bind_null(st, 9);
+            break;
+        case COL_INT:
+            sqlite3_bind_int64(st, 9, r->i);
+            break;
+        case COL_REAL:
+            sqlite3_bind_double(st, 9, r->d);
+            break;
+        case COL_TEXT:
+            bind_text(st, 9, r->p, r->n);
+            break;
+        case COL_BLOB:
+            sqlite3_bind_blob(st, 9, r->p, (int)r->n, SQLITE_STATIC);
+            break;
         }
         sqlite3_bind_int64(st, 10, now_ms);
         rc = sqlite3_step(st);
@@ -324,9 +347,8 @@ fail:
 static int run_expire(struct sl_store *s, struct job *j)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->wdb,
-                                "DELETE FROM measurements WHERE profile = ?1 AND end_ms < ?2",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        s->wdb, "DELETE FROM measurements WHERE profile = ?1 AND end_ms < ?2", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     bind_text(st, 1, j->profile, j->profile_len);
@@ -377,8 +399,8 @@ static void run_job(struct sl_store *s, struct job *j)
     } else {
         s->failed = SL_EIO;
         j->rc = SL_EIO;
-        sl_error("store", "%s: gave up after %d attempts; %zu measurement(s) lost", s->url,
-                 RETRIES, j->nrows);
+        sl_error("store", "%s: gave up after %d attempts; %zu measurement(s) lost", s->url, RETRIES,
+                 j->nrows);
     }
     if (j->kind == JOB_PUT)
         s->stats.queued -= j->nrows;
@@ -500,9 +522,8 @@ static int prepare_schema(sqlite3 *db, char *why, size_t why_len)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return SQLITE_ERROR;
     }
-    if (version == 0 &&
-        sqlite3_exec(db, "INSERT INTO sluice_schema (version) VALUES (1)", NULL, NULL, NULL) !=
-            SQLITE_OK)
+    if (version == 0 && sqlite3_exec(db, "INSERT INTO sluice_schema (version) VALUES (1)", NULL,
+                                     NULL, NULL) != SQLITE_OK)
         goto fail;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
@@ -521,8 +542,8 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d)
         return sl_diag_set(d, SL_ECONFIG, "profile store: empty URL (expected sqlite:PATH)");
     const char *colon = strchr(url, ':');
     if (!colon)
-        return sl_diag_set(d, SL_ECONFIG,
-                           "profile store '%s': no scheme (expected sqlite:PATH)", url);
+        return sl_diag_set(d, SL_ECONFIG, "profile store '%s': no scheme (expected sqlite:PATH)",
+                           url);
     size_t scheme_len = (size_t)(colon - url);
     if ((scheme_len == 8 && !strncmp(url, "postgres", 8)) ||
         (scheme_len == 10 && !strncmp(url, "postgresql", 10)))
@@ -532,8 +553,8 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d)
                            url);
     if (scheme_len != 6 || strncmp(url, "sqlite", 6) != 0)
         return sl_diag_set(d, SL_ECONFIG,
-                           "profile store '%s': unknown scheme '%.*s' (expected sqlite:PATH)",
-                           url, (int)scheme_len, url);
+                           "profile store '%s': unknown scheme '%.*s' (expected sqlite:PATH)", url,
+                           (int)scheme_len, url);
     const char *path = colon + 1;
     if (!strncmp(path, "//", 2)) /* sqlite:///abs/path and sqlite://rel */
         path += 2;
@@ -689,8 +710,7 @@ int sl_store_sync(struct sl_store *s)
     return rc;
 }
 
-int sl_store_expire(struct sl_store *s, struct sl_str profile, int64_t before_ms,
-                    uint64_t *removed)
+int sl_store_expire(struct sl_store *s, struct sl_str profile, int64_t before_ms, uint64_t *removed)
 {
     struct job j = {.kind = JOB_EXPIRE, .before_ms = before_ms};
     j.profile = sl_strndup(profile.ptr ? profile.ptr : "", profile.len);
@@ -964,8 +984,7 @@ int sl_store_profiles(struct sl_store *s, sl_store_profile_fn fn, void *ud)
     return rc;
 }
 
-int sl_store_entities(struct sl_store *s, struct sl_str profile, sl_store_entity_fn fn,
-                      void *ud)
+int sl_store_entities(struct sl_store *s, struct sl_str profile, sl_store_entity_fn fn, void *ud)
 {
     struct reader *r;
     int rc = reader_take(s, &r);

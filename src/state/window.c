@@ -62,7 +62,6 @@ enum tok {
     T_UNIT,
 };
 
-
 /* day specifiers; 1..7 are Calendar.DAY_OF_WEEK (1 = Sunday) */
 enum day {
     D_WEEKDAY = 8,
@@ -127,29 +126,52 @@ struct word {
 };
 
 static const struct word words[] = {
-    {"window", T_WINDOW, 0},         {"windows", T_WINDOW, 0},
-    {"include", T_INCLUDE, 0},       {"includes", T_INCLUDE, 0},
-    {"including", T_INCLUDE, 0},     {"exclude", T_EXCLUDE, 0},
-    {"excludes", T_EXCLUDE, 0},      {"excluding", T_EXCLUDE, 0},
-    {"now", T_NOW, 0},               {"from", T_FROM, 0},
-    {"every", T_EVERY, 0},           {"to", T_TO, 0},
-    {"until", T_TO, 0},              {"ago", T_AGO, 0},
-    {"second", T_UNIT, 1000},        {"seconds", T_UNIT, 1000},
-    {"second(s)", T_UNIT, 1000},     {"minute", T_UNIT, 60000},
-    {"minutes", T_UNIT, 60000},      {"minute(s)", T_UNIT, 60000},
-    {"hour", T_UNIT, 3600000},       {"hours", T_UNIT, 3600000},
-    {"hour(s)", T_UNIT, 3600000},    {"day", T_UNIT, DAY_MS},
-    {"days", T_UNIT, DAY_MS},        {"day(s)", T_UNIT, DAY_MS},
-    {"sunday", T_DAY, 1},            {"sundays", T_DAY, 1},
-    {"monday", T_DAY, 2},            {"mondays", T_DAY, 2},
-    {"tuesday", T_DAY, 3},           {"tuesdays", T_DAY, 3},
-    {"wednesday", T_DAY, 4},         {"wednesdays", T_DAY, 4},
-    {"thursday", T_DAY, 5},          {"thursdays", T_DAY, 5},
-    {"friday", T_DAY, 6},            {"fridays", T_DAY, 6},
-    {"saturday", T_DAY, 7},          {"saturdays", T_DAY, 7},
-    {"weekday", T_DAY, D_WEEKDAY},   {"weekdays", T_DAY, D_WEEKDAY},
-    {"weekend", T_DAY, D_WEEKEND},   {"weekends", T_DAY, D_WEEKEND},
-    {"holiday", T_DAY, D_HOLIDAY},   {"holidays", T_DAY, D_HOLIDAY},
+    {"window", T_WINDOW, 0},
+    {"windows", T_WINDOW, 0},
+    {"include", T_INCLUDE, 0},
+    {"includes", T_INCLUDE, 0},
+    {"including", T_INCLUDE, 0},
+    {"exclude", T_EXCLUDE, 0},
+    {"excludes", T_EXCLUDE, 0},
+    {"excluding", T_EXCLUDE, 0},
+    {"now", T_NOW, 0},
+    {"from", T_FROM, 0},
+    {"every", T_EVERY, 0},
+    {"to", T_TO, 0},
+    {"until", T_TO, 0},
+    {"ago", T_AGO, 0},
+    {"second", T_UNIT, 1000},
+    {"seconds", T_UNIT, 1000},
+    {"second(s)", T_UNIT, 1000},
+    {"minute", T_UNIT, 60000},
+    {"minutes", T_UNIT, 60000},
+    {"minute(s)", T_UNIT, 60000},
+    {"hour", T_UNIT, 3600000},
+    {"hours", T_UNIT, 3600000},
+    {"hour(s)", T_UNIT, 3600000},
+    {"day", T_UNIT, DAY_MS},
+    {"days", T_UNIT, DAY_MS},
+    {"day(s)", T_UNIT, DAY_MS},
+    {"sunday", T_DAY, 1},
+    {"sundays", T_DAY, 1},
+    {"monday", T_DAY, 2},
+    {"mondays", T_DAY, 2},
+    {"tuesday", T_DAY, 3},
+    {"tuesdays", T_DAY, 3},
+    {"wednesday", T_DAY, 4},
+    {"wednesdays", T_DAY, 4},
+    {"thursday", T_DAY, 5},
+    {"thursdays", T_DAY, 5},
+    {"friday", T_DAY, 6},
+    {"fridays", T_DAY, 6},
+    {"saturday", T_DAY, 7},
+    {"saturdays", T_DAY, 7},
+    {"weekday", T_DAY, D_WEEKDAY},
+    {"weekdays", T_DAY, D_WEEKDAY},
+    {"weekend", T_DAY, D_WEEKEND},
+    {"weekends", T_DAY, D_WEEKEND},
+    {"holiday", T_DAY, D_HOLIDAY},
+    {"holidays", T_DAY, D_HOLIDAY},
     {"date", T_DAY, D_DATE},
 };
 
@@ -272,11 +294,10 @@ static int lex(struct parser *p)
         } else {
             if (p->d) {
                 if (isprint((unsigned char)c))
-                    sl_diag_set(p->d, SL_EPARSE, "unexpected character '%c' in window selector",
-                                c);
+                    sl_diag_set(p->d, SL_EPARSE, "unexpected character '%c' in window selector", c);
                 else
-                    sl_diag_set(p->d, SL_EPARSE,
-                                "unexpected byte 0x%02x in window selector", (unsigned char)c);
+                    sl_diag_set(p->d, SL_EPARSE, "unexpected byte 0x%02x in window selector",
+                                (unsigned char)c);
                 p->d->col = (uint32_t)(i + 1);
             }
             return SL_EPARSE;
@@ -404,8 +425,7 @@ static int specs(struct parser *p, struct spec *out, size_t *count)
                                  "week, date:yyyy/MM/dd)");
         const struct token *t = next(p);
         if (*count == MAX_SPECS)
-            return fail_at(p, t->pos, SL_EPARSE, "too many day specifiers (at most %d)",
-                           MAX_SPECS);
+            return fail_at(p, t->pos, SL_EPARSE, "too many day specifiers (at most %d)", MAX_SPECS);
         struct spec *sp = &out[(*count)++];
         sp->kind = (int)t->val;
         sp->day = 0;
@@ -422,8 +442,8 @@ static int specs(struct parser *p, struct spec *out, size_t *count)
         }
         if (sp->kind == D_HOLIDAY)
             return fail_at(p, t->pos, SL_EINVAL,
-                           "'%.*s' is not supported: sluice has no holiday calendar",
-                           (int)t->len, p->src + t->pos);
+                           "'%.*s' is not supported: sluice has no holiday calendar", (int)t->len,
+                           p->src + t->pos);
         if (sp->kind == D_DATE) {
             if (nargs == 0)
                 return fail_at(p, t->pos, SL_EPARSE,
@@ -532,11 +552,16 @@ static bool spec_test(const struct spec *sp, int64_t now_ms, int64_t ts)
 {
     int dow = day_of_week(ts);
     switch (sp->kind) {
-    case D_WEEKDAY: return dow > 1 && dow < 7;
-    case D_WEEKEND: return dow == 1 || dow == 7;
-    case D_THIS_DAY: return dow == day_of_week(now_ms);
-    case D_DATE: return floor_div(ts, DAY_MS) == sp->day;
-    default: return dow == sp->kind;
+    case D_WEEKDAY:
+        return dow > 1 && dow < 7;
+    case D_WEEKEND:
+        return dow == 1 || dow == 7;
+    case D_THIS_DAY:
+        return dow == day_of_week(now_ms);
+    case D_DATE:
+        return floor_div(ts, DAY_MS) == sp->day;
+    default:
+        return dow == sp->kind;
     }
 }
 

@@ -55,10 +55,9 @@ static void test_answers(void **state)
     const char *groups[4] = {"[]", "[]", "[\"a\"]", "[]"};
     const char *entities[4] = {"10.0.0.1", "10.0.0.1", "10.0.0.1", "we\"ird"};
     for (int i = 0; i < 4; i++) {
-        m[i] = (struct sl_measurement){sl_str_c("p"),      sl_str_c(entities[i]),
-                                       sl_str_c(groups[i]), 10 + i % 2,
-                                       DUR,                 (10 + i % 2) * DUR,
-                                       (11 + i % 2) * DUR,  sl_sv_int(i)};
+        m[i] = (struct sl_measurement){
+            sl_str_c("p"), sl_str_c(entities[i]), sl_str_c(groups[i]), 10 + i % 2,
+            DUR,           (10 + i % 2) * DUR,    (11 + i % 2) * DUR,  sl_sv_int(i)};
     }
     m[1].value = sl_sv_double(0.5);
     assert_int_equal(sl_store_put(store, m, 4), 0);
@@ -72,8 +71,7 @@ static void test_answers(void **state)
     assert_string_equal(body, "{\"profile\":\"p\",\"entities\":[{\"entity\":\"10.0.0.1\","
                               "\"measurements\":3,\"last_ms\":720000},{\"entity\":\"we\\\"ird\","
                               "\"measurements\":1,\"last_ms\":720000}]}\n");
-    assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", NULL, NULL, NULL, body, sizeof body),
-                     200);
+    assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", NULL, NULL, NULL, body, sizeof body), 200);
     assert_string_equal(
         body, "{\"profile\":\"p\",\"entity\":\"10.0.0.1\",\"measurements\":["
               "{\"groups\":[\"a\"],\"period\":10,\"duration_ms\":60000,\"start_ms\":600000,"
@@ -82,15 +80,14 @@ static void test_answers(void **state)
               "\"end_ms\":660000,\"type\":\"Integer\",\"value\":0},"
               "{\"groups\":[],\"period\":11,\"duration_ms\":60000,\"start_ms\":660000,"
               "\"end_ms\":720000,\"type\":\"Double\",\"value\":0.5}],\"truncated\":false}\n");
-    assert_int_equal(
-        get("/api/v1/profiles/p/10.0.0.1", "650000", NULL, "[]", body, sizeof body), 200);
+    assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", "650000", NULL, "[]", body, sizeof body),
+                     200);
     assert_non_null(strstr(body, "\"period\":11"));
     assert_null(strstr(body, "\"period\":10"));
     assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", NULL, "600000", NULL, body, sizeof body),
                      200);
     assert_null(strstr(body, "\"period\":11"));
-    assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", "yesterday", NULL, NULL, body,
-                         sizeof body),
+    assert_int_equal(get("/api/v1/profiles/p/10.0.0.1", "yesterday", NULL, NULL, body, sizeof body),
                      400);
     assert_non_null(strstr(body, "from: expected epoch milliseconds, got yesterday"));
     assert_int_equal(get("/api/v1/profiles/nope/x", NULL, NULL, NULL, body, sizeof body), 200);

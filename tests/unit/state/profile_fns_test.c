@@ -156,8 +156,8 @@ static void window_bad(const char *sel, int err, uint32_t col, const char *needl
     sl_diag_init(&d);
     int rc = sl_window_parse(sel, strlen(sel), &w, &d);
     if (rc != err || d.col != col || !strstr(d.msg, needle))
-        fail_msg("'%s': rc %d col %u msg '%s'; want rc %d col %u '%s'", sel, rc, d.col, d.msg,
-                 err, col, needle);
+        fail_msg("'%s': rc %d col %u msg '%s'; want rc %d col %u '%s'", sel, rc, d.col, d.msg, err,
+                 col, needle);
     assert_null(w);
 }
 
@@ -170,8 +170,7 @@ static void test_window_parser(void **state)
     window_ok("starting from 2 days ago until 1 day ago", NOW2, 1);
     window_ok("from 1 day ago to 2 days ago", NOW2, 1); /* order does not matter */
     window_ok("30 minute window every 1 hour from 3 hours ago", NOW2, 3);
-    window_ok("30 minutes windows every 1 hour starting from 3 hours ago to 1 hour ago", NOW2,
-              2);
+    window_ok("30 minutes windows every 1 hour starting from 3 hours ago to 1 hour ago", NOW2, 2);
     /* NOW2 is a Saturday: 7 days back starts on a Saturday */
     window_ok("1 hour window every 1 day from 7 days ago", NOW2, 7);
     window_ok("1 hour window every 1 day from 7 days ago excluding weekends", NOW2, 5);
@@ -181,11 +180,10 @@ static void test_window_parser(void **state)
               "friday",
               NOW2, 8);
     window_ok("1 hour window every 1 day from 14 days ago including this day of week", NOW2, 2);
-    window_ok("1 hour window every 1 day from 14 days ago including THIS DAY OF THE WEEK",
-              NOW2, 2);
+    window_ok("1 hour window every 1 day from 14 days ago including THIS DAY OF THE WEEK", NOW2, 2);
     window_ok("1 hour window every 1 day from 14 days ago including date:2018/07/02", NOW2, 1);
-    window_ok("1 hour window every 1 day from 14 days ago excluding date:20180702:yyyyMMdd",
-              NOW2, 13);
+    window_ok("1 hour window every 1 day from 14 days ago excluding date:20180702:yyyyMMdd", NOW2,
+              13);
     window_ok("1 hour window every 1 day from 14 days ago including date:2018/07/02, "
               "date:07-03-2018:MM-dd-yyyy",
               NOW2, 2);
@@ -236,8 +234,7 @@ static void test_window(void **state)
                  "holidays')",
                  "no holiday calendar");
     expect_error("PROFILE_WINDOW(5)", "selector must be a string");
-    expect_error("PROFILE_WINDOW('1 second window every 1 second from 3 days ago')",
-                 "more than");
+    expect_error("PROFILE_WINDOW('1 second window every 1 second from 3 days ago')", "more than");
 }
 
 /* ---- PROFILE_GET / PROFILE_VERBOSE against a store */
@@ -252,9 +249,8 @@ static void put_fixture(void)
         if (i % 3 == 2)
             continue;
         int64_t p = 1635685 + i;
-        struct sl_measurement x = {SL_STR("p"),  SL_STR("e"),      SL_STR("[]"),
-                                   p,            DUR,              p * DUR,
-                                   p * DUR + DUR, sl_sv_int((int32_t)i)};
+        struct sl_measurement x = {SL_STR("p"), SL_STR("e"), SL_STR("[]"),  p,
+                                   DUR,         p * DUR,     p * DUR + DUR, sl_sv_int((int32_t)i)};
         m[n++] = x;
         x.groups = SL_STR("[\"a\",\"1\"]");
         x.value = sl_sv_long(i * 100);
@@ -265,8 +261,8 @@ static void put_fixture(void)
         sl_stats_add(st, i);
     struct sl_value sv = {.type = SL_V_OBJECT};
     sv.u.obj = sl_stats_obj(st);
-    struct sl_measurement x = {SL_STR("s"),        SL_STR("e"), SL_STR("[]"), 1635701, DUR,
-                               1635701 * DUR,      1635701 * DUR + DUR, sv};
+    struct sl_measurement x = {SL_STR("s"), SL_STR("e"),   SL_STR("[]"),        1635701,
+                               DUR,         1635701 * DUR, 1635701 * DUR + DUR, sv};
     m[n++] = x;
     assert_int_equal(sl_store_put(store, m, n), 0);
     sl_object_unref(sl_stats_obj(st));
@@ -320,8 +316,7 @@ static void test_get(void **state)
            "ago'))",
            "[9, 10, 13]");
     /* a sketch comes back as a sketch */
-    expect("STATS_COUNT(GET_FIRST(PROFILE_GET('s', 'e', PROFILE_FIXED(10, 'MINUTES'))))",
-           "10.0");
+    expect("STATS_COUNT(GET_FIRST(PROFILE_GET('s', 'e', PROFILE_FIXED(10, 'MINUTES'))))", "10.0");
     expect("STATS_SUM(GET_LAST(PROFILE_GET('s', 'e', PROFILE_FIXED(10, 'MINUTES'))))", "55.0");
     expect("PROFILE_GET('p', 'e', [])", "[]");
     expect_error("PROFILE_GET('p', 'e', 5)", "periods must be a list");

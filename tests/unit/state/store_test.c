@@ -93,10 +93,21 @@ static void test_round_trip(void **state)
     sl_bloom_add(bl, "hello", 5);
 
     struct sl_value vals[] = {
-        sl_sv_int(42),          sl_sv_long(42),   sl_sv_float(1.5f),  sl_sv_double(2.25),
-        sl_sv_double(NAN),      sl_value_str("hé", 3), sl_value_bool(false), sl_value_null(),
-        list,                   set,              map,                obj(sl_stats_obj(st)),
-        obj(sl_hllp_obj(h)),    obj(sl_bloom_obj(bl)), sl_sv_long(INT64_MIN),
+        sl_sv_int(42),
+        sl_sv_long(42),
+        sl_sv_float(1.5f),
+        sl_sv_double(2.25),
+        sl_sv_double(NAN),
+        sl_value_str("hé", 3),
+        sl_value_bool(false),
+        sl_value_null(),
+        list,
+        set,
+        map,
+        obj(sl_stats_obj(st)),
+        obj(sl_hllp_obj(h)),
+        obj(sl_bloom_obj(bl)),
+        sl_sv_long(INT64_MIN),
         sl_sv_double(INFINITY),
     };
     size_t n = sizeof vals / sizeof vals[0];
@@ -114,8 +125,8 @@ static void test_round_trip(void **state)
 
     struct sl_value got[16];
     bool found[16];
-    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, periods,
-                                  n, &a, got, found),
+    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, periods, n,
+                                  &a, got, found),
                      0);
     for (size_t i = 0; i < n; i++)
         assert_true(found[i]);
@@ -157,16 +168,16 @@ static void test_round_trip(void **state)
 
     /* a period without a measurement, another entity, other groups: not found */
     int64_t other[1] = {5};
-    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, other, 1,
+    assert_int_equal(
+        sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, other, 1, &a, got, found),
+        0);
+    assert_false(found[0]);
+    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[\"a\"]"), DUR, periods,
+                                  1, &a, got, found),
+                     0);
+    assert_false(found[0]);
+    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), 60000, periods, 1,
                                   &a, got, found),
-                     0);
-    assert_false(found[0]);
-    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[\"a\"]"), DUR,
-                                  periods, 1, &a, got, found),
-                     0);
-    assert_false(found[0]);
-    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), 60000,
-                                  periods, 1, &a, got, found),
                      0);
     assert_false(found[0]);
 
@@ -215,10 +226,10 @@ static int on_profile(void *ud, struct sl_str profile, uint64_t entities, uint64
                       int64_t first_ms, int64_t last_ms)
 {
     struct listing *l = ud;
-    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%.*s:%llu:%llu:%lld:%lld;",
-                               (int)profile.len, profile.ptr, (unsigned long long)entities,
-                               (unsigned long long)measurements, (long long)first_ms,
-                               (long long)last_ms);
+    l->len +=
+        (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%.*s:%llu:%llu:%lld:%lld;",
+                         (int)profile.len, profile.ptr, (unsigned long long)entities,
+                         (unsigned long long)measurements, (long long)first_ms, (long long)last_ms);
     return 0;
 }
 
@@ -251,9 +262,9 @@ static void test_listings_series_expire(void **state)
 {
     struct sl_store *s = open_in_dir("list.db");
     struct sl_measurement m[] = {
-        meas("b", "x", "[]", 1, sl_sv_int(1)),        meas("a", "y", "[]", 2, sl_sv_int(2)),
-        meas("a", "x", "[]", 3, sl_sv_int(3)),        meas("a", "x", "[]", 1, sl_sv_int(1)),
-        meas("a", "x", "[\"g\"]", 2, sl_sv_int(20)),  meas("a", "x", "[]", 2, sl_sv_int(2)),
+        meas("b", "x", "[]", 1, sl_sv_int(1)),       meas("a", "y", "[]", 2, sl_sv_int(2)),
+        meas("a", "x", "[]", 3, sl_sv_int(3)),       meas("a", "x", "[]", 1, sl_sv_int(1)),
+        meas("a", "x", "[\"g\"]", 2, sl_sv_int(20)), meas("a", "x", "[]", 2, sl_sv_int(2)),
     };
     assert_int_equal(sl_store_put(s, m, 3), 0);
     assert_int_equal(sl_store_put(s, m + 3, 3), 0);
@@ -272,8 +283,8 @@ static void test_listings_series_expire(void **state)
                      0);
     assert_string_equal(l.text, "[\"g\"]@2=20;[]@1=1;[]@2=2;[]@3=3;");
     l = (struct listing){{0}, 0};
-    assert_int_equal(sl_store_series(s, SL_STR("a"), SL_STR("x"), SL_STR("[]"), 2 * DUR,
-                                     3 * DUR, on_measurement, &l),
+    assert_int_equal(sl_store_series(s, SL_STR("a"), SL_STR("x"), SL_STR("[]"), 2 * DUR, 3 * DUR,
+                                     on_measurement, &l),
                      0);
     assert_string_equal(l.text, "[]@2=2;[]@3=3;");
     int calls = 0;
