@@ -66,7 +66,8 @@
 #define POOL_MAX       8
 #define RETRIES        8
 #define BUSY_MS        5000
-#define MAX_VALUE_LEN  (64u << 20)
+#define MAX_VALUE_LEN  (64u << 20) /* one encoded value */
+#define MAX_JOB_LEN    (1u << 30)  /* every string and value of one sl_store_put call */
 
 static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS sluice_schema (version INTEGER NOT NULL);"
@@ -294,11 +295,13 @@ static void bind_str(sqlite3_stmt *st, int i, struct sl_str s)
  * The writer thread
  */
 
-static int commit_put(struct sl_store *s, struct job *j)
+static int commit_put(struct sl_store *s, struct job *j, char *why, size_t why_len)
 {
     int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        snprintf(why, why_len, "%s", sqlite3_errmsg(s->wdb));
         return rc;
+    }
     int64_t now_ms = sl_clock_wall_ns() / 1000000;
     for (size_t i = 0; i < j->nrows; i++) {
         const struct row *r = &j->rows[i];
@@ -340,23 +343,28 @@ static int commit_put(struct sl_store *s, struct job *j)
         goto fail;
     return SQLITE_OK;
 fail:
+    snprintf(why, why_len, "%s", sqlite3_errmsg(s->wdb)); /* before ROLLBACK resets it */
     sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
-static int run_expire(struct sl_store *s, struct job *j)
+static int run_expire(struct sl_store *s, struct job *j, char *why, size_t why_len)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         s->wdb, "DELETE FROM measurements WHERE profile = ?1 AND end_ms < ?2", -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        snprintf(why, why_len, "%s", sqlite3_errmsg(s->wdb));
         return rc;
+    }
     bind_text(st, 1, j->profile, j->profile_len);
     sqlite3_bind_int64(st, 2, j->before_ms);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         j->removed = (uint64_t)sqlite3_changes(s->wdb);
         rc = SQLITE_OK;
+    } else {
+        snprintf(why, why_len, "%s", sqlite3_errmsg(s->wdb));
     }
     sqlite3_finalize(st);
     return rc;
@@ -374,15 +382,20 @@ static void run_job(struct sl_store *s, struct job *j)
     int rc = SQLITE_OK;
     int64_t backoff_ms = 10;
     for (int attempt = 1; attempt <= RETRIES; attempt++) {
-        rc = j->kind == JOB_PUT ? commit_put(s, j) : run_expire(s, j);
+        char why[256] = "";
+        rc = j->kind == JOB_PUT ? commit_put(s, j, why, sizeof why)
+                                : run_expire(s, j, why, sizeof why);
         if (rc == SQLITE_OK)
             break;
         sl_mutex_lock(&s->lock);
         s->stats.commit_errors++;
         sl_mutex_unlock(&s->lock);
-        sl_warn("store", "%s: %s of %zu row(s) failed (attempt %d of %d): %s", s->url,
-                j->kind == JOB_PUT ? "commit" : "expire", j->nrows, attempt, RETRIES,
-                sqlite3_errmsg(s->wdb));
+        if (j->kind == JOB_PUT)
+            sl_warn("store", "%s: commit of %zu measurement(s) failed (attempt %d of %d): %s",
+                    s->url, j->nrows, attempt, RETRIES, why);
+        else
+            sl_warn("store", "%s: expire of profile %s failed (attempt %d of %d): %s", s->url,
+                    j->profile, attempt, RETRIES, why);
         if (attempt < RETRIES) {
             sleep_ms(backoff_ms);
             backoff_ms *= 2;
@@ -399,8 +412,12 @@ static void run_job(struct sl_store *s, struct job *j)
     } else {
         s->failed = SL_EIO;
         j->rc = SL_EIO;
-        sl_error("store", "%s: gave up after %d attempts; %zu measurement(s) lost", s->url, RETRIES,
-                 j->nrows);
+        if (j->kind == JOB_PUT)
+            sl_error("store", "%s: gave up after %d attempts; %zu measurement(s) lost", s->url,
+                     RETRIES, j->nrows);
+        else
+            sl_error("store", "%s: gave up expiring profile %s after %d attempts", s->url,
+                     j->profile, RETRIES);
     }
     if (j->kind == JOB_PUT)
         s->stats.queued -= j->nrows;
@@ -561,6 +578,11 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d)
     if (!*path)
         return sl_diag_set(d, SL_ECONFIG, "profile store '%s': empty path", url);
 
+    if (!sqlite3_threadsafe())
+        return sl_diag_set(d, SL_ECONFIG,
+                           "profile store '%s': this SQLite library was built without thread "
+                           "support (SQLITE_THREADSAFE=0)",
+                           url);
     char why[256] = "";
     sqlite3 *db = NULL;
     if (open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, why, sizeof why) !=
@@ -658,7 +680,7 @@ int sl_store_put(struct sl_store *s, const struct sl_measurement *m, size_t n)
     }
     j->nrows = n;
     struct sl_buf b;
-    sl_buf_init(&b, MAX_VALUE_LEN);
+    sl_buf_init(&b, MAX_JOB_LEN);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct row *r = &j->rows[i];
@@ -674,6 +696,8 @@ int sl_store_put(struct sl_store *s, const struct sl_measurement *m, size_t n)
             rc = append_str(&b, groups, &r->groups, &r->groups_len);
         if (!rc)
             rc = encode_value(&m[i].value, r, &b);
+        if (!rc && (r->col == COL_TEXT || r->col == COL_BLOB) && r->n > MAX_VALUE_LEN)
+            rc = SL_E2BIG;
     }
     if (rc) {
         sl_buf_fini(&b);

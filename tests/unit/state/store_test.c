@@ -17,6 +17,7 @@
 #include "../testkit.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -352,6 +353,38 @@ static void test_default(void **state)
     assert_null(sl_store_default());
 }
 
+static void test_put_errors(void **state)
+{
+    struct sl_store *s = open_in_dir("errors.db");
+    /* an object that is not a sketch cannot be stored */
+    static const struct sl_object_type odd = {"ODD", NULL, NULL};
+    struct sl_object o = {&odd, 1};
+    struct sl_measurement m = meas("p", "e", "[]", 1, obj(&o));
+    assert_int_equal(sl_store_put(s, &m, 1), SL_EINVAL);
+    assert_int_equal(sl_store_put(s, &m, 0), 0);
+
+    /* a commit that keeps failing (the table dropped behind the store's back) is retried,
+     * counted, and reported by the next sync; the store goes on afterwards */
+    m.value = sl_sv_int(1);
+    assert_int_equal(sl_store_put(s, &m, 1), 0);
+    assert_int_equal(sl_store_sync(s), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/errors.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE measurements", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sl_store_put(s, &m, 1), 0);
+    assert_int_equal(sl_store_sync(s), SL_EIO);
+    struct sl_store_stats ss;
+    sl_store_get_stats(s, &ss);
+    assert_int_equal(ss.commit_errors, 8);
+    assert_int_equal(ss.commits, 1);
+    assert_int_equal(ss.queued, 0);
+    assert_int_equal(sl_store_sync(s), 0); /* reported once */
+    sqlite3_close(db);
+    sl_store_close(s);
+}
+
 /* ---- readers on several threads while the writer commits */
 
 #define READERS 4
@@ -439,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_listings_series_expire),
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_default),
+        cmocka_unit_test(test_put_errors),
         cmocka_unit_test(test_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
