@@ -385,6 +385,46 @@ static void test_put_errors(void **state)
     sl_store_close(s);
 }
 
+/* rows written by hand with SQL (docs/profile-store.md): lenient numbers, strict sketches */
+static void test_hand_written_rows(void **state)
+{
+    struct sl_store *s = open_in_dir("hand.db");
+    char path[256];
+    snprintf(path, sizeof path, "%s/hand.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO measurements VALUES"
+                     " ('h', 'e', '[]', 900000, 1, 900000, 1800000, 'Integer', '12', 0),"
+                     " ('h', 'e', '[]', 900000, 2, 1800000, 2700000, 'Double', 3, 0),"
+                     " ('h', 'e', '[]', 900000, 3, 2700000, 3600000, 'STATS', x'00ff', 0),"
+                     " ('h', 'e', '[]', 900000, 4, 3600000, 4500000, 'Map', '[1]', 0),"
+                     " ('h', 'e', '[]', 900000, 5, 4500000, 5400000, 'Thing', 1, 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    struct sl_arena a;
+    sl_arena_init(&a, 1024, 0);
+    int64_t p[2] = {1, 2};
+    struct sl_value v[2];
+    bool found[2];
+    assert_int_equal(
+        sl_store_get(s, SL_STR("h"), SL_STR("e"), SL_STR("[]"), DUR, p, 2, &a, v, found), 0);
+    assert_int_equal(sl_sv_jnum(&v[0]), SL_JN_INT);
+    assert_int_equal(v[0].u.i, 12);
+    assert_int_equal(sl_sv_jnum(&v[1]), SL_JN_DOUBLE);
+    assert_true(v[1].u.d == 3.0);
+    for (int64_t bad = 3; bad <= 5; bad++) {
+        assert_int_equal(
+            sl_store_get(s, SL_STR("h"), SL_STR("e"), SL_STR("[]"), DUR, &bad, 1, &a, v, found),
+            SL_EPARSE);
+        assert_false(found[0]);
+    }
+    sl_arena_fini(&a);
+    sl_store_close(s);
+}
+
 /* ---- readers on several threads while the writer commits */
 
 #define READERS 4
@@ -473,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_default),
         cmocka_unit_test(test_put_errors),
+        cmocka_unit_test(test_hand_written_rows),
         cmocka_unit_test(test_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
