@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "base/alloc.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "lang/sketch.h"
@@ -205,6 +206,28 @@ static void test_window_parser(void **state)
     window_bad("5 hours 5 hours", SL_EPARSE, 9, "expected the end");
 }
 
+/* every allocation of the parser may fail: SL_ENOMEM, nothing leaked (ASan) */
+static void test_window_alloc_failures(void **state)
+{
+    const char *sel = "1 hour window every 1 day from 14 days ago including weekdays";
+    for (uint64_t nth = 1; nth < 10; nth++) {
+        struct sl_window *w = NULL;
+        sl_alloc_fail_nth(nth);
+        int rc = sl_window_parse(sel, strlen(sel), &w, NULL);
+        struct sl_window_interval *iv = NULL;
+        size_t n = 0;
+        int64_t a, b;
+        if (!rc)
+            rc = sl_window_intervals(w, NOW2, &a, &b, &iv, &n);
+        sl_alloc_fail_nth(0);
+        assert_true(rc == 0 || rc == SL_ENOMEM);
+        sl_free(iv);
+        sl_window_free(w);
+        if (rc == 0 && nth > 3)
+            break;
+    }
+}
+
 /* ---- PROFILE_WINDOW */
 
 static void test_window(void **state)
@@ -365,6 +388,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_window_parser),
+        cmocka_unit_test(test_window_alloc_failures),
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_get),
     };
