@@ -79,7 +79,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (sl_api_profiles_match(url)) {
         unsigned st = sl_api_profiles_get(
-            sl_store_default(), url, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+            sl_store_default(), url,
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"),
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "groups"), &b);
         return reply(conn, st, "application/json", &b);

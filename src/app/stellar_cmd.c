@@ -1077,8 +1077,7 @@ static int run_tests(int nfiles, char **files)
  */
 
 /* -e, -f, stdin or the REPL over one session. */
-static int run_session(const char *expr, const char *file, const char *vars, bool strict,
-                       bool json)
+static int run_session(const char *expr, const char *file, const char *vars, bool strict, bool json)
 {
     struct session s;
     session_init(&s, strict);
