@@ -41,7 +41,7 @@ static int print_profile(void *ud, struct sl_str profile, uint64_t entities, uin
     char first[40], last[40];
     utc(first_ms, first, sizeof first);
     utc(last_ms, last, sizeof last);
-    printf("%-24.*s %10llu %12llu  %-20s  %-20s\n", (int)profile.len, profile.ptr,
+    printf("%-24.*s %10llu %12llu  %-20s  %s\n", (int)profile.len, profile.ptr,
            (unsigned long long)entities, (unsigned long long)measurements, first, last);
     (*(int *)ud)++;
     return 0;
@@ -51,7 +51,7 @@ static int print_entity(void *ud, struct sl_str entity, uint64_t measurements, i
 {
     char last[40];
     utc(last_ms, last, sizeof last);
-    printf("%-40.*s %12llu  %-20s\n", (int)entity.len, entity.ptr, (unsigned long long)measurements,
+    printf("%-40.*s %12llu  %s\n", (int)entity.len, entity.ptr, (unsigned long long)measurements,
            last);
     (*(int *)ud)++;
     return 0;
@@ -149,12 +149,12 @@ int sl_cmd_profiles(int argc, char **argv)
         sl_buf_fini(&path);
     } else if (npos == 0) {
         int n = 0;
-        printf("%-24s %10s %12s  %-20s  %-20s\n", "PROFILE", "ENTITIES", "MEASUREMENTS", "FIRST",
+        printf("%-24s %10s %12s  %-20s  %s\n", "PROFILE", "ENTITIES", "MEASUREMENTS", "FIRST",
                "LAST");
         rc = sl_store_profiles(s, print_profile, &n);
     } else if (npos == 1) {
         int n = 0;
-        printf("%-40s %12s  %-20s\n", "ENTITY", "MEASUREMENTS", "LAST");
+        printf("%-40s %12s  %s\n", "ENTITY", "MEASUREMENTS", "LAST");
         rc = sl_store_entities(s, sl_str_c(pos[0]), print_entity, &n);
     } else {
         int64_t f = 0, t = INT64_MAX;
