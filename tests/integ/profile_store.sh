@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The profile store from the shell: `sluice stellar --store` creates the documented schema,
 # rows written with the sqlite3 CLI (as docs/profile-store.md describes them) are read back by
-# PROFILE_GET with their Java types, `sluice profiles` lists them, and bad URLs fail clearly.
+# PROFILE_GET with their Java types, and bad URLs fail clearly (`sluice profiles`: profiles_cli.sh).
 source "$(dirname "$0")/lib/common.bash"
 
 export SL_STELLAR_NOW_MS=1472131630748 # Thu 25 Aug 2016 13:27:10.748 UTC
@@ -54,29 +54,3 @@ expect_eq "map value" "$(Q "PROFILE_GET('flows', '10.0.0.2', PROFILE_FIXED(30, '
 expect_eq "default value" "$(Q "PROFILE_GET('flows', '10.0.0.1', PROFILE_FIXED(1, 'HOURS'), [], {'profiler.default.value': 0})")" "[0, 0, 0, 12, 30]"
 expect_eq "window" "$(Q "PROFILE_GET('flows', '10.0.0.1', PROFILE_WINDOW('from 20 minutes ago'))")" "[30]"
 expect_eq "verbose" "$(Q "MAP_GET('period.start', GET_FIRST(PROFILE_VERBOSE('names', 'h1', PROFILE_FIXED(10, 'MINUTES'))))")" "1472130900000"
-
-# ---- sluice profiles
-$SLUICE profiles --store "sqlite:$DB" >out.txt
-grep -Eq '^flows +2 +4 ' out.txt || fail "profiles table: $(cat out.txt)"
-grep -Eq '^names +1 +1 ' out.txt || fail "profiles table: $(cat out.txt)"
-ok "sluice profiles"
-$SLUICE profiles --store "sqlite:$DB" flows >out.txt
-grep -Eq '^10\.0\.0\.1 +3 ' out.txt || fail "entities table: $(cat out.txt)"
-ok "sluice profiles PROFILE"
-$SLUICE profiles --store "sqlite:$DB" flows 10.0.0.1 --groups '[]' >out.txt
-expect_eq "measurements rows" "$(grep -c '^2016-08-25T13:' out.txt)" 2
-$SLUICE profiles --store "sqlite:$DB" flows 10.0.0.1 --json >out.json
-$PY - out.json <<'PYEOF' || fail "profiles --json: $(cat out.json)"
-import json, sys
-d = json.load(open(sys.argv[1]))
-ms = d["measurements"]
-assert d["profile"] == "flows" and d["entity"] == "10.0.0.1" and not d["truncated"], d
-assert [(m["groups"], m["type"], m["value"]) for m in ms] == [(["tcp"], "Double", 2.5), ([], "Integer", 12), ([], "Integer", 30)], ms
-PYEOF
-ok "sluice profiles --json"
-set +e
-$SLUICE profiles --store "sqlite:$T/missing.db" 2>err.txt; rc=$?
-set -e
-expect_eq "missing file exit" "$rc" 1
-[ ! -e "$T/missing.db" ] || fail "sluice profiles created a store"
-ok "sluice profiles does not create a missing store"
