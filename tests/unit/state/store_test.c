@@ -167,6 +167,35 @@ static void test_round_trip(void **state)
     for (size_t i = 11; i <= 13; i++)
         sl_object_unref(got[i].u.obj);
 
+    /* the same in reverse order (one lookup per period instead of one range scan) */
+    int64_t rev[16];
+    for (size_t i = 0; i < n; i++)
+        rev[i] = periods[n - 1 - i];
+    assert_int_equal(
+        sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, rev, n, &a, got, found),
+        0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(found[i]);
+    assert_int_equal(got[n - 1].u.i, 42);
+    assert_int_equal(sl_sv_jnum(&got[n - 1]), SL_JN_INT);
+    assert_true(isinf(got[0].u.d));
+    for (size_t i = n - 14; i <= n - 12; i++)
+        sl_object_unref(got[i].u.obj);
+    /* a sparse request with a hole: found where stored, in the order asked */
+    int64_t sparse[5] = {1000, 1001, 999, 1002, 5000};
+    assert_int_equal(
+        sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, sparse, 5, &a, got, found),
+        0);
+    assert_true(found[0] && found[1] && !found[2] && found[3] && !found[4]);
+    assert_int_equal(sl_sv_jnum(&got[1]), SL_JN_LONG);
+    int64_t dense_hole[6] = {998, 999, 1000, 1001, 1002, 1003};
+    assert_int_equal(sl_store_get(s, SL_STR("types"), SL_STR("e"), SL_STR("[]"), DUR, dense_hole, 6,
+                                  &a, got, found),
+                     0);
+    assert_true(!found[0] && !found[1] && found[2] && found[3] && found[4] && found[5]);
+    assert_int_equal(sl_sv_jnum(&got[2]), SL_JN_INT);
+    assert_int_equal(sl_sv_jnum(&got[5]), SL_JN_DOUBLE);
+
     /* a period without a measurement, another entity, other groups: not found */
     int64_t other[1] = {5};
     assert_int_equal(
