@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #define MAX_PERIODS 100000 /* periods one call may produce */
+#define MAX_TIME_MS ((int64_t)1 << 61)
 
 #define KEY_DURATION "profiler.client.period.duration"
 #define KEY_UNITS    "profiler.client.period.duration.units"
@@ -256,6 +257,10 @@ static int visit_periods(struct sl_fcx *cx, const char *fn, int64_t start, int64
     if (start < 0)
         return sl_fcx_error(cx, "%s: the periods would start before 1970 (%lld ms)", fn,
                             (long long)start);
+    /* 2^61 ms (73 million years) keeps id * duration + duration inside int64 */
+    if (end > MAX_TIME_MS || dur > MAX_TIME_MS)
+        return sl_fcx_error(cx, "%s: time %lld ms or period %lld ms is out of range", fn,
+                            (long long)end, (long long)dur);
     int64_t first = floor_div(start, dur);
     int64_t last = end < first * dur ? first - 1 : floor_div(end, dur);
     int64_t count = last - first + 1;

@@ -257,6 +257,11 @@ static void test_window(void **state)
                  "holidays')",
                  "no holiday calendar");
     expect_error("PROFILE_WINDOW(5)", "selector must be a string");
+    expect_error("PROFILE_WINDOW('1 hour', 9223372036854775807L)", "out of range");
+    expect_error("PROFILE_WINDOW('1 hour', -5L)", "before 1970");
+    expect_error("PROFILE_FIXED(1, 'HOURS', {'profiler.client.period.duration': "
+                 "9223372036854775807L, 'profiler.client.period.duration.units': 'MILLISECONDS'})",
+                 "out of range");
     expect_error("PROFILE_WINDOW('1 second window every 1 second from 3 days ago')", "more than");
 }
 
