@@ -8,10 +8,12 @@
  *   GET /health           200 {"status":"ok"}
  *   GET /metrics          200 Prometheus text exposition 0.0.4
  *   GET /api/v1/pipeline  200 graph and counters as JSON
+ *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
  *   other paths 404, other methods 405 (JSON error bodies)
  */
 #include "api/server.h"
 
+#include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "sys/net.h"
@@ -52,10 +54,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/api/v1/pipeline") == 0;
+                 strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url);
     if (!known) {
         sl_buf_appendf(&b, "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
-                           "\"/api/v1/pipeline\"]}\n");
+                           "\"/api/v1/pipeline\",\"/api/v1/profiles\"]}\n");
         return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -74,6 +76,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/metrics") == 0) {
         sl_pipeline_metrics_prom(s->pipe, &b);
         return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+    }
+    if (sl_api_profiles_match(url)) {
+        unsigned st = sl_api_profiles_get(
+            sl_store_default(), url,
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "groups"), &b);
+        return reply(conn, st, "application/json", &b);
     }
     sl_pipeline_metrics_json(s->pipe, &b);
     sl_buf_putc(&b, '\n');

@@ -6,11 +6,13 @@
  *   sluice help [COMPONENT]
  *   sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...] [--vars JSON] [--strict]
  *   sluice explain EXPR
+ *   sluice profiles --store URL [PROFILE [ENTITY]]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 #include "api/server.h"
+#include "app/profiles_cmd.h"
 #include "app/stellar_cmd.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -36,6 +38,7 @@ static void usage(FILE *f)
                "       sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...]\n"
                "                      [--vars JSON] [--strict] [--json]\n"
                "       sluice explain EXPR\n"
+               "       sluice profiles --store URL [PROFILE [ENTITY]] [--json]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -45,7 +48,9 @@ static void usage(FILE *f)
                "  stellar  Stellar REPL on a terminal; -e evaluates one expression, -f FILE or\n"
                "           piped stdin one per line (x := expr assigns); --functions lists the\n"
                "           functions; --test runs golden files (tests/lang/*.test)\n"
-               "  explain  print the bytecode of a Stellar expression\n");
+               "  explain  print the bytecode of a Stellar expression\n"
+               "  profiles what a profile store holds: profiles, a profile's entities, or an\n"
+               "           entity's measurements (sluice profiles --help)\n");
 }
 
 struct args {
@@ -353,6 +358,8 @@ int main(int argc, char **argv)
         return sl_cmd_stellar(argc, argv);
     if (strcmp(cmd, "explain") == 0)
         return sl_cmd_explain(argc, argv);
+    if (strcmp(cmd, "profiles") == 0)
+        return sl_cmd_profiles(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

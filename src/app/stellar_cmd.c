@@ -8,6 +8,7 @@
  *   sluice stellar --test FILE...          golden files (tests/lang, *.test)
  *   sluice explain EXPR                    the bytecode
  *   options: --vars JSON (initial variables), --strict (undefined variable is an error),
+ *            --store URL (the profile store PROFILE_GET reads, e.g. sqlite:profiles.db),
  *            --json (print results as JSON instead of Java's toString)
  *
  * DESIGN: one `session` holds the VM, the variables and a scratch arena that is reset before
@@ -31,6 +32,7 @@
 #include "lang/func.h"
 #include "lang/stellar.h"
 #include "lang/sval.h"
+#include "state/store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1074,61 +1076,9 @@ static int run_tests(int nfiles, char **files)
  * Entry points
  */
 
-void sl_cmd_stellar_usage(FILE *f)
+/* -e, -f, stdin or the REPL over one session. */
+static int run_session(const char *expr, const char *file, const char *vars, bool strict, bool json)
 {
-    fprintf(f,
-            "usage: sluice stellar [--vars JSON] [--strict] [--json]     REPL, or stdin by line\n"
-            "       sluice stellar -e EXPR [--vars JSON] [--strict] [--json]\n"
-            "       sluice stellar -f FILE [--vars JSON] [--strict] [--json]\n"
-            "       sluice stellar --functions\n"
-            "       sluice stellar --test FILE...\n"
-            "       sluice explain EXPR\n");
-}
-
-int sl_cmd_stellar(int argc, char **argv)
-{
-    const char *expr = NULL, *file = NULL, *vars = NULL;
-    bool strict = false, json = false, functions = false;
-    int test_from = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-e") == 0 && i + 1 < argc) {
-            expr = argv[++i];
-        } else if (strcmp(a, "-f") == 0 && i + 1 < argc) {
-            file = argv[++i];
-        } else if (strcmp(a, "--vars") == 0 && i + 1 < argc) {
-            vars = argv[++i];
-        } else if (strcmp(a, "--strict") == 0) {
-            strict = true;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--functions") == 0) {
-            functions = true;
-        } else if (strcmp(a, "--test") == 0) {
-            test_from = i + 1;
-            break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            sl_cmd_stellar_usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "sluice: stellar: unknown or incomplete argument '%s'\n", a);
-            sl_cmd_stellar_usage(stderr);
-            return 2;
-        }
-    }
-    if ((expr != NULL) + (file != NULL) + functions + (test_from != 0) > 1) {
-        fprintf(stderr, "sluice: stellar: -e, -f, --functions and --test exclude each other\n");
-        return 2;
-    }
-    if (functions)
-        return list_functions(stdout, NULL);
-    if (test_from) {
-        if (test_from >= argc) {
-            fprintf(stderr, "sluice: stellar --test needs at least one FILE\n");
-            return 2;
-        }
-        return run_tests(argc - test_from, argv + test_from);
-    }
     struct session s;
     session_init(&s, strict);
     s.json = json;
@@ -1154,6 +1104,81 @@ int sl_cmd_stellar(int argc, char **argv)
         rc = run_stream(&s, stdin, "<stdin>");
     }
     session_fini(&s);
+    return rc;
+}
+
+void sl_cmd_stellar_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice stellar [--vars JSON] [--strict] [--json]     REPL, or stdin by line\n"
+            "       sluice stellar -e EXPR [--vars JSON] [--strict] [--json]\n"
+            "       sluice stellar -f FILE [--vars JSON] [--strict] [--json]\n"
+            "       sluice stellar --functions\n"
+            "       sluice stellar --test FILE...\n"
+            "       sluice explain EXPR\n"
+            "options: --store URL   profile store read by PROFILE_GET / PROFILE_VERBOSE\n"
+            "                       (sqlite:PATH, e.g. sqlite:profiles.db; opened read-write)\n");
+}
+
+int sl_cmd_stellar(int argc, char **argv)
+{
+    const char *expr = NULL, *file = NULL, *vars = NULL, *store_url = NULL;
+    bool strict = false, json = false, functions = false;
+    int test_from = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-e") == 0 && i + 1 < argc) {
+            expr = argv[++i];
+        } else if (strcmp(a, "-f") == 0 && i + 1 < argc) {
+            file = argv[++i];
+        } else if (strcmp(a, "--vars") == 0 && i + 1 < argc) {
+            vars = argv[++i];
+        } else if (strcmp(a, "--store") == 0 && i + 1 < argc) {
+            store_url = argv[++i];
+        } else if (strcmp(a, "--strict") == 0) {
+            strict = true;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--functions") == 0) {
+            functions = true;
+        } else if (strcmp(a, "--test") == 0) {
+            test_from = i + 1;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            sl_cmd_stellar_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "sluice: stellar: unknown or incomplete argument '%s'\n", a);
+            sl_cmd_stellar_usage(stderr);
+            return 2;
+        }
+    }
+    if ((expr != NULL) + (file != NULL) + functions + (test_from != 0) > 1) {
+        fprintf(stderr, "sluice: stellar: -e, -f, --functions and --test exclude each other\n");
+        return 2;
+    }
+    if (functions)
+        return list_functions(stdout, NULL);
+    if (test_from && test_from >= argc) {
+        fprintf(stderr, "sluice: stellar --test needs at least one FILE\n");
+        return 2;
+    }
+    struct sl_store *store = NULL;
+    if (store_url) {
+        struct sl_diag d;
+        sl_diag_init(&d);
+        if (sl_store_open(store_url, &store, &d)) {
+            fprintf(stderr, "sluice: stellar: %s\n", d.msg);
+            return 2;
+        }
+        sl_store_set_default(store);
+    }
+    int rc = test_from ? run_tests(argc - test_from, argv + test_from)
+                       : run_session(expr, file, vars, strict, json);
+    if (store) {
+        sl_store_set_default(NULL);
+        sl_store_close(store);
+    }
     return rc;
 }
 

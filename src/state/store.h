@@ -52,7 +52,9 @@ const char *sl_store_url(const struct sl_store *s);
 
 /* Queue n measurements for one transaction (copied: the caller keeps ownership). A later
  * measurement with the same (profile, entity, groups, duration, period) replaces the earlier
- * one. 0, or SL_ENOMEM / SL_ECLOSED. Failures of the commit itself are logged and counted
+ * one. 0, or SL_ENOMEM / SL_ECLOSED, SL_EINVAL (a value holds an object that is not a
+ * sketch), SL_E2BIG (one value over 64 MiB encoded, or the call over 1 GiB: split it);
+ * nothing is queued then. Failures of the commit itself are logged and counted
  * (sl_store_stats) and retried; they are never silent. */
 int sl_store_put(struct sl_store *s, const struct sl_measurement *m, size_t n);
 /* Wait until everything put so far is committed (or failed for good). 0 or the error. */
