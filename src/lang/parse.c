@@ -242,7 +242,7 @@ static int parse_args(struct parser *ps, enum sl_tok close, struct nodes *ns)
     }
 }
 
-static int parse_primary(struct parser *ps, struct sl_node **out)
+static int parse_primary_at(struct parser *ps, struct sl_node **out)
 {
     struct sl_token t = ps->tok;
     struct sl_node *n;
@@ -404,6 +404,17 @@ static int parse_primary(struct parser *ps, struct sl_node **out)
     default:
         return expected(ps, "a value, variable, function call or '('");
     }
+}
+
+/* Every nesting path (map keys reach parse_primary through parse_compare, not parse_expr)
+ * counts against the depth limit, so hostile input cannot exhaust the stack. */
+static int parse_primary(struct parser *ps, struct sl_node **out)
+{
+    if (++ps->depth > SL_STELLAR_MAX_DEPTH)
+        return error_at(ps, ps->tok.pos, SL_EDEPTH, "%s", "expression nested too deeply");
+    int rc = parse_primary_at(ps, out);
+    ps->depth--;
+    return rc;
 }
 
 static int parse_mul(struct parser *ps, struct sl_node **out)
