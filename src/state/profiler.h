@@ -89,6 +89,8 @@ struct sl_profile_result {
     struct sl_measurement m;
     size_t profile_index;
     struct sl_value triage; /* map name -> value (null when the profile has no triage) */
+    const struct sl_value *groups; /* the groupBy values (m.groups is their text) */
+    size_t ngroups;
 };
 /* Return non-zero to stop (the remaining builders stay open). */
 typedef int (*sl_profiler_emit_fn)(void *ud, const struct sl_profile_result *r);
