@@ -43,6 +43,7 @@
 
 #define DEFAULT_PERIOD_MS (15 * 60 * 1000)
 #define MAX_VALUE_LEN (16u << 20) /* a variable's deep copy */
+#define MAX_TS_MS ((int64_t)1 << 61) /* |ts|: start and end of any period fit in int64 */
 
 /* flags of a builder */
 #define B_OPEN 0x01u /* the inline builder holds an open period */
@@ -733,6 +734,10 @@ int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
                       int64_t ts_ms, int64_t now_ms, const char **err)
 {
     *err = NULL;
+    if (ts_ms > MAX_TS_MS || ts_ms < -MAX_TS_MS) { /* keeps period arithmetic in range */
+        *err = "timestamp out of range";
+        return SL_ERANGE;
+    }
     int64_t period = floordiv(ts_ms, p->period_ms);
     if (p->watermark != INT64_MIN && (period + 1) * p->period_ms <= p->watermark) {
         p->st.late++;

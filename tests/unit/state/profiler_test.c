@@ -368,6 +368,8 @@ static void test_periods_lag_late(void **state)
     sl_profiler_advance(f.p, f.vm, 100, 0, &f.sink);
     assert_int_equal(feed(&f, &a, 10, 0), SL_PROFILER_LATE);
     assert_int_equal(feed(&f, &a, 1999, 0), 0);
+    assert_int_equal(feed(&f, &a, INT64_MAX, 0), SL_ERANGE);
+    assert_int_equal(feed(&f, &a, INT64_MIN, 0), SL_ERANGE);
     assert_int_equal(sl_profiler_advance(f.p, f.vm, 2000, 0, &f.sink), 1);
     assert_int_equal(f.got.period[1], 1);
     assert_string_equal(f.got.value[1], "4");
