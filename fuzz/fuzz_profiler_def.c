@@ -68,8 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_profiler_sink sink = {.emit = emit};
     for (uint32_t e = 0; e < batch->count; e++) {
         const struct sl_event *ev = &batch->events[e];
-        struct sl_stellar_resolver r = {
-            .get = sl_stellar_event_get, .ud = (void *)ev, .all = sl_stellar_event_all, .event = ev};
+        struct sl_stellar_resolver r = {.get = sl_stellar_event_get,
+                                        .ud = (void *)ev,
+                                        .all = sl_stellar_event_all,
+                                        .event = ev};
         for (size_t i = 0; i < sl_profiler_def_count(def); i++) {
             struct sl_str ent;
             const char *err;

@@ -42,8 +42,8 @@
 #include <string.h>
 
 #define DEFAULT_PERIOD_MS (15 * 60 * 1000)
-#define MAX_VALUE_LEN (16u << 20) /* a variable's deep copy */
-#define MAX_TS_MS ((int64_t)1 << 61) /* |ts|: start and end of any period fit in int64 */
+#define MAX_VALUE_LEN     (16u << 20)        /* a variable's deep copy */
+#define MAX_TS_MS         ((int64_t)1 << 61) /* |ts|: start and end of any period fit in int64 */
 
 /* flags of a builder */
 #define B_OPEN 0x01u /* the inline builder holds an open period */
@@ -121,7 +121,9 @@ static int deep_size(const struct sl_value *v, size_t *n, int depth)
         return SL_EDEPTH;
     switch (v->type) {
     case SL_V_STRING:
-    case SL_V_BYTES: *n += ((size_t)v->len + 7) & ~(size_t)7; return 0;
+    case SL_V_BYTES:
+        *n += ((size_t)v->len + 7) & ~(size_t)7;
+        return 0;
     case SL_V_LIST:
         *n += (size_t)v->len * sizeof(struct sl_value);
         for (uint32_t i = 0; i < v->len; i++) {
@@ -143,7 +145,8 @@ static int deep_size(const struct sl_value *v, size_t *n, int depth)
         if (sl_fcx_is_lambda(v))
             return SL_ETYPE;
         break;
-    default: break;
+    default:
+        break;
     }
     return *n > MAX_VALUE_LEN ? SL_E2BIG : 0;
 }
@@ -184,8 +187,11 @@ static void deep_copy(const struct sl_value *v, struct sl_value *out, char **cur
         out->u.map = m;
         break;
     }
-    case SL_V_OBJECT: sl_object_ref(v->u.obj); break;
-    default: break;
+    case SL_V_OBJECT:
+        sl_object_ref(v->u.obj);
+        break;
+    default:
+        break;
     }
 }
 
@@ -466,8 +472,8 @@ struct rctx {
     const struct sl_value *extra; /* profile, entity, start, end, duration, result */
 };
 
-static const char *const extra_names[] = {"profile", "entity", "start", "end", "duration",
-                                          "result"};
+static const char *const extra_names[] = {"profile", "entity",   "start",
+                                          "end",     "duration", "result"};
 
 static bool rget(void *ud, sl_sym sym, const char *name, size_t len, struct sl_value *out)
 {
@@ -576,11 +582,21 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
     char tmp[40];
     size_t n = 0;
     switch (v.type) {
-    case SL_V_NULL: *err = "foreach returned null"; return SL_EEVAL;
-    case SL_V_STRING: *entity = sl_value_as_str(&v); return 1;
-    case SL_V_INT: n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i); break;
-    case SL_V_BOOL: n = (size_t)snprintf(tmp, sizeof tmp, "%s", v.u.b ? "true" : "false"); break;
-    case SL_V_DOUBLE: n = sl_sv_format_double(v.u.d, v.flags & SL_VF_F32, tmp); break;
+    case SL_V_NULL:
+        *err = "foreach returned null";
+        return SL_EEVAL;
+    case SL_V_STRING:
+        *entity = sl_value_as_str(&v);
+        return 1;
+    case SL_V_INT:
+        n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
+        break;
+    case SL_V_BOOL:
+        n = (size_t)snprintf(tmp, sizeof tmp, "%s", v.u.b ? "true" : "false");
+        break;
+    case SL_V_DOUBLE:
+        n = sl_sv_format_double(v.u.d, v.flags & SL_VF_F32, tmp);
+        break;
     default: {
         struct sl_buf b;
         sl_buf_init(&b, 1u << 20);
@@ -940,7 +956,7 @@ static int close_builder(struct sl_profiler *p, struct sl_stellar_vm *vm, struct
     if ((e->flags & B_OPEN) && e->period == period) {
         stop = flush_one(p, vm, e, e->vars, period, sink, &emitted);
         bucket_remove(p, period, e->slot);
-        e->flags &= (uint8_t)~(B_OPEN | B_INIT); /* the variables stay (METRON-668) */
+        e->flags &= (uint8_t) ~(B_OPEN | B_INIT); /* the variables stay (METRON-668) */
     } else {
         struct bld **pb = &e->older;
         while (*pb && (*pb)->period != period)

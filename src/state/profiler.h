@@ -94,7 +94,7 @@ int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
 struct sl_profile_result {
     struct sl_measurement m;
     size_t profile_index;
-    struct sl_value triage; /* map name -> value (null when the profile has no triage) */
+    struct sl_value triage;        /* map name -> value (null when the profile has no triage) */
     const struct sl_value *groups; /* the groupBy values (m.groups is their text) */
     size_t ngroups;
 };

@@ -128,14 +128,30 @@ static int jstr(struct jp *j, const char **out, size_t *len, bool *escaped)
         }
         c = j->p[++x];
         switch (c) {
-        case '"': o[ol++] = '"'; break;
-        case '\\': o[ol++] = '\\'; break;
-        case '/': o[ol++] = '/'; break;
-        case 'b': o[ol++] = '\b'; break;
-        case 'f': o[ol++] = '\f'; break;
-        case 'n': o[ol++] = '\n'; break;
-        case 'r': o[ol++] = '\r'; break;
-        case 't': o[ol++] = '\t'; break;
+        case '"':
+            o[ol++] = '"';
+            break;
+        case '\\':
+            o[ol++] = '\\';
+            break;
+        case '/':
+            o[ol++] = '/';
+            break;
+        case 'b':
+            o[ol++] = '\b';
+            break;
+        case 'f':
+            o[ol++] = '\f';
+            break;
+        case 'n':
+            o[ol++] = '\n';
+            break;
+        case 'r':
+            o[ol++] = '\r';
+            break;
+        case 't':
+            o[ol++] = '\t';
+            break;
         case 'u': {
             unsigned cp, lo;
             if (x + 4 >= k || hex4(j->p + x + 1, &cp)) {
@@ -153,7 +169,9 @@ static int jstr(struct jp *j, const char **out, size_t *len, bool *escaped)
             ol += put_utf8(o + ol, cp);
             break;
         }
-        default: j->i = x; return jfail(j, "bad escape in a string");
+        default:
+            j->i = x;
+            return jfail(j, "bad escape in a string");
         }
     }
     o[ol] = 0;
@@ -325,8 +343,12 @@ int sl_profiler__json_parse(struct sl_arena *a, const char *p, size_t n, struct 
 int sl_profiler__json_value(struct sl_arena *a, const struct sl_pj_node *n, struct sl_value *out)
 {
     switch (n->type) {
-    case SL_PJ_NULL: *out = sl_value_null(); return 0;
-    case SL_PJ_BOOL: *out = sl_value_bool(n->b); return 0;
+    case SL_PJ_NULL:
+        *out = sl_value_null();
+        return 0;
+    case SL_PJ_BOOL:
+        *out = sl_value_bool(n->b);
+        return 0;
     case SL_PJ_NUM: {
         int64_t i;
         double d;
@@ -447,8 +469,8 @@ static const char *mkpath(struct dp *x, const char *fmt, ...)
 
 static const char *jtype_name(const struct sl_pj_node *n)
 {
-    static const char *const names[] = {"null", "a boolean", "a number", "a string", "a list",
-                                        "an object"};
+    static const char *const names[] = {"null",     "a boolean", "a number",
+                                        "a string", "a list",    "an object"};
     return names[n->type];
 }
 
@@ -543,8 +565,7 @@ static int var_index(struct dp *x, struct sl_pdef *pd, struct sl_str name, uint1
 }
 
 static int parse_assigns(struct dp *x, size_t pi, const struct sl_pj_node *o, const char *what,
-                         struct sl_pdef *pd, struct sl_pdef_assign **out, size_t *count,
-                         bool vars)
+                         struct sl_pdef *pd, struct sl_pdef_assign **out, size_t *count, bool vars)
 {
     const char *path = mkpath(x, "profiles[%zu].%s", pi, what);
     if (o->type != SL_PJ_OBJ)
@@ -562,8 +583,8 @@ static int parse_assigns(struct dp *x, size_t pi, const struct sl_pj_node *o, co
                 return at(x, o->key_offs[i], path, "duplicate name");
         if (!o->keys[i].len)
             return at(x, o->key_offs[i], path, "empty variable name");
-        as[i].path = mkpath(x, "profiles[%zu].%s.%.*s", pi, what, (int)o->keys[i].len,
-                            o->keys[i].ptr);
+        as[i].path =
+            mkpath(x, "profiles[%zu].%s.%.*s", pi, what, (int)o->keys[i].len, o->keys[i].ptr);
         as[i].name = sl_arena_strndup(&x->def->arena, o->keys[i].ptr, o->keys[i].len);
         as[i].name_len = o->keys[i].len;
         if (!as[i].path || !as[i].name)
@@ -586,7 +607,7 @@ static int parse_assigns(struct dp *x, size_t pi, const struct sl_pj_node *o, co
 
 static int parse_profile(struct dp *x, size_t pi, const struct sl_pj_node *o, struct sl_pdef *pd)
 {
-    static const char *const keys[] = {"profile", "foreach", "onlyif", "init",    "update",
+    static const char *const keys[] = {"profile", "foreach", "onlyif",  "init", "update",
                                        "groupBy", "result",  "expires", NULL};
     const char *path = mkpath(x, "profiles[%zu]", pi);
     if (!path)
@@ -600,8 +621,7 @@ static int parse_profile(struct dp *x, size_t pi, const struct sl_pj_node *o, st
     if (!n)
         return at(x, o->off, path, "missing 'profile' (the profile's name)");
     if (n->type != SL_PJ_STR || !n->len)
-        return at(x, n->off, mkpath(x, "profiles[%zu].profile", pi),
-                  "expected a non-empty string");
+        return at(x, n->off, mkpath(x, "profiles[%zu].profile", pi), "expected a non-empty string");
     pd->name = sl_arena_strndup(&x->def->arena, n->s, n->len);
     pd->name_len = n->len;
     if (!pd->name)
@@ -613,8 +633,7 @@ static int parse_profile(struct dp *x, size_t pi, const struct sl_pj_node *o, st
                       "duplicate profile name '%s'", pd->name);
     if (!(n = get_key(o, "foreach")))
         return at(x, o->off, path, "missing 'foreach' (the expression giving the entity)");
-    if ((rc = compile_at(x, n, mkpath(x, "profiles[%zu].foreach", pi), false,
-                         &pd->foreach)))
+    if ((rc = compile_at(x, n, mkpath(x, "profiles[%zu].foreach", pi), false, &pd->foreach)))
         return rc;
     if ((n = get_key(o, "onlyif")) &&
         (rc = compile_at(x, n, mkpath(x, "profiles[%zu].onlyif", pi), true, &pd->onlyif)))
@@ -644,8 +663,7 @@ static int parse_profile(struct dp *x, size_t pi, const struct sl_pj_node *o, st
         for (size_t g = 0; g < n->count; g++) {
             pd->ngroup = g + 1;
             if ((rc = compile_at(x, &n->items[g], mkpath(x, "profiles[%zu].groupBy[%zu]", pi, g),
-                                 false,
-                                 &pd->group_by[g])))
+                                 false, &pd->group_by[g])))
                 return rc;
         }
     }
@@ -659,15 +677,13 @@ static int parse_profile(struct dp *x, size_t pi, const struct sl_pj_node *o, st
         const struct sl_pj_node *rn = get_key(n, "profile");
         if (!rn)
             return at(x, n->off, rp, "missing 'profile' (the expression giving the value)");
-        if ((rc = compile_at(x, rn, mkpath(x, "profiles[%zu].result.profile", pi),
-                             false, &pd->result)))
+        if ((rc = compile_at(x, rn, mkpath(x, "profiles[%zu].result.profile", pi), false,
+                             &pd->result)))
             return rc;
         if ((rn = get_key(n, "triage")) &&
-            (rc = parse_assigns(x, pi, rn, "result.triage", pd, &pd->triage, &pd->ntriage,
-                                false)))
+            (rc = parse_assigns(x, pi, rn, "result.triage", pd, &pd->triage, &pd->ntriage, false)))
             return rc;
-    } else if ((rc = compile_at(x, n, mkpath(x, "profiles[%zu].result", pi), false,
-                                &pd->result))) {
+    } else if ((rc = compile_at(x, n, mkpath(x, "profiles[%zu].result", pi), false, &pd->result))) {
         return rc;
     }
     if ((n = get_key(o, "expires"))) {

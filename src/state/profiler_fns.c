@@ -82,7 +82,8 @@ static int f_init(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_
         return sl_fcx_error(cx, "PROFILER_INIT: expected the profiler definition (a JSON string)");
     int64_t duration = 15, unit = 60000;
     if (n > 1 && a[1].type == SL_V_MAP) {
-        const struct sl_value *d = sl_value_map_get(&a[1], sl_str_c("profiler.client.period.duration"));
+        const struct sl_value *d =
+            sl_value_map_get(&a[1], sl_str_c("profiler.client.period.duration"));
         const struct sl_value *u =
             sl_value_map_get(&a[1], sl_str_c("profiler.client.period.duration.units"));
         if (d && d->type == SL_V_STRING) {
@@ -256,7 +257,8 @@ static int fcx_copy(struct sl_fcx *cx, const struct sl_value *v, struct sl_value
         sl_object_ref(v->u.obj);
         sl_fcx_own(cx, v->u.obj);
         return 0;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 

@@ -26,17 +26,17 @@
 enum sl_pj_type { SL_PJ_NULL, SL_PJ_BOOL, SL_PJ_NUM, SL_PJ_STR, SL_PJ_ARR, SL_PJ_OBJ };
 
 struct sl_pj_node {
-    uint8_t type;    /* enum sl_pj_type */
-    bool b;          /* SL_PJ_BOOL */
-    bool escaped;    /* SL_PJ_STR: the literal had escapes (columns inside it are not 1:1) */
-    bool is_int;     /* SL_PJ_NUM: integer literal */
-    size_t off;      /* byte offset of the value in the text */
-    const char *s;   /* SL_PJ_STR: decoded; SL_PJ_NUM/BOOL/NULL: the literal text */
-    size_t len;      /* of s */
-    size_t count;    /* SL_PJ_ARR / SL_PJ_OBJ: elements */
-    struct sl_pj_node *items;    /* count values */
-    struct sl_str *keys;         /* SL_PJ_OBJ: count keys (decoded) */
-    size_t *key_offs;            /* SL_PJ_OBJ: offsets of the keys */
+    uint8_t type;  /* enum sl_pj_type */
+    bool b;        /* SL_PJ_BOOL */
+    bool escaped;  /* SL_PJ_STR: the literal had escapes (columns inside it are not 1:1) */
+    bool is_int;   /* SL_PJ_NUM: integer literal */
+    size_t off;    /* byte offset of the value in the text */
+    const char *s; /* SL_PJ_STR: decoded; SL_PJ_NUM/BOOL/NULL: the literal text */
+    size_t len;    /* of s */
+    size_t count;  /* SL_PJ_ARR / SL_PJ_OBJ: elements */
+    struct sl_pj_node *items; /* count values */
+    struct sl_str *keys;      /* SL_PJ_OBJ: count keys (decoded) */
+    size_t *key_offs;         /* SL_PJ_OBJ: offsets of the keys */
 };
 
 /* Parse one JSON text (nodes in arena a, depth <= 64). SL_EPARSE with *err_off and *err. */

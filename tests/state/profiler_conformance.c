@@ -93,11 +93,21 @@ static int on_emit(void *ud, const struct sl_profile_result *res)
 static void to_value(json_t *j, struct sl_arena *a, struct sl_value *out)
 {
     switch (json_typeof(j)) {
-    case JSON_NULL: *out = sl_value_null(); return;
-    case JSON_TRUE: *out = sl_value_bool(true); return;
-    case JSON_FALSE: *out = sl_value_bool(false); return;
-    case JSON_INTEGER: *out = sl_sv_long(json_integer_value(j)); return;
-    case JSON_REAL: *out = sl_sv_double(json_real_value(j)); return;
+    case JSON_NULL:
+        *out = sl_value_null();
+        return;
+    case JSON_TRUE:
+        *out = sl_value_bool(true);
+        return;
+    case JSON_FALSE:
+        *out = sl_value_bool(false);
+        return;
+    case JSON_INTEGER:
+        *out = sl_sv_long(json_integer_value(j));
+        return;
+    case JSON_REAL:
+        *out = sl_sv_double(json_real_value(j));
+        return;
     case JSON_STRING: {
         size_t n = json_string_length(j);
         *out = sl_value_str(sl_arena_strndup(a, json_string_value(j), n), n);
@@ -179,13 +189,16 @@ static bool value_eq(json_t *e, const struct sl_value *v, const char *type)
     }
     switch (json_typeof(e)) {
     case JSON_INTEGER:
-    case JSON_REAL: return sl_sv_is_num(v) && sl_sv_as_double(v) == json_number_value(e);
+    case JSON_REAL:
+        return sl_sv_is_num(v) && sl_sv_as_double(v) == json_number_value(e);
     case JSON_STRING:
         return v->type == SL_V_STRING && v->len == json_string_length(e) &&
                !memcmp(v->u.s, json_string_value(e), v->len);
     case JSON_TRUE:
-    case JSON_FALSE: return v->type == SL_V_BOOL && v->u.b == json_is_true(e);
-    case JSON_NULL: return v->type == SL_V_NULL;
+    case JSON_FALSE:
+        return v->type == SL_V_BOOL && v->u.b == json_is_true(e);
+    case JSON_NULL:
+        return v->type == SL_V_NULL;
     case JSON_ARRAY:
         if (v->type != SL_V_LIST || v->len != json_array_size(e))
             return false;
@@ -381,7 +394,8 @@ static enum verdict case_builder(struct ctx *cx, json_t *c, char *why, size_t wn
     json_decref(cfg);
     if (!def)
         return FAIL;
-    struct sl_profiler_opts o = {.period_ms = json_integer_value(json_object_get(c, "period_duration_ms"))};
+    struct sl_profiler_opts o = {.period_ms =
+                                     json_integer_value(json_object_get(c, "period_duration_ms"))};
     struct sl_profiler *p = sl_profiler_new(def, &o);
     struct run r;
     run_init(&r);
@@ -434,7 +448,8 @@ static enum verdict case_standalone(struct ctx *cx, json_t *c, char *why, size_t
     struct sl_profiler_def *def = def_of(json_object_get(c, "profiler_config"), why, wn);
     if (!def)
         return FAIL;
-    struct sl_profiler_opts o = {.period_ms = json_integer_value(json_object_get(c, "period_duration_ms"))};
+    struct sl_profiler_opts o = {.period_ms =
+                                     json_integer_value(json_object_get(c, "period_duration_ms"))};
     struct sl_profiler *p = sl_profiler_new(def, &o);
     struct run r;
     run_init(&r);
@@ -450,8 +465,8 @@ static enum verdict case_standalone(struct ctx *cx, json_t *c, char *why, size_t
         if ((uint64_t)json_integer_value(json_object_get(cnt, "routes")) != routes ||
             (uint64_t)json_integer_value(json_object_get(cnt, "routes")) != st.messages ||
             (size_t)json_integer_value(json_object_get(cnt, "messages")) != json_array_size(msgs)) {
-            snprintf(why, wn, "counters: %llu routes, %zu messages",
-                     (unsigned long long)routes, json_array_size(msgs));
+            snprintf(why, wn, "counters: %llu routes, %zu messages", (unsigned long long)routes,
+                     json_array_size(msgs));
             v = FAIL;
         }
     }
@@ -466,7 +481,8 @@ static enum verdict case_repl(struct ctx *cx, json_t *c, char *why, size_t wn)
     struct sl_arena a;
     sl_arena_init(&a, 4096, 16u << 20);
     struct vars vs = {0};
-    char *conf = json_dumps(json_object_get(c, "profiler_config"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *conf =
+        json_dumps(json_object_get(c, "profiler_config"), JSON_COMPACT | JSON_PRESERVE_ORDER);
     char *msg = json_dumps(json_array_get(json_object_get(c, "messages"), 0), JSON_COMPACT);
     vs.names[0] = "config";
     vs.vals[0] = sl_value_str(conf, strlen(conf));
@@ -580,7 +596,8 @@ static enum verdict case_batch(struct ctx *cx, json_t *c, char *why, size_t wn)
     struct sl_profiler_def *def = def_of(json_object_get(c, "profiler_config"), why, wn);
     if (!def)
         return FAIL;
-    struct sl_profiler_opts o = {.period_ms = json_integer_value(json_object_get(c, "period_duration_ms"))};
+    struct sl_profiler_opts o = {.period_ms =
+                                     json_integer_value(json_object_get(c, "period_duration_ms"))};
     struct sl_profiler *p = sl_profiler_new(def, &o);
     struct run r;
     run_init(&r);
@@ -600,7 +617,8 @@ static enum verdict case_batch(struct ctx *cx, json_t *c, char *why, size_t wn)
         if (get_args(json_string_value(json_object_get(e, "given")), prof, ent, sizeof prof))
             m = find_meas(&r, prof, ent);
         if (!m) {
-            snprintf(why, wn, "no measurement for %s", json_string_value(json_object_get(e, "given")));
+            snprintf(why, wn, "no measurement for %s",
+                     json_string_value(json_object_get(e, "given")));
             v = FAIL;
             break;
         }
@@ -798,7 +816,10 @@ int main(int argc, char **argv)
         else
             snprintf(why, sizeof why, "unknown kind %s", kind);
         total++;
-        const char *tag = v == PASS ? "PASS" : v == FAIL ? "FAIL" : v == DIFF ? "DIFF" : "DIFF-verified";
+        const char *tag = v == PASS   ? "PASS"
+                          : v == FAIL ? "FAIL"
+                          : v == DIFF ? "DIFF"
+                                      : "DIFF-verified";
         pass += v == PASS || v == DIFF_OK;
         diff_ok += v == DIFF_OK;
         diff += v == DIFF;

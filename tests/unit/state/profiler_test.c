@@ -167,14 +167,15 @@ static void parse_err(const char *json, const char *want_msg, uint32_t line, uin
 static void test_parse_errors(void **state)
 {
     struct sl_diag d;
-    parse_err("{\"profiles\":[{\"profile\":\"p\",\"result\":\"1\"}]}", "profiles[0]: missing 'foreach'",
-              1, 14, &d);
+    parse_err("{\"profiles\":[{\"profile\":\"p\",\"result\":\"1\"}]}",
+              "profiles[0]: missing 'foreach'", 1, 14, &d);
     parse_err("{\"profiles\":[{\"profile\":\"p\",\"foreach\":\"x\"}]}", "missing 'result'", 1, 0,
               &d);
     parse_err("{\"profiles\":[{\"foreach\":\"x\",\"result\":\"1\"}]}", "missing 'profile'", 0, 0,
               &d);
     /* an expression error: path, column inside the expression, caret, file column */
-    parse_err("{\"profiles\":[\n  {\"profile\":\"p\",\"foreach\":\"x\",\n   \"update\":{\"count\":\"count + * 2\"},"
+    parse_err("{\"profiles\":[\n  {\"profile\":\"p\",\"foreach\":\"x\",\n   "
+              "\"update\":{\"count\":\"count + * 2\"},"
               "\"result\":\"count\"}]}",
               "profiles[0].update.count: Stellar expression, column 9", 3, 31, &d);
     assert_non_null(strchr(d.hint, '^'));
@@ -185,24 +186,28 @@ static void test_parse_errors(void **state)
     parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\"},"
               "{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\"}]}",
               "duplicate profile name 'a'", 1, 0, &d);
-    parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"udpate\":{}}]}",
-              "unknown key 'udpate'", 1, 56, &d);
-    parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"groupBy\":\"x\"}]}",
-              "profiles[0].groupBy: expected a list", 0, 0, &d);
+    parse_err(
+        "{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"udpate\":{}}]}",
+        "unknown key 'udpate'", 1, 56, &d);
+    parse_err(
+        "{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"groupBy\":\"x\"}]}",
+        "profiles[0].groupBy: expected a list", 0, 0, &d);
     parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":[1],\"result\":\"1\"}]}",
               "profiles[0].foreach: expected a Stellar expression", 0, 0, &d);
     parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":{\"triage\":{}}}]}",
               "profiles[0].result: missing 'profile'", 0, 0, &d);
-    parse_err("{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"expires\":\"x\"}]}",
-              "profiles[0].expires", 0, 0, &d);
+    parse_err(
+        "{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"x\",\"result\":\"1\",\"expires\":\"x\"}]}",
+        "profiles[0].expires", 0, 0, &d);
     parse_err("{\"profiles\":[\n{\"profile\": \"a\",,}]}", "invalid JSON", 2, 17, &d);
     parse_err("{\"profile\":[]}", "unknown key 'profile'", 1, 2, &d);
     parse_err("[]", "expected an object", 1, 1, &d);
 
     /* numbers and booleans are sources; result object form; timestampField; expires */
-    const char *ok = "{\"timestampField\":\"ts\",\"profiles\":[{\"profile\":\"p\",\"foreach\":\"x\","
-                     "\"onlyif\":true,\"init\":{\"n\":0,\"f\":1.5},\"result\":{\"profile\":\"n\","
-                     "\"triage\":{\"t\":\"n\"}},\"expires\":30}]}";
+    const char *ok =
+        "{\"timestampField\":\"ts\",\"profiles\":[{\"profile\":\"p\",\"foreach\":\"x\","
+        "\"onlyif\":true,\"init\":{\"n\":0,\"f\":1.5},\"result\":{\"profile\":\"n\","
+        "\"triage\":{\"t\":\"n\"}},\"expires\":30}]}";
     struct sl_profiler_def *def;
     sl_diag_init(&d);
     assert_int_equal(sl_profiler_def_parse(ok, strlen(ok), "x", &def, &d), 0);
@@ -476,7 +481,8 @@ static void test_groups_triage_failures(void **state)
     fx_open(&f,
             "{\"profiles\":[{\"profile\":\"a\",\"foreach\":\"ip_src_addr\",\"result\":\"nothing\"},"
             "{\"profile\":\"b\",\"foreach\":\"ip_src_addr\",\"result\":\"2/0\"},"
-            "{\"profile\":\"c\",\"foreach\":\"ip_src_addr\",\"result\":\"1\",\"groupBy\":[\"cheese\"]}]}",
+            "{\"profile\":\"c\",\"foreach\":\"ip_src_addr\",\"result\":\"1\",\"groupBy\":["
+            "\"cheese\"]}]}",
             &o);
     feed(&f, &a, 1, 0);
     assert_int_equal(sl_profiler_flush_all(f.p, f.vm, &f.sink), 0);
@@ -494,12 +500,13 @@ static void test_owned_values(void **state)
      * no use after the evaluation arena is reset) */
     struct fx f;
     struct sl_profiler_opts o = {.period_ms = 1000};
-    fx_open(&f,
-            "{\"profiles\":[{\"profile\":\"o\",\"foreach\":\"ip_src_addr\","
-            "\"update\":{\"s\":\"FORMAT('%s!', ip_src_addr)\",\"l\":\"if exists(l) then LIST_ADD(l, "
-            "bytes) else [bytes]\",\"m\":\"{'k': s, 'n': l}\",\"st\":\"STATS_ADD(st, bytes)\"},"
-            "\"result\":\"[s, LENGTH(l), MAP_GET('k', m), STATS_COUNT(st)]\"}]}",
-            &o);
+    fx_open(
+        &f,
+        "{\"profiles\":[{\"profile\":\"o\",\"foreach\":\"ip_src_addr\","
+        "\"update\":{\"s\":\"FORMAT('%s!', ip_src_addr)\",\"l\":\"if exists(l) then LIST_ADD(l, "
+        "bytes) else [bytes]\",\"m\":\"{'k': s, 'n': l}\",\"st\":\"STATS_ADD(st, bytes)\"},"
+        "\"result\":\"[s, LENGTH(l), MAP_GET('k', m), STATS_COUNT(st)]\"}]}",
+        &o);
     struct msg a = ip_msg("10.9.9.9");
     for (int i = 0; i < 3; i++)
         assert_int_equal(feed(&f, &a, 100 + i, 0), 0);
@@ -621,16 +628,11 @@ static void test_repl_functions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_counter_and_routing),
-        cmocka_unit_test(test_builder_rules),
-        cmocka_unit_test(test_carry_over),
-        cmocka_unit_test(test_periods_lag_late),
-        cmocka_unit_test(test_ttl_and_eviction),
-        cmocka_unit_test(test_groups_triage_failures),
-        cmocka_unit_test(test_owned_values),
-        cmocka_unit_test(test_memory_per_entity),
-        cmocka_unit_test(test_stop_and_rest),
+        cmocka_unit_test(test_parse_errors),           cmocka_unit_test(test_counter_and_routing),
+        cmocka_unit_test(test_builder_rules),          cmocka_unit_test(test_carry_over),
+        cmocka_unit_test(test_periods_lag_late),       cmocka_unit_test(test_ttl_and_eviction),
+        cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
+        cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
         cmocka_unit_test(test_repl_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
