@@ -559,6 +559,17 @@ void sl_profiler_free(struct sl_profiler *p)
 
 /* ------------------------------------------------------------------ routing */
 
+/* the VM's message, copied into the caller's arena (it lives until the next evaluation) */
+static int route_error(struct sl_stellar_vm *vm, struct sl_arena *a, const char *what,
+                       const char **err)
+{
+    char b[600];
+    snprintf(b, sizeof b, "%s: %s", what, sl_stellar_vm_error(vm));
+    const char *s = sl_arena_strndup(a, b, strlen(b));
+    *err = s ? s : "onlyif or foreach failed";
+    return SL_EEVAL;
+}
+
 int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_stellar_vm *vm,
                       const struct sl_stellar_resolver *msg, struct sl_arena *a,
                       struct sl_str *entity, const char **err)
@@ -567,18 +578,14 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
     *err = NULL;
     if (pd->onlyif) {
         bool ok;
-        if (sl_stellar_eval_bool(vm, pd->onlyif, msg, a, &ok)) {
-            *err = sl_stellar_vm_error(vm);
-            return SL_EEVAL;
-        }
+        if (sl_stellar_eval_bool(vm, pd->onlyif, msg, a, &ok))
+            return route_error(vm, a, "onlyif", err);
         if (!ok)
             return 0;
     }
     struct sl_value v;
-    if (sl_stellar_eval(vm, pd->foreach, msg, a, &v)) {
-        *err = sl_stellar_vm_error(vm);
-        return SL_EEVAL;
-    }
+    if (sl_stellar_eval(vm, pd->foreach, msg, a, &v))
+        return route_error(vm, a, "foreach", err);
     char tmp[40];
     size_t n = 0;
     switch (v.type) {
