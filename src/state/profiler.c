@@ -590,7 +590,7 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
     size_t n = 0;
     switch (v.type) {
     case SL_V_NULL:
-        *err = "foreach returned null";
+        *err = "foreach: the entity is null";
         return SL_EEVAL;
     case SL_V_STRING:
         *entity = sl_value_as_str(&v);
