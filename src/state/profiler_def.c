@@ -700,7 +700,9 @@ int sl_profiler_def_parse(const char *json, size_t len, const char *origin,
                           struct sl_profiler_def **out, struct sl_diag *d)
 {
     *out = NULL;
-    struct sl_profiler_def *def = sl_xcalloc(1, sizeof *def);
+    struct sl_profiler_def *def = sl_calloc(1, sizeof *def);
+    if (!def)
+        return sl_diag_set(d, SL_ENOMEM, "out of memory");
     sl_arena_init(&def->arena, 4096, 64u << 20);
     struct dp x = {def, json, origin, d};
     struct sl_pj_node *root;
@@ -713,7 +715,8 @@ int sl_profiler_def_parse(const char *json, size_t len, const char *origin,
     }
     rc = sl_profiler__json_parse(&def->arena, json, len, &root, &eoff, &emsg);
     if (rc) {
-        rc = at(&x, eoff, NULL, "invalid JSON: %s", emsg);
+        rc = rc == SL_ENOMEM ? sl_diag_set(d, SL_ENOMEM, "out of memory")
+                             : at(&x, eoff, NULL, "invalid JSON: %s", emsg);
         goto fail;
     }
     static const char *const keys[] = {"profiles", "timestampField", NULL};
@@ -745,7 +748,11 @@ int sl_profiler_def_parse(const char *json, size_t len, const char *origin,
         rc = at(&x, ps->off, "profiles", "too many profiles");
         goto fail;
     }
-    def->profiles = sl_xcalloc(ps->count ? ps->count : 1, sizeof *def->profiles);
+    def->profiles = sl_calloc(ps->count ? ps->count : 1, sizeof *def->profiles);
+    if (!def->profiles) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
     for (size_t i = 0; i < ps->count; i++) {
         def->count = i + 1;
         if ((rc = parse_profile(&x, i, &ps->items[i], &def->profiles[i])))

@@ -218,6 +218,41 @@ static void test_parse_errors(void **state)
     sl_profiler_def_free(def);
 }
 
+/* every allocation of parsing and compiling made to fail in turn: an error, never a crash
+ * or a leak (ASan) */
+static void test_parse_alloc_failures(void **state)
+{
+    const char *json = "{\"timestampField\":\"ts\",\"profiles\":[{\"profile\":\"p\","
+                       "\"foreach\":\"ip_src_addr\",\"onlyif\":\"exists(bytes)\","
+                       "\"init\":{\"n\":0,\"s\":\"STATS_INIT()\"},\"update\":{\"n\":\"n + "
+                       "1\",\"s\":\"STATS_ADD(s, bytes)\"},\"groupBy\":[\"'a' + 'b'\"],"
+                       "\"result\":{\"profile\":\"n\",\"triage\":{\"m\":\"STATS_MEAN(s)\"}}},"
+                       "{\"profile\":\"q\",\"foreach\":\"'\\u00e9'\",\"result\":\"[1, {'k': "
+                       "2}]\"}]}";
+    struct sl_profiler_def *def;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    assert_int_equal(sl_profiler_def_parse(json, strlen(json), "x", &def, &d), 0); /* warm */
+    sl_profiler_def_free(def);
+    int failures = 0;
+    for (uint64_t nth = 1; nth < 400; nth++) {
+        sl_diag_init(&d);
+        def = NULL;
+        sl_alloc_fail_nth(nth);
+        int rc = sl_profiler_def_parse(json, strlen(json), "x", &def, &d);
+        sl_alloc_fail_nth(0);
+        if (rc) {
+            failures++;
+            assert_null(def);
+            assert_true(d.msg[0] != 0);
+        } else {
+            assert_int_equal(sl_profiler_def_count(def), 2);
+        }
+        sl_profiler_def_free(def);
+    }
+    assert_true(failures > 0);
+}
+
 /* ------------------------------------------------------------------ builder rules */
 
 static void test_counter_and_routing(void **state)
@@ -628,12 +663,12 @@ static void test_repl_functions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),           cmocka_unit_test(test_counter_and_routing),
-        cmocka_unit_test(test_builder_rules),          cmocka_unit_test(test_carry_over),
-        cmocka_unit_test(test_periods_lag_late),       cmocka_unit_test(test_ttl_and_eviction),
-        cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
-        cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
-        cmocka_unit_test(test_repl_functions),
+        cmocka_unit_test(test_parse_errors),         cmocka_unit_test(test_counter_and_routing),
+        cmocka_unit_test(test_parse_alloc_failures), cmocka_unit_test(test_builder_rules),
+        cmocka_unit_test(test_carry_over),           cmocka_unit_test(test_periods_lag_late),
+        cmocka_unit_test(test_ttl_and_eviction),     cmocka_unit_test(test_groups_triage_failures),
+        cmocka_unit_test(test_owned_values),         cmocka_unit_test(test_memory_per_entity),
+        cmocka_unit_test(test_stop_and_rest),        cmocka_unit_test(test_repl_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
