@@ -20,9 +20,9 @@
  * Variables carry over: when an entity's current builder is flushed its variables stay in
  * the record, and the next period's builder starts from them (METRON-668). When a message
  * starts a new period while the current one is still open, the old builder moves to the
- * `older` list with the values and the new one starts from copies (objects are shared by
- * reference: a sketch carried without `init` is one accumulator, as in Metron's single
- * builder).
+ * `older` list with the values and the new one starts from copies (sketches are cloned
+ * through their binary form, so the two periods never share an accumulator; other objects
+ * are shared by reference).
  * Entities evicted for max_entities leave the table at once and are flushed by the next
  * advance/flush_all (apply has no sink); ttl forgets idle entities at advance.
  * Evaluation temporaries come from the profiler's arena, reset per call (no heap allocation
@@ -35,6 +35,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "lang/func.h"
+#include "lang/sketch.h"
 #include "lang/sval.h"
 #include "state/profiler_int.h"
 
@@ -239,6 +240,30 @@ static int own_value(struct sl_profiler *p, const struct sl_value *v, struct sl_
         out->u.s = blk;
     p->bytes += chunk_len(n ? n : 1);
     return 0;
+}
+
+/* A copy for another open period's builder: as own_value, but a sketch is cloned (through
+ * its binary form) so that two open periods never mutate one accumulator. */
+static int carry_value(struct sl_profiler *p, const struct sl_value *v, struct sl_value *out)
+{
+    if (v->type == SL_V_OBJECT &&
+        (v->u.obj->type == &sl_stats_type || v->u.obj->type == &sl_hllp_type ||
+         v->u.obj->type == &sl_bloom_type)) {
+        struct sl_buf b;
+        sl_buf_init(&b, 64u << 20);
+        struct sl_object *o = NULL;
+        struct sl_diag d;
+        int rc = sl_sketch_serialize(v->u.obj, &b);
+        if (!rc)
+            rc = sl_sketch_deserialize(b.ptr, b.len, &o, &d);
+        sl_buf_fini(&b);
+        if (!rc) {
+            *out = *v;
+            out->u.obj = o;
+            return 0;
+        }
+    }
+    return own_value(p, v, out);
 }
 
 static void drop_value(struct sl_profiler *p, struct sl_value *v)
@@ -721,7 +746,7 @@ static struct sl_value *builder_for(struct sl_profiler *p, struct ent *e, int64_
     memset(b, 0, bld_len(pd));
     /* copies of the current variables (the carried state) */
     for (uint16_t v = 0; v < pd->nvars; v++)
-        if (e->vars[v].type != SL_V_NULL && own_value(p, &e->vars[v], &b->vars[v]))
+        if (e->vars[v].type != SL_V_NULL && carry_value(p, &e->vars[v], &b->vars[v]))
             b->vars[v] = sl_value_null();
     p->bytes += chunk_len(bld_len(pd));
     if (period > e->period) {

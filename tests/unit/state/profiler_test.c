@@ -563,6 +563,29 @@ static int count_emit(void *ud, const struct sl_profile_result *r)
     return 0;
 }
 
+/* a sketch carried into a new period while the previous one is still open is cloned:
+ * each period sees its own accumulator */
+static void test_sketch_carry_overlap(void **state)
+{
+    struct fx f;
+    struct sl_profiler_opts o = {.period_ms = 1000};
+    fx_open(&f,
+            "{\"profiles\":[{\"profile\":\"s\",\"foreach\":\"ip_src_addr\",\"update\":{"
+            "\"st\":\"STATS_ADD(st, bytes)\",\"h\":\"HLLP_ADD(if exists(h) then h else "
+            "HLLP_INIT(5, 6), bytes)\"},\"result\":\"[STATS_COUNT(st), HLLP_CARDINALITY(h)]\"}]}",
+            &o);
+    struct msg a = ip_msg("x");
+    assert_int_equal(feed(&f, &a, 100, 0), 0);  /* period 0 */
+    assert_int_equal(feed(&f, &a, 1100, 0), 0); /* period 1 opens from a clone: count 2 */
+    a.vals[1] = sl_sv_long(7);
+    assert_int_equal(feed(&f, &a, 200, 0), 0); /* period 0 again: its own sketch */
+    sl_profiler_flush_all(f.p, f.vm, &f.sink);
+    assert_int_equal(f.got.n, 2);
+    assert_string_equal(f.got.value[0], "[2.0, 2]");
+    assert_string_equal(f.got.value[1], "[2.0, 1]");
+    fx_close(&f);
+}
+
 static void test_memory_per_entity(void **state)
 {
     struct fx f;
@@ -663,12 +686,13 @@ static void test_repl_functions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),         cmocka_unit_test(test_counter_and_routing),
-        cmocka_unit_test(test_parse_alloc_failures), cmocka_unit_test(test_builder_rules),
-        cmocka_unit_test(test_carry_over),           cmocka_unit_test(test_periods_lag_late),
-        cmocka_unit_test(test_ttl_and_eviction),     cmocka_unit_test(test_groups_triage_failures),
-        cmocka_unit_test(test_owned_values),         cmocka_unit_test(test_memory_per_entity),
-        cmocka_unit_test(test_stop_and_rest),        cmocka_unit_test(test_repl_functions),
+        cmocka_unit_test(test_parse_errors),           cmocka_unit_test(test_counter_and_routing),
+        cmocka_unit_test(test_parse_alloc_failures),   cmocka_unit_test(test_sketch_carry_overlap),
+        cmocka_unit_test(test_builder_rules),          cmocka_unit_test(test_carry_over),
+        cmocka_unit_test(test_periods_lag_late),       cmocka_unit_test(test_ttl_and_eviction),
+        cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
+        cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
+        cmocka_unit_test(test_repl_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
