@@ -653,6 +653,27 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
     return 1;
 }
 
+int sl_profiler_timestamp(const struct sl_value *field, int64_t *ts_ms)
+{
+    switch (field->type) {
+    case SL_V_INT:
+        *ts_ms = field->u.i;
+        return 0;
+    case SL_V_DOUBLE:
+        if (!(field->u.d >= -9.2e18 && field->u.d <= 9.2e18)) /* NaN too */
+            return SL_EINVAL;
+        *ts_ms = (int64_t)field->u.d;
+        return 0;
+    case SL_V_TS:
+        *ts_ms = floordiv(field->u.ts_ns, 1000000);
+        return 0;
+    case SL_V_STRING:
+        return sl_sv_parse_long(field->u.s, field->len, ts_ms) ? SL_EINVAL : 0;
+    default:
+        return SL_EINVAL;
+    }
+}
+
 /* ------------------------------------------------------------------ apply */
 
 static int run_assigns(struct sl_profiler *p, struct sl_stellar_vm *vm, const struct sl_pdef *pd,

@@ -63,6 +63,12 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
                       const struct sl_stellar_resolver *msg, struct sl_arena *a,
                       struct sl_str *entity, const char **err);
 
+/* The event time of a message as Metron's EventTimeClock reads the timestampField: a
+ * Long/Integer as epoch ms, a Double truncated, a numeric string (decimal digits), an event
+ * timestamp (SL_V_TS, nanoseconds) in ms. 0, or SL_EINVAL for anything else (Metron drops
+ * the message; so does PROFILER_APPLY). Any thread. */
+int sl_profiler_timestamp(const struct sl_value *field, int64_t *ts_ms);
+
 struct sl_profiler_opts {
     int64_t period_ms;     /* > 0; 15 minutes when 0 */
     int64_t ttl_ms;        /* forget an entity idle this long (after flushing it); 0: never */

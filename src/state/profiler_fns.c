@@ -158,11 +158,8 @@ static int apply_one(struct sl_fcx *cx, struct pobj *po, const struct sl_value *
     po->messages++;
     if (tsf) { /* event time: a message without a usable timestamp is dropped */
         const struct sl_value *t = sl_value_map_get(msg, sl_str_c(tsf));
-        if (!t || !((t->type == SL_V_INT) ||
-                    (t->type == SL_V_STRING && !sl_sv_parse_long(t->u.s, t->len, &ts))))
+        if (!t || sl_profiler_timestamp(t, &ts))
             return 0;
-        if (t->type == SL_V_INT)
-            ts = t->u.i;
     }
     for (size_t i = 0; i < sl_profiler_def_count(po->def); i++) {
         struct sl_str entity;

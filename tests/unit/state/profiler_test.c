@@ -565,6 +565,26 @@ static int count_emit(void *ud, const struct sl_profile_result *r)
 
 /* a sketch carried into a new period while the previous one is still open is cloned:
  * each period sees its own accumulator */
+static void test_timestamp(void **state)
+{
+    int64_t t;
+    assert_int_equal(sl_profiler_timestamp(&(struct sl_value){.type = SL_V_INT, .u.i = 5}, &t), 0);
+    assert_int_equal(t, 5);
+    struct sl_value s = sl_value_str("1530978687836", 13);
+    assert_int_equal(sl_profiler_timestamp(&s, &t), 0);
+    assert_int_equal(t, 1530978687836);
+    s = sl_value_str("soon", 4);
+    assert_int_equal(sl_profiler_timestamp(&s, &t), SL_EINVAL);
+    struct sl_value d = sl_value_double(12.9);
+    assert_int_equal(sl_profiler_timestamp(&d, &t), 0);
+    assert_int_equal(t, 12);
+    struct sl_value ts = sl_value_ts(1500000001);
+    assert_int_equal(sl_profiler_timestamp(&ts, &t), 0);
+    assert_int_equal(t, 1500);
+    struct sl_value n = sl_value_null();
+    assert_int_equal(sl_profiler_timestamp(&n, &t), SL_EINVAL);
+}
+
 static void test_sketch_carry_overlap(void **state)
 {
     struct fx f;
@@ -692,7 +712,7 @@ int main(void)
         cmocka_unit_test(test_periods_lag_late),       cmocka_unit_test(test_ttl_and_eviction),
         cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
         cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
-        cmocka_unit_test(test_repl_functions),
+        cmocka_unit_test(test_repl_functions),         cmocka_unit_test(test_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
