@@ -1119,7 +1119,8 @@ void sl_profiler_get_stats(const struct sl_profiler *p, struct sl_profiler_stats
 {
     *st = p->st;
     st->entities = p->count;
-    st->bytes = p->bytes;
+    /* plus the fixed part: the engine, its evaluation arena and text buffer */
+    st->bytes = p->bytes + chunk_len(sizeof *p) + p->arena.total_len + p->text.cap;
 }
 
 int64_t sl_profiler_next_close(const struct sl_profiler *p)
