@@ -502,13 +502,9 @@ static const char *const extra_names[] = {"profile", "entity",   "start",
 
 static bool rget(void *ud, sl_sym sym, const char *name, size_t len, struct sl_value *out)
 {
+    /* Metron's MapVariableResolver(state, transient): the profile variables first, then
+     * the message (apply) or the groupBy extras (flush) */
     const struct rctx *c = ud;
-    if (c->mode == R_GROUP)
-        for (int k = 0; k < 6; k++)
-            if (strlen(extra_names[k]) == len && !memcmp(extra_names[k], name, len)) {
-                *out = c->extra[k];
-                return true;
-            }
     const struct sl_pdef *pd = c->pd;
     for (uint16_t v = 0; v < pd->nvars; v++) {
         if (sym ? pd->var_syms[v] == sym
@@ -520,6 +516,12 @@ static bool rget(void *ud, sl_sym sym, const char *name, size_t len, struct sl_v
             break;
         }
     }
+    if (c->mode == R_GROUP)
+        for (int k = 0; k < 6; k++)
+            if (strlen(extra_names[k]) == len && !memcmp(extra_names[k], name, len)) {
+                *out = c->extra[k];
+                return true;
+            }
     if (c->mode != R_APPLY || !c->msg)
         return false;
     if (c->msg->get)

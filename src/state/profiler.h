@@ -16,7 +16,8 @@
  * a null result is not stored; profile variables shadow message fields. Variables survive a
  * flush (METRON-668): the builder of an entity's next period starts from the variables of
  * its previous one. On flush, result.profile then each triage expression see only the
- * profile variables; groupBy sees them plus profile, entity, start, end, duration, result.
+ * profile variables; groupBy sees them plus profile, entity, start, end, duration, result
+ * (a profile variable of the same name wins, as with Metron's MapVariableResolver).
  * A null or failing result, triage or groupBy gives no measurement (counted).
  *
  * Periods: id = floor(ts_ms / period_ms) (ts >= 0). A builder exists per (profile, entity,

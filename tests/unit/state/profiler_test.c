@@ -509,6 +509,15 @@ static void test_groups_triage_failures(void **state)
                         "[\"a\",\"200.0\",\"g\",\"10.0.0.1\",\"1503081000000\",\"600000\",\"100\","
                         "\"a\\\"b\"]");
     assert_string_equal(f.got.triage[0], "{zero=0, h=100}");
+    fx_close(&f);
+    /* a variable named like a groupBy extra shadows it */
+    fx_open(&f,
+            "{\"profiles\":[{\"profile\":\"g\",\"foreach\":\"ip_src_addr\",\"init\":{"
+            "\"start\":\"'mine'\"},\"groupBy\":[\"start\",\"end - duration\"],\"result\":\"1\"}]}",
+            &o);
+    feed(&f, &a, 1503081070340, 0);
+    sl_profiler_flush_all(f.p, f.vm, &f.sink);
+    assert_string_equal(f.got.groups[0], "[\"mine\",\"1503081000000\"]");
     assert_int_equal(f.got.period[0], 2505135);
     fx_close(&f);
 
