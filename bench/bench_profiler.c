@@ -4,7 +4,8 @@
  * (the engine's own accounting and the process RSS) with many distinct entities.
  *
  *   bench_profiler [ENTITIES] [EVENTS]   (default 1,000,000 entities; 10,000,000 events over
- *                                         100,000 entities, best of 3)
+ *                                         100,000 entities, best of 3, for a count profile
+ *                                         and a STATS_ADD profile)
  */
 #include "base/alloc.h"
 #include "base/arena.h"
@@ -20,6 +21,12 @@
 static const char *const COUNT_DEF =
     "{\"profiles\":[{\"profile\":\"hello-world\",\"foreach\":\"ip_src_addr\","
     "\"init\":{\"count\":0},\"update\":{\"count\":\"count + 1\"},\"result\":\"count\"}]}";
+
+/* a STATS sketch per entity over a numeric field (field 1 of the event: ip_dst_port) */
+static const char *const STATS_DEF =
+    "{\"profiles\":[{\"profile\":\"port-stats\",\"foreach\":\"ip_src_addr\","
+    "\"init\":{\"s\":\"STATS_INIT()\"},\"update\":{\"s\":\"STATS_ADD(s, ip_dst_port)\"},"
+    "\"result\":\"s\"}]}";
 
 static long rss_kb(void)
 {
@@ -103,38 +110,52 @@ int main(int argc, char **argv)
     const uint32_t hot = 100000;
     char(*ips)[16] = malloc(hot * sizeof *ips);
     size_t *lens = malloc(hot * sizeof *lens);
-    uint64_t x = 88172645463325252ull;
     for (uint32_t i = 0; i < hot; i++)
         lens[i] = ip_of(i, ips[i]);
-    double best = 0;
-    uint64_t allocs = 0;
-    for (int run = 0; run < 3; run++) {
-        p = sl_profiler_new(def, &o);
-        int64_t s0 = sl_clock_mono_ns();
-        uint64_t a0 = 0;
-        for (long i = 0; i < nev; i++) {
-            if (i == nev / 2)
-                a0 = sl_alloc_count();
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            uint32_t k = (uint32_t)(x % hot);
-            ev->fields[ev->count - 1].val = sl_value_str(ips[k], lens[k]);
-            struct sl_str ent;
-            const char *err;
-            if (sl_profiler_route(def, 0, vm, &msg, &a, &ent, &err) == 1)
-                sl_profiler_apply(p, 0, ent, vm, &msg, ts, ts, &err);
-            sl_arena_reset(&a);
-        }
-        double s = (double)(sl_clock_mono_ns() - s0) / 1e9;
-        allocs = sl_alloc_count() - a0;
-        if (nev / s > best)
-            best = nev / s;
-        sl_profiler_free(p);
+    struct sl_profiler_def *defs[2] = {def, NULL};
+    if (sl_profiler_def_parse(STATS_DEF, strlen(STATS_DEF), "<bench>", &defs[1], &d)) {
+        fprintf(stderr, "bench_profiler: %s\n", d.msg);
+        return 1;
     }
-    printf("bench=profiler case=count_route_apply entities=%u events=%ld events_per_s=%.0f "
-           "allocs_second_half=%llu\n",
-           hot, nev, best, (unsigned long long)allocs);
+    static const char *const names[] = {"count_route_apply", "stats_route_apply"};
+    for (int c = 0; c < 2; c++) {
+        double best = 0;
+        uint64_t allocs = 0;
+        uint64_t x = 88172645463325252ull;
+        for (int run = 0; run < 3; run++) {
+            p = sl_profiler_new(defs[c], &o);
+            int64_t s0 = sl_clock_mono_ns();
+            uint64_t a0 = 0;
+            for (long i = 0; i < nev; i++) {
+                if (i == nev / 2)
+                    a0 = sl_alloc_count();
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                uint32_t k = (uint32_t)(x % hot);
+                ev->fields[ev->count - 1].val = sl_value_str(ips[k], lens[k]);
+                ev->fields[1].val = sl_value_int((int64_t)(x >> 40) % 1500);
+                struct sl_str ent;
+                const char *err;
+                if (sl_profiler_route(defs[c], 0, vm, &msg, &a, &ent, &err) == 1)
+                    sl_profiler_apply(p, 0, ent, vm, &msg, ts, ts, &err);
+                sl_arena_reset(&a);
+            }
+            double s = (double)(sl_clock_mono_ns() - s0) / 1e9;
+            allocs = sl_alloc_count() - a0;
+            if (nev / s > best)
+                best = nev / s;
+            if (run == 2) {
+                sl_profiler_get_stats(p, &st);
+                printf("bench=profiler case=%s entities=%u events=%ld events_per_s=%.0f "
+                       "allocs_second_half=%llu bytes_per_entity=%.1f\n",
+                       names[c], hot, nev, best, (unsigned long long)allocs,
+                       (double)st.bytes / (double)st.entities);
+            }
+            sl_profiler_free(p);
+        }
+    }
+    sl_profiler_def_free(defs[1]);
     free(ips);
     free(lens);
     sl_arena_fini(&a);
