@@ -489,6 +489,13 @@ static enum verdict case_repl(struct ctx *cx, json_t *c, char *why, size_t wn)
     vs.names[1] = "message";
     vs.vals[1] = sl_value_str(msg, strlen(msg));
     vs.n = 2;
+    /* the REPL's global config: passed as PROFILER_INIT's optional map */
+    json_t *gc = json_object_get(c, "global_config");
+    if (gc) {
+        vs.names[2] = "global_config";
+        to_value(gc, &a, &vs.vals[2]);
+        vs.n = 3;
+    }
     struct sl_stellar_resolver res = {.get = vget, .ud = &vs};
     sl_stellar_vm_set_now(cx->vm, 1502665500000);
     json_t *lines = json_object_get(c, "stellar");
@@ -500,6 +507,11 @@ static enum verdict case_repl(struct ctx *cx, json_t *c, char *why, size_t wn)
         const char *src = json_string_value(json_array_get(lines, i));
         const char *as = strstr(src, ":=");
         const char *expr = as ? as + 2 : src;
+        char withcfg[512];
+        if (gc && strstr(expr, "PROFILER_INIT(config)")) {
+            snprintf(withcfg, sizeof withcfg, "PROFILER_INIT(config, global_config)");
+            expr = withcfg;
+        }
         struct sl_stellar_prog *prog;
         struct sl_diag d;
         sl_diag_init(&d);
