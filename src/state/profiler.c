@@ -335,10 +335,12 @@ static size_t probe_find(const struct sl_profiler *p, uint64_t h, size_t prof, c
     }
 }
 
-static void table_grow(struct sl_profiler *p)
+static int table_grow(struct sl_profiler *p)
 {
     size_t ncap = p->cap ? p->cap * 2 : 64;
-    struct slot *ns = sl_xcalloc(ncap, sizeof *ns);
+    struct slot *ns = sl_calloc(ncap, sizeof *ns);
+    if (!ns)
+        return SL_ENOMEM;
     for (size_t i = 0; i < p->cap; i++) {
         if (!p->slots[i].hash)
             continue;
@@ -352,6 +354,7 @@ static void table_grow(struct sl_profiler *p)
     sl_free(p->slots);
     p->slots = ns;
     p->cap = ncap;
+    return 0;
 }
 
 static void table_del(struct sl_profiler *p, struct ent *e)
@@ -421,8 +424,11 @@ static struct bucket *bucket_get(struct sl_profiler *p, int64_t period, bool cre
         return NULL;
     if (p->nbuckets == p->capbuckets) {
         size_t nc = p->capbuckets ? p->capbuckets * 2 : 4;
+        struct bucket *nb = sl_realloc(p->buckets, nc * sizeof *p->buckets);
+        if (!nb)
+            return NULL;
         p->bytes -= p->capbuckets ? chunk_len(p->capbuckets * sizeof *p->buckets) : 0;
-        p->buckets = sl_xrealloc(p->buckets, nc * sizeof *p->buckets);
+        p->buckets = nb;
         p->bytes += chunk_len(nc * sizeof *p->buckets);
         p->capbuckets = nc;
     }
@@ -453,16 +459,30 @@ static uint32_t *slot_of(struct ent *e, int64_t period)
     return NULL;
 }
 
-static uint32_t bucket_add(struct sl_profiler *p, int64_t period, struct ent *e)
+/* Make room for one more builder in period's bucket (so that bucket_add cannot fail). */
+static int bucket_reserve(struct sl_profiler *p, int64_t period)
 {
     struct bucket *b = bucket_get(p, period, true);
+    if (!b)
+        return SL_ENOMEM;
     if (b->count == b->cap) {
         uint32_t nc = b->cap ? b->cap * 2 : 16;
+        struct ent **ne = sl_realloc(b->ents, nc * sizeof *b->ents);
+        if (!ne) {
+            bucket_drop_if_empty(p, b);
+            return SL_ENOMEM;
+        }
         p->bytes -= b->cap ? chunk_len(b->cap * sizeof *b->ents) : 0;
-        b->ents = sl_xrealloc(b->ents, nc * sizeof *b->ents);
+        b->ents = ne;
         p->bytes += chunk_len(nc * sizeof *b->ents);
         b->cap = nc;
     }
+    return 0;
+}
+
+static uint32_t bucket_add(struct sl_profiler *p, int64_t period, struct ent *e)
+{
+    struct bucket *b = bucket_get(p, period, false); /* reserved: exists, has room */
     b->ents[b->count] = e;
     p->st.open_periods++;
     return b->count++;
@@ -544,7 +564,9 @@ struct sl_profiler *sl_profiler_new(const struct sl_profiler_def *def,
     p->watermark = INT64_MIN;
     sl_arena_init(&p->arena, 16384, 256u << 20);
     sl_buf_init(&p->text, 1u << 20);
-    table_grow(p);
+    p->slots = sl_xcalloc(64, sizeof *p->slots);
+    p->cap = 64;
+    p->bytes = chunk_len(64 * sizeof *p->slots);
     return p;
 }
 
@@ -744,15 +766,7 @@ static struct sl_value *builder_for(struct sl_profiler *p, struct ent *e, int64_
 {
     const struct sl_pdef *pd = pdef(p, e->prof);
     *rc = 0;
-    if (!(e->flags & B_OPEN)) {
-        e->flags |= B_OPEN;
-        e->flags &= (uint8_t)~B_INIT;
-        e->period = period;
-        e->slot = bucket_add(p, period, e);
-        *flags = &e->flags;
-        return e->vars;
-    }
-    if (e->period == period) {
+    if ((e->flags & B_OPEN) && e->period == period) {
         *flags = &e->flags;
         return e->vars;
     }
@@ -761,8 +775,20 @@ static struct sl_value *builder_for(struct sl_profiler *p, struct ent *e, int64_
             *flags = &b->flags;
             return b->vars;
         }
+    /* a new builder: room in its bucket first, so nothing below can fail half-way */
+    if ((*rc = bucket_reserve(p, period)))
+        return NULL;
+    if (!(e->flags & B_OPEN)) {
+        e->flags |= B_OPEN;
+        e->flags &= (uint8_t)~B_INIT;
+        e->period = period;
+        e->slot = bucket_add(p, period, e);
+        *flags = &e->flags;
+        return e->vars;
+    }
     struct bld *b = sl_malloc(bld_len(pd));
     if (!b) {
+        bucket_drop_if_empty(p, bucket_get(p, period, false));
         *rc = SL_ENOMEM;
         return NULL;
     }
@@ -832,8 +858,10 @@ int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
     } else {
         if (p->max_entities && p->count >= p->max_entities)
             evict_lru(p);
-        if ((p->count + 1) * 4 > p->cap * 3)
-            table_grow(p);
+        if ((p->count + 1) * 4 > p->cap * 3 && table_grow(p) && p->count + 2 > p->cap) {
+            *err = "out of memory";
+            return SL_ENOMEM;
+        }
         e = new_ent(p, i, entity);
         if (!e) {
             *err = "out of memory";
@@ -1085,6 +1113,10 @@ size_t sl_profiler_advance(struct sl_profiler *p, struct sl_stellar_vm *vm, int6
         return n;
     while (p->nbuckets && (p->buckets[0].period + 1) * p->period_ms <= p->watermark) {
         struct bucket *b = &p->buckets[0];
+        if (!b->count) { /* defensive: buckets are never left empty */
+            bucket_drop_if_empty(p, b);
+            continue;
+        }
         int64_t period = b->period;
         struct ent *e = b->ents[b->count - 1];
         /* close_builder removes the slot; the bucket may go away with its last builder */
@@ -1111,6 +1143,10 @@ size_t sl_profiler_flush_all(struct sl_profiler *p, struct sl_stellar_vm *vm,
         return n;
     while (p->nbuckets) {
         struct bucket *b = &p->buckets[0];
+        if (!b->count) {
+            bucket_drop_if_empty(p, b);
+            continue;
+        }
         if (close_builder(p, vm, b->ents[b->count - 1], b->period, sink, &n))
             return n;
     }

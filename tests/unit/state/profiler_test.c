@@ -679,6 +679,41 @@ static void test_table_deletions(void **state)
     fx_close(&f);
 }
 
+/* every allocation of apply made to fail in turn (new entities, the table, period buckets,
+ * older builders, string variables, the evaluation arena): an error code, never a crash or
+ * a leak, and the engine still flushes what it holds */
+static void test_apply_alloc_failures(void **state)
+{
+    const char *json = "{\"profiles\":[{\"profile\":\"s\",\"foreach\":\"ip_src_addr\","
+                       "\"init\":{\"n\":0},\"update\":{\"n\":\"n + 1\",\"s\":\"FORMAT('%s/%d', "
+                       "ip_src_addr, n)\",\"l\":\"[n, s]\"},\"result\":\"[n, s, l]\"}]}";
+    int failures = 0;
+    for (uint64_t nth = 1; nth < 160; nth++) {
+        struct fx f;
+        struct sl_profiler_opts o = {.period_ms = 1000, .max_entities = 40};
+        fx_open(&f, json, &o);
+        char ip[32];
+        sl_alloc_fail_nth(nth);
+        for (int i = 0; i < 120; i++) {
+            snprintf(ip, sizeof ip, "h%d", i % 60);
+            struct msg a = ip_msg(ip);
+            int rc = feed(&f, &a, (i % 3) * 700, i); /* periods 0 and 1 interleaved */
+            assert_true(rc == 0 || rc < 0);
+        }
+        uint64_t failed = sl_alloc_failed();
+        sl_alloc_fail_nth(0);
+        uint64_t n = 0;
+        struct sl_profiler_sink count = {count_emit, NULL, &n};
+        sl_profiler_flush_all(f.p, f.vm, &count);
+        struct sl_profiler_stats st;
+        sl_profiler_get_stats(f.p, &st);
+        assert_int_equal(st.open_periods, 0);
+        failures += failed != 0;
+        fx_close(&f);
+    }
+    assert_true(failures > 0);
+}
+
 static void test_stop_and_rest(void **state)
 {
     struct fx f;
@@ -755,7 +790,7 @@ int main(void)
         cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
         cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
         cmocka_unit_test(test_repl_functions),         cmocka_unit_test(test_timestamp),
-        cmocka_unit_test(test_table_deletions),
+        cmocka_unit_test(test_table_deletions),        cmocka_unit_test(test_apply_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
