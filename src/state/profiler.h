@@ -16,8 +16,9 @@
  * a null result is not stored; profile variables shadow message fields. Variables survive a
  * flush (METRON-668): the builder of an entity's next period starts from the variables of
  * its previous one. On flush, result.profile then each triage expression see only the
- * profile variables; groupBy sees them plus profile, entity, start, end, duration, result.
- * A null or failing result or groupBy gives no measurement (counted).
+ * profile variables; groupBy sees them plus profile, entity, start, end, duration, result
+ * (a profile variable of the same name wins, as with Metron's MapVariableResolver).
+ * A null or failing result, triage or groupBy gives no measurement (counted).
  *
  * Periods: id = floor(ts_ms / period_ms) (ts >= 0). A builder exists per (profile, entity,
  * period); several periods of one entity may be open while within the lag. A period closes
@@ -63,10 +64,18 @@ int sl_profiler_route(const struct sl_profiler_def *def, size_t i, struct sl_ste
                       const struct sl_stellar_resolver *msg, struct sl_arena *a,
                       struct sl_str *entity, const char **err);
 
+/* The event time of a message as Metron's EventTimeClock reads the timestampField: a
+ * Long/Integer as epoch ms, a Double truncated, a numeric string (decimal digits), an event
+ * timestamp (SL_V_TS, nanoseconds) in ms. 0, or SL_EINVAL for anything else (Metron drops
+ * the message; so does PROFILER_APPLY). Any thread. */
+int sl_profiler_timestamp(const struct sl_value *field, int64_t *ts_ms);
+
 struct sl_profiler_opts {
     int64_t period_ms;     /* > 0; 15 minutes when 0 */
     int64_t ttl_ms;        /* forget an entity idle this long (after flushing it); 0: never */
-    uint64_t max_entities; /* beyond it flush and evict the least recently used; 0: no bound */
+    uint64_t max_entities; /* beyond it flush and evict the least recently used; 0: no bound.
+                            * apply has no sink: an evicted entity leaves the table at once and
+                            * its open periods are flushed by the next advance/flush_all */
 };
 
 struct sl_profiler;
@@ -79,7 +88,11 @@ void sl_profiler_free(struct sl_profiler *p);
 /* Apply a routed message to the builder of (profile i, entity) for the period of ts_ms; now_ms
  * is the wall clock (idle time for ttl). 0; SL_PROFILER_LATE (period closed: nothing done);
  * < 0 when an init or update expression failed: the assignments before it stand, as in
- * Metron, and *err says which expression failed and why. */
+ * Metron, and *err says which expression failed and why (valid until the next call on p).
+ * The entity text is copied. Values the engine keeps are its own copies (objects: its own
+ * references). Calls sl_stellar_vm_release(vm) before returning: do not hold unreferenced
+ * objects from earlier evaluations of vm across this call. Allocates nothing for an entity
+ * already held whose variables are scalars (the counter case). */
 int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
                       struct sl_stellar_vm *vm, const struct sl_stellar_resolver *msg,
                       int64_t ts_ms, int64_t now_ms, const char **err);
@@ -88,9 +101,12 @@ int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
 struct sl_profile_result {
     struct sl_measurement m;
     size_t profile_index;
-    struct sl_value triage; /* map name -> value (null when the profile has no triage) */
+    struct sl_value triage;        /* map name -> value (null when the profile has no triage) */
+    const struct sl_value *groups; /* the groupBy values (m.groups is their text) */
+    size_t ngroups;
 };
-/* Return non-zero to stop (the remaining builders stay open). */
+/* Return non-zero to stop (the remaining builders stay open; the measurement passed to that
+ * call counts as delivered and its builder is closed). */
 typedef int (*sl_profiler_emit_fn)(void *ud, const struct sl_profile_result *r);
 /* A failed result/groupBy/triage: which profile, entity, period and why. */
 typedef void (*sl_profiler_fail_fn)(void *ud, size_t profile_index, struct sl_str entity,
@@ -102,8 +118,10 @@ struct sl_profiler_sink {
     void *ud;
 };
 
-/* Close every period whose end <= watermark_ms, and (with a ttl) forget entities idle since
- * before now_ms - ttl_ms once their periods are flushed. Returns the measurements emitted. */
+/* Flush entities evicted for max_entities, close every period whose end <= watermark_ms (the
+ * highest watermark seen is remembered: later messages for those periods are late), and
+ * (with a ttl) flush then forget entities idle since before now_ms - ttl_ms. Returns the
+ * measurements emitted. Calls sl_stellar_vm_release(vm) after each measurement. */
 size_t sl_profiler_advance(struct sl_profiler *p, struct sl_stellar_vm *vm, int64_t watermark_ms,
                            int64_t now_ms, const struct sl_profiler_sink *sink);
 /* Flush every open builder (shutdown; PROFILER_FLUSH), periods in order per entity. */
@@ -120,11 +138,16 @@ struct sl_profiler_stats {
     uint64_t expired;       /* entities forgotten after ttl */
     uint64_t entities;      /* held now */
     uint64_t open_periods;  /* builders held now */
-    uint64_t bytes;         /* memory held by builders and entities, approximately */
+    uint64_t bytes;         /* memory held by builders and entities (malloc chunk sizes:
+                             * matches RSS within 1% for scalar profiles); a sketch object
+                             * counts as its reference, its internals are not included */
 };
 void sl_profiler_get_stats(const struct sl_profiler *p, struct sl_profiler_stats *st);
 
 /* The earliest end among open periods (INT64_MAX when none): when the next close is due. */
 int64_t sl_profiler_next_close(const struct sl_profiler *p);
+
+/* The Stellar functions PROFILER_INIT, PROFILER_APPLY and PROFILER_FLUSH are the table
+ * `sl_sfuncs_profiler` in profiler_fns.c, which lang/fn_registry.c refers to weakly. */
 
 #endif
