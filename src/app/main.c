@@ -142,12 +142,53 @@ static void human(double v, char *out, size_t n)
 /* On a terminal the status line rewrites itself ("\r"), unless stdout is the same terminal
  * (a console sink): then each status is a line of its own so events cannot overwrite it. */
 static bool status_own_line;
+static int64_t run_started;
+
+/* `run --once` over input of known size (files): a progress bar with bytes read, events/s
+ * and the time left at the current rate. */
+static void progress_line(const struct sl_pipeline_totals *t, const struct sl_pipeline_totals *prev,
+                          double dt, double elapsed, bool final)
+{
+    double frac = t->bytes_total ? (double)t->bytes_in / (double)t->bytes_total : 0;
+    if (frac > 1)
+        frac = 1;
+    char bar[33];
+    int fill = (int)(frac * 30 + 0.5);
+    bar[0] = '[';
+    for (int i = 0; i < 30; i++)
+        bar[1 + i] = i < fill ? '#' : '.';
+    bar[31] = ']';
+    bar[32] = 0;
+    char rd[16], tot[16], rate[16], eta[32];
+    human((double)t->bytes_in, rd, sizeof rd);
+    human((double)t->bytes_total, tot, sizeof tot);
+    human((double)(t->events_in - prev->events_in) / dt, rate, sizeof rate);
+    double bps = elapsed > 0 ? (double)t->bytes_in / elapsed : 0;
+    if (final)
+        snprintf(eta, sizeof eta, "in %.1fs", elapsed);
+    else if (bps > 0) {
+        long left = (long)((double)(t->bytes_total - (t->bytes_in < t->bytes_total ? t->bytes_in
+                                                                                   : t->bytes_total)) /
+                           bps);
+        snprintf(eta, sizeof eta, "ETA %ld:%02ld", left / 60, left % 60);
+    } else
+        snprintf(eta, sizeof eta, "ETA --:--");
+    fprintf(stderr, "%ssluice: %s %5.1f%% %sB/%sB | %s ev/s | errors %llu | %s   %s",
+            status_own_line ? "" : "\r", bar, frac * 100, rd, tot, rate,
+            (unsigned long long)t->errors, eta, final || status_own_line ? "\n" : "");
+    fflush(stderr);
+}
 
 static void status_line(struct sl_pipeline *p, struct sl_pipeline_totals *prev, double dt,
                         bool final)
 {
     struct sl_pipeline_totals t;
     sl_pipeline_totals(p, &t);
+    if (sl_pipeline_once(p) && t.bytes_total) {
+        progress_line(&t, prev, dt, (double)(sl_clock_mono_ns() - run_started) / 1e9, final);
+        *prev = t;
+        return;
+    }
     char in[16], out[16], err[16], drop[16];
     human((double)(t.events_in - prev->events_in) / dt, in, sizeof(in));
     human((double)(t.events_out - prev->events_out) / dt, out, sizeof(out));
@@ -180,6 +221,7 @@ static int cmd_run(int argc, char **argv)
     status_own_line = !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO);
     sl_info(NULL, "sluice %s: %u components, %d workers%s", SL_VERSION, sl_pipeline_count(p),
             sl_pipeline_workers(p), a.once ? ", --once" : "");
+    run_started = sl_clock_mono_ns();
     sl_pipeline_start(p);
     struct sl_api_server *api = NULL;
     if (cfg->api_listen) {
@@ -209,7 +251,7 @@ static int cmd_run(int argc, char **argv)
         if (sl_pipeline_wait(p, stopping ? 100 : 0))
             break;
         int64_t now = sl_clock_mono_ns();
-        if (show && now - last >= 2000000000) {
+        if (show && now - last >= (a.once ? 500000000 : 2000000000)) {
             status_line(p, &prev, (double)(now - last) / 1e9, false);
             last = now;
         }

@@ -42,6 +42,7 @@ enum sl_opt_type {
     SL_OPT_ENUM,        /* int: index into `choices` ("json|lines") */
     SL_OPT_STRING_LIST, /* struct sl_strlist (a YAML sequence, or one string) */
     SL_OPT_STRING_MAP,  /* struct sl_strmap (a YAML mapping of strings, order kept) */
+    SL_OPT_TREE,        /* struct sl_tree_opt: any YAML value, as JSON text */
 };
 
 #define SL_OPT_REQUIRED 1u
@@ -72,6 +73,22 @@ struct sl_strmap {
     struct sl_strmap_item *items;
     size_t count;
 };
+
+/*
+ * A YAML subtree as JSON text (SL_OPT_TREE), for structures a plugin parses itself (inline
+ * Metron profiles). Every scalar starts a line of its own in `json`, and lines[i] / cols[i]
+ * give the YAML position of JSON line i + 1, so an error found in the JSON maps back to the
+ * config (sl_tree_opt_pos). Plain YAML scalars that read as JSON numbers, true, false or
+ * null stay literals; everything else becomes a JSON string.
+ */
+struct sl_tree_opt {
+    char *json; /* NULL when the option is not set */
+    size_t len;
+    uint32_t *lines, *cols;
+    uint32_t nlines;
+};
+/* Map a line:col of t->json back to the config file's line:col. */
+void sl_tree_opt_pos(const struct sl_tree_opt *t, uint32_t *line, uint32_t *col);
 
 /* Where an option's value was written (for errors raised by init). */
 struct sl_opt_pos {
@@ -136,6 +153,9 @@ struct sl_comp_metrics {
     atomic_uint_fast64_t dropped; /* filtered out or otherwise not forwarded, by design */
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t bytes_out;
+    /* sources: the size of the whole input when known in advance (files read once), so
+     * `run --once` can show progress; 0 when unknown */
+    atomic_uint_fast64_t bytes_total;
 };
 
 struct sl_component {

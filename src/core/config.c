@@ -426,7 +426,8 @@ static const char *opt_type_name(enum sl_opt_type t)
 {
     static const char *const n[] = {"string",         "integer",         "boolean",
                                     "number",         "duration",        "size",
-                                    "one of choices", "list of strings", "map of strings"};
+                                    "one of choices", "list of strings", "map of strings",
+                                    "YAML value"};
     return n[t];
 }
 
@@ -529,6 +530,9 @@ int sl_config_parse_option_text(const struct sl_option *o, const char *text, voi
     case SL_OPT_STRING_MAP:
         sl_diag_hint(d, "write %s: {field: value}", o->key);
         return sl_diag_set(d, SL_ECONFIG, "'%s' must be a mapping", o->key);
+    case SL_OPT_TREE:
+        sl_diag_hint(d, "write %s as YAML", o->key);
+        return sl_diag_set(d, SL_ECONFIG, "'%s' must be written in the config", o->key);
     }
     return SL_EINVAL;
 }
@@ -581,11 +585,155 @@ static void hint_options(const struct sl_component_ops *ops, const char *key, st
                  ops->type);
 }
 
+/* A plain scalar JSON can keep as a literal: a JSON number, true, false, null. */
+static bool json_literal(const yaml_node_t *n)
+{
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = (const char *)n->data.scalar.value;
+    if (!strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "null"))
+        return true;
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        if (!(*++p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == 0;
+}
+
+static void tree_line(struct sl_tree_opt *t, struct sl_buf *b, const yaml_node_t *n)
+{
+    sl_buf_putc(b, '\n');
+    t->lines = sl_xrealloc(t->lines, (t->nlines + 1) * sizeof *t->lines);
+    t->cols = sl_xrealloc(t->cols, (t->nlines + 1) * sizeof *t->cols);
+    t->lines[t->nlines] = (uint32_t)n->start_mark.line + 1;
+    /* a quoted scalar's text starts after its quote, as the JSON string's does */
+    t->cols[t->nlines] = (uint32_t)n->start_mark.column + 1 +
+                         (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                          n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+    t->nlines++;
+}
+
+static int tree_json(const struct sl_config *cfg, struct sl_tree_opt *t, struct sl_buf *b,
+                     const yaml_node_t *n, int depth, struct sl_diag *d)
+{
+    if (depth > 64) {
+        diag_at(d, cfg, n);
+        return sl_diag_set(d, SL_ECONFIG, "nested too deeply");
+    }
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        tree_line(t, b, n);
+        const char *s = (const char *)n->data.scalar.value;
+        if (json_literal(n))
+            return sl_buf_puts(b, s);
+        sl_buf_putc(b, '"');
+        for (size_t i = 0; i < n->data.scalar.length; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '"' || c == '\\')
+                sl_buf_appendf(b, "\\%c", c);
+            else if (c < 0x20)
+                sl_buf_appendf(b, "\\u%04x", c);
+            else
+                sl_buf_putc(b, (char)c);
+        }
+        return sl_buf_putc(b, '"');
+    }
+    case YAML_SEQUENCE_NODE:
+        sl_buf_putc(b, '[');
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            if (it > n->data.sequence.items.start)
+                sl_buf_putc(b, ',');
+            int rc = tree_json(cfg, t, b, node(cfg, *it), depth + 1, d);
+            if (rc)
+                return rc;
+        }
+        return sl_buf_putc(b, ']');
+    case YAML_MAPPING_NODE:
+        sl_buf_putc(b, '{');
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            const yaml_node_t *k = node(cfg, p->key);
+            if (!scalar(k)) {
+                diag_at(d, cfg, k);
+                return sl_diag_set(d, SL_ECONFIG, "mapping keys must be plain strings");
+            }
+            if (p > n->data.mapping.pairs.start)
+                sl_buf_putc(b, ',');
+            /* keys are always strings */
+            yaml_node_t kq = *k;
+            kq.data.scalar.style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+            int rc = tree_json(cfg, t, b, &kq, depth + 1, d);
+            if (!rc) {
+                sl_buf_putc(b, ':');
+                rc = tree_json(cfg, t, b, node(cfg, p->value), depth + 1, d);
+            }
+            if (rc)
+                return rc;
+        }
+        return sl_buf_putc(b, '}');
+    default:
+        diag_at(d, cfg, n);
+        return sl_diag_set(d, SL_ECONFIG, "empty value");
+    }
+}
+
+void sl_tree_opt_pos(const struct sl_tree_opt *t, uint32_t *line, uint32_t *col)
+{
+    /* JSON line 1 is the opening bracket before the first scalar's line */
+    if (!t || !t->nlines || *line < 2) {
+        if (t && t->nlines) {
+            *line = t->lines[0];
+            *col = t->cols[0];
+        }
+        return;
+    }
+    uint32_t i = *line - 2 < t->nlines ? *line - 2 : t->nlines - 1;
+    uint32_t c = *col > 1 ? *col - 2 : 0; /* column 1 is the JSON quote */
+    *line = t->lines[i];
+    *col = t->cols[i] + c;
+}
+
 static int apply_one(const struct sl_config *cfg, const struct sl_option *o, yaml_node_t *v,
                      void *conf, struct sl_diag *d)
 {
     char *text = NULL;
     int rc = 0;
+    if (o->type == SL_OPT_TREE) {
+        struct sl_tree_opt *t = (struct sl_tree_opt *)((char *)conf + o->offset);
+        struct sl_buf b;
+        sl_buf_init(&b, (size_t)16 << 20);
+        rc = tree_json(cfg, t, &b, v, 0, d);
+        if (!rc && b.len >= ((size_t)16 << 20) - 1)
+            rc = sl_diag_set(d, SL_ECONFIG, "'%s' is larger than 16 MiB", o->key);
+        if (rc) {
+            sl_buf_fini(&b);
+            return rc;
+        }
+        t->json = sl_buf_steal(&b, &t->len);
+        return 0;
+    }
     if (o->type == SL_OPT_STRING_LIST && v->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
              it++) {
@@ -656,7 +804,7 @@ int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_com
     /* defaults */
     for (size_t k = 0; k < nopts; k++) {
         const struct sl_option *o = &ops->options[k];
-        if (o->def && o->type != SL_OPT_STRING_MAP) {
+        if (o->def && o->type != SL_OPT_STRING_MAP && o->type != SL_OPT_TREE) {
             int rc = sl_config_parse_option_text(o, o->def, c->conf, d);
             sl_assert(rc == 0); /* a bad default is a bug in the plugin */
         }
@@ -719,6 +867,11 @@ void sl_config_free_options(const struct sl_component_ops *ops, void *conf)
             for (size_t i = 0; i < l->count; i++)
                 sl_free(l->items[i]);
             sl_free(l->items);
+        } else if (o->type == SL_OPT_TREE) {
+            struct sl_tree_opt *t = (struct sl_tree_opt *)slot;
+            sl_free(t->json);
+            sl_free(t->lines);
+            sl_free(t->cols);
         } else if (o->type == SL_OPT_STRING_MAP) {
             struct sl_strmap *m = (struct sl_strmap *)slot;
             for (size_t i = 0; i < m->count; i++) {

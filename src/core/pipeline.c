@@ -1070,10 +1070,16 @@ void sl_pipeline_metrics_json(const struct sl_pipeline *p, struct sl_buf *out)
 void sl_pipeline_totals(const struct sl_pipeline *p, struct sl_pipeline_totals *t)
 {
     memset(t, 0, sizeof(*t));
+    bool known = true;
     for (uint32_t i = 0; i < p->n; i++) {
         struct sl_component *c = &p->nodes[i].comp;
-        if (c->ops->kind == SL_KIND_SOURCE)
+        if (c->ops->kind == SL_KIND_SOURCE) {
             t->events_in += GET(c->m.events_out);
+            t->bytes_in += GET(c->m.bytes_in);
+            uint64_t total = GET(c->m.bytes_total);
+            known &= total > 0;
+            t->bytes_total += total;
+        }
         if (c->ops->kind == SL_KIND_SINK) {
             t->events_out += GET(c->m.events_out);
             if (p->nodes[i].q) {
@@ -1084,6 +1090,8 @@ void sl_pipeline_totals(const struct sl_pipeline *p, struct sl_pipeline_totals *
         t->errors += GET(c->m.errors);
         t->dropped += GET(c->m.dropped);
     }
+    if (!known)
+        t->bytes_total = 0;
     if (p->work_q) {
         t->work_queued = sl_queue_count(p->work_q);
         t->work_cap = sl_queue_cap(p->work_q);

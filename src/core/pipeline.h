@@ -65,6 +65,8 @@ struct sl_pipeline_totals {
     uint64_t events_out; /* written by sinks */
     uint64_t errors;
     uint64_t dropped;
+    uint64_t bytes_in;    /* read by sources */
+    uint64_t bytes_total; /* the sources' input size; 0 unless every source knows its own */
     size_t work_queued, work_cap;
     size_t sink_queued, sink_cap;
 };

@@ -73,6 +73,8 @@ static const char *type_label(const struct sl_option *o)
         return "[string]";
     case SL_OPT_STRING_MAP:
         return "{string: string}";
+    case SL_OPT_TREE:
+        return "any YAML";
     }
     return "?";
 }

@@ -259,12 +259,31 @@ static bool seen_before(char **seen, size_t n, const char *path)
     return false;
 }
 
+/* The size of everything read mode will read (for the progress of `run --once`). */
+static uint64_t input_size(const struct file_conf *cf)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < cf->path.count; i++) {
+        glob_t g;
+        if (glob(cf->path.items[i], GLOB_NOSORT | GLOB_BRACE, NULL, &g) != 0)
+            continue;
+        for (size_t k = 0; k < g.gl_pathc; k++) {
+            struct stat st;
+            if (stat(g.gl_pathv[k], &st) == 0 && S_ISREG(st.st_mode))
+                total += (uint64_t)st.st_size;
+        }
+        globfree(&g);
+    }
+    return total;
+}
+
 static int read_mode(struct sl_component *c)
 {
     struct file_conf *cf = c->conf;
     char **seen = NULL; /* paths read already (two globs may match the same file) */
     size_t nseen = 0;
     bool closed = false;
+    atomic_store_explicit(&c->m.bytes_total, input_size(cf), memory_order_relaxed);
     for (size_t i = 0; i < cf->path.count && !closed && !sl_source_stopping(c); i++) {
         const char *pat = cf->path.items[i];
         glob_t g;
