@@ -60,6 +60,7 @@ enum { TIME_AUTO, TIME_EVENT, TIME_PROCESSING };
 
 struct prof_conf {
     char *profiles_file;
+    struct sl_tree_opt profiles;
     int64_t period_ns;
     int time;
     int64_t lag_ns;
@@ -71,8 +72,11 @@ struct prof_conf {
 
 static const struct sl_option prof_opts[] = {
     {"profiles_file", SL_OPT_STRING, NULL, offsetof(struct prof_conf, profiles_file),
-     "Metron's profiler.json ({\"profiles\": [...], \"timestampField\": ...})", NULL, 0, 0,
-     SL_OPT_REQUIRED},
+     "Metron's profiler.json ({\"profiles\": [...], \"timestampField\": ...})", NULL, 0, 0, 0},
+    {"profiles", SL_OPT_TREE, NULL, offsetof(struct prof_conf, profiles),
+     "the profiles inline: a list of Metron profile objects (profile, foreach, onlyif, init, "
+     "update, groupBy, result, expires), or profiler.json's whole object",
+     NULL, 0, 0, 0},
     {"period", SL_OPT_DURATION, "15m", offsetof(struct prof_conf, period_ns),
      "period length (Metron's profiler.period.duration)", NULL, 0, 0, 0},
     {"time", SL_OPT_ENUM, "auto", offsetof(struct prof_conf, time),
@@ -219,14 +223,50 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     int rc;
     char *text = NULL;
     size_t len = 0;
-    if ((rc = read_file(cf->profiles_file, &text, &len, d))) {
-        sl_component_diag_opt(c, "profiles_file", d);
+    if (!cf->profiles_file == !cf->profiles.json) {
+        sl_component_diag_opt(c, cf->profiles_file ? "profiles" : "profiles_file", d);
+        sl_diag_hint(d, "profiles_file: profiler.json (Metron's file), or profiles: [...] inline");
+        rc = sl_diag_set(d, SL_ECONFIG, "profiler '%s': %s", c->name,
+                         cf->profiles_file ? "give profiles_file or profiles, not both"
+                                           : "no profiles");
         goto fail;
     }
-    rc = sl_profiler_def_parse(text ? text : "", len, cf->profiles_file, &p->def, d);
-    sl_free(text);
-    if (rc)
-        goto fail; /* d names profiler.json, its line and column, and the JSON path */
+    if (cf->profiles_file) {
+        if ((rc = read_file(cf->profiles_file, &text, &len, d))) {
+            sl_component_diag_opt(c, "profiles_file", d);
+            goto fail;
+        }
+        rc = sl_profiler_def_parse(text ? text : "", len, cf->profiles_file, &p->def, d);
+        sl_free(text);
+        if (rc)
+            goto fail; /* d names profiler.json, its line and column, and the JSON path */
+    } else {
+        /* a list is profiler.json's "profiles"; an object is the whole file */
+        const char *js = cf->profiles.json;
+        size_t off = 0;
+        while (off < cf->profiles.len && (js[off] == '\n' || js[off] == ' '))
+            off++;
+        struct sl_buf b;
+        sl_buf_init(&b, 0);
+        if (js[off] == '[') { /* keep the JSON lines: the wrapper goes on line 1 */
+            sl_buf_puts(&b, "{\"profiles\":");
+            sl_buf_append(&b, js, cf->profiles.len);
+            sl_buf_puts(&b, "}");
+        } else {
+            sl_buf_append(&b, js, cf->profiles.len);
+        }
+        const char *origin = c->pipe ? sl_pipeline_config_path(c->pipe) : "<config>";
+        rc = sl_profiler_def_parse(b.ptr, b.len, origin, &p->def, d);
+        sl_buf_fini(&b);
+        if (rc) { /* positions in the JSON rendering -> the YAML */
+            if (d->line)
+                sl_tree_opt_pos(&cf->profiles, &d->line, &d->col);
+            else
+                sl_component_diag_opt(c, "profiles", d);
+            snprintf(d->file, sizeof d->file, "%s", origin);
+            goto fail;
+        }
+    }
     p->nprof = sl_profiler_def_count(p->def);
     const char *tsf =
         cf->timestamp_field ? cf->timestamp_field : sl_profiler_def_timestamp_field(p->def);
