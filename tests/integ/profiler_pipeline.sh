@@ -201,3 +201,37 @@ expect_eq "check exit status for a bad profile" "$rc" 2
 grep -q 'bad.json:4:' bad.txt || fail "no bad.json:4: position in: $(cat bad.txt)"
 grep -q 'profiles\[1\].update.n' bad.txt || fail "no JSON path in: $(cat bad.txt)"
 ok "bad profile: $(head -1 bad.txt)"
+
+# inline profiles in the YAML: same results as the file, errors at the YAML position
+cat > inline.yaml <<'YAML'
+sources:
+  in: {type: file, path: [in.json]}
+transforms:
+  prof:
+    type: profiler
+    inputs: [in]
+    timestamp_field: timestamp
+    period: 15m
+    lag: 5s
+    profiles:
+      - profile: count-by-ip
+        foreach: ip_src_addr
+        init: {count: 0}
+        update: {count: "count + 1"}
+        result: count
+sinks:
+  m: {type: file, inputs: [prof], path: inline_m.json}
+YAML
+$SLUICE run -c inline.yaml --once --no-status 2> log.txt || { cat log.txt; fail "run inline"; }
+$PY - <<'PYEOF' || fail "inline measurements"
+import json
+exp = json.load(open("expected.json"))
+got = {"%s|%d" % (m["entity"], m["period"]): m["value"] for m in map(json.loads, open("inline_m.json"))}
+assert got == exp, (got, exp)
+PYEOF
+ok "inline profiles give the same measurements"
+sed -i 's/update: {count: "count + 1"}/update: {count: "count + + 1"}/' inline.yaml
+set +e; $SLUICE check -c inline.yaml > bad2.txt 2>&1; rc=$?; set -e
+expect_eq "check exit status for a bad inline profile" "$rc" 2
+grep -q 'inline.yaml:14:' bad2.txt || fail "no inline.yaml:14: position in: $(cat bad2.txt)"
+ok "bad inline profile: $(head -1 bad2.txt)"
