@@ -99,6 +99,15 @@ struct sl_opt_pos {
 struct sl_component;
 struct sl_pipeline;
 
+/* A metric of a component type's own (profiler entities, late events), for /metrics. */
+struct sl_comp_stat {
+    const char *name; /* "sluice_profiler_entities" */
+    const char *help;
+    bool gauge; /* else a counter */
+    double value;
+};
+#define SL_COMP_STATS_MAX 16
+
 struct sl_xf_ctx {
     struct sl_batch *errors; /* dead letters of this call; created lazily by sl_xf_errors() */
     uint32_t worker;         /* 0..workers-1 */
@@ -139,6 +148,8 @@ struct sl_component_ops {
      * every upstream transform finished, before the sinks flush: emit what is held. */
     void (*finish)(struct sl_component *c, struct sl_xf_ctx *x);
     bool output_optional; /* the main output may go unused (state kept in a store) */
+    /* Optional: fill up to SL_COMP_STATS_MAX metrics of the component's own; any thread. */
+    size_t (*stats)(struct sl_component *c, struct sl_comp_stat *out);
     /* SINK: write one batch (do not keep it). A negative return counts the batch's events as
      * errors. */
     int (*write)(struct sl_component *c, struct sl_batch *b);

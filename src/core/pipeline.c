@@ -34,6 +34,7 @@ struct node {
     uint32_t *cons[SL_PORTS]; /* consumers (node ids) of each output port */
     uint32_t ncons[SL_PORTS];
     bool inited;
+    atomic_uint_fast64_t port_events[SL_PORTS]; /* events sent on each named output */
     /* transform with tick(): a tick is queued and not yet run */
     atomic_bool tick_pending;
     int64_t next_tick; /* ticker thread only */
@@ -456,6 +457,8 @@ void sl_xf_emit(struct sl_xf_ctx *x, unsigned port, struct sl_batch *b)
         ADD(c->m.errors, b->count);
     } else if (port == 0) {
         ADD(c->m.events_out, b->count);
+    } else if (port < SL_PORTS) {
+        ADD(x->pipe->nodes[c->id].port_events[port], b->count);
     }
     b->port = SL_PORT(c->id, port);
     dispatch(x->pipe, x->worker, b->port, b);
@@ -1004,6 +1007,53 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
                                                                     memory_order_relaxed));
         }
     }
+    bool named = false;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct node *nd = &p->nodes[i];
+        for (unsigned k = 2; nd->comp.ops->outputs && k < SL_PORTS && nd->comp.ops->outputs[k - 2];
+             k++) {
+            if (!named)
+                sl_buf_puts(out, "# HELP sluice_component_output_events_total Events sent on a "
+                                 "named output (<name>.<output>).\n"
+                                 "# TYPE sluice_component_output_events_total counter\n");
+            named = true;
+            sl_buf_puts(out, "sluice_component_output_events_total{component=\"");
+            prom_label(out, nd->comp.name);
+            sl_buf_appendf(out, "\",output=\"%s\"} %llu\n", nd->comp.ops->outputs[k - 2],
+                           (unsigned long long)GET(((struct node *)nd)->port_events[k]));
+        }
+    }
+    /* component types' own metrics: each family's HELP once, then one line per component */
+    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * SL_COMP_STATS_MAX + 1, sizeof *st);
+    uint32_t *owner = sl_xcalloc((size_t)p->n * SL_COMP_STATS_MAX + 1, sizeof *owner);
+    size_t nst = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct sl_component *c = &p->nodes[i].comp;
+        if (!c->ops->stats)
+            continue;
+        size_t k = c->ops->stats(c, st + nst);
+        for (size_t j = 0; j < k && j < SL_COMP_STATS_MAX; j++)
+            owner[nst + j] = i;
+        nst += k < SL_COMP_STATS_MAX ? k : SL_COMP_STATS_MAX;
+    }
+    for (size_t a = 0; a < nst; a++) {
+        bool first = true;
+        for (size_t b = 0; b < a && first; b++)
+            first = strcmp(st[a].name, st[b].name) != 0;
+        if (!first)
+            continue;
+        sl_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", st[a].name, st[a].help, st[a].name,
+                       st[a].gauge ? "gauge" : "counter");
+        for (size_t b = a; b < nst; b++) {
+            if (strcmp(st[a].name, st[b].name) != 0)
+                continue;
+            sl_buf_appendf(out, "%s{component=\"", st[b].name);
+            prom_label(out, p->nodes[owner[b]].comp.name);
+            sl_buf_appendf(out, "\"} %.17g\n", st[b].value);
+        }
+    }
+    sl_free(st);
+    sl_free(owner);
     sl_buf_puts(out, "# HELP sluice_queue_depth Batches waiting in a queue.\n"
                      "# TYPE sluice_queue_depth gauge\n");
     if (p->work_q)
