@@ -841,6 +841,57 @@ static void prof_finish(struct sl_component *c, struct sl_xf_ctx *x)
             meas, ent, late, errs, dropped, evicted, expired);
 }
 
+static size_t prof_stats(struct sl_component *c, struct sl_comp_stat *out)
+{
+    struct prof *p = c->state;
+    struct sl_profiler_stats t = {0};
+    for (uint32_t i = 0; p && i < p->nshards; i++) {
+        struct sl_profiler_stats st;
+        sl_mutex_lock(&p->shards[i].lock);
+        sl_profiler_get_stats(p->shards[i].p, &st);
+        sl_mutex_unlock(&p->shards[i].lock);
+        t.messages += st.messages;
+        t.late += st.late;
+        t.update_errors += st.update_errors;
+        t.measurements += st.measurements;
+        t.dropped += st.dropped;
+        t.evicted += st.evicted;
+        t.expired += st.expired;
+        t.entities += st.entities;
+        t.open_periods += st.open_periods;
+        t.bytes += st.bytes;
+    }
+    size_t n = 0;
+#define STAT(nm, hp, g, v) out[n++] = (struct sl_comp_stat){nm, hp, g, (double)(v)}
+    STAT("sluice_profiler_routes_total", "Messages applied to a profile builder.", false,
+         t.messages);
+    STAT("sluice_profiler_late_total", "Events refused because their period had closed.", false,
+         t.late);
+    STAT("sluice_profiler_update_errors_total", "init/update expressions that failed.", false,
+         t.update_errors);
+    STAT("sluice_profiler_measurements_total", "Measurements flushed.", false, t.measurements);
+    STAT("sluice_profiler_dropped_total",
+         "Flushes without a measurement (null or failing result/groupBy).", false, t.dropped);
+    STAT("sluice_profiler_evicted_total", "Entities flushed early for max_entities.", false,
+         t.evicted);
+    STAT("sluice_profiler_expired_total", "Entities forgotten after ttl.", false, t.expired);
+    STAT("sluice_profiler_entities", "(profile, entity) builders held.", true, t.entities);
+    STAT("sluice_profiler_open_periods", "Open periods held.", true, t.open_periods);
+    STAT("sluice_profiler_state_bytes", "Memory held by builders, approximately.", true, t.bytes);
+    if (p && p->store) {
+        struct sl_store_stats ss;
+        sl_store_get_stats(p->store, &ss);
+        STAT("sluice_store_rows_written_total", "Measurements committed to the store.", false,
+             ss.rows_written);
+        STAT("sluice_store_commit_errors_total", "Store transactions that failed.", false,
+             ss.commit_errors);
+        STAT("sluice_store_queued", "Measurements waiting for the store's writer.", true,
+             ss.queued);
+    }
+#undef STAT
+    return n;
+}
+
 const struct sl_component_ops sl_xf_profiler_ops = {
     .type = "profiler",
     .kind = SL_KIND_TRANSFORM,
@@ -855,4 +906,5 @@ const struct sl_component_ops sl_xf_profiler_ops = {
     .tick_interval_ns = 1000000000,
     .finish = prof_finish,
     .output_optional = true,
+    .stats = prof_stats,
 };
