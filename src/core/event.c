@@ -79,6 +79,7 @@ static bool pool_put(struct sl_batch *b)
     sl_arena_reset(&b->arena);
     b->count = 0;
     b->port = 0;
+    b->flags = 0;
     b->bytes = 0;
     b->parent = NULL;
     b->adopted_count = 0;
