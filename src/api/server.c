@@ -8,10 +8,12 @@
  *   GET /health           200 {"status":"ok"}
  *   GET /metrics          200 Prometheus text exposition 0.0.4
  *   GET /api/v1/pipeline  200 graph and counters as JSON
+ *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
  *   other paths 404, other methods 405 (JSON error bodies)
  */
 #include "api/server.h"
 
+#include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "sys/net.h"
@@ -44,6 +46,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
     return ret;
 }
 
+static const char *query_arg(void *ud, const char *name)
+{
+    return MHD_lookup_connection_value(ud, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **con_cls)
@@ -51,11 +58,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct sl_api_server *s = cls;
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
+    bool profiles = strncmp(url, "/api/v1/profiles", 16) == 0 && (url[16] == 0 || url[16] == '/');
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/api/v1/pipeline") == 0;
+                 strcmp(url, "/api/v1/pipeline") == 0 || profiles;
     if (!known) {
         sl_buf_appendf(&b, "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
-                           "\"/api/v1/pipeline\"]}\n");
+                           "\"/api/v1/pipeline\",\"/api/v1/profiles\"]}\n");
         return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -70,6 +78,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/health") == 0) {
         sl_buf_puts(&b, "{\"status\":\"ok\"}\n");
         return reply(conn, MHD_HTTP_OK, "application/json", &b);
+    }
+    if (profiles) {
+        unsigned status = sl_api_profiles(url, query_arg, conn, &b);
+        return reply(conn, status, "application/json", &b);
     }
     if (strcmp(url, "/metrics") == 0) {
         sl_pipeline_metrics_prom(s->pipe, &b);
