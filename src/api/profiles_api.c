@@ -41,8 +41,7 @@ static void err(struct sl_buf *b, const char *msg)
     sl_buf_puts(b, "}\n");
 }
 
-/* epoch ms, or RFC 3339 with Z or an offset; false when neither */
-static bool parse_time(const char *s, int64_t *out)
+bool sl_api_parse_time(const char *s, int64_t *out)
 {
     char *end;
     long long v = strtoll(s, &end, 10);
@@ -88,8 +87,7 @@ static bool parse_time(const char *s, int64_t *out)
     return true;
 }
 
-/* groups=["a",1] or a,1 -> the store's text form ["a","1"] */
-static int groups_text(const char *q, struct sl_buf *out)
+int sl_api_groups_text(const char *q, struct sl_buf *out)
 {
     sl_buf_putc(out, '[');
     if (q[0] == '[') {
@@ -157,7 +155,7 @@ static int list_entity(void *ud, struct sl_str entity, uint64_t meas, int64_t la
                           (long long)last);
 }
 
-static int value_json(struct sl_buf *b, const struct sl_value *v)
+int sl_api_value_json(struct sl_buf *b, const struct sl_value *v)
 {
     if (v->type == SL_V_OBJECT) {
         if (v->u.obj && v->u.obj->type && v->u.obj->type->to_json)
@@ -177,7 +175,7 @@ static int list_measurement(void *ud, const struct sl_measurement *m)
                    (long long)m->start_ms, (long long)m->end_ms);
     sl_buf_append(b, m->groups.ptr, m->groups.len);
     sl_buf_puts(b, ",\"value\":");
-    value_json(b, &m->value);
+    sl_api_value_json(b, &m->value);
     return sl_buf_putc(b, '}');
 }
 
@@ -219,11 +217,11 @@ unsigned sl_api_profiles(const char *path, sl_api_arg_fn arg, void *arg_ud, stru
     struct sl_str entity = sl_str_make(slash + 1, strlen(slash + 1));
     int64_t from = 0, to = sl_clock_wall_ns() / 1000000;
     const char *q;
-    if ((q = arg(arg_ud, "from")) && !parse_time(q, &from)) {
+    if ((q = arg(arg_ud, "from")) && !sl_api_parse_time(q, &from)) {
         err(b, "from: epoch milliseconds or RFC 3339 (2018-07-07T15:00:00Z)");
         return 400;
     }
-    if ((q = arg(arg_ud, "to")) && !parse_time(q, &to)) {
+    if ((q = arg(arg_ud, "to")) && !sl_api_parse_time(q, &to)) {
         err(b, "to: epoch milliseconds or RFC 3339 (2018-07-07T15:00:00Z)");
         return 400;
     }
@@ -231,7 +229,7 @@ unsigned sl_api_profiles(const char *path, sl_api_arg_fn arg, void *arg_ud, stru
     sl_buf_init(&g, 1 << 20);
     struct sl_str groups = {NULL, 0};
     if ((q = arg(arg_ud, "groups"))) {
-        if (groups_text(q, &g)) {
+        if (sl_api_groups_text(q, &g)) {
             sl_buf_fini(&g);
             err(b, "groups: a JSON array ([\"web\",443]) or a comma list (web,443)");
             return 400;

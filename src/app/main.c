@@ -6,11 +6,13 @@
  *   sluice help [COMPONENT]
  *   sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...] [--vars JSON] [--strict]
  *   sluice explain EXPR
+ *   sluice profiles --store URL [PROFILE [ENTITY]]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 #include "api/server.h"
+#include "app/profiles_cmd.h"
 #include "app/stellar_cmd.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -36,6 +38,7 @@ static void usage(FILE *f)
                "       sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...]\n"
                "                      [--vars JSON] [--strict] [--json]\n"
                "       sluice explain EXPR\n"
+               "       sluice profiles --store URL [PROFILE [ENTITY [--from T] [--to T]]]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -45,7 +48,8 @@ static void usage(FILE *f)
                "  stellar  Stellar REPL on a terminal; -e evaluates one expression, -f FILE or\n"
                "           piped stdin one per line (x := expr assigns); --functions lists the\n"
                "           functions; --test runs golden files (tests/lang/*.test)\n"
-               "  explain  print the bytecode of a Stellar expression\n");
+               "  explain  print the bytecode of a Stellar expression\n"
+               "  profiles list a profile store's profiles, entities, or an entity's series\n");
 }
 
 struct args {
@@ -167,8 +171,8 @@ static void progress_line(const struct sl_pipeline_totals *t, const struct sl_pi
     if (final)
         snprintf(eta, sizeof eta, "in %.1fs", elapsed);
     else if (bps > 0) {
-        long left = (long)((double)(t->bytes_total - (t->bytes_in < t->bytes_total ? t->bytes_in
-                                                                                   : t->bytes_total)) /
+        long left = (long)((double)(t->bytes_total -
+                                    (t->bytes_in < t->bytes_total ? t->bytes_in : t->bytes_total)) /
                            bps);
         snprintf(eta, sizeof eta, "ETA %ld:%02ld", left / 60, left % 60);
     } else
@@ -353,6 +357,8 @@ int main(int argc, char **argv)
         return sl_cmd_stellar(argc, argv);
     if (strcmp(cmd, "explain") == 0)
         return sl_cmd_explain(argc, argv);
+    if (strcmp(cmd, "profiles") == 0)
+        return sl_cmd_profiles(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
