@@ -235,3 +235,52 @@ set +e; $SLUICE check -c inline.yaml > bad2.txt 2>&1; rc=$?; set -e
 expect_eq "check exit status for a bad inline profile" "$rc" 2
 grep -q 'inline.yaml:14:' bad2.txt || fail "no inline.yaml:14: position in: $(cat bad2.txt)"
 ok "bad inline profile: $(head -1 bad2.txt)"
+
+# `sluice profiles` over the first store
+$SLUICE profiles --store sqlite:profiles.db > prof.txt 2>&1 || { cat prof.txt; fail "sluice profiles"; }
+grep -Eq '^count-by-ip +3 ' prof.txt || fail "profiles table: $(cat prof.txt)"
+grep -Eq '^len-stats +3 ' prof.txt || fail "profiles table: $(cat prof.txt)"
+$SLUICE profiles --store sqlite:profiles.db count-by-ip 10.0.0.1 --from 0 --json > series.txt 2>&1 \
+  || { cat series.txt; fail "sluice profiles series"; }
+$PY - <<'PYEOF' || fail "series: $(cat series.txt)"
+import json
+exp = json.load(open("expected.json"))
+rows = [json.loads(l) for l in open("series.txt")]
+got = {"10.0.0.1|%d" % r["period"]: r["value"] for r in rows}
+assert got == {k: v for k, v in exp.items() if k.startswith("10.0.0.1|")}, got
+PYEOF
+ok "sluice profiles lists profiles and an entity's series"
+
+# the HTTP API while periods close every second (processing time)
+cat > api.yaml <<'YAML'
+sources:
+  gen: {type: generator, rate: 2000}
+transforms:
+  prof: {type: profiler, inputs: [gen], profiles_file: live.json.profiler, period: 1s,
+         lag: 0s, store: "sqlite:api.db"}
+YAML
+APIPORT=$(free_port)
+printf 'api: {listen: "127.0.0.1:%s"}\n' "$APIPORT" >> api.yaml
+$SLUICE run -c api.yaml --no-status 2> api_log.txt &
+PID=$!; PIDS+=($PID)
+wait_port $APIPORT
+sleep 3.5
+curl -sf "http://127.0.0.1:$APIPORT/api/v1/profiles" > api1.json || fail "GET /api/v1/profiles"
+curl -sf "http://127.0.0.1:$APIPORT/api/v1/profiles/hello-world/global?from=0" > api2.json \
+  || fail "GET /api/v1/profiles/hello-world/global"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APIPORT/api/v1/profiles/hello-world/global?from=yesterday")
+expect_eq "bad from: 400" "$code" 400
+kill -TERM $PID
+wait $PID || { cat api_log.txt; fail "api run exit status"; }
+$PY - <<'PYEOF' || fail "API answers: $(cat api1.json api2.json)"
+import json
+a = json.load(open("api1.json"))
+p = {x["profile"]: x for x in a["profiles"]}
+assert p["hello-world"]["entities"] == 1 and p["hello-world"]["measurements"] >= 2, a
+b = json.load(open("api2.json"))
+assert b["profile"] == "hello-world" and b["entity"] == "global", b
+ms = b["measurements"]
+assert len(ms) >= 2 and all(m["end"] - m["start"] == 1000 and m["value"] > 0 for m in ms), b
+assert [m["period"] for m in ms] == sorted(m["period"] for m in ms), b
+PYEOF
+ok "HTTP API: /api/v1/profiles and an entity's measurements"
