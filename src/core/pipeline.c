@@ -905,6 +905,11 @@ bool sl_pipeline_once(const struct sl_pipeline *p)
     return p->once;
 }
 
+const char *sl_pipeline_config_path(const struct sl_pipeline *p)
+{
+    return p->config_path;
+}
+
 static void port_name(const struct sl_pipeline *p, uint32_t port, struct sl_buf *out)
 {
     const struct node *nd = &p->nodes[SL_PORT_NODE(port)];

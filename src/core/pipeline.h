@@ -52,6 +52,8 @@ struct sl_component *sl_pipeline_component(const struct sl_pipeline *p, uint32_t
 struct sl_component *sl_pipeline_find(const struct sl_pipeline *p, const char *name);
 int sl_pipeline_workers(const struct sl_pipeline *p);
 bool sl_pipeline_once(const struct sl_pipeline *p);
+/* The config file the pipeline was built from (for plugins' diagnostics). */
+const char *sl_pipeline_config_path(const struct sl_pipeline *p);
 
 /* Write the graph as text (for `sluice check`). */
 void sl_pipeline_describe(const struct sl_pipeline *p, struct sl_buf *out);
