@@ -595,38 +595,11 @@ static void advance_all(struct sl_component *c, struct sl_xf_ctx *x, int64_t wm,
 
 /* ---------------------------------------------------------------- processing */
 
+/* Metron's EventTimeClock reading of the timestamp field (state/profiler.c). */
 static bool event_ts(struct prof *p, const struct sl_event *ev, int64_t *ts)
 {
     const struct sl_value *v = sl_path_get(&p->ts_path, ev);
-    if (!v)
-        return false;
-    switch (v->type) {
-    case SL_V_INT:
-        *ts = v->u.i;
-        return *ts >= 0;
-    case SL_V_DOUBLE:
-        if (!(v->u.d >= 0 && v->u.d < 9.2e18))
-            return false;
-        *ts = (int64_t)v->u.d;
-        return true;
-    case SL_V_TS:
-        *ts = v->u.ts_ns / 1000000;
-        return *ts >= 0;
-    case SL_V_STRING: { /* a Long in text, as Metron's EventTimeClock converts it */
-        if (!v->len || v->len > 19)
-            return false;
-        int64_t n = 0;
-        for (uint32_t i = 0; i < v->len; i++) {
-            if (v->u.s[i] < '0' || v->u.s[i] > '9')
-                return false;
-            n = n * 10 + (v->u.s[i] - '0');
-        }
-        *ts = n;
-        return true;
-    }
-    default:
-        return false;
-    }
+    return v && sl_profiler_timestamp(v, ts) == 0 && *ts >= 0;
 }
 
 static void reject(struct sl_component *c, struct sl_xf_ctx *x, struct worker *w,
@@ -704,6 +677,13 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
         }
     }
     sl_stellar_vm_release(w->vm);
+    /* the newest event time seen, before applying: the engine's idle clock must not go back */
+    if (p->event_time) {
+        int64_t cur = atomic_load(&p->max_ts);
+        while (batch_max > cur && !atomic_compare_exchange_weak(&p->max_ts, &cur, batch_max))
+            ;
+    }
+    int64_t idle_now = p->event_time ? atomic_load(&p->max_ts) : now_ms;
     /* 2. counting sort by shard, then one lock per shard */
     memset(w->count, 0, p->nshards * sizeof(uint32_t));
     for (size_t i = 0; i < w->nroutes; i++)
@@ -728,7 +708,7 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
                                             sl_stellar_event_all, ev};
             const char *err = NULL;
             int rc = sl_profiler_apply(sh->p, rt->profile, rt->entity, w->vm, &r, rt->ts,
-                                       p->event_time ? rt->ts : now_ms, &err);
+                                       idle_now, &err);
             if (rc == SL_PROFILER_LATE) {
                 nlate += !w->late[rt->ev];
                 w->late[rt->ev] = true;
@@ -759,22 +739,13 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
     /* 4. advance the watermark; close periods when it passed the earliest open end */
     int64_t wm;
     if (p->event_time) {
-        int64_t cur = atomic_load(&p->max_ts);
-        while (batch_max > cur && !atomic_compare_exchange_weak(&p->max_ts, &cur, batch_max))
-            ;
         int64_t mx = atomic_load(&p->max_ts);
         wm = mx == INT64_MIN ? INT64_MIN : mx - p->lag_ms;
     } else {
         wm = now_ms - p->lag_ms;
     }
-    if (wm != INT64_MIN && wm >= atomic_load(&p->next_close) &&
-        sl_mutex_trylock(&p->advance_lock)) {
-        int64_t mx = atomic_load(&p->max_ts);
-        advance_all(c, x, wm, p->event_time ? mx : now_ms, false);
-        atomic_store(&p->closed_wm, wm);
-        sl_mutex_unlock(&p->advance_lock);
-    } else if (atomic_load(&p->next_close) == INT64_MAX && w->nroutes) {
-        /* first builders: learn the earliest end (cheap: shards answer from a field) */
+    if (atomic_load(&p->next_close) == INT64_MAX && w->nroutes) {
+        /* new builders after none: learn the earliest end (shards answer from a field) */
         int64_t next = INT64_MAX;
         for (uint32_t s = 0; s < p->nshards; s++) {
             sl_mutex_lock(&p->shards[s].lock);
@@ -784,6 +755,12 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
                 next = nc;
         }
         atomic_store(&p->next_close, next);
+    }
+    if (wm != INT64_MIN && wm >= atomic_load(&p->next_close) &&
+        sl_mutex_trylock(&p->advance_lock)) {
+        advance_all(c, x, wm, idle_now, false);
+        atomic_store(&p->closed_wm, wm);
+        sl_mutex_unlock(&p->advance_lock);
     }
     return NULL;
 }

@@ -877,7 +877,8 @@ int sl_profiler_apply(struct sl_profiler *p, size_t i, struct sl_str entity,
         p->count++;
         lru_push_head(p, e);
     }
-    e->seen_ms = now_ms;
+    if (now_ms > e->seen_ms) /* the LRU order assumes a clock that never goes back */
+        e->seen_ms = now_ms;
     uint8_t *flags;
     int rc;
     struct sl_value *vars = builder_for(p, e, period, &flags, &rc);
