@@ -21,12 +21,14 @@
 #include "lang/stellar.h"
 #include "lang/sval.h"
 #include "state/profiler.h"
+#include "state/store.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAXM 256
 
@@ -576,15 +578,6 @@ static enum verdict case_repl(struct ctx *cx, json_t *c, char *why, size_t wn)
     return v;
 }
 
-static const struct meas *find_meas(const struct run *r, const char *prof, const char *ent)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->m[i].profile, prof) && !strcmp(r->m[i].entity, ent))
-            return &r->m[i];
-    return NULL;
-}
-
-/* 'profile', 'entity' after "PROFILE_GET(" in s */
 static bool get_args(const char *s, char *prof, char *ent, size_t n)
 {
     const char *g = strstr(s, "PROFILE_GET('");
@@ -601,6 +594,117 @@ static bool get_args(const char *s, char *prof, char *ent, size_t n)
         return false;
     snprintf(ent, n, "%.*s", (int)(f - e - 1), e + 1);
     return true;
+}
+
+/* Evaluate src with the variables of vs; true and *out on success (objects referenced). */
+static bool eval_with(struct ctx *cx, const char *src, struct vars *vs, struct sl_arena *a,
+                      struct sl_value *out, char *why, size_t wn)
+{
+    struct sl_stellar_prog *prog;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (sl_stellar_compile(src, strlen(src), NULL, &prog, &d)) {
+        snprintf(why, wn, "%s: %s", src, d.msg);
+        return false;
+    }
+    struct sl_stellar_resolver res = {.get = vget, .ud = vs};
+    int rc = sl_stellar_eval(cx->vm, prog, &res, a, out);
+    if (rc)
+        snprintf(why, wn, "%s: %s", src, sl_stellar_vm_error(cx->vm));
+    else if (out->type == SL_V_OBJECT && out->u.obj)
+        sl_object_ref(out->u.obj);
+    sl_stellar_vm_release(cx->vm);
+    sl_stellar_free(prog);
+    return rc == 0;
+}
+
+/* The batch case's `expect_stellar`, as Metron's test runs it: the measurements go into a
+ * real profile store (SQLite in a temp dir), then `given` (sketch := GET_FIRST(PROFILE_GET(
+ * ..., window))) and `expr` run in the Stellar VM with that store. */
+static enum verdict expect_stellar(struct ctx *cx, json_t *c, json_t *es, struct run *r,
+                                   char *why, size_t wn)
+{
+    char dir[] = "/tmp/sluice-profconf-XXXXXX", url[128], path[160];
+    if (!mkdtemp(dir)) {
+        snprintf(why, wn, "mkdtemp failed");
+        return FAIL;
+    }
+    snprintf(url, sizeof url, "sqlite:%s/profiles.db", dir);
+    struct sl_store *st = NULL;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    enum verdict v = FAIL;
+    if (sl_store_open(url, &st, &d)) {
+        snprintf(why, wn, "store %s: %s", url, d.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct meas *m = &r->m[i];
+        struct sl_measurement sm = {
+            .profile = sl_str_make(m->profile, strlen(m->profile)),
+            .entity = sl_str_make(m->entity, strlen(m->entity)),
+            .groups = sl_str_make(m->groups, strlen(m->groups)),
+            .period = m->period,
+            .duration_ms = m->duration,
+            .start_ms = m->start,
+            .end_ms = m->end,
+            .value = m->value,
+        };
+        if (sl_store_put(st, &sm, 1)) {
+            snprintf(why, wn, "store put failed");
+            goto out;
+        }
+    }
+    if (sl_store_sync(st)) {
+        snprintf(why, wn, "store sync failed");
+        goto out;
+    }
+    sl_stellar_vm_set_store(cx->vm, st);
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 1u << 24);
+    struct vars vs = {.names = {"window", "sketch"}, .n = 2};
+    const char *wsrc = json_string_value(json_object_get(c, "window"));
+    v = wsrc && eval_with(cx, wsrc, &vs, &a, &vs.vals[0], why, wn) ? PASS : FAIL;
+    for (size_t i = 0; v == PASS && i < json_array_size(es); i++) {
+        json_t *e = json_array_get(es, i);
+        const char *given = json_string_value(json_object_get(e, "given"));
+        const char *expr = json_string_value(json_object_get(e, "expr"));
+        const char *rhs = given ? strstr(given, ":=") : NULL;
+        if (!rhs || !expr) {
+            snprintf(why, wn, "expect_stellar[%zu]: no `x := ...` given or no expr", i);
+            v = FAIL;
+            break;
+        }
+        struct sl_value sk, ok;
+        if (!eval_with(cx, rhs + 2, &vs, &a, &sk, why, wn)) {
+            v = FAIL;
+            break;
+        }
+        vs.vals[1] = sk;
+        bool t = eval_with(cx, expr, &vs, &a, &ok, why, wn) && ok.type == SL_V_BOOL && ok.u.b;
+        if (sk.type == SL_V_OBJECT && sk.u.obj)
+            sl_object_unref(sk.u.obj);
+        vs.vals[1] = sl_value_null();
+        if (!t) {
+            if (!why[0])
+                snprintf(why, wn, "%s is not true after %s", expr, given);
+            v = FAIL;
+        }
+    }
+    sl_stellar_vm_set_store(cx->vm, NULL);
+    sl_arena_fini(&a);
+    if (v == PASS)
+        snprintf(cx->note, sizeof cx->note,
+                 "expect_stellar ran PROFILE_GET/PROFILE_WINDOW against a SQLite profile store");
+out:
+    sl_store_close(st);
+    const char *files[] = {"profiles.db", "profiles.db-wal", "profiles.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return v;
 }
 
 static enum verdict case_batch(struct ctx *cx, json_t *c, char *why, size_t wn)
@@ -622,42 +726,8 @@ static enum verdict case_batch(struct ctx *cx, json_t *c, char *why, size_t wn)
     if (json_object_get(c, "expect"))
         v = match_unordered(json_object_get(c, "expect"), &r, why, wn) ? PASS : FAIL;
     json_t *es = json_object_get(c, "expect_stellar");
-    for (size_t i = 0; v == PASS && i < json_array_size(es); i++) {
-        json_t *e = json_array_get(es, i);
-        char prof[128], ent[128];
-        const struct meas *m = NULL;
-        if (get_args(json_string_value(json_object_get(e, "given")), prof, ent, sizeof prof))
-            m = find_meas(&r, prof, ent);
-        if (!m) {
-            snprintf(why, wn, "no measurement for %s",
-                     json_string_value(json_object_get(e, "given")));
-            v = FAIL;
-            break;
-        }
-        const char *expr = json_string_value(json_object_get(e, "expr"));
-        struct vars vs = {.names = {"sketch"}, .vals = {m->value}, .n = 1};
-        struct sl_stellar_resolver res = {.get = vget, .ud = &vs};
-        struct sl_stellar_prog *prog;
-        struct sl_diag d;
-        sl_diag_init(&d);
-        struct sl_arena a;
-        sl_arena_init(&a, 4096, 1u << 20);
-        bool ok = false;
-        if (!sl_stellar_compile(expr, strlen(expr), NULL, &prog, &d)) {
-            ok = !sl_stellar_eval_bool(cx->vm, prog, &res, &a, &ok) && ok;
-            sl_stellar_free(prog);
-        }
-        sl_stellar_vm_release(cx->vm);
-        sl_arena_fini(&a);
-        if (!ok) {
-            snprintf(why, wn, "%s is not true for %s/%s", expr, prof, ent);
-            v = FAIL;
-        }
-    }
     if (v == PASS && es)
-        snprintf(cx->note, sizeof cx->note,
-                 "expect_stellar checked on the emitted STATS objects directly (PROFILE_GET "
-                 "and the store are wired separately)");
+        v = expect_stellar(cx, c, es, &r, why, wn);
     run_fini(&r);
     sl_profiler_free(p);
     sl_profiler_def_free(def);
