@@ -39,6 +39,7 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "sys/fdio.h"
 #include "sys/thread.h"
 
 #include <sqlite3.h>
@@ -117,6 +118,13 @@ static struct sl_str column_str(sqlite3_stmt *st, int i)
 static int open_db(const char *path, int flags, sqlite3 **out, char *why, size_t why_len)
 {
     sqlite3 *db = NULL;
+    if ((flags & SQLITE_OPEN_CREATE) && strcmp(path, ":memory:") != 0) {
+        int mk = sl_fs_mkdir_parents(path); /* sqlite:out/x/profiles.db as a file sink would */
+        if (mk) {
+            snprintf(why, why_len, "cannot create the directory of %s: %s", path, sl_strerror(mk));
+            return SL_EIO;
+        }
+    }
     int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(why, why_len, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
