@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/pipeline.h"
 #include "io/plugins.h"
+#include "state/store.h"
 #include "sys/signals.h"
 
 #include <poll.h>
@@ -110,6 +111,14 @@ static void print_diag(const struct sl_diag *d)
     fprintf(stderr, "sluice: %s\n", msg);
 }
 
+/* The top-level `profile_store:`, closed after the pipeline (which commits into it). */
+static void close_default_store(void)
+{
+    struct sl_store *st = sl_store_default();
+    sl_store_set_default(NULL);
+    sl_store_close(st);
+}
+
 static struct sl_pipeline *load(const struct args *a, struct sl_config **cfgp)
 {
     struct sl_diag d;
@@ -121,10 +130,23 @@ static struct sl_pipeline *load(const struct args *a, struct sl_config **cfgp)
     }
     if (cfg->log_level && !a->log_level)
         sl_log_set_level((enum sl_log_level)sl_log_level_parse(cfg->log_level));
+    if (cfg->profile_store) { /* before the pipeline: profilers and PROFILE_GET use it */
+        struct sl_store *st = NULL;
+        if (sl_store_open(cfg->profile_store, &st, &d)) {
+            snprintf(d.file, sizeof d.file, "%s", cfg->path);
+            d.line = cfg->profile_store_line;
+            d.col = cfg->profile_store_col;
+            print_diag(&d);
+            sl_config_free(cfg);
+            return NULL;
+        }
+        sl_store_set_default(st);
+    }
     struct sl_pipeline_opts o = {.workers = a->workers, .once = a->once};
     struct sl_pipeline *p = sl_pipeline_new(cfg, &o, &d);
     if (!p) {
         print_diag(&d);
+        close_default_store();
         sl_config_free(cfg);
         return NULL;
     }
@@ -237,6 +259,7 @@ static int cmd_run(int argc, char **argv)
             print_diag(&d);
             sl_pipeline_stop(p);
             sl_pipeline_free(p); /* waits for the threads */
+            close_default_store();
             sl_config_free(cfg);
             return 2;
         }
@@ -273,6 +296,7 @@ static int cmd_run(int argc, char **argv)
         sl_error(NULL, "%d source(s) stopped with an error (see above)", failed);
     sl_api_server_stop(api);
     sl_pipeline_free(p);
+    close_default_store();
     sl_config_free(cfg);
     return failed ? 1 : 0;
 }
@@ -296,6 +320,7 @@ static int cmd_check(int argc, char **argv)
     printf("%s: ok\n", a.config);
     sl_buf_fini(&b);
     sl_pipeline_free(p);
+    close_default_store();
     sl_config_free(cfg);
     return 0;
 }

@@ -333,6 +333,18 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
                 cfg->workers = val;
             else
                 cfg->queue_batches = val;
+        } else if (strcmp(key, "profile_store") == 0) {
+            if (!scalar(v)) {
+                diag_at(d, cfg, v);
+                sl_diag_hint(d, "write profile_store: sqlite:/var/lib/sluice/profiles.db");
+                return sl_diag_set(d, SL_ECONFIG, "'profile_store' must be a URL");
+            }
+            sl_free(cfg->profile_store);
+            cfg->profile_store = NULL;
+            if ((rc = expand_env(cfg, v, scalar(v), &cfg->profile_store, d)))
+                return rc;
+            cfg->profile_store_line = (uint32_t)v->start_mark.line + 1;
+            cfg->profile_store_col = (uint32_t)v->start_mark.column + 1;
         } else if (strcmp(key, "log_level") == 0) {
             if (!scalar(v) || sl_log_level_parse(scalar(v)) < 0) {
                 diag_at(d, cfg, v);
@@ -344,7 +356,7 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
         } else {
             diag_at(d, cfg, k);
             sl_diag_hint(d, "top-level keys: sources, transforms, sinks, api, workers, "
-                            "queue_batches, log_level");
+                            "queue_batches, log_level, profile_store");
             return sl_diag_set(d, SL_ECONFIG, "unknown top-level key '%s'", key);
         }
         if (rc)
@@ -415,6 +427,7 @@ void sl_config_free(struct sl_config *cfg)
         sl_free(cfg->doc);
     }
     sl_free(cfg->api_listen);
+    sl_free(cfg->profile_store);
     sl_free(cfg->log_level);
     sl_free(cfg->path);
     sl_free(cfg);

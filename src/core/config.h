@@ -41,6 +41,10 @@ struct sl_config {
     int64_t workers;  /* 0: default */
     int64_t queue_batches;
     char *log_level; /* NULL: default */
+    /* `profile_store: URL`: the store PROFILE_GET reads and profilers without their own
+     * `store:` write (the app opens it); NULL: none */
+    char *profile_store;
+    uint32_t profile_store_line, profile_store_col;
 };
 
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d);

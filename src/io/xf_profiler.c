@@ -142,7 +142,8 @@ struct prof {
     struct worker *workers;
     uint32_t nworkers;
     struct sl_store *store;
-    bool store_is_default;
+    bool store_owned;      /* opened for `store:` (else the top-level profile_store) */
+    bool store_is_default; /* ours, and made the process default */
     atomic_int_fast64_t max_ts;     /* newest event time seen */
     atomic_int_fast64_t closed_wm;  /* watermark last applied to every shard */
     atomic_int_fast64_t next_close; /* earliest open period end over shards (estimate) */
@@ -175,10 +176,12 @@ static void prof_fini(struct sl_component *c)
         sl_free(w->late);
     }
     sl_free(p->workers);
-    if (p->store) {
+    if (p->store && p->store_owned) {
         if (p->store_is_default && sl_store_default() == p->store)
             sl_store_set_default(NULL);
         sl_store_close(p->store); /* commits what was put */
+    } else if (p->store) {
+        sl_store_sync(p->store); /* the top-level store: the app closes it */
     }
     if (p->has_ts_path)
         sl_path_fini(&p->ts_path);
@@ -312,10 +315,13 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
             sl_component_diag_opt(c, "store", d);
             goto fail;
         }
+        p->store_owned = true;
         if (!sl_store_default()) { /* PROFILE_GET in the pipeline's expressions */
             sl_store_set_default(p->store);
             p->store_is_default = true;
         }
+    } else {
+        p->store = sl_store_default(); /* the top-level `profile_store:`, if any */
     }
     int workers = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
     p->nworkers = workers > 0 ? (uint32_t)workers : 1;

@@ -289,3 +289,78 @@ assert len(ms) >= 2 and all(m["end_ms"] - m["start_ms"] == 1000 and m["value"] >
 assert [m["period"] for m in ms] == sorted(m["period"] for m in ms), b
 PYEOF
 ok "HTTP API: /api/v1/profiles and an entity's measurements"
+
+# a top-level profile_store: profilers without `store:` write it, and an `eval` reads the
+# entity's baseline with PROFILE_GET in the same kind of pipeline
+cat > top.yaml <<'YAML'
+profile_store: sqlite:top.db
+sources:
+  in: {type: file, path: [in.json]}
+transforms:
+  prof: {type: profiler, inputs: [in], profiles_file: profiler.json, period: 15m, lag: 5s}
+sinks:
+  m: {type: "null", inputs: [prof]}
+YAML
+$SLUICE run -c top.yaml --once --no-status 2> log.txt || { cat log.txt; fail "run top"; }
+n=$(sqlite3 top.db "select count(*) from measurements where profile = 'count-by-ip'")
+[ "$n" -ge 6 ] || fail "top-level store has $n measurements"
+$PY - <<PYEOF
+import json
+with open("probe.json", "w") as f:
+    for ip in ("10.0.0.1", "10.0.0.2", "8.8.8.8"):
+        f.write(json.dumps({"ip_src_addr": ip}) + "\n")
+PYEOF
+cat > baseline.yaml <<YAML
+profile_store: sqlite:top.db
+sources:
+  in: {type: file, path: [probe.json]}
+transforms:
+  base:
+    type: eval
+    inputs: [in]
+    set:
+      counts: "PROFILE_GET('count-by-ip', ip_src_addr, PROFILE_WINDOW('from 1 hours ago', ${NOW}L))"
+      total: "REDUCE(counts, (s, x) -> s + x, 0)"
+sinks:
+  out: {type: file, inputs: [base], path: base.json}
+YAML
+$SLUICE run -c baseline.yaml --once --no-status 2> log.txt || { cat log.txt; fail "run baseline"; }
+$PY - <<'PYEOF' || fail "eval with PROFILE_GET: $(cat base.json)"
+import json
+exp = json.load(open("expected.json"))
+for l in open("base.json"):
+    e = json.loads(l)
+    want = sum(v for k, v in exp.items() if k.startswith(e["ip_src_addr"] + "|"))
+    assert e["total"] == want, (e, want)
+PYEOF
+ok "an eval reads each entity's baseline from the top-level profile_store"
+
+# `expires` (days): a running profiler removes its profile's old measurements (the 2018
+# count-by-ip rows of profiles.db), and leaves other profiles alone
+before=$(sqlite3 profiles.db "select count(*) from measurements where profile = 'len-stats'")
+cat > exp.json.profiler <<'JSON'
+{"profiles": [{"profile": "count-by-ip", "foreach": "'x'", "onlyif": "false",
+  "result": "1", "expires": 1}]}
+JSON
+cat > exp.yaml <<'YAML'
+sources:
+  gen: {type: generator, rate: 100}
+transforms:
+  prof: {type: profiler, inputs: [gen], profiles_file: exp.json.profiler, store: "sqlite:profiles.db"}
+YAML
+APIPORT=$(free_port)
+printf 'api: {listen: "127.0.0.1:%s"}\n' "$APIPORT" >> exp.yaml
+$SLUICE run -c exp.yaml --no-status 2> exp_log.txt &
+PID=$!; PIDS+=($PID)
+wait_port $APIPORT
+for i in $(seq 50); do
+  n=$(sqlite3 profiles.db "select count(*) from measurements where profile = 'count-by-ip'")
+  [ "$n" = 0 ] && break
+  sleep 0.1
+done
+kill -TERM $PID
+wait $PID || { cat exp_log.txt; fail "expires run"; }
+expect_eq "count-by-ip rows older than a day removed" "$n" 0
+expect_eq "other profiles untouched" \
+  "$(sqlite3 profiles.db "select count(*) from measurements where profile = 'len-stats'")" "$before"
+grep -q "older than 1 days removed" exp_log.txt || fail "no expiry log line: $(cat exp_log.txt)"
