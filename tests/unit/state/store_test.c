@@ -356,7 +356,15 @@ static void test_bad_urls(void **state)
     expect_open_error("mysql:x", "unknown scheme 'mysql'");
     expect_open_error("postgres://localhost/db", "not built yet");
     expect_open_error("sqlite:", "empty path");
-    expect_open_error("sqlite:/nonexistent-dir/x/y.db", "/nonexistent-dir/x/y.db");
+    /* the store creates missing directories, but not under a regular file */
+    char under[300];
+    snprintf(under, sizeof under, "sqlite:%s/plain-file/x/y.db", dir);
+    char plain[256];
+    snprintf(plain, sizeof plain, "%s/plain-file", dir);
+    FILE *pf = fopen(plain, "w");
+    assert_non_null(pf);
+    fclose(pf);
+    expect_open_error(under, "plain-file/x/y.db");
     /* a file that is not a database */
     char path[256];
     snprintf(path, sizeof path, "%s/garbage.db", dir);
