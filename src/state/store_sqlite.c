@@ -510,15 +510,28 @@ static int sq_get(void *be, const char *url, struct sl_str profile, struct sl_st
     return rc;
 }
 
+/* Take a reader and prepare sql on it; on failure the reader is given back. */
+static int read_prepare(struct backend *b, const char *url, const char *sql, struct reader **r,
+                        sqlite3_stmt **st)
+{
+    int rc = reader_take(b, url, r);
+    if (rc)
+        return rc;
+    *st = NULL;
+    if (sqlite3_prepare_v2((*r)->db, sql, -1, st, NULL) != SQLITE_OK) {
+        sl_warn("store", "%s: %s", url, sqlite3_errmsg((*r)->db));
+        reader_give(b, *r);
+        return SL_EIO;
+    }
+    return 0;
+}
+
 static int sq_series(void *be, const char *url, struct sl_str profile, struct sl_str entity,
                      struct sl_str groups, int64_t from_ms, int64_t to_ms, sl_store_visit_fn fn,
                      void *ud)
 {
     struct backend *b = be;
     struct reader *r;
-    int rc = reader_take(b, url, &r);
-    if (rc)
-        return rc;
     const char *sql =
         groups.ptr ? "SELECT profile, entity, groups, period, duration_ms, start_ms, end_ms,"
                      " vtype, value FROM measurements WHERE profile = ?1 AND entity = ?2"
@@ -526,12 +539,10 @@ static int sq_series(void *be, const char *url, struct sl_str profile, struct sl
                    : "SELECT profile, entity, groups, period, duration_ms, start_ms, end_ms,"
                      " vtype, value FROM measurements WHERE profile = ?1 AND entity = ?2"
                      " AND start_ms BETWEEN ?3 AND ?4 ORDER BY groups, start_ms";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        sl_warn("store", "%s: %s", url, sqlite3_errmsg(r->db));
-        reader_give(b, r);
-        return SL_EIO;
-    }
+    sqlite3_stmt *st;
+    int rc = read_prepare(b, url, sql, &r, &st);
+    if (rc)
+        return rc;
     bind_str(st, 1, profile);
     bind_str(st, 2, entity);
     sqlite3_bind_int64(st, 3, from_ms);
@@ -571,18 +582,13 @@ static int sq_profiles(void *be, const char *url, sl_store_profile_fn fn, void *
 {
     struct backend *b = be;
     struct reader *r;
-    int rc = reader_take(b, url, &r);
+    sqlite3_stmt *st;
+    int rc = read_prepare(b, url,
+                          "SELECT profile, count(DISTINCT entity), count(*), min(start_ms),"
+                          " max(end_ms) FROM measurements GROUP BY profile ORDER BY profile",
+                          &r, &st);
     if (rc)
         return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT profile, count(DISTINCT entity), count(*), min(start_ms),"
-                           " max(end_ms) FROM measurements GROUP BY profile ORDER BY profile",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sl_warn("store", "%s: %s", url, sqlite3_errmsg(r->db));
-        reader_give(b, r);
-        return SL_EIO;
-    }
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
         rc = fn(ud, column_str(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
@@ -600,18 +606,13 @@ static int sq_entities(void *be, const char *url, struct sl_str profile, sl_stor
 {
     struct backend *b = be;
     struct reader *r;
-    int rc = reader_take(b, url, &r);
+    sqlite3_stmt *st;
+    int rc = read_prepare(b, url,
+                          "SELECT entity, count(*), max(end_ms) FROM measurements"
+                          " WHERE profile = ?1 GROUP BY entity ORDER BY entity",
+                          &r, &st);
     if (rc)
         return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT entity, count(*), max(end_ms) FROM measurements"
-                           " WHERE profile = ?1 GROUP BY entity ORDER BY entity",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sl_warn("store", "%s: %s", url, sqlite3_errmsg(r->db));
-        reader_give(b, r);
-        return SL_EIO;
-    }
     bind_str(st, 1, profile);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
