@@ -10,6 +10,8 @@ PKGS=(
   publicsuffix tzdata
   curl netcat-openbsd python3
   nodejs npm libsnappy-dev libzstd-dev zlib1g-dev
+  libzmq3-dev libsodium-dev libc-ares-dev flatbuffers-compiler python3-flatbuffers python3-zmq
+  dnsmasq-base
 )
 missing=()
 for p in "${PKGS[@]}"; do
