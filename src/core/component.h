@@ -206,6 +206,13 @@ int sl_source_try_emit(struct sl_component *c, struct sl_batch *b);
 /* Hand over dead letters (events made with sl_error_event); counts them as errors. */
 int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs);
 bool sl_source_stopping(const struct sl_component *c);
+
+/* ---- for sinks (the sink's thread, from write() or flush()) */
+/* Dead letters of a sink (events it could not write: a Parquet schema mismatch), made with
+ * sl_error_event_for(): delivered to the sinks that list `<name>.errors` (only sinks may),
+ * counted as the sink's errors; logged when nothing reads them. Consumes errs. 0 or
+ * SL_ECLOSED. */
+int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs);
 /* fd readable once stopping (for a source's own poll/epoll loop). Shared by all sources:
  * never read from it, only wait for readability. */
 int sl_source_stop_fd(const struct sl_component *c);

@@ -258,11 +258,11 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
                 sl_diag_set(d, SL_ECONFIG, "'%s' lists itself as an input (cycle)", cc->name);
                 goto fail;
             }
-            if (from->comp.ops->kind == SL_KIND_SINK && is_err) {
-                sl_diag_hint(d, "a sink's failed writes are counted in "
-                                "sluice_component_errors_total and logged");
-                sl_diag_set(d, SL_ECONFIG, "input '%s' of '%s': sinks send no dead letters yet", in,
-                            cc->name);
+            if (from->comp.ops->kind == SL_KIND_SINK && is_err && cc->kind != SL_KIND_SINK) {
+                sl_diag_hint(d, "a sink's dead letters (events it could not write, such as a "
+                                "Parquet schema mismatch) go to other sinks only");
+                sl_diag_set(d, SL_ECONFIG, "input '%s' of %s '%s': only a sink can read a sink's "
+                            ".errors", in, sl_kind_name(cc->kind), cc->name);
                 goto fail;
             }
             if (from->comp.ops->kind == SL_KIND_SINK && !is_err) {
@@ -586,6 +586,38 @@ int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs)
     return 0;
 }
 
+int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs)
+{
+    struct sl_pipeline *p = c->pipe;
+    struct node *nd = &p->nodes[c->id];
+    uint32_t n = errs->count;
+    if (n == 0) {
+        sl_batch_unref(errs);
+        return 0;
+    }
+    ADD(c->m.errors, n);
+    errs->port = SL_PORT(c->id, 1);
+    if (nd->ncons[1] == 0) {
+        report_unconsumed(nd, errs, 1);
+        sl_batch_unref(errs);
+        return 0;
+    }
+    for (uint32_t k = 0; k + 1 < nd->ncons[1]; k++)
+        sl_batch_ref(errs);
+    int rc = 0;
+    for (uint32_t k = 0; k < nd->ncons[1]; k++) {
+        struct node *to = &p->nodes[nd->cons[1][k]];
+        ADD(to->comp.m.events_in, n);
+        if (sl_queue_push(to->q, errs, -1) != 0) { /* only if shutdown went wrong */
+            ADD(to->comp.m.errors, n);
+            sl_error(c->name, "sink '%s' closed: %u dead letters not delivered", to->comp.name, n);
+            sl_batch_unref(errs);
+            rc = SL_ECLOSED;
+        }
+    }
+    return rc;
+}
+
 bool sl_source_stopping(const struct sl_component *c)
 {
     return atomic_load_explicit(&c->pipe->stopping, memory_order_relaxed);
@@ -783,12 +815,22 @@ static void *supervisor_main(void *arg)
     for (int i = 0; i < p->workers; i++)
         sl_thread_join(&p->worker_threads[i]);
     run_finishers(p);
+    /* sinks end in topological order: a sink whose dead letters feed another sink has
+     * finished (and sent its last ones) before that sink's queue closes */
+    uint8_t *seen = sl_xcalloc(p->n ? p->n : 1, 1);
+    uint32_t *order = sl_xcalloc(p->n ? p->n : 1, sizeof *order), n = 0;
     for (uint32_t i = 0; i < p->n; i++)
-        if (p->nodes[i].q)
-            sl_queue_close(p->nodes[i].q);
-    for (uint32_t i = 0; i < p->n; i++)
-        if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
-            sl_thread_join(&p->nodes[i].thread);
+        if (!seen[i])
+            topo_visit(p, i, seen, order, &n);
+    for (uint32_t k = n; k-- > 0;) {
+        struct node *nd = &p->nodes[order[k]];
+        if (nd->comp.ops->kind != SL_KIND_SINK)
+            continue;
+        sl_queue_close(nd->q);
+        sl_thread_join(&nd->thread);
+    }
+    sl_free(order);
+    sl_free(seen);
     sl_mutex_lock(&p->lock);
     p->all_done = true;
     sl_cond_broadcast(&p->cond);

@@ -230,8 +230,36 @@ static const struct sl_component_ops sink_ops = {
     .write = sink_write,
 };
 
+/* "picky": a sink that writes even n and sends odd n to its .errors */
+static int picky_write(struct sl_component *c, struct sl_batch *b)
+{
+    struct sl_batch *errs = sl_batch_new();
+    uint64_t kept = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
+        int64_t n = sl_event_get(&b->events[i], SYM_N)->u.i;
+        if (n % 2)
+            sl_error_event_for(errs, c->name, "odd", &b->events[i]);
+        else
+            kept++;
+    }
+    atomic_fetch_add(&((struct sink_state *)c->state)->n, kept);
+    sl_sink_emit_errors(c, errs);
+    return 0;
+}
+
+static const struct sl_component_ops picky_ops = {
+    .type = "picky",
+    .kind = SL_KIND_SINK,
+    .summary = "writes even numbers",
+    .options = sink_opts,
+    .conf_len = sizeof(struct sink_conf),
+    .init = sink_init,
+    .fini = sink_fini,
+    .write = picky_write,
+};
+
 static const struct sl_component_ops *const test_types[] = {&cnt_ops, &odd_ops, &hold_ops,
-                                                            &sink_ops, NULL};
+                                                            &sink_ops, &picky_ops, NULL};
 
 /* ---- helpers */
 
@@ -376,6 +404,35 @@ static void test_outputs_ticks_finish(void **state)
                  7, 29, "unknown output 'sde' of 'h1'");
 }
 
+/* A sink's dead letters reach the sinks that read `<sink>.errors`, all of them, also at the
+ * end of input; a transform may not read them. */
+static void test_sink_dead_letters(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: counter, count: 20000, batch: 100}\n"
+                    "sinks:\n"
+                    "  pick: {type: picky, inputs: [src]}\n"
+                    "  dead: {type: count, inputs: [pick.errors], delay_us: 100}\n";
+    for (int workers = 1; workers <= 2; workers++) {
+        struct sl_config *cfg;
+        struct sl_diag d;
+        struct sl_pipeline *p = build(y, &cfg, &d, workers, true);
+        assert_non_null(p);
+        sl_pipeline_start(p);
+        assert_true(sl_pipeline_wait(p, 60000));
+        assert_int_equal(sink_count(p, "pick"), 10000);
+        assert_int_equal(sink_count(p, "dead"), 10000);
+        assert_int_equal(sink_sum(p, "dead"), 10000ull * 10000ull); /* 1 + 3 + ... + 19999 */
+        assert_int_equal(atomic_load(&sl_pipeline_find(p, "pick")->m.errors), 10000);
+        sl_pipeline_free(p);
+        sl_config_free(cfg);
+    }
+    expect_error("sources:\n  src: {type: counter}\ntransforms:\n  o: {type: odd, inputs: "
+                 "[pick.errors]}\nsinks:\n  pick: {type: picky, inputs: [src]}\n  c: {type: "
+                 "count, inputs: [o]}\n",
+                 4, 27, "only a sink can read a sink's .errors");
+}
+
 static void test_backpressure_and_stop(void **state)
 {
     /* an endless source into a slow sink: queues stay bounded; stop drains everything that
@@ -465,10 +522,6 @@ static void test_config_errors(void **state)
                  "sinks:\n  o: {type: count, inputs: [src]}\n  p: {type: count, inputs: [o]}\n",
                  5, 29, "is a sink");
     expect_error("sources:\n  src: {type: counter}\n"
-                 "sinks:\n  o: {type: count, inputs: [src]}\n  p: {type: count, inputs: "
-                 "[o.errors]}\n",
-                 5, 29, "sinks send no dead letters yet");
-    expect_error("sources:\n  src: {type: counter}\n"
                  "sinks:\n  o: {type: count}\n",
                  4, 3, "has no inputs");
     expect_error("sources:\n  src: {type: counter, label: \"${SL_TEST_UNSET_VAR}\"}\n"
@@ -522,6 +575,7 @@ int main(void)
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_exact),     cmocka_unit_test(test_outputs_ticks_finish),
+        cmocka_unit_test(test_sink_dead_letters),
         cmocka_unit_test(test_backpressure_and_stop),
         cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_help_text),
