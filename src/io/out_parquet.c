@@ -18,9 +18,10 @@
  *
  * Schemas: `schema:` (a YAML mapping, see codec/parquet.h) or `schema_file:` (the same as a
  * JSON file); without either the schema of each file is inferred from its first row group.
- * An event that does not fit is a dead letter: sinks cannot have `.errors` outputs yet
- * (docs/runtime.md), so it is counted in the component's `errors` and in
- * sluice_parquet_rejected_total, and logged (rate-limited) with the field and the reason.
+ * An event that does not fit (or whose path template cannot be filled) is a dead letter: it
+ * goes to `<name>.errors` (read by other sinks, docs/runtime.md) with the field and the
+ * reason in `error`, counted in the component's `errors` and in
+ * sluice_parquet_rejected_total, and logged (rate-limited).
  *
  * DESIGN: sink thread only, except stats() (atomics). The writers hold at most one row group
  * each (row_group_size), so memory is bounded by max_open x row_group_size.
@@ -323,15 +324,26 @@ static int open_file(struct sl_component *c, struct pqs_sink *s, const struct sl
 
 /* ---- ops */
 
-static void on_reject(void *ctx, uint32_t index, const struct sl_pq_reject *rej)
+/* A dead letter for <name>.errors (counted there by sl_sink_emit_errors). */
+static void dead_letter(struct sl_component *c, struct sl_batch **errs, const struct sl_event *ev,
+                        const char *msg)
 {
-    struct sl_component *c = ctx;
+    if (!*errs)
+        *errs = sl_batch_new();
+    if (sl_error_event_for(*errs, c->name, msg, ev))
+        atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed); /* OOM: still counted */
+}
+
+static void on_reject(struct sl_component *c, struct sl_batch **errs, const struct sl_event *ev,
+                      const struct sl_pq_reject *rej)
+{
     struct pqs_sink *s = c->state;
     atomic_fetch_add_explicit(&s->rejected, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
-    sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name,
-                       "event does not fit the schema: field=%s reason=%s (dead letter, dropped)",
-                       rej->field, rej->reason);
+    char msg[512];
+    snprintf(msg, sizeof msg, "event does not fit the schema: field=%s reason=%s", rej->field,
+             rej->reason);
+    dead_letter(c, errs, ev, msg);
+    sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "%s (dead letter)", msg);
 }
 
 static int pqs_write(struct sl_component *c, struct sl_batch *b)
@@ -344,14 +356,17 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
     gmtime_r(&t, &tm);
     finish_where(c, s, sl_clock_mono_ns(), false);
     struct pqs_file *last = NULL;
+    struct sl_batch *errs = NULL;
     int failed = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
         int rc = render_path(s, ev, &tm);
         if (rc) {
-            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
-            sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "no file name for an event: %s",
-                               sl_strerror(rc));
+            char msg[160];
+            snprintf(msg, sizeof msg, "no file name for the event (path template): %s",
+                     sl_strerror(rc));
+            dead_letter(c, &errs, ev, msg);
+            sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "%s", msg);
             continue;
         }
         struct pqs_file *f = last && !strcmp(last->final, s->rendered.ptr) ? last : NULL;
@@ -384,7 +399,7 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
         atomic_fetch_add_explicit(&s->bytes_written, after - before, memory_order_relaxed);
         atomic_fetch_add_explicit(&c->m.bytes_out, after - before, memory_order_relaxed);
         if (rc && rej.reason[0]) {
-            on_reject(c, i, &rej);
+            on_reject(c, &errs, ev, &rej);
         } else if (rc) {
             sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", f->final,
                                sl_strerror(rc));
@@ -401,6 +416,8 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
         }
     }
     (void)failed; /* per-event failures are counted (errors) and logged above */
+    if (errs)
+        sl_sink_emit_errors(c, errs);
     return 0;
 }
 

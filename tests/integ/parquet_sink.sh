@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # file (json) -> parquet sink: partition_by type, {field} and strftime path parts, a declared
-# schema (one event that does not fit: counted, logged with field and reason), inferred schema
+# schema (one event that does not fit: a dead letter on pq.errors with field and reason), inferred schema
 # in a second sink, roll_rows; every file is complete (renamed, no .tmp left) and DuckDB reads
 # back every value.
 source "$(dirname "$0")/lib/common.bash"
@@ -41,9 +41,20 @@ sinks:
     type: parquet
     inputs: [in]
     path: "inf/all.parquet"
+  dead:                              # the parquet sink's dead letters
+    type: file
+    inputs: [pq.errors]
+    path: dead.json
 YAML
 timeout 120 $SLUICE run -c p.yaml --once --no-status 2> log.txt || { cat log.txt; fail "run --once"; }
 grep -q 'field=seq reason=string value' log.txt || { cat log.txt; fail "reject log line"; }
+expect_eq "dead letters on pq.errors" "$(count_lines dead.json)" 1
+$PY - <<'PYEOF' || fail "dead letter content: $(cat dead.json)"
+import json
+d = json.loads(open("dead.json").readline())
+assert d["component"] == "pq" and "field=seq" in d["error"], d
+assert d["event"]["seq"] == "oops", d
+PYEOF
 [ -z "$(find out inf -name '*.tmp')" ] || fail "temp files left: $(find out inf -name '*.tmp')"
 nfin=$(grep -c 'finished file' log.txt)
 nfiles=$(find out inf -name '*.parquet' | wc -l)
