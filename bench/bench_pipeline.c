@@ -8,6 +8,7 @@
  *   bench_pipeline [LINES]     (default 2,000,000)
  */
 #include "base/alloc.h"
+#define BD_WITH_PIPELINE
 #include "base/clock.h"
 #include "benchdata.h"
 #include "core/config.h"
@@ -18,36 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static double run_once(const char *yaml, int workers, uint64_t *events, double *allocs)
-{
-    struct sl_config *cfg;
-    struct sl_diag d;
-    sl_diag_init(&d);
-    if (sl_config_load_string(yaml, strlen(yaml), "bench.yaml", &cfg, &d)) {
-        fprintf(stderr, "config: %s\n", d.msg);
-        exit(1);
-    }
-    struct sl_pipeline_opts o = {.workers = workers, .once = true};
-    struct sl_pipeline *p = sl_pipeline_new(cfg, &o, &d);
-    if (!p) {
-        char m[1400];
-        sl_diag_format(&d, m, sizeof(m));
-        fprintf(stderr, "pipeline: %s\n", m);
-        exit(1);
-    }
-    uint64_t a0 = sl_alloc_count();
-    int64_t t0 = sl_clock_mono_ns();
-    sl_pipeline_start(p);
-    sl_pipeline_wait(p, -1);
-    int64_t t1 = sl_clock_mono_ns();
-    uint64_t a1 = sl_alloc_count();
-    *events = atomic_load(&sl_pipeline_find(p, "in")->m.events_out);
-    *allocs = *events ? (double)(a1 - a0) / (double)*events : 0;
-    sl_pipeline_free(p);
-    sl_config_free(cfg);
-    return (double)(t1 - t0) / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -81,7 +52,7 @@ int main(int argc, char **argv)
         uint64_t ev = 0;
         for (int rep = 0; rep < 3; rep++) {
             double a;
-            double t = run_once(yaml, workers, &ev, &a);
+            double t = bd_run_yaml(yaml, workers, &ev, &a);
             if (t < best) {
                 best = t;
                 allocs = a;

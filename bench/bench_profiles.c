@@ -13,7 +13,9 @@
  *   - store_put: 1,000,000 measurements through sl_store_put in transactions of 10,000 into
  *     SQLite, then sl_store_sync: measurements/s.
  */
+#define BD_WITH_PIPELINE
 #include "base/alloc.h"
+#include "benchdata.h"
 #include "base/clock.h"
 #include "core/config.h"
 #include "core/pipeline.h"
@@ -26,33 +28,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static double run_yaml(const char *yaml, int workers, uint64_t *events)
-{
-    struct sl_config *cfg;
-    struct sl_diag d;
-    sl_diag_init(&d);
-    if (sl_config_load_string(yaml, strlen(yaml), "bench.yaml", &cfg, &d)) {
-        fprintf(stderr, "config: %s\n", d.msg);
-        exit(1);
-    }
-    struct sl_pipeline_opts o = {.workers = workers, .once = true};
-    struct sl_pipeline *p = sl_pipeline_new(cfg, &o, &d);
-    if (!p) {
-        char m[1400];
-        sl_diag_format(&d, m, sizeof(m));
-        fprintf(stderr, "pipeline: %s\n", m);
-        exit(1);
-    }
-    int64_t t0 = sl_clock_mono_ns();
-    sl_pipeline_start(p);
-    sl_pipeline_wait(p, -1);
-    int64_t t1 = sl_clock_mono_ns();
-    *events = atomic_load(&sl_pipeline_find(p, "in")->m.events_out);
-    sl_pipeline_free(p);
-    sl_config_free(cfg);
-    return (double)(t1 - t0) / 1e9;
-}
 
 /* n JSON lines {timestamp, ip_src_addr, bytes}: `entities` distinct addresses, 1 ms apart */
 static void write_events(const char *path, size_t n, uint32_t entities)
@@ -119,7 +94,7 @@ static void bench_hello(const char *dir, size_t n)
         double best = 1e9;
         uint64_t ev = 0;
         for (int rep = 0; rep < 3; rep++) {
-            double t = run_yaml(yaml, workers, &ev);
+            double t = bd_run_yaml(yaml, workers, &ev, NULL);
             if (t < best)
                 best = t;
         }
@@ -147,7 +122,7 @@ static void bench_four(const char *dir, size_t n)
         double best = 1e9;
         uint64_t ev = 0;
         for (int rep = 0; rep < 2; rep++) {
-            double t = run_yaml(yaml, workers, &ev);
+            double t = bd_run_yaml(yaml, workers, &ev, NULL);
             if (t < best)
                 best = t;
         }
@@ -179,7 +154,7 @@ static void bench_entities(const char *dir)
     pid_t pid = fork();
     if (pid == 0) {
         uint64_t ev;
-        double t = run_yaml(yaml, 1, &ev);
+        double t = bd_run_yaml(yaml, 1, &ev, NULL);
         printf("bench=profiler_entities entities=%zu events=%llu seconds=%.3f ", n,
                (unsigned long long)ev, t);
         fflush(stdout);

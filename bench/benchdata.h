@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-static uint64_t bd_rng(uint64_t *s)
+static __attribute__((unused)) uint64_t bd_rng(uint64_t *s)
 {
     *s ^= *s << 13;
     *s ^= *s >> 7;
@@ -20,7 +20,7 @@ static uint64_t bd_rng(uint64_t *s)
 }
 
 /* Append `n` lines to b; returns the number of bytes appended. */
-static size_t bd_lines(struct sl_buf *b, size_t n, uint64_t seed)
+static __attribute__((unused)) size_t bd_lines(struct sl_buf *b, size_t n, uint64_t seed)
 {
     static const char *const protos[] = {"tcp", "udp", "tcp", "tcp", "icmp"};
     static const char *const services[] = {"http", "dns", "ssl", "ssh", "smb", "-"};
@@ -55,5 +55,49 @@ static size_t bd_lines(struct sl_buf *b, size_t n, uint64_t seed)
     }
     return b->len - start;
 }
+
+#ifdef BD_WITH_PIPELINE
+#include "base/clock.h"
+#include "core/config.h"
+#include "core/pipeline.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Build the pipeline of `yaml` (--once), run it to the end, and return the seconds it took;
+ * *events is what the source named "in" emitted, *allocs (may be NULL) the heap allocations
+ * per event. Exits on a config error. */
+static __attribute__((unused)) double bd_run_yaml(const char *yaml, int workers, uint64_t *events, double *allocs)
+{
+    struct sl_config *cfg;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (sl_config_load_string(yaml, strlen(yaml), "bench.yaml", &cfg, &d)) {
+        fprintf(stderr, "config: %s\n", d.msg);
+        exit(1);
+    }
+    struct sl_pipeline_opts o = {.workers = workers, .once = true};
+    struct sl_pipeline *p = sl_pipeline_new(cfg, &o, &d);
+    if (!p) {
+        char m[1400];
+        sl_diag_format(&d, m, sizeof(m));
+        fprintf(stderr, "pipeline: %s\n", m);
+        exit(1);
+    }
+    uint64_t a0 = sl_alloc_count();
+    int64_t t0 = sl_clock_mono_ns();
+    sl_pipeline_start(p);
+    sl_pipeline_wait(p, -1);
+    int64_t t1 = sl_clock_mono_ns();
+    uint64_t a1 = sl_alloc_count();
+    *events = atomic_load(&sl_pipeline_find(p, "in")->m.events_out);
+    if (allocs)
+        *allocs = *events ? (double)(a1 - a0) / (double)*events : 0;
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    return (double)(t1 - t0) / 1e9;
+}
+#endif
 
 #endif
