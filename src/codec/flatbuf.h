@@ -29,9 +29,9 @@
 struct sl_flatbuf {
     const uint8_t *buf; /* frame start: alignment and error offsets are relative to it */
     size_t len;
-    uint32_t max_depth;  /* table nesting */
-    const char *err;     /* set on failure: a static message */
-    size_t err_off;      /* where */
+    uint32_t max_depth; /* table nesting */
+    const char *err;    /* set on failure: a static message */
+    size_t err_off;     /* where */
 };
 
 struct sl_flatbuf_table {

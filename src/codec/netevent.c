@@ -25,81 +25,147 @@
 #include <stdio.h>
 #include <string.h>
 
-#define F(n, k) {#n, SL_NE_K_##k}
+#define F(n, k)                                                                                    \
+    {                                                                                              \
+#n, SL_NE_K_##k                                                                            \
+    }
 
 static const struct sl_netevent__field common_fields[] = {
-    F(ts, TIME),     F(uid, STR),  F(collectorId, STR), F(origIp, STR), F(origPort, U16),
-    F(respIp, STR),  F(respPort, U16), F(proto, STR),   F(origH, STR),  F(respH, STR),
+    F(ts, TIME),    F(uid, STR),      F(collectorId, STR), F(origIp, STR), F(origPort, U16),
+    F(respIp, STR), F(respPort, U16), F(proto, STR),       F(origH, STR),  F(respH, STR),
 };
 static const struct sl_netevent__field general_fields[] = {
-    F(service, STR),    F(duration, F64),    F(origBytes, U64),   F(respBytes, U64),
-    F(connState, STR),  F(localOrig, BOOL),  F(localResp, BOOL),  F(missedBytes, U64),
-    F(history, STR),    F(origPkts, U64),    F(origIpBytes, U64), F(respPkts, U64),
-    F(respIpBytes, U64), F(tunnelParents, VSTR), F(origL2Addr, STR), F(respL2Addr, STR),
+    F(service, STR),     F(duration, F64),       F(origBytes, U64),   F(respBytes, U64),
+    F(connState, STR),   F(localOrig, BOOL),     F(localResp, BOOL),  F(missedBytes, U64),
+    F(history, STR),     F(origPkts, U64),       F(origIpBytes, U64), F(respPkts, U64),
+    F(respIpBytes, U64), F(tunnelParents, VSTR), F(origL2Addr, STR),  F(respL2Addr, STR),
     F(ipProto, U64),
 };
 static const struct sl_netevent__field ftp_fields[] = {
-    F(user, STR),        F(password, STR),         F(command, STR),
-    F(arg, STR),         F(mimeType, STR),         F(fileSize, U64),
-    F(replyCode, U64),   F(replyMsg, STR),         F(dataChannelPassive, BOOL),
-    F(dataChannelOrigH, STR), F(dataChannelRespH, STR), F(dataChannelRespP, U16),
+    F(user, STR),
+    F(password, STR),
+    F(command, STR),
+    F(arg, STR),
+    F(mimeType, STR),
+    F(fileSize, U64),
+    F(replyCode, U64),
+    F(replyMsg, STR),
+    F(dataChannelPassive, BOOL),
+    F(dataChannelOrigH, STR),
+    F(dataChannelRespH, STR),
+    F(dataChannelRespP, U16),
     F(fuid, STR),
 };
 static const struct sl_netevent__field http_fields[] = {
-    F(transDepth, U64),      F(method, STR),          F(host, STR),
-    F(uri, STR),             F(referrer, STR),        F(version, STR),
-    F(userAgent, STR),       F(origin, STR),          F(requestBodyLen, U64),
-    F(responseBodyLen, U64), F(statusCode, U64),      F(statusMsg, STR),
-    F(infoCode, U64),        F(infoMsg, STR),         F(tags, VSTR),
-    F(username, STR),        F(password, STR),        F(proxied, VSTR),
-    F(origFuids, VSTR),      F(origFilenames, VSTR),  F(origMimeTypes, VSTR),
-    F(respFuids, VSTR),      F(respFilenames, VSTR),  F(respMimeTypes, VSTR),
-    F(clientHeaderNames, VSTR), F(serverHeaderNames, VSTR),
+    F(transDepth, U64),
+    F(method, STR),
+    F(host, STR),
+    F(uri, STR),
+    F(referrer, STR),
+    F(version, STR),
+    F(userAgent, STR),
+    F(origin, STR),
+    F(requestBodyLen, U64),
+    F(responseBodyLen, U64),
+    F(statusCode, U64),
+    F(statusMsg, STR),
+    F(infoCode, U64),
+    F(infoMsg, STR),
+    F(tags, VSTR),
+    F(username, STR),
+    F(password, STR),
+    F(proxied, VSTR),
+    F(origFuids, VSTR),
+    F(origFilenames, VSTR),
+    F(origMimeTypes, VSTR),
+    F(respFuids, VSTR),
+    F(respFilenames, VSTR),
+    F(respMimeTypes, VSTR),
+    F(clientHeaderNames, VSTR),
+    F(serverHeaderNames, VSTR),
 };
 static const struct sl_netevent__field ldap_fields[] = {
-    F(messageId, I64), F(version, I64),     F(opcode, STR),       F(result, STR),
-    F(diagnosticMessage, STR), F(object, STR), F(argument, STR),  F(scope, STR),
-    F(derefAliases, STR), F(baseObject, STR), F(resultCount, U64), F(filter, STR),
+    F(messageId, I64),         F(version, I64),    F(opcode, STR),      F(result, STR),
+    F(diagnosticMessage, STR), F(object, STR),     F(argument, STR),    F(scope, STR),
+    F(derefAliases, STR),      F(baseObject, STR), F(resultCount, U64), F(filter, STR),
     F(attributes, VSTR),
 };
 static const struct sl_netevent__field smb_fields[] = {
-    F(fuid, STR),           F(action, STR),         F(path, STR),          F(name, STR),
-    F(size, U64),           F(prevName, STR),       F(timesModified, TIME), F(timesAccessed, TIME),
-    F(timesCreated, TIME),  F(timesChanged, TIME),  F(service, STR),       F(nativeFileSystem, STR),
+    F(fuid, STR),          F(action, STR),        F(path, STR),           F(name, STR),
+    F(size, U64),          F(prevName, STR),      F(timesModified, TIME), F(timesAccessed, TIME),
+    F(timesCreated, TIME), F(timesChanged, TIME), F(service, STR),        F(nativeFileSystem, STR),
     F(shareType, STR),
 };
 static const struct sl_netevent__field smtp_fields[] = {
-    F(transDepth, U64), F(helo, STR),          F(mailfrom, STR),      F(rcptto, VSTR),
-    F(date, STR),       F(from, STR),          F(to, VSTR),           F(cc, VSTR),
-    F(replyTo, STR),    F(msgId, STR),         F(inReplyTo, STR),     F(subject, STR),
-    F(xOriginatingIp, STR), F(firstReceived, STR), F(secondReceived, STR), F(lastReply, STR),
-    F(path, VSTR),      F(userAgent, STR),     F(tls, BOOL),          F(fuids, VSTR),
+    F(transDepth, U64),
+    F(helo, STR),
+    F(mailfrom, STR),
+    F(rcptto, VSTR),
+    F(date, STR),
+    F(from, STR),
+    F(to, VSTR),
+    F(cc, VSTR),
+    F(replyTo, STR),
+    F(msgId, STR),
+    F(inReplyTo, STR),
+    F(subject, STR),
+    F(xOriginatingIp, STR),
+    F(firstReceived, STR),
+    F(secondReceived, STR),
+    F(lastReply, STR),
+    F(path, VSTR),
+    F(userAgent, STR),
+    F(tls, BOOL),
+    F(fuids, VSTR),
     F(isWebmail, BOOL),
 };
 static const struct sl_netevent__field tds_fields[] = {
     F(command, STR), F(procedureName, STR), F(parameters, VSTR), F(headerType, STR), F(query, STR),
 };
 static const struct sl_netevent__field dce_rpc_fields[] = {
-    F(rtt, F64), F(namedPipe, STR), F(endpoint, STR), F(operation, STR),
+    F(rtt, F64),
+    F(namedPipe, STR),
+    F(endpoint, STR),
+    F(operation, STR),
 };
 static const struct sl_netevent__field telnet_fields[] = {
-    F(user, STR),     F(clientUser, STR), F(password, STR),  F(terminalType, STR),
-    F(success, BOOL), F(confused, BOOL),  F(duration, F64),  F(lines, VSTR),
+    F(user, STR),     F(clientUser, STR), F(password, STR), F(terminalType, STR),
+    F(success, BOOL), F(confused, BOOL),  F(duration, F64), F(lines, VSTR),
 };
 static const struct sl_netevent__field system_stats_fields[] = {
-    F(peer, STR),           F(mem, U64),             F(pktsProc, U64),
-    F(bytesRecv, U64),      F(pktsDropped, U64),     F(pktsLink, U64),
-    F(pktLag, F64),         F(pktsFiltered, U64),    F(eventsProc, U64),
-    F(eventsQueued, U64),   F(activeTcpConns, U64),  F(activeUdpConns, U64),
-    F(activeIcmpConns, U64), F(tcpConns, U64),       F(udpConns, U64),
-    F(icmpConns, U64),      F(timers, U64),          F(activeTimers, U64),
-    F(files, U64),          F(activeFiles, U64),     F(dnsRequests, U64),
-    F(activeDnsRequests, U64), F(reassemTcpSize, U64), F(reassemFileSize, U64),
-    F(reassemFragSize, U64), F(reassemUnknownSize, U64),
+    F(peer, STR),
+    F(mem, U64),
+    F(pktsProc, U64),
+    F(bytesRecv, U64),
+    F(pktsDropped, U64),
+    F(pktsLink, U64),
+    F(pktLag, F64),
+    F(pktsFiltered, U64),
+    F(eventsProc, U64),
+    F(eventsQueued, U64),
+    F(activeTcpConns, U64),
+    F(activeUdpConns, U64),
+    F(activeIcmpConns, U64),
+    F(tcpConns, U64),
+    F(udpConns, U64),
+    F(icmpConns, U64),
+    F(timers, U64),
+    F(activeTimers, U64),
+    F(files, U64),
+    F(activeFiles, U64),
+    F(dnsRequests, U64),
+    F(activeDnsRequests, U64),
+    F(reassemTcpSize, U64),
+    F(reassemFileSize, U64),
+    F(reassemFragSize, U64),
+    F(reassemUnknownSize, U64),
 };
 #undef F
 
-#define T(fbs, root, arr) {fbs, root, arr, sizeof(arr) / sizeof(arr[0])}
+#define T(fbs, root, arr)                                                                          \
+    {                                                                                              \
+        fbs, root, arr, sizeof(arr) / sizeof(arr[0])                                               \
+    }
 static const struct sl_netevent__table tables[SL_NETEVENT__COUNT] = {
     T("NetEvent", NULL, common_fields),
     T("GeneralData", "general", general_fields),
@@ -134,10 +200,9 @@ static void intern_syms(void)
     sym_type = sl_sym_intern_c("type");
 }
 
-static const char *const type_names[SL_NETEVENT__COUNT] = {
-    NULL,
+static const char *const type_names[SL_NETEVENT__COUNT] = {NULL,
 #define SL_NE_NAME(n) #n,
-    SL_NETEVENT_TYPES(SL_NE_NAME)
+                                                           SL_NETEVENT_TYPES(SL_NE_NAME)
 #undef SL_NE_NAME
 };
 
@@ -409,8 +474,8 @@ static bool is_prefixed_run(const uint8_t *msg, size_t len)
     return p == len;
 }
 
-int sl_netevent_decode_message(const uint8_t *msg, size_t len, struct sl_batch *b,
-                               size_t *consumed, struct sl_diag *d)
+int sl_netevent_decode_message(const uint8_t *msg, size_t len, struct sl_batch *b, size_t *consumed,
+                               struct sl_diag *d)
 {
     *consumed = 0;
     if (!is_prefixed_run(msg, len)) {
@@ -450,7 +515,7 @@ struct enc_entry {
     uint8_t size;
     uint32_t off; /* in the table */
     const struct sl_value *v;
-    uint64_t bits; /* scalar bits, little-endian order applied on write */
+    uint64_t bits;  /* scalar bits, little-endian order applied on write */
     unsigned child; /* TABLE: type index */
 };
 
@@ -489,8 +554,7 @@ static const char *vt_name(const struct sl_value *v)
 
 static int enc_fail(struct enc *e, const char *field, const char *want, const struct sl_value *v)
 {
-    return sl_diag_set(e->d, SL_EINVAL, "field %s: expected %s, got %s", field, want,
-                       vt_name(v));
+    return sl_diag_set(e->d, SL_EINVAL, "field %s: expected %s, got %s", field, want, vt_name(v));
 }
 
 /* Scalar conversions; strings and lists are checked here too, written later. */
@@ -514,8 +578,7 @@ static int enc_value(struct enc *e, const char *name, struct enc_entry *x)
         else
             return enc_fail(e, name, "an integer", v);
         if ((x->kind == SL_NE_K_U16 && (i < 0 || i > 65535)) || (x->kind == SL_NE_K_U64 && i < 0))
-            return sl_diag_set(e->d, SL_EINVAL, "field %s: %lld out of range", name,
-                               (long long)i);
+            return sl_diag_set(e->d, SL_EINVAL, "field %s: %lld out of range", name, (long long)i);
         x->bits = (uint64_t)i;
         return 0;
     }
@@ -648,10 +711,10 @@ static int write_table(struct enc *e, unsigned ti, unsigned child, size_t *table
         x->v = v;
         x->bits = 0;
         x->child = 0;
-        x->size = x->kind == SL_NE_K_BOOL  ? 1
-                  : x->kind == SL_NE_K_U16 ? 2
+        x->size = x->kind == SL_NE_K_BOOL                               ? 1
+                  : x->kind == SL_NE_K_U16                              ? 2
                   : (x->kind == SL_NE_K_STR || x->kind == SL_NE_K_VSTR) ? 4
-                                                                          : 8;
+                                                                        : 8;
         if ((rc = enc_value(e, td->fields[i].name, x)))
             return rc;
         n++;
