@@ -63,63 +63,6 @@ int sl_flatbuf_root(struct sl_flatbuf *fb, uint32_t at, struct sl_flatbuf_table 
     return sl_flatbuf_table(fb, (uint32_t)root, 1, t);
 }
 
-int sl_flatbuf_scalar(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t, uint32_t slot,
-                      uint32_t size, uint32_t *pos)
-{
-    uint32_t off = sl_flatbuf_field(fb, t, slot);
-    if (!off) {
-        *pos = 0;
-        return 0;
-    }
-    if (off < 4 || (uint32_t)off + size > t->t_len)
-        return FAIL(fb, t->vt + 4 + 2 * slot, "field outside its table");
-    uint32_t p = t->pos + off;
-    if (p & (size - 1))
-        return FAIL(fb, p, "field misaligned");
-    *pos = p;
-    return 0;
-}
-
-int sl_flatbuf_deref(struct sl_flatbuf *fb, uint32_t pos, uint32_t *target)
-{
-    uint64_t to = (uint64_t)pos + sl_flatbuf_u32(fb->buf + pos);
-    if (to + 4 > fb->len)
-        return FAIL(fb, pos, "offset outside the buffer");
-    if (to & 3)
-        return FAIL(fb, pos, "offset target misaligned");
-    *target = (uint32_t)to;
-    return 0;
-}
-
-int sl_flatbuf_ref(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t, uint32_t slot,
-                   uint32_t *target)
-{
-    uint32_t p;
-    if (sl_flatbuf_scalar(fb, t, slot, 4, &p))
-        return -1;
-    if (!p) {
-        *target = 0;
-        return 0;
-    }
-    return sl_flatbuf_deref(fb, p, target);
-}
-
-int sl_flatbuf_string(struct sl_flatbuf *fb, uint32_t pos, const char **p, uint32_t *n)
-{
-    /* pos + 4 <= len was checked by deref */
-    uint64_t len = sl_flatbuf_u32(fb->buf + pos);
-    if ((uint64_t)pos + 4 + len + 1 > fb->len)
-        return FAIL(fb, pos, "string outside the buffer");
-    const char *s = (const char *)fb->buf + pos + 4;
-    if (s[len] != 0)
-        return FAIL(fb, pos + 4 + len, "string without its NUL terminator");
-    if (!sl_flatbuf_utf8_valid(s, (size_t)len))
-        return FAIL(fb, pos + 4, "string is not valid UTF-8");
-    *p = s;
-    *n = (uint32_t)len;
-    return 0;
-}
-
 int sl_flatbuf_vector(struct sl_flatbuf *fb, uint32_t pos, uint32_t elem_size, uint32_t *count,
                       uint32_t *data)
 {

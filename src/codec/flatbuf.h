@@ -73,23 +73,80 @@ static inline uint32_t sl_flatbuf_field(const struct sl_flatbuf *fb,
     return sl_flatbuf_u16(fb->buf + t->vt + vo);
 }
 
+static inline int sl_flatbuf__fail(struct sl_flatbuf *fb, uint64_t off, const char *msg)
+{
+    fb->err = msg;
+    fb->err_off = (size_t)off;
+    return -1;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool sl_flatbuf_utf8_valid(const char *p, size_t n);
+
+/* The hot checks below are inline: as calls into flatbuf.c they cost bench_netevent a fifth. */
+
 /* Inline scalar field of `size` bytes (1, 2, 4, 8): *pos = its position, or 0 when absent.
  * 0 or -1 (outside the table, misaligned). */
-int sl_flatbuf_scalar(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t, uint32_t slot,
-                      uint32_t size, uint32_t *pos);
+static inline int sl_flatbuf_scalar(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t,
+                                    uint32_t slot, uint32_t size, uint32_t *pos)
+{
+    uint32_t off = sl_flatbuf_field(fb, t, slot);
+    *pos = 0;
+    if (!off)
+        return 0;
+    if (off < 4 || off + size > t->t_len)
+        return sl_flatbuf__fail(fb, t->vt + 4 + 2 * slot, "field outside its table");
+    uint32_t p = t->pos + off;
+    if (p & (size - 1))
+        return sl_flatbuf__fail(fb, p, "field misaligned");
+    *pos = p;
+    return 0;
+}
+
+/* Follow the uoffset stored at pos (a field or vector element, already bounds-checked).
+ * 0 or -1. */
+static inline int sl_flatbuf_deref(struct sl_flatbuf *fb, uint32_t pos, uint32_t *target)
+{
+    uint64_t to = (uint64_t)pos + sl_flatbuf_u32(fb->buf + pos);
+    if (to + 4 > fb->len)
+        return sl_flatbuf__fail(fb, pos, "offset outside the buffer");
+    if (to & 3)
+        return sl_flatbuf__fail(fb, pos, "offset target misaligned");
+    *target = (uint32_t)to;
+    return 0;
+}
+
 /* Offset field (string, vector, table): *target = where it points, or 0 when absent. 0 / -1. */
-int sl_flatbuf_ref(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t, uint32_t slot,
-                   uint32_t *target);
-/* Follow the uoffset stored at pos (a vector element). 0 or -1. */
-int sl_flatbuf_deref(struct sl_flatbuf *fb, uint32_t pos, uint32_t *target);
-/* The string at pos: bounds, NUL terminator, UTF-8. 0 or -1. */
-int sl_flatbuf_string(struct sl_flatbuf *fb, uint32_t pos, const char **p, uint32_t *n);
+static inline int sl_flatbuf_ref(struct sl_flatbuf *fb, const struct sl_flatbuf_table *t,
+                                 uint32_t slot, uint32_t *target)
+{
+    uint32_t p;
+    *target = 0;
+    if (sl_flatbuf_scalar(fb, t, slot, 4, &p))
+        return -1;
+    return p ? sl_flatbuf_deref(fb, p, target) : 0;
+}
+
+/* The string at pos (from deref): bounds, NUL terminator, UTF-8. 0 or -1. */
+static inline int sl_flatbuf_string(struct sl_flatbuf *fb, uint32_t pos, const char **p,
+                                    uint32_t *n)
+{
+    uint64_t len = sl_flatbuf_u32(fb->buf + pos);
+    if ((uint64_t)pos + 4 + len + 1 > fb->len)
+        return sl_flatbuf__fail(fb, pos, "string outside the buffer");
+    const char *s = (const char *)fb->buf + pos + 4;
+    if (s[len] != 0)
+        return sl_flatbuf__fail(fb, pos + 4 + len, "string without its NUL terminator");
+    if (!sl_flatbuf_utf8_valid(s, (size_t)len))
+        return sl_flatbuf__fail(fb, pos + 4, "string is not valid UTF-8");
+    *p = s;
+    *n = (uint32_t)len;
+    return 0;
+}
+
 /* The vector at pos of elements `elem_size` bytes: *count, *data = first element's position.
  * 0 or -1. */
 int sl_flatbuf_vector(struct sl_flatbuf *fb, uint32_t pos, uint32_t elem_size, uint32_t *count,
                       uint32_t *data);
-
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-bool sl_flatbuf_utf8_valid(const char *p, size_t n);
 
 #endif

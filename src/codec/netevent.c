@@ -206,6 +206,12 @@ static const char *const type_names[SL_NETEVENT__COUNT] = {NULL,
 #undef SL_NE_NAME
 };
 
+static const uint8_t type_lens[SL_NETEVENT__COUNT] = {0,
+#define SL_NE_LEN(n) sizeof(#n) - 1,
+                                                      SL_NETEVENT_TYPES(SL_NE_LEN)
+#undef SL_NE_LEN
+};
+
 const char *sl_netevent_type_name(enum sl_netevent_type t)
 {
     if ((unsigned)t == 0 || (unsigned)t >= SL_NETEVENT__COUNT)
@@ -257,29 +263,42 @@ static int dec_fail(struct dec *x, size_t off, const char *msg)
     return -1;
 }
 
+/* Set the next field in place, member by member: building a struct sl_value on the stack and
+ * copying it made every field a store-forwarding stall (byte stores read back as one 16-byte
+ * load; perf showed read_fields at 63% of bench_netevent, 1.07 M events/s). */
+static inline struct sl_value *next_val(struct dec *x, sl_sym sym, uint8_t type, uint32_t len)
+{
+    struct sl_field *f = &x->f[x->n++];
+    f->sym = sym;
+    f->_pad = 0;
+    f->val.type = type;
+    f->val.flags = 0;
+    f->val._pad = 0;
+    f->val.len = len;
+    return &f->val;
+}
+
 static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned ti)
 {
     const struct sl_netevent__table *td = &tables[ti];
     const uint8_t *buf = x->fb.buf;
     for (uint32_t i = 0; i < td->count; i++) {
         const struct sl_netevent__field *fd = &td->fields[i];
-        struct sl_value v;
+        sl_sym sym = syms[ti][i];
         uint32_t p;
         x->field = fd->name;
         switch (fd->kind) {
         case SL_NE_K_BOOL:
             if (sl_flatbuf_scalar(&x->fb, t, i, 1, &p))
                 return -1;
-            if (!p)
-                continue;
-            v = sl_value_bool(buf[p] != 0);
+            if (p)
+                next_val(x, sym, SL_V_BOOL, 0)->u.b = buf[p] != 0;
             break;
         case SL_NE_K_U16:
             if (sl_flatbuf_scalar(&x->fb, t, i, 2, &p))
                 return -1;
-            if (!p)
-                continue;
-            v = sl_value_int(sl_flatbuf_u16(buf + p));
+            if (p)
+                next_val(x, sym, SL_V_INT, 0)->u.i = sl_flatbuf_u16(buf + p);
             break;
         case SL_NE_K_I64:
         case SL_NE_K_U64:
@@ -287,11 +306,11 @@ static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned
             if (sl_flatbuf_scalar(&x->fb, t, i, 8, &p))
                 return -1;
             if (!p)
-                continue;
+                break;
             uint64_t u = sl_flatbuf_u64(buf + p);
             if (fd->kind == SL_NE_K_U64 && u > (uint64_t)INT64_MAX)
                 return dec_fail(x, p, "value out of range (above 2^63-1)");
-            v = fd->kind == SL_NE_K_TIME ? sl_value_ts((int64_t)u) : sl_value_int((int64_t)u);
+            next_val(x, sym, fd->kind == SL_NE_K_TIME ? SL_V_TS : SL_V_INT, 0)->u.i = (int64_t)u;
             if (ti == 0 && i == 0) {
                 x->ts = (int64_t)u;
                 x->has_ts = true;
@@ -302,11 +321,11 @@ static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned
             if (sl_flatbuf_scalar(&x->fb, t, i, 8, &p))
                 return -1;
             if (!p)
-                continue;
+                break;
             uint64_t u = sl_flatbuf_u64(buf + p);
             double d;
             memcpy(&d, &u, sizeof(d));
-            v = sl_value_double(d);
+            next_val(x, sym, SL_V_DOUBLE, 0)->u.d = d;
             break;
         }
         case SL_NE_K_STR: {
@@ -315,10 +334,10 @@ static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned
             if (sl_flatbuf_ref(&x->fb, t, i, &p))
                 return -1;
             if (!p)
-                continue;
+                break;
             if (sl_flatbuf_string(&x->fb, p, &s, &n))
                 return -1;
-            v = sl_value_str(s, n);
+            next_val(x, sym, SL_V_STRING, n)->u.s = s;
             break;
         }
         case SL_NE_K_VSTR: {
@@ -326,7 +345,7 @@ static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned
             if (sl_flatbuf_ref(&x->fb, t, i, &p))
                 return -1;
             if (!p)
-                continue;
+                break;
             if (sl_flatbuf_vector(&x->fb, p, 4, &count, &data))
                 return -1;
             if (count > MAX_LIST_COUNT)
@@ -345,16 +364,12 @@ static int read_fields(struct dec *x, const struct sl_flatbuf_table *t, unsigned
                     return -1;
                 list[k] = sl_value_str(s, n);
             }
-            v = (struct sl_value){.type = SL_V_LIST, .len = count};
-            v.u.list = list;
+            next_val(x, sym, SL_V_LIST, count)->u.list = list;
             break;
         }
         default:
             return dec_fail(x, 0, "internal: unknown field kind");
         }
-        x->f[x->n].sym = syms[ti][i];
-        x->f[x->n].val = v;
-        x->n++;
     }
     x->field = NULL;
     return 0;
@@ -396,6 +411,7 @@ static int decode_frame(const uint8_t *buf, size_t len, uint32_t at, size_t base
     if (sl_flatbuf_root(&x.fb, at, &root))
         goto fail;
     x.f[0].sym = sym_type;
+    x.f[0]._pad = 0;
     x.n = 1;
     if (read_fields(&x, &root, 0))
         goto fail;
@@ -419,7 +435,11 @@ static int decode_frame(const uint8_t *buf, size_t len, uint32_t at, size_t base
         dec_fail(&x, root.pos, "no type table (general, ftp, http, ...)");
         goto fail;
     }
-    x.f[0].val = sl_value_str(type_names[type], strlen(type_names[type]));
+    x.f[0].val.type = SL_V_STRING;
+    x.f[0].val.flags = 0;
+    x.f[0].val._pad = 0;
+    x.f[0].val.len = type_lens[type];
+    x.f[0].val.u.s = type_names[type];
 
     char *copy = sl_batch_copy(b, (const char *)buf, len);
     struct sl_field *fields = sl_arena_alloc(&b->arena, x.n * sizeof(*fields));
