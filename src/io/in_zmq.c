@@ -43,7 +43,8 @@
 #include <strings.h>
 #include <zmq.h>
 
-#define RECV_BURST 256 /* messages per wake-up before looking at the other sockets */
+#define RECV_BURST 256       /* messages per wake-up before looking at the other sockets */
+#define FLUSH_NS   100000000 /* a partial batch waits at most this long (as the tcp source) */
 
 struct zin_conf {
     char *host;
@@ -499,19 +500,29 @@ static int zin_run(struct sl_component *c)
     sl_info(c->name, "listening on port %d (curve %s%s), shutdown port %d", s->port,
             ((struct zin_conf *)c->conf)->curve ? "on" : "off", s->nallow ? ", allow-list" : "",
             s->shut ? s->shut_port : -1);
+    int64_t flush_at = 0; /* when the partial batch must go, 0: nothing pending */
     while (!sl_source_stopping(c)) {
-        int pending = (s->b && s->b->count) || (s->errs && s->errs->count);
-        int n = zmq_poll(items, npoll, pending ? 100 : 1000);
+        bool pending = (s->b && s->b->count) || (s->errs && s->errs->count);
+        int64_t now = sl_clock_mono_ns();
+        if (!pending)
+            flush_at = 0;
+        else if (!flush_at)
+            flush_at = now + FLUSH_NS;
+        else if (now >= flush_at) {
+            emit_pending(c); /* a slow sender: do not hold a partial batch */
+            flush_at = 0;
+            continue;
+        }
+        long wait_ms = flush_at ? (long)((flush_at - now) / 1000000) + 1 : 1000;
+        int n = zmq_poll(items, npoll, wait_ms);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             sl_error(c->name, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
-        if (n == 0) {
-            emit_pending(c); /* a quiet socket: do not hold a partial batch */
+        if (n == 0)
             continue;
-        }
         if (i_mon >= 0 && (items[i_mon].revents & ZMQ_POLLIN))
             serve_monitor(c);
         if (i_zap >= 0 && (items[i_zap].revents & ZMQ_POLLIN))
