@@ -316,13 +316,23 @@ static void dead_letter(struct sl_component *c, const uint8_t *raw, size_t len, 
 static void handle_message(struct sl_component *c, zmq_msg_t *m)
 {
     struct zin_state *s = c->state;
-    const uint8_t *data = zmq_msg_data(m);
     size_t len = zmq_msg_size(m);
     ADD(s->messages);
     if (s->b && sl_batch_full(s->b))
         emit_pending(c);
     if (!s->b)
         s->b = sl_batch_new();
+    /* The decoder may leave strings as views into the buffer (FlatBuffers strings are
+     * zero-copy), so the bytes must live as long as the batch: one copy into its arena. */
+    const uint8_t *data = (const uint8_t *)sl_batch_copy(s->b, zmq_msg_data(m), len);
+    if (!data) {
+        ADD(s->bad_messages);
+        struct sl_diag od;
+        sl_diag_init(&od);
+        sl_diag_set(&od, SL_ENOMEM, "out of memory for a %zu-byte message", len);
+        dead_letter(c, zmq_msg_data(m), len > 4096 ? 4096 : len, "zmq", &od, 0);
+        return;
+    }
     struct sl_diag d;
     sl_diag_init(&d);
     size_t consumed = 0;
