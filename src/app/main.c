@@ -7,12 +7,16 @@
  *   sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...] [--vars JSON] [--strict]
  *   sluice explain EXPR
  *   sluice profiles --store URL [PROFILE [ENTITY]]
+ *   sluice keygen [--json]
+ *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 #include "api/server.h"
+#include "app/keygen_cmd.h"
 #include "app/profiles_cmd.h"
+#include "app/send_cmd.h"
 #include "app/stellar_cmd.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -40,6 +44,8 @@ static void usage(FILE *f)
                "                      [--vars JSON] [--strict] [--json]\n"
                "       sluice explain EXPR\n"
                "       sluice profiles --store URL [PROFILE [ENTITY]] [--json]\n"
+               "       sluice keygen [--json]\n"
+               "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -51,7 +57,10 @@ static void usage(FILE *f)
                "           functions; --test runs golden files (tests/lang/*.test)\n"
                "  explain  print the bytecode of a Stellar expression\n"
                "  profiles what a profile store holds: profiles, a profile's entities, or an\n"
-               "           entity's measurements (sluice profiles --help)\n");
+               "           entity's measurements (sluice profiles --help)\n"
+               "  keygen   a CurveZMQ key pair for the zmq source, in every accepted form\n"
+               "  send     push JSON events as network-event FlatBuffers over CurveZMQ to a\n"
+               "           zmq source (sluice send --help)\n");
 }
 
 struct args {
@@ -385,6 +394,10 @@ int main(int argc, char **argv)
         return sl_cmd_explain(argc, argv);
     if (strcmp(cmd, "profiles") == 0)
         return sl_cmd_profiles(argc, argv);
+    if (strcmp(cmd, "keygen") == 0)
+        return sl_cmd_keygen(argc, argv);
+    if (strcmp(cmd, "send") == 0)
+        return sl_cmd_send(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -216,6 +216,11 @@ int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs);
 /* fd readable once stopping (for a source's own poll/epoll loop). Shared by all sources:
  * never read from it, only wait for readability. */
 int sl_source_stop_fd(const struct sl_component *c);
+/* Ask the whole pipeline to stop, as SIGTERM does (sl_pipeline_stop): every source sees
+ * sl_source_stopping(), the queues drain, the sinks flush, and `sluice run` exits 0 once
+ * sl_pipeline_wait() returns. For sources that take a stop command from the outside (the
+ * zmq source's shutdown socket). Any thread; returns at once. */
+void sl_source_request_stop(struct sl_component *c);
 /* True in `--once` mode: read finite input to its end, do not tail or wait for more. */
 bool sl_source_once(const struct sl_component *c);
 

@@ -628,6 +628,11 @@ int sl_source_stop_fd(const struct sl_component *c)
     return c->pipe->stop_fd;
 }
 
+void sl_source_request_stop(struct sl_component *c)
+{
+    sl_pipeline_stop(c->pipe);
+}
+
 bool sl_source_once(const struct sl_component *c)
 {
     return c->pipe->once;
