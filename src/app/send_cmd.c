@@ -11,7 +11,8 @@
  * type table) and pushes them to tcp://host:port over a CurveZMQ PUSH socket. Client keys are
  * generated unless given (the public one is printed, for allow_keys). --batch N packs N
  * size-prefixed FlatBuffers per ZeroMQ message: CurveZMQ costs about 4x per small message
- * (ARCHITECTURE.md), so the default is 100; --batch 1 sends one bare FlatBuffer per message.
+ * (ARCHITECTURE.md), so the default is 100; --batch 1 sends one plain FlatBuffer per message
+ * (encoded without the prefix, since FlatBuffers align relative to the buffer start).
  * --count stops after N events (repeating the input with --loop), --rate paces them.
  * Prints what it sent on stdout.
  *
@@ -58,6 +59,7 @@ struct encoded {
     size_t *off;
     size_t n, cap;
     uint64_t skipped;
+    bool bare; /* --batch 1: plain FlatBuffers (a frame's 4-byte prefix would misalign them) */
 };
 
 static void usage(FILE *f)
@@ -93,7 +95,7 @@ static int encode_batch(struct sl_batch *b, struct encoded *e, const char *path,
         size_t at = e->buf.len;
         struct sl_diag d;
         sl_diag_init(&d);
-        int rc = sl_netevent_encode(&b->events[i], true, &e->buf, &d);
+        int rc = sl_netevent_encode(&b->events[i], !e->bare, &e->buf, &d);
         if (rc == SL_E2BIG || rc == SL_ENOMEM) {
             fprintf(stderr, "sluice send: input too large to hold encoded (%s)\n", sl_strerror(rc));
             return rc;
@@ -327,7 +329,7 @@ int sl_cmd_send(int argc, char **argv)
         sl_free(o.files);
         return rc == 1 ? 0 : rc;
     }
-    struct encoded e = {0};
+    struct encoded e = {.bare = o.batch == 1};
     sl_buf_init(&e.buf, INPUT_MAX);
     void *ctx = NULL, *sock = NULL;
     for (int i = 0; i < o.nfiles && rc == 0; i++)
@@ -375,10 +377,6 @@ int sl_cmd_send(int argc, char **argv)
             k = (size_t)(total - sent);
         const char *p = e.buf.ptr + e.off[at];
         size_t len = e.off[at + k] - e.off[at];
-        if (o.batch == 1) { /* one bare FlatBuffer */
-            p += 4;
-            len -= 4;
-        }
         if (zmq_send(sock, p, len, 0) < 0) {
             if (zmq_errno() == EINTR)
                 continue;

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 /* Message types, in the schema's union order. */
-#define SL_NETEVENT_TYPES(X)                                                                        \
+#define SL_NETEVENT_TYPES(X)                                                                       \
     X(GENERAL)                                                                                     \
     X(FTP)                                                                                         \
     X(HTTP)                                                                                        \
@@ -63,8 +63,8 @@ int sl_netevent_decode(const uint8_t *buf, size_t len, struct sl_batch *b, struc
  * every event; on the first bad one, stops and returns SL_EPARSE (events before it stay
  * appended; *consumed says how many bytes were good, so the caller can keep the rest as a
  * dead letter). */
-int sl_netevent_decode_message(const uint8_t *msg, size_t len, struct sl_batch *b,
-                               size_t *consumed, struct sl_diag *d);
+int sl_netevent_decode_message(const uint8_t *msg, size_t len, struct sl_batch *b, size_t *consumed,
+                               struct sl_diag *d);
 
 /* Encode an event (fields named as the schema's; `type` selects the type table; unknown
  * fields are ignored, wrongly typed ones are an error naming the field) as one FlatBuffer
