@@ -70,6 +70,7 @@ struct dns_conf {
     int64_t timeout_ns;
     int64_t retries;
     int64_t max_pending;
+    int64_t backoff_ns;
 };
 
 static const struct sl_option dns_opts[] = {
@@ -95,8 +96,15 @@ static const struct sl_option dns_opts[] = {
     {"max_pending", SL_OPT_INT, "65536", offsetof(struct dns_conf, max_pending),
      "events held waiting for lookups; when full, the pipeline waits (back-pressure)", NULL, 1,
      1 << 24, 0},
+    {"backoff", SL_OPT_DURATION, "5s", offsetof(struct dns_conf, backoff_ns),
+     "after `parallelism` lookups in a row time out, the server counts as down this long: "
+     "lookups queued meanwhile end at once unresolved (counted as skipped); 0: never",
+     NULL, 0, 0, 0},
     {0},
 };
+
+/* A lookup ended without asking the server (it is down): see `backoff`. */
+#define STATUS_SKIPPED (-1000)
 
 /* One address being resolved; shared by every slot of every batch waiting for it. */
 struct lookup {
@@ -144,8 +152,7 @@ struct worker {
 };
 
 struct dns_stats {
-    uint64_t lookups, resolved, not_found, timeouts, failures, unresolved_fields, invalid,
-        emitted_late;
+    uint64_t lookups, resolved, not_found, timeouts, failures, unresolved_fields, invalid, skipped;
 };
 
 struct dns {
@@ -154,6 +161,7 @@ struct dns {
     int64_t ttl_ns, neg_ttl_ns;
     uint32_t parallelism;
     uint64_t max_pending;
+    int64_t backoff_ns;
     struct worker *workers;
     uint32_t nworkers;
 
@@ -168,6 +176,9 @@ struct dns {
     uint32_t pending_batches;     /* guarded_by: lock */
     struct dns_stats st;          /* guarded_by: lock */
     bool stop;                    /* guarded_by: lock */
+    struct sl_log_limit fail_lim; /* guarded_by: lock */
+    uint32_t timeouts_in_row;     /* guarded_by: lock */
+    int64_t down_until;           /* guarded_by: lock: monotonic ns */
 
     struct sl_mutex emit_lock; /* one emitter at a time: the FIFO's head leaves in order */
 
@@ -225,30 +236,74 @@ static bool host_set(const struct sl_event *ev, sl_sym host)
 
 /* ---------------------------------------------------------------- resolver thread */
 
-static void on_host(void *arg, int status, int timeouts, struct hostent *h)
+/* The PTR query name of a key: "4.3.2.1.in-addr.arpa" or the nibbles of ip6.arpa. */
+static void ptr_name(const uint8_t key[KEY_LEN], char *out, size_t len)
+{
+    const uint8_t *a = key + 1;
+    if (key[0] == 4) {
+        snprintf(out, len, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 15; i >= 0; i--) {
+        out[o++] = hex[a[i] & 15];
+        out[o++] = '.';
+        out[o++] = hex[a[i] >> 4];
+        out[o++] = '.';
+    }
+    snprintf(out + o, len - o, "ip6.arpa");
+}
+
+/* A query's end (resolver thread). ares_query keeps the status apart: NXDOMAIN or an empty
+ * answer is "no name" (cached as such), a timeout or a failure is not cached.
+ * (ares_gethostbyaddr turns every failure into ARES_ENOTFOUND: a dead server would be
+ * cached as "no name".) */
+static void on_ptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct lookup *lk = arg;
     struct dns *d = lk->d;
-    const char *name = status == ARES_SUCCESS && h && h->h_name && h->h_name[0] ? h->h_name : NULL;
-    size_t len = name ? strlen(name) : 0;
-    char *copy = name ? sl_strndup(name, len) : NULL;
+    struct hostent *h = NULL;
+    if (status == ARES_SUCCESS) {
+        status = ares_parse_ptr_reply(abuf, alen, lk->key + 1, lk->key[0] == 4 ? 4 : 16,
+                                      lk->key[0] == 4 ? AF_INET : AF_INET6, &h);
+        if (status == ARES_SUCCESS && (!h || !h->h_name || !h->h_name[0]))
+            status = ARES_ENODATA;
+    }
+    size_t len = status == ARES_SUCCESS ? strlen(h->h_name) : 0;
+    char *copy = status == ARES_SUCCESS ? sl_strndup(h->h_name, len) : NULL;
+    if (h)
+        ares_free_hostent(h);
     int64_t now = sl_clock_mono_ns();
     sl_mutex_lock(&d->lock);
     lk->status = status;
+    if (status != ARES_ETIMEOUT && status != STATUS_SKIPPED) /* the server answers */
+        d->timeouts_in_row = 0;
     if (copy) {
         lk->name = copy;
         lk->name_len = len;
         d->st.resolved++;
         if (d->ttl_ns > 0)
             (void)sl_dnscache_put(d->cache, lk->key, KEY_LEN, copy, len, now + d->ttl_ns);
-    } else if (status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+    } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
         d->st.not_found++;
         if (d->neg_ttl_ns > 0)
             (void)sl_dnscache_put(d->cache, lk->key, KEY_LEN, NULL, 0, now + d->neg_ttl_ns);
     } else if (status == ARES_ETIMEOUT) {
         d->st.timeouts++;
+        if (++d->timeouts_in_row >= d->parallelism && d->backoff_ns > 0 && now >= d->down_until) {
+            d->down_until = now + d->backoff_ns;
+            sl_warn(d->name,
+                    "%u lookups in a row timed out: the DNS server counts as down for %" PRId64
+                    " ms (lookups meanwhile are skipped)",
+                    d->timeouts_in_row, d->backoff_ns / 1000000);
+        }
+    } else if (status == STATUS_SKIPPED) {
+        d->st.skipped++;
     } else {
         d->st.failures++;
+        sl_log_ratelimited(&d->fail_lim, 1, SL_LOG_WARN, d->name, "reverse lookup failed: %s",
+                           ares_strerror(status));
     }
     lk->done = 1;
     d->inflight--;
@@ -270,24 +325,27 @@ static void start_queued(struct dns *d)
     for (;;) {
         uint32_t n = 0;
         sl_mutex_lock(&d->lock);
-        while (d->qhead && d->inflight < d->parallelism && n < 64) {
+        bool down = d->down_until && sl_clock_mono_ns() < d->down_until;
+        while (d->qhead && (down || d->inflight < d->parallelism) && n < 64) {
             struct lookup *lk = d->qhead;
             d->qhead = lk->qnext;
             if (!d->qhead)
                 d->qtail = NULL;
             d->inflight++;
-            d->st.lookups++;
+            d->st.lookups += !down;
             batch[n++] = lk;
         }
         sl_mutex_unlock(&d->lock);
         if (!n)
             return;
         for (uint32_t i = 0; i < n; i++) { /* the callback may run right here */
-            struct lookup *lk = batch[i];
-            if (lk->key[0] == 4)
-                ares_gethostbyaddr(d->chan, lk->key + 1, 4, AF_INET, on_host, lk);
-            else
-                ares_gethostbyaddr(d->chan, lk->key + 1, 16, AF_INET6, on_host, lk);
+            if (down) {
+                on_ptr(batch[i], STATUS_SKIPPED, 0, NULL, 0);
+                continue;
+            }
+            char qname[80];
+            ptr_name(batch[i]->key, qname, sizeof qname);
+            ares_query(d->chan, qname, 1 /* C_IN */, 12 /* T_PTR */, on_ptr, batch[i]);
         }
     }
 }
@@ -436,6 +494,7 @@ static int dns_init(struct sl_component *c, struct sl_diag *diag)
     d->neg_ttl_ns = cf->negative_ttl_ns;
     d->parallelism = (uint32_t)cf->parallelism;
     d->max_pending = (uint64_t)cf->max_pending;
+    d->backoff_ns = cf->backoff_ns;
     d->cache = sl_dnscache_new((size_t)cf->cache_size);
     int workers = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
     d->nworkers = workers > 0 ? (uint32_t)workers : 1;
@@ -452,8 +511,7 @@ static int dns_init(struct sl_component *c, struct sl_diag *diag)
     int64_t tms = cf->timeout_ns / 1000000;
     o.timeout = (int)(tms < 1 ? 1 : tms > 600000 ? 600000 : tms);
     o.tries = (int)cf->retries + 1;
-    o.lookups = (char *)"b"; /* DNS only: never /etc/hosts */
-    arc = ares_init_options(&d->chan, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
+    arc = ares_init_options(&d->chan, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (arc != ARES_SUCCESS) {
         rc = sl_diag_set(diag, SL_EIO, "dns: c-ares: %s", ares_strerror(arc));
         goto fail;
@@ -706,10 +764,11 @@ static void dns_finish(struct sl_component *c, struct sl_xf_ctx *x)
     sl_mutex_unlock(&d->lock);
     sl_info(c->name,
             "lookups=%" PRIu64 " resolved=%" PRIu64 " not_found=%" PRIu64 " timeouts=%" PRIu64
-            " failures=%" PRIu64 " cache_hits=%" PRIu64 " cache_negative_hits=%" PRIu64
-            " cache_misses=%" PRIu64 " unresolved_fields=%" PRIu64 " invalid=%" PRIu64,
-            s.lookups, s.resolved, s.not_found, s.timeouts, s.failures, cs.hits, cs.negative_hits,
-            cs.misses, s.unresolved_fields, s.invalid);
+            " failures=%" PRIu64 " skipped=%" PRIu64 " cache_hits=%" PRIu64
+            " cache_negative_hits=%" PRIu64 " cache_misses=%" PRIu64 " unresolved_fields=%" PRIu64
+            " invalid=%" PRIu64,
+            s.lookups, s.resolved, s.not_found, s.timeouts, s.failures, s.skipped, cs.hits,
+            cs.negative_hits, cs.misses, s.unresolved_fields, s.invalid);
 }
 
 static size_t dns_stats(struct sl_component *c, struct sl_comp_stat *out)
@@ -731,6 +790,8 @@ static size_t dns_stats(struct sl_component *c, struct sl_comp_stat *out)
          s.not_found);
     STAT("sluice_dns_timeouts_total", "Lookups that timed out after every retry.", false,
          s.timeouts);
+    STAT("sluice_dns_skipped_total", "Lookups not sent while the server counted as down.", false,
+         s.skipped);
     STAT("sluice_dns_failures_total", "Lookups that failed otherwise (refused, server error).",
          false, s.failures);
     STAT("sluice_dns_cache_hits_total", "Addresses named from the cache.", false, cs.hits);
