@@ -2,7 +2,7 @@
  * bench_parquet.c — the Parquet writer against DuckDB's, in the same run, on Zeek-conn-shaped
  * rows (19 columns: a timestamp, IPs as strings, ports, counters, low-cardinality strings).
  *
- *   bench_parquet [ROWS]   (default 5,000,000)
+ *   bench_parquet [ROWS]   (default 5,000,000; SL_BENCH_KEEP=1 keeps the files written)
  *
  * sluice: the rows are parsed from JSON into event batches of 1,024 (not timed) and appended
  * to a writer (timed: sl_pq_append and the final close, i.e. encoding, compression and
@@ -134,9 +134,13 @@ int main(int argc, char **argv)
                dbytes[k] ? (double)bytes / (double)dbytes[k] : 0.0);
         fflush(stdout);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        return 1;
+    if (getenv("SL_BENCH_KEEP")) { /* keep the files to compare metadata and sizes */
+        fprintf(stderr, "bench_parquet: files kept in %s\n", dir);
+    } else {
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            return 1;
+    }
     sl_buf_fini(&in);
     return 0;
 }
