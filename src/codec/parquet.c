@@ -66,6 +66,9 @@ struct pq_col {
     uint16_t max_def, max_rep;
     uint16_t *def, *rep;
     size_t nlev, cap_lev;
+    /* every level so far is (rep 0, def max_def): def/rep hold nothing yet. Most columns of
+     * most logs are optional and never null; their levels cost a counter. */
+    bool lev_dense;
     size_t nvals;
     struct sl_buf plain;
     bool dict_on;
@@ -332,6 +335,7 @@ static void stats_reset(struct pq_stats *st)
 static void col_reset(struct pq_col *c)
 {
     c->nlev = c->nvals = 0;
+    c->lev_dense = true;
     sl_buf_reset(&c->plain);
     sl_buf_reset(&c->dict);
     c->ndict = 0;
@@ -357,11 +361,44 @@ static void col_fini(struct pq_col *c)
     sl_free(c->path);
 }
 
+/* Levels stop being dense: write out the implied ones. */
+static int lev_materialize(struct pq_col *c)
+{
+    size_t cap = c->cap_lev ? c->cap_lev : 1024;
+    while (cap <= c->nlev)
+        cap *= 2;
+    uint16_t *nd = sl_realloc(c->def, cap * sizeof(uint16_t));
+    if (!nd)
+        return SL_ENOMEM;
+    c->def = nd;
+    if (c->max_rep) {
+        uint16_t *nr = sl_realloc(c->rep, cap * sizeof(uint16_t));
+        if (!nr)
+            return SL_ENOMEM;
+        c->rep = nr;
+        memset(c->rep, 0, c->nlev * sizeof(uint16_t));
+    }
+    c->cap_lev = cap;
+    for (size_t i = 0; i < c->nlev; i++)
+        c->def[i] = c->max_def;
+    c->lev_dense = false;
+    return 0;
+}
+
 static int push_level(struct pq_col *c, uint16_t r, uint16_t d)
 {
     if (!c->max_def && !c->max_rep)
         return 0;
-    if (c->nlev == c->cap_lev) {
+    if (c->lev_dense) {
+        if (r == 0 && d == c->max_def) {
+            c->nlev++;
+            return 0;
+        }
+        int rc = lev_materialize(c);
+        if (rc)
+            return rc;
+    }
+    if (__builtin_expect(c->nlev == c->cap_lev, 0)) {
         size_t cap = c->cap_lev ? c->cap_lev * 2 : 1024;
         uint16_t *nd = sl_realloc(c->def, cap * sizeof(uint16_t));
         if (!nd)
@@ -860,7 +897,7 @@ static int check_leaf(struct sl_pq_writer *w, const struct pq_col *c, const stru
 {
     enum sl_pq_kind k = c->kind;
     const char *name = c->node->name;
-    const char *vt = sl_vtype_name((enum sl_vtype)v->type);
+#define vt sl_vtype_name((enum sl_vtype)v->type) /* only on the reject paths */
     switch (k) {
     case SL_PQ_BOOL:
         if (v->type != SL_V_BOOL)
@@ -925,6 +962,8 @@ static int check_leaf(struct sl_pq_writer *w, const struct pq_col *c, const stru
         return 0;
     }
 }
+
+#undef vt
 
 static int emit_leaf(struct sl_pq_writer *w, struct pq_col *c, const struct sl_value *v)
 {
@@ -1111,22 +1150,38 @@ static int compress_page(struct sl_pq_writer *w, const char *p, size_t n, struct
     }
 }
 
+/*
+ * Write a page whose body is body[0..blen) then tail[0..tlen) (PLAIN values straight from
+ * the column buffer). tail needs body == w->page.ptr: compressed pages are assembled there.
+ * Uncompressed pages go out in place, never copied.
+ */
 static int write_page(struct sl_pq_writer *w, struct pq_chunk_meta *m, int type, const char *body,
-                      size_t ulen, uint32_t nvalues, int encoding)
+                      size_t blen, const char *tail, size_t tlen, uint32_t nvalues, int encoding)
 {
+    size_t ulen = blen + tlen;
     if (ulen > INT32_MAX)
         return SL_E2BIG;
-    int rc = compress_page(w, body, ulen, &w->cpage);
-    if (rc)
-        return rc;
-    if (w->cpage.len > INT32_MAX)
+    int rc;
+    bool raw = w->o.codec == SL_PQ_CODEC_UNCOMPRESSED;
+    size_t clen = ulen;
+    if (!raw) {
+        if (tlen) {
+            if ((rc = sl_buf_append(&w->page, tail, tlen)) != 0)
+                return rc;
+            body = w->page.ptr;
+        }
+        if ((rc = compress_page(w, body, ulen, &w->cpage)) != 0)
+            return rc;
+        clen = w->cpage.len;
+    }
+    if (clen > INT32_MAX)
         return SL_E2BIG;
     sl_buf_reset(&w->hdr);
     struct sl_tc t;
     sl_tc_init(&t, &w->hdr);
     sl_tc_i32(&t, 1, type);
     sl_tc_i32(&t, 2, (int32_t)ulen);
-    sl_tc_i32(&t, 3, (int32_t)w->cpage.len);
+    sl_tc_i32(&t, 3, (int32_t)clen);
     if (type == PAGE_DATA) {
         sl_tc_struct_begin(&t, 5);
         sl_tc_i32(&t, 1, (int32_t)nvalues);
@@ -1143,10 +1198,14 @@ static int write_page(struct sl_pq_writer *w, struct pq_chunk_meta *m, int type,
     if ((rc = sl_tc_finish(&t)) != 0)
         return rc;
     m->usize += (int64_t)(w->hdr.len + ulen);
-    m->csize += (int64_t)(w->hdr.len + w->cpage.len);
+    m->csize += (int64_t)(w->hdr.len + clen);
     if ((rc = out_write(w, w->hdr.ptr, w->hdr.len)) != 0)
         return rc;
-    return out_write(w, w->cpage.ptr, w->cpage.len);
+    if (!raw)
+        return out_write(w, w->cpage.ptr, w->cpage.len);
+    if ((rc = out_write(w, body, blen)) != 0)
+        return rc;
+    return out_write(w, tail, tlen);
 }
 
 static int tmp_reserve(struct sl_pq_writer *w, size_t n)
@@ -1164,9 +1223,24 @@ static int tmp_reserve(struct sl_pq_writer *w, size_t n)
     return 0;
 }
 
-/* Append 4-byte length + RLE of levels [a, b) at bit width bw. */
-static int put_levels(struct sl_pq_writer *w, const uint16_t *lv, size_t a, size_t b, unsigned bw)
+/* Append 4-byte length + RLE of levels [a, b) at bit width bw; lv NULL: all equal to k. */
+static int put_levels(struct sl_pq_writer *w, const uint16_t *lv, uint16_t k, size_t a, size_t b,
+                      unsigned bw)
 {
+    if (!lv) { /* one RLE run */
+        uint8_t run[4 + 10 + 2];
+        size_t h = 4;
+        uint64_t x = (uint64_t)(b - a) << 1;
+        while (x >= 0x80) {
+            run[h++] = (uint8_t)(x | 0x80);
+            x >>= 7;
+        }
+        run[h++] = (uint8_t)x;
+        for (unsigned i = 0; i < (bw + 7) / 8; i++)
+            run[h++] = (uint8_t)(k >> (8 * i));
+        put_le32((char *)run, (uint32_t)(h - 4));
+        return sl_buf_append(&w->page, run, h);
+    }
     int rc = tmp_reserve(w, b - a);
     if (rc)
         return rc;
@@ -1213,7 +1287,7 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
     m->dict = dict;
     if (dict) {
         m->dict_off = (int64_t)w->offset;
-        if ((rc = write_page(w, m, PAGE_DICTIONARY, c->dict.ptr, c->dict.len, c->ndict,
+        if ((rc = write_page(w, m, PAGE_DICTIONARY, c->dict.ptr, c->dict.len, NULL, 0, c->ndict,
                              ENC_PLAIN)) != 0)
             return rc;
     }
@@ -1228,7 +1302,7 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
     do {
         size_t le = l, ve = v, bytes = 0;
         while (le < nlev) {
-            bool present = !levels || c->def[le] == c->max_def;
+            bool present = !levels || c->lev_dense || c->def[le] == c->max_def;
             le++;
             if (present) {
                 if (dict || c->phys == PT_BOOLEAN)
@@ -1240,13 +1314,14 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
                 ve++;
             }
             if ((le - l >= w->o.page_rows || bytes >= w->o.page_bytes) &&
-                (!c->max_rep || le == nlev || c->rep[le] == 0))
+                (!c->max_rep || le == nlev || c->lev_dense || c->rep[le] == 0))
                 break;
         }
         sl_buf_reset(&w->page);
-        if (c->max_rep && (rc = put_levels(w, c->rep, l, le, rbw)) != 0)
+        bool dense = c->lev_dense;
+        if (c->max_rep && (rc = put_levels(w, dense ? NULL : c->rep, 0, l, le, rbw)) != 0)
             return rc;
-        if (c->max_def && (rc = put_levels(w, c->def, l, le, dbw)) != 0)
+        if (c->max_def && (rc = put_levels(w, dense ? NULL : c->def, c->max_def, l, le, dbw)) != 0)
             return rc;
         int enc = ENC_PLAIN;
         if (dict) {
@@ -1267,13 +1342,12 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
                 (rc = rle_encode(&w->page, w->tmp, ve - v, 1)) != 0)
                 return rc;
             put_le32(w->page.ptr + at, (uint32_t)(w->page.len - at - 4));
-        } else if (bytes) {
-            if ((rc = sl_buf_append(&w->page, c->plain.ptr + voff, bytes)) != 0)
-                return rc;
-            voff += bytes;
         }
-        if ((rc = write_page(w, m, PAGE_DATA, w->page.ptr ? w->page.ptr : "", w->page.len,
-                             (uint32_t)(le - l), enc)) != 0)
+        size_t tlen = dict || c->phys == PT_BOOLEAN ? 0 : bytes; /* PLAIN values, in place */
+        const char *tail = tlen ? c->plain.ptr + voff : NULL;
+        voff += tlen;
+        if ((rc = write_page(w, m, PAGE_DATA, w->page.ptr ? w->page.ptr : "", w->page.len, tail,
+                             tlen, (uint32_t)(le - l), enc)) != 0)
             return rc;
         l = le;
         v = ve;
@@ -1574,6 +1648,7 @@ static int set_schema(struct sl_pq_writer *w, struct sl_pq_schema *s)
                                            : 0;
         c->dictable = c->phys == PT_INT32 || c->phys == PT_INT64 || c->phys == PT_BYTE_ARRAY;
         c->dict_on = c->dictable;
+        c->lev_dense = true;
         c->max_def = n->def;
         c->max_rep = n->rep;
         sl_buf_init(&c->plain, COL_BUF_MAX);
@@ -1644,13 +1719,38 @@ int sl_pq_write_row(struct sl_pq_writer *w, const struct sl_value *const *vals,
         return SL_EINVAL;
     const struct sl_pq_schema *s = w->schema;
     w->row_bytes = 0;
+    /* top-level leaves (most columns of most logs) skip the tree walk */
     for (uint32_t i = 0; i < s->ntop; i++) {
-        int rc = check_node(w, s->top[i], vals[i], rej);
+        const struct pq_node *n = &s->nodes[s->top[i]];
+        const struct sl_value *v = vals[i];
+        int rc;
+        if (n->col < 0)
+            rc = check_node(w, s->top[i], v, rej);
+        else if (is_null(v))
+            rc = n->optional
+                     ? 0
+                     : reject(rej, n->name, SL_ETYPE, "missing or null value for a required field");
+        else
+            rc = check_leaf(w, &w->cols[n->col], v, rej);
         if (rc)
             return rc;
     }
     for (uint32_t i = 0; i < s->ntop; i++) {
-        int rc = emit_node(w, s->top[i], vals[i], 0, 0);
+        const struct pq_node *n = &s->nodes[s->top[i]];
+        const struct sl_value *v = vals[i];
+        int rc;
+        if (n->col < 0) {
+            rc = emit_node(w, s->top[i], v, 0, 0);
+        } else {
+            struct pq_col *c = &w->cols[n->col];
+            bool null = is_null(v);
+            w->buffered += 2;
+            if (null)
+                c->st.nulls++;
+            rc = push_level(c, 0, null ? 0 : n->def);
+            if (!rc && !null)
+                rc = emit_leaf(w, c, v);
+        }
         if (rc) {
             w->failed = rc;
             return rc;
