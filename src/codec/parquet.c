@@ -54,6 +54,7 @@ struct pq_stats {
     int64_t imin, imax;
     double dmin, dmax;
     struct sl_buf smin, smax;
+    uint64_t pmin, pmax; /* big-endian first 8 bytes of smin/smax, zero-padded */
     uint64_t nulls, nans;
 };
 
@@ -761,6 +762,18 @@ static int put_bool(struct sl_pq_writer *w, struct pq_col *c, bool v)
     return 0;
 }
 
+/* First 8 bytes as a big-endian integer, zero-padded: where two prefixes differ they order
+ * their byte strings as memcmp-then-length does, so bounds cost no memcmp call per value. */
+static inline uint64_t be_prefix(const char *p, size_t n)
+{
+    uint64_t x = 0;
+    if (n >= 8)
+        memcpy(&x, p, 8);
+    else if (n)
+        memcpy(&x, p, n);
+    return __builtin_bswap64(x);
+}
+
 static int put_bytes(struct sl_pq_writer *w, struct pq_col *c, const char *p, size_t n)
 {
     int rc;
@@ -790,17 +803,25 @@ static int put_bytes(struct sl_pq_writer *w, struct pq_col *c, const char *p, si
     }
     if (rc <= 0)
         return rc;
+    uint64_t pv = be_prefix(p, n);
     if (!c->st.has) {
         c->st.has = true;
+        c->st.pmin = c->st.pmax = pv;
         if ((rc = set_buf(&c->st.smin, p, n)) != 0 || (rc = set_buf(&c->st.smax, p, n)) != 0)
             return rc;
     } else {
-        if (cmp_bytes(p, n, c->st.smin.ptr, c->st.smin.len) < 0 &&
-            (rc = set_buf(&c->st.smin, p, n)) != 0)
-            return rc;
-        if (cmp_bytes(p, n, c->st.smax.ptr, c->st.smax.len) > 0 &&
-            (rc = set_buf(&c->st.smax, p, n)) != 0)
-            return rc;
+        if ((pv < c->st.pmin ||
+             (pv == c->st.pmin && cmp_bytes(p, n, c->st.smin.ptr, c->st.smin.len) < 0))) {
+            c->st.pmin = pv;
+            if ((rc = set_buf(&c->st.smin, p, n)) != 0)
+                return rc;
+        }
+        if ((pv > c->st.pmax ||
+             (pv == c->st.pmax && cmp_bytes(p, n, c->st.smax.ptr, c->st.smax.len) > 0))) {
+            c->st.pmax = pv;
+            if ((rc = set_buf(&c->st.smax, p, n)) != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -1307,7 +1328,21 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
     size_t l = 0, v = 0, voff = 0;
     do {
         size_t le = l, ve = v, bytes = 0;
-        while (le < nlev) {
+        size_t fixed = dict || c->phys == PT_BOOLEAN ? 1 : c->width;
+        bool closed = fixed && (!levels || c->lev_dense);
+        if (closed) {
+            /* every level is a value of `fixed` bytes: the loop below, in closed form (it was
+             * a pass over every value of every column at flush time) */
+            size_t n = nlev - l, by_bytes = (w->o.page_bytes + fixed - 1) / fixed;
+            if (n > w->o.page_rows)
+                n = w->o.page_rows;
+            if (n > by_bytes)
+                n = by_bytes;
+            le = l + n;
+            ve = v + n;
+            bytes = n * fixed;
+        }
+        while (!closed && le < nlev) {
             bool present = !levels || c->lev_dense || c->def[le] == c->max_def;
             le++;
             if (present) {
