@@ -2,7 +2,8 @@
  * bench_parquet.c — the Parquet writer against DuckDB's, in the same run, on Zeek-conn-shaped
  * rows (19 columns: a timestamp, IPs as strings, ports, counters, low-cardinality strings).
  *
- *   bench_parquet [ROWS]   (default 5,000,000)
+ *   bench_parquet [ROWS]   (default 5,000,000; SL_BENCH_KEEP=1 keeps the files written,
+ *                          SL_BENCH_CODEC=zstd runs one codec)
  *
  * sluice: the rows are parsed from JSON into event batches of 1,024 (not timed) and appended
  * to a writer (timed: sl_pq_append and the final close, i.e. encoding, compression and
@@ -116,7 +117,10 @@ int main(int argc, char **argv)
 
     static const enum sl_pq_codec codecs[] = {SL_PQ_CODEC_UNCOMPRESSED, SL_PQ_CODEC_SNAPPY,
                                               SL_PQ_CODEC_ZSTD};
+    const char *only = getenv("SL_BENCH_CODEC"); /* one codec only (profiling) */
     for (int k = 0; k < 3; k++) {
+        if (only && strcmp(only, sl_pq_codec_name(codecs[k])))
+            continue;
         snprintf(path, sizeof(path), "%s/sluice-%s.parquet", dir, sl_pq_codec_name(codecs[k]));
         size_t n = 0;
         uint64_t bytes = 0;
@@ -134,9 +138,13 @@ int main(int argc, char **argv)
                dbytes[k] ? (double)bytes / (double)dbytes[k] : 0.0);
         fflush(stdout);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        return 1;
+    if (getenv("SL_BENCH_KEEP")) { /* keep the files to compare metadata and sizes */
+        fprintf(stderr, "bench_parquet: files kept in %s\n", dir);
+    } else {
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            return 1;
+    }
     sl_buf_fini(&in);
     return 0;
 }

@@ -54,6 +54,7 @@ struct pq_stats {
     int64_t imin, imax;
     double dmin, dmax;
     struct sl_buf smin, smax;
+    uint64_t pmin, pmax; /* big-endian first 8 bytes of smin/smax, zero-padded */
     uint64_t nulls, nans;
 };
 
@@ -66,6 +67,9 @@ struct pq_col {
     uint16_t max_def, max_rep;
     uint16_t *def, *rep;
     size_t nlev, cap_lev;
+    /* every level so far is (rep 0, def max_def): def/rep hold nothing yet. Most columns of
+     * most logs are optional and never null; their levels cost a counter. */
+    bool lev_dense;
     size_t nvals;
     struct sl_buf plain;
     bool dict_on;
@@ -74,7 +78,7 @@ struct pq_col {
     struct sl_buf dict;
     uint32_t *dict_off; /* byte arrays: offset of each entry in dict */
     uint32_t ndict, cap_doff;
-    uint32_t *slots; /* entry + 1; 0 empty */
+    uint64_t *slots; /* hash << 32 | (entry + 1); 0 empty */
     uint32_t nslots;
     struct pq_stats st;
     char **path; /* path_in_schema */
@@ -178,6 +182,15 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* ASCII eight bytes at a time: IPs, uids and states are ASCII */
+        if (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;
@@ -323,6 +336,7 @@ static void stats_reset(struct pq_stats *st)
 static void col_reset(struct pq_col *c)
 {
     c->nlev = c->nvals = 0;
+    c->lev_dense = true;
     sl_buf_reset(&c->plain);
     sl_buf_reset(&c->dict);
     c->ndict = 0;
@@ -348,11 +362,44 @@ static void col_fini(struct pq_col *c)
     sl_free(c->path);
 }
 
+/* Levels stop being dense: write out the implied ones. */
+static int lev_materialize(struct pq_col *c)
+{
+    size_t cap = c->cap_lev ? c->cap_lev : 1024;
+    while (cap <= c->nlev)
+        cap *= 2;
+    uint16_t *nd = sl_realloc(c->def, cap * sizeof(uint16_t));
+    if (!nd)
+        return SL_ENOMEM;
+    c->def = nd;
+    if (c->max_rep) {
+        uint16_t *nr = sl_realloc(c->rep, cap * sizeof(uint16_t));
+        if (!nr)
+            return SL_ENOMEM;
+        c->rep = nr;
+        memset(c->rep, 0, c->nlev * sizeof(uint16_t));
+    }
+    c->cap_lev = cap;
+    for (size_t i = 0; i < c->nlev; i++)
+        c->def[i] = c->max_def;
+    c->lev_dense = false;
+    return 0;
+}
+
 static int push_level(struct pq_col *c, uint16_t r, uint16_t d)
 {
     if (!c->max_def && !c->max_rep)
         return 0;
-    if (c->nlev == c->cap_lev) {
+    if (c->lev_dense) {
+        if (r == 0 && d == c->max_def) {
+            c->nlev++;
+            return 0;
+        }
+        int rc = lev_materialize(c);
+        if (rc)
+            return rc;
+    }
+    if (__builtin_expect(c->nlev == c->cap_lev, 0)) {
         size_t cap = c->cap_lev ? c->cap_lev * 2 : 1024;
         uint16_t *nd = sl_realloc(c->def, cap * sizeof(uint16_t));
         if (!nd)
@@ -386,11 +433,27 @@ static struct sl_str dict_entry(const struct pq_col *c, uint32_t e)
 static int dict_fallback(struct sl_pq_writer *w, struct pq_col *c)
 {
     sl_buf_reset(&c->plain);
-    for (size_t i = 0; i < c->nvals; i++) {
-        struct sl_str e = dict_entry(c, c->idx[i]);
-        int rc = sl_buf_append(&c->plain, e.ptr, e.len);
+    if (c->width) {
+        int rc = sl_buf_reserve(&c->plain, c->nvals * c->width);
         if (rc)
             return rc;
+        char *o = c->plain.ptr;
+        const char *d = c->dict.ptr;
+        if (c->width == 8) {
+            for (size_t i = 0; i < c->nvals; i++)
+                memcpy(o + i * 8, d + (size_t)c->idx[i] * 8, 8);
+        } else {
+            for (size_t i = 0; i < c->nvals; i++)
+                memcpy(o + i * 4, d + (size_t)c->idx[i] * 4, 4);
+        }
+        c->plain.len = c->nvals * c->width;
+    } else {
+        for (size_t i = 0; i < c->nvals; i++) {
+            struct sl_str e = dict_entry(c, c->idx[i]);
+            int rc = sl_buf_append(&c->plain, e.ptr, e.len);
+            if (rc)
+                return rc;
+        }
     }
     w->buffered += c->plain.len;
     w->buffered -= c->dict.len < w->buffered ? c->dict.len : w->buffered;
@@ -402,19 +465,27 @@ static int dict_fallback(struct sl_pq_writer *w, struct pq_col *c)
     return 0;
 }
 
+/*
+ * Slots hold (32-bit hash << 32) | (entry + 1), 0 empty: a probe compares the stored hash
+ * before it touches the entry, and growing the table re-places slots without re-hashing or
+ * reading entries. This and the integer hash below took the dictionary from ~60% of the
+ * writer's profile (bench_parquet, xxh3 + memcmp on every probe) to a few percent.
+ */
 static int dict_grow(struct pq_col *c)
 {
     uint32_t n = c->nslots ? c->nslots * 2 : 1024;
-    uint32_t *s = sl_calloc(n, sizeof(*s));
+    uint64_t *s = sl_calloc(n, sizeof(*s));
     if (!s)
         return SL_ENOMEM;
-    for (uint32_t e = 0; e < c->ndict; e++) {
-        struct sl_str k = dict_entry(c, e);
-        uint64_t h = sl_hash64(k.ptr, k.len);
-        uint32_t m = n - 1, i = (uint32_t)h & m;
+    uint32_t m = n - 1;
+    for (uint32_t j = 0; j < c->nslots; j++) {
+        uint64_t x = c->slots[j];
+        if (!x)
+            continue;
+        uint32_t i = (uint32_t)(x >> 32) & m;
         while (s[i])
             i = (i + 1) & m;
-        s[i] = e + 1;
+        s[i] = x;
     }
     sl_free(c->slots);
     c->slots = s;
@@ -422,70 +493,181 @@ static int dict_grow(struct pq_col *c)
     return 0;
 }
 
-/*
- * Append a value given as its PLAIN bytes (byte arrays: 4-byte length + bytes). *is_new says
- * whether statistics must look at it (always, unless a dictionary already held it).
- */
-static int col_put_plain(struct sl_pq_writer *w, struct pq_col *c, const char *p, size_t n,
-                         bool *is_new)
+static inline uint32_t hash_u64(uint64_t x)
 {
-    *is_new = true;
-    if (c->dict_on) {
-        uint64_t h = sl_hash64(p, n);
-        if (!c->nslots || (c->ndict + 1) * 2 > c->nslots) {
-            int rc = dict_grow(c);
-            if (rc)
-                return rc;
-        }
-        uint32_t m = c->nslots - 1, i = (uint32_t)h & m, e;
-        while ((e = c->slots[i]) != 0) {
-            struct sl_str k = dict_entry(c, e - 1);
-            if (k.len == n && !memcmp(k.ptr, p, n))
-                break;
-            i = (i + 1) & m;
-        }
-        if (!e) {
-            if (c->ndict >= w->o.dict_max_count || c->dict.len + n > w->o.dict_max_bytes) {
-                int rc = dict_fallback(w, c);
-                if (rc)
-                    return rc;
-                return col_put_plain(w, c, p, n, is_new);
-            }
-            if (!c->width) {
-                if (c->ndict == c->cap_doff) {
-                    uint32_t cap = c->cap_doff ? c->cap_doff * 2 : 256;
-                    uint32_t *no = sl_realloc(c->dict_off, cap * sizeof(*no));
-                    if (!no)
-                        return SL_ENOMEM;
-                    c->dict_off = no;
-                    c->cap_doff = cap;
-                }
-                c->dict_off[c->ndict] = (uint32_t)c->dict.len;
-            }
-            int rc = sl_buf_append(&c->dict, p, n);
-            if (rc)
-                return rc;
-            w->buffered += n;
-            e = ++c->ndict;
-            c->slots[i] = e;
-        } else {
-            *is_new = false;
-        }
-        if (c->nvals == c->cap_idx) {
-            size_t cap = c->cap_idx ? c->cap_idx * 2 : 1024;
-            uint32_t *ni = sl_realloc(c->idx, cap * sizeof(*ni));
-            if (!ni)
-                return SL_ENOMEM;
-            c->idx = ni;
-            c->cap_idx = cap;
-        }
-        c->idx[c->nvals++] = e - 1;
-        w->buffered += 4;
-        return 0;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+static inline uint32_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = sl_hash64(p, n);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/*
+ * A column chunk whose first DICT_PROBE_VALUES values are more than half distinct goes PLAIN
+ * at that point instead of filling its dictionary (ts, uid, IPs, ports, byte counters in
+ * Zeek's conn log). Such a dictionary saves little (a 16-bit index against a 4-byte port, the
+ * entries stored once more) and costs a cache miss or two per value once its table outgrows
+ * L2: with it, probing was ~45% of bench_parquet's writer time. DuckDB's writer makes the
+ * same choice for those columns (PLAIN), so files stay within a few percent of its size.
+ */
+#define DICT_PROBE_VALUES 32768
+/* ... and one whose first 4,096 are more than 90% distinct does so then: the probe phase of
+ * ts, uid and IPs, each row group, was most of the remaining dictionary misses. */
+#define DICT_PROBE_EARLY 4096
+
+static int push_index(struct sl_pq_writer *w, struct pq_col *c, uint32_t e)
+{
+    if (c->nvals == c->cap_idx) {
+        size_t cap = c->cap_idx ? c->cap_idx * 2 : 1024;
+        uint32_t *ni = sl_realloc(c->idx, cap * sizeof(*ni));
+        if (!ni)
+            return SL_ENOMEM;
+        c->idx = ni;
+        c->cap_idx = cap;
     }
-    int rc = sl_buf_append(&c->plain, p, n);
-    if (rc)
+    c->idx[c->nvals++] = e;
+    w->buffered += 4;
+    if ((c->nvals == DICT_PROBE_EARLY && (uint64_t)c->ndict * 10 > (uint64_t)c->nvals * 9) ||
+        (c->nvals == DICT_PROBE_VALUES && (uint64_t)c->ndict * 2 > c->nvals))
+        return dict_fallback(w, c);
+    return 0;
+}
+
+/* Room for one more entry in the slots; false when the dictionary is full (fall back). */
+static int dict_room(struct sl_pq_writer *w, struct pq_col *c, size_t n, bool *full)
+{
+    *full = c->ndict >= w->o.dict_max_count || c->dict.len + n > w->o.dict_max_bytes;
+    if (!*full && (c->ndict + 1) * 2 > c->nslots)
+        return dict_grow(c);
+    return 0;
+}
+
+/*
+ * Dictionary lookup of a fixed-width value (x: its PLAIN bytes as a little-endian integer,
+ * width 4 or 8). Returns 1 (added: statistics must see it), 0 (known), 2 (the dictionary is
+ * full: the caller falls back to PLAIN) or a negative error.
+ */
+static int dict_put_fixed(struct sl_pq_writer *w, struct pq_col *c, uint64_t x)
+{
+    if (!c->nslots) {
+        int rc = dict_grow(c);
+        if (rc)
+            return rc;
+    }
+    uint32_t h = hash_u64(x), m = c->nslots - 1, i = h & m;
+    uint64_t tag = (uint64_t)h << 32, sv;
+    const char *d = c->dict.ptr;
+    while ((sv = c->slots[i]) != 0) {
+        if ((sv & 0xffffffff00000000ULL) == tag) {
+            uint32_t e = (uint32_t)sv - 1;
+            uint64_t y;
+            if (c->width == 8) {
+                memcpy(&y, d + (size_t)e * 8, 8);
+            } else {
+                uint32_t y4;
+                memcpy(&y4, d + (size_t)e * 4, 4);
+                y = y4;
+            }
+            if (y == x) {
+                int rc = push_index(w, c, e);
+                return rc ? rc : 0;
+            }
+        }
+        i = (i + 1) & m;
+    }
+    bool full;
+    int rc = dict_room(w, c, c->width, &full);
+    if (rc || full)
+        return rc ? rc : 2;
+    if (c->nslots != m + 1) { /* grown: find the free slot again */
+        m = c->nslots - 1;
+        for (i = h & m; c->slots[i]; i = (i + 1) & m)
+            ;
+    }
+    if ((rc = sl_buf_reserve(&c->dict, 8)) != 0)
         return rc;
+    uint8_t b[8];
+    for (unsigned k = 0; k < 8; k++)
+        b[k] = (uint8_t)(x >> (8 * k));
+    memcpy(c->dict.ptr + c->dict.len, b, c->width);
+    c->dict.len += c->width;
+    w->buffered += c->width;
+    uint32_t e = c->ndict++;
+    c->slots[i] = tag | (e + 1);
+    rc = push_index(w, c, e);
+    return rc ? rc : 1;
+}
+
+/* As dict_put_fixed for a byte array (the bytes without their length prefix). */
+static int dict_put_bytes(struct sl_pq_writer *w, struct pq_col *c, const char *p, size_t n)
+{
+    if (!c->nslots) {
+        int rc = dict_grow(c);
+        if (rc)
+            return rc;
+    }
+    uint32_t h = hash_bytes(p, n), m = c->nslots - 1, i = h & m;
+    uint64_t tag = (uint64_t)h << 32, sv;
+    while ((sv = c->slots[i]) != 0) {
+        if ((sv & 0xffffffff00000000ULL) == tag) {
+            uint32_t e = (uint32_t)sv - 1;
+            const char *q = c->dict.ptr + c->dict_off[e];
+            if (get_le32(q) == n && !memcmp(q + 4, p, n)) {
+                int rc = push_index(w, c, e);
+                return rc ? rc : 0;
+            }
+        }
+        i = (i + 1) & m;
+    }
+    bool full;
+    int rc = dict_room(w, c, 4 + n, &full);
+    if (rc || full)
+        return rc ? rc : 2;
+    if (c->nslots != m + 1) {
+        m = c->nslots - 1;
+        for (i = h & m; c->slots[i]; i = (i + 1) & m)
+            ;
+    }
+    if (c->ndict == c->cap_doff) {
+        uint32_t cap = c->cap_doff ? c->cap_doff * 2 : 256;
+        uint32_t *no = sl_realloc(c->dict_off, cap * sizeof(*no));
+        if (!no)
+            return SL_ENOMEM;
+        c->dict_off = no;
+        c->cap_doff = cap;
+    }
+    if ((rc = sl_buf_reserve(&c->dict, 4 + n)) != 0)
+        return rc;
+    c->dict_off[c->ndict] = (uint32_t)c->dict.len;
+    put_le32(c->dict.ptr + c->dict.len, (uint32_t)n);
+    if (n)
+        memcpy(c->dict.ptr + c->dict.len + 4, p, n);
+    c->dict.len += 4 + n;
+    w->buffered += 4 + n;
+    uint32_t e = c->ndict++;
+    c->slots[i] = tag | (e + 1);
+    rc = push_index(w, c, e);
+    return rc ? rc : 1;
+}
+
+/* Append PLAIN bytes to a column without dictionary. */
+static inline __attribute__((always_inline)) int plain_put(struct sl_pq_writer *w, struct pq_col *c,
+                                                           const void *p, size_t n)
+{
+    if (c->plain.cap - c->plain.len <= n) {
+        int rc = sl_buf_reserve(&c->plain, n);
+        if (rc)
+            return rc;
+    }
+    memcpy(c->plain.ptr + c->plain.len, p, n);
+    c->plain.len += n;
     c->nvals++;
     w->buffered += n;
     return 0;
@@ -505,13 +687,23 @@ static int set_buf(struct sl_buf *b, const char *p, size_t n)
 
 static int put_int(struct sl_pq_writer *w, struct pq_col *c, int64_t v)
 {
-    char b[8];
-    for (unsigned i = 0; i < 8; i++)
-        b[i] = (char)((uint64_t)v >> (8 * i));
-    bool is_new;
-    int rc = col_put_plain(w, c, b, c->width, &is_new);
-    if (rc || !is_new)
-        return rc;
+    uint64_t x = c->width == 4 ? (uint64_t)(uint32_t)v : (uint64_t)v;
+    int rc = 2; /* 2: not stored yet (no dictionary, or it is full) */
+    if (c->dict_on) {
+        rc = dict_put_fixed(w, c, x);
+        if (rc == 2 && (rc = dict_fallback(w, c)) == 0)
+            rc = 2;
+        if (rc <= 0)
+            return rc;
+    }
+    if (rc == 2) {
+        uint8_t b[8];
+        for (unsigned i = 0; i < 8; i++)
+            b[i] = (uint8_t)(x >> (8 * i));
+        /* constant sizes: a variable one was a libc memcpy call per value */
+        if ((rc = c->width == 8 ? plain_put(w, c, b, 8) : plain_put(w, c, b, 4)) != 0)
+            return rc;
+    }
     if (c->width == 4)
         v = c->uns ? (int64_t)(uint32_t)v : (int64_t)(int32_t)v;
     if (!c->st.has) {
@@ -533,10 +725,7 @@ static int put_int(struct sl_pq_writer *w, struct pq_col *c, int64_t v)
 
 static int put_double(struct sl_pq_writer *w, struct pq_col *c, double d)
 {
-    char b[8];
-    memcpy(b, &d, 8);
-    bool is_new;
-    int rc = col_put_plain(w, c, b, 8, &is_new);
+    int rc = plain_put(w, c, &d, 8);
     if (rc)
         return rc;
     if (isnan(d)) {
@@ -558,8 +747,7 @@ static int put_double(struct sl_pq_writer *w, struct pq_col *c, double d)
 static int put_bool(struct sl_pq_writer *w, struct pq_col *c, bool v)
 {
     char b = v ? 1 : 0;
-    bool is_new;
-    int rc = col_put_plain(w, c, &b, 1, &is_new);
+    int rc = plain_put(w, c, &b, 1);
     if (rc)
         return rc;
     if (!c->st.has) {
@@ -574,35 +762,66 @@ static int put_bool(struct sl_pq_writer *w, struct pq_col *c, bool v)
     return 0;
 }
 
+/* First 8 bytes as a big-endian integer, zero-padded: where two prefixes differ they order
+ * their byte strings as memcmp-then-length does, so bounds cost no memcmp call per value. */
+static inline uint64_t be_prefix(const char *p, size_t n)
+{
+    uint64_t x = 0;
+    if (n >= 8)
+        memcpy(&x, p, 8);
+    else if (n)
+        memcpy(&x, p, n);
+    return __builtin_bswap64(x);
+}
+
 static int put_bytes(struct sl_pq_writer *w, struct pq_col *c, const char *p, size_t n)
 {
     int rc;
-    bool is_new;
-    if (c->width) { /* FIXED */
-        rc = col_put_plain(w, c, p, n, &is_new);
-    } else {
-        /* PLAIN form: length prefix + bytes, assembled in scratch unless already there */
-        struct sl_buf *s = &w->page;
-        sl_buf_reset(s);
-        char len4[4];
-        put_le32(len4, (uint32_t)n);
-        if ((rc = sl_buf_append(s, len4, 4)) != 0 || (n && (rc = sl_buf_append(s, p, n)) != 0))
+    if (c->width) { /* FIXED: never a dictionary */
+        if ((rc = plain_put(w, c, p, n)) != 0)
             return rc;
-        rc = col_put_plain(w, c, s->ptr, s->len, &is_new);
+        rc = 1;
+    } else {
+        rc = 2; /* as in put_int */
+        if (c->dict_on) {
+            rc = dict_put_bytes(w, c, p, n);
+            if (rc == 2 && (rc = dict_fallback(w, c)) == 0)
+                rc = 2;
+        }
+        if (rc == 2) {
+            /* PLAIN form: length prefix + bytes */
+            if (c->plain.cap - c->plain.len <= 4 + n && (rc = sl_buf_reserve(&c->plain, 4 + n)))
+                return rc;
+            put_le32(c->plain.ptr + c->plain.len, (uint32_t)n);
+            if (n)
+                memcpy(c->plain.ptr + c->plain.len + 4, p, n);
+            c->plain.len += 4 + n;
+            c->nvals++;
+            w->buffered += 4 + n;
+            rc = 1;
+        }
     }
-    if (rc || !is_new)
+    if (rc <= 0)
         return rc;
+    uint64_t pv = be_prefix(p, n);
     if (!c->st.has) {
         c->st.has = true;
+        c->st.pmin = c->st.pmax = pv;
         if ((rc = set_buf(&c->st.smin, p, n)) != 0 || (rc = set_buf(&c->st.smax, p, n)) != 0)
             return rc;
     } else {
-        if (cmp_bytes(p, n, c->st.smin.ptr, c->st.smin.len) < 0 &&
-            (rc = set_buf(&c->st.smin, p, n)) != 0)
-            return rc;
-        if (cmp_bytes(p, n, c->st.smax.ptr, c->st.smax.len) > 0 &&
-            (rc = set_buf(&c->st.smax, p, n)) != 0)
-            return rc;
+        if ((pv < c->st.pmin ||
+             (pv == c->st.pmin && cmp_bytes(p, n, c->st.smin.ptr, c->st.smin.len) < 0))) {
+            c->st.pmin = pv;
+            if ((rc = set_buf(&c->st.smin, p, n)) != 0)
+                return rc;
+        }
+        if ((pv > c->st.pmax ||
+             (pv == c->st.pmax && cmp_bytes(p, n, c->st.smax.ptr, c->st.smax.len) > 0))) {
+            c->st.pmax = pv;
+            if ((rc = set_buf(&c->st.smax, p, n)) != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -705,7 +924,7 @@ static int check_leaf(struct sl_pq_writer *w, const struct pq_col *c, const stru
 {
     enum sl_pq_kind k = c->kind;
     const char *name = c->node->name;
-    const char *vt = sl_vtype_name((enum sl_vtype)v->type);
+#define vt sl_vtype_name((enum sl_vtype)v->type) /* only on the reject paths */
     switch (k) {
     case SL_PQ_BOOL:
         if (v->type != SL_V_BOOL)
@@ -770,6 +989,8 @@ static int check_leaf(struct sl_pq_writer *w, const struct pq_col *c, const stru
         return 0;
     }
 }
+
+#undef vt
 
 static int emit_leaf(struct sl_pq_writer *w, struct pq_col *c, const struct sl_value *v)
 {
@@ -956,22 +1177,38 @@ static int compress_page(struct sl_pq_writer *w, const char *p, size_t n, struct
     }
 }
 
+/*
+ * Write a page whose body is body[0..blen) then tail[0..tlen) (PLAIN values straight from
+ * the column buffer). tail needs body == w->page.ptr: compressed pages are assembled there.
+ * Uncompressed pages go out in place, never copied.
+ */
 static int write_page(struct sl_pq_writer *w, struct pq_chunk_meta *m, int type, const char *body,
-                      size_t ulen, uint32_t nvalues, int encoding)
+                      size_t blen, const char *tail, size_t tlen, uint32_t nvalues, int encoding)
 {
+    size_t ulen = blen + tlen;
     if (ulen > INT32_MAX)
         return SL_E2BIG;
-    int rc = compress_page(w, body, ulen, &w->cpage);
-    if (rc)
-        return rc;
-    if (w->cpage.len > INT32_MAX)
+    int rc;
+    bool raw = w->o.codec == SL_PQ_CODEC_UNCOMPRESSED;
+    size_t clen = ulen;
+    if (!raw) {
+        if (tlen) {
+            if ((rc = sl_buf_append(&w->page, tail, tlen)) != 0)
+                return rc;
+            body = w->page.ptr;
+        }
+        if ((rc = compress_page(w, body, ulen, &w->cpage)) != 0)
+            return rc;
+        clen = w->cpage.len;
+    }
+    if (clen > INT32_MAX)
         return SL_E2BIG;
     sl_buf_reset(&w->hdr);
     struct sl_tc t;
     sl_tc_init(&t, &w->hdr);
     sl_tc_i32(&t, 1, type);
     sl_tc_i32(&t, 2, (int32_t)ulen);
-    sl_tc_i32(&t, 3, (int32_t)w->cpage.len);
+    sl_tc_i32(&t, 3, (int32_t)clen);
     if (type == PAGE_DATA) {
         sl_tc_struct_begin(&t, 5);
         sl_tc_i32(&t, 1, (int32_t)nvalues);
@@ -988,10 +1225,14 @@ static int write_page(struct sl_pq_writer *w, struct pq_chunk_meta *m, int type,
     if ((rc = sl_tc_finish(&t)) != 0)
         return rc;
     m->usize += (int64_t)(w->hdr.len + ulen);
-    m->csize += (int64_t)(w->hdr.len + w->cpage.len);
+    m->csize += (int64_t)(w->hdr.len + clen);
     if ((rc = out_write(w, w->hdr.ptr, w->hdr.len)) != 0)
         return rc;
-    return out_write(w, w->cpage.ptr, w->cpage.len);
+    if (!raw)
+        return out_write(w, w->cpage.ptr, w->cpage.len);
+    if ((rc = out_write(w, body, blen)) != 0)
+        return rc;
+    return out_write(w, tail, tlen);
 }
 
 static int tmp_reserve(struct sl_pq_writer *w, size_t n)
@@ -1009,9 +1250,24 @@ static int tmp_reserve(struct sl_pq_writer *w, size_t n)
     return 0;
 }
 
-/* Append 4-byte length + RLE of levels [a, b) at bit width bw. */
-static int put_levels(struct sl_pq_writer *w, const uint16_t *lv, size_t a, size_t b, unsigned bw)
+/* Append 4-byte length + RLE of levels [a, b) at bit width bw; lv NULL: all equal to k. */
+static int put_levels(struct sl_pq_writer *w, const uint16_t *lv, uint16_t k, size_t a, size_t b,
+                      unsigned bw)
 {
+    if (!lv) { /* one RLE run */
+        uint8_t run[4 + 10 + 2];
+        size_t h = 4;
+        uint64_t x = (uint64_t)(b - a) << 1;
+        while (x >= 0x80) {
+            run[h++] = (uint8_t)(x | 0x80);
+            x >>= 7;
+        }
+        run[h++] = (uint8_t)x;
+        for (unsigned i = 0; i < (bw + 7) / 8; i++)
+            run[h++] = (uint8_t)(k >> (8 * i));
+        put_le32((char *)run, (uint32_t)(h - 4));
+        return sl_buf_append(&w->page, run, h);
+    }
     int rc = tmp_reserve(w, b - a);
     if (rc)
         return rc;
@@ -1058,7 +1314,7 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
     m->dict = dict;
     if (dict) {
         m->dict_off = (int64_t)w->offset;
-        if ((rc = write_page(w, m, PAGE_DICTIONARY, c->dict.ptr, c->dict.len, c->ndict,
+        if ((rc = write_page(w, m, PAGE_DICTIONARY, c->dict.ptr, c->dict.len, NULL, 0, c->ndict,
                              ENC_PLAIN)) != 0)
             return rc;
     }
@@ -1072,8 +1328,22 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
     size_t l = 0, v = 0, voff = 0;
     do {
         size_t le = l, ve = v, bytes = 0;
-        while (le < nlev) {
-            bool present = !levels || c->def[le] == c->max_def;
+        size_t fixed = dict || c->phys == PT_BOOLEAN ? 1 : c->width;
+        bool closed = fixed && (!levels || c->lev_dense);
+        if (closed) {
+            /* every level is a value of `fixed` bytes: the loop below, in closed form (it was
+             * a pass over every value of every column at flush time) */
+            size_t n = nlev - l, by_bytes = (w->o.page_bytes + fixed - 1) / fixed;
+            if (n > w->o.page_rows)
+                n = w->o.page_rows;
+            if (n > by_bytes)
+                n = by_bytes;
+            le = l + n;
+            ve = v + n;
+            bytes = n * fixed;
+        }
+        while (!closed && le < nlev) {
+            bool present = !levels || c->lev_dense || c->def[le] == c->max_def;
             le++;
             if (present) {
                 if (dict || c->phys == PT_BOOLEAN)
@@ -1085,13 +1355,14 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
                 ve++;
             }
             if ((le - l >= w->o.page_rows || bytes >= w->o.page_bytes) &&
-                (!c->max_rep || le == nlev || c->rep[le] == 0))
+                (!c->max_rep || le == nlev || c->lev_dense || c->rep[le] == 0))
                 break;
         }
         sl_buf_reset(&w->page);
-        if (c->max_rep && (rc = put_levels(w, c->rep, l, le, rbw)) != 0)
+        bool dense = c->lev_dense;
+        if (c->max_rep && (rc = put_levels(w, dense ? NULL : c->rep, 0, l, le, rbw)) != 0)
             return rc;
-        if (c->max_def && (rc = put_levels(w, c->def, l, le, dbw)) != 0)
+        if (c->max_def && (rc = put_levels(w, dense ? NULL : c->def, c->max_def, l, le, dbw)) != 0)
             return rc;
         int enc = ENC_PLAIN;
         if (dict) {
@@ -1112,13 +1383,12 @@ static int write_chunk(struct sl_pq_writer *w, struct pq_col *c, struct pq_chunk
                 (rc = rle_encode(&w->page, w->tmp, ve - v, 1)) != 0)
                 return rc;
             put_le32(w->page.ptr + at, (uint32_t)(w->page.len - at - 4));
-        } else if (bytes) {
-            if ((rc = sl_buf_append(&w->page, c->plain.ptr + voff, bytes)) != 0)
-                return rc;
-            voff += bytes;
         }
-        if ((rc = write_page(w, m, PAGE_DATA, w->page.ptr ? w->page.ptr : "", w->page.len,
-                             (uint32_t)(le - l), enc)) != 0)
+        size_t tlen = dict || c->phys == PT_BOOLEAN ? 0 : bytes; /* PLAIN values, in place */
+        const char *tail = tlen ? c->plain.ptr + voff : NULL;
+        voff += tlen;
+        if ((rc = write_page(w, m, PAGE_DATA, w->page.ptr ? w->page.ptr : "", w->page.len, tail,
+                             tlen, (uint32_t)(le - l), enc)) != 0)
             return rc;
         l = le;
         v = ve;
@@ -1419,6 +1689,7 @@ static int set_schema(struct sl_pq_writer *w, struct sl_pq_schema *s)
                                            : 0;
         c->dictable = c->phys == PT_INT32 || c->phys == PT_INT64 || c->phys == PT_BYTE_ARRAY;
         c->dict_on = c->dictable;
+        c->lev_dense = true;
         c->max_def = n->def;
         c->max_rep = n->rep;
         sl_buf_init(&c->plain, COL_BUF_MAX);
@@ -1489,13 +1760,38 @@ int sl_pq_write_row(struct sl_pq_writer *w, const struct sl_value *const *vals,
         return SL_EINVAL;
     const struct sl_pq_schema *s = w->schema;
     w->row_bytes = 0;
+    /* top-level leaves (most columns of most logs) skip the tree walk */
     for (uint32_t i = 0; i < s->ntop; i++) {
-        int rc = check_node(w, s->top[i], vals[i], rej);
+        const struct pq_node *n = &s->nodes[s->top[i]];
+        const struct sl_value *v = vals[i];
+        int rc;
+        if (n->col < 0)
+            rc = check_node(w, s->top[i], v, rej);
+        else if (is_null(v))
+            rc = n->optional
+                     ? 0
+                     : reject(rej, n->name, SL_ETYPE, "missing or null value for a required field");
+        else
+            rc = check_leaf(w, &w->cols[n->col], v, rej);
         if (rc)
             return rc;
     }
     for (uint32_t i = 0; i < s->ntop; i++) {
-        int rc = emit_node(w, s->top[i], vals[i], 0, 0);
+        const struct pq_node *n = &s->nodes[s->top[i]];
+        const struct sl_value *v = vals[i];
+        int rc;
+        if (n->col < 0) {
+            rc = emit_node(w, s->top[i], v, 0, 0);
+        } else {
+            struct pq_col *c = &w->cols[n->col];
+            bool null = is_null(v);
+            w->buffered += 2;
+            if (null)
+                c->st.nulls++;
+            rc = push_level(c, 0, null ? 0 : n->def);
+            if (!rc && !null)
+                rc = emit_leaf(w, c, v);
+        }
         if (rc) {
             w->failed = rc;
             return rc;

@@ -29,7 +29,8 @@
  *
  * Encodings: PLAIN; RLE/bit-packed hybrid for levels and booleans; RLE_DICTIONARY for
  * strings (string, json, bytes) and integers, falling back to PLAIN for the whole column
- * chunk when the dictionary grows past dict_max_bytes / dict_max_count. Statistics per
+ * chunk when the dictionary grows past dict_max_bytes / dict_max_count, or when its first
+ * 4,096 values are more than 90% distinct / first 32,768 more than half. Statistics per
  * column chunk: null_count, min_value/max_value (byte arrays up to 64 bytes; longer bounds are
  * left out), nan_count for doubles. Codecs: UNCOMPRESSED, SNAPPY, GZIP, ZSTD.
  *

@@ -262,6 +262,38 @@ static void test_dictionary(void **state)
     sl_buf_fini(&in);
 }
 
+/* A chunk whose first 32,768 values are more than half distinct goes PLAIN at that point;
+ * columns with few distinct values keep their dictionary. */
+static void test_dictionary_probe(void **state)
+{
+    struct sl_buf in;
+    sl_buf_init(&in, 0);
+    for (int i = 0; i < 40000; i++)
+        sl_buf_appendf(&in,
+                       "{\"uniq\":\"u%06d\",\"few\":\"v%d\",\"id\":%d,\"port\":%d,\"mid\":%d}\n",
+                       (i * 7919) % 40000, i % 10, 40000 - i, i % 30000, i % 1000);
+    int fd;
+    struct sl_pq_writer *w = open_writer("dictionary_probe",
+                                         "{\"uniq\":\"string\",\"few\":\"string\",\"id\":\"int64\","
+                                         "\"port\":\"int32\",\"mid\":\"int32\"}",
+                                         NULL, &fd);
+    append_lines(w, in.ptr);
+    close_writer(w, fd);
+    expect_rows("dictionary_probe", in.ptr,
+                ",\"meta\": ["
+                "{\"row_group_id\":0,\"column_id\":0,\"encodings\":\"PLAIN, RLE\","
+                "\"stats_min_value\":\"u000000\",\"stats_max_value\":\"u039999\"},"
+                "{\"row_group_id\":0,\"column_id\":1,\"encodings\":\"PLAIN, RLE, RLE_DICTIONARY\","
+                "\"stats_min_value\":\"v0\",\"stats_max_value\":\"v9\"},"
+                "{\"row_group_id\":0,\"column_id\":2,\"encodings\":\"PLAIN, RLE\","
+                "\"stats_min_value\":\"1\",\"stats_max_value\":\"40000\"},"
+                "{\"row_group_id\":0,\"column_id\":3,\"encodings\":\"PLAIN, RLE\","
+                "\"stats_min_value\":\"0\",\"stats_max_value\":\"29999\"},"
+                "{\"row_group_id\":0,\"column_id\":4,\"encodings\":\"PLAIN, RLE, RLE_DICTIONARY\","
+                "\"stats_min_value\":\"0\",\"stats_max_value\":\"999\"}]");
+    sl_buf_fini(&in);
+}
+
 /* ---- strings: a 5 MB value, unicode, empty; bytes and fixed */
 
 static void test_strings(void **state)
@@ -659,12 +691,13 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_parse), cmocka_unit_test(test_flat_codecs),
-        cmocka_unit_test(test_nested),       cmocka_unit_test(test_dictionary),
-        cmocka_unit_test(test_strings),      cmocka_unit_test(test_timestamps),
-        cmocka_unit_test(test_empty),        cmocka_unit_test(test_inferred),
-        cmocka_unit_test(test_row_groups),   cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_property),     cmocka_unit_test(test_readers),
+        cmocka_unit_test(test_schema_parse),     cmocka_unit_test(test_flat_codecs),
+        cmocka_unit_test(test_nested),           cmocka_unit_test(test_dictionary),
+        cmocka_unit_test(test_dictionary_probe), cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_timestamps),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_inferred),         cmocka_unit_test(test_row_groups),
+        cmocka_unit_test(test_rejects),          cmocka_unit_test(test_property),
+        cmocka_unit_test(test_readers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
