@@ -227,6 +227,21 @@ enum sl_netevent_type sl_netevent_type_of(const char *name, size_t len)
     return SL_NETEVENT_NONE;
 }
 
+static bool table_has(const struct sl_netevent__table *tb, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < tb->count; i++)
+        if (strlen(tb->fields[i].name) == len && memcmp(tb->fields[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+bool sl_netevent_has_field(enum sl_netevent_type t, const char *name, size_t len)
+{
+    if (table_has(&tables[0], name, len))
+        return true;
+    return (unsigned)t > 0 && (unsigned)t < SL_NETEVENT__COUNT && table_has(&tables[t], name, len);
+}
+
 const struct sl_netevent__table *sl_netevent__table(unsigned index)
 {
     return index < SL_NETEVENT__COUNT ? &tables[index] : NULL;

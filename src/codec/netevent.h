@@ -52,6 +52,11 @@ const char *sl_netevent_type_name(enum sl_netevent_type t);
 /* By name (case-sensitive); SL_NETEVENT_NONE when unknown. */
 enum sl_netevent_type sl_netevent_type_of(const char *name, size_t len);
 
+/* Whether `name` (the schema's camelCase spelling) is a common field or a field of type t's
+ * table (t may be SL_NETEVENT_NONE: common fields only). For the Zeek reader (codec/zeek.c),
+ * which renames Zeek columns onto the schema. Any thread. */
+bool sl_netevent_has_field(enum sl_netevent_type t, const char *name, size_t len);
+
 #define SL_NETEVENT_MAX_BYTES (16u << 20) /* one FlatBuffer */
 
 /* Verify one FlatBuffer and append its event to b. 0, or SL_EPARSE with d->msg naming what

@@ -1,6 +1,6 @@
 /*
- * in_file.c — the `file` source: JSON lines or raw lines from files named by paths or globs,
- * read once to the end (`mode: read`) or followed like `tail -F` (`mode: tail`).
+ * in_file.c — the `file` source: JSON lines, raw lines or Zeek logs from files named by paths or
+ * globs, read once to the end (`mode: read`) or followed like `tail -F` (`mode: tail`).
  *
  * DESIGN: one thread (the source's) reads every file with plain read(2) into one buffer and
  * feeds each file's own line reader (io/linereader.c), which copies lines into batch memory
@@ -145,7 +145,8 @@ static struct sl_linereader *new_reader(struct sl_component *c, const char *path
 {
     struct file_conf *cf = c->conf;
     struct file_state *s = c->state;
-    struct sl_linereader_opts o = {.format = cf->format ? SL_LINES_RAW : SL_LINES_JSON,
+    static const enum sl_line_format formats[] = {SL_LINES_JSON, SL_LINES_RAW, SL_LINES_ZEEK};
+    struct sl_linereader_opts o = {.format = formats[cf->format],
                                    .max_line = cf->max_line,
                                    .message_field = s->msg,
                                    .where = path,
@@ -491,8 +492,9 @@ static const struct sl_option file_opts[] = {
      "files or globs (\"/var/log/zeek/*.json\"), brace expansion allowed", NULL, 0, 0,
      SL_OPT_REQUIRED},
     {"format", SL_OPT_ENUM, "json", offsetof(struct file_conf, format),
-     "json: one JSON object per line; lines: each line is a `message` string", "json|lines", 0, 0,
-     0},
+     "json: one JSON object per line; lines: each line is a `message` string; zeek: Zeek TSV or "
+     "JSON logs typed onto the network-event schema by #path or file name",
+     "json|lines|zeek", 0, 0, 0},
     {"mode", SL_OPT_ENUM, "read", offsetof(struct file_conf, mode),
      "read: read to the end once; tail: follow appends, rotation and new files (tail -F)",
      "read|tail", 0, 0, 0},

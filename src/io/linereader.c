@@ -22,6 +22,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "codec/json.h"
+#include "codec/zeek.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct sl_linereader {
     int64_t now_ns;
     sl_linereader_emit_fn emit;
     void *emit_arg;
+    struct sl_zeek *zeek; /* SL_LINES_ZEEK: the file's header state */
 };
 
 static int default_emit(void *arg, struct sl_batch *b, bool is_errors)
@@ -66,6 +68,8 @@ struct sl_linereader *sl_linereader_new(struct sl_component *c, const struct sl_
     sl_buf_init(&r->partial, r->max_line + 1);
     r->emit = default_emit;
     r->emit_arg = c;
+    if (r->format == SL_LINES_ZEEK)
+        r->zeek = sl_zeek_new(o->where);
     return r;
 }
 
@@ -76,6 +80,7 @@ void sl_linereader_free(struct sl_linereader *r)
     sl_batch_unref(r->batch);
     sl_batch_unref(r->errs);
     sl_buf_fini(&r->partial);
+    sl_zeek_free(r->zeek);
     sl_free(r->where);
     sl_free(r);
 }
@@ -179,6 +184,21 @@ static int take_line(struct sl_linereader *r, const char *p, size_t n, uint64_t 
             dead_letter(r, msg, p, n, (int64_t)start);
         } else {
             b->events[b->count - 1].ts_ns = r->now_ns;
+            r->events++;
+        }
+    } else if (r->format == SL_LINES_ZEEK) {
+        struct sl_diag d;
+        d.offset = -1;
+        d.msg[0] = 0;
+        uint32_t before = b->count;
+        if (sl_zeek_parse_line(r->zeek, b, copy, n, &d)) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "invalid Zeek line: %s", d.msg);
+            dead_letter(r, msg, p, n, (int64_t)start);
+        } else if (b->count > before) {
+            struct sl_event *ev = &b->events[b->count - 1];
+            if (!ev->ts_ns)
+                ev->ts_ns = r->now_ns;
             r->events++;
         }
     } else {

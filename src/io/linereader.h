@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum sl_line_format { SL_LINES_JSON, SL_LINES_RAW };
+/* SL_LINES_ZEEK: Zeek TSV or JSON logs, typed by #path or the file name (codec/zeek.h); the
+ * reader keeps the TSV header state; event time from `ts` when there is one. */
+enum sl_line_format { SL_LINES_JSON, SL_LINES_RAW, SL_LINES_ZEEK };
 
 struct sl_linereader_opts {
     enum sl_line_format format;
