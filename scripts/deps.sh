@@ -11,7 +11,7 @@ PKGS=(
   curl netcat-openbsd python3
   nodejs npm libsnappy-dev libzstd-dev zlib1g-dev
   libzmq3-dev libsodium-dev libc-ares-dev flatbuffers-compiler python3-flatbuffers python3-zmq
-  dnsmasq-base
+  dnsmasq-base libcurl4-openssl-dev prometheus-pushgateway
 )
 missing=()
 for p in "${PKGS[@]}"; do
