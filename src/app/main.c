@@ -9,6 +9,7 @@
  *   sluice profiles --store URL [PROFILE [ENTITY]]
  *   sluice keygen [--json]
  *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
+ *   sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -16,6 +17,7 @@
 #include "api/server.h"
 #include "app/keygen_cmd.h"
 #include "app/profiles_cmd.h"
+#include "app/receiver_cmd.h"
 #include "app/send_cmd.h"
 #include "app/stellar_cmd.h"
 #include "base/alloc.h"
@@ -46,6 +48,7 @@ static void usage(FILE *f)
                "       sluice profiles --store URL [PROFILE [ENTITY]] [--json]\n"
                "       sluice keygen [--json]\n"
                "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
+               "       sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -60,7 +63,9 @@ static void usage(FILE *f)
                "           entity's measurements (sluice profiles --help)\n"
                "  keygen   a CurveZMQ key pair for the zmq source, in every accepted form\n"
                "  send     push JSON events as network-event FlatBuffers over CurveZMQ to a\n"
-               "           zmq source (sluice send --help)\n");
+               "           zmq source (sluice send --help)\n"
+               "  receiver store the aggregator's Parquet uploads and serve its command set\n"
+               "           (sluice receiver --help)\n");
 }
 
 struct args {
@@ -398,6 +403,8 @@ int main(int argc, char **argv)
         return sl_cmd_keygen(argc, argv);
     if (strcmp(cmd, "send") == 0)
         return sl_cmd_send(argc, argv);
+    if (strcmp(cmd, "receiver") == 0)
+        return sl_cmd_receiver(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -266,7 +266,7 @@ static int frame(const uint8_t head[4], const uint8_t tail[8], uint64_t len, uin
         return fail(d, SL_EPARSE, 0, "file of %llu bytes is too short for Parquet (at least 12)",
                     (unsigned long long)len);
     if (memcmp(head, "PAR1", 4) != 0)
-        return fail(d, SL_EPARSE, 0, "not a Parquet file: no PAR1 magic at byte 0");
+        return fail(d, SL_EPARSE, 0, "no PAR1 magic at byte 0 (not a Parquet file)");
     if (memcmp(tail + 4, "PARE", 4) == 0)
         return fail(d, SL_EPARSE, (int64_t)len - 4,
                     "encrypted footer (PARE) at byte %llu is not supported",

@@ -210,7 +210,7 @@ static void test_corrupt(void **state)
     assert_int_equal(
         sl_parquet_footer_check((const uint8_t *)"hello world, not parquet", 24, NULL, &d),
         SL_EPARSE);
-    assert_string_equal(d.msg, "not a Parquet file: no PAR1 magic at byte 0");
+    assert_string_equal(d.msg, "no PAR1 magic at byte 0 (not a Parquet file)");
     memcpy(small + 1196, "PAR0", 4);
     assert_int_equal(sl_parquet_footer_check(small, sizeof(small), NULL, &d), SL_EPARSE);
     assert_non_null(strstr(d.msg, "no PAR1 magic at the end (byte 1196)"));
