@@ -202,6 +202,28 @@ printf 'key-three\n' >> keys.txt
 out=$(upload agg-3 GENERAL 1700000002000 "$HTTP_PQ" key-three)
 expect_eq "key added to the file" "${out%% *}" 200
 
+# SIGHUP re-reads the keys (and does not stop the server)
+kill -HUP $RPID
+sleep 0.5
+kill -0 $RPID || fail "SIGHUP stopped the receiver"
+out=$(upload agg-3 GENERAL 1700000002001 "$HTTP_PQ" key-three)
+expect_eq "upload after SIGHUP" "${out%% *}" 200
+grep -q 'SIGHUP' rlog.txt || fail "SIGHUP not logged"
+
+# concurrent uploads: each one stored
+CPIDS=()
+for i in 1 2 3 4 5 6 7 8; do
+  curl -sS -o "par$i.txt" -w '%{http_code}' -F api-key=key-two -F aggregator-id=par-$i \
+    -F type=TDS -F time=170000000000$i -F "file=@$SMTP_PQ" "$URL/s3" > "par$i.code" &
+  CPIDS+=($!)
+done
+for p in "${CPIDS[@]}"; do wait "$p" || true; done
+for i in 1 2 3 4 5 6 7 8; do
+  [ "$(cat "par$i.code")" = 200 ] || fail "concurrent upload $i: $(cat "par$i.code") $(cat "par$i.txt")"
+  cmp "$SMTP_PQ" "$T/root/TDS/2023-11-14/par-$i-170000000000$i.parquet" || fail "concurrent bytes $i"
+done
+ok "8 concurrent uploads stored"
+
 # DuckDB reads a stored file back
 if [ -d "$SL_SRC/tests/node/node_modules/@duckdb/node-api" ] && command -v node > /dev/null; then
   out=$(node "$SL_SRC/tests/node/read_any.mjs" "$T/root/SMTP/2023-11-15") || fail "DuckDB: $out"
@@ -214,7 +236,7 @@ fi
 kill -TERM $RPID
 rc=0; wait $RPID || rc=$?
 expect_eq "exit after SIGTERM" "$rc" 0
-grep -q 'stopped: stored 6 ' rlog.txt || fail "counters: $(grep stopped rlog.txt)"
+grep -q 'stopped: stored 15 ' rlog.txt || fail "counters: $(grep stopped rlog.txt)"
 grep -q 'rejected status=401 reason=\\"unknown api key\\" remote=127.0.0.1:' rlog.txt ||
   fail "rejection log line: $(grep status=401 rlog.txt | head -2)"
 grep -q 'msg="stored path=HTTP/2023-11-14/agg-1-1700000000123.parquet aggregator=agg-1 type=HTTP bytes=' rlog.txt ||
