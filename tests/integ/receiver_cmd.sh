@@ -83,8 +83,8 @@ expect_eq "good upload" "$out" '200 {"stored":"HTTP/2023-11-14/agg-1-17000000001
 STORED=$T/root/HTTP/2023-11-14/agg-1-1700000000123.parquet
 cmp "$HTTP_PQ" "$STORED" || fail "stored bytes differ"
 ok "stored bytes identical"
-out=$(upload agg-1 SMTP 1700086400000 "$SMTP_PQ" key-two)
-expect_eq "second key, next day (UTC)" "$out" '200 {"stored":"SMTP/2023-11-15/agg-1-1700086400000.parquet","rows":150}'
+out=$(upload agg-1 SMTP 1700086400000 "$SMTP_PQ" key-two -H 'Transfer-Encoding: chunked')
+expect_eq "second key, next day (UTC), chunked" "$out" '200 {"stored":"SMTP/2023-11-15/agg-1-1700086400000.parquet","rows":150}'
 
 # idempotent re-upload, then other bytes under the same name
 out=$(upload agg-1 HTTP 1700000000123 "$HTTP_PQ")
@@ -144,6 +144,14 @@ expect_eq "missing file" "$out $(cat body.txt)" "400 missing file part"
 out=$(curl -sS -o body.txt -w '%{http_code}' -d 'api-key=key-one' "$URL/s3")
 expect_eq "urlencoded body" "${out}" 400
 
+# malformed forms
+out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F api-key=key-one)
+expect_eq "field given twice" "$out" "400 field api-key given twice"
+out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F "file=@$HTTP_PQ")
+expect_eq "two files" "$out" "400 more than one file part"
+out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F "description=$(head -c 5000 /dev/zero | tr '\0' x)")
+expect_eq "description too long" "$out" "400 field description longer than 4096 bytes"
+
 # size bound: streamed past 200 KiB, and refused from Content-Length (2 MiB)
 head -c 300000 /dev/urandom > big.bin
 out=$(upload agg-1 HTTP 1700000000999 big.bin)
@@ -152,6 +160,14 @@ head -c 2000000 /dev/urandom > huge.bin
 out=$(upload agg-1 HTTP 1700000000999 huge.bin)
 case "$out" in "413 body of "*) ok "over --max-bytes (Content-Length): $out" ;;
   *) fail "huge: $out" ;; esac
+# chunked (no Content-Length) past the bound: the connection is closed (curl: empty reply)
+set +e
+curl -sS -o /dev/null -H 'Transfer-Encoding: chunked' -F api-key=key-one -F aggregator-id=agg-1 \
+  -F type=HTTP -F time=1700000000999 -F "file=@huge.bin" "$URL/s3" 2> chunked.err
+rc=$?
+set -e
+[ $rc -ne 0 ] || fail "chunked upload past the bound succeeded"
+ok "chunked past the bound: curl exit $rc"
 [ "$(files_under_root)" = "$BEFORE" ] || fail "rejections stored something: $(files_under_root)"
 [ -z "$(find "$T/root" -name '.upload-*')" ] || fail "temporary files left"
 ok "nothing stored for 400/413"
