@@ -28,6 +28,7 @@
 #include "sys/fdio.h"
 #include "sys/net.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -949,6 +950,25 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* Temporary files a crash left in the root (uploads, aggregators.json rewrites). */
+static void sweep_temps(const char *root)
+{
+    DIR *dir = opendir(root);
+    if (!dir)
+        return;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (strncmp(e->d_name, ".upload-", 8) != 0 && strncmp(e->d_name, ".tmp-", 5) != 0)
+            continue;
+        if (unlinkat(dirfd(dir), e->d_name, 0) == 0)
+            n++;
+    }
+    closedir(dir);
+    if (n)
+        sl_warn("receiver", "removed %u temporary file(s) left in %s", n, root);
+}
+
 static void free_receiver(struct sl_receiver *r)
 {
     free_keys(r->keys, r->nkeys);
@@ -992,6 +1012,7 @@ struct sl_receiver *sl_receiver_start(const struct sl_receiver_opts *o, struct s
         sl_warn("receiver", "no api key in %s: every upload will be refused (401)", r->keys_path);
     if (load_aggs(r, d))
         goto fail;
+    sweep_temps(r->root);
     char host[256];
     uint16_t port;
     if (sl_net_split_hostport(o->listen, host, sizeof(host), &port)) {

@@ -60,11 +60,13 @@ SMTP_PQ=$T/out/SMTP.parquet
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 printf '# api keys\nkey-one\n\n  key-two  \n' > keys.txt
+mkdir -p root && echo partial > root/.upload-AbC123   # left by a crash: swept at start
 echo '{"commands": [{"name": "restart"}]}' > commands.json
 $SLUICE receiver --listen 127.0.0.1:$PORT --root "$T/root" --keys keys.txt \
   --commands commands.json --max-bytes 200KiB --path /s3 2> rlog.txt &
 RPID=$!; PIDS+=($RPID)
 wait_port "$PORT"
+[ ! -e root/.upload-AbC123 ] || fail "stale temporary file not swept"
 
 # upload ID TYPE TIME FILE [KEY] [extra curl args...]: prints "<status> <body>"
 upload() {
