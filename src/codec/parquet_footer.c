@@ -66,8 +66,94 @@ static void copy_text(char *dst, size_t cap, const uint8_t *p, size_t n, bool *t
         *truncated = true;
 }
 
-/* RowGroup: only num_rows (3, i64, required) matters. */
-static int row_group(struct sl_tcr *r, uint32_t index, int64_t *rows)
+/* Where the column chunks must lie: after the leading magic, before the footer. */
+struct bounds {
+    uint64_t data_end; /* offset of the footer */
+    uint32_t group;
+    uint32_t column;
+    uint64_t chunks;
+};
+
+/* ColumnMetaData: the chunk's first page (dictionary_page_offset (11) when present, else
+ * data_page_offset (9), required) and its total_compressed_size (7, required). */
+static int column_meta(struct sl_tcr *r, struct bounds *b)
+{
+    uint64_t at = sl_tcr_offset(r);
+    int rc = sl_tcr_struct_begin(r);
+    if (rc)
+        return rc;
+    int16_t last = 0, id;
+    enum sl_tc_type t;
+    int64_t data_off = -1, dict_off = -1, size = -1;
+    for (;;) {
+        uint64_t fat = sl_tcr_offset(r);
+        if ((rc = sl_tcr_field(r, &last, &id, &t)) != 0 || t == 0)
+            break;
+        int64_t *dst = id == 7 ? &size : id == 9 ? &data_off : id == 11 ? &dict_off : NULL;
+        if (dst) {
+            if ((rc = want_type(r, fat, id == 7 ? "total_compressed_size" : "page offset", id, t,
+                                SL_TC_I64)) != 0 ||
+                (rc = sl_tcr_i64(r, dst)) != 0)
+                break;
+        } else if ((rc = sl_tcr_skip(r, t, false)) != 0) {
+            break;
+        }
+    }
+    sl_tcr_struct_end(r);
+    if (rc)
+        return rc;
+    if (data_off < 0 || size < 0)
+        return sl_tcr_fail(r, SL_EPARSE, at,
+                           "row group %u column %u: no data_page_offset or total_compressed_size",
+                           b->group, b->column);
+    /* some writers put 0 for "no dictionary" */
+    int64_t start = dict_off > 0 && dict_off < data_off ? dict_off : data_off;
+    if (start < 4 || (uint64_t)start > b->data_end ||
+        (uint64_t)size > b->data_end - (uint64_t)start)
+        return sl_tcr_fail(r, SL_EPARSE, at,
+                           "row group %u column %u: chunk at bytes %lld..%lld is outside the "
+                           "data (bytes 4..%llu)",
+                           b->group, b->column, (long long)start,
+                           (long long)start + (long long)size, (unsigned long long)b->data_end);
+    return 0;
+}
+
+/* ColumnChunk: file_path (1: the chunk lives in another file: not checked), meta_data (3). */
+static int column_chunk(struct sl_tcr *r, struct bounds *b)
+{
+    int rc = sl_tcr_struct_begin(r);
+    if (rc)
+        return rc;
+    int16_t last = 0, id;
+    enum sl_tc_type t;
+    bool external = false, have_meta = false;
+    size_t meta_pos = 0;
+    for (;;) {
+        if ((rc = sl_tcr_field(r, &last, &id, &t)) != 0 || t == 0)
+            break;
+        if (id == 1 && t == SL_TC_BINARY)
+            external = true;
+        if (id == 3 && t == SL_TC_STRUCT) {
+            have_meta = true;
+            meta_pos = r->pos;
+        }
+        if ((rc = sl_tcr_skip(r, t, false)) != 0)
+            break;
+    }
+    if (!rc && have_meta && !external) {
+        /* read the ColumnMetaData now that file_path is known (fields may come in any order) */
+        size_t end = r->pos;
+        r->pos = meta_pos;
+        rc = column_meta(r, b);
+        r->pos = end;
+        b->chunks++;
+    }
+    sl_tcr_struct_end(r);
+    return rc;
+}
+
+/* RowGroup: columns (1: each chunk within the data) and num_rows (3, i64, required). */
+static int row_group(struct sl_tcr *r, uint32_t index, int64_t *rows, struct bounds *b)
 {
     uint64_t at = sl_tcr_offset(r);
     int rc = sl_tcr_struct_begin(r);
@@ -76,11 +162,22 @@ static int row_group(struct sl_tcr *r, uint32_t index, int64_t *rows)
     int16_t last = 0, id;
     enum sl_tc_type t;
     bool have = false;
+    b->group = index;
     for (;;) {
         uint64_t fat = sl_tcr_offset(r);
         if ((rc = sl_tcr_field(r, &last, &id, &t)) != 0 || t == 0)
             break;
-        if (id == 3) {
+        if (id == 1 && t == SL_TC_LIST) {
+            uint32_t n;
+            if ((rc = struct_list(r, "RowGroup.columns", &n)) != 0)
+                break;
+            for (uint32_t i = 0; i < n && !rc; i++) {
+                b->column = i;
+                rc = column_chunk(r, b);
+            }
+            if (rc)
+                break;
+        } else if (id == 3) {
             if ((rc = want_type(r, fat, "RowGroup.num_rows", 3, t, SL_TC_I64)) != 0 ||
                 (rc = sl_tcr_i64(r, rows)) != 0)
                 break;
@@ -144,7 +241,7 @@ int sl_parquet_footer_decode(const uint8_t *footer, size_t len, uint64_t base,
 {
     struct sl_parquet_footer_info tmp;
     struct sl_parquet_footer_info *info = out ? out : &tmp;
-    uint64_t file_len = info->file_len;
+    uint64_t file_len = out ? out->file_len : 0;
     memset(info, 0, sizeof(*info));
     info->file_len = file_len;
     info->footer_len = (uint32_t)len;
@@ -156,6 +253,7 @@ int sl_parquet_footer_decode(const uint8_t *footer, size_t len, uint64_t base,
     enum { F_VERSION = 1, F_SCHEMA = 2, F_ROWS = 4, F_GROUPS = 8 };
     unsigned seen = 0;
     int64_t group_rows = 0;
+    struct bounds bounds = {.data_end = base};
     int16_t last = 0, id;
     enum sl_tc_type t;
     for (;;) {
@@ -199,7 +297,7 @@ int sl_parquet_footer_decode(const uint8_t *footer, size_t len, uint64_t base,
                 return rc;
             for (uint32_t i = 0; i < n; i++) {
                 int64_t rows = 0;
-                if ((rc = row_group(&r, i, &rows)) != 0)
+                if ((rc = row_group(&r, i, &rows, &bounds)) != 0)
                     return rc;
                 if (rows > INT64_MAX - group_rows)
                     return sl_tcr_fail(&r, SL_EPARSE, at, "row group rows overflow");
@@ -235,6 +333,7 @@ int sl_parquet_footer_decode(const uint8_t *footer, size_t len, uint64_t base,
         }
     }
     sl_tcr_struct_end(&r);
+    info->column_chunk_count = bounds.chunks;
     static const struct {
         unsigned bit;
         const char *name;

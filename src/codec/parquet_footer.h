@@ -6,7 +6,8 @@
  * `PAR1`. The check verifies both magics, that the footer length fits the file, and decodes
  * FileMetaData with the schema-less compact reader of thrift_compact.h: version (1), schema
  * (2: element count), num_rows (3), row_groups (4: count; their num_rows must add up to
- * num_rows), key_value_metadata (5: the first SL_PQF_KV_MAX pairs copied), created_by (6).
+ * num_rows; every column chunk stored in this file must lie between the leading magic and
+ * the footer), key_value_metadata (5: the first SL_PQF_KV_MAX pairs copied), created_by (6).
  * Other fields (column_orders, encryption...) are skipped, whatever their type. Pages and
  * column chunks are not read: this proves the file is complete and its footer coherent, not
  * that every page decodes.
@@ -45,7 +46,8 @@ struct sl_parquet_footer_info {
     uint32_t schema_count; /* schema elements, the root included */
     int64_t num_rows;
     uint32_t row_group_count;
-    uint32_t kv_count; /* pairs in the file (kv[] holds the first SL_PQF_KV_MAX) */
+    uint64_t column_chunk_count; /* chunks checked to lie within the data (not external) */
+    uint32_t kv_count;           /* pairs in the file (kv[] holds the first SL_PQF_KV_MAX) */
     struct sl_parquet_kv kv[SL_PQF_KV_MAX];
     char created_by[128]; /* "" when absent; truncated when longer */
 };

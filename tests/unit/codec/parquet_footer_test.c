@@ -103,6 +103,18 @@ static void test_writer_files(void **state)
         assert_null(sl_parquet_footer_kv(&info, "nope"));
         assert_true(strncmp(info.created_by, "sluice version ", 15) == 0);
         assert_int_equal(info.file_len, f.len);
+        assert_int_equal(info.column_chunk_count, 2 * cases[i].groups);
+        if (cases[i].rows) {
+            /* bytes cut from the middle, footer intact: the chunks run into the footer */
+            struct sl_buf cut;
+            sl_buf_init(&cut, 0);
+            sl_buf_append(&cut, f.ptr, 40);
+            sl_buf_append(&cut, f.ptr + 50, f.len - 50);
+            rc = check(&cut, NULL, &d);
+            assert_int_equal(rc, SL_EPARSE);
+            assert_non_null(strstr(d.msg, "is outside the data (bytes 4.."));
+            sl_buf_fini(&cut);
+        }
         /* every strict prefix of the footer fails, cleanly */
         size_t flen = info.footer_len, start = f.len - 8 - flen;
         for (size_t k = 0; k < flen; k++) {
