@@ -644,10 +644,14 @@ static const char *fval(struct upload *u, int i)
 static int validate_fields(struct upload *u, bool final)
 {
     struct sl_receiver *r = u->r;
-    for (int i = 0; i < F__COUNT; i++)
+    for (int i = 0; i < F__COUNT; i++) {
         if (u->f[i].too_long)
             return reject(u, i == F_KEY ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST,
                           "field %s longer than %zu bytes", field_names[i], field_caps[i]);
+        if (u->f[i].seen && strlen(u->f[i].buf) != u->f[i].len)
+            return reject(u, i == F_KEY ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST,
+                          "field %s contains a NUL byte", field_names[i]);
+    }
     const char *key = fval(u, F_KEY);
     if (key || final) {
         if (!key || !*key)

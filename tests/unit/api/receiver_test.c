@@ -91,6 +91,8 @@ static long post(int port, const char *const *parts, const struct sl_buf *file, 
             curl_mime_data(p, file->ptr, file->len);
             curl_mime_filename(p, "x.parquet");
             curl_mime_type(p, "application/octet-stream");
+        } else if (strcmp(parts[i + 1], "@nul") == 0) {
+            curl_mime_data(p, "FTP\0x", 5); /* a NUL inside a field */
         } else {
             curl_mime_data(p, parts[i + 1], CURL_ZERO_TERMINATED);
         }
@@ -216,6 +218,11 @@ static void test_uploads(void **state)
                               "time",    "-5",     "file",          "@bytes", NULL};
     assert_int_equal(post(port, neg_time, &pq, body, sizeof(body)), 400);
 
+    const char *nul[] = {"api-key", "secret", "aggregator-id", "a1",     "type", "@nul",
+                         "time",    "1",      "file",          "@bytes", NULL};
+    assert_int_equal(post(port, nul, &pq, body, sizeof(body)), 400);
+    assert_string_equal(body, "field type contains a NUL byte\n");
+
     struct sl_receiver_stats st;
     sl_receiver_stop(r, &st);
     assert_int_equal(st.stored, 1);
@@ -223,7 +230,7 @@ static void test_uploads(void **state)
     assert_int_equal(st.rows, 42);
     assert_int_equal(st.bytes, pq.len);
     assert_int_equal(st.rejected_401, 1);
-    assert_int_equal(st.rejected_400, 3);
+    assert_int_equal(st.rejected_400, 4);
     assert_int_equal(count_files(root), 2); /* FTP/ and aggregators.json */
     sl_buf_fini(&pq);
 }
