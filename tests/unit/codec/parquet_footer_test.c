@@ -294,6 +294,11 @@ static void test_fd(void **state)
     assert_memory_equal(&a, &b, sizeof(a));
     assert_int_equal(a.num_rows, 5000);
     assert_int_equal(a.row_group_count, 5);
+    /* the footer buffer is the one allocation: its failure is reported */
+    sl_alloc_fail_nth(1);
+    assert_int_equal(sl_parquet_footer_check_fd(fd, NULL, &d), SL_ENOMEM);
+    sl_alloc_fail_nth(0);
+    assert_non_null(strstr(d.msg, "out of memory"));
     /* cut the file: the tail magic is gone */
     assert_int_equal(ftruncate(fd, (off_t)f.len - 3), 0);
     assert_int_equal(sl_parquet_footer_check_fd(fd, NULL, &d), SL_EPARSE);
