@@ -1,5 +1,5 @@
 /*
- * receiver_cmd.c — `sluice receiver`: flags, signals and the life of an sl_receiver.
+ * receiver_cmd.c — `sluice receiver`: flags, signals and the life of an sl_upload_server.
  *
  * SIGINT/SIGTERM stop it cleanly (uploads in flight are cut, their temporary files removed)
  * and the counters are logged; SIGHUP re-reads the keys file at the next request (it is also
@@ -7,7 +7,7 @@
  */
 #include "app/receiver_cmd.h"
 
-#include "api/receiver.h"
+#include "api/upload_server.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "sys/signals.h"
@@ -69,7 +69,7 @@ static const char *flag(int argc, char **argv, int *i, const char *name, int *mi
 
 int sl_cmd_receiver(int argc, char **argv)
 {
-    struct sl_receiver_opts o = {.listen = "127.0.0.1:8080"};
+    struct sl_upload_server_opts o = {.listen = "127.0.0.1:8080"};
     const char *max = NULL, *level = NULL;
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i], *v;
@@ -134,7 +134,7 @@ int sl_cmd_receiver(int argc, char **argv)
 
     struct sl_diag d;
     sl_diag_init(&d);
-    struct sl_receiver *r = sl_receiver_start(&o, &d);
+    struct sl_upload_server *r = sl_upload_server_start(&o, &d);
     if (!r) {
         char msg[1400];
         sl_diag_format(&d, msg, sizeof(msg));
@@ -142,7 +142,8 @@ int sl_cmd_receiver(int argc, char **argv)
         return 2;
     }
     sl_info("receiver", "listening on %s (port %d): POST %s, GET /commands, GET /health; root %s",
-            o.listen, sl_receiver_port(r), o.upload_path ? o.upload_path : "<any path>", o.root);
+            o.listen, sl_upload_server_port(r), o.upload_path ? o.upload_path : "<any path>",
+            o.root);
     for (;;) {
         struct pollfd pfd = {.fd = sl_signals_fd(), .events = POLLIN};
         if (poll(&pfd, 1, 200) > 0 || sl_signals_stop_requested())
@@ -150,12 +151,12 @@ int sl_cmd_receiver(int argc, char **argv)
         if (hup) {
             hup = 0;
             sl_info("receiver", "SIGHUP: the keys file is re-read at the next request");
-            sl_receiver_reload_keys(r);
+            sl_upload_server_reload_keys(r);
         }
     }
     sl_info("receiver", "stop requested");
-    struct sl_receiver_stats st;
-    sl_receiver_stop(r, &st);
+    struct sl_upload_server_stats st;
+    sl_upload_server_stop(r, &st);
     sl_info("receiver",
             "stopped: stored %llu (%llu bytes, %llu rows), duplicates %llu, rejected 400 %llu, "
             "401 %llu, 413 %llu, other %llu; commands 200 %llu, 304 %llu, 404 %llu",

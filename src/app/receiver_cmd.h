@@ -1,6 +1,6 @@
 /*
  * receiver_cmd.h — `sluice receiver`: the HTTP endpoint that aggregators upload their Parquet
- * files to and poll for commands (api/receiver.h, docs/receiver.md), so the whole aggregator
+ * files to and poll for commands (api/upload_server.h, docs/receiver.md), so the whole aggregator
  * path runs on one machine.
  *
  * Takes the whole argv of sluice (argv[1] is the command) and returns the exit status (0

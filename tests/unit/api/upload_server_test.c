@@ -1,15 +1,15 @@
 /*
- * receiver_test.c — the upload receiver in process, driven by libcurl's mime API: field
- * validation helpers, start-up errors (root not a directory, keys file missing, a corrupt
- * aggregators.json), and uploads whose parts come in orders the contract does not use (the
- * key after the file: streamed, then removed), plus the counters sl_receiver_stop reports.
+ * upload_server_test.c — the upload server of `sluice receiver` in process, driven by libcurl's
+ * mime API: field validation helpers, start-up errors (root not a directory, keys file missing, a
+ * corrupt aggregators.json), and uploads whose parts come in orders the contract does not use (the
+ * key after the file: streamed, then removed), plus the counters sl_upload_server_stop reports.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "api/receiver.h"
+#include "api/upload_server.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "codec/parquet.h"
@@ -117,21 +117,21 @@ static long post(int port, const char *const *parts, const struct sl_buf *file, 
 
 static void test_helpers(void **state)
 {
-    assert_true(sl_receiver_type_ok("GENERAL"));
-    assert_true(sl_receiver_type_ok("SYSTEM_STATS"));
-    assert_true(sl_receiver_type_ok("DCE_RPC"));
-    assert_false(sl_receiver_type_ok("http"));
-    assert_false(sl_receiver_type_ok(""));
-    assert_true(sl_receiver_id_ok("a", 1));
-    assert_true(sl_receiver_id_ok("node-1.site_B", 13));
-    assert_false(sl_receiver_id_ok("", 0));
-    assert_false(sl_receiver_id_ok("a/b", 3));
-    assert_false(sl_receiver_id_ok("a b", 3));
-    assert_false(sl_receiver_id_ok("a:b", 3));
+    assert_true(sl_upload_server_type_ok("GENERAL"));
+    assert_true(sl_upload_server_type_ok("SYSTEM_STATS"));
+    assert_true(sl_upload_server_type_ok("DCE_RPC"));
+    assert_false(sl_upload_server_type_ok("http"));
+    assert_false(sl_upload_server_type_ok(""));
+    assert_true(sl_upload_server_id_ok("a", 1));
+    assert_true(sl_upload_server_id_ok("node-1.site_B", 13));
+    assert_false(sl_upload_server_id_ok("", 0));
+    assert_false(sl_upload_server_id_ok("a/b", 3));
+    assert_false(sl_upload_server_id_ok("a b", 3));
+    assert_false(sl_upload_server_id_ok("a:b", 3));
     char id[130];
     memset(id, 'x', sizeof(id));
-    assert_true(sl_receiver_id_ok(id, 128));
-    assert_false(sl_receiver_id_ok(id, 129));
+    assert_true(sl_upload_server_id_ok(id, 128));
+    assert_false(sl_upload_server_id_ok(id, 129));
 }
 
 static void test_start_errors(void **state)
@@ -139,10 +139,10 @@ static void test_start_errors(void **state)
     char root[300], keys[300];
     snprintf(root, sizeof(root), "%s/root1", g_dir);
     snprintf(keys, sizeof(keys), "%s/keys1", g_dir);
-    struct sl_receiver_opts o = {.listen = "127.0.0.1:0", .root = root, .keys_path = keys};
+    struct sl_upload_server_opts o = {.listen = "127.0.0.1:0", .root = root, .keys_path = keys};
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_null(sl_receiver_start(&o, &d));
+    assert_null(sl_upload_server_start(&o, &d));
     assert_non_null(strstr(d.msg, "keys1"));
     write_file("keys1", "k\n", 2);
     write_file("afile", "x", 1);
@@ -150,26 +150,26 @@ static void test_start_errors(void **state)
     snprintf(afile, sizeof(afile), "%s/afile", g_dir);
     o.root = afile;
     sl_diag_init(&d);
-    assert_null(sl_receiver_start(&o, &d));
+    assert_null(sl_upload_server_start(&o, &d));
     assert_non_null(strstr(d.msg, "not a writable directory"));
     o.root = root;
     mkdir(root, 0755);
     write_file("root1/aggregators.json", "[1,2", 4);
     sl_diag_init(&d);
-    assert_null(sl_receiver_start(&o, &d));
+    assert_null(sl_upload_server_start(&o, &d));
     assert_non_null(strstr(d.msg, "aggregators.json"));
     const char *aggs = "{\"a1\": {\"description\": \"d\"}}";
     write_file("root1/aggregators.json", aggs, strlen(aggs));
     o.listen = "nonsense";
     sl_diag_init(&d);
-    assert_null(sl_receiver_start(&o, &d));
+    assert_null(sl_upload_server_start(&o, &d));
     assert_non_null(strstr(d.msg, "--listen"));
     o.listen = "127.0.0.1:0";
-    struct sl_receiver *r = sl_receiver_start(&o, &d);
+    struct sl_upload_server *r = sl_upload_server_start(&o, &d);
     assert_non_null(r);
-    assert_true(sl_receiver_port(r) > 0);
-    sl_receiver_stop(r, NULL);
-    sl_receiver_stop(NULL, NULL);
+    assert_true(sl_upload_server_port(r) > 0);
+    sl_upload_server_stop(r, NULL);
+    sl_upload_server_stop(NULL, NULL);
 }
 
 static void test_uploads(void **state)
@@ -178,13 +178,13 @@ static void test_uploads(void **state)
     snprintf(root, sizeof(root), "%s/root2", g_dir);
     snprintf(keys, sizeof(keys), "%s/keys2", g_dir);
     write_file("keys2", "# comment\nsecret\n", strlen("# comment\nsecret\n"));
-    struct sl_receiver_opts o = {
+    struct sl_upload_server_opts o = {
         .listen = "127.0.0.1:0", .root = root, .keys_path = keys, .upload_path = "/up"};
     struct sl_diag d;
     sl_diag_init(&d);
-    struct sl_receiver *r = sl_receiver_start(&o, &d);
+    struct sl_upload_server *r = sl_upload_server_start(&o, &d);
     assert_non_null(r);
-    int port = sl_receiver_port(r);
+    int port = sl_upload_server_port(r);
     struct sl_buf pq;
     parquet_bytes(&pq, 42);
     char body[600];
@@ -223,8 +223,8 @@ static void test_uploads(void **state)
     assert_int_equal(post(port, nul, &pq, body, sizeof(body)), 400);
     assert_string_equal(body, "field type contains a NUL byte\n");
 
-    struct sl_receiver_stats st;
-    sl_receiver_stop(r, &st);
+    struct sl_upload_server_stats st;
+    sl_upload_server_stop(r, &st);
     assert_int_equal(st.stored, 1);
     assert_int_equal(st.duplicates, 1);
     assert_int_equal(st.rows, 42);

@@ -1,5 +1,5 @@
 /*
- * receiver.c — the upload receiver (see receiver.h and docs/receiver.md).
+ * upload_server.c — the server of `sluice receiver` (see upload_server.h, docs/receiver.md).
  *
  * DESIGN: libmicrohttpd with one internal polling thread, which owns every piece of state
  * here (keys, the command-file cache, the aggregator registry, the counters), so nothing is
@@ -15,7 +15,7 @@
  * same bytes makes the upload an idempotent success, different bytes take the next free
  * suffix (-1, -2...). The directory is fsynced after the rename.
  */
-#include "api/receiver.h"
+#include "api/upload_server.h"
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -54,7 +54,7 @@
 static const char *const types[] = {"GENERAL", "FTP", "HTTP",    "LDAP",   "SMB",
                                     "SMTP",    "TDS", "DCE_RPC", "TELNET", "SYSTEM_STATS"};
 
-bool sl_receiver_type_ok(const char *type)
+bool sl_upload_server_type_ok(const char *type)
 {
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (strcmp(type, types[i]) == 0)
@@ -62,7 +62,7 @@ bool sl_receiver_type_ok(const char *type)
     return false;
 }
 
-bool sl_receiver_id_ok(const char *id, size_t len)
+bool sl_upload_server_id_ok(const char *id, size_t len)
 {
     if (len < 1 || len > 128)
         return false;
@@ -105,12 +105,12 @@ struct agg {
     int64_t written_ns; /* when last_seen was last written */
 };
 
-struct sl_receiver {
+struct sl_upload_server {
     struct MHD_Daemon *mhd;
     int port;
     char *root, *keys_path, *commands_path, *upload_path;
     uint64_t max_bytes;
-    /* all below: owned by the MHD thread (read by sl_receiver_stop after the thread ends) */
+    /* all below: owned by the MHD thread (read by sl_upload_server_stop after the thread ends) */
     struct watched keys_w;
     char **keys;
     size_t nkeys;
@@ -120,7 +120,7 @@ struct sl_receiver {
     char cmd_etag[24];
     struct agg *aggs;
     size_t naggs, aggs_cap;
-    struct sl_receiver_stats st;
+    struct sl_upload_server_stats st;
 };
 
 /* ---------------------------------------------------------------- keys */
@@ -168,7 +168,7 @@ done:
 
 /* (Re)load the keys when the file changed or a reload was asked. On failure the old keys
  * stay. 0 or an error (d set). */
-static int load_keys(struct sl_receiver *r, bool force, struct sl_diag *d)
+static int load_keys(struct sl_upload_server *r, bool force, struct sl_diag *d)
 {
     struct stat st;
     if (stat(r->keys_path, &st) != 0)
@@ -211,7 +211,7 @@ static int load_keys(struct sl_receiver *r, bool force, struct sl_diag *d)
 }
 
 /* Constant time in the key's content (not in the number of keys). */
-static bool key_known(const struct sl_receiver *r, const char *k, size_t len)
+static bool key_known(const struct sl_upload_server *r, const char *k, size_t len)
 {
     bool found = false;
     for (size_t i = 0; i < r->nkeys; i++) {
@@ -226,7 +226,7 @@ static bool key_known(const struct sl_receiver *r, const char *k, size_t len)
     return found;
 }
 
-static void refresh_keys(struct sl_receiver *r)
+static void refresh_keys(struct sl_upload_server *r)
 {
     bool force = atomic_exchange_explicit(&r->reload, false, memory_order_acq_rel);
     struct sl_diag d;
@@ -235,7 +235,7 @@ static void refresh_keys(struct sl_receiver *r)
         sl_warn("receiver", "%s (keeping the %zu key(s) loaded before)", d.msg, r->nkeys);
 }
 
-void sl_receiver_reload_keys(struct sl_receiver *r)
+void sl_upload_server_reload_keys(struct sl_upload_server *r)
 {
     atomic_store_explicit(&r->reload, true, memory_order_release);
 }
@@ -321,12 +321,12 @@ static bool same_content(int fd_a, const char *path_b)
 
 /* ---------------------------------------------------------------- aggregators.json */
 
-static void agg_path(const struct sl_receiver *r, char *out, size_t n)
+static void agg_path(const struct sl_upload_server *r, char *out, size_t n)
 {
     snprintf(out, n, "%s/aggregators.json", r->root);
 }
 
-static struct agg *agg_find(struct sl_receiver *r, const char *id)
+static struct agg *agg_find(struct sl_upload_server *r, const char *id)
 {
     for (size_t i = 0; i < r->naggs; i++)
         if (strcmp(r->aggs[i].id, id) == 0)
@@ -334,7 +334,7 @@ static struct agg *agg_find(struct sl_receiver *r, const char *id)
     return NULL;
 }
 
-static struct agg *agg_add(struct sl_receiver *r, const char *id)
+static struct agg *agg_add(struct sl_upload_server *r, const char *id)
 {
     if (r->naggs == r->aggs_cap) {
         r->aggs_cap = r->aggs_cap ? r->aggs_cap * 2 : 16;
@@ -353,7 +353,7 @@ static void copy_field(const struct sl_value *obj, const char *key, char *out, s
         sl_str_copy(out, n, (struct sl_str){v->u.s, v->len});
 }
 
-static int load_aggs(struct sl_receiver *r, struct sl_diag *d)
+static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
 {
     char path[PATH_MAX];
     agg_path(r, path, sizeof(path));
@@ -387,7 +387,7 @@ static int load_aggs(struct sl_receiver *r, struct sl_diag *d)
             const struct sl_kv *kv = &v.u.map[i];
             char id[129];
             sl_str_copy(id, sizeof(id), kv->key);
-            if (!sl_receiver_id_ok(kv->key.ptr, kv->key.len) || kv->val.type != SL_V_MAP ||
+            if (!sl_upload_server_id_ok(kv->key.ptr, kv->key.len) || kv->val.type != SL_V_MAP ||
                 agg_find(r, id))
                 continue;
             struct agg *g = agg_add(r, id);
@@ -404,7 +404,7 @@ static int load_aggs(struct sl_receiver *r, struct sl_diag *d)
     return rc;
 }
 
-static int save_aggs(struct sl_receiver *r)
+static int save_aggs(struct sl_upload_server *r)
 {
     struct sl_buf b;
     sl_buf_init(&b, 0);
@@ -432,7 +432,7 @@ static int save_aggs(struct sl_receiver *r)
 }
 
 /* After a stored upload: remember the aggregator (first/last seen, description). */
-static void agg_seen(struct sl_receiver *r, const char *id, const char *desc)
+static void agg_seen(struct sl_upload_server *r, const char *id, const char *desc)
 {
     int64_t now = sl_clock_wall_ns();
     char ts[40];
@@ -540,7 +540,7 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
-static enum MHD_Result serve_commands(struct sl_receiver *r, struct MHD_Connection *conn)
+static enum MHD_Result serve_commands(struct sl_upload_server *r, struct MHD_Connection *conn)
 {
     struct stat st;
     if (!r->commands_path || stat(r->commands_path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -588,7 +588,7 @@ static const char *const field_names[F__COUNT] = {"api-key", "aggregator-id", "t
 static const size_t field_caps[F__COUNT] = {256, 128, 32, 32, DESC_MAX};
 
 struct upload {
-    struct sl_receiver *r;
+    struct sl_upload_server *r;
     struct MHD_PostProcessor *pp;
     char remote[80];
     struct field f[F__COUNT];
@@ -643,7 +643,7 @@ static const char *fval(struct upload *u, int i)
  * order; all of them again at the end). `final`: missing fields are errors too. */
 static int validate_fields(struct upload *u, bool final)
 {
-    struct sl_receiver *r = u->r;
+    struct sl_upload_server *r = u->r;
     for (int i = 0; i < F__COUNT; i++) {
         if (u->f[i].too_long)
             return reject(u, i == F_KEY ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST,
@@ -661,13 +661,13 @@ static int validate_fields(struct upload *u, bool final)
             return reject(u, MHD_HTTP_UNAUTHORIZED, "unknown api key");
     }
     const char *id = fval(u, F_ID);
-    if (id && !sl_receiver_id_ok(id, u->f[F_ID].len))
+    if (id && !sl_upload_server_id_ok(id, u->f[F_ID].len))
         return reject(u, MHD_HTTP_BAD_REQUEST,
                       "bad aggregator-id: 1-128 characters of [A-Za-z0-9._-]");
     if (!id && final)
         return reject(u, MHD_HTTP_BAD_REQUEST, "missing field aggregator-id");
     const char *type = fval(u, F_TYPE);
-    if (type && !sl_receiver_type_ok(type))
+    if (type && !sl_upload_server_type_ok(type))
         return reject(u, MHD_HTTP_BAD_REQUEST,
                       "bad type \"%.32s\": one of GENERAL, FTP, HTTP, LDAP, SMB, SMTP, TDS, "
                       "DCE_RPC, TELNET, SYSTEM_STATS",
@@ -690,7 +690,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
                                size_t size)
 {
     struct upload *u = cls;
-    struct sl_receiver *r = u->r;
+    struct sl_upload_server *r = u->r;
     if (u->status || !key)
         return MHD_YES;
     if (strcmp(key, "file") == 0) {
@@ -748,7 +748,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES; /* other fields are ignored */
 }
 
-static void count_reject(struct sl_receiver *r, unsigned status)
+static void count_reject(struct sl_upload_server *r, unsigned status)
 {
     if (status == MHD_HTTP_BAD_REQUEST)
         r->st.rejected_400++;
@@ -762,19 +762,20 @@ static void count_reject(struct sl_receiver *r, unsigned status)
 
 static enum MHD_Result finish_reject(struct upload *u, struct MHD_Connection *conn)
 {
-    struct sl_receiver *r = u->r;
+    struct sl_upload_server *r = u->r;
     count_reject(r, u->status);
     const char *id = fval(u, F_ID);
     sl_warn("receiver", "rejected status=%u reason=\"%s\" remote=%s aggregator=%s type=%s",
-            u->status, u->reason, u->remote, id && sl_receiver_id_ok(id, u->f[F_ID].len) ? id : "-",
-            fval(u, F_TYPE) && sl_receiver_type_ok(fval(u, F_TYPE)) ? fval(u, F_TYPE) : "-");
+            u->status, u->reason, u->remote,
+            id && sl_upload_server_id_ok(id, u->f[F_ID].len) ? id : "-",
+            fval(u, F_TYPE) && sl_upload_server_type_ok(fval(u, F_TYPE)) ? fval(u, F_TYPE) : "-");
     return answer_text(conn, u->status, u->reason);
 }
 
 /* The end of the body: validate everything, check the Parquet footer, move into place. */
 static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *conn)
 {
-    struct sl_receiver *r = u->r;
+    struct sl_upload_server *r = u->r;
     if (u->pp) {
         enum MHD_Result ok = MHD_destroy_post_processor(u->pp);
         u->pp = NULL;
@@ -857,7 +858,7 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
     return answer(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
 }
 
-static bool is_upload_path(const struct sl_receiver *r, const char *url)
+static bool is_upload_path(const struct sl_upload_server *r, const char *url)
 {
     if (r->upload_path) {
         size_t n = strlen(r->upload_path);
@@ -871,7 +872,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_len, void **con_cls)
 {
-    struct sl_receiver *r = cls;
+    struct sl_upload_server *r = cls;
     struct upload *u = *con_cls;
     if (u) { /* an upload in progress */
         if (*upload_len) {
@@ -973,7 +974,7 @@ static void sweep_temps(const char *root)
         sl_warn("receiver", "removed %u temporary file(s) left in %s", n, root);
 }
 
-static void free_receiver(struct sl_receiver *r)
+static void free_receiver(struct sl_upload_server *r)
 {
     free_keys(r->keys, r->nkeys);
     for (size_t i = 0; i < r->naggs; i++)
@@ -987,13 +988,14 @@ static void free_receiver(struct sl_receiver *r)
     sl_free(r);
 }
 
-struct sl_receiver *sl_receiver_start(const struct sl_receiver_opts *o, struct sl_diag *d)
+struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_opts *o,
+                                                struct sl_diag *d)
 {
     if (!o->root || !*o->root || strlen(o->root) > 2048) {
         sl_diag_set(d, SL_ECONFIG, "--root: a directory path of 1 to 2048 bytes");
         return NULL;
     }
-    struct sl_receiver *r = sl_xcalloc(1, sizeof(*r));
+    struct sl_upload_server *r = sl_xcalloc(1, sizeof(*r));
     r->root = sl_xstrdup(o->root);
     r->keys_path = sl_xstrdup(o->keys_path);
     r->commands_path = o->commands_path ? sl_xstrdup(o->commands_path) : NULL;
@@ -1045,12 +1047,12 @@ fail:
     return NULL;
 }
 
-int sl_receiver_port(const struct sl_receiver *r)
+int sl_upload_server_port(const struct sl_upload_server *r)
 {
     return r->port;
 }
 
-void sl_receiver_stop(struct sl_receiver *r, struct sl_receiver_stats *st)
+void sl_upload_server_stop(struct sl_upload_server *r, struct sl_upload_server_stats *st)
 {
     if (!r)
         return;
