@@ -499,8 +499,11 @@ static int tsv_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_t
         rc = column(z, b, c, s, len, &v, d);
         if (rc)
             goto fail;
-        if (c->sym == z->ts_sym && v.type == SL_V_DOUBLE)
+        if (c->sym == z->ts_sym && v.type == SL_V_DOUBLE) {
             ev->ts_ns = ts_ns_of(v.u.d);
+            if (z->type != SL_NETEVENT_NONE) /* the schema's `ts` is a timestamp */
+                v = sl_value_ts(ev->ts_ns);
+        }
         if (sl_event_set(b, ev, c->sym, v)) {
             rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
             goto fail;
@@ -533,6 +536,8 @@ static int json_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_
             ev->ts_ns = ts_ns_of(f->val.u.d);
         if (z->type == SL_NETEVENT_NONE)
             continue;
+        if (f->sym == z->ts_sym && f->val.type == SL_V_DOUBLE)
+            f->val = sl_value_ts(ev->ts_ns);
         struct sl_str name = sl_sym_name(f->sym);
         sl_sym to = map_name(z->type, name.ptr, name.len);
         if (!to) {

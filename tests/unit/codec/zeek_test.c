@@ -84,12 +84,13 @@ static void test_tsv_conn(void **state)
 {
     (void)state;
     expect("/logs/conn.log", conn_tsv,
-           "{\"type\":\"GENERAL\",\"ts\":1521911721.255387,\"uid\":\"C8Tful\","
+           "{\"type\":\"GENERAL\",\"ts\":\"2018-03-24T17:15:21.255387000Z\",\"uid\":\"C8Tful\","
            "\"origIp\":\"10.164.94.120\",\"origPort\":39681,\"respIp\":\"10.47.3.155\","
            "\"respPort\":3389,\"proto\":\"tcp\",\"duration\":0.004266,\"origBytes\":97,"
            "\"localOrig\":true,\"tunnelParents\":[],\"my_vec\":[1,2,3],"
            "\"note\":\"a\\tb,c\\\\d\"}\n"
-           "{\"type\":\"GENERAL\",\"ts\":1521911722.5,\"uid\":\"C9\",\"origIp\":\"fe80::1\","
+           "{\"type\":\"GENERAL\",\"ts\":\"2018-03-24T17:15:22.500000000Z\",\"uid\":\"C9\","
+           "\"origIp\":\"fe80::1\","
            "\"origPort\":0,\"respIp\":\"10.0.0.1\",\"respPort\":53,\"proto\":\"udp\","
            "\"service\":\"\",\"localOrig\":false,\"tunnelParents\":[\"a,b\",\"c\"],"
            "\"my_vec\":[],\"note\":\"\"}\n");
@@ -114,9 +115,11 @@ static void test_tsv_other_markers(void **state)
            "#types|time|addr|string|count|set[enum]|vector[string]\n"
            "1.5|1.2.3.4|GET|NONE|EMPTY|HOST;ACCEPT\n"
            "2|::1|P\\x7cT|200|A;B|-\n",
-           "{\"type\":\"HTTP\",\"ts\":1.5,\"origIp\":\"1.2.3.4\",\"method\":\"GET\","
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:01.500000000Z\",\"origIp\":\"1.2.3.4\","
+           "\"method\":\"GET\","
            "\"tags\":[],\"clientHeaderNames\":[\"HOST\",\"ACCEPT\"]}\n"
-           "{\"type\":\"HTTP\",\"ts\":2.0,\"origIp\":\"::1\",\"method\":\"P|T\","
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:02.000000000Z\",\"origIp\":\"::1\","
+           "\"method\":\"P|T\","
            "\"statusCode\":200,\"tags\":[\"A\",\"B\"],\"clientHeaderNames\":[\"-\"]}\n");
 }
 
@@ -154,7 +157,8 @@ static void test_tsv_errors(void **state)
            "E7: field local_orig: bad bool 'yes'\n"
            "E8: field ts: bad time 'abc'\n"
            "E9: field orig_bytes: bad count '99999999999999999999'\n"
-           "{\"type\":\"GENERAL\",\"ts\":1.0,\"origBytes\":7,\"localOrig\":false}\n");
+           "{\"type\":\"GENERAL\",\"ts\":\"1970-01-01T00:00:01.000000000Z\",\"origBytes\":7,"
+           "\"localOrig\":false}\n");
 }
 
 static void test_json_dotted_and_underscore(void **state)
@@ -167,11 +171,13 @@ static void test_json_dotted_and_underscore(void **state)
            "\"resp_mime_types\":[\"text/html\"]}\n"
            "{\"ts\":1.0,\"id_orig_h\":\"::1\",\"id_resp_p\":8080,\"user_agent\":\"ua\"}\n"
            "{\"ts\":1.0,\"broken\n",
-           "{\"type\":\"HTTP\",\"ts\":1588206738.09551,\"uid\":\"Ch\",\"origIp\":\"10.0.1.4\","
+           "{\"type\":\"HTTP\",\"ts\":\"2020-04-30T00:32:18.095510000Z\",\"uid\":\"Ch\",\"origIp\":"
+           "\"10.0.1.4\","
            "\"origPort\":60757,\"respIp\":\"192.168.0.4\",\"respPort\":80,\"transDepth\":1,"
            "\"method\":\"GET\",\"statusCode\":403,\"x_extra\":1,"
            "\"respMimeTypes\":[\"text/html\"]}\n"
-           "{\"type\":\"HTTP\",\"ts\":1.0,\"origIp\":\"::1\",\"respPort\":8080,"
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:01.000000000Z\",\"origIp\":\"::1\","
+           "\"respPort\":8080,"
            "\"userAgent\":\"ua\"}\n"
            "E3: unterminated string\n");
     /* unknown file name: left as it is */
