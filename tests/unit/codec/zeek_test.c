@@ -14,6 +14,7 @@
 #include "codec/zeek.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Feed every line of text (a fresh parser for file name `where`); the events as JSON lines,
@@ -223,6 +224,51 @@ static void test_types_by_name(void **state)
     sl_zeek_free(z);
 }
 
+/* The fast paths for numbers (plain digits, short decimals) give exactly what strtoll and
+ * strtod give, on random values of every length, and hand everything else to them. */
+static void test_numbers_match_libc(void **state)
+{
+    (void)state;
+    struct sl_zeek *z = sl_zeek_new("x.log");
+    struct sl_batch *b = sl_batch_new();
+    static const char hdr1[] = "#fields\td\ti";
+    static const char hdr2[] = "#types\tdouble\tint";
+    struct sl_diag d;
+    sl_diag_init(&d);
+    assert_int_equal(sl_zeek_parse_line(z, b, hdr1, strlen(hdr1), &d), 0);
+    assert_int_equal(sl_zeek_parse_line(z, b, hdr2, strlen(hdr2), &d), 0);
+    sl_sym ds = sl_sym_intern_c("d"), is = sl_sym_intern_c("i");
+    uint64_t x = 88172645463325252ull;
+    for (int k = 0; k < 20000; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char dnum[40], inum[40], line[90];
+        int ip = 1 + (int)(x % 19), fp = (int)((x >> 8) % 12);
+        uint64_t a = (x >> 16) % 10000000000000000000ull, f = (x >> 3) % 1000000000000ull;
+        snprintf(dnum, sizeof(dnum), "%s%.*llu%s%.*llu", (x >> 60) & 1 ? "-" : "", ip,
+                 (unsigned long long)(a % 10000000000000000000ull), fp ? "." : "", fp,
+                 (unsigned long long)f);
+        snprintf(inum, sizeof(inum), "%lld", (long long)(x >> (x % 40)) * ((x >> 61) & 1 ? -1 : 1));
+        snprintf(line, sizeof(line), "%s\t%s", dnum, inum);
+        assert_int_equal(sl_zeek_parse_line(z, b, line, strlen(line), &d), 0);
+        const struct sl_event *ev = &b->events[b->count - 1];
+        const struct sl_value *dv = sl_event_get(ev, ds), *iv = sl_event_get(ev, is);
+        assert_non_null(dv);
+        assert_non_null(iv);
+        double want = strtod(dnum, NULL);
+        if (memcmp(&dv->u.d, &want, sizeof(want)) != 0) {
+            fprintf(stderr, "%s: got %.17g want %.17g\n", dnum, dv->u.d, want);
+            fail();
+        }
+        assert_int_equal(iv->u.i, strtoll(inum, NULL, 10));
+        if (b->count == 1000) {
+            sl_batch_unref(b);
+            b = sl_batch_new();
+        }
+    }
+    sl_batch_unref(b);
+    sl_zeek_free(z);
+}
+
 int main(void)
 {
     sl_core_init();
@@ -233,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_tsv_errors),
         cmocka_unit_test(test_json_dotted_and_underscore),
         cmocka_unit_test(test_types_by_name),
+        cmocka_unit_test(test_numbers_match_libc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
