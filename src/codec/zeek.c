@@ -239,8 +239,10 @@ static int prepare(struct sl_zeek *z, struct sl_diag *d)
 static enum ztype parse_type(const char *p, size_t n, bool *list)
 {
     *list = false;
-    if (n > 5 && p[n - 1] == ']' && (memcmp(p, "set[", 4) == 0 || memcmp(p, "vector[", 7) == 0)) {
-        size_t open = p[0] == 's' ? 4 : 7;
+    size_t open = n > 5 && memcmp(p, "set[", 4) == 0      ? 4
+                  : n > 8 && memcmp(p, "vector[", 7) == 0 ? 7
+                                                          : 0;
+    if (open && p[n - 1] == ']') {
         *list = true;
         p += open;
         n -= open + 1;
@@ -318,10 +320,12 @@ static int header_fields(struct sl_zeek *z, const char *p, size_t n, struct sl_d
         size_t len;
         bool more;
         const char *s = next_piece(&at, end, z->sep, z->sep_len, &len, &more);
+        if (!len) { /* no half-made header: data lines wait for a good #fields */
+            drop_cols(z);
+            return sl_diag_set(d, SL_EPARSE, "#fields: empty name in column %u", i + 1);
+        }
         z->cols[i].name = sl_xstrndup(s, len);
         z->cols[i].type = ZT_STRING;
-        if (!len)
-            return sl_diag_set(d, SL_EPARSE, "#fields: empty name in column %u", i + 1);
     }
     z->dirty = true;
     return 0;
