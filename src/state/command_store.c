@@ -137,6 +137,7 @@ int sl_cmdstore_open(const char *path, struct sl_cmdstore **out, struct sl_diag 
     }
     sqlite3_busy_timeout(db, BUSY_MS);
     sqlite3_extended_result_codes(db, 1);
+    int ret = SL_EIO;
     struct sl_cmdstore *s = sl_xcalloc(1, sizeof(*s));
     sl_mutex_init(&s->lock);
     s->db = db;
@@ -145,8 +146,10 @@ int sl_cmdstore_open(const char *path, struct sl_cmdstore **out, struct sl_diag 
         sl_diag_set(d, SL_EIO, "commands state %s: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
-    if (prepare_schema(db, d, path))
+    ret = prepare_schema(db, d, path);
+    if (ret)
         goto fail;
+    ret = SL_EIO;
     for (int i = 0; i < ST__N; i++) {
         if (sqlite3_prepare_v3(db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
             SQLITE_OK) {
@@ -158,7 +161,7 @@ int sl_cmdstore_open(const char *path, struct sl_cmdstore **out, struct sl_diag 
     return 0;
 fail:
     sl_cmdstore_free(s);
-    return SL_EIO;
+    return ret;
 }
 
 void sl_cmdstore_free(struct sl_cmdstore *s)
