@@ -165,15 +165,18 @@ static void test_file_pipeline(void **state)
 
 static void test_output_optional(void **state)
 {
-    char yaml[512];
+    char yaml[512], file[128];
+    snprintf(file, sizeof file, "%s/set.json", dir);
+    write_file(file, "{}"); /* a new version: an event that nobody reads */
     snprintf(yaml, sizeof yaml,
              "sources:\n"
-             "  cmds: {type: commands, file: \"%s/none.json\", state: \"%s/o.db\",\n"
+             "  cmds: {type: commands, file: \"%s\", state: \"%s/o.db\",\n"
              "         listen: \"127.0.0.1:0\"}\n",
-             dir, dir);
+             file, dir);
     struct sl_config *cfg = NULL;
     struct sl_pipeline *p = start(yaml, &cfg, true); /* no sink: not a config error */
     assert_true(sl_pipeline_wait(p, 10000));
+    assert_int_equal(sl_pipeline_find(p, "cmds")->m.events_out, 1);
     sl_pipeline_free(p);
     sl_config_free(cfg);
 }
