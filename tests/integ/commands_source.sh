@@ -7,6 +7,7 @@
 #   - a new set served -> each collector gets it exactly once; the server saw 304s;
 #   - 20 parallel pings from one new id -> exactly one 200;
 #   - invalid JSON served -> the old set stays, counted in /metrics;
+#   - the server gone -> failures counted, logged once, the set stays;
 #   - the audit events (command_set, command_delivery) arrive in a file sink;
 #   - restart on the same state: 204 for collectors that had the current version, 200 for a
 #     new one, no new version;
@@ -61,10 +62,12 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 PYEOF
 printf '{"commands":[{"op":"capture","iface":"eth0"}],"v":1}' > served.json
 cp served.json v1.json
-$PY server.py $SPORT &
-PIDS+=($!)
-disown # no "Killed" line from the cleanup
-wait_port $SPORT
+start_server() {
+  $PY server.py $SPORT &
+  SPID=$!; PIDS+=($SPID)
+  wait_port $SPORT
+}
+start_server
 
 PORT=$(free_port)
 APIPORT=$(free_port)
@@ -160,7 +163,15 @@ expect_eq "old set kept (c1)" "$(ping c1)" 204
 expect_eq "old set to a new collector" "$(ping c4)" 200
 cmp -s body.txt v2.json || fail "c4 body: $(cat body.txt)"
 grep -q 'not valid JSON' log1.txt || fail "invalid JSON not logged: $(cat log1.txt)"
-expect_eq "deliveries metric" "$(metric sluice_commands_deliveries_total)" 10
+
+# ---- the server gone: failures counted and logged once, the set stays
+F=$(metric sluice_commands_poll_failures_total)
+kill $SPID; wait $SPID 2>/dev/null || true
+wait_metric sluice_commands_poll_failures_total $((F + 3))
+expect_eq "'connect' failure logged once" "$(grep -c "Couldn't connect" log1.txt)" 1
+expect_eq "set kept while the server is gone" "$(ping c6)" 200
+cmp -s body.txt v2.json || fail "c6 body: $(cat body.txt)"
+expect_eq "deliveries metric" "$(metric sluice_commands_deliveries_total)" 11
 stop_sluice
 
 # ---- the audit events
@@ -169,25 +180,26 @@ import json
 rows = [json.loads(l) for l in open("audit.json")]
 sets = [r for r in rows if r["type"] == "command_set"]
 dels = [r for r in rows if r["type"] == "command_delivery"]
-assert len(sets) == 2 and len(dels) == 10, (len(sets), len(dels))
+assert len(sets) == 2 and len(dels) == 11, (len(sets), len(dels))
 assert [s["bytes"] for s in sets] == [len(open("v1.json").read()), len(open("v2.json").read())], sets
 assert all(s["origin"] == "url" and len(s["version"]) == 16 and s["ts"] for s in sets), sets
 v1, v2 = sets[0]["version"], sets[1]["version"]
 got = sorted((d["collector"], d["version"]) for d in dels)
 want = sorted([("c1", v1), ("c2", v1), ("c3", v1), ("a" * 128, v1), ("hdrs", v1),
-               ("c1", v2), ("c2", v2), ("c3", v2), ("burst", v2), ("c4", v2)])
+               ("c1", v2), ("c2", v2), ("c3", v2), ("burst", v2), ("c4", v2), ("c6", v2)])
 assert got == want, got
 PYEOF
-ok "audit: 2 command_set, 10 command_delivery events"
+ok "audit: 2 command_set, 11 command_delivery events"
 
 # ---- restart on the same state: history kept
 cp v2.json served.json
+start_server
 BEFORE=$(count_lines server.log)
 start_sluice log2.txt
 wait_metric sluice_commands_polls_total 3
 # the ETag of the last good answer was kept: the server says "unchanged" from the first poll
 expect_eq "200s from the server after restart" "$(tail -n +$((BEFORE + 1)) server.log | grep -c 200)" 0
-for id in c1 c2 c3 c4 burst; do expect_eq "after restart $id" "$(ping $id)" 204; done
+for id in c1 c2 c3 c4 c6 burst; do expect_eq "after restart $id" "$(ping $id)" 204; done
 expect_eq "after restart, new collector" "$(ping c5)" 200
 cmp -s body.txt v2.json || fail "c5 body: $(cat body.txt)"
 expect_eq "no new version after restart" "$(metric sluice_commands_versions_total)" 0
@@ -215,4 +227,5 @@ expect_eq "changed file, f1" "$(curl -s -o body.txt -w '%{http_code}' "http://12
 cmp -s body.txt local.json || fail "changed file body: $(cat body.txt)"
 kill -TERM $FPID
 wait $FPID || fail "file source exit status: $(cat logf.txt)"
+kill $SPID; wait $SPID 2>/dev/null || true
 ok "commands source"
