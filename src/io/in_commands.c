@@ -6,8 +6,8 @@
  *     200 application/json   the current set, the first time this collector asks for it
  *     204                    already delivered to this collector, or no set known yet
  *     400 {"error":...}      id missing or not 1-128 bytes of [A-Za-z0-9._:-]
- *     405 other methods (HEAD too: it would use up the delivery);  404 other paths;  500 the
- * history could not be written
+ *     405 other methods (HEAD too: it would use up the delivery);  404 other paths
+ *     500                    the delivery could not be recorded
  *
  * Every poll_interval the source polls its inputs: `file` (re-read when its size, mtime or
  * inode changed) then `url` (GET with If-None-Match when the last answer carried an ETag;
@@ -23,18 +23,21 @@
  * Events (the audit trail; the output may go unused, `output_optional`):
  *   {"type":"command_set","version":"…","bytes":N,"origin":"url"|"file","ts":…}
  *   {"type":"command_delivery","collector":"…","version":"…","ts":…}
+ *   {"type":"command_delivery_undone",…}  the 200 did not go out completely (the collector
+ *                                         hung up): the record is removed, it asks again
  *
  * DESIGN: three kinds of threads. The source thread polls (libcurl multi, so a slow
  * receiver never delays a stop: curl_multi_poll also waits on the stop fd) and emits the
  * events. libmicrohttpd's threads (an internal epoll thread and a pool of two) answer pings.
- * `lock` guards the in-memory set and the pending events; a ping holds it across reading
- * the current version, the INSERT OR IGNORE of (id, version) and copying the body, and a new
- * version is stored and swapped in under it too, so a ping never records a delivery of a
- * version that is no longer current, and the 200 goes out only when this very insert
- * created the row — exactly once per collector per version, across concurrent requests
- * and restarts. Pings never wait on the pipeline: a delivery's event goes into `pending`
- * (bounded; beyond PENDING_MAX events they are counted as dropped) and an eventfd wakes the
- * source thread, which emits it with back-pressure.
+ * `lock` guards the in-memory set and the pending events. A ping holds it across reading the
+ * current version, the INSERT OR IGNORE of (id, version) and taking a reference to the set
+ * (immutable and reference counted: MHD sends it without a copy); a new version is stored
+ * and swapped in under it too. So a ping never records a delivery of a version that is no
+ * longer current, and the 200 goes out only when this very insert created the row: exactly
+ * once per collector per version, across concurrent requests and restarts. Pings never wait
+ * on the pipeline: a delivery's event goes into `pending` (bounded; beyond PENDING_MAX
+ * events they are counted as dropped) and an eventfd wakes the source thread, which emits
+ * it with back-pressure.
  */
 #include "io/in_commands.h"
 
@@ -122,9 +125,7 @@ struct cmd_state {
     int wake_fd; /* eventfd: pending events for the source thread */
 
     struct sl_mutex lock;
-    char version[VLEN];       /* guarded_by: lock; "" while no set is known */
-    char *body;               /* guarded_by: lock */
-    size_t body_len;          /* guarded_by: lock */
+    struct cmdset *set;       /* guarded_by: lock; NULL while no set is known */
     struct sl_batch *pending; /* guarded_by: lock; events for the source thread */
 
     /* source thread */
@@ -136,8 +137,49 @@ struct cmd_state {
     struct input in_url, in_file;
 
     sl_sym sym_type, sym_collector, sym_version, sym_ts, sym_bytes, sym_origin;
-    atomic_uint_fast64_t polls, poll_failures, invalid, versions, deliveries, pings, bad_requests;
+    atomic_uint_fast64_t polls, poll_failures, invalid, versions, deliveries, undone, pings,
+        bad_requests;
 };
+
+/* A command set: immutable once made, shared by the state and the 200 answers in flight
+ * (MHD sends the body straight from it and drops its reference when done). */
+struct cmdset {
+    atomic_uint refs;
+    char version[VLEN];
+    size_t len;
+    char body[]; /* len bytes and a NUL */
+};
+
+/* One request on the ping server (MHD's per-connection pointer). */
+struct ping_req {
+    struct sl_component *c;
+    bool delivered; /* answered 200: undo the delivery if the answer does not go out */
+    size_t id_len;
+    char id[SL_COMMANDS_ID_MAX + 1];
+    char version[VLEN];
+};
+
+/* A new set with one reference; NULL on OOM (the size comes from the input). */
+static struct cmdset *set_new(const char *version, const char *body, size_t len)
+{
+    struct cmdset *t = sl_malloc(sizeof(*t) + len + 1);
+    if (!t)
+        return NULL;
+    atomic_init(&t->refs, 1);
+    memcpy(t->version, version, VLEN);
+    t->len = len;
+    if (len)
+        memcpy(t->body, body, len);
+    t->body[len] = '\0';
+    return t;
+}
+
+static void set_unref(void *p)
+{
+    struct cmdset *t = p;
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        sl_free(t);
+}
 
 #define ADD(ctr) atomic_fetch_add_explicit(&(ctr), 1, memory_order_relaxed)
 #define GET(ctr) ((double)atomic_load_explicit(&(ctr), memory_order_relaxed))
@@ -215,23 +257,22 @@ static void input_ok(struct sl_component *c, struct input *in)
     in->failure[0] = '\0';
 }
 
-/* Make body the current set (it differs from it). 0 or SL_EIO (nothing changed). */
+/* Make body the current set (it differs from it). 0, SL_ENOMEM or SL_EIO (nothing
+ * changed). */
 static int new_version(struct sl_component *c, struct input *in, const char *version,
                        const char *body, size_t len)
 {
     struct cmd_state *s = c->state;
     int64_t now = sl_clock_wall_ns();
-    char *copy = sl_xmalloc(len + 1);
-    memcpy(copy, body, len);
-    copy[len] = '\0';
+    struct cmdset *t = set_new(version, body, len);
+    if (!t)
+        return SL_ENOMEM;
     sl_mutex_lock(&s->lock);
     int rc = sl_cmdstore_replace(s->store, version, body, len, now / 1000000);
     if (rc == 0) {
-        sl_free(s->body);
-        s->body = copy;
-        s->body_len = len;
-        memcpy(s->version, version, VLEN);
-        copy = NULL;
+        struct cmdset *old = s->set;
+        s->set = t;
+        t = old; /* dropped below, outside the lock */
         struct sl_event *ev = pending_push(c, now, "command_set");
         if (ev) {
             sl_event_set_str(s->pending, ev, s->sym_version, version, strlen(version));
@@ -241,7 +282,7 @@ static int new_version(struct sl_component *c, struct input *in, const char *ver
         }
     }
     sl_mutex_unlock(&s->lock);
-    sl_free(copy);
+    set_unref(t);
     if (rc)
         return rc;
     ADD(s->versions);
@@ -290,10 +331,13 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
     input_ok(c, in);
     in->bad_hash[0] = '\0';
     sl_mutex_lock(&s->lock);
-    bool current = strcmp(hash, s->version) == 0;
+    bool current = s->set && strcmp(hash, s->set->version) == 0;
     sl_mutex_unlock(&s->lock);
-    if (!current && new_version(c, in, hash, body, len)) {
-        input_failed(c, in, "cannot store the new command set in %s", cf->state);
+    if (!current && (rc = new_version(c, in, hash, body, len)) != 0) {
+        if (rc == SL_ENOMEM)
+            input_failed(c, in, "out of memory for a new command set of %zu bytes", len);
+        else
+            input_failed(c, in, "cannot store the new command set in %s", cf->state);
         return; /* the input's hash stays old: the next poll tries again */
     }
     memcpy(in->hash, hash, VLEN);
@@ -500,14 +544,22 @@ static void poll_all(struct sl_component *c)
  * /agent/ping
  */
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
-                              const char *ctype, const char *etag)
+/* Queue an answer. The body: `set` (its reference is passed on), else `text` (sl_malloc'd,
+ * passed on), else none. */
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, struct cmdset *set,
+                              char *text, size_t text_len, const char *ctype, const char *etag)
 {
-    struct MHD_Response *r =
-        body ? MHD_create_response_from_buffer_with_free_callback(len, body, sl_free)
-             : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r;
+    if (set)
+        r = MHD_create_response_from_buffer_with_free_callback_cls(set->len, set->body, set_unref,
+                                                                   set);
+    else if (text)
+        r = MHD_create_response_from_buffer_with_free_callback(text_len, text, sl_free);
+    else
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!r) {
-        sl_free(body);
+        set_unref(set);
+        sl_free(text);
         return MHD_NO;
     }
     if (ctype)
@@ -531,10 +583,24 @@ static enum MHD_Result error_answer(struct MHD_Connection *conn, unsigned status
     sl_buf_puts(&b, "}\n");
     size_t len = 0;
     char *p = sl_buf_steal(&b, &len);
-    return answer(conn, status, p ? p : sl_xstrdup(""), len, "application/json", NULL);
+    return answer(conn, status, NULL, p ? p : sl_xstrdup(""), len, "application/json", NULL);
 }
 
-static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn)
+/* Under lock: an event about collector id and version. */
+static void delivery_event(struct sl_component *c, int64_t now, const char *type, const char *id,
+                           size_t id_len, const char *version)
+{
+    struct cmd_state *s = c->state;
+    struct sl_event *ev = pending_push(c, now, type);
+    if (ev) {
+        sl_event_set_str(s->pending, ev, s->sym_collector, id, id_len);
+        sl_event_set_str(s->pending, ev, s->sym_version, version, strlen(version));
+        sl_event_set(s->pending, ev, s->sym_ts, sl_value_ts(now));
+    }
+}
+
+static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn,
+                            struct ping_req *rq)
 {
     struct cmd_state *s = c->state;
     const char *id = NULL;
@@ -548,24 +614,16 @@ static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn)
         return error_answer(conn, MHD_HTTP_BAD_REQUEST, why);
     }
     int64_t now = sl_clock_wall_ns();
-    char *body = NULL;
-    size_t len = 0;
+    struct cmdset *set = NULL;
     char etag[VLEN + 2];
     int rc = 0;
     sl_mutex_lock(&s->lock);
-    if (s->version[0]) {
-        rc = sl_cmdstore_deliver(s->store, id, id_len, s->version, now / 1000000);
+    if (s->set) {
+        rc = sl_cmdstore_deliver(s->store, id, id_len, s->set->version, now / 1000000);
         if (rc == 1) {
-            body = sl_xmalloc(s->body_len ? s->body_len : 1);
-            memcpy(body, s->body, s->body_len);
-            len = s->body_len;
-            snprintf(etag, sizeof(etag), "\"%s\"", s->version);
-            struct sl_event *ev = pending_push(c, now, "command_delivery");
-            if (ev) {
-                sl_event_set_str(s->pending, ev, s->sym_collector, id, id_len);
-                sl_event_set_str(s->pending, ev, s->sym_version, s->version, strlen(s->version));
-                sl_event_set(s->pending, ev, s->sym_ts, sl_value_ts(now));
-            }
+            set = s->set;
+            atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+            delivery_event(c, now, "command_delivery", id, id_len, set->version);
         }
     }
     sl_mutex_unlock(&s->lock);
@@ -575,22 +633,30 @@ static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn)
                  cf->state);
         return error_answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot record the delivery");
     }
-    if (!body)
-        return answer(conn, MHD_HTTP_NO_CONTENT, NULL, 0, NULL, NULL);
+    if (!set)
+        return answer(conn, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL, NULL);
     ADD(s->deliveries);
     wake(s);
-    return answer(conn, MHD_HTTP_OK, body, len, "application/json", etag);
+    rq->delivered = true;
+    memcpy(rq->id, id, id_len);
+    rq->id[id_len] = '\0';
+    rq->id_len = id_len;
+    memcpy(rq->version, set->version, VLEN);
+    snprintf(etag, sizeof(etag), "\"%s\"", set->version);
+    return answer(conn, MHD_HTTP_OK, set, NULL, 0, "application/json", etag);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **con_cls)
 {
-    static int marker;
     struct sl_component *c = cls;
     struct cmd_state *s = c->state;
-    if (!*con_cls) { /* headers only: wait for the (ignored) body */
-        *con_cls = &marker;
+    struct ping_req *rq = *con_cls;
+    if (!rq) { /* headers only: wait for the (ignored) body */
+        rq = sl_xcalloc(1, sizeof(*rq));
+        rq->c = c;
+        *con_cls = rq;
         return MHD_YES;
     }
     if (*upload_len) {
@@ -603,7 +669,40 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     /* not even HEAD: it would record a delivery whose body never goes out */
     if (strcmp(method, "GET") != 0)
         return error_answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-    return ping(c, conn);
+    return ping(c, conn, rq);
+}
+
+/* A request ended. A 200 that did not go out completely (the collector hung up, timed out,
+ * the server stopped) is not a delivery: its record is removed, so the collector gets the
+ * set at its next ping — unless another version came meanwhile (then there is nothing to
+ * undo). MHD's "completed" means handed to the kernel, so a set lost after that is not
+ * noticed: at most once, as the contract wants, not at least once. */
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct ping_req *rq = *con_cls;
+    *con_cls = NULL;
+    if (!rq)
+        return;
+    if (rq->delivered && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        struct sl_component *c = rq->c;
+        struct cmd_state *s = c->state;
+        int64_t now = sl_clock_wall_ns();
+        sl_mutex_lock(&s->lock);
+        int rc = sl_cmdstore_undeliver(s->store, rq->id, rq->id_len, rq->version);
+        if (rc == 1)
+            delivery_event(c, now, "command_delivery_undone", rq->id, rq->id_len, rq->version);
+        sl_mutex_unlock(&s->lock);
+        if (rc == 1) {
+            ADD(s->undone);
+            wake(s);
+        }
+        sl_warn(c->name, "the command set %s did not reach %s (%s): %s", rq->version, rq->id,
+                toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" : "connection closed",
+                rc == 1 ? "it goes out again at its next ping"
+                        : "not undone (another version came meanwhile)");
+    }
+    sl_free(rq);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -675,12 +774,18 @@ static int cmd_init(struct sl_component *c, struct sl_diag *d)
         return sl_diag_set(d, SL_ECONFIG, "commands '%s': %s", c->name, sd.msg);
     }
     int64_t fetched_ms = 0;
-    int rc = sl_cmdstore_current(s->store, s->version, &s->body, &s->body_len, &fetched_ms);
-    if (rc == SL_ENOENT) {
-        s->version[0] = '\0';
-    } else if (rc) {
+    char version[VLEN];
+    char *body = NULL;
+    size_t body_len = 0;
+    int rc = sl_cmdstore_current(s->store, version, &body, &body_len, &fetched_ms);
+    if (rc == 0) {
+        s->set = set_new(version, body, body_len);
+        sl_free(body);
+    }
+    if ((rc && rc != SL_ENOENT) || (rc == 0 && !s->set)) {
         sl_component_diag_opt(c, "state", d);
-        return sl_diag_set(d, SL_ECONFIG, "commands '%s': cannot read %s", c->name, cf->state);
+        return sl_diag_set(d, SL_ECONFIG, "commands '%s': cannot read %s: %s", c->name, cf->state,
+                           sl_strerror(rc ? rc : SL_ENOMEM));
     }
     if (cf->url)
         load_input(c, &s->in_url, "url", cf->url);
@@ -700,16 +805,17 @@ static int cmd_init(struct sl_component *c, struct sl_diag *d)
                            cf->listen, sl_strerror(fd));
     }
     s->port = sl_net_local_port(fd);
-    s->mhd =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, c,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                              handle, c, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                              (unsigned)2, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         return sl_diag_set(d, SL_ESYS, "commands '%s': cannot start the HTTP server", c->name);
     }
-    if (s->version[0])
-        sl_info(c->name, "command set %s (%zu bytes) from %s", s->version, s->body_len, cf->state);
+    if (s->set)
+        sl_info(c->name, "command set %s (%zu bytes) from %s", s->set->version, s->set->len,
+                cf->state);
     return 0;
 }
 
@@ -772,7 +878,7 @@ static void cmd_fini(struct sl_component *c)
         sl_batch_unref(s->pending);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
-    sl_free(s->body);
+    set_unref(s->set);
     sl_mutex_fini(&s->lock);
     sl_free(s);
     c->state = NULL;
@@ -801,7 +907,11 @@ static size_t cmd_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[6] = (struct sl_comp_stat){"sluice_commands_bad_requests_total",
                                    "pings answered 400 (missing or malformed id)", false,
                                    GET(s->bad_requests)};
-    return 7;
+    out[7] = (struct sl_comp_stat){"sluice_commands_deliveries_undone_total",
+                                   "200 answers that did not go out completely (the collector "
+                                   "gets the set again)",
+                                   false, GET(s->undone)};
+    return 8;
 }
 
 static const struct sl_option cmd_opts[] = {

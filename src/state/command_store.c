@@ -54,7 +54,17 @@ static const char SCHEMA_SQL[] =
     " location TEXT NOT NULL, hash TEXT NOT NULL, etag TEXT NOT NULL,"
     " updated_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
-enum stmt_id { ST_CURRENT, ST_SET, ST_CLEAR, ST_DELIVER, ST_COUNT, ST_IN_GET, ST_IN_PUT, ST__N };
+enum stmt_id {
+    ST_CURRENT,
+    ST_SET,
+    ST_CLEAR,
+    ST_DELIVER,
+    ST_UNDELIVER,
+    ST_COUNT,
+    ST_IN_GET,
+    ST_IN_PUT,
+    ST__N
+};
 
 static const char *const STMT_SQL[ST__N] = {
     [ST_CURRENT] = "SELECT version, body, fetched_ms FROM command_set WHERE id = 1",
@@ -63,6 +73,7 @@ static const char *const STMT_SQL[ST__N] = {
     [ST_CLEAR] = "DELETE FROM command_deliveries",
     [ST_DELIVER] = "INSERT OR IGNORE INTO command_deliveries (collector, version, delivered_ms)"
                    " VALUES (?1, ?2, ?3)",
+    [ST_UNDELIVER] = "DELETE FROM command_deliveries WHERE collector = ?1 AND version = ?2",
     [ST_COUNT] = "SELECT count(*) FROM command_deliveries",
     [ST_IN_GET] = "SELECT hash, etag FROM command_inputs WHERE name = ?1 AND location = ?2",
     [ST_IN_PUT] = "INSERT OR REPLACE INTO command_inputs (name, location, hash, etag, updated_ms)"
@@ -206,14 +217,18 @@ int sl_cmdstore_current(struct sl_cmdstore *s, char version[SL_CMDSTORE_VERSION_
         copy_col(st, 0, version, SL_CMDSTORE_VERSION_LEN + 1);
         const void *p = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
-        char *copy = sl_xmalloc(n + 1);
-        if (n)
-            memcpy(copy, p, n);
-        copy[n] = '\0';
-        *body = copy;
-        *body_len = n;
-        *fetched_ms = sqlite3_column_int64(st, 2);
-        ret = 0;
+        char *copy = sl_malloc(n + 1); /* sized by the data: may fail */
+        if (copy) {
+            if (n)
+                memcpy(copy, p, n);
+            copy[n] = '\0';
+            *body = copy;
+            *body_len = n;
+            *fetched_ms = sqlite3_column_int64(st, 2);
+            ret = 0;
+        } else {
+            ret = SL_ENOMEM;
+        }
     } else if (rc != SQLITE_DONE) {
         ret = SL_EIO;
     }
@@ -254,6 +269,20 @@ int sl_cmdstore_deliver(struct sl_cmdstore *s, const char *id, size_t id_len, co
     bind_text(st, 1, id, id_len);
     bind_text(st, 2, version, strlen(version));
     sqlite3_bind_int64(st, 3, at_ms);
+    int ret = SL_EIO;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        ret = sqlite3_changes(s->db) > 0 ? 1 : 0;
+    sqlite3_reset(st);
+    sl_mutex_unlock(&s->lock);
+    return ret;
+}
+
+int sl_cmdstore_undeliver(struct sl_cmdstore *s, const char *id, size_t id_len, const char *version)
+{
+    sl_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, ST_UNDELIVER);
+    bind_text(st, 1, id, id_len);
+    bind_text(st, 2, version, strlen(version));
     int ret = SL_EIO;
     if (sqlite3_step(st) == SQLITE_DONE)
         ret = sqlite3_changes(s->db) > 0 ? 1 : 0;

@@ -35,7 +35,7 @@ void sl_cmdstore_free(struct sl_cmdstore *s);
 
 /* The current set: 0 with version (NUL-terminated), *body (sl_malloc'd, owned by the
  * caller, NUL-terminated after body_len bytes) and *fetched_ms; SL_ENOENT when no set was
- * ever stored; SL_EIO. */
+ * ever stored; SL_ENOMEM; SL_EIO. */
 int sl_cmdstore_current(struct sl_cmdstore *s, char version[SL_CMDSTORE_VERSION_LEN + 1],
                         char **body, size_t *body_len, int64_t *fetched_ms);
 
@@ -48,6 +48,11 @@ int sl_cmdstore_replace(struct sl_cmdstore *s, const char *version, const char *
  * 0 when it was already recorded, SL_EIO. Committed (fsynced) before it returns 1. */
 int sl_cmdstore_deliver(struct sl_cmdstore *s, const char *id, size_t id_len, const char *version,
                         int64_t at_ms);
+
+/* Forget that collector `id` got `version` (the answer did not go out): 1 when a record was
+ * removed, 0 when there was none (another version came meanwhile), SL_EIO. */
+int sl_cmdstore_undeliver(struct sl_cmdstore *s, const char *id, size_t id_len,
+                          const char *version);
 
 /* Number of deliveries recorded (of any version; after a replace, of the current one). */
 int64_t sl_cmdstore_delivery_count(struct sl_cmdstore *s);

@@ -11,7 +11,8 @@
 #   - the audit events (command_set, command_delivery) arrive in a file sink;
 #   - restart on the same state: 204 for collectors that had the current version, 200 for a
 #     new one, no new version;
-#   - the `file` input: a changed file is a new version.
+#   - the `file` input: a changed file is a new version;
+#   - a 200 the collector does not read (it hangs up): undone, the set goes out again.
 source "$(dirname "$0")/lib/common.bash"
 
 # ---- configuration errors
@@ -212,7 +213,7 @@ FPORT=$(free_port)
 cat > f.yaml <<YAML
 sources:
   cmds: {type: commands, file: local.json, state: f.db, listen: "127.0.0.1:$FPORT",
-         poll_interval: 100ms}
+         poll_interval: 100ms, max_body: 8MiB}
 sinks:
   out: {type: null, inputs: [cmds]}
 YAML
@@ -225,6 +226,24 @@ printf '[{"op":"start"}]' > local.json
 for _ in $(seq 50); do [ "$(grep -c 'new command set' logf.txt)" -ge 2 ] && break; sleep 0.1; done
 expect_eq "changed file, f1" "$(curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$FPORT/agent/ping?id=f1")" 200
 cmp -s body.txt local.json || fail "changed file body: $(cat body.txt)"
+
+# ---- a 200 that does not go out (the collector hangs up without reading): undone, sent again
+$PY -c 'import json; print(json.dumps({"x": ["%06d" % i * 10 for i in range(60000)]}))' > local.json
+for _ in $(seq 100); do [ "$(grep -c 'new command set' logf.txt)" -ge 3 ] && break; sleep 0.1; done
+$PY - $FPORT <<'PYEOF'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /agent/ping?id=slow HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.5)
+s.close()
+PYEOF
+for _ in $(seq 50); do grep -q 'did not reach slow' logf.txt && break; sleep 0.1; done
+grep -q 'did not reach slow .*goes out again' logf.txt || fail "undo not logged: $(cat logf.txt)"
+expect_eq "undone delivery, again" "$(curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$FPORT/agent/ping?id=slow")" 200
+cmp -s body.txt local.json || fail "big body differs ($(wc -c < body.txt) bytes)"
+expect_eq "undone delivery, then" "$(curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$FPORT/agent/ping?id=slow")" 204
 kill -TERM $FPID
 wait $FPID || fail "file source exit status: $(cat logf.txt)"
 kill $SPID; wait $SPID 2>/dev/null || true

@@ -71,6 +71,12 @@ static void test_versions_and_deliveries(void **state)
     /* the id is taken by length, not up to a NUL */
     assert_int_equal(sl_cmdstore_deliver(s, "c1x", 2, v1, 4), 0);
     assert_int_equal(sl_cmdstore_delivery_count(s), 2);
+    /* undo (the answer did not go out): once, then the id can be delivered again */
+    assert_int_equal(sl_cmdstore_undeliver(s, "c2", 2, v1), 1);
+    assert_int_equal(sl_cmdstore_undeliver(s, "c2", 2, v1), 0);
+    assert_int_equal(sl_cmdstore_undeliver(s, "c1", 2, v2), 0); /* another version */
+    assert_int_equal(sl_cmdstore_deliver(s, "c2", 2, v1, 3), 1);
+    assert_int_equal(sl_cmdstore_delivery_count(s), 2);
 
     assert_int_equal(sl_cmdstore_replace(s, v2, b2, strlen(b2), 2000), 0);
     expect_current(s, v2, b2);
