@@ -12,7 +12,8 @@
 #   - restart on the same state: 204 for collectors that had the current version, 200 for a
 #     new one, no new version;
 #   - the `file` input: a changed file is a new version;
-#   - a 200 the collector does not read (it hangs up): undone, the set goes out again.
+#   - a 200 the collector does not read (it hangs up): undone, the set goes out again;
+#   - a receiver that never answers: the poll fails after `timeout`; SIGTERM is prompt.
 source "$(dirname "$0")/lib/common.bash"
 
 # ---- configuration errors
@@ -247,4 +248,35 @@ expect_eq "undone delivery, then" "$(curl -s -o body.txt -w '%{http_code}' "http
 kill -TERM $FPID
 wait $FPID || fail "file source exit status: $(cat logf.txt)"
 kill $SPID; wait $SPID 2>/dev/null || true
+
+# ---- a receiver that never answers: `timeout` fails the poll; SIGTERM does not wait for it
+HPORT=$(free_port)
+$PY -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(60)' $HPORT &
+HPID=$!; PIDS+=($HPID)
+wait_port $HPORT
+hang_run() { # TIMEOUT LOG
+  cat > h.yaml <<YAML
+sources:
+  cmds: {type: commands, url: "http://127.0.0.1:$HPORT/commands", state: h.db,
+         listen: "127.0.0.1:0", poll_interval: 100ms, timeout: $1}
+YAML
+  $SLUICE run -c h.yaml --no-status 2> "$2" &
+  HRUN=$!; PIDS+=($HRUN)
+}
+hang_run 300ms logh1.txt
+for _ in $(seq 50); do grep -q 'Timeout was reached' logh1.txt && break; sleep 0.1; done
+grep -q 'Timeout was reached' logh1.txt || fail "poll timeout not logged: $(cat logh1.txt)"
+kill -TERM $HRUN; wait $HRUN || fail "exit status: $(cat logh1.txt)"
+ok "a poll that takes longer than timeout fails"
+hang_run 60s logh2.txt
+for _ in $(seq 50); do grep -q 'listening on port' logh2.txt && break; sleep 0.1; done
+sleep 0.3 # the poll is under way
+T0=$(date +%s%N)
+kill -TERM $HRUN; wait $HRUN || fail "exit status: $(cat logh2.txt)"
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+[ $MS -lt 3000 ] || fail "stop during a hanging poll took $MS ms"
+ok "stop during a hanging poll: $MS ms"
+kill $HPID; wait $HPID 2>/dev/null || true
 ok "commands source"
