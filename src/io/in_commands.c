@@ -118,6 +118,8 @@ struct input {
     int64_t failure_logged_ns;
 };
 
+struct cmdset; /* below */
+
 struct cmd_state {
     struct sl_cmdstore *store;
     struct MHD_Daemon *mhd;
