@@ -14,6 +14,7 @@
     X(sl_in_tcp_ops)                                                                               \
     X(sl_in_http_ops)                                                                              \
     X(sl_in_zmq_ops)                                                                               \
+    X(sl_in_commands_ops)                                                                          \
     X(sl_xf_filter_ops)                                                                            \
     X(sl_xf_eval_ops)                                                                              \
     X(sl_xf_profiler_ops)                                                                          \
