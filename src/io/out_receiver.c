@@ -156,7 +156,7 @@ struct rcv_sink {
     int64_t next_try_at; /* monotonic: no new start before */
     bool desc_pending;   /* description set and never delivered */
     uint64_t rng;
-    struct sl_log_limit lim;
+    struct sl_log_limit lim, cred_lim;
 
     atomic_uint_fast64_t in_flight, uploaded_files, uploaded_bytes, upload_failures, rejected,
         backpressure;
@@ -608,7 +608,7 @@ static void on_done(struct rcv_sink *s, struct rcv_file *f, CURLcode res)
                  "HTTP %ld: the receiver refused the credentials (api_key, "
                  "aggregator_id)",
                  code);
-        sl_log_ratelimited(&s->lim, 1, SL_LOG_ERROR, s->c->name, "credential error: %s", why);
+        sl_log_ratelimited(&s->cred_lim, 1, SL_LOG_ERROR, s->c->name, "credential error: %s", why);
         on_retry(s, f, why);
     } else if (code >= 400 && code < 500 && code != 408 && code != 429) {
         on_rejected(s, f, code);

@@ -229,6 +229,26 @@ expect_eq "F: files under rejected/" "$(nparquet spool/rejected)" "$fin"
 expect_eq "F: requests" "$(count_lines f.jsonl)" "$fin"
 stop_server
 
+# ---- H. receiver down, spool full, SIGTERM: the wait for room ends, the drain gives up after
+# drain_timeout, the files stay for the next start
+: > in.json
+fixture 300 in.json h
+config h.yaml tail "spool_max_bytes: 1" "drain_timeout: 500ms"
+"$SLUICE" run -c h.yaml --no-status 2> h.log &
+SL=$!
+PIDS+=("$SL")
+for _ in $(seq 50); do grep -q 'spool full' h.log && break; sleep 0.1; done
+grep -q 'spool full' h.log || { cat h.log; fail "H: no back-pressure"; }
+t0=$(date +%s%N)
+kill -TERM "$SL"
+wait "$SL" || { cat h.log; fail "H: exit status"; }
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 5000 ] || fail "H: SIGTERM took $ms ms"
+ok "H: stopped in $ms ms with the receiver down"
+fin=$(grep -c 'finished file' h.log)
+grep -q "$fin file(s) .* left in the spool" h.log || { cat h.log; fail "H: no left-over log"; }
+expect_eq "H: files left in the spool" "$(nparquet spool/GENERAL spool/HTTP spool/SMB)" "$fin"
+
 # ---- G. config errors
 config g.yaml read
 sed -i 's/files_from: pq/files_from: nothing/' g.yaml
@@ -238,4 +258,5 @@ config g2.yaml read
 sed -i 's/    type: receiver/    type: receiver\n    inputs: [in]/' g2.yaml
 if "$SLUICE" run -c g2.yaml --once --no-status 2> g2.log; then fail "G: inputs accepted"; fi
 grep -q "takes no inputs" g2.log || fail "G: $(cat g2.log)"
+! grep -l 'Sanitizer' ./*.log || fail "sanitizer reports"
 ok "receiver sink"
