@@ -717,7 +717,16 @@ static void on_finished(void *ctx, const struct sl_parquet_finished *n)
         rel = p + sl + 1;
     else
         rel = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-    struct rcv_file *f = file_new(n->path, rel, n->type, n->bytes, sl_clock_wall_ns() / 1000000);
+    /* time = mtime, as for a left-over file: a file sent again after a crash has the same
+     * `time`, and so the same name at the receiver */
+    struct stat st;
+    int64_t time_ms = sl_clock_wall_ns() / 1000000;
+    uint64_t bytes = n->bytes;
+    if (stat(n->path, &st) == 0) {
+        time_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        bytes = (uint64_t)st.st_size;
+    }
+    struct rcv_file *f = file_new(n->path, rel, n->type, bytes, time_ms);
     sl_mutex_lock(&s->lock);
     enqueue_locked(s, f, true);
     while (atomic_load(&s->spool_bytes) > s->cf->spool_max_bytes && !s->closing &&
