@@ -10,6 +10,8 @@
 #      then up: every file arrives, none twice; /metrics; SIGTERM drains
 #   E. 401 then 500 then 200: retried with back-off, credential error logged, none twice
 #   F. 400: files moved to rejected/
+#   H. receiver down, spool full, SIGTERM: stops within drain_timeout, files stay
+#   T. HTTPS: a self-signed certificate is refused by default, trusted with ca_file
 #   G. config errors: files_from naming nothing, a receiver with inputs
 source "$(dirname "$0")/lib/common.bash"
 
@@ -48,7 +50,13 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
-ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+srv = ThreadingHTTPServer(("127.0.0.1", port), H)
+if len(sys.argv) > 4:  # TLS with this certificate + key (PEM)
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
 PYEOF
 
 # fixture N FILE TAG: N events over three message types (TAG makes each run's files differ)
@@ -63,8 +71,8 @@ PYEOF
 }
 
 PORT=$(free_port)
-start_server() { # LOG
-  $PY server.py "$PORT" "$1" mode &
+start_server() { # LOG [CERT]
+  $PY server.py "$PORT" "$1" mode ${2:-} &
   SERVER=$!
   PIDS+=("$SERVER")
   wait_port "$PORT"
@@ -248,6 +256,28 @@ ok "H: stopped in $ms ms with the receiver down"
 fin=$(grep -c 'finished file' h.log)
 grep -q "$fin file(s) .* left in the spool" h.log || { cat h.log; fail "H: no left-over log"; }
 expect_eq "H: files left in the spool" "$(nparquet spool/GENERAL spool/HTTP spool/SMB)" "$fin"
+
+# ---- T. HTTPS: the certificate is verified by default; ca_file makes it trusted
+rm -f mode
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem 2>/dev/null
+cat cert.pem key.pem > server.pem
+start_server t.jsonl server.pem
+: > in.json
+fixture 300 in.json t
+config t1.yaml read "drain_timeout: 300ms"
+sed -i 's#http://#https://#' t1.yaml
+timeout 60 "$SLUICE" run -c t1.yaml --once --no-status 2> t1.log || { cat t1.log; fail "run T1"; }
+grep -q 'certificate' t1.log || { cat t1.log; fail "T1: no certificate error"; }
+fin=$(grep -c 'finished file' t1.log)
+expect_eq "T1: self-signed refused, files left" "$(nparquet spool/GENERAL spool/HTTP spool/SMB)" "$((fin + 3))"
+: > in.json
+config t2.yaml read "ca_file: cert.pem"
+sed -i 's#http://#https://#' t2.yaml
+timeout 60 "$SLUICE" run -c t2.yaml --once --no-status 2> t2.log || { cat t2.log; fail "run T2"; }
+check t.jsonl "$((fin + 3))" "T2: HTTPS with ca_file (T1's and H's files)"
+expect_eq "T2: parquet files left in the spool" "$(nparquet spool/GENERAL spool/HTTP spool/SMB)" 0
+stop_server
 
 # ---- G. config errors
 config g.yaml read
