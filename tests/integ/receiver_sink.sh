@@ -265,9 +265,14 @@ cat cert.pem key.pem > server.pem
 start_server t.jsonl server.pem
 : > in.json
 fixture 300 in.json t
-config t1.yaml read "drain_timeout: 300ms"
+config t1.yaml tail "drain_timeout: 300ms"
 sed -i 's#http://#https://#' t1.yaml
-timeout 60 "$SLUICE" run -c t1.yaml --once --no-status 2> t1.log || { cat t1.log; fail "run T1"; }
+"$SLUICE" run -c t1.yaml --no-status 2> t1.log &
+SL=$!
+PIDS+=("$SL")
+for _ in $(seq 100); do grep -q 'certificate' t1.log && break; sleep 0.1; done
+kill -TERM "$SL"
+wait "$SL" || { cat t1.log; fail "T1: exit status"; }
 grep -q 'certificate' t1.log || { cat t1.log; fail "T1: no certificate error"; }
 fin=$(grep -c 'finished file' t1.log)
 expect_eq "T1: self-signed refused, files left" "$(nparquet spool/GENERAL spool/HTTP spool/SMB)" "$((fin + 3))"
