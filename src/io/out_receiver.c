@@ -828,7 +828,7 @@ static void rcv_fini(struct sl_component *c)
         transfer_end(s, f);
     free_list(s->inflight, &n, &bytes);
     free_list(s->head, &n, &bytes);
-    if (n)
+    if (n && s->thread_started) /* else only built (`sluice check`): nothing was tried */
         sl_warn(c->name,
                 "%llu file(s) (%llu bytes) left in the spool %s: uploaded at the next start",
                 (unsigned long long)n, (unsigned long long)bytes, s->spool);

@@ -135,12 +135,13 @@ ndesc() { grep -c '"description"' "$1" || true; }
 nparquet() { find "$@" -name '*.parquet' 2>/dev/null | wc -l | tr -d ' '; }
 
 # ---- A. first run: every file once, description once, spool emptied
-fixture 600 in.json a
+fixture 650 in.json a # 216 or 217 per type: 2 files each by roll_rows, 1 at shutdown
 start_server a.jsonl
 config a.yaml read
 timeout 60 "$SLUICE" run -c a.yaml --once --no-status 2> a.log || { cat a.log; fail "run A"; }
 fin=$(grep -c 'finished file' a.log)
-expect_eq "A: files finished" "$fin" 6
+expect_eq "A: files finished" "$fin" 9
+expect_eq "A: finished at shutdown" "$(grep -c 'finished file.* rows=1[67] ' a.log)" 3
 check a.jsonl "$fin" "A: every finished file uploaded once"
 expect_eq "A: requests with a description" "$(ndesc a.jsonl)" 1
 head -1 a.jsonl | grep -q '"description": "integration box"' || fail "A: description not first"
