@@ -983,7 +983,7 @@ static int rcv_init(struct sl_component *c, struct sl_diag *d)
         enqueue_locked(s, file_new(v[i].path, v[i].rel, v[i].type, v[i].bytes, v[i].mtime_ms),
                        true);
     if (nv)
-        sl_info(c->name, "%zu file(s) (%llu bytes) left in the spool %s: uploading them first", nv,
+        sl_info(c->name, "found %zu file(s) (%llu bytes) left in the spool %s: they go first", nv,
                 (unsigned long long)atomic_load(&s->spool_bytes), s->spool);
     sl_receiver_scan_free(v, nv);
     sl_out_parquet_set_hook(pq, on_finished, s);
