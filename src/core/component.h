@@ -155,6 +155,12 @@ struct sl_component_ops {
     int (*write)(struct sl_component *c, struct sl_batch *b);
     int (*flush)(struct sl_component *c);
     int64_t flush_interval_ns; /* 0: 1 s */
+    /* SINK: takes no event inputs (config `inputs` must be absent); it is fed by another
+     * component through a side channel (the `receiver` sink gets the finished files of a
+     * `parquet` sink through its hook). The pipeline inits such a sink after, closes its
+     * thread after, and finis it after every other component, so the components it reads
+     * from exist when it starts and have handed over their last output when it ends. */
+    bool no_inputs;
 };
 
 struct sl_comp_metrics {

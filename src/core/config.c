@@ -248,7 +248,16 @@ static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
             sl_diag_hint(d, "add 'type:' (see `sluice help`)");
             return sl_diag_set(d, SL_ECONFIG, "component '%s' has no type", name);
         }
-        if (kind != SL_KIND_SOURCE && cc->ninputs == 0) {
+        const struct sl_component_ops *ops = sl_registry_find(cc->type, kind);
+        if (ops && ops->no_inputs && cc->ninputs) {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d,
+                         "a '%s' sink is fed by another component (see `sluice help %s`); "
+                         "remove 'inputs'",
+                         cc->type, cc->type);
+            return sl_diag_set(d, SL_ECONFIG, "sink '%s' (%s) takes no inputs", name, cc->type);
+        }
+        if (kind != SL_KIND_SOURCE && cc->ninputs == 0 && !(ops && ops->no_inputs)) {
             diag_at(d, cfg, k);
             sl_diag_hint(d, "add inputs: [<source or transform name>]");
             return sl_diag_set(d, SL_ECONFIG, "%s '%s' has no inputs",
@@ -437,10 +446,9 @@ void sl_config_free(struct sl_config *cfg)
 
 static const char *opt_type_name(enum sl_opt_type t)
 {
-    static const char *const n[] = {"string",         "integer",         "boolean",
-                                    "number",         "duration",        "size",
-                                    "one of choices", "list of strings", "map of strings",
-                                    "YAML value"};
+    static const char *const n[] = {
+        "string", "integer",        "boolean",         "number",         "duration",
+        "size",   "one of choices", "list of strings", "map of strings", "YAML value"};
     return n[t];
 }
 

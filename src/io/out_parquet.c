@@ -126,6 +126,14 @@ void sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, 
     s->hook_ctx = ctx;
 }
 
+void sl_out_parquet_layout(const struct sl_component *c, const char **path,
+                           const char **partition_by)
+{
+    const struct pqs_conf *cf = c->conf;
+    *path = cf->path;
+    *partition_by = cf->partition_by;
+}
+
 /* ---- naming */
 
 static void sanitize_into(struct sl_buf *out, struct sl_str v)
