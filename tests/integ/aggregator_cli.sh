@@ -173,10 +173,19 @@ $AGG -p 0 -s -1 --host 127.0.0.1 -t $SEED_SECRET -q 'x${SLUICE_TEST_UNSET_VARIAB
 $SLUICE check -c env.yaml > /dev/null 2>&1 || fail "check with \${ in a value: $($SLUICE check -c env.yaml 2>&1)"
 ok "values are YAML-escaped and never substituted"
 
-# ---- a real run: sluice send -> zmq -> parquet in the spool; shutdown on the REP port
+# ---- a real run: sluice send -> zmq -> parquet in the spool; shutdown on the REP port;
+# with a push gateway when prometheus-pushgateway is installed (-g, -q: the final push)
 PORT=$(free_port); SPORT=$(free_port)
+GWARGS=()
+if [ -x /usr/bin/prometheus-pushgateway ]; then
+  GPORT=$(free_port)
+  /usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$GPORT > gw.log 2>&1 &
+  GPID=$!; PIDS+=($GPID)
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$GPORT/-/ready" > /dev/null 2>&1 && break; sleep 0.1; done
+  GWARGS=(-g 127.0.0.1:$GPORT -q agg-test)
+fi
 $AGG --host 127.0.0.1 -p $PORT -s $SPORT -t $SEED_SECRET -c $SEED_PUBLIC --spool spool -b 1 \
-  --api-listen 127.0.0.1:0 2> log.txt &
+  --api-listen 127.0.0.1:0 "${GWARGS[@]}" 2> log.txt &
 PID=$!; PIDS+=($PID)
 for _ in $(seq 100); do grep -q "listening on port $PORT" log.txt && break; sleep 0.1; done
 grep -q "listening on port $PORT" log.txt || fail "aggregator did not start: $(cat log.txt)"
@@ -201,7 +210,7 @@ expect_eq "shutdown reply" "$REPLY" ok
 set +e
 wait $PID; rc=$?
 set -e
-PIDS=()
+PIDS=(${GPID:-})
 expect_eq "exit status after shutdown" "$rc" 0
 nfiles=$(find spool -name '*.parquet' | wc -l)
 [ "$nfiles" -ge 1 ] || fail "no Parquet file under the spool: $(find spool)"
@@ -276,4 +285,14 @@ JSEOF
   ok "DuckDB reads 2000 rows, 1500 distinct uids"
 fi
 grep -q "shutdown complete: reply sent" log.txt || fail "no shutdown line: $(tail -5 log.txt)"
+if [ ${#GWARGS[@]} -gt 0 ]; then
+  curl -fs "http://127.0.0.1:$GPORT/metrics" > gw.txt
+  val() { grep -E "^$1\{instance=\"agg-test\",job=\"aggregator\"\} " gw.txt | awk '{printf "%d", $2}'; }
+  msgs=$(( $(sed -n 's/.* in \([0-9]*\) messages.*/\1/p' send.txt) + $(sed -n 's/.* in \([0-9]*\) messages.*/\1/p' send2.txt) ))
+  expect_eq "push gateway: zmq = messages sent" "$(val zmq)" "$msgs"
+  expect_eq "push gateway: parquet_data = bytes of the files" "$(val parquet_data)" \
+    "$(find spool -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')"
+  expect_eq "push gateway: parquet_writers" "$(val parquet_writers)" 0
+  expect_eq "push gateway: errors" "$(val errors)" 0
+fi
 echo "PASS"
