@@ -90,7 +90,9 @@ grep -q 'push_gateway.*stopped: [1-9][0-9]* pushes, 0 failed' log.txt ||
 events=$(sed -n 's/.*done: events in \([0-9]*\),.*/\1/p' log.txt)
 [ -n "$events" ] && [ "$events" -gt 0 ] || fail "no done line: $(tail -3 log.txt)"
 curl -fs "http://127.0.0.1:$GPORT/metrics" > scrape2.txt
-got=$(grep -E "^sluice_component_events_out_total\{component=\"gen\"" scrape2.txt | awk '{print $2}')
+got=$(grep -E "^sluice_component_events_out_total\{component=\"gen\",$L" scrape2.txt | awk '{print $2}' || true)
+[ "$(echo "$got" | wc -l)" = 1 ] && [ -n "$got" ] ||
+  fail "events_out of gen: '$got' in: $(grep -E '^sluice_component_events_out_total' scrape2.txt)"
 expect_eq "final push: events emitted" "$($PY -c "print(int(float('$got')))")" "$events"
 bytes=$(find out -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 pd=$(grep -E "^parquet_data\{$L\} " scrape2.txt | awk '{print $2}')
