@@ -200,29 +200,46 @@ static int parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "1"}, *const no[] = {"false", "no", "0"};
     for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(s, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0)
-            return *out = false, 0;
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *out = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
     }
     return SL_EINVAL;
 }
 
+/* Decode the UTF-8 sequence at p into *cp: its length, or -1 when it is not well-formed
+ * (overlong, a surrogate, above U+10FFFF, cut short). */
+static int utf8_next(const unsigned char *p, uint32_t *cp)
+{
+    static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+    int n = p[0] < 0x80             ? 0
+            : (p[0] & 0xe0) == 0xc0 ? 1
+            : (p[0] & 0xf0) == 0xe0 ? 2
+            : (p[0] & 0xf8) == 0xf0 ? 3
+                                    : -1;
+    if (n < 0)
+        return -1;
+    uint32_t c = n == 0 ? p[0] : p[0] & (0x3fu >> n);
+    for (int i = 1; i <= n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return -1;
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return -1;
+    *cp = c;
+    return n + 1;
+}
+
 static bool valid_utf8(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80             ? 0
-                : (*p & 0xe0) == 0xc0 ? 1
-                : (*p & 0xf0) == 0xe0 ? 2
-                : (*p & 0xf8) == 0xf0 ? 3
-                                      : -1;
-        if (n < 0 || (n == 1 && *p < 0xc2))
+    uint32_t cp;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_next(p, &cp);
+        if (n < 0)
             return false;
-        p++;
-        for (int i = 0; i < n; i++, p++)
-            if ((*p & 0xc0) != 0x80)
-                return false;
+        p += n;
     }
     return true;
 }
@@ -581,27 +598,28 @@ int sl_aggregator_yaml_quote(struct sl_buf *out, const char *s)
     if (!valid_utf8(s))
         return SL_EINVAL;
     sl_buf_putc(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        int n = utf8_next(p, &cp);
+        if (cp == '"' || cp == '\\') {
             sl_buf_putc(out, '\\');
-            sl_buf_putc(out, (char)*p);
-        } else if (*p == '\n') {
+            sl_buf_putc(out, (char)cp);
+        } else if (cp == '\n') {
             sl_buf_puts(out, "\\n");
-        } else if (*p == '\t') {
+        } else if (cp == '\t') {
             sl_buf_puts(out, "\\t");
-        } else if (*p < 0x20 || *p == 0x7f) {
-            sl_buf_appendf(out, "\\x%02x", *p);
-        } else if (p[0] == 0xc2 && p[1] == 0x85) { /* YAML line breaks: NEL, LS, PS */
-            sl_buf_puts(out, "\\N");
-            p++;
-        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            sl_buf_puts(out, p[2] == 0xa8 ? "\\L" : "\\P");
-            p += 2;
-        } else if (p[0] == '$' && p[1] == '{') { /* not an environment reference */
+        } else if (cp == 0x85 || cp == 0x2028 || cp == 0x2029) { /* YAML line breaks */
+            sl_buf_puts(out, cp == 0x85 ? "\\N" : cp == 0x2028 ? "\\L" : "\\P");
+        } else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) { /* C0, DEL, C1: not printable */
+            sl_buf_appendf(out, "\\x%02x", (unsigned)cp);
+        } else if (cp == 0xfffe || cp == 0xffff || cp == 0xfeff) {
+            sl_buf_appendf(out, "\\u%04x", (unsigned)cp);
+        } else if (cp == '$' && p[1] == '{') { /* not an environment reference */
             sl_buf_puts(out, "$$");
         } else {
-            sl_buf_putc(out, (char)*p);
+            sl_buf_append(out, p, (size_t)n);
         }
+        p += n;
     }
     return sl_buf_putc(out, '"');
 }

@@ -63,11 +63,15 @@ static void test_quote(void **state)
     roundtrip("line\nbreak\ttab\r\x01\x7f");
     roundtrip("${HOME} and $${X} and $ {y} and $");
     roundtrip("ünïcødé \xe2\x80\xa8 \xc2\x85 sep");
+    roundtrip("C1 \xc2\x80\xc2\x9f nonchars \xef\xbf\xbe \xef\xbf\xbf bom \xef\xbb\xbf 𝄞");
     roundtrip("# not a comment: [x] {y} &z *w !t");
     roundtrip("");
     struct sl_buf b;
     sl_buf_init(&b, 0);
     assert_int_equal(sl_aggregator_yaml_quote(&b, "bad \xff utf8"), SL_EINVAL);
+    assert_int_equal(sl_aggregator_yaml_quote(&b, "overlong \xc0\xaf"), SL_EINVAL);
+    assert_int_equal(sl_aggregator_yaml_quote(&b, "surrogate \xed\xa0\x80"), SL_EINVAL);
+    assert_int_equal(sl_aggregator_yaml_quote(&b, "cut \xe2\x80"), SL_EINVAL);
     sl_buf_fini(&b);
 }
 
