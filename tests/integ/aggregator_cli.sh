@@ -179,7 +179,7 @@ PORT=$(free_port); SPORT=$(free_port)
 GWARGS=()
 if [ -x /usr/bin/prometheus-pushgateway ]; then
   GPORT=$(free_port)
-  /usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$GPORT > gw.log 2>&1 &
+  /usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$GPORT --persistence.file= > gw.log 2>&1 &
   GPID=$!; PIDS+=($GPID)
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$GPORT/-/ready" > /dev/null 2>&1 && break; sleep 0.1; done
   GWARGS=(-g 127.0.0.1:$GPORT -q agg-test)

@@ -16,7 +16,7 @@ if [ ! -x $GW ]; then
   exit 0
 fi
 GPORT=$(free_port)
-$GW --web.listen-address=127.0.0.1:$GPORT > gw.log 2>&1 &
+$GW --web.listen-address=127.0.0.1:$GPORT --persistence.file= > gw.log 2>&1 &
 GPID=$!; PIDS+=($GPID)
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$GPORT/-/ready" > /dev/null 2>&1 && break
@@ -61,6 +61,8 @@ curl -fs "http://127.0.0.1:$GPORT/metrics" > scrape1.txt
 grep -qE "^parquet_data\{$L\} [1-9]" scrape1.txt ||
   fail "no parquet_data > 0: $(grep -E '^(parquet|push)' scrape1.txt); log: $(cat log.txt)"
 ok "parquet_data > 0 with job=aggregator, instance=test-1"
+# --persistence.file= (Debian's default file is shared by every gateway): ours holds one group
+expect_eq "groups on the gateway" "$(grep -c '^push_time_seconds{' scrape1.txt)" 1
 for m in parquet_writers uploads zmq errors spool_bytes sluice_workers sluice_uptime_seconds; do
   grep -qE "^$m\{$L\} " scrape1.txt || fail "no $m: $(grep -v '^#' scrape1.txt | head -20)"
 done
