@@ -809,6 +809,8 @@ static void *sink_main(void *arg)
             next_flush = sl_clock_mono_ns() + interval;
         }
     }
+    if (c->ops->finish) /* all input written: close what is open */
+        c->ops->finish(c, NULL);
     if (c->ops->flush)
         c->ops->flush(c);
     return NULL;
