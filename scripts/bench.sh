@@ -8,3 +8,9 @@ for b in "$dir"/bench_*; do
   echo "== $(basename "$b")"
   "$b"
 done
+# end-to-end benchmarks that drive the sluice binary (bench/*.sh BUILD_DIR)
+for s in "$(dirname "$0")"/../bench/*.sh; do
+  [ -f "$s" ] || continue
+  echo "== $(basename "$s")"
+  bash "$s" "$dir"
+done

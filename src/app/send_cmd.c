@@ -4,9 +4,10 @@
  *
  *   sluice send --server-key KEY [--host H] [--port P] [--secret-key K --public-key K]
  *               [--no-curve] [--batch N] [--rate EV/S] [--count N] [--loop] [--hwm N]
- *               [--linger MS] [--format json] [--quiet] [FILE... | -]
+ *               [--linger MS] [--format json|zeek] [--quiet] [FILE... | -]
  *
- * Reads events (JSON, one object per line; `-` or nothing: stdin), encodes each as a
+ * Reads events (JSON, one object per line, or Zeek TSV/JSON logs with --format zeek, typed
+ * by #path or file name as the file source does; `-` or nothing: stdin), encodes each as a
  * network-event FlatBuffer (sl_netevent_encode, codec/netevent.h; the `type` field picks the
  * type table) and pushes them to tcp://host:port over a CurveZMQ PUSH socket. Client keys are
  * generated unless given (the public one is printed, for allow_keys). --batch N packs N
@@ -19,10 +20,9 @@
  * DESIGN: the input is read and encoded once, before the clock starts, into one buffer of
  * size-prefixed FlatBuffers with their offsets, so consecutive events are contiguous and a
  * message of N events is one range: what is measured is ZeroMQ and the receiver, not JSON
- * parsing. Input formats go through read_events(): adding `format: zeek` later (the file
- * source's parser) is one more case there. The PUSH socket blocks at its send HWM, so a
- * receiver under back-pressure slows the sender down; nothing is dropped. At the end the
- * socket lingers (--linger, 30 s) until every message is out.
+ * parsing. Input formats go through read_events() (JSON lines, or codec/zeek.h). The PUSH socket
+ * blocks at its send HWM, so a receiver under back-pressure slows the sender down; nothing is
+ * dropped. At the end the socket lingers (--linger, 30 s) until every message is out.
  */
 #include "app/send_cmd.h"
 #include "base/alloc.h"
@@ -31,6 +31,7 @@
 #include "base/str.h"
 #include "codec/json.h"
 #include "codec/netevent.h"
+#include "codec/zeek.h"
 #include "core/event.h"
 #include "sys/curvekeys.h"
 #include "sys/signals.h"
@@ -65,13 +66,15 @@ struct encoded {
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: sluice send --server-key KEY [--host H] [--port P] [--secret-key K "
-           "--public-key K]\n"
-           "                   [--no-curve] [--batch N] [--rate EV/S] [--count N] [--loop]\n"
-           "                   [--hwm N] [--linger MS] [--format json] [--quiet] [FILE... | -]\n"
-           "  pushes JSON events (one per line) as network-event FlatBuffers to a zmq source\n"
-           "  --host 127.0.0.1 --port 5555; --batch 100 events per message; --count: all input\n"
-           "  once (with --loop: until stopped); keys: 40 Z85, 80 hex (hex-encoded Z85), 64 hex\n");
+        f,
+        "usage: sluice send --server-key KEY [--host H] [--port P] [--secret-key K "
+        "--public-key K]\n"
+        "                   [--no-curve] [--batch N] [--rate EV/S] [--count N] [--loop]\n"
+        "                   [--hwm N] [--linger MS] [--format json|zeek] [--quiet] [FILE... | -]\n"
+        "  pushes JSON events (one per line) or Zeek logs (--format zeek) as network-event\n"
+        "  FlatBuffers to a zmq source\n"
+        "  --host 127.0.0.1 --port 5555; --batch 100 events per message; --count: all input\n"
+        "  once (with --loop: until stopped); keys: 40 Z85, 80 hex (hex-encoded Z85), 64 hex\n");
 }
 
 static int push_offset(struct encoded *e, size_t at)
@@ -124,7 +127,7 @@ static int read_all(FILE *f, struct sl_buf *text)
     return ferror(f) ? SL_EIO : 0;
 }
 
-/* One input of JSON lines into e. Other formats (zeek) would be cases here. */
+/* One input of JSON lines (or a Zeek log) into e. */
 static int read_events(const char *path, const struct send_opts *o, struct encoded *e)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -143,6 +146,8 @@ static int read_events(const char *path, const struct send_opts *o, struct encod
         return rc;
     }
     struct sl_batch *b = sl_batch_new();
+    /* Zeek: strings may view `text`, which outlives every batch made from it */
+    struct sl_zeek *z = strcmp(o->format, "zeek") == 0 ? sl_zeek_new(path) : NULL;
     int64_t lines[SL_BATCH_EVENTS];
     int64_t lineno = 0;
     size_t pos = 0;
@@ -157,13 +162,17 @@ static int read_events(const char *path, const struct send_opts *o, struct encod
             continue;
         struct sl_diag d;
         sl_diag_init(&d);
-        if (sl_json_parse_event(b, s.ptr, s.len, NULL, &d)) {
+        uint32_t before = b->count;
+        if (z ? sl_zeek_parse_line(z, b, s.ptr, s.len, &d)
+              : sl_json_parse_event(b, s.ptr, s.len, NULL, &d)) {
             if (!o->quiet && e->skipped < 10)
                 fprintf(stderr, "sluice send: %s:%lld: skipped: %s\n", path, (long long)lineno,
                         d.msg);
             e->skipped++;
             continue;
         }
+        if (b->count == before) /* a Zeek header or comment line */
+            continue;
         lines[b->count - 1] = lineno;
         if (b->count == SL_BATCH_EVENTS) {
             rc = encode_batch(b, e, path, lines, o->quiet);
@@ -174,6 +183,7 @@ static int read_events(const char *path, const struct send_opts *o, struct encod
     if (rc == 0)
         rc = encode_batch(b, e, path, lines, o->quiet);
     sl_batch_unref(b);
+    sl_zeek_free(z);
     sl_buf_fini(&text);
     return rc;
 }
@@ -249,8 +259,8 @@ static int parse(int argc, char **argv, struct send_opts *o)
         if (!ok)
             return 2;
     }
-    if (strcmp(o->format, "json") != 0) {
-        fprintf(stderr, "sluice send: --format %s: only json for now\n", o->format);
+    if (strcmp(o->format, "json") != 0 && strcmp(o->format, "zeek") != 0) {
+        fprintf(stderr, "sluice send: --format %s: json or zeek\n", o->format);
         return 2;
     }
     if (o->curve && !o->server_key) {

@@ -38,8 +38,16 @@ struct sl_zeek {
     size_t sep_len, set_sep_len, empty_len, unset_len;
     struct zcol *cols;
     uint32_t ncols;
+    bool unique; /* the columns' symbols are distinct: append without looking */
     sl_sym ts_sym, type_sym;
+    /* JSON lines of a typed log: rename[sym] = the schema's symbol + 1 (0: not looked up),
+     * for rename_type */
+    sl_sym *rename;
+    uint32_t rename_cap;
+    enum sl_netevent_type rename_type;
 };
+
+#define RENAME_MAX (1u << 20)
 
 static const struct {
     const char *path;
@@ -131,6 +139,7 @@ void sl_zeek_free(struct sl_zeek *z)
     if (!z)
         return;
     drop_cols(z);
+    sl_free(z->rename);
     sl_free(z);
 }
 
@@ -213,6 +222,14 @@ static int prepare(struct sl_zeek *z, struct sl_diag *d)
         if (!z->cols[i].sym)
             return sl_diag_set(d, SL_ELIMIT, "too many distinct field names");
     }
+    z->unique = true;
+    for (uint32_t i = 0; i < z->ncols && z->unique; i++) {
+        if (z->cols[i].sym == z->type_sym && z->type != SL_NETEVENT_NONE)
+            z->unique = false; /* a `type` column replaces the one put first */
+        for (uint32_t j = 0; j < i; j++)
+            if (z->cols[j].sym == z->cols[i].sym)
+                z->unique = false;
+    }
     z->dirty = false;
     return 0;
 }
@@ -222,8 +239,10 @@ static int prepare(struct sl_zeek *z, struct sl_diag *d)
 static enum ztype parse_type(const char *p, size_t n, bool *list)
 {
     *list = false;
-    if (n > 5 && p[n - 1] == ']' && (memcmp(p, "set[", 4) == 0 || memcmp(p, "vector[", 7) == 0)) {
-        size_t open = p[0] == 's' ? 4 : 7;
+    size_t open = n > 5 && memcmp(p, "set[", 4) == 0      ? 4
+                  : n > 8 && memcmp(p, "vector[", 7) == 0 ? 7
+                                                          : 0;
+    if (open && p[n - 1] == ']') {
         *list = true;
         p += open;
         n -= open + 1;
@@ -247,6 +266,13 @@ static const char *next_piece(const char **at, const char *end, const char *sep,
 {
     const char *s = *at;
     const char *q = s;
+    if (sep_len == 1) { /* the usual tab or comma */
+        q = memchr(s, sep[0], (size_t)(end - s));
+        *more = q != NULL;
+        *pn = (size_t)((q ? q : end) - s);
+        *at = q ? q + 1 : end;
+        return s;
+    }
     while ((size_t)(end - q) >= sep_len) {
         if (memcmp(q, sep, sep_len) == 0) {
             *pn = (size_t)(q - s);
@@ -265,6 +291,11 @@ static const char *next_piece(const char **at, const char *end, const char *sep,
 static uint32_t count_pieces(const char *p, size_t n, const char *sep, size_t sep_len)
 {
     uint32_t k = 1;
+    if (sep_len == 1) {
+        for (const char *q = p, *end = p + n; (q = memchr(q, sep[0], (size_t)(end - q))); q++)
+            k++;
+        return k;
+    }
     for (size_t i = 0; i + sep_len <= n;) {
         if (memcmp(p + i, sep, sep_len) == 0) {
             k++;
@@ -289,10 +320,12 @@ static int header_fields(struct sl_zeek *z, const char *p, size_t n, struct sl_d
         size_t len;
         bool more;
         const char *s = next_piece(&at, end, z->sep, z->sep_len, &len, &more);
+        if (!len) { /* no half-made header: data lines wait for a good #fields */
+            drop_cols(z);
+            return sl_diag_set(d, SL_EPARSE, "#fields: empty name in column %u", i + 1);
+        }
         z->cols[i].name = sl_xstrndup(s, len);
         z->cols[i].type = ZT_STRING;
-        if (!len)
-            return sl_diag_set(d, SL_EPARSE, "#fields: empty name in column %u", i + 1);
     }
     z->dirty = true;
     return 0;
@@ -377,6 +410,38 @@ static int64_t ts_ns_of(double s)
     return (int64_t)llround(s * 1e6) * 1000;
 }
 
+/* "1521911721.255387" as Zeek writes times and intervals: when the digits form an integer
+ * below 2^53 and at most 22 of them follow the dot, mantissa and power of ten are exact
+ * doubles and their quotient is correctly rounded (Clinger's fast path), so it equals
+ * strtod's. Anything else (exponents, long mantissas): false, and strtod decides. */
+static bool fast_decimal(const char *p, size_t n, struct sl_value *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = n && p[0] == '-';
+    int64_t m = 0;
+    int digits = 0, frac = -1;
+    for (; i < n; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            if (++digits > 18)
+                return false;
+            m = m * 10 + (p[i] - '0');
+            if (frac >= 0)
+                frac++;
+        } else if (p[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return false;
+        }
+    }
+    if (!digits || m > (INT64_C(1) << 53))
+        return false;
+    double v = (double)m / p10[frac > 0 ? frac : 0];
+    *out = sl_value_double(n && p[0] == '-' ? -v : v);
+    return true;
+}
+
 /* One scalar (escapes not decoded yet) as `type`. */
 static int scalar(struct sl_batch *b, enum ztype type, const char *p, size_t n,
                   struct sl_value *out, struct sl_diag *d, const char *col)
@@ -399,6 +464,21 @@ static int scalar(struct sl_batch *b, enum ztype type, const char *p, size_t n,
         }
         return sl_diag_set(d, SL_EPARSE, "field %s: bad bool '%.*s'", col, (int)(n > 40 ? 40 : n),
                            p);
+    }
+    if (type == ZT_COUNT || type == ZT_INT) { /* plain digits: no copy, no strtoll */
+        size_t i = type == ZT_INT && n > 1 && p[0] == '-';
+        if (n - i >= 1 && n - i <= 18) {
+            int64_t v = 0;
+            size_t j = i;
+            while (j < n && p[j] >= '0' && p[j] <= '9')
+                v = v * 10 + (p[j++] - '0');
+            if (j == n) {
+                *out = sl_value_int(i ? -v : v);
+                return 0;
+            }
+        }
+    } else if (fast_decimal(p, n, out)) {
+        return 0;
     }
     char num[64];
     if (!n || n >= sizeof(num))
@@ -483,6 +563,15 @@ static int tsv_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_t
     struct sl_event *ev = sl_batch_push(b);
     if (!ev)
         return sl_diag_set(d, SL_ENOMEM, "out of memory");
+    if (z->unique && ev->cap < k + 1) { /* every field at once: no growing, no lookups */
+        struct sl_field *f = sl_arena_alloc(&b->arena, (k + 1) * sizeof(*f));
+        if (!f) {
+            rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
+            goto fail;
+        }
+        ev->fields = f;
+        ev->cap = k + 1;
+    }
     if (put_type(z, b, ev)) {
         rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
         goto fail;
@@ -499,9 +588,17 @@ static int tsv_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_t
         rc = column(z, b, c, s, len, &v, d);
         if (rc)
             goto fail;
-        if (c->sym == z->ts_sym && v.type == SL_V_DOUBLE)
+        if (c->sym == z->ts_sym && v.type == SL_V_DOUBLE) {
             ev->ts_ns = ts_ns_of(v.u.d);
-        if (sl_event_set(b, ev, c->sym, v)) {
+            if (z->type != SL_NETEVENT_NONE) /* the schema's `ts` is a timestamp */
+                v = sl_value_ts(ev->ts_ns);
+        }
+        if (z->unique) {
+            struct sl_field *f = &ev->fields[ev->count++];
+            f->sym = c->sym;
+            f->_pad = 0;
+            f->val = v;
+        } else if (sl_event_set(b, ev, c->sym, v)) {
             rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
             goto fail;
         }
@@ -520,6 +617,32 @@ static bool has_sym(const struct sl_event *ev, sl_sym s)
     return false;
 }
 
+/* The schema's symbol for s in a typed log, cached per symbol. 0: too many names. */
+static sl_sym rename_sym(struct sl_zeek *z, sl_sym s)
+{
+    if (z->rename_type != z->type) {
+        if (z->rename)
+            memset(z->rename, 0, z->rename_cap * sizeof(*z->rename));
+        z->rename_type = z->type;
+    }
+    if (s < z->rename_cap && z->rename[s])
+        return z->rename[s] - 1;
+    struct sl_str name = sl_sym_name(s);
+    sl_sym to = map_name(z->type, name.ptr, name.len);
+    if (!to || s >= RENAME_MAX)
+        return to;
+    if (s >= z->rename_cap) {
+        uint32_t cap = z->rename_cap ? z->rename_cap : 256;
+        while (cap <= s)
+            cap *= 2;
+        z->rename = sl_xrealloc(z->rename, cap * sizeof(*z->rename));
+        memset(z->rename + z->rename_cap, 0, (cap - z->rename_cap) * sizeof(*z->rename));
+        z->rename_cap = cap;
+    }
+    z->rename[s] = to + 1;
+    return to;
+}
+
 static int json_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_t n,
                      struct sl_diag *d)
 {
@@ -533,8 +656,9 @@ static int json_line(struct sl_zeek *z, struct sl_batch *b, const char *p, size_
             ev->ts_ns = ts_ns_of(f->val.u.d);
         if (z->type == SL_NETEVENT_NONE)
             continue;
-        struct sl_str name = sl_sym_name(f->sym);
-        sl_sym to = map_name(z->type, name.ptr, name.len);
+        if (f->sym == z->ts_sym && f->val.type == SL_V_DOUBLE)
+            f->val = sl_value_ts(ev->ts_ns);
+        sl_sym to = rename_sym(z, f->sym);
         if (!to) {
             sl_batch_pop(b);
             return sl_diag_set(d, SL_ELIMIT, "too many distinct field names");

@@ -14,7 +14,9 @@
  * no `type`.
  *
  * Values (TSV): unset (`-`) → field absent; empty (`(empty)`) → "" or []; time → double
- * seconds, as Zeek's JSON writes it (`ts` also sets the event time); count/int/port → int;
+ * seconds, as Zeek's JSON writes it (`ts` also sets the event time, and in a typed log `ts`
+ * becomes a timestamp, as the FlatBuffers decoder makes it, so a Zeek file and a collector's
+ * messages give the same events and Parquet schemas); count/int/port → int;
  * double/interval → double; bool T/F; addr/subnet/enum/string → string; set/vector → list.
  * \xHH escapes are decoded. The caller owns the thread the state is used on.
  */

@@ -145,7 +145,10 @@ struct sl_component_ops {
     void (*tick)(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns);
     int64_t tick_interval_ns; /* 0: 1 s */
     /* Optional: called once when all input has been processed (end of input, shutdown), after
-     * every upstream transform finished, before the sinks flush: emit what is held. */
+     * every upstream transform finished, before the sinks flush: emit what is held.
+     * SINK (x is NULL): on the sink's thread after its last write, before its last flush:
+     * close what is open (files), so the run's final counts are known before the pipeline is
+     * freed (the push gateway's final push reads them). */
     void (*finish)(struct sl_component *c, struct sl_xf_ctx *x);
     bool output_optional; /* the main output may go unused (state kept in a store) */
     /* Optional: fill up to SL_COMP_STATS_MAX metrics of the component's own; any thread. */
@@ -155,6 +158,12 @@ struct sl_component_ops {
     int (*write)(struct sl_component *c, struct sl_batch *b);
     int (*flush)(struct sl_component *c);
     int64_t flush_interval_ns; /* 0: 1 s */
+    /* SINK: takes no event inputs (config `inputs` must be absent); it is fed by another
+     * component through a side channel (the `receiver` sink gets the finished files of a
+     * `parquet` sink through its hook). The pipeline inits such a sink after, closes its
+     * thread after, and finis it after every other component, so the components it reads
+     * from exist when it starts and have handed over their last output when it ends. */
+    bool no_inputs;
 };
 
 struct sl_comp_metrics {

@@ -46,7 +46,10 @@ static int expand_env(const struct sl_config *cfg, const yaml_node_t *n, const c
     struct sl_buf b;
     sl_buf_init(&b, 1 << 20);
     for (const char *p = s; *p;) {
-        if (p[0] == '$' && p[1] == '{') {
+        if (p[0] == '$' && p[1] == '$' && p[2] == '{') { /* "$${" is a literal "${" */
+            sl_buf_puts(&b, "${");
+            p += 3;
+        } else if (p[0] == '$' && p[1] == '{') {
             const char *end = strchr(p + 2, '}');
             if (!end) {
                 diag_at(d, cfg, n);
@@ -248,12 +251,88 @@ static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
             sl_diag_hint(d, "add 'type:' (see `sluice help`)");
             return sl_diag_set(d, SL_ECONFIG, "component '%s' has no type", name);
         }
-        if (kind != SL_KIND_SOURCE && cc->ninputs == 0) {
+        const struct sl_component_ops *ops = sl_registry_find(cc->type, kind);
+        if (ops && ops->no_inputs && cc->ninputs) {
+            diag_at(d, cfg, k);
+            sl_diag_hint(d,
+                         "a '%s' sink is fed by another component (see `sluice help %s`); "
+                         "remove 'inputs'",
+                         cc->type, cc->type);
+            return sl_diag_set(d, SL_ECONFIG, "sink '%s' (%s) takes no inputs", name, cc->type);
+        }
+        if (kind != SL_KIND_SOURCE && cc->ninputs == 0 && !(ops && ops->no_inputs)) {
             diag_at(d, cfg, k);
             sl_diag_hint(d, "add inputs: [<source or transform name>]");
             return sl_diag_set(d, SL_ECONFIG, "%s '%s' has no inputs",
                                kind == SL_KIND_SINK ? "sink" : "transform", name);
         }
+    }
+    return 0;
+}
+
+/* push_gateway: {url, job, instance, interval}, or push_gateway: URL */
+static int parse_pushgw(struct sl_config *cfg, yaml_node_t *k, yaml_node_t *v, struct sl_diag *d)
+{
+    struct sl_config_pushgw *pg = &cfg->push_gateway;
+    pg->line = (uint32_t)k->start_mark.line + 1;
+    pg->col = (uint32_t)k->start_mark.column + 1;
+    pg->interval_ns = 10 * (int64_t)1000000000;
+    if (scalar(v) && *scalar(v))
+        return expand_env(cfg, v, scalar(v), &pg->url, d);
+    if (v->type != YAML_MAPPING_NODE) {
+        diag_at(d, cfg, v);
+        sl_diag_hint(d, "write push_gateway: {url: \"http://localhost:9091\", job: sluice, "
+                        "interval: 10s}");
+        return sl_diag_set(d, SL_ECONFIG, "'push_gateway' must be a mapping");
+    }
+    for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+        yaml_node_t *ak = node(cfg, q->key), *av = node(cfg, q->value);
+        const char *name = scalar(ak);
+        char **slot = NULL;
+        if (name && strcmp(name, "url") == 0)
+            slot = &pg->url;
+        else if (name && strcmp(name, "job") == 0)
+            slot = &pg->job;
+        else if (name && strcmp(name, "instance") == 0)
+            slot = &pg->instance;
+        else if (!name || strcmp(name, "interval") != 0) {
+            diag_at(d, cfg, ak);
+            sl_diag_hint(d, "the push_gateway section knows: url, job, instance, interval");
+            return sl_diag_set(d, SL_ECONFIG, "unknown push_gateway option '%s'",
+                               name ? name : "?");
+        }
+        if (!scalar(av)) {
+            diag_at(d, cfg, av);
+            return sl_diag_set(d, SL_ECONFIG, "push_gateway.%s must be a string", name);
+        }
+        char *text = NULL;
+        int rc = expand_env(cfg, av, scalar(av), &text, d);
+        if (rc)
+            return rc;
+        if (slot) {
+            sl_free(*slot);
+            *slot = text;
+            continue;
+        }
+        rc = sl_str_to_duration_ns(sl_str_c(text), &pg->interval_ns);
+        sl_free(text);
+        if (rc || pg->interval_ns <= 0) {
+            diag_at(d, cfg, av);
+            sl_diag_hint(d, "write a duration such as 500ms, 10s, 1m");
+            return sl_diag_set(d, SL_ECONFIG, "push_gateway.interval must be a positive duration");
+        }
+    }
+    if (!pg->url || !*pg->url) {
+        diag_at(d, cfg, k);
+        sl_diag_hint(d, "add url: \"http://localhost:9091\" (or host:port)");
+        return sl_diag_set(d, SL_ECONFIG, "push_gateway needs a url");
+    }
+    if (strstr(pg->url, "://") && strncmp(pg->url, "http://", 7) != 0 &&
+        strncmp(pg->url, "https://", 8) != 0) {
+        diag_at(d, cfg, v);
+        sl_diag_hint(d, "write http://host:port, https://host:port or host:port");
+        return sl_diag_set(d, SL_ECONFIG, "push_gateway.url must be an http(s) URL, got \"%s\"",
+                           pg->url);
     }
     return 0;
 }
@@ -345,6 +424,9 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
                 return rc;
             cfg->profile_store_line = (uint32_t)v->start_mark.line + 1;
             cfg->profile_store_col = (uint32_t)v->start_mark.column + 1;
+        } else if (strcmp(key, "push_gateway") == 0) {
+            if ((rc = parse_pushgw(cfg, k, v, d)))
+                return rc;
         } else if (strcmp(key, "log_level") == 0) {
             if (!scalar(v) || sl_log_level_parse(scalar(v)) < 0) {
                 diag_at(d, cfg, v);
@@ -356,7 +438,7 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
         } else {
             diag_at(d, cfg, k);
             sl_diag_hint(d, "top-level keys: sources, transforms, sinks, api, workers, "
-                            "queue_batches, log_level, profile_store");
+                            "queue_batches, log_level, profile_store, push_gateway");
             return sl_diag_set(d, SL_ECONFIG, "unknown top-level key '%s'", key);
         }
         if (rc)
@@ -429,6 +511,9 @@ void sl_config_free(struct sl_config *cfg)
     sl_free(cfg->api_listen);
     sl_free(cfg->profile_store);
     sl_free(cfg->log_level);
+    sl_free(cfg->push_gateway.url);
+    sl_free(cfg->push_gateway.job);
+    sl_free(cfg->push_gateway.instance);
     sl_free(cfg->path);
     sl_free(cfg);
 }
@@ -437,10 +522,9 @@ void sl_config_free(struct sl_config *cfg)
 
 static const char *opt_type_name(enum sl_opt_type t)
 {
-    static const char *const n[] = {"string",         "integer",         "boolean",
-                                    "number",         "duration",        "size",
-                                    "one of choices", "list of strings", "map of strings",
-                                    "YAML value"};
+    static const char *const n[] = {
+        "string", "integer",        "boolean",         "number",         "duration",
+        "size",   "one of choices", "list of strings", "map of strings", "YAML value"};
     return n[t];
 }
 

@@ -3,8 +3,9 @@
  *
  * A config names components in three groups (`sources`, `transforms`, `sinks`); each
  * transform and sink lists its `inputs`. Top-level settings: `api: {listen: "host:port"}`,
- * `workers`, `queue_batches`, `log_level`. Every scalar may use `${NAME}` or
- * `${NAME:-default}`; an unset variable without a default is an error at its line:col.
+ * `workers`, `queue_batches`, `log_level`, `profile_store`, `push_gateway: {url, job, instance,
+ * interval}`. Every scalar may use `${NAME}` or `${NAME:-default}`; an unset variable without
+ * a default is an error at its line:col; `$${` is a literal `${`.
  * Errors carry file:line:col (1-based) and a one-line hint.
  */
 #ifndef SL_CORE_CONFIG_H
@@ -32,6 +33,15 @@ struct sl_config_comp {
     int node; /* private: YAML mapping node */
 };
 
+/* `push_gateway:` (api/pushgw.h). */
+struct sl_config_pushgw {
+    char *url;           /* NULL: no push gateway; "host:port" means http://host:port */
+    char *job;           /* "sluice" */
+    char *instance;      /* NULL: the host name */
+    int64_t interval_ns; /* 10 s */
+    uint32_t line, col;  /* the push_gateway key */
+};
+
 struct sl_config {
     char *path;
     void *doc; /* private: yaml_document_t */
@@ -45,6 +55,7 @@ struct sl_config {
      * `store:` write (the app opens it); NULL: none */
     char *profile_store;
     uint32_t profile_store_line, profile_store_col;
+    struct sl_config_pushgw push_gateway;
 };
 
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d);

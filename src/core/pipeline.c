@@ -261,8 +261,10 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
             if (from->comp.ops->kind == SL_KIND_SINK && is_err && cc->kind != SL_KIND_SINK) {
                 sl_diag_hint(d, "a sink's dead letters (events it could not write, such as a "
                                 "Parquet schema mismatch) go to other sinks only");
-                sl_diag_set(d, SL_ECONFIG, "input '%s' of %s '%s': only a sink can read a sink's "
-                            ".errors", in, sl_kind_name(cc->kind), cc->name);
+                sl_diag_set(d, SL_ECONFIG,
+                            "input '%s' of %s '%s': only a sink can read a sink's "
+                            ".errors",
+                            in, sl_kind_name(cc->kind), cc->name);
                 goto fail;
             }
             if (from->comp.ops->kind == SL_KIND_SINK && !is_err) {
@@ -315,10 +317,13 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
     for (uint32_t i = 0; i < p->n; i++)
         if (p->nodes[i].comp.ops->kind == SL_KIND_SINK)
             p->nodes[i].q = sl_queue_new(p->queue_batches);
-    /* 6. options and init */
-    for (uint32_t i = 0; i < p->n; i++) {
-        struct node *nd = &p->nodes[i];
-        if (sl_config_apply_options(cfg, i, &nd->comp, d))
+    /* 6. options and init; components with ops->no_inputs last (they look up the
+     * components that feed them, which must be initialised) */
+    for (uint32_t k = 0; k < 2 * p->n; k++) {
+        struct node *nd = &p->nodes[k % p->n];
+        if (nd->comp.ops->no_inputs != (k >= p->n))
+            continue;
+        if (sl_config_apply_options(cfg, k % p->n, &nd->comp, d))
             goto fail;
         if (nd->comp.ops->init) {
             struct sl_diag tmp;
@@ -353,10 +358,15 @@ void sl_pipeline_free(struct sl_pipeline *p)
         return;
     if (p->started)
         sl_pipeline_wait(p, -1);
+    /* fini: components with ops->no_inputs last (a parquet sink finishes its open files in
+     * fini, and the receiver reading them must still be there to take them) */
+    for (uint32_t k = 0; k < 2 * p->n; k++) {
+        struct node *nd = &p->nodes[k % p->n];
+        if (nd->inited && nd->comp.ops->fini && nd->comp.ops->no_inputs == (k >= p->n))
+            nd->comp.ops->fini(&nd->comp);
+    }
     for (uint32_t i = 0; i < p->n; i++) {
         struct node *nd = &p->nodes[i];
-        if (nd->inited && nd->comp.ops->fini)
-            nd->comp.ops->fini(&nd->comp);
         if (nd->comp.ops)
             sl_config_free_options(nd->comp.ops, nd->comp.conf);
         else
@@ -680,8 +690,8 @@ static void *ticker_main(void *arg)
             struct node *nd = &p->nodes[i];
             if (nd->comp.ops->kind != SL_KIND_TRANSFORM || !nd->comp.ops->tick)
                 continue;
-            int64_t every = nd->comp.ops->tick_interval_ns ? nd->comp.ops->tick_interval_ns
-                                                           : 1000000000;
+            int64_t every =
+                nd->comp.ops->tick_interval_ns ? nd->comp.ops->tick_interval_ns : 1000000000;
             if (!nd->next_tick)
                 nd->next_tick = now + every;
             if (nd->next_tick <= now) {
@@ -799,6 +809,8 @@ static void *sink_main(void *arg)
             next_flush = sl_clock_mono_ns() + interval;
         }
     }
+    if (c->ops->finish) /* all input written: close what is open */
+        c->ops->finish(c, NULL);
     if (c->ops->flush)
         c->ops->flush(c);
     return NULL;
@@ -827,9 +839,10 @@ static void *supervisor_main(void *arg)
     for (uint32_t i = 0; i < p->n; i++)
         if (!seen[i])
             topo_visit(p, i, seen, order, &n);
-    for (uint32_t k = n; k-- > 0;) {
-        struct node *nd = &p->nodes[order[k]];
-        if (nd->comp.ops->kind != SL_KIND_SINK)
+    /* ... and sinks with ops->no_inputs after all others (they are fed by them) */
+    for (uint32_t k = 2 * n; k-- > 0;) {
+        struct node *nd = &p->nodes[order[k % n]];
+        if (nd->comp.ops->kind != SL_KIND_SINK || nd->comp.ops->no_inputs != (k < n))
             continue;
         sl_queue_close(nd->q);
         sl_thread_join(&nd->thread);
@@ -878,8 +891,8 @@ int sl_pipeline_start(struct sl_pipeline *p)
         sl_assert(sl_thread_start(&nd->thread, name, source_main, nd) == 0);
     }
     for (uint32_t i = 0; i < p->n; i++)
-        p->has_ticker |= p->nodes[i].comp.ops->kind == SL_KIND_TRANSFORM &&
-                         p->nodes[i].comp.ops->tick != NULL;
+        p->has_ticker |=
+            p->nodes[i].comp.ops->kind == SL_KIND_TRANSFORM && p->nodes[i].comp.ops->tick != NULL;
     if (p->has_ticker)
         sl_assert(sl_thread_start(&p->ticker, "sl-ticker", ticker_main, p) == 0);
     sl_assert(sl_thread_start(&p->supervisor, "sl-supervisor", supervisor_main, p) == 0);

@@ -83,7 +83,7 @@ void sl_registry_help(const struct sl_component_ops *ops, struct sl_buf *out)
 {
     sl_buf_appendf(out, "%s (%s): %s\n\n", ops->type, sl_kind_name(ops->kind),
                    ops->summary ? ops->summary : "");
-    if (ops->kind != SL_KIND_SOURCE)
+    if (ops->kind != SL_KIND_SOURCE && !ops->no_inputs)
         sl_buf_appendf(out, "  %-18s %-18s %s\n", "inputs", "[string]",
                        "components to read from (name or name.errors); required");
     for (const struct sl_option *o = ops->options; o && o->key; o++) {

@@ -193,7 +193,11 @@ static int take_line(struct sl_linereader *r, const char *p, size_t n, uint64_t 
         uint32_t before = b->count;
         if (sl_zeek_parse_line(r->zeek, b, copy, n, &d)) {
             char msg[600];
-            snprintf(msg, sizeof(msg), "invalid Zeek line: %s", d.msg);
+            if (d.offset >= 0) /* Zeek JSON: where in the line the parser stopped */
+                snprintf(msg, sizeof(msg), "invalid Zeek JSON at byte %lld of the line: %s",
+                         (long long)d.offset, d.msg);
+            else
+                snprintf(msg, sizeof(msg), "invalid Zeek line: %s", d.msg);
             dead_letter(r, msg, p, n, (int64_t)start);
         } else if (b->count > before) {
             struct sl_event *ev = &b->events[b->count - 1];

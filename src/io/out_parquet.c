@@ -126,6 +126,14 @@ void sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, 
     s->hook_ctx = ctx;
 }
 
+void sl_out_parquet_layout(const struct sl_component *c, const char **path,
+                           const char **partition_by)
+{
+    const struct pqs_conf *cf = c->conf;
+    *path = cf->path;
+    *partition_by = cf->partition_by;
+}
+
 /* ---- naming */
 
 static void sanitize_into(struct sl_buf *out, struct sl_str v)
@@ -314,6 +322,9 @@ static int open_file(struct sl_component *c, struct pqs_sink *s, const struct sl
     }
     sl_pq_writer_kv(f->w, "sluice.writer", "sluice " SL_VERSION);
     sl_pq_writer_kv(f->w, "sluice.source", c->name);
+    /* the leading "PAR1" the writer wrote: counted so bytes_written adds up to the files */
+    atomic_fetch_add_explicit(&s->bytes_written, sl_pq_writer_bytes(f->w), memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->m.bytes_out, sl_pq_writer_bytes(f->w), memory_order_relaxed);
     f->next = s->files;
     s->files = f;
     s->nopen++;
@@ -425,6 +436,16 @@ static int pqs_flush(struct sl_component *c)
 {
     finish_where(c, c->state, sl_clock_mono_ns(), false);
     return 0;
+}
+
+/* All input written (end of input, shutdown): finish every open file on the sink's thread,
+ * so the finished-file hook runs there and the counters are final before the pipeline is
+ * freed. */
+static void pqs_finish(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    (void)x;
+    if (c->state)
+        finish_where(c, c->state, 0, true);
 }
 
 static size_t pqs_stats(struct sl_component *c, struct sl_comp_stat *out)
@@ -633,4 +654,5 @@ const struct sl_component_ops sl_out_parquet_ops = {
     .write = pqs_write,
     .flush = pqs_flush,
     .stats = pqs_stats,
+    .finish = pqs_finish,
 };

@@ -27,4 +27,10 @@ typedef void (*sl_parquet_finished_fn)(void *ctx, const struct sl_parquet_finish
  * sink; NULL removes it. */
 void sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, void *ctx);
 
+/* The `path` template and `partition_by` option (NULL when unset) of parquet sink c, for a
+ * reader of its files (the receiver derives its spool and the message type of a left-over
+ * file from them). Valid while c lives; any thread after c's options are applied. */
+void sl_out_parquet_layout(const struct sl_component *c, const char **path,
+                           const char **partition_by);
+
 #endif

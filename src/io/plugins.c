@@ -14,6 +14,7 @@
     X(sl_in_tcp_ops)                                                                               \
     X(sl_in_http_ops)                                                                              \
     X(sl_in_zmq_ops)                                                                               \
+    X(sl_in_commands_ops)                                                                          \
     X(sl_xf_filter_ops)                                                                            \
     X(sl_xf_eval_ops)                                                                              \
     X(sl_xf_profiler_ops)                                                                          \
@@ -22,6 +23,7 @@
     X(sl_out_file_ops)                                                                             \
     X(sl_out_csv_ops)                                                                              \
     X(sl_out_parquet_ops)                                                                          \
+    X(sl_out_receiver_ops)                                                                         \
     X(sl_out_null_ops)
 
 #define SL_PLUGIN_DECL(name) extern const struct sl_component_ops name __attribute__((weak));

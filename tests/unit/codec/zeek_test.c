@@ -14,6 +14,7 @@
 #include "codec/zeek.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Feed every line of text (a fresh parser for file name `where`); the events as JSON lines,
@@ -84,12 +85,13 @@ static void test_tsv_conn(void **state)
 {
     (void)state;
     expect("/logs/conn.log", conn_tsv,
-           "{\"type\":\"GENERAL\",\"ts\":1521911721.255387,\"uid\":\"C8Tful\","
+           "{\"type\":\"GENERAL\",\"ts\":\"2018-03-24T17:15:21.255387000Z\",\"uid\":\"C8Tful\","
            "\"origIp\":\"10.164.94.120\",\"origPort\":39681,\"respIp\":\"10.47.3.155\","
            "\"respPort\":3389,\"proto\":\"tcp\",\"duration\":0.004266,\"origBytes\":97,"
            "\"localOrig\":true,\"tunnelParents\":[],\"my_vec\":[1,2,3],"
            "\"note\":\"a\\tb,c\\\\d\"}\n"
-           "{\"type\":\"GENERAL\",\"ts\":1521911722.5,\"uid\":\"C9\",\"origIp\":\"fe80::1\","
+           "{\"type\":\"GENERAL\",\"ts\":\"2018-03-24T17:15:22.500000000Z\",\"uid\":\"C9\","
+           "\"origIp\":\"fe80::1\","
            "\"origPort\":0,\"respIp\":\"10.0.0.1\",\"respPort\":53,\"proto\":\"udp\","
            "\"service\":\"\",\"localOrig\":false,\"tunnelParents\":[\"a,b\",\"c\"],"
            "\"my_vec\":[],\"note\":\"\"}\n");
@@ -114,9 +116,11 @@ static void test_tsv_other_markers(void **state)
            "#types|time|addr|string|count|set[enum]|vector[string]\n"
            "1.5|1.2.3.4|GET|NONE|EMPTY|HOST;ACCEPT\n"
            "2|::1|P\\x7cT|200|A;B|-\n",
-           "{\"type\":\"HTTP\",\"ts\":1.5,\"origIp\":\"1.2.3.4\",\"method\":\"GET\","
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:01.500000000Z\",\"origIp\":\"1.2.3.4\","
+           "\"method\":\"GET\","
            "\"tags\":[],\"clientHeaderNames\":[\"HOST\",\"ACCEPT\"]}\n"
-           "{\"type\":\"HTTP\",\"ts\":2.0,\"origIp\":\"::1\",\"method\":\"P|T\","
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:02.000000000Z\",\"origIp\":\"::1\","
+           "\"method\":\"P|T\","
            "\"statusCode\":200,\"tags\":[\"A\",\"B\"],\"clientHeaderNames\":[\"-\"]}\n");
 }
 
@@ -154,7 +158,8 @@ static void test_tsv_errors(void **state)
            "E7: field local_orig: bad bool 'yes'\n"
            "E8: field ts: bad time 'abc'\n"
            "E9: field orig_bytes: bad count '99999999999999999999'\n"
-           "{\"type\":\"GENERAL\",\"ts\":1.0,\"origBytes\":7,\"localOrig\":false}\n");
+           "{\"type\":\"GENERAL\",\"ts\":\"1970-01-01T00:00:01.000000000Z\",\"origBytes\":7,"
+           "\"localOrig\":false}\n");
 }
 
 static void test_json_dotted_and_underscore(void **state)
@@ -167,11 +172,13 @@ static void test_json_dotted_and_underscore(void **state)
            "\"resp_mime_types\":[\"text/html\"]}\n"
            "{\"ts\":1.0,\"id_orig_h\":\"::1\",\"id_resp_p\":8080,\"user_agent\":\"ua\"}\n"
            "{\"ts\":1.0,\"broken\n",
-           "{\"type\":\"HTTP\",\"ts\":1588206738.09551,\"uid\":\"Ch\",\"origIp\":\"10.0.1.4\","
+           "{\"type\":\"HTTP\",\"ts\":\"2020-04-30T00:32:18.095510000Z\",\"uid\":\"Ch\",\"origIp\":"
+           "\"10.0.1.4\","
            "\"origPort\":60757,\"respIp\":\"192.168.0.4\",\"respPort\":80,\"transDepth\":1,"
            "\"method\":\"GET\",\"statusCode\":403,\"x_extra\":1,"
            "\"respMimeTypes\":[\"text/html\"]}\n"
-           "{\"type\":\"HTTP\",\"ts\":1.0,\"origIp\":\"::1\",\"respPort\":8080,"
+           "{\"type\":\"HTTP\",\"ts\":\"1970-01-01T00:00:01.000000000Z\",\"origIp\":\"::1\","
+           "\"respPort\":8080,"
            "\"userAgent\":\"ua\"}\n"
            "E3: unterminated string\n");
     /* unknown file name: left as it is */
@@ -217,6 +224,51 @@ static void test_types_by_name(void **state)
     sl_zeek_free(z);
 }
 
+/* The fast paths for numbers (plain digits, short decimals) give exactly what strtoll and
+ * strtod give, on random values of every length, and hand everything else to them. */
+static void test_numbers_match_libc(void **state)
+{
+    (void)state;
+    struct sl_zeek *z = sl_zeek_new("x.log");
+    struct sl_batch *b = sl_batch_new();
+    static const char hdr1[] = "#fields\td\ti";
+    static const char hdr2[] = "#types\tdouble\tint";
+    struct sl_diag d;
+    sl_diag_init(&d);
+    assert_int_equal(sl_zeek_parse_line(z, b, hdr1, strlen(hdr1), &d), 0);
+    assert_int_equal(sl_zeek_parse_line(z, b, hdr2, strlen(hdr2), &d), 0);
+    sl_sym ds = sl_sym_intern_c("d"), is = sl_sym_intern_c("i");
+    uint64_t x = 88172645463325252ull;
+    for (int k = 0; k < 20000; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char dnum[40], inum[40], line[90];
+        int ip = 1 + (int)(x % 19), fp = (int)((x >> 8) % 12);
+        uint64_t a = (x >> 16) % 10000000000000000000ull, f = (x >> 3) % 1000000000000ull;
+        snprintf(dnum, sizeof(dnum), "%s%.*llu%s%.*llu", (x >> 60) & 1 ? "-" : "", ip,
+                 (unsigned long long)(a % 10000000000000000000ull), fp ? "." : "", fp,
+                 (unsigned long long)f);
+        snprintf(inum, sizeof(inum), "%lld", (long long)(x >> (x % 40)) * ((x >> 61) & 1 ? -1 : 1));
+        snprintf(line, sizeof(line), "%s\t%s", dnum, inum);
+        assert_int_equal(sl_zeek_parse_line(z, b, line, strlen(line), &d), 0);
+        const struct sl_event *ev = &b->events[b->count - 1];
+        const struct sl_value *dv = sl_event_get(ev, ds), *iv = sl_event_get(ev, is);
+        assert_non_null(dv);
+        assert_non_null(iv);
+        double want = strtod(dnum, NULL);
+        if (memcmp(&dv->u.d, &want, sizeof(want)) != 0) {
+            fprintf(stderr, "%s: got %.17g want %.17g\n", dnum, dv->u.d, want);
+            fail();
+        }
+        assert_int_equal(iv->u.i, strtoll(inum, NULL, 10));
+        if (b->count == 1000) {
+            sl_batch_unref(b);
+            b = sl_batch_new();
+        }
+    }
+    sl_batch_unref(b);
+    sl_zeek_free(z);
+}
+
 int main(void)
 {
     sl_core_init();
@@ -227,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_tsv_errors),
         cmocka_unit_test(test_json_dotted_and_underscore),
         cmocka_unit_test(test_types_by_name),
+        cmocka_unit_test(test_numbers_match_libc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

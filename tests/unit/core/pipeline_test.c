@@ -258,8 +258,68 @@ static const struct sl_component_ops picky_ops = {
     .write = picky_write,
 };
 
-static const struct sl_component_ops *const test_types[] = {&cnt_ops, &odd_ops, &hold_ops,
-                                                            &sink_ops, &picky_ops, NULL};
+/* `ord` (with inputs) and `fed` (no_inputs, as the receiver): each records when it is
+ * inited, flushed and finied, to check that a no_inputs sink comes after the others */
+static pthread_mutex_t ord_lock = PTHREAD_MUTEX_INITIALIZER;
+static char ord_log[1024];   /* guarded_by: ord_lock — "init:ord init:fed ..." */
+static int ord_flush_seq[2]; /* guarded_by: ord_lock — sequence of the last flush of each */
+static int ord_seq;          /* guarded_by: ord_lock */
+
+static void ord_note(struct sl_component *c, const char *what)
+{
+    pthread_mutex_lock(&ord_lock);
+    ord_seq++;
+    if (!strcmp(what, "flush"))
+        ord_flush_seq[c->ops->no_inputs] = ord_seq;
+    else
+        snprintf(ord_log + strlen(ord_log), sizeof ord_log - strlen(ord_log), "%s:%s ", what,
+                 c->name);
+    pthread_mutex_unlock(&ord_lock);
+}
+
+static int ord_init(struct sl_component *c, struct sl_diag *d)
+{
+    ord_note(c, "init");
+    return 0;
+}
+
+static void ord_fini(struct sl_component *c)
+{
+    ord_note(c, "fini");
+}
+
+static int ord_flush(struct sl_component *c)
+{
+    usleep(c->ops->no_inputs ? 0 : 20000); /* the sink with inputs ends last, if it can */
+    ord_note(c, "flush");
+    return 0;
+}
+
+static const struct sl_component_ops ord_ops = {
+    .type = "ord",
+    .kind = SL_KIND_SINK,
+    .summary = "records its init, flush and fini",
+    .options = no_opts,
+    .init = ord_init,
+    .fini = ord_fini,
+    .flush = ord_flush,
+    .flush_interval_ns = 10000000,
+};
+
+static const struct sl_component_ops fed_ops = {
+    .type = "fed",
+    .kind = SL_KIND_SINK,
+    .summary = "a sink without inputs",
+    .options = no_opts,
+    .init = ord_init,
+    .fini = ord_fini,
+    .flush = ord_flush,
+    .flush_interval_ns = 10000000,
+    .no_inputs = true,
+};
+
+static const struct sl_component_ops *const test_types[] = {
+    &cnt_ops, &odd_ops, &hold_ops, &sink_ops, &picky_ops, &ord_ops, &fed_ops, NULL};
 
 /* ---- helpers */
 
@@ -557,6 +617,32 @@ static void test_env_substitution(void **state)
     sl_config_free(cfg);
 }
 
+/* A sink with ops->no_inputs (the receiver) takes no `inputs`, and is inited, closed and
+ * finied after every other component, wherever it is declared. */
+static void test_no_inputs_sink_last(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: counter, count: 10, batch: 10}\n"
+                    "sinks:\n"
+                    "  fed: {type: fed}\n"
+                    "  ord: {type: ord, inputs: [src]}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(y, &cfg, &d, 1, true);
+    assert_non_null(p);
+    sl_pipeline_start(p);
+    assert_true(sl_pipeline_wait(p, 60000));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    assert_string_equal(ord_log, "init:ord init:fed fini:ord fini:fed ");
+    assert_true(ord_flush_seq[0] > 0 && ord_flush_seq[1] > ord_flush_seq[0]);
+    expect_error("sources:\n  src: {type: counter}\nsinks:\n"
+                 "  ord: {type: ord, inputs: [src]}\n  fed: {type: fed, inputs: [src]}\n",
+                 5, 3, "sink 'fed' (fed) takes no inputs");
+    expect_error("sources:\n  src: {type: counter}\nsinks:\n  ord: {type: ord}\n", 4, 3,
+                 "sink 'ord' has no inputs");
+}
+
 static void test_help_text(void **state)
 {
     struct sl_buf b;
@@ -574,11 +660,11 @@ int main(void)
     SYM_N = sl_sym_intern_c("n");
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_exact),     cmocka_unit_test(test_outputs_ticks_finish),
-        cmocka_unit_test(test_sink_dead_letters),
-        cmocka_unit_test(test_backpressure_and_stop),
-        cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_help_text),
+        cmocka_unit_test(test_counts_exact),        cmocka_unit_test(test_outputs_ticks_finish),
+        cmocka_unit_test(test_sink_dead_letters),   cmocka_unit_test(test_backpressure_and_stop),
+        cmocka_unit_test(test_metrics_text),        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_env_substitution),    cmocka_unit_test(test_help_text),
+        cmocka_unit_test(test_no_inputs_sink_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
