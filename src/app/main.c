@@ -10,6 +10,7 @@
  *   sluice keygen [--json]
  *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
  *   sluice aggregator [the JVM aggregator's flags] [--print-config]
+ *   sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -17,6 +18,7 @@
 #include "app/aggregator_cmd.h"
 #include "app/keygen_cmd.h"
 #include "app/profiles_cmd.h"
+#include "app/receiver_cmd.h"
 #include "app/run.h"
 #include "app/send_cmd.h"
 #include "app/stellar_cmd.h"
@@ -45,6 +47,7 @@ static void usage(FILE *f)
                "       sluice keygen [--json]\n"
                "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
                "       sluice aggregator [-f settings.conf] [flags] [--print-config]\n"
+               "       sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -62,7 +65,9 @@ static void usage(FILE *f)
                "           zmq source (sluice send --help)\n"
                "  aggregator\n"
                "           the JVM data aggregator's flags: builds and runs the zmq -> dns ->\n"
-               "           parquet -> receiver pipeline (sluice aggregator --help)\n");
+               "           parquet -> receiver pipeline (sluice aggregator --help)\n"
+               "  receiver store the aggregator's Parquet uploads and serve its command set\n"
+               "           (sluice receiver --help)\n");
 }
 
 struct args {
@@ -242,6 +247,8 @@ int main(int argc, char **argv)
         return sl_cmd_send(argc, argv);
     if (strcmp(cmd, "aggregator") == 0)
         return sl_cmd_aggregator(argc, argv);
+    if (strcmp(cmd, "receiver") == 0)
+        return sl_cmd_receiver(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
