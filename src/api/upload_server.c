@@ -848,9 +848,11 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         r->st.bytes += u->file_bytes;
         r->st.rows += (uint64_t)info.num_rows;
     }
-    sl_info("receiver", "%s path=%s aggregator=%s type=%s bytes=%llu rows=%lld remote=%s",
+    sl_info("receiver",
+            "%s path=%s aggregator=%s type=%s bytes=%llu rows=%lld description=%s remote=%s",
             duplicate ? "duplicate (identical bytes already stored)" : "stored", rel, id, type,
-            (unsigned long long)u->file_bytes, (long long)info.num_rows, u->remote);
+            (unsigned long long)u->file_bytes, (long long)info.num_rows,
+            fval(u, F_DESC) ? "yes" : "no", u->remote);
     agg_seen(r, id, fval(u, F_DESC));
     char body[600];
     int n = snprintf(body, sizeof(body), "{\"stored\":\"%s\",\"rows\":%lld%s}\n", rel,

@@ -277,6 +277,14 @@ static int set_value(struct settings *st, enum agg_id id, const char *value, con
                                value);
         break;
     case K_STR:
+        if (id == A_UNIQUE_ID && *value &&
+            (strlen(value) > 128 ||
+             strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                 strlen(value)))
+            return usage_error(where,
+                               "'%s': the unique id names the aggregator's files at the "
+                               "receiver: 1-128 of A-Z a-z 0-9 . _ -",
+                               value);
         if (id == A_SPOOL && (!*value || strpbrk(value, "{}%")))
             return usage_error(where,
                                "'%s': the spool directory must be non-empty and have no "

@@ -90,7 +90,7 @@ cat > settings.conf <<'CONF'
 port = 6100
 shutdownPort: 6101          // HOCON comment
 batchTime = 7
-"uniqueId" = "from \"conf\" \u00e9"
+"description" = "from \"conf\" \u00e9"
 receiver = http://recv/s3   # an unquoted URL keeps its //
 loglevel = debug
 keep-temp-files = yes
@@ -100,7 +100,7 @@ grep -qx '    port: 6200' merged.yaml || fail "CLI over settings.conf: $(grep po
 grep -qx '    shutdown_port: 6101' merged.yaml || fail "settings.conf shutdownPort"
 grep -qx '    roll_interval: 7s' merged.yaml || fail "settings.conf batchTime"
 grep -qx '    url: "http://recv/s3"' merged.yaml || fail "settings.conf receiver: $(cat merged.yaml)"
-grep -qxF '    aggregator_id: "from \"conf\" é"' merged.yaml || fail "quoted value: $(grep aggregator_id merged.yaml)"
+grep -qxF '    description: "from \"conf\" é"' merged.yaml || fail "quoted value: $(grep description merged.yaml)"
 grep -qx 'log_level: debug' merged.yaml || fail "settings.conf loglevel"
 grep -qx '    keep_files: true' merged.yaml || fail "settings.conf keep-temp-files"
 $AGG --config=settings.conf --batchTime 2 --print-config | grep -qx '    roll_interval: 2s' ||
@@ -108,16 +108,16 @@ $AGG --config=settings.conf --batchTime 2 --print-config | grep -qx '    roll_in
 ok "defaults -> settings.conf -> command line"
 
 # ---- AGGREGATOR_ARGS_FILE replaces the command line
-printf -- '--print-config -p 6300\n  -e "two words \\"q\\""  -q '"'"'it is'"'"'\n' > args.txt
+printf -- '--print-config -p 6300\n  -e "two words \\"q\\""  -a '"'"'it is'"'"'\n' > args.txt
 AGGREGATOR_ARGS_FILE=args.txt $AGG -p 9999 -l NOPE > fromfile.yaml
 grep -qx '    port: 6300' fromfile.yaml || fail "args file: $(grep port fromfile.yaml)"
 grep -qx '    # secret_key: required to run (-t/--secretKey)' fromfile.yaml || fail "placeholder"
 AGGREGATOR_ARGS_FILE=args.txt $AGG -r http://r/s3 > fromfile2.yaml
 grep -q 'type: receiver' fromfile2.yaml && fail "-r came from the CLI"
-printf -- '-r http://r/s3 -e "two words \\"q\\"" -q '"'"'it is'"'"' --print-config\n' > args2.txt
+printf -- '-r http://r/s3 -e "two words \\"q\\"" -a '"'"'it is'"'"' --print-config\n' > args2.txt
 AGGREGATOR_ARGS_FILE=args2.txt $AGG > fromfile3.yaml
 grep -qxF '    description: "two words \"q\""' fromfile3.yaml || fail "quotes in the args file: $(cat fromfile3.yaml)"
-grep -qxF '    aggregator_id: "it is"' fromfile3.yaml || fail "single quotes in the args file"
+grep -qxF '    api_key: "it is"' fromfile3.yaml || fail "single quotes in the args file"
 ok "AGGREGATOR_ARGS_FILE replaces the command line (quotes honoured)"
 
 # ---- bad values: exit 2 and a message naming the flag or file:line
@@ -140,6 +140,7 @@ bad "unexpected argument 'stray'" stray --print-config
 bad "-l/--loglevel: unknown log level 'LOUD'" -l LOUD --print-config
 bad "-p/--port: missing value" --print-config -p
 bad "-k/--keep-temp-files: 'maybe' is not a boolean" -k maybe --print-config
+bad "-q/--uniqueId: 'agg 1/x': the unique id" -q 'agg 1/x' --print-config
 bad "--print-config: takes no value" --print-config=yes
 bad "--spool: .* must be non-empty and have no" --spool 'a{b}' --print-config
 bad "nosuch.conf: cannot open the settings file" -f nosuch.conf --print-config
@@ -161,15 +162,15 @@ bad "-t/--secretKey: required" --spool sp2 -p 0 -s -1
 ok "bad values exit 2 naming the flag or file:line"
 
 # ---- YAML escaping: what goes in comes back out, ${...} is not substituted
-$AGG -r http://r/s3 -e $'a "b" \\ c\nline2 ${HOME} $${X}' -q $'tab\there' --print-config > esc.yaml
+$AGG -r http://r/s3 -e $'a "b" \\ c\nline2 ${HOME} $${X}' -a $'tab\there' --print-config > esc.yaml
 $PY - <<'PYEOF' || fail "escaping: $(grep -A8 upload: esc.yaml)"
 import yaml
 u = yaml.safe_load(open("esc.yaml"))["sinks"]["upload"]
 assert u["description"] == 'a "b" \\ c\nline2 $${HOME} $$${X}', repr(u["description"])
-assert u["aggregator_id"] == "tab\there", u
+assert u["api_key"] == "tab\there", u
 PYEOF
 # and sluice's loader turns $${ back into ${ (a file sink shows the text of a path)
-$AGG -p 0 -s -1 --host 127.0.0.1 -t $SEED_SECRET -q 'x${SLUICE_TEST_UNSET_VARIABLE}y' -g 127.0.0.1:1 --print-config > env.yaml
+$AGG -p 0 -s -1 --host 127.0.0.1 -t $SEED_SECRET -q id-2 -r http://127.0.0.1:1/s3 -e 'x${SLUICE_TEST_UNSET_VARIABLE}y' -g 127.0.0.1:1 --print-config > env.yaml
 $SLUICE check -c env.yaml > /dev/null 2>&1 || fail "check with \${ in a value: $($SLUICE check -c env.yaml 2>&1)"
 ok "values are YAML-escaped and never substituted"
 
