@@ -12,9 +12,9 @@
  * never sees a partial file.
  *
  * Rolling: a file is finished when it is `roll_interval` old (default 1 s, checked at each
- * write and each flush), has `roll_rows` rows or `roll_bytes` bytes (written + buffered), or
- * when more than `max_open` files are open (the oldest goes). At shutdown every open file is
- * finished (fini runs after the last flush).
+ * write and each flush, every 100 ms), has `roll_rows` rows or `roll_bytes` bytes (written +
+ * buffered), or when more than `max_open` files are open (the oldest goes). At shutdown every open
+ * file is finished (fini runs after the last flush).
  *
  * Schemas: `schema:` (a YAML mapping, see codec/parquet.h) or `schema_file:` (the same as a
  * JSON file); without either the schema of each file is inferred from its first row group.
@@ -653,6 +653,9 @@ const struct sl_component_ops sl_out_parquet_ops = {
     .fini = pqs_fini,
     .write = pqs_write,
     .flush = pqs_flush,
+    /* flush only finishes files past roll_interval: every 100 ms keeps a file at most
+     * roll_interval + 0.1 s old (the aggregator's batchTime is a delay users wait on) */
+    .flush_interval_ns = 100000000,
     .stats = pqs_stats,
     .finish = pqs_finish,
 };
