@@ -47,7 +47,7 @@ $SLUICE aggregator --host 127.0.0.1 -p $ZPORT -s $SPORT -b 1 -t $SEC -c $PUB \
   -r http://127.0.0.1:$RPORT/s3 -a bench-key -q bench-1 --spool spool --api-listen off \
   -l WARNING --print-config > agg.yaml
 echo "workers: 1" >> agg.yaml
-$SLUICE run -c agg.yaml --no-status 2> agg.log &
+${SL_WRAP:-} $SLUICE run -c agg.yaml --no-status 2> agg.log &
 APID=$!
 PIDS+=($APID)
 wait_port $ZPORT

@@ -85,6 +85,10 @@ struct pqs_sink {
     struct pqs_file *files; /* open files, newest first */
     int64_t nopen;
     struct sl_buf name, rendered, scratch;
+    /* strftime is a twentieth of the sink's time when run per event: `rendered` is reused
+     * while the substituted name and the second stay the same */
+    struct sl_buf prev_name;
+    int64_t prev_sec, now_sec;
     struct sl_log_limit lim;
     sl_parquet_finished_fn hook;
     void *hook_ctx;
@@ -169,9 +173,15 @@ static int render_path(struct pqs_sink *s, const struct sl_event *ev, const stru
     }
     if (!s->name.len || s->name.len >= PATH_MAX)
         return SL_E2BIG;
-    sl_buf_reset(&s->rendered);
-    if (!s->has_time)
+    if (!s->has_time) {
+        sl_buf_reset(&s->rendered);
         return sl_buf_append(&s->rendered, s->name.ptr, s->name.len + 1);
+    }
+    if (s->prev_sec == s->now_sec && s->prev_name.len == s->name.len &&
+        memcmp(s->prev_name.ptr, s->name.ptr, s->name.len) == 0)
+        return 0;
+    s->prev_sec = -1;
+    sl_buf_reset(&s->rendered);
     int rc = sl_buf_reserve(&s->rendered, PATH_MAX);
     if (rc)
         return rc;
@@ -183,6 +193,9 @@ static int render_path(struct pqs_sink *s, const struct sl_event *ev, const stru
     if (!n)
         return SL_E2BIG;
     s->rendered.len = n;
+    sl_buf_reset(&s->prev_name);
+    if (sl_buf_append(&s->prev_name, s->name.ptr, s->name.len) == 0)
+        s->prev_sec = s->now_sec;
     return 0;
 }
 
@@ -365,6 +378,7 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
     time_t t = (time_t)(now / 1000000000);
     struct tm tm;
     gmtime_r(&t, &tm);
+    s->now_sec = (int64_t)t;
     finish_where(c, s, sl_clock_mono_ns(), false);
     struct pqs_file *last = NULL;
     struct sl_batch *errs = NULL;
@@ -488,6 +502,7 @@ static void pqs_fini(struct sl_component *c)
     sl_free(s->schema_json);
     sl_buf_fini(&s->name);
     sl_buf_fini(&s->rendered);
+    sl_buf_fini(&s->prev_name);
     sl_buf_fini(&s->scratch);
     sl_free(s);
     c->state = NULL;
@@ -542,6 +557,8 @@ static int pqs_init(struct sl_component *c, struct sl_diag *d)
     s->c = c;
     sl_buf_init(&s->name, PATH_MAX * 2);
     sl_buf_init(&s->rendered, PATH_MAX * 2);
+    sl_buf_init(&s->prev_name, PATH_MAX * 2);
+    s->prev_sec = -1;
     sl_buf_init(&s->scratch, 1 << 20);
     c->state = s;
     int rc = 0;
