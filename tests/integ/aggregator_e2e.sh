@@ -9,7 +9,7 @@
 # layout {root}/{type}/{yyyy-mm-dd}/{aggregator-id}-{time}.parquet; the description is
 # remembered; collectors polling /agent/ping get each command set exactly once; the push
 # gateway holds the aggregator's metrics under job="aggregator", instance=<uniqueId>.
-# Faults: the receiver down at start then up (every file arrives, none twice); SIGKILL with
+# Faults: the receiver down for 30 s, then up (every file arrives, none twice); SIGKILL with
 # files in the spool, then a restart (they are uploaded); a wrong api key (401, nothing stored,
 # the files stay spooled).
 source "$(dirname "$0")/lib/common.bash"
@@ -164,10 +164,10 @@ kill $RPID; wait $RPID 2>/dev/null || true
 rm -rf store
 start_aggregator
 $COLLECT $ZPORT "$SEED_PUBLIC_Z85" 1000 --start 200000 --batch 20 > c3.txt
-sleep 5 # several batchTimes: files wait in the spool, uploads fail and back off
+sleep 30 # the issue's 30 s outage: files wait in the spool, uploads fail and back off
 [ -n "$(find spool -name '*.parquet' -not -name '.*' | head -1)" ] || fail "nothing spooled: $(ls -R spool)"
 start_receiver
-for _ in $(seq 150); do
+for _ in $(seq 450); do # the back-off after 30 s of failures is up to a minute (full jitter)
   [ -z "$(find spool -name '*.parquet' -not -name '.*' -not -path '*/uploaded/*' | head -1)" ] && break
   sleep 0.2
 done
