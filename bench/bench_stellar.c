@@ -118,7 +118,7 @@ static void bench(const char *label, const char *src, struct sl_batch *b, long e
 static void bench_compile(void)
 {
     /* 200 profile-shaped expressions: onlyif, update, result, triage */
-    char (*src)[256] = sl_xcalloc(200, 256);
+    char(*src)[256] = sl_xcalloc(200, 256);
     static const char *const shapes[] = {
         "protocol == 'HTTP' and bytes_in > %d",
         "if exists(ip_src_addr) then bytes_out + bytes_in * %d else 0",

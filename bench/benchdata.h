@@ -68,7 +68,8 @@ static __attribute__((unused)) size_t bd_lines(struct sl_buf *b, size_t n, uint6
 /* Build the pipeline of `yaml` (--once), run it to the end, and return the seconds it took;
  * *events is what the source named "in" emitted, *allocs (may be NULL) the heap allocations
  * per event. Exits on a config error. */
-static __attribute__((unused)) double bd_run_yaml(const char *yaml, int workers, uint64_t *events, double *allocs)
+static __attribute__((unused)) double bd_run_yaml(const char *yaml, int workers, uint64_t *events,
+                                                  double *allocs)
 {
     struct sl_config *cfg;
     struct sl_diag d;

@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_arena_init(&a, 4096, 8u << 20);
     struct sl_event *ev = &batch->events[0];
     for (int strict = 0; strict < 2; strict++) {
-        struct sl_stellar_resolver r = {sl_stellar_event_get, ev, strict == 1,
-                                        sl_stellar_event_all, strict ? NULL : ev};
+        struct sl_stellar_resolver r = {sl_stellar_event_get, ev, strict == 1, sl_stellar_event_all,
+                                        strict ? NULL : ev};
         struct sl_value v;
         rc = sl_stellar_eval(vm, p, &r, &a, &v);
         if (rc && !sl_stellar_vm_error(vm)[0])

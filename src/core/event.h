@@ -55,12 +55,12 @@ struct sl_batch {
 
 /* Each component has SL_PORTS output ports: 0 main, 1 errors (`<name>.errors`), 2.. the named
  * outputs a transform declares (`<name>.triage`). */
-#define SL_PORTS                   4u
-#define SL_PORT(node, index)       ((uint32_t)(node)*SL_PORTS + (uint32_t)(index))
-#define SL_PORT_NODE(port)         ((port) / SL_PORTS)
-#define SL_PORT_INDEX(port)        ((port) % SL_PORTS)
-#define SL_PORT_IS_ERROR(port)     (SL_PORT_INDEX(port) == 1u)
-#define SL_BATCH_TICK              1u /* control: run the target transform's tick() */
+#define SL_PORTS               4u
+#define SL_PORT(node, index)   ((uint32_t)(node)*SL_PORTS + (uint32_t)(index))
+#define SL_PORT_NODE(port)     ((port) / SL_PORTS)
+#define SL_PORT_INDEX(port)    ((port) % SL_PORTS)
+#define SL_PORT_IS_ERROR(port) (SL_PORT_INDEX(port) == 1u)
+#define SL_BATCH_TICK          1u /* control: run the target transform's tick() */
 
 /* New empty batch with one reference. Aborts on OOM (fixed size). */
 struct sl_batch *sl_batch_new(void);

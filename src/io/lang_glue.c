@@ -35,8 +35,7 @@ int sl_io_compile_expr(struct sl_component *c, const char *opt, uint32_t line, u
     if (one_line && d->col)
         d->col = d->col + ecol - 1;
     snprintf(d->hint, sizeof d->hint, "%s", ed.hint[0] ? ed.hint : "see docs/stellar.md");
-    return sl_diag_set(d, SL_ECONFIG, "%s: Stellar expression, column %u: %s", opt, ecol,
-                       ed.msg);
+    return sl_diag_set(d, SL_ECONFIG, "%s: Stellar expression, column %u: %s", opt, ecol, ed.msg);
 }
 
 static int set_in_map(struct sl_arena *a, const struct sl_value *m, const struct sl_str *keys,

@@ -55,8 +55,8 @@ struct eval {
 
 static const struct sl_option eval_opts[] = {
     {"set", SL_OPT_STRING_MAP, NULL, offsetof(struct eval_conf, set),
-     "field -> Stellar expression; fields are assigned in order (a.b sets a nested key)", NULL,
-     0, 0, 0},
+     "field -> Stellar expression; fields are assigned in order (a.b sets a nested key)", NULL, 0,
+     0, 0},
     {"remove", SL_OPT_STRING_LIST, NULL, offsetof(struct eval_conf, remove),
      "fields to remove after the assignments", NULL, 0, 0, 0},
     {0},
@@ -110,8 +110,8 @@ static int eval_init(struct sl_component *c, struct sl_diag *d)
         }
         char opt[300];
         snprintf(opt, sizeof opt, "set.%s", it->key);
-        if ((rc = sl_io_compile_expr(c, opt, it->line, it->col, it->val, false,
-                                     &e->set[i].prog, d)))
+        if ((rc =
+                 sl_io_compile_expr(c, opt, it->line, it->col, it->val, false, &e->set[i].prog, d)))
             goto fail;
     }
     e->remove = sl_xcalloc(cf->remove.count ? cf->remove.count : 1, sizeof *e->remove);
@@ -119,8 +119,8 @@ static int eval_init(struct sl_component *c, struct sl_diag *d)
         e->nremove = (uint32_t)i + 1;
         if ((rc = sl_path_init(&e->remove[i], cf->remove.items[i]))) {
             sl_component_diag_opt(c, "remove", d);
-            rc = sl_diag_set(d, SL_ECONFIG, "remove: bad field path '%s': %s",
-                             cf->remove.items[i], sl_strerror(rc));
+            rc = sl_diag_set(d, SL_ECONFIG, "remove: bad field path '%s': %s", cf->remove.items[i],
+                             sl_strerror(rc));
             goto fail;
         }
     }

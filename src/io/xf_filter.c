@@ -235,8 +235,7 @@ static bool rule_match(const struct rule *r, const struct sl_event *ev, struct w
 
 /* *bad is set when the condition fails to evaluate (the event then goes to .errors). */
 static bool event_passes(const struct filter *f, struct sl_event *ev, struct worker *w,
-                         struct sl_batch *b, struct sl_component *c, struct sl_xf_ctx *x,
-                         bool *bad)
+                         struct sl_batch *b, struct sl_component *c, struct sl_xf_ctx *x, bool *bad)
 {
     for (uint32_t i = 0; i < f->ninc; i++)
         if (!rule_match(&f->inc[i], ev, w))

@@ -142,8 +142,8 @@ struct prof {
     struct worker *workers;
     uint32_t nworkers;
     struct sl_store *store;
-    bool store_owned;      /* opened for `store:` (else the top-level profile_store) */
-    bool store_is_default; /* ours, and made the process default */
+    bool store_owned;               /* opened for `store:` (else the top-level profile_store) */
+    bool store_is_default;          /* ours, and made the process default */
     atomic_int_fast64_t max_ts;     /* newest event time seen */
     atomic_int_fast64_t closed_wm;  /* watermark last applied to every shard */
     atomic_int_fast64_t next_close; /* earliest open period end over shards (estimate) */
@@ -713,8 +713,8 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
             struct sl_stellar_resolver r = {sl_stellar_event_get, (void *)ev, false,
                                             sl_stellar_event_all, ev};
             const char *err = NULL;
-            int rc = sl_profiler_apply(sh->p, rt->profile, rt->entity, w->vm, &r, rt->ts,
-                                       idle_now, &err);
+            int rc = sl_profiler_apply(sh->p, rt->profile, rt->entity, w->vm, &r, rt->ts, idle_now,
+                                       &err);
             if (rc == SL_PROFILER_LATE) {
                 nlate += !w->late[rt->ev];
                 w->late[rt->ev] = true;

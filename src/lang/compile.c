@@ -501,31 +501,62 @@ int sl_lang__verify(const struct sl_stellar_prog *p, char *err, size_t err_len)
             unsigned nr = ch->nregs;
 #define TARGET_OK(t) ((t) >= ch->start && (t) < ch->end && own[(t)] == ci)
             switch ((enum sl_op)i->op) {
-            case SL_OP_NOP: break;
-            case SL_OP_LOADK: ok = i->a < nr && i->b < p->nconsts; break;
+            case SL_OP_NOP:
+                break;
+            case SL_OP_LOADK:
+                ok = i->a < nr && i->b < p->nconsts;
+                break;
             case SL_OP_LOADV:
-            case SL_OP_EXISTS: ok = i->a < nr && i->b < p->nvars; break;
-            case SL_OP_LOADP: ok = i->a < nr && i->b > 0 && i->b < SL_STELLAR_MAX_CALL_DEPTH; break;
+            case SL_OP_EXISTS:
+                ok = i->a < nr && i->b < p->nvars;
+                break;
+            case SL_OP_LOADP:
+                ok = i->a < nr && i->b > 0 && i->b < SL_STELLAR_MAX_CALL_DEPTH;
+                break;
             case SL_OP_MOVE:
             case SL_OP_NOTNULL:
             case SL_OP_NOT:
-            case SL_OP_TRUTHY: ok = i->a < nr && i->b < nr; break;
-            case SL_OP_ADD: case SL_OP_SUB: case SL_OP_MUL: case SL_OP_DIV:
-            case SL_OP_EQ: case SL_OP_NE: case SL_OP_LT: case SL_OP_LE: case SL_OP_GT:
-            case SL_OP_GE: case SL_OP_IN: case SL_OP_NOTIN:
+            case SL_OP_TRUTHY:
+                ok = i->a < nr && i->b < nr;
+                break;
+            case SL_OP_ADD:
+            case SL_OP_SUB:
+            case SL_OP_MUL:
+            case SL_OP_DIV:
+            case SL_OP_EQ:
+            case SL_OP_NE:
+            case SL_OP_LT:
+            case SL_OP_LE:
+            case SL_OP_GT:
+            case SL_OP_GE:
+            case SL_OP_IN:
+            case SL_OP_NOTIN:
                 ok = i->a < nr && i->b < nr && i->c < nr;
                 break;
-            case SL_OP_JMP: ok = TARGET_OK(i->b); break;
+            case SL_OP_JMP:
+                ok = TARGET_OK(i->b);
+                break;
             case SL_OP_JF:
-            case SL_OP_JT: ok = i->a < nr && TARGET_OK(i->b); break;
+            case SL_OP_JT:
+                ok = i->a < nr && TARGET_OK(i->b);
+                break;
             case SL_OP_CALL:
                 ok = i->a < nr && i->b < p->nfuncs && (unsigned)i->c + i->d <= nr;
                 break;
-            case SL_OP_LIST: ok = i->a < nr && (unsigned)i->b + i->c <= nr; break;
-            case SL_OP_MAP: ok = i->a < nr && (unsigned)i->b + 2u * i->c <= nr; break;
-            case SL_OP_LAMBDA: ok = i->a < nr && i->b > 0 && i->b < p->nchunks; break;
-            case SL_OP_RET: ok = i->a < nr; break;
-            default: ok = false;
+            case SL_OP_LIST:
+                ok = i->a < nr && (unsigned)i->b + i->c <= nr;
+                break;
+            case SL_OP_MAP:
+                ok = i->a < nr && (unsigned)i->b + 2u * i->c <= nr;
+                break;
+            case SL_OP_LAMBDA:
+                ok = i->a < nr && i->b > 0 && i->b < p->nchunks;
+                break;
+            case SL_OP_RET:
+                ok = i->a < nr;
+                break;
+            default:
+                ok = false;
             }
 #undef TARGET_OK
             /* no fall-through into a nested body or off the end of the chunk */
@@ -712,8 +743,8 @@ int sl_stellar_disasm(const struct sl_stellar_prog *p, struct sl_buf *out)
     int rc = owners(p, own);
     for (uint32_t ci = 0; ci < p->nchunks && !rc; ci++) {
         const struct sl_chunk *ch = &p->chunks[ci];
-        rc = sl_buf_appendf(out, "%s %u: %u register(s), %u parameter(s)\n",
-                            ci ? "lambda" : "main", ci, ch->nregs, ch->nparams);
+        rc = sl_buf_appendf(out, "%s %u: %u register(s), %u parameter(s)\n", ci ? "lambda" : "main",
+                            ci, ch->nregs, ch->nparams);
         for (uint32_t pc = ch->start; pc < ch->end && !rc; pc++) {
             const struct sl_ins *i = &p->code[pc];
             if (own[pc] != ci) /* a nested lambda body: listed on its own */
@@ -722,10 +753,17 @@ int sl_stellar_disasm(const struct sl_stellar_prog *p, struct sl_buf *out)
             if (rc)
                 break;
             switch (op_fmts[i->op]) {
-            case SL_OPF_0: break;
-            case SL_OPF_A: rc = sl_buf_appendf(out, "r%u", i->a); break;
-            case SL_OPF_AB: rc = sl_buf_appendf(out, "r%u, r%u", i->a, i->b); break;
-            case SL_OPF_ABC: rc = sl_buf_appendf(out, "r%u, r%u, r%u", i->a, i->b, i->c); break;
+            case SL_OPF_0:
+                break;
+            case SL_OPF_A:
+                rc = sl_buf_appendf(out, "r%u", i->a);
+                break;
+            case SL_OPF_AB:
+                rc = sl_buf_appendf(out, "r%u, r%u", i->a, i->b);
+                break;
+            case SL_OPF_ABC:
+                rc = sl_buf_appendf(out, "r%u, r%u, r%u", i->a, i->b, i->c);
+                break;
             case SL_OPF_K: {
                 struct sl_buf t;
                 sl_buf_init(&t, 200);
@@ -741,15 +779,25 @@ int sl_stellar_disasm(const struct sl_stellar_prog *p, struct sl_buf *out)
                 rc = sl_buf_appendf(out, "r%u, %.*s", i->a, (int)p->vars[i->b].len,
                                     p->vars[i->b].name);
                 break;
-            case SL_OPF_J: rc = sl_buf_appendf(out, "-> %04u", i->b); break;
-            case SL_OPF_AJ: rc = sl_buf_appendf(out, "r%u, -> %04u", i->a, i->b); break;
-            case SL_OPF_F:
-                rc = sl_buf_appendf(out, "r%u, %s(r%u..%u)", i->a, p->funcs[i->b]->name, i->c,
-                                    i->d);
+            case SL_OPF_J:
+                rc = sl_buf_appendf(out, "-> %04u", i->b);
                 break;
-            case SL_OPF_N: rc = sl_buf_appendf(out, "r%u, r%u, %u", i->a, i->b, i->c); break;
-            case SL_OPF_P: rc = sl_buf_appendf(out, "r%u, up %u, r%u", i->a, i->b, i->c); break;
-            case SL_OPF_L: rc = sl_buf_appendf(out, "r%u, lambda %u", i->a, i->b); break;
+            case SL_OPF_AJ:
+                rc = sl_buf_appendf(out, "r%u, -> %04u", i->a, i->b);
+                break;
+            case SL_OPF_F:
+                rc =
+                    sl_buf_appendf(out, "r%u, %s(r%u..%u)", i->a, p->funcs[i->b]->name, i->c, i->d);
+                break;
+            case SL_OPF_N:
+                rc = sl_buf_appendf(out, "r%u, r%u, %u", i->a, i->b, i->c);
+                break;
+            case SL_OPF_P:
+                rc = sl_buf_appendf(out, "r%u, up %u, r%u", i->a, i->b, i->c);
+                break;
+            case SL_OPF_L:
+                rc = sl_buf_appendf(out, "r%u, lambda %u", i->a, i->b);
+                break;
             }
             if (!rc)
                 rc = sl_buf_putc(out, '\n');

@@ -407,8 +407,7 @@ static int ms_add(struct sl_fcx *cx, struct sl_value *m, const struct sl_value *
     return 0;
 }
 
-static int f_multiset_init(struct sl_fcx *cx, const struct sl_value *a, int n,
-                           struct sl_value *out)
+static int f_multiset_init(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     struct sl_value l = {.type = SL_V_LIST};
     int rc = n > 0 ? iterable_or_empty(cx, &a[0], &l) : 0;
@@ -430,8 +429,7 @@ static int ms_arg(struct sl_fcx *cx, const char *fn, const struct sl_value *v)
                         sl_vtype_name((enum sl_vtype)v->type));
 }
 
-static int f_multiset_add(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_multiset_add(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     int rc = ms_arg(cx, "MULTISET_ADD", &a[0]);
     if (!rc)
@@ -676,8 +674,7 @@ const struct sl_sfunc sl_sfuncs_coll[] = {
      "non-string key is looked up by its toString().",
      f_map_get},
     {"MAP_EXISTS", 0, 2, SL_SF_PURE, "(key, map)", "Boolean",
-     "true if the map has the key; false for a null key, a non-map or no arguments.",
-     f_map_exists},
+     "true if the map has the key; false for a null key, a non-map or no arguments.", f_map_exists},
     {"MAP_PUT", 3, 3, 0, "(key, value, map)", "Map",
      "The map with key set (a new map; Metron mutates it); a null map starts empty.", f_map_put},
     {"MAP_MERGE", 1, 1, 0, "([maps])", "Map",

@@ -186,7 +186,7 @@ static int f_is_double(struct sl_fcx *cx, const struct sl_value *a, int n, struc
 }
 
 #define MATH1(fname, expr)                                                                         \
-    static int fname(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)    \
+    static int fname(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)     \
     {                                                                                              \
         (void)cx;                                                                                  \
         if (n < 1 || !sl_sv_is_num(&a[0])) {                                                       \
@@ -258,8 +258,8 @@ const struct sl_sfunc sl_sfuncs_core[] = {
      "Converts to a Float; null when it does not convert.", f_to_float},
     {"TO_BOOLEAN", 1, 1, SL_SF_PURE, "(input)", "Boolean",
      "true/yes/y/on/1 are true, false/no/n/off/0 false; null otherwise.", f_to_boolean},
-    {"TO_STRING", 1, 1, SL_SF_PURE, "(input)", "String",
-     "Java's toString(); null stays null.", f_to_string},
+    {"TO_STRING", 1, 1, SL_SF_PURE, "(input)", "String", "Java's toString(); null stays null.",
+     f_to_string},
     {"LENGTH", 1, 1, SL_SF_PURE, "(input)", "Integer",
      "Length of a string (UTF-16 units, as Java), size of a list or map; 0 otherwise.", f_length},
     {"IS_EMPTY", 1, 1, SL_SF_PURE, "(input)", "Boolean",

@@ -122,8 +122,8 @@ struct tzrule_date {
 };
 
 struct tzrule {
-    bool has;      /* a rule is present */
-    bool dst;      /* it has daylight saving time */
+    bool has;               /* a rule is present */
+    bool dst;               /* it has daylight saving time */
     int32_t stdoff, dstoff; /* UTC offsets, seconds east */
     char stdabbr[16], dstabbr[16];
     struct tzrule_date start, end;
@@ -142,7 +142,7 @@ struct zone {
 };
 
 #define ZCACHE 1024
-#define ZMISS 32
+#define ZMISS  32
 
 static pthread_mutex_t zlock = PTHREAD_MUTEX_INITIALIZER;
 static struct zone *zones[ZCACHE]; /* guarded_by: zlock */
@@ -698,20 +698,34 @@ static int cal(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_val
     local_time(ms, zone_get(NULL, &tmp), &c, NULL, NULL);
     int v = 0;
     switch (f) {
-    case F_DOW: v = c.dow + 1; break;
-    case F_DOM: v = c.day; break;
-    case F_DOY: v = c.doy; break;
-    case F_WOM: v = week_of_month(&c); break;
-    case F_WOY: v = week_of_year(&c); break;
-    case F_MONTH: v = c.month - 1; break;
-    case F_YEAR: v = (int)c.year; break;
+    case F_DOW:
+        v = c.dow + 1;
+        break;
+    case F_DOM:
+        v = c.day;
+        break;
+    case F_DOY:
+        v = c.doy;
+        break;
+    case F_WOM:
+        v = week_of_month(&c);
+        break;
+    case F_WOY:
+        v = week_of_year(&c);
+        break;
+    case F_MONTH:
+        v = c.month - 1;
+        break;
+    case F_YEAR:
+        v = (int)c.year;
+        break;
     }
     *out = sl_sv_int(v);
     return 0;
 }
 
 #define CAL(fname, field)                                                                          \
-    static int fname(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)    \
+    static int fname(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)     \
     {                                                                                              \
         return cal(cx, a, n, out, field);                                                          \
     }
@@ -725,9 +739,9 @@ CAL(f_year, F_YEAR)
 
 /* ---- SimpleDateFormat ---- */
 
-static const char *const months[] = {"January", "February", "March",     "April",
-                                     "May",     "June",     "July",      "August",
-                                     "September", "October", "November", "December"};
+static const char *const months[] = {"January",   "February", "March",    "April",
+                                     "May",       "June",     "July",     "August",
+                                     "September", "October",  "November", "December"};
 static const char *const wdays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                     "Thursday", "Friday", "Saturday"};
 
@@ -789,7 +803,9 @@ static int format_time(struct sl_fcx *cx, const struct sl_value *fmt, int64_t ms
             count++;
         }
         switch (ch) {
-        case 'G': rc = sl_buf_puts(b, c.year > 0 ? "AD" : "BC"); break;
+        case 'G':
+            rc = sl_buf_puts(b, c.year > 0 ? "AD" : "BC");
+            break;
         case 'y':
         case 'Y':
         case 'u':
@@ -808,25 +824,55 @@ static int format_time(struct sl_fcx *cx, const struct sl_value *fmt, int64_t ms
             else
                 rc = put_num(b, c.month, count);
             break;
-        case 'w': rc = put_num(b, week_of_year(&c), count); break;
-        case 'W': rc = put_num(b, week_of_month(&c), count); break;
-        case 'D': rc = put_num(b, c.doy, count); break;
-        case 'd': rc = put_num(b, c.day, count); break;
-        case 'F': rc = put_num(b, (c.day - 1) / 7 + 1, count); break;
-        case 'E':
-            rc = count >= 4 ? sl_buf_puts(b, wdays[c.dow])
-                            : sl_buf_appendf(b, "%.3s", wdays[c.dow]);
+        case 'w':
+            rc = put_num(b, week_of_year(&c), count);
             break;
-        case 'a': rc = sl_buf_puts(b, c.hour < 12 ? "AM" : "PM"); break;
-        case 'H': rc = put_num(b, c.hour, count); break;
-        case 'k': rc = put_num(b, c.hour ? c.hour : 24, count); break;
-        case 'K': rc = put_num(b, c.hour % 12, count); break;
-        case 'h': rc = put_num(b, c.hour % 12 ? c.hour % 12 : 12, count); break;
-        case 'm': rc = put_num(b, c.min, count); break;
-        case 's': rc = put_num(b, c.sec, count); break;
-        case 'S': rc = put_num(b, c.ms, count); break;
-        case 'z': rc = sl_buf_puts(b, abbr && *abbr ? abbr : "GMT"); break;
-        case 'Z': rc = put_offset(b, off, 2); break;
+        case 'W':
+            rc = put_num(b, week_of_month(&c), count);
+            break;
+        case 'D':
+            rc = put_num(b, c.doy, count);
+            break;
+        case 'd':
+            rc = put_num(b, c.day, count);
+            break;
+        case 'F':
+            rc = put_num(b, (c.day - 1) / 7 + 1, count);
+            break;
+        case 'E':
+            rc =
+                count >= 4 ? sl_buf_puts(b, wdays[c.dow]) : sl_buf_appendf(b, "%.3s", wdays[c.dow]);
+            break;
+        case 'a':
+            rc = sl_buf_puts(b, c.hour < 12 ? "AM" : "PM");
+            break;
+        case 'H':
+            rc = put_num(b, c.hour, count);
+            break;
+        case 'k':
+            rc = put_num(b, c.hour ? c.hour : 24, count);
+            break;
+        case 'K':
+            rc = put_num(b, c.hour % 12, count);
+            break;
+        case 'h':
+            rc = put_num(b, c.hour % 12 ? c.hour % 12 : 12, count);
+            break;
+        case 'm':
+            rc = put_num(b, c.min, count);
+            break;
+        case 's':
+            rc = put_num(b, c.sec, count);
+            break;
+        case 'S':
+            rc = put_num(b, c.ms, count);
+            break;
+        case 'z':
+            rc = sl_buf_puts(b, abbr && *abbr ? abbr : "GMT");
+            break;
+        case 'Z':
+            rc = put_offset(b, off, 2);
+            break;
         case 'X':
             rc = off == 0 ? sl_buf_putc(b, 'Z') : put_offset(b, off, count > 3 ? 3 : count);
             break;
@@ -905,7 +951,8 @@ static int match_name(const char **pp, const char *pe, const char *const *names,
         size_t full = strlen(names[i]);
         size_t lens[2] = {full, 3};
         for (int k = 0; k < 2; k++)
-            if (lens[k] > best && (size_t)(pe - *pp) >= lens[k] && ascii_ieq(*pp, names[i], lens[k])) {
+            if (lens[k] > best && (size_t)(pe - *pp) >= lens[k] &&
+                ascii_ieq(*pp, names[i], lens[k])) {
                 best = lens[k];
                 found = i;
             }
@@ -922,13 +969,11 @@ static bool parse_zone_text(const char **pp, const char *pe, bool iso, int32_t *
     static const struct {
         const char *name;
         int32_t off;
-    } abbrs[] = {{"GMT", 0},          {"UTC", 0},          {"UT", 0},
-                 {"EST", -5 * 3600},  {"EDT", -4 * 3600},  {"CST", -6 * 3600},
-                 {"CDT", -5 * 3600},  {"MST", -7 * 3600},  {"MDT", -6 * 3600},
-                 {"PST", -8 * 3600},  {"PDT", -7 * 3600},  {"AKST", -9 * 3600},
-                 {"AKDT", -8 * 3600}, {"HST", -10 * 3600}, {"CET", 3600},
-                 {"CEST", 7200},      {"BST", 3600},       {"IST", 19800},
-                 {"JST", 9 * 3600}};
+    } abbrs[] = {{"GMT", 0},          {"UTC", 0},          {"UT", 0},          {"EST", -5 * 3600},
+                 {"EDT", -4 * 3600},  {"CST", -6 * 3600},  {"CDT", -5 * 3600}, {"MST", -7 * 3600},
+                 {"MDT", -6 * 3600},  {"PST", -8 * 3600},  {"PDT", -7 * 3600}, {"AKST", -9 * 3600},
+                 {"AKDT", -8 * 3600}, {"HST", -10 * 3600}, {"CET", 3600},      {"CEST", 7200},
+                 {"BST", 3600},       {"IST", 19800},      {"JST", 9 * 3600}};
     if (iso && p < pe && *p == 'Z') {
         *off = 0;
         *pp = p + 1;
@@ -1087,20 +1132,39 @@ static bool parse_time(const struct sl_value *fmt, const struct sl_value *s, int
             c->year = v;
             break;
         case 'M':
-        case 'L': c->month = v; break;
-        case 'd': c->day = v; break;
+        case 'L':
+            c->month = v;
+            break;
+        case 'd':
+            c->day = v;
+            break;
         case 'D':
             c->doy = v;
             c->has_doy = true;
             break;
-        case 'H': c->hour = v, c->has_hour12 = false; break;
-        case 'k': c->hour = v == 24 ? 0 : v, c->has_hour12 = false; break;
-        case 'h': c->hour12 = v == 12 ? 0 : v, c->has_hour12 = true; break;
-        case 'K': c->hour12 = v, c->has_hour12 = true; break;
-        case 'm': c->min = v; break;
-        case 's': c->sec = v; break;
-        case 'S': c->ms = v; break;
-        default: break; /* F, u, w, W: read, not used */
+        case 'H':
+            c->hour = v, c->has_hour12 = false;
+            break;
+        case 'k':
+            c->hour = v == 24 ? 0 : v, c->has_hour12 = false;
+            break;
+        case 'h':
+            c->hour12 = v == 12 ? 0 : v, c->has_hour12 = true;
+            break;
+        case 'K':
+            c->hour12 = v, c->has_hour12 = true;
+            break;
+        case 'm':
+            c->min = v;
+            break;
+        case 's':
+            c->sec = v;
+            break;
+        case 'S':
+            c->ms = v;
+            break;
+        default:
+            break; /* F, u, w, W: read, not used */
         }
     }
     if (c->has_hour12)
@@ -1182,8 +1246,8 @@ const struct sl_sfunc sl_sfuncs_date[] = {
      f_day_of_year},
     {"WEEK_OF_MONTH", 0, 1, SF_CLOCK, "(epoch_ms?)", "Integer",
      "Week of the month (US rules: weeks start on Sunday) (UTC).", f_week_of_month},
-    {"WEEK_OF_YEAR", 0, 1, SF_CLOCK, "(epoch_ms?)", "Integer",
-     "Week of the year (US rules) (UTC).", f_week_of_year},
+    {"WEEK_OF_YEAR", 0, 1, SF_CLOCK, "(epoch_ms?)", "Integer", "Week of the year (US rules) (UTC).",
+     f_week_of_year},
     {"MONTH", 0, 1, SF_CLOCK, "(epoch_ms?)", "Integer", "Month, 0-based: January is 0 (UTC).",
      f_month},
     {"YEAR", 0, 1, SF_CLOCK, "(epoch_ms?)", "Integer", "Year (UTC).", f_year},

@@ -61,7 +61,10 @@ static bool to_int(const struct sl_value *v, int32_t *out)
     }
     if (!to_double(v, &d))
         return false;
-    *out = isnan(d) ? 0 : d >= 2147483647.0 ? INT32_MAX : d <= -2147483648.0 ? INT32_MIN : (int32_t)d;
+    *out = isnan(d)             ? 0
+           : d >= 2147483647.0  ? INT32_MAX
+           : d <= -2147483648.0 ? INT32_MIN
+                                : (int32_t)d;
     return true;
 }
 
@@ -150,9 +153,10 @@ static int get_stat(struct sl_fcx *cx, const struct sl_value *a, enum sl_stat wh
     if (s) {
         int rc = sl_stats_get(s, which, 0, &d);
         if (rc == SL_EINVAL)
-            return sl_fcx_error(cx, "%s", which == SL_STAT_SUM_LOGS
-                                              ? "sum logs not available if 'windowSize' > 0"
-                                              : "Unwilling to compute the geometric mean.");
+            return sl_fcx_error(cx, "%s",
+                                which == SL_STAT_SUM_LOGS
+                                    ? "sum logs not available if 'windowSize' > 0"
+                                    : "Unwilling to compute the geometric mean.");
         if (rc)
             return rc;
     }
@@ -340,8 +344,7 @@ static int f_hllp_add(struct sl_fcx *cx, const struct sl_value *a, int n, struct
     (void)n;
     struct sl_hllp *h = hllp_arg(&a[0]);
     if (!h && a[0].type != SL_V_NULL)
-        return sl_fcx_error(cx, "HLLP_ADD: expected a HyperLogLogPlus, got %s",
-                            type_name(&a[0]));
+        return sl_fcx_error(cx, "HLLP_ADD: expected a HyperLogLogPlus, got %s", type_name(&a[0]));
     if (!h) {
         h = sl_hllp_new(14, 25);
         sl_fcx_own(cx, sl_hllp_obj(h));
@@ -435,8 +438,9 @@ static int f_bloom_init(struct sl_fcx *cx, const struct sl_value *a, int n, stru
     struct sl_bloom *b;
     int rc = sl_bloom_new(expected, (double)fpp, &b);
     if (rc == SL_E2BIG)
-        return sl_fcx_error(cx, "BLOOM_INIT: a filter for %d insertions at %g needs more than "
-                                "%llu bits",
+        return sl_fcx_error(cx,
+                            "BLOOM_INIT: a filter for %d insertions at %g needs more than "
+                            "%llu bits",
                             expected, (double)fpp, (unsigned long long)SL_BLOOM_MAX_BITS);
     if (rc)
         return rc;
@@ -463,16 +467,14 @@ static int f_bloom_add(struct sl_fcx *cx, const struct sl_value *a, int n, struc
     return 0;
 }
 
-static int f_bloom_exists(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_bloom_exists(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     *out = sl_value_bool(false);
     if (n < 2 || a[1].type == SL_V_NULL)
         return 0;
     struct sl_bloom *b = bloom_arg(&a[0]);
     if (!b)
-        return sl_fcx_error(cx, "BLOOM_EXISTS: expected a bloom filter, got %s",
-                            type_name(&a[0]));
+        return sl_fcx_error(cx, "BLOOM_EXISTS: expected a bloom filter, got %s", type_name(&a[0]));
     struct sl_buf *k = sl_fcx_scratch(cx);
     int rc = sl_sketch_value_key(&a[1], k);
     if (rc)
@@ -495,8 +497,9 @@ static int f_bloom_merge(struct sl_fcx *cx, const struct sl_value *a, int n, str
             ret = b;
             first = &a[0].u.list[i];
         } else if (b != ret && sl_bloom_merge(ret, b)) {
-            return sl_fcx_error(cx, "Cannot combine bloom filters of different sizes "
-                                    "(%llu bits, %u hashes vs %llu bits, %u hashes)",
+            return sl_fcx_error(cx,
+                                "Cannot combine bloom filters of different sizes "
+                                "(%llu bits, %u hashes vs %llu bits, %u hashes)",
                                 (unsigned long long)sl_bloom_bits(ret), sl_bloom_hashes(ret),
                                 (unsigned long long)sl_bloom_bits(b), sl_bloom_hashes(b));
         }
@@ -508,7 +511,8 @@ static int f_bloom_merge(struct sl_fcx *cx, const struct sl_value *a, int n, str
 
 /* ------------------------------------------------------------------ table */
 
-#define STATS_DOC(what) what " of the accumulated values (of the window if one is used); NaN if stats is null."
+#define STATS_DOC(what)                                                                            \
+    what " of the accumulated values (of the window if one is used); NaN if stats is null."
 
 const struct sl_sfunc sl_sfuncs_stats[] = {
     {"STATS_INIT", 0, 1, 0, "(window_size?)", "StatisticsProvider",
@@ -535,8 +539,7 @@ const struct sl_sfunc sl_sfuncs_stats[] = {
      "The population variance of a windowed stats object; throws for an online one.",
      f_stats_pop_variance},
     {"STATS_GEOMETRIC_MEAN", 1, 1, 0, "(stats)", "Double",
-     "The geometric mean of a windowed stats object; throws for an online one.",
-     f_stats_geo_mean},
+     "The geometric mean of a windowed stats object; throws for an online one.", f_stats_geo_mean},
     {"STATS_QUADRATIC_MEAN", 1, 1, 0, "(stats)", "Double",
      STATS_DOC("The quadratic mean sqrt(sum of squares / n)"), f_stats_quad_mean},
     {"STATS_SUM_SQUARES", 1, 1, 0, "(stats)", "Double", STATS_DOC("The sum of squares"),
@@ -572,21 +575,18 @@ const struct sl_sfunc sl_sfuncs_stats[] = {
      "a null estimator starts a default one.",
      f_hllp_add},
     {"HLLP_CARDINALITY", 1, 1, 0, "(hllp)", "Long",
-     "The estimated number of distinct values; 0 for null or a non-estimator.",
-     f_hllp_cardinality},
+     "The estimated number of distinct values; 0 for null or a non-estimator.", f_hllp_cardinality},
     {"HLLP_MERGE", 1, 1, 0, "(hllps)", "HyperLogLogPlus",
      "Merges a list of estimators (or a single one) into a new one with the first's p and sp; "
      "a single estimator is returned as is; null for an empty list.",
      f_hllp_merge},
-    {"BLOOM_INIT", 0, SL_SF_VARARGS, 0, "(expectedInsertions?, falsePositiveRate?)",
-     "BloomFilter",
+    {"BLOOM_INIT", 0, SL_SF_VARARGS, 0, "(expectedInsertions?, falsePositiveRate?)", "BloomFilter",
      "An empty Bloom filter, defaults 100000 and 0.01. Metron's quirk: expectedInsertions is "
      "read only when 2+ arguments are given and the rate only with 3+, so BLOOM_INIT(1000) and "
      "the rate of BLOOM_INIT(1000, 0.001) are ignored.",
      f_bloom_init},
     {"BLOOM_ADD", 1, SL_SF_VARARGS, 0, "(bloom, value*)", "BloomFilter",
-     "Adds each non-null value to the filter and returns the same, mutated, filter.",
-     f_bloom_add},
+     "Adds each non-null value to the filter and returns the same, mutated, filter.", f_bloom_add},
     {"BLOOM_EXISTS", 0, 2, 0, "(bloom, value)", "Boolean",
      "True if the filter might contain the value (no false negatives); false for a null value.",
      f_bloom_exists},

@@ -294,8 +294,7 @@ static int f_chomp(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl
     return 0;
 }
 
-static int f_count_matches(struct sl_fcx *cx, const struct sl_value *a, int n,
-                           struct sl_value *out)
+static int f_count_matches(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     (void)n;
     int32_t count = 0;
@@ -485,8 +484,7 @@ struct fspec {
     int width, prec; /* -1: none */
 };
 
-static int pad_to(struct sl_buf *b, const struct fspec *sp, const char *txt, size_t len,
-                  bool upper)
+static int pad_to(struct sl_buf *b, const struct fspec *sp, const char *txt, size_t len, bool upper)
 {
     size_t w = utf16_len(txt, len);
     size_t pad = sp->width > 0 && (size_t)sp->width > w ? (size_t)sp->width - w : 0;
@@ -576,7 +574,12 @@ static int java_fixed(double d, int prec, char *out, size_t cap)
         }
     }
     size_t o = 0;
-#define PUT(ch)                                                                                        do {                                                                                                   if (o + 1 >= cap)                                                                                      return -1;                                                                                     out[o++] = (ch);                                                                               } while (0)
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (o + 1 >= cap)                                                                          \
+            return -1;                                                                             \
+        out[o++] = (ch);                                                                           \
+    } while (0)
     bool any = false;
     for (long i = 0; i < point; i++) {
         char c = i < nd ? dig[i] : '0';
@@ -628,7 +631,7 @@ static int format_one(struct sl_fcx *cx, struct sl_buf *b, const struct fspec *s
         return rc;
     }
     case 'b': {
-        const char *t = v->type == SL_V_NULL ? "false"
+        const char *t = v->type == SL_V_NULL   ? "false"
                         : v->type == SL_V_BOOL ? (v->u.b ? "true" : "false")
                                                : "true";
         size_t len = strlen(t);
@@ -771,13 +774,27 @@ static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
         }
         for (; f < end && strchr("-#+ 0,(", *f); f++) {
             switch (*f) {
-            case '-': sp.left = true; break;
-            case '#': sp.alt = true; break;
-            case '+': sp.plus = true; break;
-            case ' ': sp.space = true; break;
-            case '0': sp.zero = true; break;
-            case ',': sp.group = true; break;
-            default: sp.paren = true; break;
+            case '-':
+                sp.left = true;
+                break;
+            case '#':
+                sp.alt = true;
+                break;
+            case '+':
+                sp.plus = true;
+                break;
+            case ' ':
+                sp.space = true;
+                break;
+            case '0':
+                sp.zero = true;
+                break;
+            case ',':
+                sp.group = true;
+                break;
+            default:
+                sp.paren = true;
+                break;
             }
         }
         if (f < end && *f >= '1' && *f <= '9') {
@@ -794,8 +811,8 @@ static int f_format(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
                 sp.prec = sp.prec * 10 + (*f++ - '0');
         }
         if (f >= end)
-            return sl_fcx_error(cx, "FORMAT: incomplete format specifier '%.*s'",
-                                (int)(f - spec), spec);
+            return sl_fcx_error(cx, "FORMAT: incomplete format specifier '%.*s'", (int)(f - spec),
+                                spec);
         /* width and precision: at most 5 digits each (no overflow, no giant output) */
         if (sp.width > 99999 || sp.prec > 99999 || (f < end && *f >= '0' && *f <= '9'))
             return sl_fcx_error(cx, "FORMAT: width or precision too large in '%.*s'",
@@ -926,8 +943,7 @@ static int whole_match(struct sl_fcx *cx, const struct sl_value *s, const struct
     return rc >= 0 ? 1 : 0;
 }
 
-static int f_regexp_match(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_regexp_match(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     (void)n;
     *out = sl_value_bool(false);
@@ -1045,8 +1061,8 @@ static int f_regexp_replace(struct sl_fcx *cx, const struct sl_value *a, int n,
             return SL_ENOMEM;
         PCRE2_SIZE olen = cap;
         int rc = pcre2_substitute(e->code, (PCRE2_SPTR)(a[0].u.s ? a[0].u.s : ""), a[0].len, 0,
-                                  PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
-                                  e->md, NULL, (PCRE2_SPTR)(rep.u.s ? rep.u.s : ""), rep.len,
+                                  PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, e->md,
+                                  NULL, (PCRE2_SPTR)(rep.u.s ? rep.u.s : ""), rep.len,
                                   (PCRE2_UCHAR *)buf, &olen);
         if (rc >= 0) {
             *out = sl_value_str(buf, olen);
@@ -1134,12 +1150,26 @@ static int jstring(struct jp *j, struct sl_value *out)
         }
         c = *q.p++;
         switch (c) {
-        case '"': case '\\': case '/': buf[n++] = c; break;
-        case 'b': buf[n++] = '\b'; break;
-        case 'f': buf[n++] = '\f'; break;
-        case 'n': buf[n++] = '\n'; break;
-        case 'r': buf[n++] = '\r'; break;
-        case 't': buf[n++] = '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+            buf[n++] = c;
+            break;
+        case 'b':
+            buf[n++] = '\b';
+            break;
+        case 'f':
+            buf[n++] = '\f';
+            break;
+        case 'n':
+            buf[n++] = '\n';
+            break;
+        case 'r':
+            buf[n++] = '\r';
+            break;
+        case 't':
+            buf[n++] = '\t';
+            break;
         case 'u': {
             uint32_t cp, lo;
             if (jhex4(&q, &cp))
@@ -1172,7 +1202,8 @@ static int jstring(struct jp *j, struct sl_value *out)
             }
             break;
         }
-        default: return -1;
+        default:
+            return -1;
         }
     }
     *out = sl_value_str(buf, n);
@@ -1260,9 +1291,10 @@ build:
             }
             size_t h = (size_t)sl_hash64(kv[i].key.ptr ? kv[i].key.ptr : "", kv[i].key.len);
             size_t slot = h & (tsz - 1);
-            while (tab[slot] != SIZE_MAX &&
-                   !(kv[tab[slot]].key.len == kv[i].key.len &&
-                     (!kv[i].key.len || !memcmp(kv[tab[slot]].key.ptr, kv[i].key.ptr, kv[i].key.len))))
+            while (
+                tab[slot] != SIZE_MAX &&
+                !(kv[tab[slot]].key.len == kv[i].key.len &&
+                  (!kv[i].key.len || !memcmp(kv[tab[slot]].key.ptr, kv[i].key.ptr, kv[i].key.len))))
                 slot = (slot + 1) & (tsz - 1);
             if (tab[slot] != SIZE_MAX) {
                 kv[tab[slot]].val = kv[i].val;
@@ -1398,8 +1430,7 @@ static int f_to_json_map(struct sl_fcx *cx, const struct sl_value *a, int n, str
     return to_json(cx, "TO_JSON_MAP", a, out, JW_MAP);
 }
 
-static int f_to_json_list(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_to_json_list(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     (void)n;
     return to_json(cx, "TO_JSON_LIST", a, out, JW_LIST);
@@ -1413,8 +1444,7 @@ const struct sl_sfunc sl_sfuncs_string[] = {
     {"TO_JSON_MAP", 1, 1, 0, "(string)", "Map",
      "Parses a JSON object into a map; anything else is an error; '' stays ''.", f_to_json_map},
     {"TO_JSON_LIST", 1, 1, 0, "(string)", "List",
-     "Parses a JSON array into a list; anything else is an error; '' stays ''.",
-     f_to_json_list},
+     "Parses a JSON array into a list; anything else is an error; '' stays ''.", f_to_json_list},
     {"TO_UPPER", 1, 1, SL_SF_PURE, "(input)", "String", "Upper case (of toString()).", f_to_upper},
     {"TO_LOWER", 1, 1, SL_SF_PURE, "(input)", "String", "Lower case (of toString()).", f_to_lower},
     {"TRIM", 1, 1, SL_SF_PURE, "(input)", "String", "Strips leading and trailing whitespace.",
@@ -1423,20 +1453,17 @@ const struct sl_sfunc sl_sfuncs_string[] = {
      "true if string starts with prefix; false if either is null.", f_starts_with},
     {"ENDS_WITH", 2, 2, SL_SF_PURE, "(string, suffix)", "Boolean",
      "true if string ends with suffix; false if either is null.", f_ends_with},
-    {"PREPEND_IF_MISSING", 2, SL_SF_VARARGS, SL_SF_PURE, "(string, prefix, prefixes...)",
-     "String", "Adds prefix unless the string already starts with it or another given one.",
-     f_prepend},
-    {"APPEND_IF_MISSING", 2, SL_SF_VARARGS, SL_SF_PURE, "(string, suffix, suffixes...)",
-     "String", "Adds suffix unless the string already ends with it or another given one.",
-     f_append},
+    {"PREPEND_IF_MISSING", 2, SL_SF_VARARGS, SL_SF_PURE, "(string, prefix, prefixes...)", "String",
+     "Adds prefix unless the string already starts with it or another given one.", f_prepend},
+    {"APPEND_IF_MISSING", 2, SL_SF_VARARGS, SL_SF_PURE, "(string, suffix, suffixes...)", "String",
+     "Adds suffix unless the string already ends with it or another given one.", f_append},
     {"FILL_LEFT", 3, 3, SL_SF_PURE, "(input, fill, length)", "String",
      "Pads on the left with the first character of fill up to length.", f_fill_left},
     {"FILL_RIGHT", 3, 3, SL_SF_PURE, "(input, fill, length)", "String",
      "Pads on the right with the first character of fill up to length.", f_fill_right},
     {"CHOP", 1, 1, SL_SF_PURE, "(string)", "String",
      "Removes the last character (a trailing \\r\\n counts as one).", f_chop},
-    {"CHOMP", 1, 1, SL_SF_PURE, "(string)", "String", "Removes one trailing line break.",
-     f_chomp},
+    {"CHOMP", 1, 1, SL_SF_PURE, "(string)", "String", "Removes one trailing line break.", f_chomp},
     {"COUNT_MATCHES", 2, 2, SL_SF_PURE, "(string, substring)", "Integer",
      "Non-overlapping occurrences of substring; 0 for null.", f_count_matches},
     {"STRING_ENTROPY", 1, 1, SL_SF_PURE, "(string)", "Double",

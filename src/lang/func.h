@@ -39,8 +39,9 @@ typedef int (*sl_sfunc_fn)(struct sl_fcx *cx, const struct sl_value *args, int a
 #define SL_SF_VARARGS (-1)
 
 /* flags */
-#define SL_SF_PURE 0x01u /* deterministic, no side effect, result is a scalar or string:
-                          * calls with constant arguments are folded at compile time */
+#define SL_SF_PURE                                                                                 \
+    0x01u /* deterministic, no side effect, result is a scalar or string:                          \
+           * calls with constant arguments are folded at compile time */
 
 struct sl_sfunc {
     const char *name;    /* NAMESPACE_NAME as Metron spells it */
@@ -69,8 +70,8 @@ int sl_fcx_error(struct sl_fcx *cx, const char *fmt, ...) __attribute__((format(
  * someone took a reference of their own. */
 void sl_fcx_own(struct sl_fcx *cx, struct sl_object *o);
 /* Call a lambda (a value made by `x -> ...`) with argc arguments. 0 or an error code. */
-int sl_fcx_call(struct sl_fcx *cx, const struct sl_value *fn, const struct sl_value *args,
-                int argc, struct sl_value *out);
+int sl_fcx_call(struct sl_fcx *cx, const struct sl_value *fn, const struct sl_value *args, int argc,
+                struct sl_value *out);
 /* True if v is a lambda. */
 bool sl_fcx_is_lambda(const struct sl_value *v);
 /* Wall-clock "now" in epoch milliseconds (a fixed value in tests: SL_STELLAR_NOW_MS env). */

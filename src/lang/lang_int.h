@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 /* ---- limits (hostile expressions must not exhaust anything) ---- */
-#define SL_STELLAR_MAX_SRC (1u << 20)    /* bytes of source */
-#define SL_STELLAR_MAX_DEPTH 200         /* parser nesting */
-#define SL_STELLAR_MAX_REGS 250          /* registers per chunk */
-#define SL_STELLAR_MAX_CODE 60000        /* instructions per program */
-#define SL_STELLAR_MAX_CALL_DEPTH 64     /* nested lambda calls at run time */
-#define SL_STELLAR_REGFILE 8192          /* registers of one VM (all frames) */
+#define SL_STELLAR_MAX_SRC        (1u << 20) /* bytes of source */
+#define SL_STELLAR_MAX_DEPTH      200        /* parser nesting */
+#define SL_STELLAR_MAX_REGS       250        /* registers per chunk */
+#define SL_STELLAR_MAX_CODE       60000      /* instructions per program */
+#define SL_STELLAR_MAX_CALL_DEPTH 64         /* nested lambda calls at run time */
+#define SL_STELLAR_REGFILE        8192       /* registers of one VM (all frames) */
 
 /* ---- tokens ---- */
 #define SL_TOKENS(X)                                                                               \
@@ -123,8 +123,8 @@ struct sl_node {
     const char *name; /* VAR, EXISTS, CALL, lambda param names (params[]) */
     uint32_t name_len;
     const struct sl_sfunc *fn;
-    uint16_t depth, index;     /* PARAM */
-    const char **params;       /* LAMBDA */
+    uint16_t depth, index; /* PARAM */
+    const char **params;   /* LAMBDA */
     uint32_t *param_lens;
     uint32_t nparams;
 };

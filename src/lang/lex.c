@@ -52,14 +52,14 @@ struct kw {
     enum sl_tok tok;
 };
 static const struct kw keywords[] = {
-    {"in", SL_T_IN},         {"IN", SL_T_IN},           {"and", SL_T_AND},
-    {"AND", SL_T_AND},       {"or", SL_T_OR},           {"OR", SL_T_OR},
-    {"not", SL_T_NOT},       {"NOT", SL_T_NOT},         {"true", SL_T_TRUE},
-    {"TRUE", SL_T_TRUE},     {"false", SL_T_FALSE},     {"FALSE", SL_T_FALSE},
-    {"if", SL_T_IF},         {"IF", SL_T_IF},           {"then", SL_T_THEN},
-    {"THEN", SL_T_THEN},     {"else", SL_T_ELSE},       {"ELSE", SL_T_ELSE},
-    {"null", SL_T_NULL},     {"NULL", SL_T_NULL},       {"NaN", SL_T_NAN},
-    {"match", SL_T_MATCH},   {"MATCH", SL_T_MATCH},     {"default", SL_T_DEFAULT},
+    {"in", SL_T_IN},           {"IN", SL_T_IN},         {"and", SL_T_AND},
+    {"AND", SL_T_AND},         {"or", SL_T_OR},         {"OR", SL_T_OR},
+    {"not", SL_T_NOT},         {"NOT", SL_T_NOT},       {"true", SL_T_TRUE},
+    {"TRUE", SL_T_TRUE},       {"false", SL_T_FALSE},   {"FALSE", SL_T_FALSE},
+    {"if", SL_T_IF},           {"IF", SL_T_IF},         {"then", SL_T_THEN},
+    {"THEN", SL_T_THEN},       {"else", SL_T_ELSE},     {"ELSE", SL_T_ELSE},
+    {"null", SL_T_NULL},       {"NULL", SL_T_NULL},     {"NaN", SL_T_NAN},
+    {"match", SL_T_MATCH},     {"MATCH", SL_T_MATCH},   {"default", SL_T_DEFAULT},
     {"DEFAULT", SL_T_DEFAULT}, {"exists", SL_T_EXISTS}, {"EXISTS", SL_T_EXISTS},
 };
 
@@ -186,7 +186,8 @@ static int lex_string(struct sl_lexer *lx, struct sl_token *t)
                 return lex_error(lx, start, "unterminated string");
             char e = s[i + 1];
             if (e != q && e != '\\' && e != 'r' && e != 'n' && e != 't')
-                return lex_error(lx, i, "invalid escape in string (allowed: \\' \\\" \\\\ \\r \\n \\t)");
+                return lex_error(lx, i,
+                                 "invalid escape in string (allowed: \\' \\\" \\\\ \\r \\n \\t)");
             i += 2;
         } else {
             i++;
@@ -318,7 +319,9 @@ int sl_lang__lex(struct sl_lexer *lx, struct sl_token *t)
         k = SL_T_OR;
         l = 2;
         break;
-    case '+': k = SL_T_PLUS; break;
+    case '+':
+        k = SL_T_PLUS;
+        break;
     case '-':
         if (c1 == '>') {
             k = SL_T_ARROW;
@@ -327,17 +330,39 @@ int sl_lang__lex(struct sl_lexer *lx, struct sl_token *t)
             k = SL_T_MINUS;
         }
         break;
-    case '*': k = SL_T_MUL; break;
-    case '/': k = SL_T_DIV; break;
-    case '?': k = SL_T_QUESTION; break;
-    case ':': k = SL_T_COLON; break;
-    case ',': k = SL_T_COMMA; break;
-    case '{': k = SL_T_LBRACE; break;
-    case '}': k = SL_T_RBRACE; break;
-    case '[': k = SL_T_LBRACK; break;
-    case ']': k = SL_T_RBRACK; break;
-    case '(': k = SL_T_LPAREN; break;
-    case ')': k = SL_T_RPAREN; break;
+    case '*':
+        k = SL_T_MUL;
+        break;
+    case '/':
+        k = SL_T_DIV;
+        break;
+    case '?':
+        k = SL_T_QUESTION;
+        break;
+    case ':':
+        k = SL_T_COLON;
+        break;
+    case ',':
+        k = SL_T_COMMA;
+        break;
+    case '{':
+        k = SL_T_LBRACE;
+        break;
+    case '}':
+        k = SL_T_RBRACE;
+        break;
+    case '[':
+        k = SL_T_LBRACK;
+        break;
+    case ']':
+        k = SL_T_RBRACK;
+        break;
+    case '(':
+        k = SL_T_LPAREN;
+        break;
+    case ')':
+        k = SL_T_RPAREN;
+        break;
     default:
         if (c == '%')
             return lex_error(lx, p, "unexpected '%' (Stellar has no modulo operator)");

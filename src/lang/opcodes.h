@@ -15,22 +15,22 @@
 #define SL_OPCODES(X)                                                                              \
     X(NOP, "nop", 0)          /* nothing */                                                        \
     X(LOADK, "loadk", K)      /* a = const[b] */                                                   \
-    X(LOADV, "loadv", V)      /* a = variable names[b] (resolver; strict: error if undefined) */  \
-    X(EXISTS, "exists", V)    /* a = variable names[b] is defined and not null */                 \
-    X(LOADP, "loadp", P)      /* a = register c of the frame b levels up (lambda closure) */      \
+    X(LOADV, "loadv", V)      /* a = variable names[b] (resolver; strict: error if undefined) */   \
+    X(EXISTS, "exists", V)    /* a = variable names[b] is defined and not null */                  \
+    X(LOADP, "loadp", P)      /* a = register c of the frame b levels up (lambda closure) */       \
     X(MOVE, "move", AB)       /* a = b */                                                          \
     X(NOTNULL, "notnull", AB) /* a = b is not null */                                              \
     X(ADD, "add", ABC)        /* a = b + c, Java promotion, null as 0 */                           \
     X(SUB, "sub", ABC)        /* a = b - c */                                                      \
     X(MUL, "mul", ABC)        /* a = b * c */                                                      \
-    X(DIV, "div", ABC)        /* a = b / c; integer division by zero is an error */               \
+    X(DIV, "div", ABC)        /* a = b / c; integer division by zero is an error */                \
     X(EQ, "eq", ABC)          /* a = b == c (Java equals, numbers promoted) */                     \
     X(NE, "ne", ABC)          /* a = b != c */                                                     \
     X(LT, "lt", ABC)          /* a = b < c; null on either side: false; incomparable: error */     \
     X(LE, "le", ABC)          /* a = b <= c */                                                     \
     X(GT, "gt", ABC)          /* a = b > c */                                                      \
     X(GE, "ge", ABC)          /* a = b >= c */                                                     \
-    X(IN, "in", ABC)          /* a = b in c (substring, element, key, or equals) */               \
+    X(IN, "in", ABC)          /* a = b in c (substring, element, key, or equals) */                \
     X(NOTIN, "notin", ABC)    /* a = not (b in c) */                                               \
     X(NOT, "not", AB)         /* a = not truthy(b) */                                              \
     X(TRUTHY, "truthy", AB)   /* a = truthy(b) as a boolean */                                     \
@@ -44,8 +44,20 @@
     X(RET, "ret", A)          /* return a from the frame */
 
 /* operand layouts (third column) */
-enum sl_opf { SL_OPF_0, SL_OPF_A, SL_OPF_AB, SL_OPF_ABC, SL_OPF_K, SL_OPF_V, SL_OPF_J, SL_OPF_AJ,
-              SL_OPF_F, SL_OPF_N, SL_OPF_P, SL_OPF_L };
+enum sl_opf {
+    SL_OPF_0,
+    SL_OPF_A,
+    SL_OPF_AB,
+    SL_OPF_ABC,
+    SL_OPF_K,
+    SL_OPF_V,
+    SL_OPF_J,
+    SL_OPF_AJ,
+    SL_OPF_F,
+    SL_OPF_N,
+    SL_OPF_P,
+    SL_OPF_L
+};
 
 enum sl_op {
 #define SL_OP_ENUM(n, s, f) SL_OP_##n,

@@ -382,9 +382,8 @@ static int parse_primary_at(struct parser *ps, struct sl_node **out)
                     snprintf(msg, sizeof msg, "%s takes at least %d argument(s), got %u %s",
                              fn->name, fn->min_args, ns.n, fn->params ? fn->params : "");
                 else
-                    snprintf(msg, sizeof msg, "%s takes %d to %d argument(s), got %u %s",
-                             fn->name, fn->min_args, fn->max_args, ns.n,
-                             fn->params ? fn->params : "");
+                    snprintf(msg, sizeof msg, "%s takes %d to %d argument(s), got %u %s", fn->name,
+                             fn->min_args, fn->max_args, ns.n, fn->params ? fn->params : "");
                 return error_at(ps, t.pos, SL_ETYPE, "%s", msg);
             }
             NEW(n, SL_N_CALL, t.pos);
@@ -450,13 +449,26 @@ static int parse_additive(struct parser *ps, struct sl_node **out)
 static int cmp_op(enum sl_tok k, enum sl_op *op)
 {
     switch (k) {
-    case SL_T_EQ: *op = SL_OP_EQ; return 1;
-    case SL_T_NE: *op = SL_OP_NE; return 1;
-    case SL_T_LT: *op = SL_OP_LT; return 1;
-    case SL_T_LE: *op = SL_OP_LE; return 1;
-    case SL_T_GT: *op = SL_OP_GT; return 1;
-    case SL_T_GE: *op = SL_OP_GE; return 1;
-    default: return 0;
+    case SL_T_EQ:
+        *op = SL_OP_EQ;
+        return 1;
+    case SL_T_NE:
+        *op = SL_OP_NE;
+        return 1;
+    case SL_T_LT:
+        *op = SL_OP_LT;
+        return 1;
+    case SL_T_LE:
+        *op = SL_OP_LE;
+        return 1;
+    case SL_T_GT:
+        *op = SL_OP_GT;
+        return 1;
+    case SL_T_GE:
+        *op = SL_OP_GE;
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -552,9 +564,9 @@ static int parse_expr(struct parser *ps, struct sl_node **out)
     } else if (ps->tok.kind == SL_T_IF) {
         struct sl_node *n;
         NEW(n, SL_N_COND, ps->tok.pos);
-        if ((rc = advance(ps)) || (rc = parse_logical(ps, &n->a)) ||
-            (rc = expect(ps, SL_T_THEN)) || (rc = parse_expr(ps, &n->b)) ||
-            (rc = expect(ps, SL_T_ELSE)) || (rc = parse_expr(ps, &n->c)))
+        if ((rc = advance(ps)) || (rc = parse_logical(ps, &n->a)) || (rc = expect(ps, SL_T_THEN)) ||
+            (rc = parse_expr(ps, &n->b)) || (rc = expect(ps, SL_T_ELSE)) ||
+            (rc = parse_expr(ps, &n->c)))
             return rc;
         *out = n;
     } else {

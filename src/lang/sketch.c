@@ -25,9 +25,9 @@
 
 #include <string.h>
 
-#define MAGIC "SLSK"
-#define VERSION 1
-#define HEADER_LEN 12
+#define MAGIC       "SLSK"
+#define VERSION     1
+#define HEADER_LEN  12
 #define TRAILER_LEN 8
 
 enum { KIND_STATS = 1, KIND_HLLP = 2, KIND_BLOOM = 3 };
@@ -43,14 +43,30 @@ int sl_sketch_value_key(const struct sl_value *v, struct sl_buf *scratch)
     sl_buf_reset(scratch);
     char tag;
     switch ((enum sl_vtype)v->type) {
-    case SL_V_NULL: tag = 'z'; break;
-    case SL_V_BOOL: tag = 'b'; break;
-    case SL_V_INT: tag = 'i'; break; /* Integer and Long alike: their text is the same */
-    case SL_V_DOUBLE: tag = (v->flags & SL_VF_F32) ? 'f' : 'd'; break;
-    case SL_V_STRING: tag = 's'; break;
-    case SL_V_LIST: tag = 'l'; break;
-    case SL_V_MAP: tag = 'm'; break;
-    default: tag = 'o'; break;
+    case SL_V_NULL:
+        tag = 'z';
+        break;
+    case SL_V_BOOL:
+        tag = 'b';
+        break;
+    case SL_V_INT:
+        tag = 'i';
+        break; /* Integer and Long alike: their text is the same */
+    case SL_V_DOUBLE:
+        tag = (v->flags & SL_VF_F32) ? 'f' : 'd';
+        break;
+    case SL_V_STRING:
+        tag = 's';
+        break;
+    case SL_V_LIST:
+        tag = 'l';
+        break;
+    case SL_V_MAP:
+        tag = 'm';
+        break;
+    default:
+        tag = 'o';
+        break;
     }
     int rc = sl_buf_putc(scratch, tag);
     if (rc)
@@ -80,9 +96,15 @@ int sl_sketch_serialize(const struct sl_object *o, struct sl_buf *out)
     sl_sketch__u8(&w, 0);
     sl_sketch__u32(&w, 0); /* patched below */
     switch (kind) {
-    case KIND_STATS: sl_sketch__stats_write((const struct sl_stats *)o, &w); break;
-    case KIND_HLLP: sl_sketch__hllp_write((const struct sl_hllp *)o, &w); break;
-    default: sl_sketch__bloom_write((const struct sl_bloom *)o, &w); break;
+    case KIND_STATS:
+        sl_sketch__stats_write((const struct sl_stats *)o, &w);
+        break;
+    case KIND_HLLP:
+        sl_sketch__hllp_write((const struct sl_hllp *)o, &w);
+        break;
+    default:
+        sl_sketch__bloom_write((const struct sl_bloom *)o, &w);
+        break;
     }
     if (!w.rc) {
         size_t plen = out->len - start - HEADER_LEN;
@@ -136,9 +158,15 @@ int sl_sketch_deserialize(const void *p, size_t n, struct sl_object **out, struc
     bool nomem = false;
     struct sl_object *o = NULL;
     switch (kind) {
-    case KIND_STATS: o = (struct sl_object *)sl_sketch__stats_read(&r, &nomem); break;
-    case KIND_HLLP: o = (struct sl_object *)sl_sketch__hllp_read(&r, &nomem); break;
-    default: o = (struct sl_object *)sl_sketch__bloom_read(&r, &nomem); break;
+    case KIND_STATS:
+        o = (struct sl_object *)sl_sketch__stats_read(&r, &nomem);
+        break;
+    case KIND_HLLP:
+        o = (struct sl_object *)sl_sketch__hllp_read(&r, &nomem);
+        break;
+    default:
+        o = (struct sl_object *)sl_sketch__bloom_read(&r, &nomem);
+        break;
     }
     if (nomem)
         return SL_ENOMEM;

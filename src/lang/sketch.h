@@ -42,8 +42,8 @@ bool sl_sketch_is(const struct sl_value *v, const char *type_name);
 
 struct sl_stats;
 
-#define SL_STATS_COMPRESSION 150.0     /* t-digest compression, as Metron's AVLTreeDigest(150) */
-#define SL_STATS_MAX_WINDOW (1u << 24) /* largest window (values kept) */
+#define SL_STATS_COMPRESSION 150.0      /* t-digest compression, as Metron's AVLTreeDigest(150) */
+#define SL_STATS_MAX_WINDOW  (1u << 24) /* largest window (values kept) */
 
 /* A new statistics object (refs 1): window 0 is the online provider (moments + t-digest),
  * window > 0 the windowed one (the last `window` values exactly). NULL when window exceeds
@@ -76,9 +76,9 @@ enum sl_stat {
     SL_STAT_GEOMETRIC_MEAN,      /* windowed only */
     SL_STAT_QUADRATIC_MEAN,
     SL_STAT_SUM_SQUARES,
-    SL_STAT_SUM_LOGS, /* online only */
-    SL_STAT_SKEWNESS, /* NaN for n < 3 */
-    SL_STAT_KURTOSIS, /* excess kurtosis, NaN for n < 4 */
+    SL_STAT_SUM_LOGS,   /* online only */
+    SL_STAT_SKEWNESS,   /* NaN for n < 3 */
+    SL_STAT_KURTOSIS,   /* excess kurtosis, NaN for n < 4 */
     SL_STAT_PERCENTILE, /* arg: p in 0..100 (windowed: 0 < p <= 100) */
 };
 
@@ -96,8 +96,8 @@ int sl_stats_merge(struct sl_stats *a, struct sl_stats *b, struct sl_stats **out
 
 struct sl_hllp;
 
-#define SL_HLLP_MIN_P 4
-#define SL_HLLP_MAX_P 18
+#define SL_HLLP_MIN_P  4
+#define SL_HLLP_MAX_P  18
 #define SL_HLLP_MAX_SP 31
 
 /* A new estimator with precision p (4..18) and sparse precision sp (0 = no sparse mode, else

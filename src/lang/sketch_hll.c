@@ -56,8 +56,8 @@ static void hllp_free(struct sl_object *o)
 static int hllp_to_json(const struct sl_object *o, struct sl_buf *out)
 {
     const struct sl_hllp *h = (const struct sl_hllp *)o;
-    return sl_buf_appendf(out, "{\"type\":\"HLLP\",\"p\":%d,\"sp\":%d,\"sparse\":%s}", h->p,
-                          h->sp, h->sparse ? "true" : "false");
+    return sl_buf_appendf(out, "{\"type\":\"HLLP\",\"p\":%d,\"sp\":%d,\"sparse\":%s}", h->p, h->sp,
+                          h->sparse ? "true" : "false");
 }
 
 const struct sl_object_type sl_hllp_type = {

@@ -36,12 +36,12 @@ struct cent {
 };
 
 struct tdigest {
-    double delta;  /* compression */
-    uint32_t cap;  /* bound on c: centroids + buffer */
+    double delta;   /* compression */
+    uint32_t cap;   /* bound on c: centroids + buffer */
     uint32_t alloc; /* entries allocated in c (grows up to cap) */
-    uint32_t nc;   /* merged centroids, sorted, in c[0..nc) */
-    uint32_t nb;   /* buffered points in c[nc..nc+nb) */
-    double total;  /* weight of centroids and buffer */
+    uint32_t nc;    /* merged centroids, sorted, in c[0..nc) */
+    uint32_t nb;    /* buffered points in c[nc..nc+nb) */
+    double total;   /* weight of centroids and buffer */
     struct cent *c; /* allocated on first use */
 };
 
@@ -63,7 +63,7 @@ struct sl_stats {
 
 #define TD_MIN_DELTA 20u
 #define TD_MAX_DELTA 1000u
-#define INTERNAL 2.0 /* internal compression / nominal compression */
+#define INTERNAL     2.0 /* internal compression / nominal compression */
 
 /* Buffered points merged per compression; the merge sorts them through the stack (8 KiB). */
 #define TD_MERGE_RUN 512u
@@ -445,8 +445,8 @@ int sl_stats_add(struct sl_stats *s, double x)
     double delta_n2 = delta_n * delta_n;
     double term1 = delta * delta_n * (double)n1;
     s->m1 += delta_n;
-    s->m4 += term1 * delta_n2 * (double)(n * n - 3 * n + 3) + 6 * delta_n2 * s->m2 -
-             4 * delta_n * s->m3;
+    s->m4 +=
+        term1 * delta_n2 * (double)(n * n - 3 * n + 3) + 6 * delta_n2 * s->m2 - 4 * delta_n * s->m3;
     s->m3 += term1 * delta_n * (double)(n - 2) - 3 * delta_n * s->m2;
     s->m2 += term1;
     return flow_check(s, s->sum);
@@ -589,13 +589,17 @@ static int win_get(struct sl_stats *s, enum sl_stat which, double arg, double *o
     uint32_t n = s->count;
     double acc = 0;
     switch (which) {
-    case SL_STAT_COUNT: *out = n; return 0;
+    case SL_STAT_COUNT:
+        *out = n;
+        return 0;
     case SL_STAT_SUM:
         for (uint32_t i = 0; i < n; i++)
             acc += win_at(s, i);
         *out = acc;
         return 0;
-    case SL_STAT_MEAN: *out = win_mean(s); return 0;
+    case SL_STAT_MEAN:
+        *out = win_mean(s);
+        return 0;
     case SL_STAT_MIN:
     case SL_STAT_MAX:
         if (!n) {
@@ -610,9 +614,15 @@ static int win_get(struct sl_stats *s, enum sl_stat which, double arg, double *o
         }
         *out = acc;
         return 0;
-    case SL_STAT_VARIANCE: *out = win_variance(s, false); return 0;
-    case SL_STAT_SD: *out = sqrt(win_variance(s, false)); return 0;
-    case SL_STAT_POPULATION_VARIANCE: *out = win_variance(s, true); return 0;
+    case SL_STAT_VARIANCE:
+        *out = win_variance(s, false);
+        return 0;
+    case SL_STAT_SD:
+        *out = sqrt(win_variance(s, false));
+        return 0;
+    case SL_STAT_POPULATION_VARIANCE:
+        *out = win_variance(s, true);
+        return 0;
     case SL_STAT_GEOMETRIC_MEAN:
         for (uint32_t i = 0; i < n; i++)
             acc += log(win_at(s, i));
@@ -627,10 +637,16 @@ static int win_get(struct sl_stats *s, enum sl_stat which, double arg, double *o
         else
             *out = n ? sqrt(acc / n) : NAN;
         return 0;
-    case SL_STAT_SUM_LOGS: return SL_EINVAL; /* "sum logs not available if 'windowSize' > 0" */
-    case SL_STAT_SKEWNESS: *out = win_skewness(s); return 0;
-    case SL_STAT_KURTOSIS: *out = win_kurtosis(s); return 0;
-    case SL_STAT_PERCENTILE: return win_percentile(s, arg, out);
+    case SL_STAT_SUM_LOGS:
+        return SL_EINVAL; /* "sum logs not available if 'windowSize' > 0" */
+    case SL_STAT_SKEWNESS:
+        *out = win_skewness(s);
+        return 0;
+    case SL_STAT_KURTOSIS:
+        *out = win_kurtosis(s);
+        return 0;
+    case SL_STAT_PERCENTILE:
+        return win_percentile(s, arg, out);
     }
     return SL_EINVAL;
 }
@@ -644,18 +660,39 @@ int sl_stats_get(struct sl_stats *s, enum sl_stat which, double arg, double *out
     int64_t n = (int64_t)s->n;
     double var = s->m2 / ((double)n - 1.0);
     switch (which) {
-    case SL_STAT_COUNT: *out = (double)n; return 0;
-    case SL_STAT_SUM: *out = s->sum; return 0;
-    case SL_STAT_MEAN: *out = s->sum / (double)n; return 0;
-    case SL_STAT_MIN: *out = s->min; return 0;
-    case SL_STAT_MAX: *out = s->max; return 0;
-    case SL_STAT_VARIANCE: *out = var; return 0;
-    case SL_STAT_SD: *out = sqrt(var); return 0;
+    case SL_STAT_COUNT:
+        *out = (double)n;
+        return 0;
+    case SL_STAT_SUM:
+        *out = s->sum;
+        return 0;
+    case SL_STAT_MEAN:
+        *out = s->sum / (double)n;
+        return 0;
+    case SL_STAT_MIN:
+        *out = s->min;
+        return 0;
+    case SL_STAT_MAX:
+        *out = s->max;
+        return 0;
+    case SL_STAT_VARIANCE:
+        *out = var;
+        return 0;
+    case SL_STAT_SD:
+        *out = sqrt(var);
+        return 0;
     case SL_STAT_POPULATION_VARIANCE:
-    case SL_STAT_GEOMETRIC_MEAN: return SL_EINVAL; /* "Unwilling to compute ..." */
-    case SL_STAT_QUADRATIC_MEAN: *out = sqrt(s->sumsq / (double)n); return 0;
-    case SL_STAT_SUM_SQUARES: *out = s->sumsq; return 0;
-    case SL_STAT_SUM_LOGS: *out = s->sumlogs; return 0;
+    case SL_STAT_GEOMETRIC_MEAN:
+        return SL_EINVAL; /* "Unwilling to compute ..." */
+    case SL_STAT_QUADRATIC_MEAN:
+        *out = sqrt(s->sumsq / (double)n);
+        return 0;
+    case SL_STAT_SUM_SQUARES:
+        *out = s->sumsq;
+        return 0;
+    case SL_STAT_SUM_LOGS:
+        *out = s->sumlogs;
+        return 0;
     case SL_STAT_SKEWNESS: {
         if (n < 3) {
             *out = NAN;
@@ -752,8 +789,7 @@ void sl_sketch__stats_write(const struct sl_stats *s, struct sl_sketch__wr *w)
     }
     sl_sketch__u8(w, 0);
     sl_sketch__u64(w, s->n);
-    const double f[] = {s->sum, s->sumlogs, s->sumsq, s->min, s->max,
-                        s->m1,  s->m2,      s->m3,    s->m4};
+    const double f[] = {s->sum, s->sumlogs, s->sumsq, s->min, s->max, s->m1, s->m2, s->m3, s->m4};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         sl_sketch__f64(w, f[i]);
     sl_sketch__u32(w, (uint32_t)s->td.delta);

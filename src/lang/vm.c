@@ -38,7 +38,7 @@ struct sl_stellar_vm {
     const struct sl_stellar_resolver *resolver;
     struct sl_object **owned;
     uint32_t nowned, capowned;
-    int64_t now_ms;   /* 0: wall clock */
+    int64_t now_ms; /* 0: wall clock */
     int64_t env_now_ms;
     void *store;
     struct sl_buf scratch;
@@ -192,35 +192,56 @@ struct sl_buf *sl_fcx_scratch(struct sl_fcx *cx)
 static const char *jtype(const struct sl_value *v)
 {
     switch (sl_sv_jnum(v)) {
-    case SL_JN_INT: return "Integer";
-    case SL_JN_LONG: return "Long";
-    case SL_JN_FLOAT: return "Float";
-    case SL_JN_DOUBLE: return "Double";
-    default: break;
+    case SL_JN_INT:
+        return "Integer";
+    case SL_JN_LONG:
+        return "Long";
+    case SL_JN_FLOAT:
+        return "Float";
+    case SL_JN_DOUBLE:
+        return "Double";
+    default:
+        break;
     }
     switch ((enum sl_vtype)v->type) {
-    case SL_V_NULL: return "null";
-    case SL_V_BOOL: return "Boolean";
-    case SL_V_STRING: return "String";
-    case SL_V_LIST: return (v->flags & SL_VF_SET) ? "Set" : "List";
-    case SL_V_MAP: return "Map";
-    case SL_V_OBJECT: return v->u.obj->type->name;
-    default: return sl_vtype_name((enum sl_vtype)v->type);
+    case SL_V_NULL:
+        return "null";
+    case SL_V_BOOL:
+        return "Boolean";
+    case SL_V_STRING:
+        return "String";
+    case SL_V_LIST:
+        return (v->flags & SL_VF_SET) ? "Set" : "List";
+    case SL_V_MAP:
+        return "Map";
+    case SL_V_OBJECT:
+        return v->u.obj->type->name;
+    default:
+        return sl_vtype_name((enum sl_vtype)v->type);
     }
 }
 
 static const char *op_sym(enum sl_op op)
 {
     switch (op) {
-    case SL_OP_ADD: return "+";
-    case SL_OP_SUB: return "-";
-    case SL_OP_MUL: return "*";
-    case SL_OP_DIV: return "/";
-    case SL_OP_LT: return "<";
-    case SL_OP_LE: return "<=";
-    case SL_OP_GT: return ">";
-    case SL_OP_GE: return ">=";
-    default: return "?";
+    case SL_OP_ADD:
+        return "+";
+    case SL_OP_SUB:
+        return "-";
+    case SL_OP_MUL:
+        return "*";
+    case SL_OP_DIV:
+        return "/";
+    case SL_OP_LT:
+        return "<";
+    case SL_OP_LE:
+        return "<=";
+    case SL_OP_GT:
+        return ">";
+    case SL_OP_GE:
+        return ">=";
+    default:
+        return "?";
     }
 }
 
@@ -243,9 +264,15 @@ static int arith(enum sl_op op, const struct sl_value *x, const struct sl_value 
         uint32_t a = (uint32_t)x->u.i, b = (uint32_t)y->u.i;
         int32_t r;
         switch (op) {
-        case SL_OP_ADD: r = (int32_t)(a + b); break;
-        case SL_OP_SUB: r = (int32_t)(a - b); break;
-        case SL_OP_MUL: r = (int32_t)(a * b); break;
+        case SL_OP_ADD:
+            r = (int32_t)(a + b);
+            break;
+        case SL_OP_SUB:
+            r = (int32_t)(a - b);
+            break;
+        case SL_OP_MUL:
+            r = (int32_t)(a * b);
+            break;
         default:
             if (!b) {
                 snprintf(err, err_len, "/ by zero");
@@ -263,9 +290,15 @@ static int arith(enum sl_op op, const struct sl_value *x, const struct sl_value 
         uint64_t a = (uint64_t)x->u.i, b = (uint64_t)y->u.i;
         int64_t r;
         switch (op) {
-        case SL_OP_ADD: r = (int64_t)(a + b); break;
-        case SL_OP_SUB: r = (int64_t)(a - b); break;
-        case SL_OP_MUL: r = (int64_t)(a * b); break;
+        case SL_OP_ADD:
+            r = (int64_t)(a + b);
+            break;
+        case SL_OP_SUB:
+            r = (int64_t)(a - b);
+            break;
+        case SL_OP_MUL:
+            r = (int64_t)(a * b);
+            break;
         default:
             if (!b) {
                 snprintf(err, err_len, "/ by zero");
@@ -282,10 +315,18 @@ static int arith(enum sl_op op, const struct sl_value *x, const struct sl_value 
     case SL_JN_FLOAT: {
         float a = (float)sl_sv_as_double(x), b = (float)sl_sv_as_double(y), r;
         switch (op) {
-        case SL_OP_ADD: r = a + b; break;
-        case SL_OP_SUB: r = a - b; break;
-        case SL_OP_MUL: r = a * b; break;
-        default: r = a / b; break;
+        case SL_OP_ADD:
+            r = a + b;
+            break;
+        case SL_OP_SUB:
+            r = a - b;
+            break;
+        case SL_OP_MUL:
+            r = a * b;
+            break;
+        default:
+            r = a / b;
+            break;
         }
         *out = sl_sv_float(r);
         return 0;
@@ -293,10 +334,18 @@ static int arith(enum sl_op op, const struct sl_value *x, const struct sl_value 
     default: {
         double a = sl_sv_as_double(x), b = sl_sv_as_double(y), r;
         switch (op) {
-        case SL_OP_ADD: r = a + b; break;
-        case SL_OP_SUB: r = a - b; break;
-        case SL_OP_MUL: r = a * b; break;
-        default: r = a / b; break;
+        case SL_OP_ADD:
+            r = a + b;
+            break;
+        case SL_OP_SUB:
+            r = a - b;
+            break;
+        case SL_OP_MUL:
+            r = a * b;
+            break;
+        default:
+            r = a / b;
+            break;
         }
         *out = sl_sv_double(r);
         return 0;
@@ -521,9 +570,8 @@ static int run(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p, uint32
             break;
         }
         case SL_OP_LOADP:
-            r[i->a] = vm->nframes > i->b
-                          ? vm->regs[vm->frames[vm->nframes - 1 - i->b].base + i->c]
-                          : sl_value_null();
+            r[i->a] = vm->nframes > i->b ? vm->regs[vm->frames[vm->nframes - 1 - i->b].base + i->c]
+                                         : sl_value_null();
             break;
         case SL_OP_MOVE:
             r[i->a] = r[i->b];
@@ -568,7 +616,7 @@ static int run(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p, uint32
         case SL_OP_DIV:
         case SL_OP_IN:
         case SL_OP_NOTIN:
-        slow: {
+        slow : {
             struct sl_value v;
             if ((rc = sl_lang__binop(i->op, &r[i->b], &r[i->c], &v, vm->err, sizeof vm->err)))
                 goto done;
@@ -680,8 +728,8 @@ done:
     return rc;
 }
 
-int sl_fcx_call(struct sl_fcx *cx, const struct sl_value *fn, const struct sl_value *args,
-                int argc, struct sl_value *out)
+int sl_fcx_call(struct sl_fcx *cx, const struct sl_value *fn, const struct sl_value *args, int argc,
+                struct sl_value *out)
 {
     struct sl_stellar_vm *vm = VM(cx);
     *out = sl_value_null();

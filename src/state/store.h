@@ -83,8 +83,7 @@ int sl_store_profiles(struct sl_store *s, sl_store_profile_fn fn, void *ud);
 /* Entities of a profile, by name, with their measurement counts. */
 typedef int (*sl_store_entity_fn)(void *ud, struct sl_str entity, uint64_t measurements,
                                   int64_t last_ms);
-int sl_store_entities(struct sl_store *s, struct sl_str profile, sl_store_entity_fn fn,
-                      void *ud);
+int sl_store_entities(struct sl_store *s, struct sl_str profile, sl_store_entity_fn fn, void *ud);
 
 /* Delete measurements of `profile` whose period ended before before_ms (`expires`). Runs on
  * the writer thread, ordered with puts. Returns the rows removed through *removed (may be

@@ -33,9 +33,15 @@ static int to_value(json_t *j, const char *type, struct sl_arena *a, struct sl_v
 static int to_value(json_t *j, const char *type, struct sl_arena *a, struct sl_value *out)
 {
     switch (json_typeof(j)) {
-    case JSON_NULL: *out = sl_value_null(); return 0;
-    case JSON_TRUE: *out = sl_value_bool(true); return 0;
-    case JSON_FALSE: *out = sl_value_bool(false); return 0;
+    case JSON_NULL:
+        *out = sl_value_null();
+        return 0;
+    case JSON_TRUE:
+        *out = sl_value_bool(true);
+        return 0;
+    case JSON_FALSE:
+        *out = sl_value_bool(false);
+        return 0;
     case JSON_INTEGER: {
         json_int_t v = json_integer_value(j);
         if (type && !strcmp(type, "long"))
@@ -133,9 +139,12 @@ static bool match(json_t *e, const struct sl_value *v, const char *type, double 
 static bool match_loose(json_t *e, const struct sl_value *v)
 {
     switch (json_typeof(e)) {
-    case JSON_NULL: return v->type == SL_V_NULL;
-    case JSON_TRUE: return v->type == SL_V_BOOL && v->u.b;
-    case JSON_FALSE: return v->type == SL_V_BOOL && !v->u.b;
+    case JSON_NULL:
+        return v->type == SL_V_NULL;
+    case JSON_TRUE:
+        return v->type == SL_V_BOOL && v->u.b;
+    case JSON_FALSE:
+        return v->type == SL_V_BOOL && !v->u.b;
     case JSON_INTEGER:
     case JSON_REAL:
         return sl_sv_is_num(v) && sl_sv_as_double(v) == json_number_value(e);
@@ -146,7 +155,8 @@ static bool match_loose(json_t *e, const struct sl_value *v)
         if (json_object_get(e, "$double"))
             return match(e, v, "double", 0);
         return match(e, v, "map", 0);
-    case JSON_ARRAY: return match(e, v, "list", 0);
+    case JSON_ARRAY:
+        return match(e, v, "list", 0);
     }
     return false;
 }
@@ -207,11 +217,16 @@ static bool match(json_t *e, const struct sl_value *v, const char *type, double 
 static const char *tname(const struct sl_value *v)
 {
     switch (sl_sv_jnum(v)) {
-    case SL_JN_INT: return "int";
-    case SL_JN_LONG: return "long";
-    case SL_JN_FLOAT: return "float";
-    case SL_JN_DOUBLE: return "double";
-    default: return sl_vtype_name((enum sl_vtype)v->type);
+    case SL_JN_INT:
+        return "int";
+    case SL_JN_LONG:
+        return "long";
+    case SL_JN_FLOAT:
+        return "float";
+    case SL_JN_DOUBLE:
+        return "double";
+    default:
+        return sl_vtype_name((enum sl_vtype)v->type);
     }
 }
 
@@ -260,7 +275,8 @@ int main(int argc, char **argv)
         struct sl_arena arena;
         sl_arena_init(&arena, 4096, 64u << 20);
         struct vars vs = {json_object_get(c, "vars"), json_object_get(c, "var_types"), &arena};
-        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict"), all_vars, NULL};
+        struct sl_stellar_resolver r = {get_var, &vs, res && !strcmp(res, "strict"), all_vars,
+                                        NULL};
         struct sl_stellar_prog *p = NULL;
         struct sl_diag d;
         sl_diag_init(&d);
@@ -280,8 +296,8 @@ int main(int argc, char **argv)
                 ok = !want_err && etype && match(json_object_get(c, "expect"), &v, etype, tol);
                 sl_buf_reset(&out);
                 sl_sv_format(&v, &out);
-                snprintf(got, sizeof got, "%s %.*s", tname(&v), (int)(out.len > 400 ? 400 : out.len),
-                         out.ptr ? out.ptr : "");
+                snprintf(got, sizeof got, "%s %.*s", tname(&v),
+                         (int)(out.len > 400 ? 400 : out.len), out.ptr ? out.ptr : "");
             }
             sl_stellar_vm_release(vm);
         }
@@ -294,8 +310,14 @@ int main(int argc, char **argv)
         if (!ok || verbose) {
             char *exp = json_dumps(json_object_get(c, "expect"), JSON_ENCODE_ANY | JSON_COMPACT);
             printf("%s line %d%s: %s\n    expected %s %s, got %s\n", ok ? "PASS" : "FAIL", lineno,
-                   derived ? " (derived)" : "", expr, want_err ? "an error" : etype ? etype : "?",
-                   want_err ? "" : exp ? exp : "", got);
+                   derived ? " (derived)" : "", expr,
+                   want_err ? "an error"
+                   : etype  ? etype
+                            : "?",
+                   want_err ? ""
+                   : exp    ? exp
+                            : "",
+                   got);
             free(exp);
         }
         sl_arena_fini(&arena);

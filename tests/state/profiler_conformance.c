@@ -621,8 +621,8 @@ static bool eval_with(struct ctx *cx, const char *src, struct vars *vs, struct s
 /* The batch case's `expect_stellar`, as Metron's test runs it: the measurements go into a
  * real profile store (SQLite in a temp dir), then `given` (sketch := GET_FIRST(PROFILE_GET(
  * ..., window))) and `expr` run in the Stellar VM with that store. */
-static enum verdict expect_stellar(struct ctx *cx, json_t *c, json_t *es, struct run *r,
-                                   char *why, size_t wn)
+static enum verdict expect_stellar(struct ctx *cx, json_t *c, json_t *es, struct run *r, char *why,
+                                   size_t wn)
 {
     char dir[] = "/tmp/sluice-profconf-XXXXXX", url[128], path[160];
     if (!mkdtemp(dir)) {

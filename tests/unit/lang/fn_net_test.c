@@ -116,11 +116,21 @@ static void test_in_subnet_model(void **state)
         int bits = 1 + (int)((x >> 32) % 32);
         uint32_t addr;
         switch ((x >> 40) % 5) { /* edges: network, broadcast, their neighbours, 0.0.0.0 */
-        case 0: addr = net & (bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits)); break;
-        case 1: addr = net | (bits == 32 ? 0 : 0xffffffffu >> bits); break;
-        case 2: addr = (net & ~(0xffffffffu >> (bits == 32 ? 31 : bits))) + 1; break;
-        case 3: addr = (x >> 45) % 7 ? (uint32_t)(x >> 20) : 0; break;
-        default: addr = net ^ (uint32_t)((x >> 50) & 0xff); break;
+        case 0:
+            addr = net & (bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits));
+            break;
+        case 1:
+            addr = net | (bits == 32 ? 0 : 0xffffffffu >> bits);
+            break;
+        case 2:
+            addr = (net & ~(0xffffffffu >> (bits == 32 ? 31 : bits))) + 1;
+            break;
+        case 3:
+            addr = (x >> 45) % 7 ? (uint32_t)(x >> 20) : 0;
+            break;
+        default:
+            addr = net ^ (uint32_t)((x >> 50) & 0xff);
+            break;
         }
         char a[16], n[16], src[96];
         ip_text(addr, a, sizeof a);
@@ -140,12 +150,18 @@ static void test_in_subnet_errors(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "IN_SUBNET('10.0.0.1', '10.0.0.0/0')",   "IN_SUBNET('10.0.0.1', '10.0.0.0/33')",
-        "IN_SUBNET('10.0.0.1', '10.0.0.0')",     "IN_SUBNET('10.0.0.1', '10.0.0/8')",
-        "IN_SUBNET('10.0.0.1', '10.0.0.256/8')", "IN_SUBNET('10.0.0.1', '10.0.0.0/1000')",
-        "IN_SUBNET('10.0.0.1', '1.2.3.4.5/8')",  "IN_SUBNET('::1', '10.0.0.0/8')",
-        "IN_SUBNET('10.0.0.01234', '10.0.0.0/8')", "IN_SUBNET(' 10.0.0.1', '10.0.0.0/8')",
-        "IN_SUBNET('10.0.0.1', 8)",              "IN_SUBNET(1, '10.0.0.0/8')",
+        "IN_SUBNET('10.0.0.1', '10.0.0.0/0')",
+        "IN_SUBNET('10.0.0.1', '10.0.0.0/33')",
+        "IN_SUBNET('10.0.0.1', '10.0.0.0')",
+        "IN_SUBNET('10.0.0.1', '10.0.0/8')",
+        "IN_SUBNET('10.0.0.1', '10.0.0.256/8')",
+        "IN_SUBNET('10.0.0.1', '10.0.0.0/1000')",
+        "IN_SUBNET('10.0.0.1', '1.2.3.4.5/8')",
+        "IN_SUBNET('::1', '10.0.0.0/8')",
+        "IN_SUBNET('10.0.0.01234', '10.0.0.0/8')",
+        "IN_SUBNET(' 10.0.0.1', '10.0.0.0/8')",
+        "IN_SUBNET('10.0.0.1', 8)",
+        "IN_SUBNET(1, '10.0.0.0/8')",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         bool err;
@@ -164,8 +180,8 @@ static void test_suffix_rules(void **state)
 {
     (void)state;
     expect_str("DOMAIN_TO_TLD('www.google.co.uk')", "co.uk");
-    expect_str("DOMAIN_TO_TLD('a.b.ck')", "b.ck");             /* *.ck */
-    expect_str("DOMAIN_TO_TLD('www.ck')", "ck");               /* !www.ck */
+    expect_str("DOMAIN_TO_TLD('a.b.ck')", "b.ck"); /* *.ck */
+    expect_str("DOMAIN_TO_TLD('www.ck')", "ck");   /* !www.ck */
     expect_str("DOMAIN_REMOVE_SUBDOMAINS('x.y.www.ck')", "www.ck");
     expect_str("DOMAIN_REMOVE_SUBDOMAINS('x.y.b.ck')", "y.b.ck");
     expect_str("DOMAIN_TO_TLD('a.b.kawasaki.jp')", "b.kawasaki.jp");

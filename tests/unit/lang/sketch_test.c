@@ -48,9 +48,12 @@ enum dist { UNIFORM, NORMAL, EXPONENTIAL };
 static double draw(enum dist d)
 {
     switch (d) {
-    case UNIFORM: return unif();
-    case NORMAL: return sqrt(-2 * log(unif())) * cos(2 * M_PI * unif());
-    default: return -log(unif());
+    case UNIFORM:
+        return unif();
+    case NORMAL:
+        return sqrt(-2 * log(unif())) * cos(2 * M_PI * unif());
+    default:
+        return -log(unif());
     }
 }
 
@@ -263,8 +266,8 @@ static void test_stats_merge(void **state)
     assert_int_equal(sl_stats_merge(part[1], part[2], &bc), 0);
     assert_int_equal(sl_stats_merge(part[0], bc, &r), 0); /* a+(b+c) */
     assert_int_equal(sl_stats_merge(empty, l, &e1), 0);
-    static const enum sl_stat ws[] = {SL_STAT_COUNT, SL_STAT_SUM,    SL_STAT_MEAN,
-                                      SL_STAT_MIN,   SL_STAT_MAX,    SL_STAT_VARIANCE,
+    static const enum sl_stat ws[] = {SL_STAT_COUNT,    SL_STAT_SUM,     SL_STAT_MEAN,
+                                      SL_STAT_MIN,      SL_STAT_MAX,     SL_STAT_VARIANCE,
                                       SL_STAT_SKEWNESS, SL_STAT_KURTOSIS};
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
         double want = stat(all, ws[i], 0);
@@ -360,8 +363,8 @@ static void test_hll_merge(void **state)
     /* sparse + sparse, sparse + dense, dense + dense */
     static const int sizes[][3] = {{50, 70, 90}, {100, 20000, 300}, {30000, 40000, 50000}};
     for (size_t i = 0; i < 3; i++) {
-        struct sl_hllp *a = sl_hllp_new(12, 20), *b = sl_hllp_new(12, 20),
-                       *c = sl_hllp_new(12, 20), *u = sl_hllp_new(12, 20);
+        struct sl_hllp *a = sl_hllp_new(12, 20), *b = sl_hllp_new(12, 20), *c = sl_hllp_new(12, 20),
+                       *u = sl_hllp_new(12, 20);
         /* overlapping ranges */
         add_items(a, 0, sizes[i][0]);
         add_items(b, sizes[i][0] / 2, sizes[i][0] / 2 + sizes[i][1]);
@@ -505,8 +508,7 @@ static void test_serialize(void **state)
     struct sl_object *o;
     assert_int_equal(sl_sketch_deserialize(buf.ptr, buf.len, &o, NULL), 0);
     assert_close(stat((struct sl_stats *)o, SL_STAT_PERCENTILE, 90), before, 0);
-    assert_close(stat((struct sl_stats *)o, SL_STAT_KURTOSIS, 0), stat(s, SL_STAT_KURTOSIS, 0),
-                 0);
+    assert_close(stat((struct sl_stats *)o, SL_STAT_KURTOSIS, 0), stat(s, SL_STAT_KURTOSIS, 0), 0);
     sl_object_unref(o);
     sl_object_unref(sl_stats_obj(s));
 
@@ -566,7 +568,7 @@ static void test_forged(void **state)
         uint8_t kind = (uint8_t)(1 + it % 3);
         size_t plen = (size_t)(rng() % (it % 5 == 0 ? 4096 : 64));
         uint8_t hdr[12] = {'S', 'L', 'S', 'K', kind, 1, 0, 0, (uint8_t)plen, (uint8_t)(plen >> 8),
-                           0, 0};
+                           0,   0};
         sl_buf_append(&b, hdr, sizeof hdr);
         for (size_t i = 0; i < plen; i++) {
             uint8_t c = (uint8_t)rng();
@@ -594,11 +596,16 @@ static void test_forged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_moments),      cmocka_unit_test(test_windowed),
-        cmocka_unit_test(test_percentile_accuracy), cmocka_unit_test(test_stats_merge),
-        cmocka_unit_test(test_hll_accuracy), cmocka_unit_test(test_hll_merge),
-        cmocka_unit_test(test_bloom),        cmocka_unit_test(test_bloom_merge),
-        cmocka_unit_test(test_serialize),   cmocka_unit_test(test_forged),
+        cmocka_unit_test(test_moments),
+        cmocka_unit_test(test_windowed),
+        cmocka_unit_test(test_percentile_accuracy),
+        cmocka_unit_test(test_stats_merge),
+        cmocka_unit_test(test_hll_accuracy),
+        cmocka_unit_test(test_hll_merge),
+        cmocka_unit_test(test_bloom),
+        cmocka_unit_test(test_bloom_merge),
+        cmocka_unit_test(test_serialize),
+        cmocka_unit_test(test_forged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -374,11 +374,16 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grammar_quirks),   cmocka_unit_test(test_java_arithmetic),
-        cmocka_unit_test(test_variables),        cmocka_unit_test(test_literals_and_strings),
-        cmocka_unit_test(test_lambdas_and_verifier), cmocka_unit_test(test_folding),
-        cmocka_unit_test(test_no_allocation_per_eval), cmocka_unit_test(test_event_resolver),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_java_tostring),
+        cmocka_unit_test(test_grammar_quirks),
+        cmocka_unit_test(test_java_arithmetic),
+        cmocka_unit_test(test_variables),
+        cmocka_unit_test(test_literals_and_strings),
+        cmocka_unit_test(test_lambdas_and_verifier),
+        cmocka_unit_test(test_folding),
+        cmocka_unit_test(test_no_allocation_per_eval),
+        cmocka_unit_test(test_event_resolver),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_java_tostring),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
