@@ -41,7 +41,10 @@ static double run_once(const char *yaml, uint64_t *events)
     sl_pipeline_start(p);
     sl_pipeline_wait(p, -1);
     int64_t t1 = sl_clock_mono_ns();
-    *events = atomic_load(&sl_pipeline_find(p, "out")->m.events_in);
+    struct sl_component *out = sl_pipeline_find(p, "out");
+    if (!out)
+        abort();
+    *events = atomic_load(&out->m.events_in);
     sl_pipeline_free(p);
     sl_config_free(cfg);
     return (double)(t1 - t0) / 1e9;

@@ -37,7 +37,9 @@ static void run_and_count(const char *yaml, uint64_t *events, uint64_t *allocs)
     sl_pipeline_start(p);
     assert_true(sl_pipeline_wait(p, 120000));
     *allocs = sl_alloc_count() - a0;
-    *events = atomic_load(&sl_pipeline_find(p, "in")->m.events_out);
+    struct sl_component *in = sl_pipeline_find(p, "in");
+    assert_non_null(in);
+    *events = atomic_load(&in->m.events_out);
     sl_pipeline_free(p);
     sl_config_free(cfg);
 }
