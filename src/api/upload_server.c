@@ -284,20 +284,6 @@ static int write_atomic(const char *path, const char *p, size_t len)
     return rc;
 }
 
-/* rename() that never replaces: renameat2(RENAME_NOREPLACE), or link + unlink where the
- * file system does not support it. 0 or -1 with errno (EEXIST: the name is taken). */
-static int move_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (link(from, to) != 0)
-        return -1;
-    unlink(from);
-    return 0;
-}
-
 /* Same size and bytes? */
 static bool same_content(int fd_a, const char *path_b)
 {
@@ -818,10 +804,11 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         else
             snprintf(rel, sizeof(rel), "%s/%s-%s.parquet", rel_dir, id, fval(u, F_TIME));
         snprintf(path, sizeof(path), "%s/%s", r->root, rel);
-        if (move_noreplace(u->tmp, path) == 0)
+        int mv = sl_fs_rename_noreplace(u->tmp, path);
+        if (mv == 0)
             break;
-        if (errno != EEXIST) {
-            rc = -errno;
+        if (mv != -EEXIST) {
+            rc = mv;
             break;
         }
         if (same_content(u->fd, path)) {

@@ -102,35 +102,6 @@ static bool rotating(const struct file_conf *cf)
     return cf->rotate_bytes || cf->rotate_interval;
 }
 
-/* rename(from, to) that never replaces `to`: on EEXIST tries to.1, to.2, ...
- * Writes the name used into used[]. 0 or -errno. */
-static int rename_noreplace(const char *from, const char *to, char *used, size_t used_len)
-{
-    for (unsigned k = 0; k < 100000; k++) {
-        if (k)
-            snprintf(used, used_len, "%s.%u", to, k);
-        else
-            snprintf(used, used_len, "%s", to);
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, used, RENAME_NOREPLACE) == 0)
-            return 0;
-        if (errno == EEXIST)
-            continue;
-        if (errno != EINVAL && errno != ENOSYS)
-            return -errno;
-        /* a file system without RENAME_NOREPLACE: link() fails on an existing name too */
-        if (link(from, used) == 0)
-            return unlink(from) == 0 ? 0 : -errno;
-        if (errno == EEXIST)
-            continue;
-        /* ... and one without hard links: check, then rename (racy, but nothing better) */
-        struct stat st;
-        if (stat(used, &st) == 0)
-            continue;
-        return rename(from, used) == 0 ? 0 : -errno;
-    }
-    return -EEXIST;
-}
-
 /* The final name of the open file. */
 static void final_name(const struct file_conf *cf, const struct file_sink *s, char *out,
                        size_t out_len)
@@ -169,7 +140,7 @@ static int finish(struct sl_component *c, struct file_sink *s)
     s->seq++;
     char want[PATH_MAX + 64], used[PATH_MAX + 80];
     final_name(cf, s, want, sizeof(want));
-    int rrc = rename_noreplace(s->tmp, want, used, sizeof(used));
+    int rrc = sl_fs_rename_unique(s->tmp, want, SL_FS_VARIANT_END, used, sizeof(used));
     if (rrc) {
         /* the data stays in the .tmp file: nothing is lost, say so loudly */
         sl_error(c->name, "cannot rename %s to %s: %s (the data stays in %s)", s->tmp, want,

@@ -201,31 +201,6 @@ static int render_path(struct pqs_sink *s, const struct sl_event *ev, const stru
 
 /* ---- files */
 
-static int rename_final(const char *from, const char *to, char *used, size_t used_len)
-{
-    const char *slash = strrchr(to, '/');
-    const char *dot = strrchr(to, '.');
-    size_t stem = dot && (!slash || dot > slash + 1) ? (size_t)(dot - to) : strlen(to);
-    for (unsigned k = 0; k < 100000; k++) {
-        if (k)
-            snprintf(used, used_len, "%.*s-%u%s", (int)stem, to, k, to + stem);
-        else
-            snprintf(used, used_len, "%s", to);
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, used, RENAME_NOREPLACE) == 0)
-            return 0;
-        if (errno == EEXIST)
-            continue;
-        if (errno != EINVAL && errno != ENOSYS)
-            return -errno;
-        if (link(from, used) == 0)
-            return unlink(from) == 0 ? 0 : -errno;
-        if (errno == EEXIST)
-            continue;
-        return -errno;
-    }
-    return -EEXIST;
-}
-
 static void free_file(struct pqs_file *f)
 {
     sl_pq_writer_free(f->w);
@@ -252,7 +227,7 @@ static void finish_file(struct sl_component *c, struct pqs_sink *s, struct pqs_f
     f->fd = -1;
     char used[PATH_MAX + 32];
     if (!rc)
-        rc = rename_final(f->tmp, f->final, used, sizeof(used));
+        rc = sl_fs_rename_unique(f->tmp, f->final, SL_FS_VARIANT_STEM, used, sizeof(used));
     if (rc) {
         sl_error(c->name, "cannot finish %s: %s (left as %s)", f->final, sl_strerror(rc), f->tmp);
     } else {

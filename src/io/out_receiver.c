@@ -340,28 +340,8 @@ static int move_noreplace(const char *from, const char *to)
     int rc = sl_fs_mkdir_parents(to);
     if (rc)
         return rc;
-    const char *slash = strrchr(to, '/');
-    const char *dot = strrchr(to, '.');
-    size_t stem = dot && (!slash || dot > slash + 1) ? (size_t)(dot - to) : strlen(to);
     char used[PATH_MAX + 32];
-    for (unsigned k = 0; k < 100000; k++) {
-        if (k)
-            snprintf(used, sizeof used, "%.*s-%u%s", (int)stem, to, k, to + stem);
-        else
-            snprintf(used, sizeof used, "%s", to);
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, used, RENAME_NOREPLACE) == 0)
-            return 0;
-        if (errno == EEXIST)
-            continue;
-        if (errno != EINVAL && errno != ENOSYS)
-            return -errno;
-        if (link(from, used) == 0)
-            return unlink(from) == 0 ? 0 : -errno;
-        if (errno == EEXIST)
-            continue;
-        return -errno;
-    }
-    return -EEXIST;
+    return sl_fs_rename_unique(from, to, SL_FS_VARIANT_STEM, used, sizeof used);
 }
 
 /* Move f to <spool>/<sub>/<rel>. */

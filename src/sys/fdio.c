@@ -4,6 +4,7 @@
 #include "sys/fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,4 +68,42 @@ int sl_fs_check_writable(const char *path)
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
+}
+
+int sl_fs_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    if (link(from, to) == 0)
+        return unlink(from) == 0 ? 0 : -errno;
+    if (errno == EEXIST)
+        return -EEXIST;
+    struct stat st;
+    if (stat(to, &st) == 0)
+        return -EEXIST;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
+int sl_fs_rename_unique(const char *from, const char *to, enum sl_fs_variant how, char *used,
+                        size_t used_len)
+{
+    const char *slash = strrchr(to, '/');
+    const char *dot = strrchr(to, '.');
+    size_t stem = how == SL_FS_VARIANT_STEM && dot && (!slash || dot > slash + 1)
+                      ? (size_t)(dot - to)
+                      : strlen(to);
+    for (unsigned k = 0; k < 100000; k++) {
+        int n = k == 0 ? snprintf(used, used_len, "%s", to)
+                : how == SL_FS_VARIANT_END
+                    ? snprintf(used, used_len, "%s.%u", to, k)
+                    : snprintf(used, used_len, "%.*s-%u%s", (int)stem, to, k, to + stem);
+        if (n < 0 || (size_t)n >= used_len)
+            return -ENAMETOOLONG;
+        int rc = sl_fs_rename_noreplace(from, used);
+        if (rc != -EEXIST)
+            return rc;
+    }
+    return -EEXIST;
 }

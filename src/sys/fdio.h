@@ -15,4 +15,18 @@ int sl_fs_mkdir_parents(const char *path);
  * deepest existing directory above it must be writable. Creates nothing. 0 or -errno. */
 int sl_fs_check_writable(const char *path);
 
+/* rename(from, to) that never replaces `to`: renameat2(RENAME_NOREPLACE); on a file system
+ * without it link + unlink (link fails on an existing name too); without hard links a check
+ * then rename (racy, the best there is). 0, or -errno (-EEXIST: the name is taken). */
+int sl_fs_rename_noreplace(const char *from, const char *to);
+
+enum sl_fs_variant {
+    SL_FS_VARIANT_END,  /* to.1, to.2, ... (rotated NDJSON files) */
+    SL_FS_VARIANT_STEM, /* name-1.ext, name-2.ext, ... (finished Parquet files) */
+};
+/* Rename from to `to`, or, while that is taken, to its first free variant (up to 100,000);
+ * the name used goes into used[used_len]. 0 or -errno. */
+int sl_fs_rename_unique(const char *from, const char *to, enum sl_fs_variant how, char *used,
+                        size_t used_len);
+
 #endif
