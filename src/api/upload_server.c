@@ -789,21 +789,28 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
     struct tm tm;
     gmtime_r(&secs, &tm);
     char rel_dir[200], dir[PATH_MAX], rel[400], path[PATH_MAX];
-    snprintf(rel_dir, sizeof(rel_dir), "%s/%04d-%02d-%02d", type, tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
-    snprintf(dir, sizeof(dir), "%s/%s", r->root, rel_dir);
-    int rc = snprintf(path, sizeof(path), "%s/x", dir) >= (int)sizeof(path)
-                 ? SL_E2BIG
-                 : sl_fs_mkdir_parents(path);
+    /* type, id and time were validated (short, no '/'); the root is the operator's: a name
+     * that does not fit is an error, never a truncated path */
+    int rc = 0;
+    if (snprintf(rel_dir, sizeof(rel_dir), "%s/%04d-%02d-%02d", type, tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday) >= (int)sizeof(rel_dir) ||
+        snprintf(dir, sizeof(dir), "%s/%s", r->root, rel_dir) >= (int)sizeof(dir) ||
+        snprintf(path, sizeof(path), "%s/x", dir) >= (int)sizeof(path))
+        rc = SL_E2BIG;
+    if (!rc)
+        rc = sl_fs_mkdir_parents(path);
     if (!rc && fsync(u->fd) != 0)
         rc = -errno;
     bool duplicate = false;
     for (int k = 0; !rc && k <= SUFFIX_MAX; k++) {
-        if (k)
-            snprintf(rel, sizeof(rel), "%s/%s-%s-%d.parquet", rel_dir, id, fval(u, F_TIME), k);
-        else
-            snprintf(rel, sizeof(rel), "%s/%s-%s.parquet", rel_dir, id, fval(u, F_TIME));
-        snprintf(path, sizeof(path), "%s/%s", r->root, rel);
+        int n =
+            k ? snprintf(rel, sizeof(rel), "%s/%s-%s-%d.parquet", rel_dir, id, fval(u, F_TIME), k)
+              : snprintf(rel, sizeof(rel), "%s/%s-%s.parquet", rel_dir, id, fval(u, F_TIME));
+        if (n >= (int)sizeof(rel) ||
+            snprintf(path, sizeof(path), "%s/%s", r->root, rel) >= (int)sizeof(path)) {
+            rc = SL_E2BIG;
+            break;
+        }
         int mv = sl_fs_rename_noreplace(u->tmp, path);
         if (mv == 0)
             break;
