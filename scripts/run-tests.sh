@@ -6,6 +6,7 @@ dir=${1:-build/asan}
 log=$(mktemp)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")/.." && pwd)/tests/tsan.supp}
 ctest --test-dir "$dir" --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 600 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 total=$(grep -Eo 'tests failed out of [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')

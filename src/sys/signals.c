@@ -3,6 +3,7 @@
  */
 #include "sys/signals.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static int sig_fd = -1;
 static void on_stop(int sig)
 {
     (void)sig;
+    int saved = errno; /* the interrupted code may be reading errno */
     n_stops++;
     if (n_stops >= 2) {
         static const char msg[] = "sluice: second signal, exiting now\n";
@@ -25,6 +27,7 @@ static void on_stop(int sig)
     uint64_t one = 1;
     ssize_t w = write(sig_fd, &one, sizeof(one));
     (void)w;
+    errno = saved;
 }
 
 void sl_signals_install(void)

@@ -33,5 +33,5 @@ PID=$!; PIDS+=($PID)
 sleep 0.5
 kill -TERM $PID; kill -TERM $PID
 set +e; wait $PID; rc=$?; set -e
-[ $rc -eq 0 ] || [ $rc -eq 130 ] || fail "second signal exit status $rc"
+[ $rc -eq 0 ] || [ $rc -eq 130 ] || fail "second signal exit status $rc: $(cat log2.txt)"
 ok "second signal exits ($rc)"
