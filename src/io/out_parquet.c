@@ -123,11 +123,14 @@ static const struct sl_option pqs_opts[] = {
     {0},
 };
 
-void sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, void *ctx)
+bool sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, void *ctx)
 {
     struct pqs_sink *s = c->state;
+    if (fn && s->hook)
+        return false;
     s->hook = fn;
     s->hook_ctx = ctx;
+    return true;
 }
 
 void sl_out_parquet_layout(const struct sl_component *c, const char **path,

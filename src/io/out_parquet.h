@@ -24,8 +24,8 @@ struct sl_parquet_finished {
 typedef void (*sl_parquet_finished_fn)(void *ctx, const struct sl_parquet_finished *f);
 
 /* Register the hook of parquet sink c (after init, before the pipeline starts). One hook per
- * sink; NULL removes it. */
-void sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, void *ctx);
+ * sink: false (and nothing changed) when it has one already; NULL removes it. */
+bool sl_out_parquet_set_hook(struct sl_component *c, sl_parquet_finished_fn fn, void *ctx);
 
 /* The `path` template and `partition_by` option (NULL when unset) of parquet sink c, for a
  * reader of its files (the receiver derives its spool and the message type of a left-over

@@ -97,9 +97,12 @@ static const struct sl_option rcv_opts[] = {
     {"max_uploads", SL_OPT_INT, "4", offsetof(struct rcv_conf, max_uploads),
      "concurrent uploads at most", NULL, 1, 64, 0},
     {"timeout", SL_OPT_DURATION, "60s", offsetof(struct rcv_conf, timeout),
-     "one upload, connection included, at most", NULL, 0, 0, 0},
+     "an upload that moves no byte (or waits for the answer) this long fails; connecting at most "
+     "min(timeout, 10s)",
+     NULL, 0, 0, 0},
     {"retry_initial", SL_OPT_DURATION, "1s", offsetof(struct rcv_conf, retry_initial),
-     "back-off cap after the first failure (doubles per failure, full jitter)", NULL, 0, 0, 0},
+     "back-off cap after the first failure (doubles per failure, full jitter); at least 10ms",
+     NULL, 0, 0, 0},
     {"retry_max", SL_OPT_DURATION, "60s", offsetof(struct rcv_conf, retry_max),
      "back-off cap at most", NULL, 0, 0, 0},
     {"tls_verify", SL_OPT_BOOL, "true", offsetof(struct rcv_conf, tls_verify),
@@ -139,6 +142,7 @@ struct rcv_sink {
     struct curl_slist *headers;
     struct sl_thread thread;
     bool thread_started; /* sink thread, then fini (after the join) */
+    bool drained;        /* rcv_drain ran (sink thread's finish, or fini): no uploader again */
 
     struct sl_mutex lock;
     struct sl_cond room;              /* guarded_by: lock — the spool shrank */
@@ -163,6 +167,16 @@ struct rcv_sink {
 };
 
 /* ---- pure parts (out_receiver.h) */
+
+bool sl_receiver_rejects(long code)
+{
+    /* the answers that say this file will never be taken: malformed (400), too large (413),
+     * not Parquet (415), unprocessable (422). Every other failure (404 and 405 from a wrong
+     * url, 407 and 421 from proxies, 401/403 credentials, 408, 409, 429, 5xx) is the
+     * receiver's or the configuration's, and is retried: a file is never given up because
+     * the receiver was misconfigured for a while. */
+    return code == 400 || code == 413 || code == 415 || code == 422;
+}
 
 int64_t sl_receiver_backoff_ns(int64_t initial_ns, int64_t max_ns, uint32_t failures, uint64_t rnd)
 {
@@ -196,8 +210,14 @@ static int scan_dir(const char *spool, const char *rel, struct scan_acc *acc)
         sizeof dpath)
         return SL_E2BIG;
     DIR *d = opendir(dpath);
-    if (!d)
-        return errno == ENOENT && !rel[0] ? 0 : -errno;
+    if (!d) {
+        int e = errno;
+        if (!rel[0])
+            return e == ENOENT ? 0 : -e;
+        if (e != ENOENT) /* one bad directory does not hold back the rest of the spool */
+            sl_warn("receiver", "spool directory %s skipped: %s", dpath, sl_strerror(-e));
+        return 0;
+    }
     int rc = 0;
     struct dirent *de;
     while (!rc && (de = readdir(d)) != NULL) {
@@ -209,8 +229,10 @@ static int scan_dir(const char *spool, const char *rel, struct scan_acc *acc)
         char sub[PATH_MAX], full[PATH_MAX];
         if ((size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", name) >=
                 sizeof sub ||
-            (size_t)snprintf(full, sizeof full, "%s/%s", spool, sub) >= sizeof full)
+            (size_t)snprintf(full, sizeof full, "%s/%s", spool, sub) >= sizeof full) {
+            sl_warn("receiver", "spool entry %s/%s/%s skipped: path too long", spool, rel, name);
             continue;
+        }
         struct stat st;
         if (lstat(full, &st) < 0)
             continue; /* gone meanwhile */
@@ -456,8 +478,17 @@ static int upload_start(struct rcv_sink *s, struct rcv_file *f)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" SL_VERSION);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
+    /* a resolver thread still busy at cleanup is not waited for (shutdown stays bounded) */
+    curl_easy_setopt(h, CURLOPT_QUICK_EXIT, 1L);
+#endif
+    /* not CURLOPT_TIMEOUT_MS: a total limit would fail every attempt of a file too big for
+     * the link, forever; a transfer fails when it stalls (under 1 byte/s for `timeout`,
+     * waiting for the answer included) */
     long timeout_ms = (long)(cf->timeout / 1000000);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    long stall_s = (timeout_ms + 999) / 1000;
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s > 0 ? stall_s : 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, cf->tls_verify ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, cf->tls_verify ? 2L : 0L);
@@ -590,7 +621,7 @@ static void on_done(struct rcv_sink *s, struct rcv_file *f, CURLcode res)
                  code);
         sl_log_ratelimited(&s->cred_lim, 1, SL_LOG_ERROR, s->c->name, "credential error: %s", why);
         on_retry(s, f, why);
-    } else if (code >= 400 && code < 500 && code != 408 && code != 429) {
+    } else if (sl_receiver_rejects(code)) {
         on_rejected(s, f, code);
     } else {
         snprintf(why, sizeof why, "HTTP %ld %.120s", code, f->body);
@@ -733,7 +764,7 @@ static void on_finished(void *ctx, const struct sl_parquet_finished *n)
 static int rcv_flush(struct sl_component *c)
 {
     struct rcv_sink *s = c->state;
-    if (!s->thread_started) {
+    if (!s->thread_started && !s->drained) {
         char name[16];
         snprintf(name, sizeof name, "sl-up-%.9s", c->name);
         sl_assert(sl_thread_start(&s->thread, name, uploader_main, s) == 0);
@@ -784,25 +815,48 @@ static void free_list(struct rcv_file *f, uint64_t *n, uint64_t *bytes)
     }
 }
 
+/* Stop the uploader: keep uploading for up to drain_timeout, then leave the rest in the
+ * spool. Runs as the sink's finish (its thread, after the parquet sink finished its last
+ * files), so the pipeline's end and the last metrics push come after the drain; fini runs
+ * it when finish did not (a pipeline stopped some other way). */
+static void rcv_drain(struct rcv_sink *s)
+{
+    struct sl_component *c = s->c;
+    sl_mutex_lock(&s->lock);
+    bool run = s->thread_started && !s->drained;
+    s->drained = true;
+    s->closing = true;
+    s->drain_deadline = sl_clock_mono_ns() + s->cf->drain_timeout;
+    bool any = s->head || atomic_load(&s->in_flight);
+    sl_cond_broadcast(&s->room);
+    sl_mutex_unlock(&s->lock);
+    if (!run)
+        return;
+    if (any)
+        sl_info(c->name, "draining: %llu file(s) to upload, for up to %lld ms",
+                (unsigned long long)atomic_load(&s->spool_files),
+                (long long)(s->cf->drain_timeout / 1000000));
+    curl_multi_wakeup(s->multi);
+    sl_thread_join(&s->thread);
+}
+
+static int rcv_flush(struct sl_component *c);
+
+static void rcv_finish(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    (void)x;
+    if (!c->state)
+        return;
+    rcv_flush(c); /* a run shorter than one flush interval: the uploader starts here */
+    rcv_drain(c->state);
+}
+
 static void rcv_fini(struct sl_component *c)
 {
     struct rcv_sink *s = c->state;
     if (!s)
         return;
-    if (s->thread_started) {
-        sl_mutex_lock(&s->lock);
-        s->closing = true;
-        s->drain_deadline = sl_clock_mono_ns() + s->cf->drain_timeout;
-        bool any = s->head || atomic_load(&s->in_flight);
-        sl_cond_broadcast(&s->room);
-        sl_mutex_unlock(&s->lock);
-        if (any)
-            sl_info(c->name, "draining: %llu file(s) to upload, for up to %lld ms",
-                    (unsigned long long)atomic_load(&s->spool_files),
-                    (long long)(s->cf->drain_timeout / 1000000));
-        curl_multi_wakeup(s->multi);
-        sl_thread_join(&s->thread);
-    }
+    rcv_drain(s);
     uint64_t n = 0, bytes = 0;
     for (struct rcv_file *f = s->inflight; f; f = f->next)
         transfer_end(s, f);
@@ -929,6 +983,12 @@ static int rcv_init(struct sl_component *c, struct sl_diag *d)
                          cf->ca_file, sl_strerror(rc));
         goto fail;
     }
+    if (cf->retry_initial < 10 * 1000000LL) { /* 0 would retry in a busy loop */
+        sl_component_diag_opt(c, "retry_initial", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "receiver sink '%s': retry_initial must be at least 10ms",
+                         c->name);
+        goto fail;
+    }
     if (cf->timeout <= 0) {
         sl_component_diag_opt(c, "timeout", d);
         rc = sl_diag_set(d, SL_ECONFIG, "receiver sink '%s': timeout must be positive", c->name);
@@ -966,7 +1026,14 @@ static int rcv_init(struct sl_component *c, struct sl_diag *d)
         sl_info(c->name, "found %zu file(s) (%llu bytes) left in the spool %s: they go first", nv,
                 (unsigned long long)atomic_load(&s->spool_bytes), s->spool);
     sl_receiver_scan_free(v, nv);
-    sl_out_parquet_set_hook(pq, on_finished, s);
+    if (!sl_out_parquet_set_hook(pq, on_finished, s)) {
+        sl_component_diag_opt(c, "files_from", d);
+        rc = sl_diag_set(d, SL_ECONFIG,
+                         "receiver sink '%s': parquet sink '%s' is already uploaded by another "
+                         "receiver sink (one receiver per parquet sink)",
+                         c->name, pq->name);
+        goto fail;
+    }
     return 0;
 fail:
     rcv_fini(c);
@@ -982,6 +1049,7 @@ const struct sl_component_ops sl_out_receiver_ops = {
     .init = rcv_init,
     .fini = rcv_fini,
     .flush = rcv_flush,
+    .finish = rcv_finish,
     .flush_interval_ns = 100 * 1000000LL,
     .stats = rcv_stats,
     .no_inputs = true,

@@ -5,8 +5,13 @@
 #ifndef SL_IO_OUT_RECEIVER_H
 #define SL_IO_OUT_RECEIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Whether an HTTP answer `code` (not 2xx) says the file itself will never be accepted (it
+ * is moved to rejected/); every other failure is retried. Pure. */
+bool sl_receiver_rejects(long code);
 
 /* Delay before the next attempt after `failures` (>= 1) consecutive failed attempts, "full
  * jitter": uniform in [0, min(max_ns, initial_ns * 2^(failures - 1))], drawn from `rnd` (64

@@ -132,6 +132,10 @@ grep -q '^zmq{.*instance="agg-1"' pgw.txt || fail "zmq metric missing: $(grep zm
 ok "metrics pushed with job=aggregator, instance=agg-1"
 
 shutdown_aggregator
+# the last push comes after the receiver sink's drain: nothing left in the spool, no upload
+curl -s "http://127.0.0.1:$GPORT/metrics" > pgw.txt
+expect_eq "final push: spool_bytes" "$(grep -E '^spool_bytes\{.*instance="agg-1"' pgw.txt | awk '{print $2}')" 0
+expect_eq "final push: uploads" "$(grep -E '^uploads\{.*instance="agg-1"' pgw.txt | awk '{print $2}')" 0
 
 # ---- what the receiver stored
 stored_rows type,uid,origIp,origH,respIp,respH > rows.json

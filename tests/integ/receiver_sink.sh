@@ -8,7 +8,8 @@
 #   C. left-over files in the spool (type from their directory) are uploaded first
 #   D. receiver down (connection refused) with a full spool (back-pressure logged, counted),
 #      then up: every file arrives, none twice; /metrics; SIGTERM drains
-#   E. 401 then 500 then 200: retried with back-off, credential error logged, none twice
+#   E. 401, 404 (a wrong url), 500, then 200: retried with back-off, credential error logged,
+#      none rejected, none twice
 #   F. 400: files moved to rejected/
 #   H. receiver down, spool full, SIGTERM: stops within drain_timeout, files stay
 #   T. HTTPS: a self-signed certificate is refused by default, trusted with ca_file
@@ -211,17 +212,19 @@ check d.jsonl "$(grep -c 'finished file' d.log)" "D: down, then up"
 expect_eq "D: parquet files left in the spool" "$(nparquet spool)" 0
 stop_server
 
-# ---- E. 401, then 500, then 200: retried
+# ---- E. 401, then 404, then 500, then 200: retried (404 is the url's fault, not the file's)
 : > in.json
 fixture 300 in.json e
 echo 401 > mode
 start_server e.jsonl
-(sleep 0.8; echo 500 > mode; sleep 0.8; echo 200 > mode) &
+(sleep 0.8; echo 404 > mode; sleep 0.8; echo 500 > mode; sleep 0.8; echo 200 > mode) &
 config e.yaml read "drain_timeout: 20s"
 timeout 60 "$SLUICE" run -c e.yaml --once --no-status 2> e.log || { cat e.log; fail "run E"; }
 grep -q 'credential error' e.log || { cat e.log; fail "E: no credential error logged"; }
-grep -q '"status": 401' e.jsonl && grep -q '"status": 500' e.jsonl || fail "E: no 401 and 500"
-check e.jsonl "$(grep -c 'finished file' e.log)" "E: 401 and 500, then 200"
+grep -q '"status": 401' e.jsonl && grep -q '"status": 404' e.jsonl &&
+  grep -q '"status": 500' e.jsonl || fail "E: no 401, 404 and 500"
+check e.jsonl "$(grep -c 'finished file' e.log)" "E: 401, 404 and 500, then 200"
+[ ! -d spool/rejected ] || { find spool/rejected; fail "E: a file was rejected"; }
 
 stop_server
 

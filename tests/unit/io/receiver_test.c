@@ -89,6 +89,19 @@ static void put(const char *rel, size_t len, time_t mtime)
     }
 }
 
+static void test_rejects(void **state)
+{
+    /* only the answers about the file itself give it up */
+    static const long gone[] = {400, 413, 415, 422};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        assert_true(sl_receiver_rejects(gone[i]));
+    /* a wrong url, a proxy, credentials, load, the server: retried */
+    static const long retried[] = {0,   200, 301, 302, 401, 403, 404, 405, 407,
+                                   408, 409, 410, 421, 429, 451, 500, 502, 503};
+    for (size_t i = 0; i < sizeof retried / sizeof retried[0]; i++)
+        assert_false(sl_receiver_rejects(retried[i]));
+}
+
 static void test_scan(void **state)
 {
     char spool[128];
@@ -141,12 +154,18 @@ static void test_scan(void **state)
     assert_int_equal(v[0].mtime_ms, (int64_t)t0 * 1000);
     sl_receiver_scan_free(v, n);
 
-    /* an unreadable directory is an error (not as root: root reads anything) */
+    /* an unreadable subdirectory is skipped (logged), the rest listed; an unreadable spool
+     * is an error (not as root: root reads anything) */
     if (geteuid() != 0) {
         snprintf(b, sizeof b, "%s/spool/HTTP", dir);
         assert_int_equal(chmod(b, 0), 0);
-        assert_int_equal(sl_receiver_scan(spool, &v, &n), -EACCES);
+        assert_int_equal(sl_receiver_scan(spool, &v, &n), 0);
+        assert_int_equal(n, 4);
+        sl_receiver_scan_free(v, n);
         assert_int_equal(chmod(b, 0755), 0);
+        assert_int_equal(chmod(spool, 0), 0);
+        assert_int_equal(sl_receiver_scan(spool, &v, &n), -EACCES);
+        assert_int_equal(chmod(spool, 0755), 0);
     }
 }
 
@@ -239,6 +258,23 @@ static void test_config_errors(void **state)
                                             "    spool: %s/other\n",
              dir, dir);
     expect_error(sinks, 13, 12, "is not where 'pq' writes");
+    /* a back-off of 0 would retry in a busy loop */
+    snprintf(sinks, sizeof sinks,
+             PQ("%s/spool/{type}/x.parquet",
+                "    partition_by: type\n") "  up:\n    type: receiver\n    files_from: pq\n    "
+                                            "url: http://127.0.0.1:1/\n"
+                                            "    retry_initial: 0\n",
+             dir);
+    expect_error(sinks, 13, 20, "retry_initial must be at least 10ms");
+    /* two receivers on one parquet sink: one would get nothing */
+    snprintf(sinks, sizeof sinks,
+             PQ("%s/spool/{type}/x.parquet",
+                "    partition_by: type\n") "  up:\n    type: receiver\n    files_from: pq\n    "
+                                            "url: http://127.0.0.1:1/\n"
+                                            "  up2:\n    type: receiver\n    files_from: pq\n"
+                                            "    url: http://127.0.0.1:2/\n",
+             dir);
+    expect_error(sinks, 15, 17, "already uploaded by another receiver sink");
     /* a receiver takes no inputs; other sinks still need them */
     snprintf(sinks, sizeof sinks,
              PQ("%s/spool/{type}/x.parquet",
@@ -299,6 +335,7 @@ int main(void)
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_rejects),
         cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftovers_not_started, setup, teardown),
