@@ -49,6 +49,10 @@
 #define COMMANDS_MAX   ((size_t)16 << 20)
 #define AGG_SEEN_EVERY (60 * 1000000000LL) /* rewrite aggregators.json for last_seen */
 #define DESC_MAX       4096
+#define AGGS_MAX       2000               /* aggregators remembered in aggregators.json */
+#define AGGS_FILE_MAX  ((size_t)64 << 20) /* > AGGS_MAX descriptions of DESC_MAX, escaped */
+#define CONN_MAX       256
+#define CONN_PER_IP    32
 #define SUFFIX_MAX     1000
 
 static const char *const types[] = {"GENERAL", "FTP", "HTTP",    "LDAP",   "SMB",
@@ -120,6 +124,7 @@ struct sl_upload_server {
     char cmd_etag[24];
     struct agg *aggs;
     size_t naggs, aggs_cap;
+    bool aggs_full_logged;
     struct sl_upload_server_stats st;
 };
 
@@ -339,16 +344,33 @@ static void copy_field(const struct sl_value *obj, const char *key, char *out, s
         sl_str_copy(out, n, (struct sl_str){v->u.s, v->len});
 }
 
+/* A registry that cannot be read is moved to <path>.bad-<unix seconds> (logged): the stored
+ * files are what matters, the registry is rebuilt by the next uploads. */
+static void set_aside(const char *path, const char *why)
+{
+    char to[PATH_MAX + 32];
+    snprintf(to, sizeof(to), "%s.bad-%lld", path, (long long)(sl_clock_wall_ns() / 1000000000));
+    int rc = rename(path, to) == 0 ? 0 : -errno;
+    sl_error("receiver", "%s: %s; %s%s, starting with no aggregator known", path, why,
+             rc ? "cannot move it aside: " : "moved to ", rc ? sl_strerror(rc) : to);
+}
+
 static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
 {
     char path[PATH_MAX];
     agg_path(r, path, sizeof(path));
     struct sl_buf b;
-    sl_buf_init(&b, COMMANDS_MAX);
+    sl_buf_init(&b, AGGS_FILE_MAX);
     struct stat st;
-    int rc = read_small_file(path, COMMANDS_MAX, &b, &st);
+    int rc = read_small_file(path, AGGS_FILE_MAX, &b, &st);
     if (rc == -ENOENT) {
         sl_buf_fini(&b);
+        return 0;
+    }
+    if (rc == SL_E2BIG) {
+        /* not worth a receiver that does not start: keep it aside, begin again */
+        sl_buf_fini(&b);
+        set_aside(path, "larger than the bound");
         return 0;
     }
     if (rc) {
@@ -356,7 +378,7 @@ static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
         return sl_diag_set(d, SL_EIO, "%s: %s", path, sl_strerror(rc));
     }
     struct sl_arena a;
-    sl_arena_init(&a, 4096, COMMANDS_MAX * 4);
+    sl_arena_init(&a, 4096, AGGS_FILE_MAX * 4);
     struct sl_value v;
     struct sl_diag jd;
     sl_diag_init(&jd);
@@ -366,15 +388,15 @@ static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
         snprintf(jd.msg, sizeof(jd.msg), "not a JSON object");
     }
     if (rc) {
-        sl_diag_hint(d, "fix or move the file away; it is rewritten on the next upload");
-        sl_diag_set(d, rc, "%s: %s", path, jd.msg);
+        set_aside(path, jd.msg);
+        rc = 0;
     } else {
         for (uint32_t i = 0; i < v.len; i++) {
             const struct sl_kv *kv = &v.u.map[i];
             char id[129];
             sl_str_copy(id, sizeof(id), kv->key);
             if (!sl_upload_server_id_ok(kv->key.ptr, kv->key.len) || kv->val.type != SL_V_MAP ||
-                agg_find(r, id))
+                agg_find(r, id) || r->naggs >= AGGS_MAX)
                 continue;
             struct agg *g = agg_add(r, id);
             const struct sl_value *dv = sl_value_map_get(&kv->val, sl_str_c("description"));
@@ -425,6 +447,15 @@ static void agg_seen(struct sl_upload_server *r, const char *id, const char *des
     sl_clock_format_rfc3339(now, 3, ts, sizeof(ts));
     struct agg *g = agg_find(r, id);
     bool dirty = false;
+    if (!g && r->naggs >= AGGS_MAX) {
+        if (!r->aggs_full_logged)
+            sl_warn("receiver",
+                    "%d aggregators known: aggregator %s (and any other new one) is not "
+                    "remembered in aggregators.json; its uploads are stored as usual",
+                    AGGS_MAX, id);
+        r->aggs_full_logged = true;
+        return;
+    }
     if (!g) {
         g = agg_add(r, id);
         snprintf(g->first_seen, sizeof(g->first_seen), "%s", ts);
@@ -533,7 +564,7 @@ static enum MHD_Result serve_commands(struct sl_upload_server *r, struct MHD_Con
         r->st.commands_404++;
         r->cmd_w.loaded = false;
         return answer(conn, MHD_HTTP_NOT_FOUND, "application/json",
-                      "{\"error\":\"no commands file\"}\n", 28, NULL);
+                      "{\"error\":\"no commands file\"}\n", 29, NULL);
     }
     if (changed(&r->cmd_w, &st)) {
         int rc = read_small_file(r->commands_path, COMMANDS_MAX, &r->cmd_body, &st);
@@ -582,6 +613,7 @@ struct upload {
     char tmp[PATH_MAX];
     uint64_t file_bytes, body_bytes;
     bool file_started;
+    int last_part;   /* the part the last callback was for: F_*, F__COUNT (file), -1 (other) */
     unsigned status; /* 0 until rejected */
     char reason[400];
 };
@@ -625,6 +657,19 @@ static const char *fval(struct upload *u, int i)
     return u->f[i].seen ? u->f[i].buf : NULL;
 }
 
+/* `time` as the file name uses it: 1-15 ASCII digits (no sign, no space); the name is built
+ * from the number, so "007" and "7" are one time */
+static bool time_text_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 1 || n > 15)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] < '0' || t[i] > '9')
+            return false;
+    return true;
+}
+
 /* Checks that can run as soon as the fields are there (before the file, in the contract's
  * order; all of them again at the end). `final`: missing fields are errors too. */
 static int validate_fields(struct upload *u, bool final)
@@ -662,7 +707,7 @@ static int validate_fields(struct upload *u, bool final)
         return reject(u, MHD_HTTP_BAD_REQUEST, "missing field type");
     const char *tm = fval(u, F_TIME);
     int64_t ms;
-    if (tm && (sl_str_to_i64(sl_str_c(tm), &ms) || ms < 0 || ms > 253402300799999LL))
+    if (tm && (!time_text_ok(tm) || sl_str_to_i64(sl_str_c(tm), &ms) || ms > 253402300799999LL))
         return reject(u, MHD_HTTP_BAD_REQUEST,
                       "bad time \"%.32s\": Unix milliseconds (an integer from 0)", tm);
     if (!tm && final)
@@ -682,6 +727,12 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     if (strcmp(key, "file") == 0) {
         if (off == 0 && !u->file_started) {
             u->file_started = true;
+            /* the key comes first (the contract's order, the JVM aggregator's and ours): no
+             * byte of a body goes to disk before its sender was recognised */
+            if (!fval(u, F_KEY)) {
+                reject(u, MHD_HTTP_UNAUTHORIZED, "missing api-key before the file part");
+                return MHD_YES;
+            }
             validate_fields(u, false); /* an unknown key stops here: nothing is written */
             if (u->status)
                 return MHD_YES;
@@ -693,10 +744,11 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
                 reject(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file");
                 return MHD_YES;
             }
-        } else if (off == 0 && size && u->file_bytes) {
+        } else if (off == 0 && ((size && u->file_bytes) || u->last_part != F__COUNT)) {
             reject(u, MHD_HTTP_BAD_REQUEST, "more than one file part");
             return MHD_YES;
         }
+        u->last_part = F__COUNT;
         if (!size)
             return MHD_YES;
         if (u->file_bytes + size > r->max_bytes) {
@@ -717,11 +769,14 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         if (strcmp(key, field_names[i]) != 0)
             continue;
         struct field *f = &u->f[i];
-        if (off == 0 && f->seen && f->len) {
+        /* a second part of the same name: after data, or after another part (MHD may call
+         * twice at offset 0 for one part, the first time without data) */
+        if (off == 0 && f->seen && (f->len || u->last_part != i)) {
             reject(u, MHD_HTTP_BAD_REQUEST, "field %s given twice", key);
             return MHD_YES;
         }
         f->seen = true;
+        u->last_part = i;
         if (f->len + size > field_caps[i]) {
             f->too_long = true;
             return MHD_YES;
@@ -731,6 +786,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         f->buf[f->len] = 0;
         return MHD_YES;
     }
+    u->last_part = -1;
     return MHD_YES; /* other fields are ignored */
 }
 
@@ -804,8 +860,8 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
     bool duplicate = false;
     for (int k = 0; !rc && k <= SUFFIX_MAX; k++) {
         int n =
-            k ? snprintf(rel, sizeof(rel), "%s/%s-%s-%d.parquet", rel_dir, id, fval(u, F_TIME), k)
-              : snprintf(rel, sizeof(rel), "%s/%s-%s.parquet", rel_dir, id, fval(u, F_TIME));
+            k ? snprintf(rel, sizeof(rel), "%s/%s-%lld-%d.parquet", rel_dir, id, (long long)ms, k)
+              : snprintf(rel, sizeof(rel), "%s/%s-%lld.parquet", rel_dir, id, (long long)ms);
         if (n >= (int)sizeof(rel) ||
             snprintf(path, sizeof(path), "%s/%s", r->root, rel) >= (int)sizeof(path)) {
             rc = SL_E2BIG;
@@ -831,10 +887,16 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         reject(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file");
         return finish_reject(u, conn);
     }
+    /* the answer says "stored": the new name must survive a power loss (the sender deletes
+     * its copy on 2xx) */
+    if (!duplicate && (rc = fsync_dir(dir)) != 0) {
+        sl_error("receiver", "cannot fsync %s after storing %s: %s", dir, rel, sl_strerror(rc));
+        unlink(path);
+        reject(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file");
+        return finish_reject(u, conn);
+    }
     close(u->fd);
     u->fd = -1;
-    if (!duplicate)
-        fsync_dir(dir);
     if (duplicate) {
         r->st.duplicates++;
     } else {
@@ -921,6 +983,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     u = sl_xcalloc(1, sizeof(*u));
     u->r = r;
     u->fd = -1;
+    u->last_part = -1;
     snprintf(u->remote, sizeof(u->remote), "%s", remote);
     u->pp = MHD_create_post_processor(conn, 64 * 1024, on_part, u);
     if (!u->pp) {
@@ -1021,7 +1084,7 @@ struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_op
         sl_diag_set(d, SL_ECONFIG, "--listen: invalid address \"%s\" (want HOST:PORT)", o->listen);
         goto fail;
     }
-    int fd = sl_net_listen_tcp(host, port, 64);
+    int fd = sl_net_listen_tcp(host, port, 128);
     if (fd < 0) {
         sl_diag_set(d, SL_ECONFIG, "--listen: cannot listen on %s: %s", o->listen, sl_strerror(fd));
         goto fail;
@@ -1030,8 +1093,10 @@ struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_op
     r->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, r,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, r, MHD_OPTION_END);
+        /* a peer that holds connections open (slowloris) takes at most CONN_PER_IP of them */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, completed, r, MHD_OPTION_END);
     if (!r->mhd) {
         close(fd);
         sl_diag_set(d, SL_ESYS, "cannot start the HTTP server on %s", o->listen);

@@ -35,8 +35,29 @@ int sl_fs_mkdir_parents(const char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return -errno;
+        if (mkdir(dir, 0755) < 0) {
+            if (errno != EEXIST)
+                return -errno;
+        } else {
+            /* a new directory is an entry of its parent: durable once the parent is synced
+             * (a file renamed into it later would otherwise hang on a lost directory) */
+            char *slash = strrchr(dir, '/');
+            int pfd;
+            if (!slash || slash == dir) {
+                pfd = open(slash ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            } else {
+                *slash = 0;
+                pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                *slash = '/';
+            }
+            int rc = 0;
+            if (pfd < 0 || fsync(pfd) < 0)
+                rc = -errno;
+            if (pfd >= 0)
+                close(pfd);
+            if (rc)
+                return rc;
+        }
         *p = '/';
     }
     return 0;

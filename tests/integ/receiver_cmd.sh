@@ -61,12 +61,16 @@ PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 printf '# api keys\nkey-one\n\n  key-two  \n' > keys.txt
 mkdir -p root && echo partial > root/.upload-AbC123   # left by a crash: swept at start
+echo '{"agg-old": {"description": "cut sh' > root/aggregators.json # broken: set aside
 echo '{"commands": [{"name": "restart"}]}' > commands.json
 $SLUICE receiver --listen 127.0.0.1:$PORT --root "$T/root" --keys keys.txt \
   --commands commands.json --max-bytes 200KiB --path /s3 2> rlog.txt &
 RPID=$!; PIDS+=($RPID)
 wait_port "$PORT"
 [ ! -e root/.upload-AbC123 ] || fail "stale temporary file not swept"
+ls root/aggregators.json.bad-* > /dev/null 2>&1 || fail "broken aggregators.json not set aside: $(ls -a root)"
+grep -q 'aggregators.json: .*moved to .*aggregators.json.bad-' rlog.txt || fail "set aside not logged: $(cat rlog.txt)"
+ok "a broken aggregators.json is set aside, the receiver starts"
 
 # upload ID TYPE TIME FILE [KEY] [extra curl args...]: prints "<status> <body>"
 upload() {
@@ -77,7 +81,7 @@ upload() {
     "$URL/s3"
   printf ' %s' "$(cat body.txt)"
 }
-files_under_root() { find "$T/root" -type f ! -name aggregators.json | sort; }
+files_under_root() { find "$T/root" -type f ! -name 'aggregators.json*' | sort; }
 
 # good upload: exact path, identical bytes, rows
 out=$(upload agg-1 HTTP 1700000000123 "$HTTP_PQ" key-one -F "description=rack 4, first box")
@@ -91,6 +95,9 @@ expect_eq "second key, next day (UTC), chunked" "$out" '200 {"stored":"SMTP/2023
 # idempotent re-upload, then other bytes under the same name
 out=$(upload agg-1 HTTP 1700000000123 "$HTTP_PQ")
 expect_eq "identical re-upload" "$out" '200 {"stored":"HTTP/2023-11-14/agg-1-1700000000123.parquet","rows":150,"duplicate":true}'
+# the name comes from the number: leading zeros name the same file
+out=$(upload agg-1 HTTP 001700000000123 "$HTTP_PQ")
+expect_eq "same time with leading zeros" "$out" '200 {"stored":"HTTP/2023-11-14/agg-1-1700000000123.parquet","rows":150,"duplicate":true}'
 out=$(upload agg-1 HTTP 1700000000123 "$SMTP_PQ")
 expect_eq "other bytes, same name" "$out" '200 {"stored":"HTTP/2023-11-14/agg-1-1700000000123-1.parquet","rows":150}'
 cmp "$SMTP_PQ" "$T/root/HTTP/2023-11-14/agg-1-1700000000123-1.parquet" || fail "suffixed bytes"
@@ -104,11 +111,11 @@ out=$(upload agg-2 HTTP 1700000000123 "$HTTP_PQ" wrong-key)
 expect_eq "unknown key" "$out" "401 unknown api key"
 out=$(curl -sS -o body.txt -w '%{http_code}' -F aggregator-id=agg-2 -F type=HTTP \
   -F time=1700000000123 -F "file=@$HTTP_PQ" "$URL/s3")
-expect_eq "missing key" "$out $(cat body.txt)" "401 missing api-key"
-# the key after the file: the file was streamed, then removed
+expect_eq "missing key" "$out $(cat body.txt)" "401 missing api-key before the file part"
+# the key after the file: refused when the file starts, before a byte of it is written
 out=$(curl -sS -o body.txt -w '%{http_code}' -F aggregator-id=agg-2 -F type=HTTP \
-  -F time=1700000000123 -F "file=@$HTTP_PQ" -F api-key=nope "$URL/s3")
-expect_eq "key after the file" "$out" 401
+  -F time=1700000000123 -F "file=@$HTTP_PQ" -F api-key=key-one "$URL/s3")
+expect_eq "key after the file" "$out $(cat body.txt)" "401 missing api-key before the file part"
 [ "$(files_under_root)" = "$BEFORE" ] || fail "401 stored something: $(files_under_root)"
 [ ! -d "$T/root/HTTP/2023-11-14" ] || [ -z "$(find "$T/root" -name '.*' -type f)" ] ||
   fail "temporary files left: $(find "$T/root" -name '.*')"
@@ -137,6 +144,11 @@ out=$(upload "$(printf 'a%.0s' $(seq 129))" HTTP 1700000000999 "$HTTP_PQ")
 expect_eq "id of 129 bytes" "${out%% *}" 400
 out=$(upload agg-1 HTTP 2023-11-14T00:00:00Z "$HTTP_PQ")
 case "$out" in "400 bad time"*) ok "bad time" ;; *) fail "bad time: $out" ;; esac
+for t in +1700000000123 -0 0x10 1e12 1234567890123456; do
+  out=$(upload agg-1 HTTP "$t" "$HTTP_PQ")
+  case "$out" in "400 bad time"*) ;; *) fail "time '$t': $out" ;; esac
+done
+ok "signs, hex, exponents and 16 digits are bad times"
 out=$(curl -sS -o body.txt -w '%{http_code}' -F api-key=key-one -F aggregator-id=agg-1 \
   -F type=HTTP -F "file=@$HTTP_PQ" "$URL/s3")
 expect_eq "missing time" "$out $(cat body.txt)" "400 missing field time"
@@ -151,6 +163,13 @@ out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F api-key=key-one)
 expect_eq "field given twice" "$out" "400 field api-key given twice"
 out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F "file=@$HTTP_PQ")
 expect_eq "two files" "$out" "400 more than one file part"
+: > empty.bin
+out=$(curl -sS -o body.txt -w '%{http_code}' -F api-key=key-one -F aggregator-id=agg-1 \
+  -F type=HTTP -F time=1 -F "file=@empty.bin" -F description=d -F "file=@$HTTP_PQ" "$URL/s3")
+expect_eq "an empty file part, then another" "$out $(cat body.txt)" "400 more than one file part"
+out=$(curl -sS -o body.txt -w '%{http_code}' -F api-key= -F aggregator-id=agg-1 \
+  -F api-key=key-one -F type=HTTP -F time=1 -F "file=@$HTTP_PQ" "$URL/s3")
+expect_eq "an empty api-key, then another" "$out $(cat body.txt)" "400 field api-key given twice"
 out=$(upload agg-1 HTTP 1700000000999 "$HTTP_PQ" key-one -F "description=$(head -c 5000 /dev/zero | tr '\0' x)")
 expect_eq "description too long" "$out" "400 field description longer than 4096 bytes"
 
@@ -241,6 +260,24 @@ for i in 1 2 3 4 5 6 7 8; do
   cmp "$SMTP_PQ" "$T/root/TDS/2023-11-14/par-$i-170000000000$i.parquet" || fail "concurrent bytes $i"
 done
 ok "8 concurrent uploads stored"
+
+# a peer holding connections open (slowloris) gets at most 32 of them: another peer
+# (127.0.0.2, still loopback) is served
+$PY - "$PORT" > slow.txt <<'PYEOF' &
+import socket, sys, time
+socks = []
+for _ in range(70):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET /health HTTP/1.1\r\n")  # and never the rest
+    socks.append(s)
+print("holding", len(socks), flush=True)
+time.sleep(8)
+PYEOF
+SLOW=$!
+for _ in $(seq 50); do grep -q holding slow.txt 2>/dev/null && break; sleep 0.1; done
+out=$(curl -sS -m 5 --interface 127.0.0.2 -o /dev/null -w '%{http_code}' "$URL/health" || true)
+kill $SLOW 2>/dev/null; wait $SLOW 2>/dev/null || true
+expect_eq "another peer while one holds 70 connections" "$out" 200
 
 # DuckDB reads a stored file back
 HAVE_DUCK=0

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/sluice-fdio-XXXXXX";
@@ -95,6 +96,33 @@ static void test_unique_variants(void **state)
                      -ENAMETOOLONG);
 }
 
+static void test_mkdir_parents(void **state)
+{
+    (void)state;
+    char p[256], here[512];
+    struct stat st;
+    /* absolute: every missing level, the last component is not created */
+    snprintf(p, sizeof p, "%s/m/a/b/file.parquet", dir);
+    assert_int_equal(sl_fs_mkdir_parents(p), 0);
+    snprintf(p, sizeof p, "%s/m/a/b", dir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    snprintf(p, sizeof p, "%s/m/a/b/file.parquet", dir);
+    assert_int_equal(stat(p, &st), -1);
+    /* again: all there, fine */
+    assert_int_equal(sl_fs_mkdir_parents(p), 0);
+    /* relative, the first level directly below the working directory */
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(sl_fs_mkdir_parents("rel/x/y"), 0);
+    assert_int_equal(stat("rel/x", &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    /* a file in the way */
+    touch("plain", "x");
+    assert_int_equal(sl_fs_mkdir_parents("plain/sub/f"), -ENOTDIR);
+    assert_int_equal(chdir(here), 0);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -102,6 +130,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_noreplace),
         cmocka_unit_test(test_unique_variants),
+        cmocka_unit_test(test_mkdir_parents),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];
