@@ -407,8 +407,15 @@ static int state_write(const char *spool)
         rc = -errno;
     if (!rc && rename(tmp, path) < 0)
         rc = -errno;
-    if (rc)
+    if (rc) {
         unlink(tmp);
+        return rc;
+    }
+    int dfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* the rename is durable */
+    if (dfd < 0 || fsync(dfd) < 0)
+        rc = -errno;
+    if (dfd >= 0)
+        close(dfd);
     return rc;
 }
 
