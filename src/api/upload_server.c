@@ -1,9 +1,12 @@
 /*
  * upload_server.c — the server of `sluice receiver` (see upload_server.h, docs/receiver.md).
  *
- * DESIGN: libmicrohttpd with one internal polling thread, which owns every piece of state
- * here (keys, the command-file cache, the aggregator registry, the counters), so nothing is
- * locked; the only cross-thread input is the atomic "reload the keys" flag. An upload runs
+ * DESIGN: libmicrohttpd with a pool of POOL_THREADS polling threads, so the slow steps of
+ * one upload (the footer check, fsync, the byte comparison of a re-upload) do not hold the
+ * others or GET /commands back. The shared state (keys, the command-file cache, the
+ * aggregator registry, the counters) is under one mutex, held only for those small steps;
+ * an upload's own state (its fields, its temporary file) belongs to the thread serving its
+ * connection. The "reload the keys" flag (SIGHUP) is an atomic. An upload runs
  * through MHD's PostProcessor: small fields go to capped buffers, the `file` part streams to
  * a hidden temporary file under the root (mkstemp, never held in memory), bounded by
  * max_bytes. Rejections are decided as early as the data allows: a Content-Length past the
@@ -27,6 +30,7 @@
 #include "codec/parquet_footer.h"
 #include "sys/fdio.h"
 #include "sys/net.h"
+#include "sys/thread.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +57,7 @@
 #define AGGS_FILE_MAX  ((size_t)64 << 20) /* > AGGS_MAX descriptions of DESC_MAX, escaped */
 #define CONN_MAX       256
 #define CONN_PER_IP    32
+#define POOL_THREADS   4 /* uploads checked, fsynced, compared at once */
 #define SUFFIX_MAX     1000
 
 static const char *const types[] = {"GENERAL", "FTP", "HTTP",    "LDAP",   "SMB",
@@ -114,7 +119,9 @@ struct sl_upload_server {
     int port;
     char *root, *keys_path, *commands_path, *upload_path;
     uint64_t max_bytes;
-    /* all below: owned by the MHD thread (read by sl_upload_server_stop after the thread ends) */
+    /* all below: guarded_by lock (MHD's pool threads; read by sl_upload_server_stop after they
+     * ended) */
+    struct sl_mutex lock;
     struct watched keys_w;
     char **keys;
     size_t nkeys;
@@ -297,15 +304,17 @@ static bool same_content(int fd_a, const char *path_b)
         return false;
     struct stat sa, sb;
     bool same = fstat(fd_a, &sa) == 0 && fstat(fd_b, &sb) == 0 && sa.st_size == sb.st_size;
-    static char ba[65536], bb[65536]; /* the MHD thread only */
+    char *ba = sl_xmalloc(65536), *bb = sl_xmalloc(65536);
     for (off_t off = 0; same && off < sa.st_size;) {
-        ssize_t ka = pread(fd_a, ba, sizeof(ba), off);
-        ssize_t kb = pread(fd_b, bb, sizeof(bb), off);
+        ssize_t ka = pread(fd_a, ba, 65536, off);
+        ssize_t kb = pread(fd_b, bb, 65536, off);
         if (ka <= 0 || ka != kb || memcmp(ba, bb, (size_t)ka) != 0)
             same = false;
         else
             off += ka;
     }
+    sl_free(ba);
+    sl_free(bb);
     close(fd_b);
     return same;
 }
@@ -687,8 +696,11 @@ static int validate_fields(struct upload *u, bool final)
     if (key || final) {
         if (!key || !*key)
             return reject(u, MHD_HTTP_UNAUTHORIZED, "missing api-key");
+        sl_mutex_lock(&r->lock);
         refresh_keys(r);
-        if (!key_known(r, key, u->f[F_KEY].len))
+        bool known = key_known(r, key, u->f[F_KEY].len);
+        sl_mutex_unlock(&r->lock);
+        if (!known)
             return reject(u, MHD_HTTP_UNAUTHORIZED, "unknown api key");
     }
     const char *id = fval(u, F_ID);
@@ -792,6 +804,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 
 static void count_reject(struct sl_upload_server *r, unsigned status)
 {
+    sl_mutex_lock(&r->lock);
     if (status == MHD_HTTP_BAD_REQUEST)
         r->st.rejected_400++;
     else if (status == MHD_HTTP_UNAUTHORIZED)
@@ -800,6 +813,7 @@ static void count_reject(struct sl_upload_server *r, unsigned status)
         r->st.rejected_413++;
     else
         r->st.rejected_other++;
+    sl_mutex_unlock(&r->lock);
 }
 
 static enum MHD_Result finish_reject(struct upload *u, struct MHD_Connection *conn)
@@ -897,6 +911,7 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
     }
     close(u->fd);
     u->fd = -1;
+    sl_mutex_lock(&r->lock);
     if (duplicate) {
         r->st.duplicates++;
     } else {
@@ -904,12 +919,13 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         r->st.bytes += u->file_bytes;
         r->st.rows += (uint64_t)info.num_rows;
     }
+    agg_seen(r, id, fval(u, F_DESC));
+    sl_mutex_unlock(&r->lock);
     sl_info("receiver",
             "%s path=%s aggregator=%s type=%s bytes=%llu rows=%lld description=%s remote=%s",
             duplicate ? "duplicate (identical bytes already stored)" : "stored", rel, id, type,
             (unsigned long long)u->file_bytes, (long long)info.num_rows,
             fval(u, F_DESC) ? "yes" : "no", u->remote);
-    agg_seen(r, id, fval(u, F_DESC));
     char body[600];
     int n = snprintf(body, sizeof(body), "{\"stored\":\"%s\",\"rows\":%lld%s}\n", rel,
                      (long long)info.num_rows, duplicate ? ",\"duplicate\":true" : "");
@@ -960,7 +976,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
         if (strcmp(url, "/health") == 0)
             return answer(conn, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}\n", 16, NULL);
-        return serve_commands(r, conn);
+        sl_mutex_lock(&r->lock);
+        enum MHD_Result ret = serve_commands(r, conn);
+        sl_mutex_unlock(&r->lock);
+        return ret;
     }
     if (!is_upload_path(r, url))
         return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found");
@@ -972,7 +991,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     int64_t clen;
     if (cl && !sl_str_to_i64(sl_str_c(cl), &clen) && clen >= 0 &&
         (uint64_t)clen > r->max_bytes + FORM_SLACK) {
-        r->st.rejected_413++;
+        count_reject(r, MHD_HTTP_CONTENT_TOO_LARGE);
         sl_warn("receiver", "rejected status=413 reason=\"body of %lld bytes\" remote=%s",
                 (long long)clen, remote);
         char msg[120];
@@ -988,7 +1007,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     u->pp = MHD_create_post_processor(conn, 64 * 1024, on_part, u);
     if (!u->pp) {
         /* not multipart/form-data (or urlencoded): answer now, the body is not read */
-        r->st.rejected_400++;
+        count_reject(r, MHD_HTTP_BAD_REQUEST);
         sl_warn("receiver", "rejected status=400 reason=\"not multipart/form-data\" remote=%s",
                 remote);
         sl_free(u);
@@ -1004,7 +1023,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct upload *u = *con_cls;
     if (u && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !u->status) {
         /* the client went away mid-upload (or a timeout) */
-        u->r->st.rejected_other++;
+        count_reject(u->r, 0);
         sl_warn("receiver", "upload aborted remote=%s bytes=%llu (connection closed)", u->remote,
                 (unsigned long long)u->body_bytes);
     }
@@ -1039,6 +1058,7 @@ static void free_receiver(struct sl_upload_server *r)
     for (size_t i = 0; i < r->naggs; i++)
         sl_free(r->aggs[i].desc);
     sl_free(r->aggs);
+    sl_mutex_fini(&r->lock);
     sl_buf_fini(&r->cmd_body);
     sl_free(r->root);
     sl_free(r->keys_path);
@@ -1056,6 +1076,7 @@ struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_op
     }
     struct sl_upload_server *r = sl_xcalloc(1, sizeof(*r));
     r->root = sl_xstrdup(o->root);
+    sl_mutex_init(&r->lock);
     r->keys_path = sl_xstrdup(o->keys_path);
     r->commands_path = o->commands_path ? sl_xstrdup(o->commands_path) : NULL;
     r->upload_path = o->upload_path ? sl_xstrdup(o->upload_path) : NULL;
@@ -1096,7 +1117,8 @@ struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_op
         /* a peer that holds connections open (slowloris) takes at most CONN_PER_IP of them */
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, completed, r, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        r, MHD_OPTION_END);
     if (!r->mhd) {
         close(fd);
         sl_diag_set(d, SL_ESYS, "cannot start the HTTP server on %s", o->listen);
