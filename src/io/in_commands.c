@@ -294,9 +294,12 @@ static int new_version(struct sl_component *c, struct input *in, const char *ver
 }
 
 /* A body an input gave (200 or a changed file). Validated, hashed, maybe a new version;
- * `etag` is the answer's ("" for none or for the file). */
-static void offer(struct sl_component *c, struct input *in, const char *body, size_t len,
-                  const char *etag)
+ * `etag` is the answer's ("" for none or for the file). 0 when the body was dealt with (taken,
+ * the same as before, or refused as invalid JSON: logged, and fetching it again would not
+ * help); SL_ENOMEM or SL_EIO when it could not be stored: the caller must not remember the
+ * input as read (the file's stat, the url's ETag), so that the next poll offers it again. */
+static int offer(struct sl_component *c, struct input *in, const char *body, size_t len,
+                 const char *etag)
 {
     struct cmd_conf *cf = c->conf;
     struct cmd_state *s = c->state;
@@ -308,7 +311,7 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
             snprintf(in->etag, sizeof(in->etag), "%s", etag);
             sl_cmdstore_input_put(s->store, in->name, in->location, in->hash, in->etag);
         }
-        return;
+        return 0;
     }
     struct sl_arena a;
     sl_arena_init(&a, 64 * 1024, 0);
@@ -328,7 +331,7 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
         memcpy(in->bad_hash, hash, VLEN);
         input_failed(c, in, "not valid JSON (%zu bytes, at byte %lld: %s)", len,
                      (long long)d.offset, d.msg);
-        return;
+        return 0;
     }
     input_ok(c, in);
     in->bad_hash[0] = '\0';
@@ -340,12 +343,15 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
             input_failed(c, in, "out of memory for a new command set of %zu bytes", len);
         else
             input_failed(c, in, "cannot store the new command set in %s", cf->state);
-        return; /* the input's hash stays old: the next poll tries again */
+        return rc; /* the input's hash and ETag stay old: the next poll tries again */
     }
     memcpy(in->hash, hash, VLEN);
     snprintf(in->etag, sizeof(in->etag), "%s", etag);
+    /* the set itself is stored: failing to record the input only costs, after a restart, one
+     * fetch of an unchanged body (then recognised as the current set) */
     if (sl_cmdstore_input_put(s->store, in->name, in->location, in->hash, in->etag))
         sl_warn(c->name, "cannot record what %s %s gave in %s", in->name, in->location, cf->state);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -397,13 +403,15 @@ static void poll_file(struct sl_component *c)
         input_failed(c, in, "%s", strerror(err));
     else if (too_big || b.len > cf->max_body)
         input_failed(c, in, "larger than max_body (%llu bytes)", (unsigned long long)cf->max_body);
-    if (!err && !too_big && b.len <= cf->max_body) {
+    /* the stat is remembered only once the body was dealt with: a set that could not be
+     * stored (SQLite busy, I/O error, out of memory) is read and offered again next poll */
+    if (!err && !too_big && b.len <= cf->max_body &&
+        offer(c, in, b.len ? b.ptr : "", b.len, "") == 0) {
         in->have_sig = true;
         in->dev = st.st_dev;
         in->ino = st.st_ino;
         in->size = st.st_size;
         in->mtime = st.st_mtim;
-        offer(c, in, b.len ? b.ptr : "", b.len, "");
     }
     sl_buf_fini(&b);
 }
@@ -530,7 +538,9 @@ static void poll_url(struct sl_component *c)
     if (curl_easy_header(s->curl, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h->value &&
         strlen(h->value) < sizeof(etag))
         snprintf(etag, sizeof(etag), "%s", h->value);
-    offer(c, in, s->resp.len ? s->resp.ptr : "", s->resp.len, etag);
+    /* offer() keeps the old ETag (and hash) when the set could not be stored, so the next
+     * poll's If-None-Match does not match and the body comes again */
+    (void)offer(c, in, s->resp.len ? s->resp.ptr : "", s->resp.len, etag);
 }
 
 static void poll_all(struct sl_component *c)
