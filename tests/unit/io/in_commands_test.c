@@ -3,7 +3,10 @@
  * real pipeline with a `file` input and a collecting sink: the audit events of a new version
  * and of a delivery, 200 once then 204 over HTTP, no new version when a restart finds the
  * same file, a pipeline where nothing reads the source (output_optional); a new set that
- * cannot be stored (the state file locked by another process) is stored at a later poll.
+ * cannot be stored (the state file locked by another process) is stored at a later poll;
+ * the allow-list (collectors, collectors_file re-read when it changes): 400 for other ids;
+ * without one, max_collectors bounds the known ids (503 beyond, known ids still served, across
+ * a restart); an id given twice is 400.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -233,6 +236,125 @@ static void test_store_busy_retry(void **state)
     sl_buf_fini(&body);
 }
 
+static void test_allow_list(void **state)
+{
+    char file[128], ids[128], yaml[1024];
+    snprintf(file, sizeof file, "%s/cmds.json", dir);
+    snprintf(ids, sizeof ids, "%s/ids.txt", dir);
+    write_file(file, "[1]");
+    write_file(ids, "# the fleet\n  c3  # rack 1\r\n\nc4\n");
+    int port = free_port();
+    snprintf(yaml, sizeof yaml,
+             "sources:\n"
+             "  cmds: {type: commands, file: \"%s\", state: \"%s/al.db\",\n"
+             "         listen: \"127.0.0.1:%d\", poll_interval: 20ms,\n"
+             "         collectors: [c1, c2], collectors_file: \"%s\"}\n",
+             file, dir, port, ids);
+    struct sl_config *cfg = NULL;
+    struct sl_pipeline *p = start(yaml, &cfg, false);
+    struct sl_buf body;
+    sl_buf_init(&body, 1 << 20);
+    assert_int_equal(ping_until(port, "c1", &body), 200);
+    assert_int_equal(ping(port, "c3", &body), 200);
+    assert_int_equal(ping(port, "c4", &body), 200);
+    assert_int_equal(ping(port, "c5", &body), 400);
+    sl_buf_putc(&body, '\0');
+    assert_string_equal(body.ptr, "{\"error\":\"unknown collector\"}\n");
+    assert_int_equal(ping(port, "c1&id=c2", &body), 400); /* id twice */
+    sl_buf_putc(&body, '\0');
+    assert_non_null(strstr(body.ptr, "more than once"));
+    assert_int_equal(ping(port, "c2&id=c2", &body), 400);
+    assert_int_equal(stat_of(p, "sluice_commands_unknown_collectors_total"), 1);
+    assert_int_equal(stat_of(p, "sluice_commands_bad_requests_total"), 3);
+    assert_int_equal(stat_of(p, "sluice_commands_collectors"), 4);
+
+    /* the file changes: c5 in, c3 and c4 out; the list keeps c1, c2 */
+    write_file(ids, "c5\n");
+    long st = 0;
+    for (int i = 0; i < 250 && (st = ping(port, "c5", &body)) == 400; i++)
+        usleep(20000);
+    assert_int_equal(st, 200);
+    assert_int_equal(ping(port, "c3", &body), 400);
+    assert_int_equal(ping(port, "c2", &body), 200);
+    assert_int_equal(stat_of(p, "sluice_commands_collectors"), 3);
+    /* a bad line: the list in use stays */
+    write_file(ids, "c6\nnot valid!\n");
+    double failures = stat_of(p, "sluice_commands_poll_failures_total");
+    for (int i = 0; i < 250 && stat_of(p, "sluice_commands_poll_failures_total") == failures; i++)
+        usleep(20000);
+    assert_int_equal(ping(port, "c6", &body), 400);
+    assert_int_equal(ping(port, "c5", &body), 204);
+    /* nothing was recorded for unknown ids */
+    assert_int_equal(stat_of(p, "sluice_commands_deliveries_total"), 5);
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+
+    /* a collectors_file that cannot be read, a bad id in collectors: config errors */
+    const char *bad[] = {"collectors_file: \"/nonexistent/ids\"", "collectors: [ok, \"a b\"]"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(yaml, sizeof yaml,
+                 "sources:\n"
+                 "  cmds: {type: commands, file: \"%s\", state: \"%s/al.db\",\n"
+                 "         listen: \"127.0.0.1:0\", %s}\n",
+                 file, dir, bad[i]);
+        struct sl_diag d;
+        sl_diag_init(&d);
+        assert_int_equal(sl_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, &d), 0);
+        struct sl_pipeline_opts o = {.workers = 1, .once = true, .queue_batches = 4};
+        assert_null(sl_pipeline_new(cfg, &o, &d));
+        assert_non_null(strstr(d.msg, i == 0 ? "collectors_file" : "collectors[1]"));
+        sl_config_free(cfg);
+    }
+    sl_buf_fini(&body);
+}
+
+static void test_max_collectors(void **state)
+{
+    char file[128], yaml[1024];
+    snprintf(file, sizeof file, "%s/cmds.json", dir);
+    write_file(file, "[1]");
+    int port = free_port();
+    snprintf(yaml, sizeof yaml,
+             "sources:\n"
+             "  cmds: {type: commands, file: \"%s\", state: \"%s/mc.db\",\n"
+             "         listen: \"127.0.0.1:%d\", poll_interval: 20ms, max_collectors: 2}\n",
+             file, dir, port);
+    struct sl_config *cfg = NULL;
+    struct sl_pipeline *p = start(yaml, &cfg, false);
+    struct sl_buf body;
+    sl_buf_init(&body, 1 << 20);
+    assert_int_equal(ping_until(port, "c1", &body), 200);
+    assert_int_equal(ping(port, "c2", &body), 200);
+    assert_int_equal(ping(port, "c3", &body), 503);
+    sl_buf_putc(&body, '\0');
+    assert_non_null(strstr(body.ptr, "too many collectors"));
+    assert_int_equal(ping(port, "c4", &body), 503);
+    assert_int_equal(ping(port, "c1", &body), 204); /* known ids keep working */
+    assert_int_equal(stat_of(p, "sluice_commands_collectors_refused_total"), 2);
+    assert_int_equal(stat_of(p, "sluice_commands_collectors"), 2);
+    /* a new version: known ids get it, new ones are still refused */
+    write_file(file, "[2]");
+    assert_int_equal(ping_until(port, "c2", &body), 200);
+    assert_int_equal(ping(port, "c3", &body), 503);
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+
+    /* a restart keeps the known ids */
+    p = start(yaml, &cfg, false);
+    assert_int_equal(ping(port, "c3", &body), 503);
+    assert_int_equal(ping(port, "c1", &body), 200);
+    assert_int_equal(ping(port, "c2", &body), 204);
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    sl_buf_fini(&body);
+}
+
 static void test_output_optional(void **state)
 {
     char yaml[512], file[128];
@@ -266,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_pipeline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_optional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_busy_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_collectors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
