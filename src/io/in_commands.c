@@ -24,7 +24,9 @@
  * set stays). A body whose content hash (XXH3-64, 16 hex digits: the "version") differs
  * from what that input gave last time and from the current set becomes the new version: in
  * one SQLite transaction the set is replaced and the delivery history cleared
- * (state/command_store.h), then pings see it. When both inputs are set, the one that changed
+ * (state/command_store.h), then pings see it. An input is marked as read (the file's stat, the
+ * url's ETag and hash) only once its set is stored: a failed store is retried at the next
+ * poll. When both inputs are set, the one that changed
  * last wins. The history, the current set and each input's last hash and ETag survive a
  * restart (`state`), so a restart neither re-delivers nor mistakes an unchanged input for a
  * new version.
