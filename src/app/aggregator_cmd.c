@@ -40,6 +40,8 @@ enum agg_kind {
     K_BOOL,  /* true/false (yes/no, 1/0), as scopt reads a Boolean */
     K_LEVEL, /* DEBUG, INFO, WARNING, ERROR, OFF */
     K_FLAG,  /* no value */
+    K_CONF,  /* text as K_STR, but only settings.conf sets it: no flag (the seed's stay as they
+              * were) */
 };
 
 /* X(id, short, long, kind, default, min, max) — the seed's flags first, then sluice's own. */
@@ -66,6 +68,7 @@ enum agg_kind {
     X(SPOOL, 0, "spool", K_STR, "./aggregator-spool", 0, 0)                                        \
     X(API_LISTEN, 0, "api-listen", K_STR, "0.0.0.0:8080", 0, 0)                                    \
     X(PING_LISTEN, 0, "ping-listen", K_STR, "0.0.0.0:8113", 0, 0)                                  \
+    X(COLLECTORS_FILE, 0, "collectorsFile", K_CONF, NULL, 0, 0)                                    \
     X(PRINT_CONFIG, 0, "print-config", K_FLAG, NULL, 0, 0)                                         \
     X(HELP, 0, "help", K_FLAG, NULL, 0, 0)
 
@@ -292,11 +295,12 @@ static int set_value(struct settings *st, enum agg_id id, const char *value, con
                                value);
         break;
     case K_FLAG:
+    case K_CONF:
         break;
     }
     sl_free(st->val[id]);
     /* an empty text is "not given", as the seed's empty defaults */
-    st->val[id] = f->kind == K_STR && !*value ? NULL : sl_xstrdup(value);
+    st->val[id] = (f->kind == K_STR || f->kind == K_CONF) && !*value ? NULL : sl_xstrdup(value);
     return 0;
 }
 
@@ -578,7 +582,7 @@ static int parse_cli(int argc, char **argv, struct cli_item *items, int *nitems)
         } else {
             return usage_error(NULL, "unexpected argument '%s' (see sluice aggregator --help)", a);
         }
-        if (id < 0)
+        if (id < 0 || flags[id].kind == K_CONF) /* a settings.conf key, not a flag */
             return usage_error(NULL, "unknown option '%s' (see sluice aggregator --help)", a);
         char name[64];
         flag_name(&flags[id], name, sizeof name);
@@ -684,6 +688,8 @@ static void build_yaml(const struct settings *st, struct sl_buf *b)
         kv(b, 4, "url", v[A_COMMANDS]);
         sl_buf_appendf(b, "    poll_interval: %ss\n", v[A_POLL_INTERVAL]);
         kv(b, 4, "listen", v[A_PING_LISTEN]);
+        if (v[A_COLLECTORS_FILE]) /* settings.conf: collectorsFile */
+            kv(b, 4, "collectors_file", v[A_COLLECTORS_FILE]);
         char *state = spool_path(st, "commands.db");
         kv(b, 4, "state", state);
         sl_free(state);

@@ -5,9 +5,18 @@
  *   GET /agent/ping?id=<collector_id>
  *     200 application/json   the current set, the first time this collector asks for it
  *     204                    already delivered to this collector, or no set known yet
- *     400 {"error":...}      id missing or not 1-128 bytes of [A-Za-z0-9._:-]
+ *     400 {"error":...}      id missing, given twice, or not 1-128 bytes of [A-Za-z0-9._:-];
+ *                            or not in the allow-list (`collectors`, `collectors_file`)
+ *     503 {"error":...}      no allow-list, and max_collectors other ids are known already
  *     405 other methods (HEAD too: it would use up the delivery);  404 other paths
  *     500                    the delivery could not be recorded
+ *
+ * Which ids are served: with `collectors` and/or `collectors_file` (one id per line, `#`
+ * comments; re-read at each poll when its size, mtime or inode changed) only the ids they
+ * name, nothing is written for any other id. Without them any well-formed id is served, and
+ * each new one is recorded as a known collector (state/command_store.h) — at most
+ * max_collectors of them, so unauthenticated pings cannot grow the state file without bound;
+ * known ids keep working when the table is full.
  *
  * Every poll_interval the source polls its inputs: `file` (re-read when its size, mtime or
  * inode changed) then `url` (GET with If-None-Match when the last answer carried an ETag;
@@ -15,7 +24,9 @@
  * set stays). A body whose content hash (XXH3-64, 16 hex digits: the "version") differs
  * from what that input gave last time and from the current set becomes the new version: in
  * one SQLite transaction the set is replaced and the delivery history cleared
- * (state/command_store.h), then pings see it. When both inputs are set, the one that changed
+ * (state/command_store.h), then pings see it. An input is marked as read (the file's stat, the
+ * url's ETag and hash) only once its set is stored: a failed store is retried at the next
+ * poll. When both inputs are set, the one that changed
  * last wins. The history, the current set and each input's last hash and ETag survive a
  * restart (`state`), so a restart neither re-delivers nor mistakes an unchanged input for a
  * new version.
@@ -46,6 +57,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/map.h"
 #include "codec/json.h"
 #include "core/component.h"
 #include "state/command_store.h"
@@ -70,6 +82,8 @@
 #define CURL_POLL_MS  1000
 #define MAX_REDIRECTS 5L
 #define VLEN          (SL_CMDSTORE_VERSION_LEN + 1)
+#define IDS_FILE_MAX  (64u << 20)         /* collectors_file: larger is refused */
+#define FULL_RELOG_NS (60 * 1000000000LL) /* max_collectors reached: logged at most this often */
 
 const char *sl_commands_id_check(const char *id, size_t len)
 {
@@ -98,11 +112,16 @@ struct cmd_conf {
     int64_t timeout; /* ns */
     bool tls_verify;
     uint64_t max_body;
+    struct sl_strlist collectors;
+    char *collectors_file;
+    int64_t max_collectors;
 };
 
-/* What one input (the url or the file) last gave. Source thread only (after init). */
+/* What one input (the url, the file, the collectors_file) last gave. Source thread only
+ * (after init). */
 struct input {
-    const char *name;     /* "url" | "file" */
+    const char *name;     /* "url" | "file" | "collectors_file" */
+    const char *keeps;    /* what stays when it fails, for the log */
     const char *location; /* the URL or the path */
     char hash[VLEN];      /* of its last valid body; "" none */
     char bad_hash[VLEN];  /* of its last invalid body (logged once) */
@@ -123,6 +142,9 @@ struct cmdset; /* below */
 struct cmd_state {
     struct sl_cmdstore *store;
     struct MHD_Daemon *mhd;
+    /* the allow-list: the ids of `collectors` and `collectors_file`; NULL when neither is set
+     * (any well-formed id, up to max_collectors). Replaced whole when the file changes. */
+    struct sl_hmap *allow; /* guarded_by: lock */
     int port;
     int wake_fd; /* eventfd: pending events for the source thread */
 
@@ -136,11 +158,12 @@ struct cmd_state {
     bool curl_global;
     struct sl_buf resp;
     bool resp_too_big;
-    struct input in_url, in_file;
+    struct input in_url, in_file, in_ids;
+    atomic_int_fast64_t full_logged_ns; /* max_collectors reached: when it was last logged */
 
     sl_sym sym_type, sym_collector, sym_version, sym_ts, sym_bytes, sym_origin;
     atomic_uint_fast64_t polls, poll_failures, invalid, versions, deliveries, undone, pings,
-        bad_requests;
+        bad_requests, unknown, refused;
 };
 
 /* A command set: immutable once made, shared by the state and the 200 answers in flight
@@ -246,7 +269,7 @@ static void input_failed(struct sl_component *c, struct input *in, const char *f
     ADD(s->poll_failures);
     int64_t now = sl_clock_mono_ns();
     if (strcmp(msg, in->failure) != 0 || now - in->failure_logged_ns >= RELOG_NS) {
-        sl_warn(c->name, "%s %s: %s (the current command set stays)", in->name, in->location, msg);
+        sl_warn(c->name, "%s %s: %s (%s)", in->name, in->location, msg, in->keeps);
         snprintf(in->failure, sizeof(in->failure), "%s", msg);
         in->failure_logged_ns = now;
     }
@@ -294,9 +317,12 @@ static int new_version(struct sl_component *c, struct input *in, const char *ver
 }
 
 /* A body an input gave (200 or a changed file). Validated, hashed, maybe a new version;
- * `etag` is the answer's ("" for none or for the file). */
-static void offer(struct sl_component *c, struct input *in, const char *body, size_t len,
-                  const char *etag)
+ * `etag` is the answer's ("" for none or for the file). 0 when the body was dealt with (taken,
+ * the same as before, or refused as invalid JSON: logged, and fetching it again would not
+ * help); SL_ENOMEM or SL_EIO when it could not be stored: the caller must not remember the
+ * input as read (the file's stat, the url's ETag), so that the next poll offers it again. */
+static int offer(struct sl_component *c, struct input *in, const char *body, size_t len,
+                 const char *etag)
 {
     struct cmd_conf *cf = c->conf;
     struct cmd_state *s = c->state;
@@ -308,7 +334,7 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
             snprintf(in->etag, sizeof(in->etag), "%s", etag);
             sl_cmdstore_input_put(s->store, in->name, in->location, in->hash, in->etag);
         }
-        return;
+        return 0;
     }
     struct sl_arena a;
     sl_arena_init(&a, 64 * 1024, 0);
@@ -328,7 +354,7 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
         memcpy(in->bad_hash, hash, VLEN);
         input_failed(c, in, "not valid JSON (%zu bytes, at byte %lld: %s)", len,
                      (long long)d.offset, d.msg);
-        return;
+        return 0;
     }
     input_ok(c, in);
     in->bad_hash[0] = '\0';
@@ -340,17 +366,37 @@ static void offer(struct sl_component *c, struct input *in, const char *body, si
             input_failed(c, in, "out of memory for a new command set of %zu bytes", len);
         else
             input_failed(c, in, "cannot store the new command set in %s", cf->state);
-        return; /* the input's hash stays old: the next poll tries again */
+        return rc; /* the input's hash and ETag stay old: the next poll tries again */
     }
     memcpy(in->hash, hash, VLEN);
     snprintf(in->etag, sizeof(in->etag), "%s", etag);
+    /* the set itself is stored: failing to record the input only costs, after a restart, one
+     * fetch of an unchanged body (then recognised as the current set) */
     if (sl_cmdstore_input_put(s->store, in->name, in->location, in->hash, in->etag))
         sl_warn(c->name, "cannot record what %s %s gave in %s", in->name, in->location, cf->state);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
  * Polling: the file
  */
+
+/* The stat of a file input, to skip re-reading an unchanged file. */
+static bool sig_same(const struct input *in, const struct stat *st)
+{
+    return in->have_sig && st->st_dev == in->dev && st->st_ino == in->ino &&
+           st->st_size == in->size && st->st_mtim.tv_sec == in->mtime.tv_sec &&
+           st->st_mtim.tv_nsec == in->mtime.tv_nsec;
+}
+
+static void sig_take(struct input *in, const struct stat *st)
+{
+    in->have_sig = true;
+    in->dev = st->st_dev;
+    in->ino = st->st_ino;
+    in->size = st->st_size;
+    in->mtime = st->st_mtim;
+}
 
 static void poll_file(struct sl_component *c)
 {
@@ -363,8 +409,7 @@ static void poll_file(struct sl_component *c)
         input_failed(c, in, "%s", strerror(errno));
         return;
     }
-    if (in->have_sig && st.st_dev == in->dev && st.st_ino == in->ino && st.st_size == in->size &&
-        st.st_mtim.tv_sec == in->mtime.tv_sec && st.st_mtim.tv_nsec == in->mtime.tv_nsec)
+    if (sig_same(in, &st))
         return; /* unchanged */
     if (!S_ISREG(st.st_mode)) {
         input_failed(c, in, "not a regular file");
@@ -397,15 +442,151 @@ static void poll_file(struct sl_component *c)
         input_failed(c, in, "%s", strerror(err));
     else if (too_big || b.len > cf->max_body)
         input_failed(c, in, "larger than max_body (%llu bytes)", (unsigned long long)cf->max_body);
-    if (!err && !too_big && b.len <= cf->max_body) {
-        in->have_sig = true;
-        in->dev = st.st_dev;
-        in->ino = st.st_ino;
-        in->size = st.st_size;
-        in->mtime = st.st_mtim;
-        offer(c, in, b.len ? b.ptr : "", b.len, "");
-    }
+    /* the stat is remembered only once the body was dealt with: a set that could not be
+     * stored (SQLite busy, I/O error, out of memory) is read and offered again next poll */
+    if (!err && !too_big && b.len <= cf->max_body &&
+        offer(c, in, b.len ? b.ptr : "", b.len, "") == 0)
+        sig_take(in, &st);
     sl_buf_fini(&b);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The allow-list: `collectors` and `collectors_file`
+ */
+
+static void allow_free(struct sl_hmap *m)
+{
+    if (m) {
+        sl_hmap_fini(m);
+        sl_free(m);
+    }
+}
+
+/* Add the ids of a collectors file's text to m: one per line, blanks around it ignored, `#`
+ * starts a comment. 0; SL_EPARSE with the line and why in msg; SL_ENOMEM. */
+static int parse_ids(const char *text, size_t len, struct sl_hmap *m, char *msg, size_t msg_len)
+{
+    size_t lineno = 0;
+    for (size_t i = 0; i < len;) {
+        const char *line = text + i;
+        const char *nl = memchr(line, '\n', len - i);
+        size_t ll = nl ? (size_t)(nl - line) : len - i;
+        i += ll + (nl ? 1 : 0);
+        lineno++;
+        const char *hash = memchr(line, '#', ll);
+        if (hash)
+            ll = (size_t)(hash - line);
+        while (ll && (line[ll - 1] == ' ' || line[ll - 1] == '\t' || line[ll - 1] == '\r'))
+            ll--;
+        while (ll && (*line == ' ' || *line == '\t')) {
+            line++;
+            ll--;
+        }
+        if (!ll)
+            continue;
+        const char *why = sl_commands_id_check(line, ll);
+        if (why) {
+            snprintf(msg, msg_len, "line %zu: %s", lineno, why);
+            return SL_EPARSE;
+        }
+        if (sl_hmap_put(m, sl_str_make(line, ll), 0))
+            return SL_ENOMEM;
+    }
+    return 0;
+}
+
+/* A new allow-list: the `collectors` option and the collectors file's text (when set). 0 and
+ * *out (owned by the caller), or SL_EPARSE / SL_ENOMEM with msg set. */
+static int allow_build(struct sl_component *c, const char *text, size_t len, struct sl_hmap **out,
+                       char *msg, size_t msg_len)
+{
+    struct cmd_conf *cf = c->conf;
+    struct sl_hmap *m = sl_xcalloc(1, sizeof(*m));
+    sl_hmap_init(m);
+    int rc = 0;
+    for (size_t i = 0; i < cf->collectors.count && rc == 0; i++)
+        rc = sl_hmap_put(m, sl_str_c(cf->collectors.items[i]), 0); /* checked by init */
+    if (rc == 0 && text)
+        rc = parse_ids(text, len, m, msg, msg_len);
+    if (rc == SL_ENOMEM)
+        snprintf(msg, msg_len, "out of memory for the list of collectors");
+    if (rc) {
+        allow_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Read the collectors file when it changed since the last successful read (always when
+ * `force`) and build the allow-list from it: 0 with *out (NULL: unchanged), or an error with
+ * msg set (the file is read again next time). */
+static int ids_read(struct sl_component *c, bool force, struct sl_hmap **out, char *msg,
+                    size_t msg_len)
+{
+    struct cmd_conf *cf = c->conf;
+    struct cmd_state *s = c->state;
+    *out = NULL;
+    struct stat st;
+    int fd = open(cf->collectors_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(msg, msg_len, "%s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return SL_EIO;
+    }
+    if (!force && sig_same(&s->in_ids, &st)) {
+        close(fd);
+        return 0;
+    }
+    struct sl_buf b;
+    sl_buf_init(&b, IDS_FILE_MAX);
+    char chunk[16384];
+    ssize_t n;
+    int rc = 0;
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(msg, msg_len, "not a regular file");
+        rc = SL_EIO;
+    }
+    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            snprintf(msg, msg_len, "%s", strerror(errno));
+            rc = SL_EIO;
+        } else if (sl_buf_append(&b, chunk, (size_t)n)) {
+            snprintf(msg, msg_len, "larger than %u MiB", IDS_FILE_MAX >> 20);
+            rc = SL_E2BIG;
+        }
+    }
+    close(fd);
+    if (rc == 0)
+        rc = allow_build(c, b.len ? b.ptr : "", b.len, out, msg, msg_len);
+    sl_buf_fini(&b);
+    if (rc == 0)
+        sig_take(&s->in_ids, &st); /* only once it is taken: a failed read is retried */
+    return rc;
+}
+
+/* Source thread, at each poll: re-read collectors_file when it changed. A file that cannot be
+ * read or has a bad line is logged and counted; the list in use stays. */
+static void poll_ids(struct sl_component *c)
+{
+    struct cmd_state *s = c->state;
+    struct input *in = &s->in_ids;
+    char msg[200];
+    struct sl_hmap *m = NULL;
+    if (ids_read(c, false, &m, msg, sizeof(msg))) {
+        input_failed(c, in, "%s", msg);
+        return;
+    }
+    if (!m)
+        return; /* unchanged */
+    input_ok(c, in);
+    sl_mutex_lock(&s->lock);
+    struct sl_hmap *old = s->allow;
+    s->allow = m;
+    sl_mutex_unlock(&s->lock);
+    allow_free(old);
+    sl_info(c->name, "collectors_file %s: %zu known collectors", in->location, m->count);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -530,12 +711,16 @@ static void poll_url(struct sl_component *c)
     if (curl_easy_header(s->curl, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h->value &&
         strlen(h->value) < sizeof(etag))
         snprintf(etag, sizeof(etag), "%s", h->value);
-    offer(c, in, s->resp.len ? s->resp.ptr : "", s->resp.len, etag);
+    /* offer() keeps the old ETag (and hash) when the set could not be stored, so the next
+     * poll's If-None-Match does not match and the body comes again */
+    (void)offer(c, in, s->resp.len ? s->resp.ptr : "", s->resp.len, etag);
 }
 
 static void poll_all(struct sl_component *c)
 {
     struct cmd_conf *cf = c->conf;
+    if (cf->collectors_file && !sl_source_stopping(c))
+        poll_ids(c);
     if (cf->file && !sl_source_stopping(c))
         poll_file(c);
     if (cf->url && !sl_source_stopping(c))
@@ -601,24 +786,79 @@ static void delivery_event(struct sl_component *c, int64_t now, const char *type
     }
 }
 
+/* MHD iterator: count the `id` arguments (a query may repeat one). */
+static enum MHD_Result count_id(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_len,
+                                const char *value, size_t value_len)
+{
+    (void)kind;
+    (void)value;
+    (void)value_len;
+    if (key_len == 2 && memcmp(key, "id", 2) == 0)
+        (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
+/* MHD thread: max_collectors is reached and `id` is new. Logged at most every FULL_RELOG_NS
+ * (by one thread: the compare-exchange elects it). */
+static void refused_new(struct sl_component *c, const char *id, size_t id_len)
+{
+    struct cmd_conf *cf = c->conf;
+    struct cmd_state *s = c->state;
+    ADD(s->refused);
+    int64_t now = sl_clock_mono_ns();
+    int_fast64_t last = atomic_load_explicit(&s->full_logged_ns, memory_order_relaxed);
+    if ((last == 0 || now - last >= FULL_RELOG_NS) &&
+        atomic_compare_exchange_strong_explicit(&s->full_logged_ns, &last, now,
+                                                memory_order_relaxed, memory_order_relaxed))
+        sl_warn(c->name,
+                "max_collectors (%lld) reached: new collector %.*s refused (503), %.0f so far; "
+                "known collectors are still served (raise max_collectors, or name the collectors "
+                "in collectors/collectors_file)",
+                (long long)cf->max_collectors, (int)id_len, id, GET(s->refused));
+}
+
 static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn,
                             struct ping_req *rq)
 {
+    struct cmd_conf *cf = c->conf;
     struct cmd_state *s = c->state;
     const char *id = NULL;
     size_t id_len = 0;
+    unsigned ids = 0;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, count_id, &ids);
     if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "id", 2, &id, &id_len) !=
         MHD_YES)
         id = NULL;
-    const char *why = sl_commands_id_check(id, id_len);
+    const char *why = ids > 1 ? "id given more than once" : sl_commands_id_check(id, id_len);
     if (why) {
         ADD(s->bad_requests);
         return error_answer(conn, MHD_HTTP_BAD_REQUEST, why);
     }
     int64_t now = sl_clock_wall_ns();
+    sl_mutex_lock(&s->lock);
+    bool listed = s->allow != NULL;
+    bool known = !listed || sl_hmap_get(s->allow, sl_str_make(id, id_len), NULL);
+    sl_mutex_unlock(&s->lock);
+    if (!known) { /* nothing is written for an id the allow-list does not name */
+        ADD(s->bad_requests);
+        ADD(s->unknown);
+        return error_answer(conn, MHD_HTTP_BAD_REQUEST, "unknown collector");
+    }
+    int rc =
+        listed ? 0 : sl_cmdstore_admit(s->store, id, id_len, cf->max_collectors, now / 1000000);
+    if (rc == SL_ELIMIT) {
+        refused_new(c, id, id_len);
+        return error_answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "too many collectors (max_collectors reached)");
+    }
+    if (rc < 0) {
+        sl_error(c->name, "ping from %.*s: cannot record the collector in %s", (int)id_len, id,
+                 cf->state);
+        return error_answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot record the collector");
+    }
     struct cmdset *set = NULL;
     char etag[VLEN + 2];
-    int rc = 0;
+    rc = 0;
     sl_mutex_lock(&s->lock);
     if (s->set) {
         rc = sl_cmdstore_deliver(s->store, id, id_len, s->set->version, now / 1000000);
@@ -630,7 +870,6 @@ static enum MHD_Result ping(struct sl_component *c, struct MHD_Connection *conn,
     }
     sl_mutex_unlock(&s->lock);
     if (rc < 0) {
-        struct cmd_conf *cf = c->conf;
         sl_error(c->name, "ping from %.*s: cannot record the delivery in %s", (int)id_len, id,
                  cf->state);
         return error_answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot record the delivery");
@@ -723,7 +962,11 @@ static void load_input(struct sl_component *c, struct input *in, const char *nam
     }
 }
 
-static int cmd_init(struct sl_component *c, struct sl_diag *d)
+static void cmd_fini(struct sl_component *c);
+
+/* cmd_init without the clean-up of a failure (the pipeline calls fini only after a successful
+ * init). */
+static int init_state(struct sl_component *c, struct sl_diag *d)
 {
     struct cmd_conf *cf = c->conf;
     if (!cf->url && !cf->file) {
@@ -748,6 +991,15 @@ static int cmd_init(struct sl_component *c, struct sl_diag *d)
     if (cf->max_body == 0 || cf->max_body > (1u << 30)) {
         sl_component_diag_opt(c, "max_body", d);
         return sl_diag_set(d, SL_ECONFIG, "commands '%s': max_body must be 1 B to 1 GiB", c->name);
+    }
+    for (size_t i = 0; i < cf->collectors.count; i++) {
+        const char *id = cf->collectors.items[i];
+        const char *why = sl_commands_id_check(id, strlen(id));
+        if (why) {
+            sl_component_diag_opt(c, "collectors", d);
+            return sl_diag_set(d, SL_ECONFIG, "commands '%s': collectors[%zu] \"%s\": %s", c->name,
+                               i, id, why);
+        }
     }
     char host[256];
     uint16_t port;
@@ -795,6 +1047,23 @@ static int cmd_init(struct sl_component *c, struct sl_diag *d)
         load_input(c, &s->in_file, "file", cf->file);
     if (cf->url && (rc = curl_setup(c, d)) != 0)
         return rc;
+    s->in_ids.name = "collectors_file";
+    s->in_ids.location = cf->collectors_file;
+    s->in_ids.keeps = "the list of collectors in use stays";
+    s->in_url.keeps = s->in_file.keeps = "the current command set stays";
+    char msg[200];
+    if (cf->collectors_file && ids_read(c, true, &s->allow, msg, sizeof(msg))) {
+        sl_component_diag_opt(c, "collectors_file", d);
+        sl_diag_hint(d, "one collector id per line, `#` starts a comment");
+        return sl_diag_set(d, SL_ECONFIG, "commands '%s': collectors_file %s: %s", c->name,
+                           cf->collectors_file, msg);
+    }
+    if (!cf->collectors_file && cf->collectors.count &&
+        allow_build(c, NULL, 0, &s->allow, msg, sizeof(msg)))
+        return sl_diag_set(d, SL_ENOMEM, "commands '%s': %s", c->name, msg);
+    if (s->allow && s->allow->count == 0)
+        sl_warn(c->name, "collectors_file %s names no collector: every ping gets 400",
+                cf->collectors_file);
 
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->wake_fd < 0)
@@ -818,7 +1087,21 @@ static int cmd_init(struct sl_component *c, struct sl_diag *d)
     if (s->set)
         sl_info(c->name, "command set %s (%zu bytes) from %s", s->set->version, s->set->len,
                 cf->state);
+    if (s->allow)
+        sl_info(c->name, "%zu known collectors (collectors, collectors_file): other ids get 400",
+                s->allow->count);
+    else
+        sl_info(c->name, "any collector id is served, up to max_collectors (%lld; %lld known)",
+                (long long)cf->max_collectors, (long long)sl_cmdstore_collector_count(s->store));
     return 0;
+}
+
+static int cmd_init(struct sl_component *c, struct sl_diag *d)
+{
+    int rc = init_state(c, d);
+    if (rc)
+        cmd_fini(c); /* whatever was set up (c->state may be NULL) */
+    return rc;
 }
 
 static void wait_interval(struct sl_component *c, int64_t interval_ns)
@@ -881,6 +1164,7 @@ static void cmd_fini(struct sl_component *c)
     if (s->wake_fd >= 0)
         close(s->wake_fd);
     set_unref(s->set);
+    allow_free(s->allow);
     sl_mutex_fini(&s->lock);
     sl_free(s);
     c->state = NULL;
@@ -913,7 +1197,23 @@ static size_t cmd_stats(struct sl_component *c, struct sl_comp_stat *out)
                                    "200 answers that did not go out completely (the collector "
                                    "gets the set again)",
                                    false, GET(s->undone)};
-    return 8;
+    out[8] = (struct sl_comp_stat){"sluice_commands_unknown_collectors_total",
+                                   "pings answered 400 because the id is not in collectors or "
+                                   "collectors_file",
+                                   false, GET(s->unknown)};
+    out[9] = (struct sl_comp_stat){"sluice_commands_collectors_refused_total",
+                                   "pings from new ids answered 503 (max_collectors reached)",
+                                   false, GET(s->refused)};
+    sl_mutex_lock(&s->lock);
+    double known = s->allow ? (double)s->allow->count : -1;
+    sl_mutex_unlock(&s->lock);
+    if (known < 0)
+        known = (double)sl_cmdstore_collector_count(s->store);
+    out[10] = (struct sl_comp_stat){"sluice_commands_collectors",
+                                    "known collectors: the allow-list's ids, or without one the "
+                                    "ids recorded so far (at most max_collectors)",
+                                    true, known};
+    return 11;
 }
 
 static const struct sl_option cmd_opts[] = {
@@ -935,6 +1235,17 @@ static const struct sl_option cmd_opts[] = {
      "verify the server's TLS certificate and name (https)", NULL, 0, 0, 0},
     {"max_body", SL_OPT_SIZE, "1MiB", offsetof(struct cmd_conf, max_body),
      "larger command sets are refused (the current one stays)", NULL, 0, 0, 0},
+    {"collectors", SL_OPT_STRING_LIST, NULL, offsetof(struct cmd_conf, collectors),
+     "the collector ids served (an allow-list; others get 400); none: any well-formed id, up to "
+     "max_collectors",
+     NULL, 0, 0, 0},
+    {"collectors_file", SL_OPT_STRING, NULL, offsetof(struct cmd_conf, collectors_file),
+     "a file of collector ids served (one per line, # comments; with collectors: both), re-read "
+     "at each poll when it changed",
+     NULL, 0, 0, 0},
+    {"max_collectors", SL_OPT_INT, "100000", offsetof(struct cmd_conf, max_collectors),
+     "without collectors/collectors_file: new ids beyond this many known ones get 503", NULL, 1,
+     100000000, 0},
     {0},
 };
 

@@ -27,6 +27,13 @@
  *       hash TEXT NOT NULL,           -- of the last valid set it gave ('' if none)
  *       etag TEXT NOT NULL,           -- of that answer ('' if none)
  *       updated_ms INTEGER NOT NULL) WITHOUT ROWID;
+ *   CREATE TABLE command_collectors (                              -- known ids, all versions
+ *       collector TEXT PRIMARY KEY, first_seen_ms INTEGER NOT NULL) WITHOUT ROWID;
+ *
+ * command_collectors came after the first release of the schema. It is only added (CREATE
+ * TABLE IF NOT EXISTS), so the schema version stays 1: an older sluice opens the file and
+ * ignores the table, a newer one creates it in an older file. Its row count is kept in memory
+ * (`collectors`), counted once at open, so admitting an id never scans the table.
  */
 #include "state/command_store.h"
 
@@ -52,7 +59,9 @@ static const char SCHEMA_SQL[] =
     " PRIMARY KEY (collector, version)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS command_inputs (name TEXT PRIMARY KEY,"
     " location TEXT NOT NULL, hash TEXT NOT NULL, etag TEXT NOT NULL,"
-    " updated_ms INTEGER NOT NULL) WITHOUT ROWID;";
+    " updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS command_collectors (collector TEXT PRIMARY KEY,"
+    " first_seen_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
 enum stmt_id {
     ST_CURRENT,
@@ -63,6 +72,9 @@ enum stmt_id {
     ST_COUNT,
     ST_IN_GET,
     ST_IN_PUT,
+    ST_KNOWN,
+    ST_ADMIT,
+    ST_COLLECTORS,
     ST__N
 };
 
@@ -78,12 +90,17 @@ static const char *const STMT_SQL[ST__N] = {
     [ST_IN_GET] = "SELECT hash, etag FROM command_inputs WHERE name = ?1 AND location = ?2",
     [ST_IN_PUT] = "INSERT OR REPLACE INTO command_inputs (name, location, hash, etag, updated_ms)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_KNOWN] = "SELECT 1 FROM command_collectors WHERE collector = ?1",
+    [ST_ADMIT] = "INSERT OR IGNORE INTO command_collectors (collector, first_seen_ms)"
+                 " VALUES (?1, ?2)",
+    [ST_COLLECTORS] = "SELECT count(*) FROM command_collectors",
 };
 
 struct sl_cmdstore {
     struct sl_mutex lock;
     sqlite3 *db;             /* guarded_by: lock */
     sqlite3_stmt *st[ST__N]; /* guarded_by: lock */
+    int64_t collectors;      /* guarded_by: lock; rows of command_collectors */
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -168,6 +185,12 @@ int sl_cmdstore_open(const char *path, struct sl_cmdstore **out, struct sl_diag 
             goto fail;
         }
     }
+    if (sqlite3_step(s->st[ST_COLLECTORS]) != SQLITE_ROW) {
+        sl_diag_set(d, SL_EIO, "commands state %s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    s->collectors = sqlite3_column_int64(s->st[ST_COLLECTORS], 0);
+    sqlite3_reset(s->st[ST_COLLECTORS]);
     *out = s;
     return 0;
 fail:
@@ -297,6 +320,41 @@ int64_t sl_cmdstore_delivery_count(struct sl_cmdstore *s)
     sqlite3_stmt *st = stmt(s, ST_COUNT);
     int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
+    sl_mutex_unlock(&s->lock);
+    return n;
+}
+
+int sl_cmdstore_admit(struct sl_cmdstore *s, const char *id, size_t id_len, int64_t max,
+                      int64_t at_ms)
+{
+    sl_mutex_lock(&s->lock);
+    int ret = SL_EIO;
+    sqlite3_stmt *st = stmt(s, ST_KNOWN);
+    bind_text(st, 1, id, id_len);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        ret = 0;
+    } else if (rc == SQLITE_DONE && s->collectors >= max) {
+        ret = SL_ELIMIT;
+    } else if (rc == SQLITE_DONE) {
+        st = stmt(s, ST_ADMIT);
+        bind_text(st, 1, id, id_len);
+        sqlite3_bind_int64(st, 2, at_ms);
+        if (sqlite3_step(st) == SQLITE_DONE) {
+            ret = sqlite3_changes(s->db) > 0 ? 1 : 0;
+            s->collectors += ret;
+        }
+        sqlite3_reset(st);
+    }
+    sl_mutex_unlock(&s->lock);
+    return ret;
+}
+
+int64_t sl_cmdstore_collector_count(struct sl_cmdstore *s)
+{
+    sl_mutex_lock(&s->lock);
+    int64_t n = s->collectors;
     sl_mutex_unlock(&s->lock);
     return n;
 }

@@ -9,7 +9,9 @@
  *     version" hold across concurrent requests and restarts;
  *   - what each input (the `url`, the `file`) last gave: content hash and ETag, so that a
  *     restart neither re-fetches a body the server says is unchanged nor mistakes an
- *     unchanged input for a new version.
+ *     unchanged input for a new version;
+ *   - the collector ids admitted so far (of any version; not cleared by a new version), so
+ *     that their number can be bounded when no allow-list names the collectors.
  *
  * Thread-safe: every call takes the store's lock (one SQLite connection, serialised).
  */
@@ -56,6 +58,14 @@ int sl_cmdstore_undeliver(struct sl_cmdstore *s, const char *id, size_t id_len,
 
 /* Number of deliveries recorded (of any version; after a replace, of the current one). */
 int64_t sl_cmdstore_delivery_count(struct sl_cmdstore *s);
+
+/* Admit collector `id` to the known collectors unless `max` are known already: 1 when this
+ * call added it (committed), 0 when it was known, SL_ELIMIT when it is not known and the table
+ * holds `max` ids (nothing written), SL_EIO. */
+int sl_cmdstore_admit(struct sl_cmdstore *s, const char *id, size_t id_len, int64_t max,
+                      int64_t at_ms);
+/* Number of known collectors (sl_cmdstore_admit). */
+int64_t sl_cmdstore_collector_count(struct sl_cmdstore *s);
 
 /* What input `name` ("url", "file") last gave while it pointed at `location`: 0 with hash
  * (16 hex digits, or "" when it never gave a valid set) and etag ("" when none); SL_ENOENT

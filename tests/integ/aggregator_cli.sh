@@ -3,6 +3,7 @@
 #   - --help has the seed's scopt shape and every flag;
 #   - --print-config: the defaults; the saved YAML passes `sluice check -c`;
 #   - settings.conf (-f) is overridden by the command line; AGGREGATOR_ARGS_FILE replaces it;
+#   - settings.conf's collectorsFile (no flag) becomes sources.commands.collectors_file;
 #   - each bad value (port, unknown flag, log level, missing value, bool, settings line) exits 2
 #     with a message naming the flag or file:line;
 #   - values are YAML-escaped (quotes, backslashes, newlines, ${...});
@@ -106,6 +107,21 @@ grep -qx '    keep_files: true' merged.yaml || fail "settings.conf keep-temp-fil
 $AGG --config=settings.conf --batchTime 2 --print-config | grep -qx '    roll_interval: 2s' ||
   fail "--config= form"
 ok "defaults -> settings.conf -> command line"
+
+# ---- collectorsFile: a settings.conf key (no flag) -> sources.commands.collectors_file
+printf 'c1\n' > ids.txt
+printf 'commands = "http://recv/commands"\ncollectorsFile = ids.txt\n' > cf.conf
+P1=$(free_port); P2=$(free_port)
+$AGG -f cf.conf --host 127.0.0.1 -p $P1 -s $P2 -t $SEED_SECRET -c $SEED_PUBLIC --spool cfsp \
+  --api-listen 127.0.0.1:0 --ping-listen 127.0.0.1:0 --print-config > cf.yaml
+grep -qx '    collectors_file: "ids.txt"' cf.yaml || fail "collectorsFile: $(cat cf.yaml)"
+$SLUICE check -c cf.yaml 2> cf.err || fail "collectorsFile YAML does not check: $(cat cf.err)"
+set +e
+$AGG --collectorsFile ids.txt --print-config > /dev/null 2> cf.err; rc=$?
+set -e
+expect_eq "--collectorsFile is not a flag (exit)" "$rc" 2
+grep -q "unknown option '--collectorsFile'" cf.err || fail "message: $(cat cf.err)"
+ok "settings.conf collectorsFile"
 
 # ---- AGGREGATOR_ARGS_FILE replaces the command line
 printf -- '--print-config -p 6300\n  -e "two words \\"q\\""  -a '"'"'it is'"'"'\n' > args.txt

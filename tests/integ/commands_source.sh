@@ -11,6 +11,8 @@
 #   - the audit events (command_set, command_delivery) arrive in a file sink;
 #   - restart on the same state: 204 for collectors that had the current version, 200 for a
 #     new one, no new version;
+#   - a new set that cannot be stored (state locked by another process): stored at a later
+#     poll (the ETag of the failed answer is not kept);
 #   - the `file` input: a changed file is a new version;
 #   - a 200 the collector does not read (it hangs up): undone, the set goes out again;
 #   - a receiver that never answers: the poll fails after `timeout`; SIGTERM is prompt.
@@ -206,6 +208,30 @@ expect_eq "after restart, new collector" "$(ping c5)" 200
 cmp -s body.txt v2.json || fail "c5 body: $(cat body.txt)"
 expect_eq "no new version after restart" "$(metric sluice_commands_versions_total)" 0
 expect_eq "no poll failures after restart" "$(metric sluice_commands_poll_failures_total)" 0
+
+# ---- a new set that cannot be stored (another process holds the state's write lock): the
+# ETag is not taken, so a later poll fetches the set again and stores it
+rm -f locked
+$PY - state/commands.db <<'PYEOF' &
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+con.execute("BEGIN IMMEDIATE")
+open("locked", "w").close()
+for _ in range(300):  # until the source gave up (its busy timeout is 5 s)
+    if "cannot store the new command set" in open("log2.txt").read(): break
+    time.sleep(0.1)
+con.execute("ROLLBACK")
+PYEOF
+LPID=$!; PIDS+=($LPID)
+for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+printf '{"commands":[],"v":3}' > served.json
+cp served.json v3.json
+wait $LPID
+grep -q 'cannot store the new command set' log2.txt || fail "store failure not logged: $(cat log2.txt)"
+expect_eq "no version while the state is locked" "$(metric sluice_commands_versions_total)" 0
+wait_metric sluice_commands_versions_total 1
+expect_eq "stored at a later poll, c1" "$(ping c1)" 200
+cmp -s body.txt v3.json || fail "c1 body after the retry: $(cat body.txt)"
 stop_sluice
 
 # ---- the file input: a changed file is a new version (and --once polls once)

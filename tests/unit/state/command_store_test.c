@@ -3,7 +3,8 @@
  * recorded once per collector and version, a replace clears the history in the same
  * transaction, everything survives reopening the file, inputs' hashes and ETags are kept per
  * location, concurrent deliveries of one id record exactly one, bad files and a newer schema
- * are refused.
+ * are refused, known collectors are bounded and kept across versions and reopening (also
+ * in a file made before their table existed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,6 +204,55 @@ static void test_bad_files(void **state)
     sl_cmdstore_free(s);
 }
 
+static void test_admit(void **state)
+{
+    struct sl_cmdstore *s = open_in_dir("admit.db");
+    assert_int_equal(sl_cmdstore_collector_count(s), 0);
+    assert_int_equal(sl_cmdstore_admit(s, "c1", 2, 2, 1), 1);
+    assert_int_equal(sl_cmdstore_admit(s, "c1", 2, 2, 1), 0); /* known */
+    assert_int_equal(sl_cmdstore_admit(s, "c2", 2, 2, 1), 1);
+    assert_int_equal(sl_cmdstore_admit(s, "c3", 2, 2, 1), SL_ELIMIT); /* full */
+    assert_int_equal(sl_cmdstore_admit(s, "c2", 2, 2, 1), 0);         /* known ids still pass */
+    assert_int_equal(sl_cmdstore_collector_count(s), 2);
+    /* a new version clears the deliveries, not the known collectors */
+    assert_int_equal(sl_cmdstore_replace(s, "0123456789abcdef", "{}", 2, 1), 0);
+    assert_int_equal(sl_cmdstore_admit(s, "c3", 2, 2, 1), SL_ELIMIT);
+    assert_int_equal(sl_cmdstore_admit(s, "c3", 2, 3, 1), 1); /* a larger bound */
+    sl_cmdstore_free(s);
+    s = open_in_dir("admit.db"); /* the count survives reopening */
+    assert_int_equal(sl_cmdstore_collector_count(s), 3);
+    assert_int_equal(sl_cmdstore_admit(s, "c4", 2, 3, 1), SL_ELIMIT);
+    assert_int_equal(sl_cmdstore_admit(s, "c1", 2, 3, 1), 0);
+    sl_cmdstore_free(s);
+
+    /* a file of the first schema (no command_collectors): the table is added */
+    char path[256];
+    snprintf(path, sizeof path, "%s/old.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE command_schema (version INTEGER NOT NULL);"
+                     "INSERT INTO command_schema VALUES (1);"
+                     "CREATE TABLE command_set (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                     " version TEXT NOT NULL, body BLOB NOT NULL, fetched_ms INTEGER NOT NULL);"
+                     "CREATE TABLE command_deliveries (collector TEXT NOT NULL,"
+                     " version TEXT NOT NULL, delivered_ms INTEGER NOT NULL,"
+                     " PRIMARY KEY (collector, version)) WITHOUT ROWID;"
+                     "CREATE TABLE command_inputs (name TEXT PRIMARY KEY,"
+                     " location TEXT NOT NULL, hash TEXT NOT NULL, etag TEXT NOT NULL,"
+                     " updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+                     "INSERT INTO command_set VALUES (1, '0123456789abcdef', '[]', 5);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    s = open_in_dir("old.db");
+    expect_current(s, "0123456789abcdef", "[]");
+    assert_int_equal(sl_cmdstore_collector_count(s), 0);
+    assert_int_equal(sl_cmdstore_admit(s, "c1", 2, 1, 1), 1);
+    sl_cmdstore_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_inputs),
         cmocka_unit_test(test_concurrent_deliveries),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_admit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
