@@ -164,6 +164,8 @@ struct sl_component_ops {
      * thread after, and finis it after every other component, so the components it reads
      * from exist when it starts and have handed over their last output when it ends. */
     bool no_inputs;
+    /* no_inputs sinks, optional: what feeds it, for `sluice check` ("files of parquet") */
+    void (*fed_by)(const struct sl_component *c, char *out, size_t n);
 };
 
 struct sl_comp_metrics {

@@ -998,6 +998,11 @@ void sl_pipeline_describe(const struct sl_pipeline *p, struct sl_buf *out)
                         sl_buf_puts(out, ", ");
                     port_name(p, nd->inputs[k], out);
                 }
+            } else if (nd->comp.ops->fed_by && nd->inited) {
+                char by[160] = "";
+                nd->comp.ops->fed_by(&nd->comp, by, sizeof(by));
+                if (by[0])
+                    sl_buf_appendf(out, " <- %s", by);
             }
             sl_buf_putc(out, '\n');
         }

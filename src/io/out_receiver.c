@@ -1047,6 +1047,12 @@ fail:
     return rc;
 }
 
+static void rcv_fed_by(const struct sl_component *c, char *out, size_t n)
+{
+    const struct rcv_conf *cf = c->conf;
+    snprintf(out, n, "files of %s", cf->files_from);
+}
+
 const struct sl_component_ops sl_out_receiver_ops = {
     .type = "receiver",
     .kind = SL_KIND_SINK,
@@ -1060,4 +1066,5 @@ const struct sl_component_ops sl_out_receiver_ops = {
     .flush_interval_ns = 100 * 1000000LL,
     .stats = rcv_stats,
     .no_inputs = true,
+    .fed_by = rcv_fed_by,
 };

@@ -77,12 +77,14 @@ assert c["api"] == {"listen": "127.0.0.1:9000"} and c["log_level"] == "warn", c
 PYEOF
 ok "--print-config: every flag lands on its YAML key"
 
-# the printed YAML loads with `sluice check` (no receiver/commands: those types come later)
+# the printed YAML loads with `sluice check`, which shows what feeds the receiver sink
 P1=$(free_port); P2=$(free_port)
 $AGG --host 127.0.0.1 -p $P1 -s $P2 -t $SEED_SECRET -c $SEED_PUBLIC --dns 127.0.0.1:1 \
-  --spool sp -g 127.0.0.1:1 -q id-1 --api-listen 127.0.0.1:0 --print-config > saved.yaml
+  --spool sp -g 127.0.0.1:1 -q id-1 --api-listen 127.0.0.1:0 -r http://127.0.0.1:1/up \
+  -a key1 --print-config > saved.yaml
 $SLUICE check -c saved.yaml > check.txt 2>&1 || fail "check of the printed config: $(cat check.txt)"
 grep -q 'saved.yaml: ok' check.txt || fail "check: $(cat check.txt)"
+grep -Eq 'sink +upload +receiver +<- files of parquet' check.txt || fail "check: $(cat check.txt)"
 ok "the printed config passes sluice check"
 
 # ---- settings.conf, overridden by the command line
