@@ -711,8 +711,10 @@ static void build_yaml(const struct settings *st, struct sl_buf *b)
         kv(b, 4, "url", v[A_RECEIVER]);
         if (v[A_API_KEY])
             kv(b, 4, "api_key", v[A_API_KEY]);
-        if (v[A_UNIQUE_ID])
+        if (v[A_UNIQUE_ID] && *v[A_UNIQUE_ID])
             kv(b, 4, "aggregator_id", v[A_UNIQUE_ID]);
+        else
+            sl_buf_puts(b, "    # aggregator_id: required to run (-q/--uniqueId)\n");
         if (v[A_DESCRIPTION])
             kv(b, 4, "description", v[A_DESCRIPTION]);
         char *spool = spool_path(st, "");
@@ -807,6 +809,12 @@ int sl_cmd_aggregator(int argc, char **argv)
         status = usage_error("-t/--secretKey", "required: the ZMQ-Curve secret key (80 hex, as "
                                                "the JVM aggregator's; `sluice keygen` makes a "
                                                "pair)");
+        goto done;
+    }
+    if (st.val[A_RECEIVER] && (!st.val[A_UNIQUE_ID] || !*st.val[A_UNIQUE_ID])) {
+        status = usage_error("-q/--uniqueId", "required with -r/--receiver: the aggregator-id "
+                                              "field of every upload (the receiver names the "
+                                              "files after it)");
         goto done;
     }
     char *probe = spool_path(&st, "x");

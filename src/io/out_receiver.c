@@ -85,7 +85,7 @@ static const struct sl_option rcv_opts[] = {
     {"api_key", SL_OPT_STRING, "", offsetof(struct rcv_conf, api_key), "the api-key field", NULL, 0,
      0, 0},
     {"aggregator_id", SL_OPT_STRING, "", offsetof(struct rcv_conf, aggregator_id),
-     "the aggregator-id field", NULL, 0, 0, 0},
+     "the aggregator-id field: 1-128 characters of [A-Za-z0-9._-] (needed)", NULL, 0, 0, 0},
     {"description", SL_OPT_STRING, NULL, offsetof(struct rcv_conf, description),
      "the description field: sent until one upload carrying it succeeded (across restarts)", NULL,
      0, 0, 0},
@@ -900,6 +900,22 @@ static char *norm_dir(const char *p, size_t n)
     return sl_xstrndup(p, n);
 }
 
+/* The receiver's rule for aggregator-id (api/upload_server.c, docs/receiver.md): a sink
+ * sending anything else would have every file refused (400) and moved to rejected/. */
+static bool aggregator_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 1 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* Resolve files_from and the spool. The layout <spool>/{type}/... is what makes the type of
  * a left-over file known at start (its first directory). */
 static int resolve_spool(struct sl_component *c, struct sl_diag *d, struct sl_component **pq)
@@ -994,6 +1010,24 @@ static int rcv_init(struct sl_component *c, struct sl_diag *d)
         sl_component_diag_opt(c, "retry_initial", d);
         rc = sl_diag_set(d, SL_ECONFIG, "receiver sink '%s': retry_initial must be at least 10ms",
                          c->name);
+        goto fail;
+    }
+    if (!aggregator_id_ok(cf->aggregator_id)) {
+        sl_component_diag_opt(c, "aggregator_id", d);
+        sl_diag_hint(d, "e.g. aggregator_id: agg-1 (the aggregator's -q/--uniqueId)");
+        rc = sl_diag_set(d, SL_ECONFIG,
+                         "receiver sink '%s': aggregator_id must be 1-128 characters of "
+                         "[A-Za-z0-9._-] (the receiver refuses any other, and the files would "
+                         "be given up)",
+                         c->name);
+        goto fail;
+    }
+    if (cf->description && strlen(cf->description) > 4096) {
+        sl_component_diag_opt(c, "description", d);
+        rc = sl_diag_set(d, SL_ECONFIG,
+                         "receiver sink '%s': description of %zu bytes; the receiver takes at "
+                         "most 4096",
+                         c->name, strlen(cf->description));
         goto fail;
     }
     if (cf->timeout <= 0) {

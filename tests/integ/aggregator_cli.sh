@@ -177,6 +177,10 @@ export AGGREGATOR_ARGS_FILE=/nonexistent
 bad "AGGREGATOR_ARGS_FILE: cannot open /nonexistent"
 unset AGGREGATOR_ARGS_FILE
 bad "-t/--secretKey: required" --spool sp2 -p 0 -s -1
+bad "-q/--uniqueId: required with -r/--receiver" --spool sp2 -p 0 -s -1 -t $SEED_SECRET \
+  -r http://127.0.0.1:1/up -a k
+$AGG -r http://127.0.0.1:1/up --print-config | grep -qx '    # aggregator_id: required to run (-q/--uniqueId)' ||
+  fail "aggregator_id placeholder"
 ok "bad values exit 2 naming the flag or file:line"
 
 # ---- YAML escaping: what goes in comes back out, ${...} is not substituted

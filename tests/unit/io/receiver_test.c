@@ -174,7 +174,7 @@ static void test_scan(void **state)
 static int try_pipeline(const char *sinks, struct sl_diag *d, struct sl_pipeline **out,
                         struct sl_config **cfgp)
 {
-    char yaml[4096];
+    char yaml[16384];
     snprintf(yaml, sizeof yaml, "sources:\n  src: {type: idle}\nsinks:\n%s", sinks);
     sl_diag_init(d);
     struct sl_config *cfg = NULL;
@@ -270,11 +270,45 @@ static void test_config_errors(void **state)
     snprintf(sinks, sizeof sinks,
              PQ("%s/spool/{type}/x.parquet",
                 "    partition_by: type\n") "  up:\n    type: receiver\n    files_from: pq\n    "
-                                            "url: http://127.0.0.1:1/\n"
+                                            "url: http://127.0.0.1:1/\n    aggregator_id: a\n"
                                             "  up2:\n    type: receiver\n    files_from: pq\n"
-                                            "    url: http://127.0.0.1:2/\n",
+                                            "    url: http://127.0.0.1:2/\n    aggregator_id: a\n",
              dir);
-    expect_error(sinks, 15, 17, "already uploaded by another receiver sink");
+    expect_error(sinks, 16, 17, "already uploaded by another receiver sink");
+    /* an aggregator_id the receiver refuses (every file would be rejected), none at all, and
+     * a description it refuses */
+    static const char *const bad_ids[] = {"\"\"", "\"a/b\"", "\"x y\""};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sinks, sizeof sinks,
+                 PQ("%s/spool/{type}/x.parquet", "    partition_by: type\n") "  up:\n    type: "
+                                                                             "receiver\n    "
+                                                                             "files_from: pq\n    "
+                                                                             "url: "
+                                                                             "http://127.0.0.1:1/\n"
+                                                                             "    aggregator_id: "
+                                                                             "%s\n",
+                 dir, bad_ids[i]);
+        expect_error(sinks, 13, 20, "aggregator_id must be 1-128 characters");
+    }
+    snprintf(sinks, sizeof sinks,
+             PQ("%s/spool/{type}/x.parquet",
+                "    partition_by: type\n") "  up:\n    type: receiver\n    files_from: pq\n    "
+                                            "url: http://127.0.0.1:1/\n",
+             dir);
+    expect_error(sinks, 9, 3, "aggregator_id must be 1-128 characters");
+    char big[5000];
+    memset(big, 'd', 4097);
+    big[4097] = 0;
+    char *many = malloc(8192);
+    assert_non_null(many);
+    snprintf(many, 8192,
+             PQ("%s/spool/{type}/x.parquet",
+                "    partition_by: type\n") "  up:\n    type: receiver\n    files_from: pq\n    "
+                                            "url: http://127.0.0.1:1/\n    aggregator_id: a\n"
+                                            "    description: %s\n",
+             dir, big);
+    expect_error(many, 14, 18, "description of 4097 bytes");
+    free(many);
     /* a receiver takes no inputs; other sinks still need them */
     snprintf(sinks, sizeof sinks,
              PQ("%s/spool/{type}/x.parquet",
@@ -297,7 +331,7 @@ static void test_leftovers_not_started(void **state)
     snprintf(
         sinks, sizeof sinks,
         "  up:\n    type: receiver\n    files_from: pq\n    url: http://127.0.0.1:1/\n"
-        "    spool: %s/spool/\n    description: first\n"
+        "    spool: %s/spool/\n    description: first\n    aggregator_id: agg-1\n"
         "  pq:\n    type: parquet\n    inputs: [src]\n    path: \"%s/spool/{type}/x.parquet\"\n"
         "    partition_by: type\n",
         dir, dir);
