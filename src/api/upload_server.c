@@ -122,6 +122,9 @@ struct sl_upload_server {
     /* all below: guarded_by lock (MHD's pool threads; read by sl_upload_server_stop after they
      * ended) */
     struct sl_mutex lock;
+    struct sl_mutex save_lock; /* aggregators.json writes; taken after lock, never inside */
+    uint64_t aggs_gen;         /* guarded_by: lock — snapshots made */
+    uint64_t aggs_saved_gen;   /* guarded_by: save_lock — the newest written */
     struct watched keys_w;
     char **keys;
     size_t nkeys;
@@ -421,35 +424,50 @@ static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
     return rc;
 }
 
-static int save_aggs(struct sl_upload_server *r)
+/* The registry as JSON, into b (initialised by the caller). Under r->lock. */
+static void aggs_json(const struct sl_upload_server *r, struct sl_buf *b)
 {
-    struct sl_buf b;
-    sl_buf_init(&b, 0);
-    sl_buf_puts(&b, "{");
+    sl_buf_puts(b, "{");
     for (size_t i = 0; i < r->naggs; i++) {
         const struct agg *g = &r->aggs[i];
-        sl_buf_appendf(&b, "%s\n  \"%s\": {", i ? "," : "", g->id);
+        sl_buf_appendf(b, "%s\n  \"%s\": {", i ? "," : "", g->id);
         if (g->desc) {
-            sl_buf_puts(&b, "\"description\": ");
-            sl_json_write_string(&b, g->desc, strlen(g->desc));
-            sl_buf_puts(&b, ", ");
+            sl_buf_puts(b, "\"description\": ");
+            sl_json_write_string(b, g->desc, strlen(g->desc));
+            sl_buf_puts(b, ", ");
         }
-        sl_buf_puts(&b, "\"first_seen\": ");
-        sl_json_write_string(&b, g->first_seen, strlen(g->first_seen));
-        sl_buf_puts(&b, ", \"last_seen\": ");
-        sl_json_write_string(&b, g->last_seen, strlen(g->last_seen));
-        sl_buf_puts(&b, "}");
+        sl_buf_puts(b, "\"first_seen\": ");
+        sl_json_write_string(b, g->first_seen, strlen(g->first_seen));
+        sl_buf_puts(b, ", \"last_seen\": ");
+        sl_json_write_string(b, g->last_seen, strlen(g->last_seen));
+        sl_buf_puts(b, "}");
     }
-    sl_buf_puts(&b, "\n}\n");
-    char path[PATH_MAX];
-    agg_path(r, path, sizeof(path));
-    int rc = write_atomic(path, b.ptr, b.len);
-    sl_buf_fini(&b);
-    return rc;
+    sl_buf_puts(b, "\n}\n");
 }
 
-/* After a stored upload: remember the aggregator (first/last seen, description). */
-static void agg_seen(struct sl_upload_server *r, const char *id, const char *desc)
+/* Write a snapshot made by agg_seen, without r->lock (two fsyncs of a file that can reach
+ * tens of MB must not hold the other uploads back). Snapshots are numbered: an older one
+ * that comes late does not overwrite a newer one already written. */
+static void aggs_write(struct sl_upload_server *r, const struct sl_buf *snap, uint64_t gen)
+{
+    sl_mutex_lock(&r->save_lock);
+    if (gen > r->aggs_saved_gen) {
+        char path[PATH_MAX];
+        agg_path(r, path, sizeof(path));
+        int rc = write_atomic(path, snap->ptr, snap->len);
+        if (rc)
+            sl_error("receiver", "cannot write %s: %s", path, sl_strerror(rc));
+        else
+            r->aggs_saved_gen = gen;
+    }
+    sl_mutex_unlock(&r->save_lock);
+}
+
+/* After a stored upload: remember the aggregator (first/last seen, description). Under
+ * r->lock. When the file is to be rewritten: its text in snap and a snapshot number (for
+ * aggs_write, after the lock); else 0. */
+static uint64_t agg_seen(struct sl_upload_server *r, const char *id, const char *desc,
+                         struct sl_buf *snap)
 {
     int64_t now = sl_clock_wall_ns();
     char ts[40];
@@ -463,7 +481,7 @@ static void agg_seen(struct sl_upload_server *r, const char *id, const char *des
                     "remembered in aggregators.json; its uploads are stored as usual",
                     AGGS_MAX, id);
         r->aggs_full_logged = true;
-        return;
+        return 0;
     }
     if (!g) {
         g = agg_add(r, id);
@@ -479,12 +497,10 @@ static void agg_seen(struct sl_upload_server *r, const char *id, const char *des
     if (now - g->written_ns >= AGG_SEEN_EVERY)
         dirty = true;
     if (!dirty)
-        return;
-    int rc = save_aggs(r);
-    if (rc)
-        sl_error("receiver", "cannot write %s/aggregators.json: %s", r->root, sl_strerror(rc));
-    else
-        g->written_ns = now;
+        return 0;
+    aggs_json(r, snap);
+    g->written_ns = now; /* a failed write is logged; the next change writes again */
+    return ++r->aggs_gen;
 }
 
 /* ---------------------------------------------------------------- HTTP answers */
@@ -643,7 +659,8 @@ static int reject(struct upload *u, unsigned status, const char *fmt, ...)
     if (u->fd >= 0) { /* nothing of a rejected upload stays on disk */
         close(u->fd);
         u->fd = -1;
-        unlink(u->tmp);
+        if (u->tmp[0])
+            unlink(u->tmp);
     }
     return 0;
 }
@@ -656,7 +673,8 @@ static void upload_free(struct upload *u)
         MHD_destroy_post_processor(u->pp);
     if (u->fd >= 0) {
         close(u->fd);
-        unlink(u->tmp);
+        if (u->tmp[0])
+            unlink(u->tmp);
     }
     sl_free(u);
 }
@@ -882,8 +900,10 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
             break;
         }
         int mv = sl_fs_rename_noreplace(u->tmp, path);
-        if (mv == 0)
+        if (mv == 0) {
+            u->tmp[0] = 0; /* the name is free again: another upload's mkstemp may take it */
             break;
+        }
         if (mv != -EEXIST) {
             rc = mv;
             break;
@@ -891,6 +911,7 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         if (same_content(u->fd, path)) {
             duplicate = true;
             unlink(u->tmp);
+            u->tmp[0] = 0;
             break;
         }
         if (k == SUFFIX_MAX)
@@ -901,11 +922,18 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         reject(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file");
         return finish_reject(u, conn);
     }
-    /* the answer says "stored": the new name must survive a power loss (the sender deletes
-     * its copy on 2xx) */
-    if (!duplicate && (rc = fsync_dir(dir)) != 0) {
-        sl_error("receiver", "cannot fsync %s after storing %s: %s", dir, rel, sl_strerror(rc));
-        unlink(path);
+    /* the answer says "stored": the name must survive a power loss (the sender deletes its
+     * copy on 2xx). The file's directory, and the entries of {type}/ and {date}/ (created by
+     * this upload or by a concurrent one that may not have synced them yet); a duplicate
+     * too, since the upload that stored it may still be syncing. On failure the file stays
+     * (a retry finds it, as a duplicate, and syncs again) and the answer is 500. */
+    char type_dir[PATH_MAX];
+    snprintf(type_dir, sizeof(type_dir), "%s/%s", r->root, type); /* shorter than dir */
+    const char *why = dir;
+    if ((rc = fsync_dir(dir)) == 0 && (rc = fsync_dir((why = type_dir))) == 0)
+        rc = fsync_dir((why = r->root));
+    if (rc) {
+        sl_error("receiver", "cannot fsync %s after storing %s: %s", why, rel, sl_strerror(rc));
         reject(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file");
         return finish_reject(u, conn);
     }
@@ -919,8 +947,13 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
         r->st.bytes += u->file_bytes;
         r->st.rows += (uint64_t)info.num_rows;
     }
-    agg_seen(r, id, fval(u, F_DESC));
+    struct sl_buf snap;
+    sl_buf_init(&snap, 0);
+    uint64_t gen = agg_seen(r, id, fval(u, F_DESC), &snap);
     sl_mutex_unlock(&r->lock);
+    if (gen)
+        aggs_write(r, &snap, gen);
+    sl_buf_fini(&snap);
     sl_info("receiver",
             "%s path=%s aggregator=%s type=%s bytes=%llu rows=%lld description=%s remote=%s",
             duplicate ? "duplicate (identical bytes already stored)" : "stored", rel, id, type,
@@ -1059,6 +1092,7 @@ static void free_receiver(struct sl_upload_server *r)
         sl_free(r->aggs[i].desc);
     sl_free(r->aggs);
     sl_mutex_fini(&r->lock);
+    sl_mutex_fini(&r->save_lock);
     sl_buf_fini(&r->cmd_body);
     sl_free(r->root);
     sl_free(r->keys_path);
@@ -1077,6 +1111,7 @@ struct sl_upload_server *sl_upload_server_start(const struct sl_upload_server_op
     struct sl_upload_server *r = sl_xcalloc(1, sizeof(*r));
     r->root = sl_xstrdup(o->root);
     sl_mutex_init(&r->lock);
+    sl_mutex_init(&r->save_lock);
     r->keys_path = sl_xstrdup(o->keys_path);
     r->commands_path = o->commands_path ? sl_xstrdup(o->commands_path) : NULL;
     r->upload_path = o->upload_path ? sl_xstrdup(o->upload_path) : NULL;
