@@ -928,7 +928,7 @@ static enum MHD_Result finish_upload(struct upload *u, struct MHD_Connection *co
      * too, since the upload that stored it may still be syncing. On failure the file stays
      * (a retry finds it, as a duplicate, and syncs again) and the answer is 500. */
     char type_dir[PATH_MAX];
-    snprintf(type_dir, sizeof(type_dir), "%s/%s", r->root, type); /* shorter than dir */
+    dirname_of(dir, type_dir, sizeof(type_dir)); /* {root}/{type}/{date} -> {root}/{type} */
     const char *why = dir;
     if ((rc = fsync_dir(dir)) == 0 && (rc = fsync_dir((why = type_dir))) == 0)
         rc = fsync_dir((why = r->root));
