@@ -132,6 +132,14 @@ struct input {
     ino_t ino;
     off_t size;
     struct timespec mtime;
+    /* a valid body whose set could not be stored: offered again at the next poll, unless the
+     * other input's set is stored first (then this one is taken as read: the other changed
+     * later, and a retry must not undo it) */
+    bool pending;
+    char pend_hash[VLEN];
+    char pend_etag[SL_CMDSTORE_ETAG_MAX];
+    bool pend_has_st; /* file: the stat of that read */
+    struct stat pend_st;
     /* the current failure, logged when it changes and every RELOG_NS while it lasts */
     char failure[256];
     int64_t failure_logged_ns;
@@ -316,6 +324,28 @@ static int new_version(struct sl_component *c, struct input *in, const char *ver
     return 0;
 }
 
+static void sig_take(struct input *in, const struct stat *st);
+
+/* The set of `in` was just stored: the other input's set that could not be stored earlier
+ * is taken as read, not offered again (it would replace a set that came after it). */
+static void supersede_pending(struct sl_component *c, const struct input *in)
+{
+    struct cmd_state *s = c->state;
+    struct input *o = in == &s->in_url ? &s->in_file : &s->in_url;
+    if (!o->pending)
+        return;
+    o->pending = false;
+    memcpy(o->hash, o->pend_hash, VLEN);
+    snprintf(o->etag, sizeof(o->etag), "%s", o->pend_etag);
+    if (o->pend_has_st)
+        sig_take(o, &o->pend_st);
+    sl_cmdstore_input_put(s->store, o->name, o->location, o->hash, o->etag);
+    sl_info(c->name,
+            "the set %s %s gave (version %s) was never stored and is now replaced by the one "
+            "from %s %s",
+            o->name, o->location, o->hash, in->name, in->location);
+}
+
 /* A body an input gave (200 or a changed file). Validated, hashed, maybe a new version;
  * `etag` is the answer's ("" for none or for the file). 0 when the body was dealt with (taken,
  * the same as before, or refused as invalid JSON: logged, and fetching it again would not
@@ -366,8 +396,14 @@ static int offer(struct sl_component *c, struct input *in, const char *body, siz
             input_failed(c, in, "out of memory for a new command set of %zu bytes", len);
         else
             input_failed(c, in, "cannot store the new command set in %s", cf->state);
+        in->pending = true;
+        memcpy(in->pend_hash, hash, VLEN);
+        snprintf(in->pend_etag, sizeof(in->pend_etag), "%s", etag);
         return rc; /* the input's hash and ETag stay old: the next poll tries again */
     }
+    in->pending = false;
+    if (!current)
+        supersede_pending(c, in);
     memcpy(in->hash, hash, VLEN);
     snprintf(in->etag, sizeof(in->etag), "%s", etag);
     /* the set itself is stored: failing to record the input only costs, after a restart, one
@@ -444,6 +480,8 @@ static void poll_file(struct sl_component *c)
         input_failed(c, in, "larger than max_body (%llu bytes)", (unsigned long long)cf->max_body);
     /* the stat is remembered only once the body was dealt with: a set that could not be
      * stored (SQLite busy, I/O error, out of memory) is read and offered again next poll */
+    in->pend_st = st; /* for supersede_pending, if this read cannot be stored */
+    in->pend_has_st = true;
     if (!err && !too_big && b.len <= cf->max_body &&
         offer(c, in, b.len ? b.ptr : "", b.len, "") == 0)
         sig_take(in, &st);

@@ -14,6 +14,9 @@
 #   - a new set that cannot be stored (state locked by another process): stored at a later
 #     poll (the ETag of the failed answer is not kept);
 #   - the `file` input: a changed file is a new version;
+#   - file and url both change while the state is locked; the file's set fails to store, the
+#     url's (same poll) waits for the lock and is stored: it stays (the file's is not offered
+#     again over it);
 #   - a 200 the collector does not read (it hangs up): undone, the set goes out again;
 #   - a receiver that never answers: the poll fails after `timeout`; SIGTERM is prompt.
 source "$(dirname "$0")/lib/common.bash"
@@ -253,6 +256,46 @@ printf '[{"op":"start"}]' > local.json
 for _ in $(seq 50); do [ "$(grep -c 'new command set' logf.txt)" -ge 2 ] && break; sleep 0.1; done
 expect_eq "changed file, f1" "$(curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$FPORT/agent/ping?id=f1")" 200
 cmp -s body.txt local.json || fail "changed file body: $(cat body.txt)"
+
+# ---- file and url: the file's set could not be stored, the url's (later) was: the url's stays
+printf '{"src":"file","n":1}' > both.json
+printf '{"src":"url","n":1}' > served.json
+BPORT=$(free_port)
+cat > b.yaml <<YAML
+sources:
+  cmds: {type: commands, file: both.json, url: "http://127.0.0.1:$SPORT/commands", state: b.db,
+         listen: "127.0.0.1:$BPORT", poll_interval: 200ms}
+YAML
+$SLUICE run -c b.yaml --no-status 2> logb.txt &
+BRUN=$!; PIDS+=($BRUN)
+wait_port $BPORT
+bping() { curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$BPORT/agent/ping?id=$1"; }
+for _ in $(seq 50); do [ "$(grep -c 'new command set' logb.txt)" -ge 2 ] && break; sleep 0.1; done
+expect_eq "file and url: first set" "$(bping b1)" 200
+expect_eq "file and url: the url's set (polled after the file)" "$(cat body.txt)" '{"src":"url","n":1}'
+rm -f locked
+$PY - b.db <<'PYEOF' &
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+con.execute("BEGIN IMMEDIATE")
+open("locked", "w").close()
+for _ in range(300):  # the file's store gave up (busy timeout 5 s); the url's now waits
+    if "cannot store the new command set" in open("logb.txt").read(): break
+    time.sleep(0.05)
+con.execute("ROLLBACK")
+PYEOF
+LPID=$!; PIDS+=($LPID)
+for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+printf '{"src":"file","n":2}' > both.json
+printf '{"src":"url","n":2}' > served.json
+wait $LPID
+for _ in $(seq 100); do grep -q 'is now replaced by the one from url' logb.txt && break; sleep 0.1; done
+grep -q 'file both.json: cannot store the new command set' logb.txt || fail "file store failure: $(cat logb.txt)"
+sleep 1.2 # several polls: the file's set must not come back
+expect_eq "file and url: after the lock" "$(bping b2)" 200
+expect_eq "file and url: the url's later set stays" "$(cat body.txt)" '{"src":"url","n":2}'
+kill -TERM $BRUN; wait $BRUN || fail "exit status: $(cat logb.txt)"
+ok "a set that could not be stored does not replace a later one"
 
 # ---- a 200 that does not go out (the collector hangs up without reading): undone, sent again
 $PY -c 'import json; print(json.dumps({"x": ["%06d" % i * 10 for i in range(60000)]}))' > local.json
