@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,10 +102,15 @@ int sl_fs_rename_noreplace(const char *from, const char *to)
         return unlink(from) == 0 ? 0 : -errno;
     if (errno == EEXIST)
         return -EEXIST;
+    /* neither (some FUSE and network filesystems): check, then rename. Not atomic against
+     * other processes; one lock makes it so against this process's other threads (the
+     * receiver's pool, two sinks) */
+    static pthread_mutex_t fallback = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&fallback);
     struct stat st;
-    if (stat(to, &st) == 0)
-        return -EEXIST;
-    return rename(from, to) == 0 ? 0 : -errno;
+    int rc = stat(to, &st) == 0 ? -EEXIST : rename(from, to) == 0 ? 0 : -errno;
+    pthread_mutex_unlock(&fallback);
+    return rc;
 }
 
 int sl_fs_rename_unique(const char *from, const char *to, enum sl_fs_variant how, char *used,
