@@ -214,19 +214,24 @@ expect_eq "no poll failures after restart" "$(metric sluice_commands_poll_failur
 
 # ---- a new set that cannot be stored (another process holds the state's write lock): the
 # ETag is not taken, so a later poll fetches the set again and stores it
-rm -f locked
-$PY - state/commands.db <<'PYEOF' &
+# hold_lock DB LOG: hold DB's write lock (in the background, pid in LPID) until LOG says a
+# store failed (the source's busy timeout is 5 s), then let go at once; returns once held
+hold_lock() {
+  rm -f locked
+  $PY - "$1" "$2" <<'PYEOF' &
 import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 con.execute("BEGIN IMMEDIATE")
 open("locked", "w").close()
-for _ in range(300):  # until the source gave up (its busy timeout is 5 s)
-    if "cannot store the new command set" in open("log2.txt").read(): break
-    time.sleep(0.1)
+for _ in range(600):
+    if "cannot store the new command set" in open(sys.argv[2]).read(): break
+    time.sleep(0.05)
 con.execute("ROLLBACK")
 PYEOF
-LPID=$!; PIDS+=($LPID)
-for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+  LPID=$!; PIDS+=($LPID)
+  for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+}
+hold_lock state/commands.db log2.txt
 printf '{"commands":[],"v":3}' > served.json
 cp served.json v3.json
 wait $LPID
@@ -273,19 +278,7 @@ bping() { curl -s -o body.txt -w '%{http_code}' "http://127.0.0.1:$BPORT/agent/p
 for _ in $(seq 50); do [ "$(grep -c 'new command set' logb.txt)" -ge 2 ] && break; sleep 0.1; done
 expect_eq "file and url: first set" "$(bping b1)" 200
 expect_eq "file and url: the url's set (polled after the file)" "$(cat body.txt)" '{"src":"url","n":1}'
-rm -f locked
-$PY - b.db <<'PYEOF' &
-import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-con.execute("BEGIN IMMEDIATE")
-open("locked", "w").close()
-for _ in range(300):  # the file's store gave up (busy timeout 5 s); the url's now waits
-    if "cannot store the new command set" in open("logb.txt").read(): break
-    time.sleep(0.05)
-con.execute("ROLLBACK")
-PYEOF
-LPID=$!; PIDS+=($LPID)
-for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+hold_lock b.db logb.txt # the url's store, in the same poll, then waits for it and succeeds
 printf '{"src":"file","n":2}' > both.json
 printf '{"src":"url","n":2}' > served.json
 wait $LPID
