@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "codec/json.h"
+#include "codec/netevent.h"
 #include "codec/parquet_footer.h"
 #include "sys/fdio.h"
 #include "sys/net.h"
@@ -60,28 +61,9 @@
 #define POOL_THREADS   4 /* uploads checked, fsynced, compared at once */
 #define SUFFIX_MAX     1000
 
-static const char *const types[] = {"GENERAL", "FTP", "HTTP",    "LDAP",   "SMB",
-                                    "SMTP",    "TDS", "DCE_RPC", "TELNET", "SYSTEM_STATS"};
-
 bool sl_upload_server_type_ok(const char *type)
 {
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(type, types[i]) == 0)
-            return true;
-    return false;
-}
-
-bool sl_upload_server_id_ok(const char *id, size_t len)
-{
-    if (len < 1 || len > 128)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    return sl_netevent_type_of(type, strlen(type)) != SL_NETEVENT_NONE;
 }
 
 /* A file we re-read when it changes (keys, commands). */
@@ -407,7 +389,7 @@ static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
             const struct sl_kv *kv = &v.u.map[i];
             char id[129];
             sl_str_copy(id, sizeof(id), kv->key);
-            if (!sl_upload_server_id_ok(kv->key.ptr, kv->key.len) || kv->val.type != SL_V_MAP ||
+            if (!sl_aggregator_id_ok(kv->key.ptr, kv->key.len) || kv->val.type != SL_V_MAP ||
                 agg_find(r, id) || r->naggs >= AGGS_MAX)
                 continue;
             struct agg *g = agg_add(r, id);
@@ -722,7 +704,7 @@ static int validate_fields(struct upload *u, bool final)
             return reject(u, MHD_HTTP_UNAUTHORIZED, "unknown api key");
     }
     const char *id = fval(u, F_ID);
-    if (id && !sl_upload_server_id_ok(id, u->f[F_ID].len))
+    if (id && !sl_aggregator_id_ok(id, u->f[F_ID].len))
         return reject(u, MHD_HTTP_BAD_REQUEST,
                       "bad aggregator-id: 1-128 characters of [A-Za-z0-9._-]");
     if (!id && final)
@@ -841,7 +823,7 @@ static enum MHD_Result finish_reject(struct upload *u, struct MHD_Connection *co
     const char *id = fval(u, F_ID);
     sl_warn("receiver", "rejected status=%u reason=\"%s\" remote=%s aggregator=%s type=%s",
             u->status, u->reason, u->remote,
-            id && sl_upload_server_id_ok(id, u->f[F_ID].len) ? id : "-",
+            id && sl_aggregator_id_ok(id, u->f[F_ID].len) ? id : "-",
             fval(u, F_TYPE) && sl_upload_server_type_ok(fval(u, F_TYPE)) ? fval(u, F_TYPE) : "-");
     return answer_text(conn, u->status, u->reason);
 }

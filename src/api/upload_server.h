@@ -57,9 +57,8 @@ void sl_upload_server_reload_keys(struct sl_upload_server *r);
  * no-op. */
 void sl_upload_server_stop(struct sl_upload_server *r, struct sl_upload_server_stats *st);
 
-/* Validation helpers (exposed for tests): a contract type name, an aggregator id
- * (1–128 bytes of [A-Za-z0-9._-]). */
+/* Whether `type` is a contract type name (codec/netevent.h's list; exposed for tests).
+ * Aggregator ids: sl_aggregator_id_ok (codec/netevent.h). */
 bool sl_upload_server_type_ok(const char *type);
-bool sl_upload_server_id_ok(const char *id, size_t len);
 
 #endif

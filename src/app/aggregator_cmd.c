@@ -19,6 +19,7 @@
 #include "app/run.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "codec/netevent.h"
 #include "core/config.h"
 #include "sys/fdio.h"
 
@@ -280,10 +281,7 @@ static int set_value(struct settings *st, enum agg_id id, const char *value, con
                                value);
         break;
     case K_STR:
-        if (id == A_UNIQUE_ID && *value &&
-            (strlen(value) > 128 ||
-             strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-                 strlen(value)))
+        if (id == A_UNIQUE_ID && *value && !sl_aggregator_id_ok(value, strlen(value)))
             return usage_error(where,
                                "'%s': the unique id names the aggregator's files at the "
                                "receiver: 1-128 of A-Z a-z 0-9 . _ -",

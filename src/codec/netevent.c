@@ -227,6 +227,19 @@ enum sl_netevent_type sl_netevent_type_of(const char *name, size_t len)
     return SL_NETEVENT_NONE;
 }
 
+bool sl_aggregator_id_ok(const char *id, size_t len)
+{
+    if (len < 1 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 static bool table_has(const struct sl_netevent__table *tb, const char *name, size_t len)
 {
     for (uint32_t i = 0; i < tb->count; i++)

@@ -52,6 +52,12 @@ const char *sl_netevent_type_name(enum sl_netevent_type t);
 /* By name (case-sensitive); SL_NETEVENT_NONE when unknown. */
 enum sl_netevent_type sl_netevent_type_of(const char *name, size_t len);
 
+/* The aggregator's upload contract (docs/aggregator.md) names each file by its type (above)
+ * and the aggregator's id: 1-128 characters of [A-Za-z0-9._-] (`-q/--uniqueId`, the
+ * `aggregator-id` field). The receiver, the receiver sink and the command line check ids with
+ * this one rule. Pure. */
+bool sl_aggregator_id_ok(const char *id, size_t len);
+
 /* Whether `name` (the schema's camelCase spelling) is a common field or a field of type t's
  * table (t may be SL_NETEVENT_NONE: common fields only). For the Zeek reader (codec/zeek.c),
  * which renames Zeek columns onto the schema. Any thread. */

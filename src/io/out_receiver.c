@@ -43,6 +43,7 @@
 #include "base/log.h"
 #include "core/component.h"
 #include "core/pipeline.h"
+#include "codec/netevent.h"
 #include "io/out_parquet.h"
 #include "sys/fdio.h"
 #include "sys/thread.h"
@@ -900,22 +901,6 @@ static char *norm_dir(const char *p, size_t n)
     return sl_xstrndup(p, n);
 }
 
-/* The receiver's rule for aggregator-id (api/upload_server.c, docs/receiver.md): a sink
- * sending anything else would have every file refused (400) and moved to rejected/. */
-static bool aggregator_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n < 1 || n > 128)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* Resolve files_from and the spool. The layout <spool>/{type}/... is what makes the type of
  * a left-over file known at start (its first directory). */
 static int resolve_spool(struct sl_component *c, struct sl_diag *d, struct sl_component **pq)
@@ -1012,7 +997,7 @@ static int rcv_init(struct sl_component *c, struct sl_diag *d)
                          c->name);
         goto fail;
     }
-    if (!aggregator_id_ok(cf->aggregator_id)) {
+    if (!sl_aggregator_id_ok(cf->aggregator_id, strlen(cf->aggregator_id))) {
         sl_component_diag_opt(c, "aggregator_id", d);
         sl_diag_hint(d, "e.g. aggregator_id: agg-1 (the aggregator's -q/--uniqueId)");
         rc = sl_diag_set(d, SL_ECONFIG,

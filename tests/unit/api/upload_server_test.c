@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "api/upload_server.h"
+#include "codec/netevent.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "codec/parquet.h"
@@ -122,16 +123,16 @@ static void test_helpers(void **state)
     assert_true(sl_upload_server_type_ok("DCE_RPC"));
     assert_false(sl_upload_server_type_ok("http"));
     assert_false(sl_upload_server_type_ok(""));
-    assert_true(sl_upload_server_id_ok("a", 1));
-    assert_true(sl_upload_server_id_ok("node-1.site_B", 13));
-    assert_false(sl_upload_server_id_ok("", 0));
-    assert_false(sl_upload_server_id_ok("a/b", 3));
-    assert_false(sl_upload_server_id_ok("a b", 3));
-    assert_false(sl_upload_server_id_ok("a:b", 3));
+    assert_true(sl_aggregator_id_ok("a", 1));
+    assert_true(sl_aggregator_id_ok("node-1.site_B", 13));
+    assert_false(sl_aggregator_id_ok("", 0));
+    assert_false(sl_aggregator_id_ok("a/b", 3));
+    assert_false(sl_aggregator_id_ok("a b", 3));
+    assert_false(sl_aggregator_id_ok("a:b", 3));
     char id[130];
     memset(id, 'x', sizeof(id));
-    assert_true(sl_upload_server_id_ok(id, 128));
-    assert_false(sl_upload_server_id_ok(id, 129));
+    assert_true(sl_aggregator_id_ok(id, 128));
+    assert_false(sl_aggregator_id_ok(id, 129));
 }
 
 static void test_start_errors(void **state)
