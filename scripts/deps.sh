@@ -12,6 +12,8 @@ PKGS=(
   nodejs npm libsnappy-dev libzstd-dev zlib1g-dev
   libzmq3-dev libsodium-dev libc-ares-dev flatbuffers-compiler python3-flatbuffers python3-zmq
   dnsmasq-base libcurl4-openssl-dev prometheus-pushgateway
+  librdkafka-dev librabbitmq-dev libpq-dev
+  rabbitmq-server postgresql python3-pika python3-confluent-kafka python3-psycopg2
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -110,6 +110,8 @@ struct sl_comp_stat {
 
 struct sl_xf_ctx {
     struct sl_batch *errors; /* dead letters of this call; created lazily by sl_xf_errors() */
+    struct sl_ack *ack;      /* delivery token of the batch being processed (core/ack.h):
+                              * batches emitted during process() take a hold on it */
     uint32_t worker;         /* 0..workers-1 */
     struct sl_component *comp;
     struct sl_pipeline *pipe;
@@ -218,7 +220,19 @@ int sl_source_try_emit(struct sl_component *c, struct sl_batch *b);
 int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs);
 bool sl_source_stopping(const struct sl_component *c);
 
+/* Ask every sink to flush now (a control message through the sink queues, behind what is
+ * queued): a source that waits for acks before it lets go of input (a Kafka rebalance)
+ * calls this so sinks that ack at flush do not keep it waiting a whole flush interval.
+ * Any thread; never blocks (a full sink queue is busy anyway and is skipped). */
+void sl_source_flush_sinks(struct sl_component *c);
+
 /* ---- for sinks (the sink's thread, from write() or flush()) */
+/* A sink that makes a batch durable after write() returns (a delivery report, a file
+ * closed later, an fsync at flush) takes a hold on the batch's delivery token here and
+ * releases it with sl_ack_release(hold, ok) once durable (or failed). NULL when the batch
+ * carries no token (then there is nothing to release). Sinks that are durable when write()
+ * returns do nothing. */
+struct sl_ack *sl_sink_hold(struct sl_batch *b);
 /* Dead letters of a sink (events it could not write: a Parquet schema mismatch), made with
  * sl_error_event_for(): delivered to the sinks that list `<name>.errors` (only sinks may),
  * counted as the sink's errors; logged when nothing reads them. Consumes errs. 0 or

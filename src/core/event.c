@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -83,6 +84,7 @@ static bool pool_put(struct sl_batch *b)
     b->bytes = 0;
     b->parent = NULL;
     b->adopted_count = 0;
+    b->ack = NULL;
     bool ok = false;
     pthread_mutex_lock(&pool_lock);
     if (pool_count < POOL_MAX) {
@@ -109,13 +111,24 @@ void sl_batch_unref(struct sl_batch *b)
     for (uint32_t i = 0; i < b->adopted_count; i++)
         sl_free(b->adopted[i]);
     struct sl_batch *parent = b->parent;
+    struct sl_ack *ack = b->ack;
     if (!pool_put(b)) {
         sl_arena_fini(&b->arena);
         sl_free(b->events);
         sl_free(b->adopted);
         sl_free(b);
     }
+    sl_ack_release(ack, true);
     sl_batch_unref(parent);
+}
+
+void sl_batch_set_ack(struct sl_batch *b, struct sl_ack *a)
+{
+    sl_assert(!b->ack);
+    if (!a)
+        return;
+    sl_ack_hold(a);
+    b->ack = a;
 }
 
 struct sl_event *sl_batch_push(struct sl_batch *b)
@@ -173,6 +186,7 @@ struct sl_batch *sl_batch_own(struct sl_batch *b)
     c->port = b->port;
     c->bytes = b->bytes;
     c->parent = b; /* takes over the caller's reference */
+    sl_batch_set_ack(c, b->ack);
     if (b->count) {
         c->events = sl_malloc((size_t)b->count * sizeof(struct sl_event));
         if (!c->events)

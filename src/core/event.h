@@ -15,6 +15,7 @@
 #define SL_CORE_EVENT_H
 
 #include "base/arena.h"
+#include "core/ack.h"
 #include "core/symbol.h"
 #include "core/value.h"
 
@@ -51,6 +52,7 @@ struct sl_batch {
     void **adopted;          /* heap blocks freed with the batch */
     uint32_t adopted_count;
     uint32_t adopted_cap;
+    struct sl_ack *ack; /* delivery token this batch holds (core/ack.h), or NULL */
 };
 
 /* Each component has SL_PORTS output ports: 0 main, 1 errors (`<name>.errors`), 2.. the named
@@ -61,6 +63,7 @@ struct sl_batch {
 #define SL_PORT_INDEX(port)    ((port) % SL_PORTS)
 #define SL_PORT_IS_ERROR(port) (SL_PORT_INDEX(port) == 1u)
 #define SL_BATCH_TICK          1u /* control: run the target transform's tick() */
+#define SL_BATCH_FLUSH         2u /* control: the sink flushes now (sl_source_flush_sinks) */
 
 /* New empty batch with one reference. Aborts on OOM (fixed size). */
 struct sl_batch *sl_batch_new(void);
@@ -69,6 +72,9 @@ void sl_batch_ref(struct sl_batch *b);
 void sl_batch_unref(struct sl_batch *b);
 /* Append an empty event (no fields, ts 0). NULL on OOM (events array capped at 1M). */
 struct sl_event *sl_batch_push(struct sl_batch *b);
+/* Attach a delivery token (core/ack.h): the batch takes a hold, released when it is freed.
+ * A batch carries at most one token; b must have none. */
+void sl_batch_set_ack(struct sl_batch *b, struct sl_ack *a);
 /* Drop the last event (a parse that failed half-way). */
 void sl_batch_pop(struct sl_batch *b);
 /* True when the batch reached SL_BATCH_EVENTS or SL_BATCH_BYTES. */

@@ -42,6 +42,8 @@ struct node {
     struct sl_thread thread;
     /* sink */
     struct sl_queue *q;
+    struct sl_batch *writing;     /* sink thread: the batch in write() (its token goes on
+                                   * the dead letters the sink emits meanwhile) */
     struct sl_log_limit dl_limit; /* dead letters nobody consumes */
     struct sl_mutex dl_lock;
 };
@@ -379,16 +381,20 @@ void sl_pipeline_free(struct sl_pipeline *p)
             sl_free(nd->cons[e]);
         if (nd->q) {
             void *item;
-            while (sl_queue_try_pop(nd->q, &item) == 0)
+            while (sl_queue_try_pop(nd->q, &item) == 0) {
+                sl_ack_fail(((struct sl_batch *)item)->ack); /* never written */
                 sl_batch_unref(item);
+            }
             sl_queue_free(nd->q);
         }
         sl_mutex_fini(&nd->dl_lock);
     }
     if (p->work_q) {
         void *item;
-        while (sl_queue_try_pop(p->work_q, &item) == 0)
+        while (sl_queue_try_pop(p->work_q, &item) == 0) {
+            sl_ack_fail(((struct sl_batch *)item)->ack); /* never processed */
             sl_batch_unref(item);
+        }
         sl_queue_free(p->work_q);
     }
     sl_free(p->worker_threads);
@@ -441,23 +447,30 @@ static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, str
         if (sl_queue_push(to->q, b, -1) != 0) {
             /* only after shutdown went wrong; never silently */
             ADD(c->m.errors, b->count);
+            sl_ack_fail(b->ack);
             sl_error(c->name, "sink queue closed, %u events not written", b->count);
             sl_batch_unref(b);
         }
         return;
     }
+    struct sl_ack *ack = b->ack;
     struct sl_batch *own = sl_batch_own(b);
     if (!own) {
         ADD(c->m.errors, b->count);
+        sl_ack_fail(ack); /* b's hold is still there: the failed copy did not release it */
         sl_error(c->name, "out of memory copying a shared batch: %u events lost", b->count);
         sl_batch_unref(b);
         return;
     }
-    struct sl_xf_ctx x = {.errors = NULL, .worker = worker, .comp = c, .pipe = p};
+    /* own holds the token until process() drops it; x.ack lends it to what is emitted */
+    struct sl_xf_ctx x = {.errors = NULL, .ack = own->ack, .worker = worker, .comp = c, .pipe = p};
+    if (x.ack)
+        sl_ack_hold(x.ack);
     struct sl_batch *out = c->ops->process(c, own, &x);
     flush_errors(&x);
     if (out)
         sl_xf_emit(&x, 0, out);
+    sl_ack_release(x.ack, true);
 }
 
 void sl_xf_emit(struct sl_xf_ctx *x, unsigned port, struct sl_batch *b)
@@ -471,6 +484,8 @@ void sl_xf_emit(struct sl_xf_ctx *x, unsigned port, struct sl_batch *b)
         ADD(x->pipe->nodes[c->id].port_events[port], b->count);
     }
     b->port = SL_PORT(c->id, port);
+    if (!b->ack && x->ack)
+        sl_batch_set_ack(b, x->ack);
     dispatch(x->pipe, x->worker, b->port, b);
 }
 
@@ -555,6 +570,7 @@ static int emit(struct sl_component *c, struct sl_batch *b, bool wait)
         /* only when the pipeline is gone: counted and logged, never silent */
         ADD(c->m.errors, n);
         sl_error(c->name, "pipeline closed, %u events not accepted", n);
+        sl_ack_fail(b->ack);
         sl_batch_unref(b);
     }
     return rc;
@@ -590,6 +606,7 @@ int sl_source_emit_errors(struct sl_component *c, struct sl_batch *errs)
     }
     if (sl_queue_push(p->work_q, errs, -1) != 0) {
         sl_error(c->name, "pipeline closed, %u dead letters not delivered", n);
+        sl_ack_fail(errs->ack);
         sl_batch_unref(errs);
         return SL_ECLOSED;
     }
@@ -607,6 +624,8 @@ int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs)
     }
     ADD(c->m.errors, n);
     errs->port = SL_PORT(c->id, 1);
+    if (!errs->ack && nd->writing)
+        sl_batch_set_ack(errs, nd->writing->ack);
     if (nd->ncons[1] == 0) {
         report_unconsumed(nd, errs, 1);
         sl_batch_unref(errs);
@@ -620,12 +639,35 @@ int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs)
         ADD(to->comp.m.events_in, n);
         if (sl_queue_push(to->q, errs, -1) != 0) { /* only if shutdown went wrong */
             ADD(to->comp.m.errors, n);
+            sl_ack_fail(errs->ack);
             sl_error(c->name, "sink '%s' closed: %u dead letters not delivered", to->comp.name, n);
             sl_batch_unref(errs);
             rc = SL_ECLOSED;
         }
     }
     return rc;
+}
+
+void sl_source_flush_sinks(struct sl_component *c)
+{
+    struct sl_pipeline *p = c->pipe;
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct node *nd = &p->nodes[i];
+        if (nd->comp.ops->kind != SL_KIND_SINK || !nd->q)
+            continue;
+        struct sl_batch *b = sl_batch_new();
+        b->flags = SL_BATCH_FLUSH;
+        if (sl_queue_try_push(nd->q, b) != 0)
+            sl_batch_unref(b);
+    }
+}
+
+struct sl_ack *sl_sink_hold(struct sl_batch *b)
+{
+    if (!b->ack)
+        return NULL;
+    sl_ack_hold(b->ack);
+    return b->ack;
 }
 
 bool sl_source_stopping(const struct sl_component *c)
@@ -775,11 +817,14 @@ static void *source_main(void *arg)
 static void sink_write(struct node *nd, struct sl_batch *b)
 {
     struct sl_component *c = &nd->comp;
+    nd->writing = b;
     int rc = c->ops->write ? c->ops->write(c, b) : 0;
+    nd->writing = NULL;
     if (rc == 0) {
         ADD(c->m.events_out, b->count);
     } else {
         ADD(c->m.errors, b->count);
+        sl_ack_fail(b->ack);
         sl_mutex_lock(&nd->dl_lock);
         sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_ERROR, c->name,
                            "write failed for %u events: %s", b->count, sl_strerror(rc));
@@ -798,7 +843,10 @@ static void *sink_main(void *arg)
         void *item;
         int64_t wait = next_flush - sl_clock_mono_ns();
         int rc = sl_queue_pop(nd->q, &item, wait > 0 ? wait : 0);
-        if (rc == 0) {
+        if (rc == 0 && (((struct sl_batch *)item)->flags & SL_BATCH_FLUSH)) {
+            sl_batch_unref(item);
+            next_flush = 0; /* flush now */
+        } else if (rc == 0) {
             sink_write(nd, item);
         } else if (rc == SL_ECLOSED) {
             break;
