@@ -15,6 +15,8 @@
     X(sl_in_http_ops)                                                                              \
     X(sl_in_zmq_ops)                                                                               \
     X(sl_in_commands_ops)                                                                          \
+    X(sl_in_kafka_ops)                                                                             \
+    X(sl_in_amqp_ops)                                                                              \
     X(sl_xf_filter_ops)                                                                            \
     X(sl_xf_eval_ops)                                                                              \
     X(sl_xf_profiler_ops)                                                                          \
@@ -24,6 +26,10 @@
     X(sl_out_csv_ops)                                                                              \
     X(sl_out_parquet_ops)                                                                          \
     X(sl_out_receiver_ops)                                                                         \
+    X(sl_out_kafka_ops)                                                                            \
+    X(sl_out_amqp_ops)                                                                             \
+    X(sl_out_postgres_ops)                                                                         \
+    X(sl_out_sqlite_ops)                                                                           \
     X(sl_out_null_ops)
 
 #define SL_PLUGIN_DECL(name) extern const struct sl_component_ops name __attribute__((weak));
