@@ -1,0 +1,90 @@
+# Start and stop a private RabbitMQ node for a test (sourced after common.bash).
+#
+#   rmq_start [mgmt]   start a node on loopback ports of its own, data under $T/rmq; with
+#                      `mgmt` the management plugin listens on 127.0.0.1:$RMQ_MGMT_PORT.
+#                      Sets RMQ_PORT, RMQ_URL (amqp://guest:guest@127.0.0.1:port/%2F).
+#   rmq_stop           stop the node (keeps its data: rmq_start again restarts the same node
+#                      on the same ports, with durable queues and persistent messages kept)
+#   rmq_ctl ARGS...    rabbitmqctl against the node
+# The node, its epmd and its files go away when the test exits (cleanup trap).
+RMQ_BIN=/usr/lib/rabbitmq/bin
+RMQ_DIR=$T/rmq
+RMQ_NODE="sl$$-$RANDOM@localhost"
+RMQ_PORT=$(free_port)
+RMQ_DIST_PORT=$(free_port)
+RMQ_EPMD_PORT=$(free_port)
+RMQ_MGMT_PORT=$(free_port)
+RMQ_URL="amqp://guest:guest@127.0.0.1:$RMQ_PORT/%2F"
+RMQ_PID=
+
+rmq_env() {
+  env HOME="$RMQ_DIR" ERL_EPMD_PORT="$RMQ_EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODENAME="$RMQ_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$RMQ_PORT" RABBITMQ_DIST_PORT="$RMQ_DIST_PORT" \
+    RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$RMQ_DIR/log" \
+    RABBITMQ_PID_FILE="$RMQ_DIR/node.pid" RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf" \
+    RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/advanced.config" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins" \
+    RABBITMQ_PLUGINS_EXPAND_DIR="$RMQ_DIR/plugins-expand" \
+    RABBITMQ_LOGS="$RMQ_DIR/log/node.log" RABBITMQ_CTL_ERL_ARGS="-proto_dist inet_tcp" "$@"
+}
+
+rmq_ctl() { rmq_env "$RMQ_BIN/rabbitmqctl" -n "$RMQ_NODE" "$@"; }
+
+rmq_start() {
+  mkdir -p "$RMQ_DIR/log"
+  if [ ! -f "$RMQ_DIR/rabbitmq.conf" ]; then
+    {
+      echo "listeners.tcp.default = 127.0.0.1:$RMQ_PORT"
+      echo "loopback_users = none"
+      echo "log.console = false"
+      echo "log.file.level = warning"
+      echo "vm_memory_high_watermark.relative = 0.2"
+      echo "disk_free_limit.absolute = 50MB"
+      if [ "${1:-}" = mgmt ]; then
+        echo "management.tcp.port = $RMQ_MGMT_PORT"
+        echo "management.tcp.ip = 127.0.0.1"
+      fi
+    } > "$RMQ_DIR/rabbitmq.conf"
+    echo "[]." > "$RMQ_DIR/advanced.config"
+    if [ "${1:-}" = mgmt ]; then
+      echo "[rabbitmq_management]." > "$RMQ_DIR/enabled_plugins"
+    else
+      echo "[]." > "$RMQ_DIR/enabled_plugins"
+    fi
+  fi
+  rmq_env "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/server.out" 2>&1 &
+  RMQ_PID=$!
+  PIDS+=($RMQ_PID)
+  local i=0
+  while ! rmq_ctl await_startup --timeout 5 > /dev/null 2>&1; do
+    i=$((i+1))
+    if [ $i -gt 12 ] || ! kill -0 $RMQ_PID 2>/dev/null; then
+      tail -30 "$RMQ_DIR/log/server.out" "$RMQ_DIR"/log/*.log >&2 || true
+      fail "rabbitmq did not start"
+    fi
+  done
+  wait_port "$RMQ_PORT" 30
+  [ "${1:-}" != mgmt ] || wait_port "$RMQ_MGMT_PORT" 30
+}
+
+rmq_stop() {
+  [ -n "$RMQ_PID" ] || return 0
+  rmq_ctl stop > /dev/null 2>&1 || kill "$RMQ_PID" 2>/dev/null || true
+  local i=0
+  while kill -0 "$RMQ_PID" 2>/dev/null; do
+    i=$((i+1))
+    [ $i -lt 300 ] || { kill -9 "$RMQ_PID" 2>/dev/null || true; break; }
+    sleep 0.1
+  done
+  wait "$RMQ_PID" 2>/dev/null || true
+  RMQ_PID=
+}
+
+rmq_cleanup() {
+  rmq_stop
+  [ -f "$RMQ_DIR/node.pid" ] && kill -9 "$(cat "$RMQ_DIR/node.pid")" 2>/dev/null || true
+  ERL_EPMD_PORT=$RMQ_EPMD_PORT epmd -port "$RMQ_EPMD_PORT" -kill > /dev/null 2>&1 || true
+  cleanup
+}
+trap rmq_cleanup EXIT
