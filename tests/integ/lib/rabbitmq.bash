@@ -56,34 +56,48 @@ rmq_start() {
   rmq_env "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/server.out" 2>&1 &
   RMQ_PID=$!
   PIDS+=($RMQ_PID)
-  local i=0
-  while ! rmq_ctl await_startup --timeout 5 > /dev/null 2>&1; do
-    i=$((i+1))
-    if [ $i -gt 12 ] || ! kill -0 $RMQ_PID 2>/dev/null; then
-      tail -30 "$RMQ_DIR/log/server.out" "$RMQ_DIR"/log/*.log >&2 || true
-      fail "rabbitmq did not start"
-    fi
+  # the AMQP listener opens last in the boot: polling it is faster than rabbitmqctl
+  local i=0 port
+  for port in "$RMQ_PORT" $([ "${1:-}" = mgmt ] && echo "$RMQ_MGMT_PORT"); do
+    while ! $PY -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
+      i=$((i+1))
+      if [ $i -gt 600 ] || ! kill -0 "$RMQ_PID" 2>/dev/null; then
+        tail -30 "$RMQ_DIR/log/server.out" "$RMQ_DIR"/log/*.log >&2 || true
+        fail "rabbitmq did not start"
+      fi
+      sleep 0.1
+    done
   done
-  wait_port "$RMQ_PORT" 30
-  [ "${1:-}" != mgmt ] || wait_port "$RMQ_MGMT_PORT" 30
 }
+
+# the node's Erlang VM (the pid file is written once it runs)
+rmq_beam_pid() { cat "$RMQ_DIR/node.pid" 2>/dev/null || true; }
 
 rmq_stop() {
   [ -n "$RMQ_PID" ] || return 0
-  rmq_ctl stop > /dev/null 2>&1 || kill "$RMQ_PID" 2>/dev/null || true
-  local i=0
-  while kill -0 "$RMQ_PID" 2>/dev/null; do
+  local beam i=0
+  beam=$(rmq_beam_pid)
+  # SIGTERM makes the VM stop RabbitMQ gracefully (persistent messages are kept)
+  if [ -n "$beam" ]; then kill -TERM "$beam" 2>/dev/null || true; else kill "$RMQ_PID" 2>/dev/null || true; fi
+  while kill -0 "$RMQ_PID" 2>/dev/null || { [ -n "$beam" ] && kill -0 "$beam" 2>/dev/null; }; do
     i=$((i+1))
-    [ $i -lt 300 ] || { kill -9 "$RMQ_PID" 2>/dev/null || true; break; }
+    if [ $i -ge 300 ]; then
+      kill -9 "$RMQ_PID" $beam 2>/dev/null || true
+      break
+    fi
     sleep 0.1
   done
   wait "$RMQ_PID" 2>/dev/null || true
+  rm -f "$RMQ_DIR/node.pid"
   RMQ_PID=
 }
 
 rmq_cleanup() {
+  [ -z "${KEEP_LOG:-}" ] || cp "$T"/log.txt "$KEEP_LOG" 2>/dev/null || true
   rmq_stop
-  [ -f "$RMQ_DIR/node.pid" ] && kill -9 "$(cat "$RMQ_DIR/node.pid")" 2>/dev/null || true
+  local beam
+  beam=$(rmq_beam_pid)
+  [ -z "$beam" ] || kill -9 "$beam" 2>/dev/null || true
   ERL_EPMD_PORT=$RMQ_EPMD_PORT epmd -port "$RMQ_EPMD_PORT" -kill > /dev/null 2>&1 || true
   cleanup
 }
