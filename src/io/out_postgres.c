@@ -314,8 +314,8 @@ static int ensure_ready(struct sl_component *c, struct pg_sink *s)
         if (rc != ATT_OK)
             return rc;
         char why[512];
-        rc = sl_sql_cols_resolve(&s->cols, &cf->sql, SL_SQL_POSTGRES, s->pend.rows, s->pend.count,
-                                 (const char *const *)tc, ntc, why, sizeof(why));
+        rc = sl_sql_cols_resolve(&s->cols, c->name, &cf->sql, SL_SQL_POSTGRES, s->pend.rows,
+                                 s->pend.count, (const char *const *)tc, ntc, why, sizeof(why));
         for (size_t i = 0; i < ntc; i++)
             sl_free(tc[i]);
         sl_free(tc);

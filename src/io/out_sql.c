@@ -186,7 +186,7 @@ static bool table_has(const char *const *tc, size_t ntc, const char *name)
     return false;
 }
 
-int sl_sql_cols_resolve(struct sl_sql_cols *out, const struct sl_sql_conf *cf,
+int sl_sql_cols_resolve(struct sl_sql_cols *out, const char *comp, const struct sl_sql_conf *cf,
                         enum sl_sql_dialect d, const struct sl_event *const *rows, size_t nrows,
                         const char *const *table_cols, size_t ntable_cols, char *err,
                         size_t err_len)
@@ -219,7 +219,7 @@ int sl_sql_cols_resolve(struct sl_sql_cols *out, const struct sl_sql_conf *cf,
                 }
                 owned[nowned] = sl_xstrndup(nm.ptr, nm.len);
                 if (table_cols && !table_has(table_cols, ntable_cols, owned[nowned]))
-                    sl_warn("sql", "field '%s' is not a column of the table: ignored",
+                    sl_warn(comp, "field '%s' is not a column of the table: ignored",
                             owned[nowned]);
                 else
                     names_add(&n, owned[nowned]);

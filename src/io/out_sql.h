@@ -187,13 +187,13 @@ struct sl_sql_cols {
 /*
  * Decide the columns (once, at the first transaction): `columns`, else the keys of
  * `schema`, else the top-level fields of rows[] in order of first appearance, restricted to
- * table_cols when the table exists (table_cols != NULL; ignored ones are logged). Fields in
- * drop_fields are left out; upsert_keys must all be columns. Types: `schema`, else inferred
- * from the first non-null value of each column in rows[] (int and double mix to double;
- * other mixes to text; no value: text). On error a message goes to err (cap err_len) and
- * SL_ECONFIG is returned; out is then empty. Caller frees with sl_sql_cols_fini().
+ * table_cols when the table exists (table_cols != NULL; ignored ones are logged as `comp`). Fields
+ * in drop_fields are left out; upsert_keys must all be columns. Types: `schema`, else inferred from
+ * the first non-null value of each column in rows[] (int and double mix to double; other mixes to
+ * text; no value: text). On error a message goes to err (cap err_len) and SL_ECONFIG is returned;
+ * out is then empty. Caller frees with sl_sql_cols_fini().
  */
-int sl_sql_cols_resolve(struct sl_sql_cols *out, const struct sl_sql_conf *cf,
+int sl_sql_cols_resolve(struct sl_sql_cols *out, const char *comp, const struct sl_sql_conf *cf,
                         enum sl_sql_dialect d, const struct sl_event *const *rows, size_t nrows,
                         const char *const *table_cols, size_t ntable_cols, char *err,
                         size_t err_len);

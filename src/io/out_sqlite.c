@@ -219,8 +219,8 @@ static int ensure_ready(struct sl_component *c, struct lite_sink *s)
         if ((rc = table_columns(c, s, &tc, &ntc)) != ATT_OK)
             return rc;
         char why[512];
-        rc = sl_sql_cols_resolve(&s->cols, &cf->sql, SL_SQL_SQLITE, s->pend.rows, s->pend.count,
-                                 (const char *const *)tc, ntc, why, sizeof(why));
+        rc = sl_sql_cols_resolve(&s->cols, c->name, &cf->sql, SL_SQL_SQLITE, s->pend.rows,
+                                 s->pend.count, (const char *const *)tc, ntc, why, sizeof(why));
         for (size_t i = 0; i < ntc; i++)
             sl_free(tc[i]);
         sl_free(tc);
