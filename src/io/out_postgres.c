@@ -57,10 +57,11 @@ static const struct sl_option pg_opts[] = {
     {0},
 };
 
-#define DATA_MAX    ((size_t)1 << 30)
-#define SCRATCH_MAX ((size_t)64 << 20)
-#define STAGE       "pg_temp.sluice_stage"
-#define SEQ_COL     "__sl_seq"
+#define DATA_MAX     ((size_t)1 << 30)
+#define SCRATCH_MAX  ((size_t)64 << 20)
+#define STAGE        "pg_temp.sluice_stage"
+#define SEQ_COL      "__sl_seq"
+#define STREAM_CHUNK ((size_t)256 << 10)
 
 /* What one attempt at a transaction came to. */
 enum { ATT_OK, ATT_ROW, ATT_RETRY };
@@ -355,42 +356,9 @@ static int send_rows(struct pg_sink *s, const size_t *idx, size_t n)
     return 0;
 }
 
-/* One transaction with rows idx[0..n). */
-static int attempt(struct sl_component *c, struct pg_sink *s, const size_t *idx, size_t n)
+/* A failed attempt: roll back what is open (keeping the error), drop a broken connection. */
+static int attempt_fail(struct pg_sink *s, int rc)
 {
-    int rc;
-    if (s->upsert && (rc = exec(c, s, "BEGIN", PGRES_COMMAND_OK)) != ATT_OK)
-        goto fail;
-    PGresult *res = PQexec(s->conn, s->copy_sql.ptr);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = classify(c, s, res);
-        PQclear(res);
-        goto fail;
-    }
-    PQclear(res);
-    if (send_rows(s, idx, n) != 0) {
-        PQputCopyEnd(s->conn, "client failed to send");
-    } else if (PQputCopyEnd(s->conn, NULL) != 1) {
-        rc = classify(c, s, NULL);
-        goto fail;
-    }
-    rc = ATT_OK;
-    while ((res = PQgetResult(s->conn)) != NULL) {
-        if (rc == ATT_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = classify(c, s, res);
-        PQclear(res);
-    }
-    if (rc != ATT_OK)
-        goto fail;
-    if (s->upsert) {
-        if ((rc = exec(c, s, s->upsert_sql.ptr, PGRES_COMMAND_OK)) != ATT_OK)
-            goto fail;
-        s->err_line = 0;
-        if ((rc = exec(c, s, "COMMIT", PGRES_COMMAND_OK)) != ATT_OK)
-            goto fail;
-    }
-    return ATT_OK;
-fail:
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
         PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
         char keep[sizeof(s->errmsg)];
@@ -404,6 +372,60 @@ fail:
     if (rc == ATT_RETRY && s->conn && PQstatus(s->conn) != CONNECTION_OK)
         disconnect(s);
     return rc;
+}
+
+/* Open the transaction (upserts) and start COPY. */
+static int copy_begin(struct sl_component *c, struct pg_sink *s)
+{
+    int rc;
+    if (s->upsert && (rc = exec(c, s, "BEGIN", PGRES_COMMAND_OK)) != ATT_OK)
+        return attempt_fail(s, rc);
+    PGresult *res = PQexec(s->conn, s->copy_sql.ptr);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = classify(c, s, res);
+        PQclear(res);
+        return attempt_fail(s, rc);
+    }
+    PQclear(res);
+    return ATT_OK;
+}
+
+/* End COPY (aborting it when sending failed), then upsert and commit. */
+static int copy_end(struct sl_component *c, struct pg_sink *s, bool send_failed)
+{
+    int rc = ATT_OK;
+    PGresult *res;
+    if (send_failed) {
+        PQputCopyEnd(s->conn, "client failed to send");
+    } else if (PQputCopyEnd(s->conn, NULL) != 1) {
+        return attempt_fail(s, classify(c, s, NULL));
+    }
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        if (rc == ATT_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = classify(c, s, res);
+        PQclear(res);
+    }
+    if (rc == ATT_OK && send_failed)
+        rc = classify(c, s, NULL);
+    if (rc != ATT_OK)
+        return attempt_fail(s, rc);
+    if (s->upsert) {
+        if ((rc = exec(c, s, s->upsert_sql.ptr, PGRES_COMMAND_OK)) != ATT_OK)
+            return attempt_fail(s, rc);
+        s->err_line = 0;
+        if ((rc = exec(c, s, "COMMIT", PGRES_COMMAND_OK)) != ATT_OK)
+            return attempt_fail(s, rc);
+    }
+    return ATT_OK;
+}
+
+/* One transaction with rows idx[0..n) (rendered already). */
+static int attempt(struct sl_component *c, struct pg_sink *s, const size_t *idx, size_t n)
+{
+    int rc = copy_begin(c, s);
+    if (rc != ATT_OK)
+        return rc;
+    return copy_end(c, s, send_rows(s, idx, n) != 0);
 }
 
 static void reject(struct pg_sink *s, size_t row)
@@ -530,31 +552,55 @@ static int commit(struct sl_component *c)
         goto out;
     sl_buf_reset(&s->data);
     uint64_t unknown = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = s->data.len;
-        s->off[i] = mark;
-        s->why[i] = NULL;
-        unknown += sl_sql_cols_unknown(&s->cols, s->pend.rows[i]);
-        int erc = render_row(s, i);
-        if (erc) {
-            s->data.len = mark;
-            if (s->data.ptr)
-                s->data.ptr[mark] = 0;
-            snprintf(s->errmsg, sizeof(s->errmsg), "row not rendered: %s", sl_strerror(erc));
-            reject(s, i);
-            continue;
+    for (size_t from = 0; from < n && !rc;) {
+        size_t to = n - from < (size_t)cf->sql.batch ? n : from + (size_t)cf->sql.batch;
+        size_t first = nidx;
+        /* first attempt: COPY rows as they are rendered, so the server parses while we render
+         * (bench_postgres.sh: 0.61 -> see docs/PERFORMANCE.md); a failure goes the careful
+         * way below with the rendered lines */
+        int arc = s->conn && s->ready ? copy_begin(c, s) : ATT_RETRY;
+        bool streaming = arc == ATT_OK, send_failed = false;
+        size_t sent = s->data.len;
+        for (size_t i = from; i < to; i++) {
+            size_t mark = s->data.len;
+            s->off[i] = mark;
+            s->why[i] = NULL;
+            unknown += sl_sql_cols_unknown(&s->cols, s->pend.rows[i]);
+            int erc = render_row(s, i);
+            if (erc) {
+                s->data.len = mark;
+                if (s->data.ptr)
+                    s->data.ptr[mark] = 0;
+                snprintf(s->errmsg, sizeof(s->errmsg), "row not rendered: %s", sl_strerror(erc));
+                reject(s, i);
+                continue;
+            }
+            idx[nidx++] = i;
+            if (streaming && !send_failed && s->data.len - sent >= STREAM_CHUNK) {
+                send_failed =
+                    PQputCopyData(s->conn, s->data.ptr + sent, (int)(s->data.len - sent)) != 1;
+                sent = s->data.len;
+            }
         }
-        idx[nidx++] = i;
+        s->off[to] = s->data.len; /* a rejected row's line is empty: off[i] == off[i + 1] */
+        if (streaming) {
+            if (!send_failed && s->data.len > sent)
+                send_failed =
+                    PQputCopyData(s->conn, s->data.ptr + sent, (int)(s->data.len - sent)) != 1;
+            arc = copy_end(c, s, send_failed);
+        }
+        if (arc == ATT_OK) {
+            s->attempts = 0;
+            s->backoff_ns = cf->sql.retry_backoff_ns;
+            atomic_fetch_add_explicit(&s->st.transactions, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->st.rows_written, nidx - first, memory_order_relaxed);
+        } else if (nidx > first) {
+            rc = run_rows(c, s, idx + first, nidx - first);
+        }
+        from = to;
     }
-    s->off[n] = s->data.len;
-    /* a rejected row's line is empty: off[i] == off[i + 1] */
     if (unknown)
         atomic_fetch_add_explicit(&s->st.fields_ignored, unknown, memory_order_relaxed);
-    for (size_t from = 0; from < nidx && !rc;) {
-        size_t take = nidx - from < (size_t)cf->sql.batch ? nidx - from : (size_t)cf->sql.batch;
-        rc = run_rows(c, s, idx + from, take);
-        from += take;
-    }
     atomic_fetch_add_explicit(&c->m.bytes_out, s->data.len, memory_order_relaxed);
 out:
     if (rc) {
