@@ -558,7 +558,8 @@ static int commit(struct sl_component *c)
         /* first attempt: COPY rows as they are rendered, so the server parses while we render
          * (bench_postgres.sh: 0.61 -> see docs/PERFORMANCE.md); a failure goes the careful
          * way below with the rendered lines */
-        int arc = s->conn && s->ready ? copy_begin(c, s) : ATT_RETRY;
+        bool tried = s->conn && s->ready;
+        int arc = tried ? copy_begin(c, s) : ATT_RETRY;
         bool streaming = arc == ATT_OK, send_failed = false;
         size_t sent = s->data.len;
         for (size_t i = from; i < to; i++) {
@@ -595,6 +596,11 @@ static int commit(struct sl_component *c)
             atomic_fetch_add_explicit(&s->st.transactions, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->st.rows_written, nidx - first, memory_order_relaxed);
         } else if (nidx > first) {
+            if (arc == ATT_RETRY && tried) {
+                atomic_fetch_add_explicit(&s->st.retries, 1, memory_order_relaxed);
+                sl_log_ratelimited(&s->lim, 1, SL_LOG_WARN, c->name,
+                                   "%zu rows not committed: %s; retrying", nidx - first, s->errmsg);
+            }
             rc = run_rows(c, s, idx + first, nidx - first);
         }
         from = to;
