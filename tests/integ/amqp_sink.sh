@@ -11,7 +11,7 @@ source "$SL_SRC/tests/integ/lib/rabbitmq.bash"
 TOOL="$PY $SL_SRC/tests/integ/lib/amqp_tool.py"
 
 rmq_start
-for q in route_a route_b relay_in; do $TOOL declare "$RMQ_URL" $q; done
+for q in route_a route_b relay_in relay_out; do $TOOL declare "$RMQ_URL" $q; done
 
 # ---- generated events → sink_q
 gen_json 5000 in.json
@@ -55,8 +55,8 @@ expect_eq "unroutable route_zz events in q2.errors" "$(count_lines q2_err.json)"
 grep -q '"error":"unroutable' q2_err.json || fail "unroutable message: $(head -1 q2_err.json)"
 grep -q '"kind":"zz"' q2_err.json || fail "dead letter without the event: $(head -1 q2_err.json)"
 
-# ---- relay through a broker restart: amqp source → amqp sink on the same broker
-$TOOL publish "$RMQ_URL" relay_in 4000
+# ---- relay through a broker restart: amqp source → amqp sink on the same broker, while a
+# publisher streams into relay_in (it reconnects and republishes through the restart too)
 cat > r.yaml <<YAML
 sources:
   in: {type: amqp, url: "$RMQ_URL", queue: relay_in, prefetch: 200, reconnect_min: 50ms,
@@ -68,10 +68,12 @@ YAML
 $SLUICE run -c r.yaml --no-status 2> log2.txt &
 SPID=$!; PIDS+=($SPID)
 for _ in $(seq 100); do grep -q "consuming queue" log2.txt && break; sleep 0.1; done
-sleep 0.3
+$TOOL publish "$RMQ_URL" relay_in 6000 --pace 0.05 --retry &
+PUB=$!; PIDS+=($PUB)
+for _ in $(seq 100); do [ "$($TOOL count "$RMQ_URL" relay_out)" -ge 600 ] && break; sleep 0.1; done
 rmq_stop
 rmq_start
-$TOOL publish "$RMQ_URL" relay_in 2000 --start 4000
+wait $PUB || fail "publisher failed"
 for _ in $(seq 150); do
   [ "$($TOOL count "$RMQ_URL" relay_in)" = 0 ] && [ "$($TOOL count "$RMQ_URL" relay_out)" -ge 6000 ] && break
   sleep 0.2
@@ -91,3 +93,27 @@ PYEOF
 expect_eq "relay_in empty after stop (all acked)" "$($TOOL count "$RMQ_URL" relay_in)" 0
 grep -q "ERROR\|AddressSanitizer\|runtime error" log1.txt log2.txt && { cat log1.txt log2.txt; fail "errors in log"; }
 ok "amqp sink"
+
+# ---- examples/amqp.yaml works as written (the broker's port patched in)
+sed "s|127.0.0.1:5672|127.0.0.1:$RMQ_PORT|g" "$SL_SRC/examples/amqp.yaml" > ex.yaml
+$SLUICE run -c ex.yaml --no-status 2> log3.txt &
+EPID=$!; PIDS+=($EPID)
+for _ in $(seq 100); do grep -q "consuming queue" log3.txt && break; sleep 0.1; done
+$PY - "$RMQ_URL" <<'PYEOF'
+import json, sys, pika
+c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
+ch = c.channel()
+for i, t in enumerate(["ingress.event.procstart", "ingress.event.netconn", "ingress.event.procstart"]):
+    ch.basic_publish("", "test_queue", json.dumps({"type": t, "pid": 1000 + i}).encode())
+ch.basic_publish("", "test_queue", b"not json")
+c.close()
+PYEOF
+for _ in $(seq 100); do [ "$(count_lines out/amqp/events.json.tmp)" = 3 ] && [ "$(count_lines out/amqp/errors.json.tmp)" = 1 ] && break; sleep 0.1; done
+kill -TERM $EPID; wait $EPID || fail "example exit"
+expect_eq "example: events.json" "$(count_lines out/amqp/events.json)" 3
+expect_eq "example: errors.json" "$(count_lines out/amqp/errors.json)" 1
+expect_eq "example: procstarts queue" "$($TOOL count "$RMQ_URL" procstarts)" 2
+expect_eq "example: test_queue acked" "$($TOOL count "$RMQ_URL" test_queue)" 0
+ok "examples/amqp.yaml"
+grep -q "ERROR\|AddressSanitizer\|runtime error" log3.txt && { cat log3.txt; fail "errors in example log"; }
+ok "amqp sink and example"
