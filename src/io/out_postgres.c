@@ -105,10 +105,15 @@ static int classify(struct sl_component *c, struct pg_sink *s, const PGresult *r
         if (!prim || !*prim)
             prim = "unknown error";
     }
-    snprintf(s->errmsg, sizeof(s->errmsg), "%.*s (SQLSTATE %s)%s%s%s%s%s%s",
-             (int)strcspn(prim, "\n"), prim, state ? state : "none", detail ? "; detail: " : "",
-             detail ? detail : "", col ? "; column: " : "", col ? col : "",
-             ctx ? "; context: " : "", ctx ? ctx : "");
+    char st[32];
+    if (state)
+        snprintf(st, sizeof(st), "SQLSTATE %s", state);
+    else
+        snprintf(st, sizeof(st), "%s",
+                 PQstatus(s->conn) == CONNECTION_BAD ? "connection lost" : "no SQLSTATE");
+    snprintf(s->errmsg, sizeof(s->errmsg), "%.*s (%s)%s%s%s%s%s%s", (int)strcspn(prim, "\n"), prim,
+             st, detail ? "; detail: " : "", detail ? detail : "", col ? "; column: " : "",
+             col ? col : "", ctx ? "; context: " : "", ctx ? ctx : "");
     s->err_line = 0;
     if (ctx && strncmp(ctx, "COPY ", 5) == 0) {
         const char *l = strstr(ctx, ", line ");
