@@ -615,7 +615,8 @@ static int commit(struct sl_component *c)
     atomic_fetch_add_explicit(&c->m.bytes_out, s->data.len, memory_order_relaxed);
 out:
     if (rc) {
-        sl_error(c->name, "%zu rows not written: %s", n, s->errmsg);
+        sl_log_ratelimited(&s->lim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n,
+                           s->errmsg);
         atomic_fetch_add_explicit(&c->m.errors, n, memory_order_relaxed);
     } else {
         struct sl_batch *errs = NULL;

@@ -410,7 +410,8 @@ static int commit(struct sl_component *c)
     if (unknown)
         atomic_fetch_add_explicit(&s->st.fields_ignored, unknown, memory_order_relaxed);
     if (rc) {
-        sl_error(c->name, "%zu rows not written: %s", n - from, s->errmsg);
+        sl_log_ratelimited(&s->lim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n - from,
+                           s->errmsg);
         atomic_fetch_add_explicit(&c->m.errors, n - from, memory_order_relaxed);
     }
     struct sl_batch *errs = NULL;
