@@ -85,6 +85,7 @@ struct pg_sink {
     int64_t attempts; /* failed attempts in a row */
     struct sl_sql_stats st;
     struct sl_log_limit lim;
+    struct sl_log_limit elim; /* rows given up: not hidden by the retry warnings */
 };
 
 static void quiet_notice(void *arg, const char *msg)
@@ -615,7 +616,7 @@ static int commit(struct sl_component *c)
     atomic_fetch_add_explicit(&c->m.bytes_out, s->data.len, memory_order_relaxed);
 out:
     if (rc) {
-        sl_log_ratelimited(&s->lim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n,
+        sl_log_ratelimited(&s->elim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n,
                            s->errmsg);
         atomic_fetch_add_explicit(&c->m.errors, n, memory_order_relaxed);
     } else {

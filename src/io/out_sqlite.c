@@ -74,6 +74,7 @@ struct lite_sink {
     int64_t attempts;
     struct sl_sql_stats st;
     struct sl_log_limit lim;
+    struct sl_log_limit elim; /* rows given up: not hidden by the retry warnings */
 };
 
 static void set_err(struct lite_sink *s, const char *what)
@@ -410,7 +411,7 @@ static int commit(struct sl_component *c)
     if (unknown)
         atomic_fetch_add_explicit(&s->st.fields_ignored, unknown, memory_order_relaxed);
     if (rc) {
-        sl_log_ratelimited(&s->lim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n - from,
+        sl_log_ratelimited(&s->elim, 1, SL_LOG_ERROR, c->name, "%zu rows not written: %s", n - from,
                            s->errmsg);
         atomic_fetch_add_explicit(&c->m.errors, n - from, memory_order_relaxed);
     }
