@@ -82,6 +82,7 @@ struct amqp_src {
     struct sl_amqp_url url;
     amqp_connection_state_t conn; /* NULL while disconnected */
     uint64_t gen;
+    char ctag[256]; /* consumer tag of the current connection */
     struct sl_amqp_backoff backoff;
     sl_sym msg_sym;
     sl_sym m_exchange, m_rkey, m_tag, m_redelivered, m_msgid, m_queue;
@@ -272,9 +273,15 @@ static int connect_consume(struct sl_component *c, char *err, size_t err_len)
     amqp_basic_qos(st, 1, 0, (uint16_t)cf->prefetch, 0);
     if (sl_amqp_check_rpc(st, "basic.qos", err, err_len))
         goto fail;
-    amqp_basic_consume(st, 1, q, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-    if (sl_amqp_check_rpc(st, "basic.consume", err, err_len))
+    amqp_basic_consume_ok_t *ok =
+        amqp_basic_consume(st, 1, q, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    if (sl_amqp_check_rpc(st, "basic.consume", err, err_len) || !ok)
         goto fail;
+    /* the broker named the consumer: basic.cancel needs that name */
+    size_t n =
+        ok->consumer_tag.len < sizeof(s->ctag) - 1 ? ok->consumer_tag.len : sizeof(s->ctag) - 1;
+    memcpy(s->ctag, ok->consumer_tag.bytes, n);
+    s->ctag[n] = 0;
     /* no RPC timeout from here: the consume loop waits with its own timeouts */
     amqp_set_rpc_timeout(st, NULL);
     s->conn = st;
@@ -591,7 +598,11 @@ static void drain(struct sl_component *c)
     struct amqp_src_conf *cf = c->conf;
     struct amqp_src *s = c->state;
     if (s->conn) {
-        amqp_basic_cancel(s->conn, 1, amqp_empty_bytes); /* stop the pushes; no reply read */
+        /* stop the pushes (deliveries that cross the cancel stay unacked: requeued at
+         * close); bounded, the broker may be hanging */
+        struct timeval tv = {.tv_sec = 2};
+        amqp_set_rpc_timeout(s->conn, &tv);
+        amqp_basic_cancel(s->conn, 1, amqp_cstring_bytes(s->ctag));
         emit_group(c);
     }
     sl_source_flush_sinks(c);

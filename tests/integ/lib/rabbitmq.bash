@@ -8,6 +8,8 @@
 #   rmq_ctl ARGS...    rabbitmqctl against the node
 # The node, its epmd and its files go away when the test exits (cleanup trap).
 RMQ_BIN=/usr/lib/rabbitmq/bin
+[ -x "$RMQ_BIN/rabbitmq-server" ] || { echo "SKIP: no rabbitmq-server installed"; exit 77; }
+$PY -c 'import pika' 2> /dev/null || { echo "SKIP: no python3-pika for $PY"; exit 77; }
 RMQ_DIR=$T/rmq
 RMQ_NODE="sl$$-$RANDOM@localhost"
 RMQ_PORT=$(free_port)
