@@ -104,6 +104,7 @@ struct kin {
     uint32_t inflight; /* recs not done */
     int64_t last_commit_ns;
     bool assigned_once;
+    bool rebalanced; /* the assignment changed inside the last consume call */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -115,8 +116,7 @@ static const struct sl_option kin_opts[] = {
     {"brokers", SL_OPT_STRING, NULL, offsetof(struct kin_conf, brokers),
      "bootstrap servers, \"host:port,host:port\"", NULL, 0, 0, SL_OPT_REQUIRED},
     {"topics", SL_OPT_STRING_LIST, NULL, offsetof(struct kin_conf, topics),
-     "topics to read; a name starting with ^ is a regular expression", NULL, 0, 0,
-     SL_OPT_REQUIRED},
+     "topics to read; a name starting with ^ is a regular expression", NULL, 0, 0, SL_OPT_REQUIRED},
     {"group", SL_OPT_STRING, NULL, offsetof(struct kin_conf, group),
      "consumer group (default: sluice-<config file name>.<source name>)", NULL, 0, 0, 0},
     {"offset_reset", SL_OPT_ENUM, "earliest", offsetof(struct kin_conf, offset_reset),
@@ -130,8 +130,7 @@ static const struct sl_option kin_opts[] = {
      "@kafka.headers to each event",
      NULL, 0, 0, 0},
     {"librdkafka", SL_OPT_STRING_MAP, NULL, offsetof(struct kin_conf, librdkafka),
-     "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...)", NULL, 0, 0,
-     0},
+     "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...)", NULL, 0, 0, 0},
     {"batch_events", SL_OPT_INT, "1024", offsetof(struct kin_conf, batch_events),
      "events per batch at most (a batch holds one partition's records)", NULL, 1, SL_BATCH_EVENTS,
      0},
@@ -148,8 +147,8 @@ static const struct sl_option kin_opts[] = {
      "flight before letting partitions go (the rest is read again by their next owner)",
      NULL, 0, 0, 0},
     {"max_retries", SL_OPT_INT, "3", offsetof(struct kin_conf, max_retries),
-     "a batch a sink failed to write is read again this many times, then skipped (logged)", NULL,
-     0, 1000, 0},
+     "a batch a sink failed to write is read again this many times, then skipped (logged)", NULL, 0,
+     1000, 0},
     {"message_field", SL_OPT_STRING, "message", offsetof(struct kin_conf, message_field),
      "field that holds the text (format: lines, raw)", NULL, 0, 0, 0},
     {0},
@@ -353,22 +352,34 @@ static void commit(struct kin *s, bool sync, const rd_kafka_topic_partition_list
     }
     if (l->cnt) {
         rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, sync ? 0 : 1);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
             sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, s->c->name, "commit failed: %s",
                                rd_kafka_err2str(e));
+            for (struct part *p = s->parts; p; p = p->next)
+                if (rd_kafka_topic_partition_list_find(l, p->topic, p->partition))
+                    p->committed = -1;
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
     s->last_commit_ns = sl_clock_mono_ns();
 }
 
+/* A commit that failed (a rebalance in progress, a coordinator moving) is sent again with
+ * the next one: the partition forgets that it was committed. */
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     struct sl_component *c = opaque;
     struct kin *s = c->state;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "offset commit failed: %s",
-                           rd_kafka_err2str(err));
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "offset commit failed: %s (will retry)",
+                       rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        struct part *p = part_find(s, offsets->elems[i].topic, offsets->elems[i].partition);
+        if (p && p->committed == offsets->elems[i].offset)
+            p->committed = -1;
+    }
 }
 
 /* Wait until every rec of the partitions in l (NULL: all) is done, at most drain_timeout. */
@@ -406,6 +417,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct sl_component *c = opaque;
     struct kin *s = c->state;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    s->rebalanced = !coop;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             part_add(s, parts->elems[i].topic, parts->elems[i].partition);
@@ -445,14 +457,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---------------------------------------------------------------- records to events */
 
-static void dead_letter(struct kin *s, struct part *p, const rd_kafka_message_t *m,
-                        const char *msg, int64_t line)
+static void dead_letter(struct kin *s, struct part *p, const rd_kafka_message_t *m, const char *msg,
+                        int64_t line)
 {
     if (!p->errs)
         p->errs = sl_batch_new();
     char where[400];
-    snprintf(where, sizeof where, "%s[%d]@%lld", p->topic, (int)p->partition,
-             (long long)m->offset);
+    snprintf(where, sizeof where, "%s[%d]@%lld", p->topic, (int)p->partition, (long long)m->offset);
     sl_error_event(p->errs, s->c->name, msg, m->payload, m->len, where, line, m->offset);
     p->errs->bytes += m->len;
 }
@@ -496,8 +507,8 @@ static int add_metadata(struct kin *s, struct sl_batch *b, struct sl_event *ev, 
 }
 
 /* One line (or the whole record, raw) into b as an event; false: it became a dead letter. */
-static bool take_one(struct kin *s, struct part *p, const rd_kafka_message_t *m,
-                     const char *lp, size_t ln, int64_t line, int64_t ts_ns)
+static bool take_one(struct kin *s, struct part *p, const rd_kafka_message_t *m, const char *lp,
+                     size_t ln, int64_t line, int64_t ts_ns)
 {
     const struct kin_conf *cf = s->c->conf;
     struct sl_batch *b = p->b;
@@ -684,8 +695,7 @@ static int kin_run(struct sl_component *c)
 {
     struct kin *s = c->state;
     const struct kin_conf *cf = c->conf;
-    rd_kafka_topic_partition_list_t *tl =
-        rd_kafka_topic_partition_list_new((int)cf->topics.count);
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)cf->topics.count);
     for (size_t i = 0; i < cf->topics.count; i++)
         rd_kafka_topic_partition_list_add(tl, cf->topics.items[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, tl);
@@ -723,10 +733,15 @@ static int kin_run(struct sl_component *c)
         }
         /* 0 ms: the pipe said there is something (or the timeout passed: a rebalance or an
          * error may be waiting; the call serves them) */
+        s->rebalanced = false;
         ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, msgs, READ_MAX);
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (s->rebalanced) {
+                /* an eager rebalance ran inside the call: what it returned may have been
+                 * fetched under the old assignment (librdkafka 2.0 does not always filter
+                 * it), and the new assignment reads again from the committed offsets */
+            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 struct part *p = part_find(s, rd_kafka_topic_name(m->rkt), m->partition);
                 if (p)
                     p->eof = true;

@@ -49,8 +49,8 @@ rd_kafka_conf_t *sl_kafka_conf_new(struct sl_component *c, const struct sl_kafka
                 opt_diag(c, map_opt, it->line, it->col, d);
                 sl_diag_hint(d, "sluice sets %s=%s itself: it is how delivery is acknowledged",
                              s->key, s->val);
-                sl_diag_set(d, SL_ECONFIG, "kafka '%s': %s.%s cannot be changed", c->name,
-                            map_opt, it->key);
+                sl_diag_set(d, SL_ECONFIG, "kafka '%s': %s.%s cannot be changed", c->name, map_opt,
+                            it->key);
                 goto fail;
             }
         }

@@ -106,13 +106,12 @@ static const struct sl_option kout_opts[] = {
     {"queue_bytes", SL_OPT_SIZE, "128MiB", offsetof(struct kout_conf, queue_bytes),
      "bytes waiting for delivery at most", NULL, 0, 0, 0},
     {"delivery_timeout", SL_OPT_DURATION, "5m", offsetof(struct kout_conf, delivery_timeout_ns),
-     "a record not delivered in this time fails (dead letter, and the source reads it again)",
-     NULL, 0, 0, 0},
+     "a record not delivered in this time fails (dead letter, and the source reads it again)", NULL,
+     0, 0, 0},
     {"flush_timeout", SL_OPT_DURATION, "60s", offsetof(struct kout_conf, flush_timeout_ns),
      "at shutdown, how long to wait for the last delivery reports", NULL, 0, 0, 0},
     {"librdkafka", SL_OPT_STRING_MAP, NULL, offsetof(struct kout_conf, librdkafka),
-     "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...)", NULL, 0, 0,
-     0},
+     "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...)", NULL, 0, 0, 0},
     {0},
 };
 
@@ -182,8 +181,8 @@ static int parse_template(struct kout *s, const char *t, struct sl_diag *d)
             tp->text = sl_xstrndup(p + 1, (size_t)(e - p - 1));
             if (sl_path_init(&tp->path, tp->text)) {
                 sl_component_diag_opt(s->c, "topic", d);
-                return sl_diag_set(d, SL_ECONFIG, "kafka '%s': bad field '%s' in topic",
-                                   s->c->name, tp->text);
+                return sl_diag_set(d, SL_ECONFIG, "kafka '%s': bad field '%s' in topic", s->c->name,
+                                   tp->text);
             }
             p = e + 1;
         } else {
@@ -304,8 +303,7 @@ static int render_key(struct kout *s, struct sl_event *ev, bool *has, char *msg,
             return 0;
         v = *pv;
     } else if (s->key_prog) {
-        struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all,
-                                        ev};
+        struct sl_stellar_resolver r = {sl_stellar_event_get, ev, false, sl_stellar_event_all, ev};
         int rc = sl_stellar_eval(s->vm, s->key_prog, &r, &s->scratch, &v);
         if (rc) {
             snprintf(msg, n, "key: %s", sl_stellar_vm_error(s->vm));
@@ -381,20 +379,17 @@ static int kout_write(struct sl_component *c, struct sl_batch *b)
         rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
         while (!rc) {
             if (s->rkt)
-                e = rd_kafka_producev(s->rk, RD_KAFKA_V_RKT(s->rkt),
-                                      RD_KAFKA_V_VALUE(s->val.ptr, s->val.len),
-                                      RD_KAFKA_V_KEY(has_key ? s->keybuf.ptr : NULL,
-                                                     has_key ? s->keybuf.len : 0),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+                e = rd_kafka_producev(
+                    s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_VALUE(s->val.ptr, s->val.len),
+                    RD_KAFKA_V_KEY(has_key ? s->keybuf.ptr : NULL, has_key ? s->keybuf.len : 0),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
             else {
                 sl_buf_putc(&s->topicbuf, 0);
-                e = rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(s->topicbuf.ptr),
-                                      RD_KAFKA_V_VALUE(s->val.ptr, s->val.len),
-                                      RD_KAFKA_V_KEY(has_key ? s->keybuf.ptr : NULL,
-                                                     has_key ? s->keybuf.len : 0),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+                e = rd_kafka_producev(
+                    s->rk, RD_KAFKA_V_TOPIC(s->topicbuf.ptr),
+                    RD_KAFKA_V_VALUE(s->val.ptr, s->val.len),
+                    RD_KAFKA_V_KEY(has_key ? s->keybuf.ptr : NULL, has_key ? s->keybuf.len : 0),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
                 s->topicbuf.len--;
             }
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)

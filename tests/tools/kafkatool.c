@@ -165,8 +165,8 @@ static int produce(int argc, char **argv)
         size_t n = strcspn(line, "\n");
         rd_kafka_resp_err_t e;
         while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(line, n),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
         if (e) {
             fprintf(stderr, "kafkatool: produce: %s\n", rd_kafka_err2str(e));
@@ -176,13 +176,13 @@ static int produce(int argc, char **argv)
     for (long i = start; !lines && i < start + count; i++) {
         char val[65600], key[32];
         int kn = snprintf(key, sizeof key, "k%ld", i % keys);
-        int vn = snprintf(val, sizeof val, "{\"seq\":%ld,\"key\":\"%s\",\"pad\":\"%s\"}", i, key,
-                          pad);
+        int vn =
+            snprintf(val, sizeof val, "{\"seq\":%ld,\"key\":\"%s\",\"pad\":\"%s\"}", i, key, pad);
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, (size_t)kn),
-                RD_KAFKA_V_VALUE(val, (size_t)vn), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e =
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, (size_t)kn),
+                                  RD_KAFKA_V_VALUE(val, (size_t)vn),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk, 10);
                 continue;
