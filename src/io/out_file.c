@@ -60,7 +60,12 @@ struct file_sink {
     uint64_t file_bytes;    /* length of the open file */
     uint32_t seq;           /* files finished so far */
     bool dirty;             /* written since the last fdatasync */
-    bool templated;         /* the path has strftime parts */
+    /* fsync: true — delivery holds (core/ack.h) of the batches written since the last
+     * fdatasync, released by it; without fsync a batch is acknowledged once write(2) took it
+     * (it survives a crash of the process, not of the machine) */
+    struct sl_ack **holds;
+    size_t nholds, cap_holds;
+    bool templated; /* the path has strftime parts */
     struct sl_buf out;
     struct sl_log_limit lim;
 };
@@ -123,6 +128,13 @@ static void final_name(const struct file_conf *cf, const struct file_sink *s, ch
     snprintf(out, out_len, "%.*s-%s-%u%s", (int)(dot - s->cur), s->cur, stamp, s->seq, dot);
 }
 
+static void release_holds(struct file_sink *s, bool ok)
+{
+    for (size_t i = 0; i < s->nholds; i++)
+        sl_ack_release(s->holds[i], ok);
+    s->nholds = 0;
+}
+
 /* Close the open file and give it its final name. */
 static int finish(struct sl_component *c, struct file_sink *s)
 {
@@ -134,6 +146,7 @@ static int finish(struct sl_component *c, struct file_sink *s)
         rc = -errno;
     if (close(s->fd) < 0 && !rc)
         rc = -errno;
+    release_holds(s, rc == 0);
     s->fd = -1;
     s->file_bytes = 0;
     s->dirty = false;
@@ -250,6 +263,13 @@ static int file_write(struct sl_component *c, struct sl_batch *b)
     if (!rc)
         rc = emit(c, s);
     sl_buf_reset(&s->out);
+    if (!rc && cf->fsync && b->ack) {
+        if (s->nholds == s->cap_holds) {
+            s->cap_holds = s->cap_holds ? 2 * s->cap_holds : 16;
+            s->holds = sl_xrealloc(s->holds, s->cap_holds * sizeof *s->holds);
+        }
+        s->holds[s->nholds++] = sl_sink_hold(b);
+    }
     if (rc)
         sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s",
                            s->fd >= 0 ? s->tmp : cf->path, sl_strerror(rc));
@@ -267,6 +287,8 @@ static int file_flush(struct sl_component *c)
         else
             s->dirty = false;
     }
+    if (!s->dirty)
+        release_holds(s, rc == 0);
     if (rc)
         sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "flush: %s", sl_strerror(rc));
     return rc;
@@ -279,6 +301,8 @@ static void file_fini(struct sl_component *c)
         return;
     emit(c, s);
     finish(c, s);
+    release_holds(s, false);
+    sl_free(s->holds);
     sl_buf_fini(&s->out);
     sl_free(s);
     c->state = NULL;

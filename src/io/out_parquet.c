@@ -66,6 +66,12 @@ struct pqs_file {
     int fd;
     struct sl_pq_writer *w;
     int64_t opened_mono_ns;
+    /* delivery (core/ack.h): the tokens of the batches with rows in this file, released when
+     * the file is finished (footer, fsync, rename) — a row is durable only then */
+    struct sl_ack **holds;
+    size_t nholds, cap_holds;
+    uint64_t held_gen; /* the write() call that last took a hold */
+    bool failed;       /* a row could not be written */
     struct pqs_file *next;
 };
 
@@ -89,6 +95,7 @@ struct pqs_sink {
      * while the substituted name and the second stay the same */
     struct sl_buf prev_name;
     int64_t prev_sec, now_sec;
+    uint64_t write_gen; /* write() calls so far (see pqs_file.held_gen) */
     struct sl_log_limit lim;
     sl_parquet_finished_fn hook;
     void *hook_ctx;
@@ -204,8 +211,18 @@ static int render_path(struct pqs_sink *s, const struct sl_event *ev, const stru
 
 /* ---- files */
 
+/* Release the file's delivery holds (ok: the file is finished and durable). */
+static void release_holds(struct pqs_file *f, bool ok)
+{
+    for (size_t i = 0; i < f->nholds; i++)
+        sl_ack_release(f->holds[i], ok);
+    f->nholds = 0;
+}
+
 static void free_file(struct pqs_file *f)
 {
+    release_holds(f, false);
+    sl_free(f->holds);
     sl_pq_writer_free(f->w);
     if (f->fd >= 0)
         close(f->fd);
@@ -231,6 +248,7 @@ static void finish_file(struct sl_component *c, struct pqs_sink *s, struct pqs_f
     char used[PATH_MAX + 32];
     if (!rc)
         rc = sl_fs_rename_unique(f->tmp, f->final, SL_FS_VARIANT_STEM, used, sizeof(used));
+    release_holds(f, rc == 0 && !f->failed);
     if (rc) {
         sl_error(c->name, "cannot finish %s: %s (left as %s)", f->final, sl_strerror(rc), f->tmp);
     } else {
@@ -361,6 +379,7 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
     struct pqs_file *last = NULL;
     struct sl_batch *errs = NULL;
     int failed = 0;
+    s->write_gen++;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
         int rc = render_path(s, ev, &tm);
@@ -394,6 +413,14 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
             }
         }
         last = f;
+        if (b->ack && f->held_gen != s->write_gen) {
+            if (f->nholds == f->cap_holds) {
+                f->cap_holds = f->cap_holds ? 2 * f->cap_holds : 8;
+                f->holds = sl_xrealloc(f->holds, f->cap_holds * sizeof *f->holds);
+            }
+            f->holds[f->nholds++] = sl_sink_hold(b);
+            f->held_gen = s->write_gen;
+        }
         uint64_t before = sl_pq_writer_bytes(f->w);
         struct sl_pq_reject rej;
         rej.field[0] = rej.reason[0] = 0;
@@ -407,6 +434,7 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
             sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", f->final,
                                sl_strerror(rc));
             atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+            f->failed = true;
             failed = rc;
         } else if ((cf->roll_rows && sl_pq_writer_rows(f->w) >= (uint64_t)cf->roll_rows) ||
                    (cf->roll_bytes && after + sl_pq_writer_buffered(f->w) >= cf->roll_bytes)) {
@@ -418,7 +446,10 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
             last = NULL;
         }
     }
-    (void)failed; /* per-event failures are counted (errors) and logged above */
+    /* per-event failures are counted (errors) and logged above; the source reads the batch
+     * again if it can (core/ack.h) */
+    if (failed)
+        sl_ack_fail(b->ack);
     if (errs)
         sl_sink_emit_errors(c, errs);
     return 0;

@@ -318,8 +318,143 @@ static const struct sl_component_ops fed_ops = {
     .no_inputs = true,
 };
 
+static struct sl_pipeline *build(const char *yaml, struct sl_config **cfg, struct sl_diag *d,
+                                 int workers, bool once);
+
+/* ---- delivery acknowledgements (core/ack.h) */
+
+/* "acker": emits `count` events in batches of 100, each batch with its own token; after the
+ * last one it waits until every token is done and counts the ok and failed ones. */
+#define ACK_BATCHES 200
+static struct sl_ack ack_tokens[ACK_BATCHES];
+static atomic_int acks_ok, acks_failed, acks_released_early;
+
+static int acker_run(struct sl_component *c)
+{
+    for (int k = 0; k < ACK_BATCHES; k++) {
+        struct sl_batch *b = sl_batch_new();
+        for (int i = 0; i < 100; i++) {
+            struct sl_event *ev = sl_batch_push(b);
+            sl_event_set(b, ev, SYM_N, sl_value_int(k * 100 + i));
+        }
+        sl_ack_init(&ack_tokens[k], NULL, NULL);
+        sl_batch_set_ack(b, &ack_tokens[k]);
+        sl_source_emit(c, b);
+        sl_ack_release(&ack_tokens[k], true);
+    }
+    int64_t deadline = sl_clock_mono_ns() + 20000000000LL;
+    for (int k = 0; k < ACK_BATCHES; k++) {
+        while (!sl_ack_done(&ack_tokens[k]) && sl_clock_mono_ns() < deadline)
+            usleep(1000);
+        if (!sl_ack_done(&ack_tokens[k]))
+            continue;
+        atomic_fetch_add(sl_ack_failed(&ack_tokens[k]) ? &acks_failed : &acks_ok, 1);
+    }
+    return 0;
+}
+
+static const struct sl_component_ops acker_ops = {
+    .type = "acker",
+    .kind = SL_KIND_SOURCE,
+    .summary = "emits batches with delivery tokens",
+    .options = no_opts,
+    .run = acker_run,
+};
+
+/* "later": durable only at flush: holds each batch's token until the next flush */
+struct later_state {
+    struct sl_ack *holds[ACK_BATCHES * 2];
+    int n;
+};
+
+static int later_init(struct sl_component *c, struct sl_diag *d)
+{
+    c->state = sl_xcalloc(1, sizeof(struct later_state));
+    return 0;
+}
+
+static void later_fini(struct sl_component *c)
+{
+    sl_free(c->state);
+}
+
+static int later_write(struct sl_component *c, struct sl_batch *b)
+{
+    struct later_state *s = c->state;
+    struct sl_ack *h = sl_sink_hold(b);
+    assert_non_null(h);
+    /* the token cannot be done while this sink holds it */
+    if (sl_ack_done(h))
+        atomic_fetch_add(&acks_released_early, 1);
+    s->holds[s->n++] = h;
+    return 0;
+}
+
+static int later_flush(struct sl_component *c)
+{
+    struct later_state *s = c->state;
+    for (int i = 0; i < s->n; i++)
+        sl_ack_release(s->holds[i], true);
+    s->n = 0;
+    return 0;
+}
+
+static const struct sl_component_ops later_ops = {
+    .type = "later",
+    .kind = SL_KIND_SINK,
+    .summary = "acknowledges at flush",
+    .options = no_opts,
+    .init = later_init,
+    .fini = later_fini,
+    .write = later_write,
+    .flush = later_flush,
+    .flush_interval_ns = 20000000,
+};
+
+/* "failer": a write fails for the batches whose first n is a multiple of 1000 */
+static int failer_write(struct sl_component *c, struct sl_batch *b)
+{
+    int64_t n = b->count ? sl_event_get(&b->events[0], SYM_N)->u.i : 1;
+    return n % 1000 == 0 ? SL_EIO : 0;
+}
+
+static const struct sl_component_ops failer_ops = {
+    .type = "failer",
+    .kind = SL_KIND_SINK,
+    .summary = "fails some writes",
+    .options = no_opts,
+    .write = failer_write,
+};
+
+/* Every token is done once every sink that got its batch (through a transform that drops,
+ * rejects and copies) acknowledged it; a failed write marks exactly its token failed. */
+static void test_delivery_acks(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: acker}\n"
+                    "transforms:\n"
+                    "  odd: {type: odd, inputs: [src]}\n"
+                    "sinks:\n"
+                    "  later: {type: later, inputs: [odd]}\n"
+                    "  dead: {type: later, inputs: [odd.errors]}\n"
+                    "  fail: {type: failer, inputs: [src]}\n";
+    struct sl_config *cfg;
+    struct sl_diag d;
+    struct sl_pipeline *p = build(y, &cfg, &d, 2, true);
+    assert_non_null(p);
+    sl_pipeline_start(p);
+    assert_true(sl_pipeline_wait(p, 60000));
+    /* batches start at k * 100: those at multiples of 1000 failed in "fail" */
+    assert_int_equal(atomic_load(&acks_failed), ACK_BATCHES / 10);
+    assert_int_equal(atomic_load(&acks_ok), ACK_BATCHES - ACK_BATCHES / 10);
+    assert_int_equal(atomic_load(&acks_released_early), 0);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+}
+
 static const struct sl_component_ops *const test_types[] = {
-    &cnt_ops, &odd_ops, &hold_ops, &sink_ops, &picky_ops, &ord_ops, &fed_ops, NULL};
+    &acker_ops, &later_ops, &failer_ops, &cnt_ops, &odd_ops, &hold_ops,
+    &sink_ops,  &picky_ops, &ord_ops,    &fed_ops, NULL};
 
 /* ---- helpers */
 
@@ -664,7 +799,7 @@ int main(void)
         cmocka_unit_test(test_sink_dead_letters),   cmocka_unit_test(test_backpressure_and_stop),
         cmocka_unit_test(test_metrics_text),        cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_env_substitution),    cmocka_unit_test(test_help_text),
-        cmocka_unit_test(test_no_inputs_sink_last),
+        cmocka_unit_test(test_no_inputs_sink_last), cmocka_unit_test(test_delivery_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
