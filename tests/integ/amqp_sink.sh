@@ -67,7 +67,7 @@ sinks:
 YAML
 $SLUICE run -c r.yaml --no-status 2> log2.txt &
 SPID=$!; PIDS+=($SPID)
-for _ in $(seq 100); do grep -q "consuming queue" log2.txt && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "consuming queue" log2.txt 2> /dev/null && break; sleep 0.1; done
 $TOOL publish "$RMQ_URL" relay_in 6000 --pace 0.05 --retry &
 PUB=$!; PIDS+=($PUB)
 for _ in $(seq 100); do [ "$($TOOL count "$RMQ_URL" relay_out)" -ge 600 ] && break; sleep 0.1; done
@@ -80,6 +80,7 @@ for _ in $(seq 150); do
 done
 kill -TERM $SPID
 wait $SPID || { cat log2.txt; fail "sluice exit $?"; }
+grep -q 'comp=out msg="connection to .* lost' log2.txt || { cat log2.txt; fail "the sink logged no reconnect"; }
 n=$($TOOL count "$RMQ_URL" relay_out)
 $TOOL drain "$RMQ_URL" relay_out "$n" 30 2> relay_out.txt > /dev/null
 $PY - relay_out.txt <<'PYEOF'
@@ -98,7 +99,7 @@ ok "amqp sink"
 sed "s|127.0.0.1:5672|127.0.0.1:$RMQ_PORT|g" "$SL_SRC/examples/amqp.yaml" > ex.yaml
 $SLUICE run -c ex.yaml --no-status 2> log3.txt &
 EPID=$!; PIDS+=($EPID)
-for _ in $(seq 100); do grep -q "consuming queue" log3.txt && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "consuming queue" log3.txt 2> /dev/null && break; sleep 0.1; done
 $PY - "$RMQ_URL" <<'PYEOF'
 import json, sys, pika
 c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
