@@ -5,7 +5,7 @@
 #                   librdkafka consumer that only counts);
 #   file -> kafka   sluice (1 worker) producing N NDJSON lines from a file vs. kafkatool produce
 #                   (a bare idempotent acks=all producer of the same records).
-#   bash bench/bench_kafka.sh [BUILD_DIR=build/release] [N=500000]
+#   bash bench/bench_kafka.sh [BUILD_DIR=build/release] [N=100000]
 # Prints `bench=kafka path=... events=N events_per_s=R` and `ratio=` lines (sluice / bare).
 # Rates: the consumer side from the first record to the last (group join excluded: sluice's
 # "assigned" log line to its "done" line, kafkatool from its first record); the producer side
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/release}
-N=${2:-500000}
+N=${2:-100000}
 SLUICE=$dir/sluice
 KT=$dir/kafkatool
 PY=/usr/bin/python3
@@ -49,7 +49,7 @@ PYEOF
 "$KT" produce -B "$B" -t in -n "$N" -s 200 -k 1000 2>"$T/p.err"
 bare_p=$(grep -o 'rate=[0-9]*' "$T/p.err" | cut -d= -f2)
 echo "bench=kafka path=bare-producer events=$N events_per_s=$bare_p"
-"$KT" consume -B "$B" -t in -n "$N" -g dump -p >"$T/records.json" 2>/dev/null
+"$KT" consume -B "$B" -t in -n "$N" -g dump -p >"$T/records.json" 2>"$T/dump.err" || { cat "$T/dump.err"; exit 1; }
 cat >"$T/fk.yaml" <<EOF
 sources:
   f: {type: file, path: $T/records.json, mode: read, start_at: beginning}
