@@ -68,7 +68,9 @@ struct kin_conf {
 
 struct part;
 
-/* One emitted batch: its offsets and its delivery token. */
+/* One emitted batch: its offsets and its delivery token. It counts against max_inflight
+ * until the commit past it is confirmed by the coordinator, so what a crash re-delivers is
+ * at most max_inflight batches. */
 struct rec {
     struct sl_ack ack;
     struct part *part; /* NULL once the partition let it go (it is then only freed) */
@@ -80,9 +82,10 @@ struct rec {
 struct part {
     char *topic;
     int32_t partition;
-    struct rec *head, *tail;
-    int64_t next_commit; /* offset to commit (last acknowledged + 1); -1: nothing yet */
-    int64_t committed;   /* last offset sent in a commit */
+    struct rec *head, *tail;   /* emitted, not yet acknowledged, in offset order */
+    struct rec *dhead, *dtail; /* acknowledged, waiting for their commit to be confirmed */
+    int64_t next_commit;       /* offset to commit (last acknowledged + 1); -1: nothing yet */
+    int64_t committed;         /* last offset sent in a commit */
     struct sl_batch *b, *errs;
     int64_t b_first, b_last;
     bool b_any;
@@ -101,7 +104,11 @@ struct kin {
     int ack_fd;     /* eventfd: a token finished */
     struct part *parts;
     struct rec *all;
-    uint32_t inflight; /* recs not done */
+    uint32_t inflight; /* recs not freed: emitted and not yet committed */
+    uint32_t building; /* partitions with a batch being built (a rec to be) */
+    /* records taken from librdkafka that wait for room under max_inflight (in order) */
+    rd_kafka_message_t *held[1024];
+    size_t nheld, held_pos;
     int64_t last_commit_ns;
     bool assigned_once;
     bool rebalanced; /* the assignment changed inside the last consume call */
@@ -137,8 +144,8 @@ static const struct sl_option kin_opts[] = {
     {"linger", SL_OPT_DURATION, "50ms", offsetof(struct kin_conf, linger_ns),
      "emit a partial batch after this long", NULL, 0, 0, 0},
     {"max_inflight", SL_OPT_INT, "32", offsetof(struct kin_conf, max_inflight),
-     "batches emitted and not yet acknowledged by the sinks; reading waits beyond (what a crash "
-     "re-delivers is at most this many batches)",
+     "batches emitted and not yet committed (acknowledged by the sinks, then the commit "
+     "confirmed); reading waits beyond, so a crash re-delivers at most this many batches",
      NULL, 1, 100000, 0},
     {"commit_interval", SL_OPT_DURATION, "500ms", offsetof(struct kin_conf, commit_interval_ns),
      "how often acknowledged offsets are committed", NULL, 0, 0, 0},
@@ -200,8 +207,10 @@ static struct part *part_add(struct kin *s, const char *topic, int32_t partition
 }
 
 /* Forget what is being built (it will be read again). */
-static void part_drop_building(struct part *p)
+static void part_drop_building(struct kin *s, struct part *p)
 {
+    if (p->b_any)
+        s->building--;
     sl_batch_unref(p->b);
     sl_batch_unref(p->errs);
     p->b = p->errs = NULL;
@@ -213,7 +222,9 @@ static void part_remove(struct kin *s, struct part *p)
 {
     for (struct rec *r = p->head; r; r = r->next)
         r->part = NULL;
-    part_drop_building(p);
+    for (struct rec *r = p->dhead; r; r = r->next)
+        r->part = NULL;
+    part_drop_building(s, p);
     struct part **pp = &s->parts;
     while (*pp != p)
         pp = &(*pp)->next;
@@ -245,6 +256,7 @@ static int part_emit(struct kin *s, struct part *p)
     struct sl_batch *b = p->b, *errs = p->errs;
     p->b = p->errs = NULL;
     p->b_any = false;
+    s->building--;
     int rc = 0;
     if (errs) {
         sl_batch_set_ack(errs, &r->ack);
@@ -270,6 +282,18 @@ static int emit_all(struct kin *s, bool only_lingering)
             return rc;
     }
     return 0;
+}
+
+/* Forget the records of p that wait in s->held (p is read again from an earlier offset). */
+static void drop_held(struct kin *s, struct part *p)
+{
+    for (size_t i = s->held_pos; i < s->nheld; i++) {
+        rd_kafka_message_t *m = s->held[i];
+        if (m && m->partition == p->partition && !strcmp(rd_kafka_topic_name(m->rkt), p->topic)) {
+            rd_kafka_message_destroy(m);
+            s->held[i] = NULL;
+        }
+    }
 }
 
 static void seek_back(struct kin *s, struct part *p, int64_t offset)
@@ -312,7 +336,8 @@ static void reap(struct kin *s, bool may_seek)
                     for (struct rec *x = p->head; x; x = x->next)
                         x->part = NULL;
                     p->head = p->tail = NULL;
-                    part_drop_building(p);
+                    part_drop_building(s, p);
+                    drop_held(s, p);
                     seek_back(s, p, r->first);
                     break;
                 }
@@ -326,7 +351,12 @@ static void reap(struct kin *s, bool may_seek)
             p->head = r->next;
             if (!p->head)
                 p->tail = NULL;
-            r->part = NULL;
+            r->next = NULL;
+            if (p->dtail)
+                p->dtail->next = r;
+            else
+                p->dhead = r;
+            p->dtail = r;
         }
     }
     for (struct rec *r = s->all, *nx; r; r = nx) {
@@ -335,6 +365,19 @@ static void reap(struct kin *s, bool may_seek)
             s->inflight--;
             rec_free(s, r);
         }
+    }
+}
+
+/* The coordinator has offset `offset` of p: the recs below it are committed. */
+static void confirm(struct kin *s, const char *topic, int32_t partition, int64_t offset)
+{
+    struct part *p = part_find(s, topic, partition);
+    struct rec *r;
+    while (p && (r = p->dhead) && r->last < offset) {
+        p->dhead = r->next;
+        if (!p->dhead)
+            p->dtail = NULL;
+        r->part = NULL; /* freed by reap() */
     }
 }
 
@@ -358,6 +401,9 @@ static void commit(struct kin *s, bool sync, const rd_kafka_topic_partition_list
             for (struct part *p = s->parts; p; p = p->next)
                 if (rd_kafka_topic_partition_list_find(l, p->topic, p->partition))
                     p->committed = -1;
+        } else if (sync) {
+            for (int i = 0; i < l->cnt; i++)
+                confirm(s, l->elems[i].topic, l->elems[i].partition, l->elems[i].offset);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -371,13 +417,20 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct sl_component *c = opaque;
     struct kin *s = c->state;
-    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
-    sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name, "offset commit failed: %s (will retry)",
-                       rd_kafka_err2str(err));
     for (int i = 0; offsets && i < offsets->cnt; i++) {
-        struct part *p = part_find(s, offsets->elems[i].topic, offsets->elems[i].partition);
-        if (p && p->committed == offsets->elems[i].offset)
+        const rd_kafka_topic_partition_t *e = &offsets->elems[i];
+        rd_kafka_resp_err_t pe = err ? err : e->err;
+        if (!pe) {
+            confirm(s, e->topic, e->partition, e->offset);
+            continue;
+        }
+        sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name,
+                           "offset commit of %s[%d] failed: %s (will retry)", e->topic,
+                           (int)e->partition, rd_kafka_err2str(pe));
+        struct part *p = part_find(s, e->topic, e->partition);
+        if (p && p->committed == e->offset)
             p->committed = -1;
     }
 }
@@ -553,6 +606,7 @@ static void take(struct kin *s, struct part *p, const rd_kafka_message_t *m)
     if (!p->b_any) {
         p->b_first = m->offset;
         p->b_started_ns = sl_clock_mono_ns();
+        s->building++;
     }
     p->b_any = true;
     p->b_last = m->offset;
@@ -705,19 +759,41 @@ static int kin_run(struct sl_component *c)
         return SL_EIO;
     }
     sl_info(c->name, "consumer group %s", s->group);
-    rd_kafka_message_t *msgs[READ_MAX];
     int rc = 0;
     bool once = sl_source_once(c);
-    bool more = false; /* the last call filled msgs: the queue may hold more */
+    bool more = false; /* the last call filled the array: the queue may hold more */
     while (!sl_source_stopping(c) && rc == 0) {
         reap(s, true);
         if (sl_clock_mono_ns() - s->last_commit_ns >= cf->commit_interval_ns)
             commit(s, false, NULL);
-        if (once && all_eof(s) && s->inflight == 0)
+        if (once && all_eof(s) && s->inflight == 0 && s->held_pos == s->nheld)
             break;
-        bool full = s->inflight >= (uint32_t)cf->max_inflight;
+        /* batches emitted and not committed, and those being built, stay within
+         * max_inflight: that is what bounds what a crash re-delivers */
+        bool full = s->inflight + s->building >= (uint32_t)cf->max_inflight;
+        if (full && s->inflight) {
+            /* what waits for a commit's confirmation: commit it now, synchronously (an
+             * asynchronous result would only be served by the consume call held back) */
+            bool any = false;
+            for (struct part *p = s->parts; p; p = p->next)
+                if (p->dhead) {
+                    p->committed = -1;
+                    any = true;
+                }
+            if (any) {
+                commit(s, true, NULL);
+                reap(s, true);
+            }
+        }
+        if (full && s->building) {
+            rc = emit_all(s, false); /* they count already: let the sinks have them */
+            if (rc)
+                break;
+        }
+        full = s->inflight + s->building >= (uint32_t)cf->max_inflight;
+        bool pending = s->held_pos < s->nheld;
         struct pollfd pfd[3] = {
-            {.fd = s->io_pipe[0], .events = full ? 0 : POLLIN},
+            {.fd = s->io_pipe[0], .events = full || pending ? 0 : POLLIN},
             {.fd = s->ack_fd, .events = POLLIN},
             {.fd = sl_source_stop_fd(c), .events = POLLIN},
         };
@@ -727,25 +803,34 @@ static int kin_run(struct sl_component *c)
         /* librdkafka writes the pipe only when its queue goes from empty to non-empty: while
          * calls come back full, call again without waiting (measured: waiting here capped
          * the source at 1,024 records per linger, 38k records/s) */
-        poll(pfd, 3, more && !full ? 0 : timeout);
+        poll(pfd, 3, (more || pending) && !full ? 0 : timeout);
         char drainbuf[64];
         while (read(s->io_pipe[0], drainbuf, sizeof drainbuf) > 0) {
         }
-        if (full) {
-            rc = emit_all(s, false);
+        if (full)
             continue;
-        }
-        /* 0 ms: the pipe said there is something (or the timeout passed: a rebalance or an
-         * error may be waiting; the call serves them) */
-        s->rebalanced = false;
-        ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, msgs, READ_MAX);
-        more = n == READ_MAX;
-        for (ssize_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
+        ssize_t n = 0;
+        if (!pending) {
+            /* the pipe said there is something, or the timeout passed: a rebalance or an
+             * error may be waiting, and the call serves them */
+            s->rebalanced = false;
+            n = rd_kafka_consume_batch_queue(s->q, 0, s->held, READ_MAX);
+            more = n == READ_MAX;
+            s->nheld = n > 0 ? (size_t)n : 0;
+            s->held_pos = 0;
             if (s->rebalanced) {
                 /* an eager rebalance ran inside the call: what it returned may have been
                  * fetched under the old assignment (librdkafka 2.0 does not always filter
                  * it), and the new assignment reads again from the committed offsets */
+                for (size_t i = 0; i < s->nheld; i++)
+                    rd_kafka_message_destroy(s->held[i]);
+                s->nheld = 0;
+            }
+        }
+        for (; s->held_pos < s->nheld && rc == 0; s->held_pos++) {
+            rd_kafka_message_t *m = s->held[s->held_pos];
+            if (!m) {
+                continue; /* dropped by a seek back */
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 struct part *p = part_find(s, rd_kafka_topic_name(m->rkt), m->partition);
                 if (p)
@@ -760,19 +845,25 @@ static int kin_run(struct sl_component *c)
                 }
             } else {
                 struct part *p = part_find(s, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p && !p->b_any && s->inflight + s->building >= (uint32_t)cf->max_inflight)
+                    break; /* no room for another batch: the rest waits, in order */
                 if (p) {
                     p->eof = false;
                     take(s, p, m);
                     if (p->b && (p->b->count >= (uint32_t)cf->batch_events ||
                                  p->b->bytes >= SL_BATCH_BYTES))
-                        rc = rc ? rc : part_emit(s, p);
+                        rc = part_emit(s, p);
                 }
             }
             rd_kafka_message_destroy(m);
         }
         if (rc == 0)
-            rc = emit_all(s, n == 0 ? false : true);
+            rc = emit_all(s, n > 0 || s->held_pos < s->nheld);
     }
+    for (; s->held_pos < s->nheld; s->held_pos++) /* not taken: read again later */
+        if (s->held[s->held_pos])
+            rd_kafka_message_destroy(s->held[s->held_pos]);
+    s->nheld = s->held_pos = 0;
     /* stopping (or input ended in --once): hand over what is built, wait for the sinks,
      * commit, leave the group */
     drain(s, NULL);

@@ -2,7 +2,7 @@
  * kafkatool.c — a Kafka mock cluster and bare librdkafka clients, for the integration tests
  * and the benchmarks (no Kafka broker is packaged for Debian; librdkafka's mock cluster is).
  *
- *   kafkatool mock [-b BROKERS] [-t TOPIC:PARTITIONS]...
+ *   kafkatool mock [-b BROKERS] [-t TOPIC:PARTITIONS[:REPLICAS]]...
  *       Start a mock cluster of BROKERS (3) brokers on loopback, create the topics, print the
  *       bootstrap servers on one line, then serve until stdin ends (or SIGTERM). Commands on
  *       stdin: "down N" / "up N" take broker N down or up (an outage).
@@ -12,6 +12,10 @@
  *   kafkatool consume -B BOOTSTRAP -t TOPIC -n COUNT [-g GROUP] [-i IDLE_MS] [-p]
  *       Read COUNT records (or until IDLE_MS without one) from the beginning; -p prints each
  *       value on a line. Prints the count and the rate on stderr.
+ *   kafkatool count -B BOOTSTRAP -t TOPIC
+ *       Print "records=N start=S": the sum over the topic's partitions of the high watermark
+ *       (records ever appended to a fresh topic) and of the low one (the mock cluster may
+ *       move a log's start after a broker outage, so a consumer cannot count those).
  * The produce/consume modes are the bare-client baseline of bench/bench_kafka.sh: they do
  * nothing per record but hand it to (or take it from) librdkafka.
  */
@@ -76,13 +80,16 @@ static int mock(int argc, char **argv)
     for (int i = 0; i < ntopics; i++) {
         char name[256];
         snprintf(name, sizeof name, "%s", topics[i]);
-        char *colon = strrchr(name, ':');
-        int parts = 1;
+        int parts = 1, replicas = brokers < 3 ? 1 : 3;
+        char *colon = strchr(name, ':');
         if (colon) {
             *colon = 0;
-            parts = (int)strtol(colon + 1, NULL, 10);
+            char *end;
+            parts = (int)strtol(colon + 1, &end, 10);
+            if (*end == ':')
+                replicas = (int)strtol(end + 1, NULL, 10);
         }
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name, parts, brokers < 3 ? 1 : 3);
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name, parts, replicas);
         if (e) {
             fprintf(stderr, "kafkatool: topic %s: %s\n", name, rd_kafka_err2str(e));
             return 2;
@@ -244,13 +251,15 @@ static int consume(int argc, char **argv)
     rd_kafka_subscribe(rk, tl);
     rd_kafka_topic_partition_list_destroy(tl);
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
-    long got = 0;
+    long got = 0, errs = 0;
     double t0 = 0, last = now_s();
     rd_kafka_message_t *msgs[1024];
     while (got < count && !stop && (now_s() - last) * 1000 < (double)idle_ms) {
         ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, 1024);
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
+            if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && errs++ < 5)
+                fprintf(stderr, "kafkatool: consume: %s\n", rd_kafka_message_errstr(m));
             if (!m->err) {
                 if (!t0)
                     t0 = now_s();
@@ -264,11 +273,74 @@ static int consume(int argc, char **argv)
     }
     double dt = t0 ? now_s() - t0 : 0;
     fflush(stdout);
+    if (got < count) { /* say where each partition stands, to tell missing from unreadable */
+        rd_kafka_topic_partition_list_t *as = NULL;
+        if (!rd_kafka_assignment(rk, &as) && as) {
+            rd_kafka_position(rk, as);
+            for (int i = 0; i < as->cnt; i++) {
+                int64_t lo = -1, hi = -1;
+                rd_kafka_query_watermark_offsets(rk, as->elems[i].topic, as->elems[i].partition,
+                                                 &lo, &hi, 2000);
+                fprintf(stderr, "kafkatool: %s[%d] position %lld, watermarks %lld..%lld\n",
+                        as->elems[i].topic, (int)as->elems[i].partition,
+                        (long long)as->elems[i].offset, (long long)lo, (long long)hi);
+            }
+            rd_kafka_topic_partition_list_destroy(as);
+        }
+    }
     fprintf(stderr, "consumed=%ld seconds=%.3f rate=%.0f\n", got, dt, dt > 0 ? got / dt : 0);
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return got >= count ? 0 : 1;
+}
+
+static int count(int argc, char **argv)
+{
+    const char *bootstrap = NULL, *topic = NULL;
+    for (int i = 0; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "-B"))
+            bootstrap = argv[++i];
+        else if (!strcmp(argv[i], "-t"))
+            topic = argv[++i];
+    }
+    if (!bootstrap || !topic)
+        return 2;
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", bootstrap);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "kafkatool: %s\n", err);
+        return 2;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        fprintf(stderr, "kafkatool: metadata of %s: %s\n", topic,
+                rd_kafka_err2str(e               ? e
+                                 : md->topic_cnt ? md->topics[0].err
+                                                 : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        return 1;
+    }
+    long long records = 0, start = 0;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int64_t lo = 0, hi = 0;
+        e = rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[i].id, &lo, &hi,
+                                             5000);
+        if (e) {
+            fprintf(stderr, "kafkatool: watermarks: %s\n", rd_kafka_err2str(e));
+            return 1;
+        }
+        records += hi;
+        start += lo;
+    }
+    printf("records=%lld start=%lld\n", records, start);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -277,7 +349,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
-        fprintf(stderr, "usage: kafkatool mock|produce|consume ...\n");
+        fprintf(stderr, "usage: kafkatool mock|produce|consume|count ...\n");
         return 2;
     }
     if (!strcmp(argv[1], "mock"))
@@ -286,6 +358,8 @@ int main(int argc, char **argv)
         return produce(argc - 2, argv + 2);
     if (!strcmp(argv[1], "consume"))
         return consume(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "count"))
+        return count(argc - 2, argv + 2);
     fprintf(stderr, "kafkatool: unknown mode %s\n", argv[1]);
     return 2;
 }
