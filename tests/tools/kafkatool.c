@@ -9,9 +9,10 @@
  *   kafkatool produce -B BOOTSTRAP -t TOPIC -n COUNT [-s SIZE] [-k KEYS] [-f START]
  *       Produce COUNT JSON records {"seq":i,"key":"k<i%KEYS>","pad":"..."} (SIZE bytes of
  *       record in all, about), keyed by "k<i%KEYS>", acks=all; print the rate.
- *   kafkatool consume -B BOOTSTRAP -t TOPIC -n COUNT [-g GROUP] [-i IDLE_MS] [-p]
+ *   kafkatool consume -B BOOTSTRAP -t TOPIC -n COUNT [-g GROUP] [-i IDLE_MS] [-p] [-e]
  *       Read COUNT records (or until IDLE_MS without one) from the beginning; -p prints each
- *       value on a line. Prints the count and the rate on stderr.
+ *       value on a line; -e asks for end-of-partition events, as the kafka source does;
+ *       -X key=value sets a librdkafka property. Prints the count and the rate on stderr.
  *   kafkatool count -B BOOTSTRAP -t TOPIC
  *       Print "records=N start=S": the sum over the topic's partitions of the high watermark
  *       (records ever appended to a fresh topic) and of the low one (the mock cluster may
@@ -215,10 +216,14 @@ static int consume(int argc, char **argv)
 {
     const char *bootstrap = NULL, *topic = NULL, *group = "kafkatool";
     long count = 1000, idle_ms = 10000;
-    int print = 0;
+    int print = 0, eof = 0;
+    const char *extra[16];
+    int nextra = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-p"))
             print = 1;
+        else if (!strcmp(argv[i], "-e"))
+            eof = 1;
         else if (i + 1 >= argc)
             break;
         else if (!strcmp(argv[i], "-B"))
@@ -231,6 +236,8 @@ static int consume(int argc, char **argv)
             group = argv[++i];
         else if (!strcmp(argv[i], "-i"))
             idle_ms = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-X") && nextra < 16)
+            extra[nextra++] = argv[++i];
     }
     if (!bootstrap || !topic)
         return 2;
@@ -238,8 +245,19 @@ static int consume(int argc, char **argv)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstrap);
     set(conf, "group.id", group);
+    for (int i = 0; i < nextra; i++) {
+        char kv[256];
+        snprintf(kv, sizeof kv, "%s", extra[i]);
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = 0;
+            set(conf, kv, eq + 1);
+        }
+    }
     set(conf, "auto.offset.reset", "earliest");
     set(conf, "enable.auto.commit", "false");
+    if (eof) /* the kafka source's settings */
+        set(conf, "enable.partition.eof", "true");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "kafkatool: %s\n", err);
