@@ -360,12 +360,28 @@ void sl_pipeline_free(struct sl_pipeline *p)
         return;
     if (p->started)
         sl_pipeline_wait(p, -1);
-    /* fini: components with ops->no_inputs last (a parquet sink finishes its open files in
-     * fini, and the receiver reading them must still be there to take them) */
-    for (uint32_t k = 0; k < 2 * p->n; k++) {
-        struct node *nd = &p->nodes[k % p->n];
-        if (nd->inited && nd->comp.ops->fini && nd->comp.ops->no_inputs == (k >= p->n))
-            nd->comp.ops->fini(&nd->comp);
+    /* what is still queued (only when a start failed half-way) was never delivered; its
+     * delivery tokens are released before their sources go */
+    for (uint32_t i = 0; i <= p->n; i++) {
+        struct sl_queue *q = i < p->n ? p->nodes[i].q : p->work_q;
+        void *item;
+        while (q && sl_queue_try_pop(q, &item) == 0) {
+            sl_ack_fail(((struct sl_batch *)item)->ack);
+            sl_batch_unref(item);
+        }
+    }
+    /* fini in three rounds: transforms and sinks, then sinks with ops->no_inputs (a parquet
+     * sink finishes its open files in fini, and the receiver reading them must still be there
+     * to take them), then sources last: a sink may release the delivery holds it kept (the
+     * kafka sink's last delivery reports) in its fini, and the tokens belong to the sources */
+    for (int round = 0; round < 3; round++) {
+        for (uint32_t i = 0; i < p->n; i++) {
+            struct node *nd = &p->nodes[i];
+            bool src = nd->comp.ops && nd->comp.ops->kind == SL_KIND_SOURCE;
+            int r = src ? 2 : nd->comp.ops && nd->comp.ops->no_inputs ? 1 : 0;
+            if (r == round && nd->inited && nd->comp.ops->fini)
+                nd->comp.ops->fini(&nd->comp);
+        }
     }
     for (uint32_t i = 0; i < p->n; i++) {
         struct node *nd = &p->nodes[i];
@@ -379,24 +395,12 @@ void sl_pipeline_free(struct sl_pipeline *p)
         sl_free(nd->inputs);
         for (unsigned e = 0; e < SL_PORTS; e++)
             sl_free(nd->cons[e]);
-        if (nd->q) {
-            void *item;
-            while (sl_queue_try_pop(nd->q, &item) == 0) {
-                sl_ack_fail(((struct sl_batch *)item)->ack); /* never written */
-                sl_batch_unref(item);
-            }
+        if (nd->q)
             sl_queue_free(nd->q);
-        }
         sl_mutex_fini(&nd->dl_lock);
     }
-    if (p->work_q) {
-        void *item;
-        while (sl_queue_try_pop(p->work_q, &item) == 0) {
-            sl_ack_fail(((struct sl_batch *)item)->ack); /* never processed */
-            sl_batch_unref(item);
-        }
+    if (p->work_q)
         sl_queue_free(p->work_q);
-    }
     sl_free(p->worker_threads);
     sl_free(p->nodes);
     sl_free(p->config_path);
@@ -454,14 +458,17 @@ static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, str
         return;
     }
     struct sl_ack *ack = b->ack;
-    struct sl_batch *own = sl_batch_own(b);
+    uint32_t count = b->count;
+    if (ack) /* b's own hold may go with b if the copy fails */
+        sl_ack_hold(ack);
+    struct sl_batch *own = sl_batch_own(b); /* consumes b, also on failure */
     if (!own) {
-        ADD(c->m.errors, b->count);
-        sl_ack_fail(ack); /* b's hold is still there: the failed copy did not release it */
-        sl_error(c->name, "out of memory copying a shared batch: %u events lost", b->count);
-        sl_batch_unref(b);
-        return;
+        ADD(c->m.errors, count);
+        sl_error(c->name, "out of memory copying a shared batch: %u events lost", count);
     }
+    sl_ack_release(ack, own != NULL);
+    if (!own)
+        return;
     /* own holds the token until process() drops it; x.ack lends it to what is emitted */
     struct sl_xf_ctx x = {.errors = NULL, .ack = own->ack, .worker = worker, .comp = c, .pipe = p};
     if (x.ack)

@@ -107,14 +107,17 @@ struct kin {
     struct rec *all;
     uint32_t inflight; /* recs not freed: emitted and not yet committed */
     uint32_t building; /* partitions with a batch being built (a rec to be) */
-    uint64_t records;  /* taken so far, and when the first and the last were */
+    /* the partition of the last record (records come in runs of one partition) */
+    const rd_kafka_topic_t *last_rkt;
+    int32_t last_partition;
+    struct part *last_part;
+    uint64_t records; /* taken so far, and when the first and the last were */
     int64_t first_ns, last_ns;
     /* records taken from librdkafka that wait for room under max_inflight (in order) */
     rd_kafka_message_t *held[1024];
     size_t nheld, held_pos;
     int64_t last_commit_ns;
     bool assigned_once;
-    bool rebalanced; /* the assignment changed inside the last consume call */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -193,6 +196,17 @@ static struct part *part_find(struct kin *s, const char *topic, int32_t partitio
     return NULL;
 }
 
+/* The partition of record m (NULL: not assigned). */
+static struct part *part_of(struct kin *s, const rd_kafka_message_t *m)
+{
+    if (m->rkt != s->last_rkt || m->partition != s->last_partition) {
+        s->last_part = part_find(s, rd_kafka_topic_name(m->rkt), m->partition);
+        s->last_rkt = m->rkt;
+        s->last_partition = m->partition;
+    }
+    return s->last_part;
+}
+
 static struct part *part_add(struct kin *s, const char *topic, int32_t partition)
 {
     struct part *p = part_find(s, topic, partition);
@@ -206,6 +220,7 @@ static struct part *part_add(struct kin *s, const char *topic, int32_t partition
     p->retry_first = -1;
     p->next = s->parts;
     s->parts = p;
+    s->last_rkt = NULL; /* part_of() looks again */
     return p;
 }
 
@@ -232,6 +247,7 @@ static void part_remove(struct kin *s, struct part *p)
     while (*pp != p)
         pp = &(*pp)->next;
     *pp = p->next;
+    s->last_rkt = NULL;
     sl_free(p->topic);
     sl_free(p);
 }
@@ -301,6 +317,7 @@ static void drop_held(struct kin *s, struct part *p)
 
 static void seek_back(struct kin *s, struct part *p, int64_t offset)
 {
+    p->eof = false;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, l, 5000);
@@ -392,7 +409,9 @@ static void commit(struct kin *s, bool sync, const rd_kafka_topic_partition_list
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (struct part *p = s->parts; p; p = p->next) {
-        if (p->next_commit < 0 || p->next_commit == p->committed)
+        /* a synchronous commit sends again what an asynchronous one may still carry (it may
+         * yet fail: a rebalance starting) */
+        if (p->next_commit < 0 || (!sync && p->next_commit == p->committed))
             continue;
         if (only && !rd_kafka_topic_partition_list_find(only, p->topic, p->partition))
             continue;
@@ -456,7 +475,8 @@ static void drain(struct kin *s, const rd_kafka_topic_partition_list_t *l)
         bool busy = false;
         for (struct part *p = s->parts; p && !busy; p = p->next)
             if (!l || rd_kafka_topic_partition_list_find(l, p->topic, p->partition))
-                busy = p->head != NULL;
+                for (struct rec *r = p->head; r && !busy; r = r->next)
+                    busy = !sl_ack_done(&r->ack); /* a failed one is done: not committed */
         if (!busy)
             break;
         int64_t left = deadline - sl_clock_mono_ns();
@@ -477,7 +497,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct sl_component *c = opaque;
     struct kin *s = c->state;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    s->rebalanced = !coop;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             part_add(s, parts->elems[i].topic, parts->elems[i].partition);
@@ -708,7 +727,6 @@ static int kin_init(struct sl_component *c, struct sl_diag *d)
     if (!conf)
         return SL_ECONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     char err[512];
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!s->rk) {
@@ -735,9 +753,18 @@ static void kin_fini(struct sl_component *c)
         return;
     while (s->parts)
         part_remove(s, s->parts);
-    /* the pipeline has ended: no batch holds a token any more */
-    while (s->all)
-        rec_free(s, s->all);
+    /* the pipeline has ended and the sinks' fini ran before (sl_pipeline_free): every token is
+     * done. One that is not would be released later into freed memory: keep it. */
+    size_t kept = 0;
+    for (struct rec *r = s->all, *nx; r; r = nx) {
+        nx = r->all_next;
+        if (sl_ack_done(&r->ack))
+            rec_free(s, r);
+        else
+            kept++;
+    }
+    if (kept)
+        sl_warn(c->name, "%zu batch(es) still held by a sink at the end (not freed)", kept);
     if (s->q)
         rd_kafka_queue_destroy(s->q);
     if (s->cq)
@@ -821,19 +848,10 @@ static int kin_run(struct sl_component *c)
         if (!pending) {
             /* the pipe said there is something, or the timeout passed: a rebalance or an
              * error may be waiting, and the call serves them */
-            s->rebalanced = false;
             n = rd_kafka_consume_batch_queue(s->q, 0, s->held, READ_MAX);
             more = n > 0;
             s->nheld = n > 0 ? (size_t)n : 0;
             s->held_pos = 0;
-            if (s->rebalanced) {
-                /* an eager rebalance ran inside the call: what it returned may have been
-                 * fetched under the old assignment (librdkafka 2.0 does not always filter
-                 * it), and the new assignment reads again from the committed offsets */
-                for (size_t i = 0; i < s->nheld; i++)
-                    rd_kafka_message_destroy(s->held[i]);
-                s->nheld = 0;
-            }
         }
         for (; s->held_pos < s->nheld && rc == 0; s->held_pos++) {
             rd_kafka_message_t *m = s->held[s->held_pos];
@@ -852,7 +870,7 @@ static int kin_run(struct sl_component *c)
                     rc = SL_EIO;
                 }
             } else {
-                struct part *p = part_find(s, rd_kafka_topic_name(m->rkt), m->partition);
+                struct part *p = part_of(s, m);
                 if (p && !p->b_any && s->inflight + s->building >= (uint32_t)cf->max_inflight)
                     break; /* no room for another batch: the rest waits, in order */
                 if (p) {

@@ -287,7 +287,9 @@ static int file_flush(struct sl_component *c)
         else
             s->dirty = false;
     }
-    if (!s->dirty)
+    /* after a failed fdatasync the pages may be gone and a later one succeed: the batches
+     * written so far are failed now, not acknowledged by that later one */
+    if (!s->dirty || rc)
         release_holds(s, rc == 0);
     if (rc)
         sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "flush: %s", sl_strerror(rc));

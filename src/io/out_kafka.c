@@ -401,6 +401,12 @@ static int kout_write(struct sl_component *c, struct sl_batch *b)
         if (!rc && e) {
             snprintf(msg, sizeof msg, "produce: %s", rd_kafka_err2str(e));
             rc = SL_EIO;
+            /* the record itself is at fault (too large, an invalid topic name): a dead letter
+             * is its end. Otherwise (a fatal producer state, an unknown topic) it may well go
+             * through later: the source must not commit past it. */
+            if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && e != RD_KAFKA_RESP_ERR__INVALID_ARG &&
+                e != RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION)
+                d->failed = true;
         }
         if (rc) {
             if (!errs)
@@ -420,7 +426,8 @@ static int kout_write(struct sl_component *c, struct sl_batch *b)
     rd_kafka_poll(s->rk, 0);
     if (errs)
         sl_sink_emit_errors(c, errs);
-    hand_over_dead(s);
+    /* dead letters from delivery reports wait for flush(): handed over here they would take
+     * a hold on this batch's token, which they do not belong to */
     return 0;
 }
 

@@ -71,7 +71,6 @@ struct pqs_file {
     struct sl_ack **holds;
     size_t nholds, cap_holds;
     uint64_t held_gen; /* the write() call that last took a hold */
-    bool failed;       /* a row could not be written */
     struct pqs_file *next;
 };
 
@@ -248,7 +247,7 @@ static void finish_file(struct sl_component *c, struct pqs_sink *s, struct pqs_f
     char used[PATH_MAX + 32];
     if (!rc)
         rc = sl_fs_rename_unique(f->tmp, f->final, SL_FS_VARIANT_STEM, used, sizeof(used));
-    release_holds(f, rc == 0 && !f->failed);
+    release_holds(f, rc == 0); /* a batch with a row not written failed in write() */
     if (rc) {
         sl_error(c->name, "cannot finish %s: %s (left as %s)", f->final, sl_strerror(rc), f->tmp);
     } else {
@@ -434,7 +433,6 @@ static int pqs_write(struct sl_component *c, struct sl_batch *b)
             sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", f->final,
                                sl_strerror(rc));
             atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
-            f->failed = true;
             failed = rc;
         } else if ((cf->roll_rows && sl_pq_writer_rows(f->w) >= (uint64_t)cf->roll_rows) ||
                    (cf->roll_bytes && after + sl_pq_writer_buffered(f->w) >= cf->roll_bytes)) {
