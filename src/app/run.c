@@ -189,13 +189,18 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
     int64_t last = sl_clock_mono_ns();
     bool stopping = false;
     for (;;) {
-        struct pollfd pfd = {.fd = sl_signals_fd(), .events = POLLIN};
-        if (!stopping && poll(&pfd, 1, 100) > 0) {
+        /* the done eventfd ends the wait at once (a `--once` run over a small input is not
+         * kept up to 100 ms); the timeout paces the status line */
+        struct pollfd pfd[2] = {{.fd = sl_signals_fd(), .events = POLLIN},
+                                {.fd = sl_pipeline_done_fd(p), .events = POLLIN}};
+        if (stopping)
+            pfd[0].fd = -1;
+        if (poll(pfd, 2, 100) > 0 && pfd[0].revents) {
             sl_info(NULL, "stop requested: stopping sources, draining queues, flushing sinks");
             sl_pipeline_stop(p);
             stopping = true;
         }
-        if (sl_pipeline_wait(p, stopping ? 100 : 0))
+        if (sl_pipeline_wait(p, 0))
             break;
         int64_t now = sl_clock_mono_ns();
         if (show && now - last >= (o->once ? 500000000 : 2000000000)) {

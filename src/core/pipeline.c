@@ -63,6 +63,7 @@ struct sl_pipeline {
     bool has_ticker;
     atomic_bool stopping;
     int stop_fd;
+    int done_fd; /* eventfd, readable once all_done (sl_pipeline_done_fd) */
     atomic_int sources_running;
     atomic_int sources_failed;
     struct sl_mutex lock;
@@ -187,6 +188,7 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
                                              : 16;
     p->config_path = sl_xstrdup(cfg->path);
     p->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     sl_mutex_init(&p->lock);
     sl_cond_init(&p->cond);
     p->n = (uint32_t)cfg->ncomps;
@@ -406,6 +408,8 @@ void sl_pipeline_free(struct sl_pipeline *p)
     sl_free(p->config_path);
     if (p->stop_fd >= 0)
         close(p->stop_fd);
+    if (p->done_fd >= 0)
+        close(p->done_fd);
     sl_cond_fini(&p->cond);
     sl_mutex_fini(&p->lock);
     sl_free(p);
@@ -908,6 +912,10 @@ static void *supervisor_main(void *arg)
     p->all_done = true;
     sl_cond_broadcast(&p->cond);
     sl_mutex_unlock(&p->lock);
+    uint64_t one = 1;
+    if (p->done_fd >= 0 && write(p->done_fd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow with one write; nothing to do */
+    }
     return NULL;
 }
 
@@ -985,6 +993,11 @@ bool sl_pipeline_wait(struct sl_pipeline *p, int timeout_ms)
 int sl_pipeline_failed_sources(const struct sl_pipeline *p)
 {
     return atomic_load(&((struct sl_pipeline *)p)->sources_failed);
+}
+
+int sl_pipeline_done_fd(const struct sl_pipeline *p)
+{
+    return p->done_fd;
 }
 
 bool sl_pipeline_sources_done(struct sl_pipeline *p)

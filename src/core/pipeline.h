@@ -46,6 +46,9 @@ bool sl_pipeline_wait(struct sl_pipeline *p, int timeout_ms);
 int sl_pipeline_failed_sources(const struct sl_pipeline *p);
 /* True once every source has returned. */
 bool sl_pipeline_sources_done(struct sl_pipeline *p);
+/* An eventfd that becomes readable when the pipeline has finished (what sl_pipeline_wait
+ * waits for), so a caller can poll it with other descriptors; -1 if none could be made. */
+int sl_pipeline_done_fd(const struct sl_pipeline *p);
 
 uint32_t sl_pipeline_count(const struct sl_pipeline *p);
 struct sl_component *sl_pipeline_component(const struct sl_pipeline *p, uint32_t i);
