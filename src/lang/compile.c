@@ -331,6 +331,8 @@ static int gen(struct compiler *c, struct sl_node *n, unsigned dst)
         if ((rc = add_var(c, n->pos, n->name, n->name_len, &k)))
             return rc;
         return emit(c, n->pos, SL_OP_LOADV, dst, k, 0, 0);
+    case SL_N_COL:
+        return emit(c, n->pos, SL_OP_LOADC, dst, n->index, 0, 0);
     case SL_N_PARAM:
         if (n->depth == 0)
             return emit(c, n->pos, SL_OP_MOVE, dst, n->index, 0, 0);
@@ -553,6 +555,7 @@ int sl_lang__verify(const struct sl_stellar_prog *p, char *err, size_t err_len)
                 ok = i->a < nr && i->b > 0 && i->b < p->nchunks;
                 break;
             case SL_OP_RET:
+            case SL_OP_LOADC:
                 ok = i->a < nr;
                 break;
             default:
@@ -603,40 +606,41 @@ static void caret_hint(struct sl_diag *d, const char *src, size_t len)
     d->hint[sizeof d->hint - 1] = 0;
 }
 
-int sl_stellar_compile(const char *src, size_t len, const struct sl_stellar_copts *opts,
-                       struct sl_stellar_prog **out, struct sl_diag *d)
+int sl_lang__prog_new(const char *src, size_t len, struct sl_stellar_prog **out)
 {
     *out = NULL;
-    if (len > SL_STELLAR_MAX_SRC)
-        return sl_diag_set(d, SL_E2BIG, "expression longer than %u bytes", SL_STELLAR_MAX_SRC);
     struct sl_stellar_prog *p = sl_calloc(1, sizeof *p);
     if (!p)
-        return sl_diag_set(d, SL_ENOMEM, "out of memory");
+        return SL_ENOMEM;
     sl_arena_init(&p->arena, 4096, 64u << 20);
-    p->predicate = opts && opts->predicate;
+    p->src = sl_arena_strndup(&p->arena, src ? src : "", src ? len : 0);
+    if (!p->src) {
+        sl_stellar_free(p);
+        return SL_ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+struct sl_node *sl_lang__node(struct sl_stellar_prog *p, enum sl_node_kind k, uint32_t pos)
+{
+    struct sl_node *n = sl_arena_alloc(&p->arena, sizeof *n);
+    if (!n)
+        return NULL;
+    memset(n, 0, sizeof *n);
+    n->kind = k;
+    n->pos = pos;
+    return n;
+}
+
+/* Fold, generate and verify root into p (its arrays move into p; p is the caller's). */
+static int build(struct sl_stellar_prog *p, struct sl_node *root, struct sl_diag *d,
+                 const char *src, size_t len)
+{
     struct compiler c = {.p = p, .d = d};
     struct cchunk main_chunk = {0};
     c.cur = &main_chunk;
     int rc;
-    p->src = sl_arena_strndup(&p->arena, src, len);
-    if (!p->src) {
-        rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    struct sl_node *root = NULL;
-    if (blank(src, len)) {
-        root = sl_arena_alloc(&p->arena, sizeof *root);
-        if (!root) {
-            rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        memset(root, 0, sizeof *root);
-        root->kind = SL_N_CONST;
-        root->lit = p->predicate ? sl_value_bool(true) : sl_value_null();
-    } else if ((rc = sl_lang__parse(p->src, (uint32_t)len, &p->arena, &root, d))) {
-        caret_hint(d, src, len);
-        goto fail;
-    }
     if ((rc = fold(&c, root)))
         goto fail;
     p->is_const = root->kind == SL_N_CONST;
@@ -648,7 +652,8 @@ int sl_stellar_compile(const char *src, size_t len, const struct sl_stellar_copt
     unsigned r;
     if ((rc = reg_alloc(&c, 0, &r)) || (rc = gen(&c, root, r)) ||
         (rc = emit(&c, 0, SL_OP_RET, r, 0, 0, 0))) {
-        caret_hint(d, src, len);
+        if (src)
+            caret_hint(d, src, len);
         goto fail;
     }
     /* the main chunk spans everything; lambda bodies inside it are jumped over */
@@ -688,7 +693,6 @@ int sl_stellar_compile(const char *src, size_t len, const struct sl_stellar_copt
         goto fail;
     }
     sl_stellar_vm_free(c.foldvm);
-    *out = p;
     return 0;
 fail:
     sl_stellar_vm_free(c.foldvm);
@@ -697,6 +701,46 @@ fail:
     sl_free(c.vars);
     sl_free(c.funcs);
     sl_free(c.chunks);
+    return rc;
+}
+
+int sl_lang__prog_build(struct sl_stellar_prog *p, struct sl_node *root, bool predicate,
+                        struct sl_diag *d)
+{
+    if (p->code)
+        return sl_diag_set(d, SL_EINVAL, "internal: program already built");
+    p->predicate = predicate;
+    return build(p, root, d, NULL, 0);
+}
+
+int sl_stellar_compile(const char *src, size_t len, const struct sl_stellar_copts *opts,
+                       struct sl_stellar_prog **out, struct sl_diag *d)
+{
+    *out = NULL;
+    if (len > SL_STELLAR_MAX_SRC)
+        return sl_diag_set(d, SL_E2BIG, "expression longer than %u bytes", SL_STELLAR_MAX_SRC);
+    struct sl_stellar_prog *p;
+    if (sl_lang__prog_new(src, len, &p))
+        return sl_diag_set(d, SL_ENOMEM, "out of memory");
+    p->predicate = opts && opts->predicate;
+    int rc;
+    struct sl_node *root = NULL;
+    if (blank(src, len)) {
+        root = sl_lang__node(p, SL_N_CONST, 0);
+        if (!root) {
+            rc = sl_diag_set(d, SL_ENOMEM, "out of memory");
+            goto fail;
+        }
+        root->lit = p->predicate ? sl_value_bool(true) : sl_value_null();
+    } else if ((rc = sl_lang__parse(p->src, (uint32_t)len, &p->arena, &root, d))) {
+        caret_hint(d, src, len);
+        goto fail;
+    }
+    if ((rc = build(p, root, d, src, len)))
+        goto fail;
+    *out = p;
+    return 0;
+fail:
     sl_stellar_free(p);
     return rc;
 }
@@ -797,6 +841,9 @@ int sl_stellar_disasm(const struct sl_stellar_prog *p, struct sl_buf *out)
                 break;
             case SL_OPF_L:
                 rc = sl_buf_appendf(out, "r%u, lambda %u", i->a, i->b);
+                break;
+            case SL_OPF_C:
+                rc = sl_buf_appendf(out, "r%u, col %u", i->a, i->b);
                 break;
             }
             if (!rc)

@@ -89,6 +89,22 @@ extern const struct sl_sfunc sl_sfuncs_coll[];   /* fn_coll.c: lists, maps, sets
 extern const struct sl_sfunc sl_sfuncs_net[];    /* fn_net.c: IN_SUBNET, DOMAIN_*, URL_* */
 extern const struct sl_sfunc sl_sfuncs_stats[];  /* fn_stats.c: STATS_*, HLLP_*, BLOOM_* */
 
+/* SQL's operators ("$ADD_INT", ...) and scalar functions (fn_sql.c): a table of its own, not in
+ * Stellar's registry, so that neither language sees the other's names. */
+extern const struct sl_sfunc sl_sfuncs_sql[];
+/* SQL lookup by exact (upper-case) name. NULL if unknown. Thread-safe. */
+const struct sl_sfunc *sl_sql__func_find(const char *name);
+struct sl_sql_type;
+struct sl_arena;
+/* CAST of v to t with ksqlDB's rules (sql/sql_expr.h, sl_sql_cast); memory from cx when
+ * given, else from arena. 0, SL_EINVAL (err set), SL_ENOMEM. */
+int sl_sql__cast(const struct sl_value *v, const struct sl_sql_type *t, struct sl_fcx *cx,
+                 struct sl_arena *arena, struct sl_value *out, char *err, size_t err_len);
+/* A constant naming a type for $CAST: box_mem (sl_sql__type_box_size() bytes, living as long
+ * as the program, e.g. in its arena) becomes an object value pointing at t. */
+struct sl_value sl_sql__type_value(void *box_mem, const struct sl_sql_type *t);
+size_t sl_sql__type_box_size(void);
+
 /* Lookup by exact name (case-sensitive, as Metron). NULL if unknown. Thread-safe. */
 const struct sl_sfunc *sl_sfunc_find(const char *name, size_t len);
 /* Every function, sorted by name; *count set. Thread-safe. */

@@ -110,6 +110,7 @@ enum sl_node_kind {
     SL_N_MAP,    /* {args[0]: args[1], ...} */
     SL_N_LAMBDA, /* (params) -> a */
     SL_N_MATCH,  /* args: cond, action pairs; a: default */
+    SL_N_COL,    /* the current row's slot `index` (SQL column references: LOADC) */
 };
 
 struct sl_node {
@@ -123,7 +124,7 @@ struct sl_node {
     const char *name; /* VAR, EXISTS, CALL, lambda param names (params[]) */
     uint32_t name_len;
     const struct sl_sfunc *fn;
-    uint16_t depth, index; /* PARAM */
+    uint16_t depth, index; /* PARAM; COL: index is the row slot */
     const char **params;   /* LAMBDA */
     uint32_t *param_lens;
     uint32_t nparams;
@@ -132,6 +133,25 @@ struct sl_node {
 /* Parse src into an AST in `arena`. 0 or SL_EPARSE/SL_ETYPE/SL_E2BIG with d set. */
 int sl_lang__parse(const char *src, uint32_t len, struct sl_arena *arena, struct sl_node **out,
                    struct sl_diag *d);
+
+/* ---- externally built trees (SQL, sql/sql_expr.c) ---- */
+
+/*
+ * An empty program whose arena receives the nodes of a tree built by another front end;
+ * `src` (len bytes, may be empty) is kept as the program's source text (errors, disassembly).
+ * Free with sl_stellar_free. 0 or SL_ENOMEM.
+ */
+struct sl_stellar_prog;
+int sl_lang__prog_new(const char *src, size_t len, struct sl_stellar_prog **out);
+/* A zeroed node of kind k at byte offset pos, in p's arena. NULL on OOM. */
+struct sl_node *sl_lang__node(struct sl_stellar_prog *p, enum sl_node_kind k, uint32_t pos);
+/*
+ * Fold, generate, verify: the same pipeline as sl_stellar_compile after parsing. `root` must
+ * live in p's arena (sl_lang__node); CALL nodes have `fn` set. On error p stays the caller's
+ * to free. 0 or SL_E2BIG/SL_EINVAL/SL_ENOMEM with d set (d->col/offset: the node's pos).
+ */
+int sl_lang__prog_build(struct sl_stellar_prog *p, struct sl_node *root, bool predicate,
+                        struct sl_diag *d);
 
 /* ---- program ---- */
 struct sl_ins {

@@ -7,7 +7,8 @@
  * The row's third column says how the disassembler prints the operands:
  *   A = a register,  AB = a, b registers,  ABC = three registers,  K = a, constant b,
  *   V = a, variable b,  J = target b,  AJ = register a, target b,  F = call,
- *   N = a, first register b, count c,  P = a, depth b, index c,  L = a, chunk b.
+ *   N = a, first register b, count c,  P = a, depth b, index c,  L = a, chunk b,
+ *   C = a, row slot b (SQL column references).
  */
 #ifndef SL_LANG_OPCODES_H
 #define SL_LANG_OPCODES_H
@@ -41,7 +42,8 @@
     X(LIST, "list", N)        /* a = [registers b .. b+c-1] */                                     \
     X(MAP, "map", N)          /* a = {b: b+1, ...}, c pairs */                                     \
     X(LAMBDA, "lambda", L)    /* a = the lambda of chunk b */                                      \
-    X(RET, "ret", A)          /* return a from the frame */
+    X(RET, "ret", A)          /* return a from the frame */                                        \
+    X(LOADC, "loadc", C)      /* a = the current row's slot b (resolver cols); null if b >= ncols */
 
 /* operand layouts (third column) */
 enum sl_opf {
@@ -56,7 +58,8 @@ enum sl_opf {
     SL_OPF_F,
     SL_OPF_N,
     SL_OPF_P,
-    SL_OPF_L
+    SL_OPF_L,
+    SL_OPF_C
 };
 
 enum sl_op {

@@ -77,6 +77,15 @@ void sl_stellar_vm_free(struct sl_stellar_vm *vm);
 int sl_stellar_eval(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p,
                     const struct sl_stellar_resolver *r, struct sl_arena *arena,
                     struct sl_value *out);
+/*
+ * Evaluate p over one row of values (SQL: a column reference is LOADC of a slot; a slot past
+ * ncols reads null). r may be NULL. Same contract as sl_stellar_eval. (The row is an
+ * argument rather than resolver fields: the resolver is initialised positionally in many
+ * places, and -Wmissing-field-initializers would reject a new field there.)
+ */
+int sl_stellar_eval_row(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p,
+                        const struct sl_stellar_resolver *r, const struct sl_value *cols,
+                        uint32_t ncols, struct sl_arena *arena, struct sl_value *out);
 /* Predicate: the result converted as Metron's StellarPredicateProcessor (a non-boolean
  * result is an error; null is false). */
 int sl_stellar_eval_bool(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p,

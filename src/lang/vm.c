@@ -36,6 +36,8 @@ struct sl_stellar_vm {
     uint32_t nframes;
     struct sl_arena *arena;
     const struct sl_stellar_resolver *resolver;
+    const struct sl_value *cols; /* the resolver's row (LOADC), copied at eval */
+    uint32_t ncols;
     struct sl_object **owned;
     uint32_t nowned, capowned;
     int64_t now_ms; /* 0: wall clock */
@@ -714,6 +716,12 @@ static int run(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p, uint32
         case SL_OP_RET:
             copy_reg(out, &r[i->a]);
             goto done;
+        case SL_OP_LOADC:
+            if (i->b < vm->ncols)
+                r[i->a] = vm->cols[i->b];
+            else
+                r[i->a] = sl_value_null();
+            break;
         default:
             snprintf(vm->err, sizeof vm->err, "internal: bad opcode %u", i->op);
             rc = SL_EINVAL;
@@ -739,12 +747,32 @@ int sl_fcx_call(struct sl_fcx *cx, const struct sl_value *fn, const struct sl_va
     return run(vm, l->prog, l->chunk, args, argc, out);
 }
 
+int sl_stellar_eval_row(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p,
+                        const struct sl_stellar_resolver *r, const struct sl_value *cols,
+                        uint32_t ncols, struct sl_arena *arena, struct sl_value *out)
+{
+    vm->arena = arena;
+    vm->resolver = r;
+    vm->cols = cols;
+    vm->ncols = cols ? ncols : 0;
+    vm->err[0] = 0;
+    vm->nframes = 0;
+    vm->regtop = 0;
+    *out = sl_value_null();
+    int rc = run(vm, p, 0, NULL, 0, out);
+    if (rc && !vm->err[0])
+        snprintf(vm->err, sizeof vm->err, "%s", sl_strerror(rc));
+    return rc;
+}
+
 int sl_stellar_eval(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p,
                     const struct sl_stellar_resolver *r, struct sl_arena *arena,
                     struct sl_value *out)
 {
     vm->arena = arena;
     vm->resolver = r;
+    vm->cols = NULL;
+    vm->ncols = 0;
     vm->err[0] = 0;
     vm->nframes = 0;
     vm->regtop = 0;
@@ -783,6 +811,8 @@ int sl_lang__fold_call(struct sl_stellar_vm *vm, const struct sl_sfunc *fn,
 {
     vm->arena = arena;
     vm->resolver = NULL;
+    vm->cols = NULL;
+    vm->ncols = 0;
     vm->err[0] = 0;
     *out = sl_value_null();
     return fn->fn(CX(vm), args, argc, out);
