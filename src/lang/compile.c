@@ -259,6 +259,8 @@ static bool is_boolean(const struct sl_node *n)
         return true;
     case SL_N_CONST:
         return n->lit.type == SL_V_BOOL;
+    case SL_N_CALL:
+        return n->fn && (n->fn->flags & SL_SF_BOOL);
     default:
         return false;
     }

@@ -42,6 +42,8 @@ typedef int (*sl_sfunc_fn)(struct sl_fcx *cx, const struct sl_value *args, int a
 #define SL_SF_PURE                                                                                 \
     0x01u /* deterministic, no side effect, result is a scalar or string:                          \
            * calls with constant arguments are folded at compile time */
+#define SL_SF_BOOL                                                                                 \
+    0x02u /* always returns a boolean (never null): no TRUTHY before a jump on its result */
 
 struct sl_sfunc {
     const char *name;    /* NAMESPACE_NAME as Metron spells it */

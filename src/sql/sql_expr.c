@@ -25,6 +25,7 @@
 #include "sql/sql_expr.h"
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "lang/func.h"
 #include "lang/lang_int.h"
 #include "lang/sval.h"
@@ -153,9 +154,28 @@ static int oom(struct lower *L)
     return sl_diag_set(L->d, SL_ENOMEM, "out of memory");
 }
 
-/* A short text of e for messages: a column's name, a literal, else its kind. */
+/* The parser's canonical text of an expression (sql_parse.h); weak so that this file links
+ * (and falls back to etext's own short forms) without the parser. */
+int sl_sql_expr_format(const struct sl_sql_expr *e, struct sl_buf *out) __attribute__((weak));
+
+/* A short text of e for messages: its SQL text when the parser's formatter is linked, else a
+ * column's name, a literal, or the expression's kind. */
 static void etext(const struct sl_sql_expr *e, char *out, size_t n)
 {
+    if (sl_sql_expr_format) {
+        struct sl_buf b;
+        sl_buf_init(&b, 4096);
+        int rc = sl_sql_expr_format(e, &b);
+        if (!rc && b.len) {
+            if (b.len < n)
+                snprintf(out, n, "%.*s", (int)b.len, b.ptr);
+            else
+                snprintf(out, n, "%.*s...", (int)(n > 4 ? n - 4 : 0), b.ptr);
+            sl_buf_fini(&b);
+            return;
+        }
+        sl_buf_fini(&b);
+    }
     switch (e->kind) {
     case SL_SQL_E_COLUMN:
         if (e->qualifier)
@@ -541,6 +561,21 @@ static int lower_binary(struct lower *L, const struct sl_sql_expr *e, struct sl_
     case SL_SQL_OP_GE: {
         if (!comparable(ta, tb, e->op == SL_SQL_OP_EQ || e->op == SL_SQL_OP_NE))
             return cmp_error(L, e, e->a, ta, e->b_, tb);
+        if (e->op >= SL_SQL_OP_LT && !is_unknown(ta) && !is_unknown(tb) && is_num(ta) &&
+            is_num(tb)) {
+            /* numbers: the VM's own < <= > >= (NULL is FALSE, NaN unordered, INT/BIGINT
+             * compared exactly, a DOUBLE side as doubles: ksqlDB's rules) */
+            static const enum sl_op vop[] = {SL_OP_LT, SL_OP_LE, SL_OP_GT, SL_OP_GE};
+            struct sl_node *n = node(L, SL_N_BINOP, e);
+            if (!n)
+                return oom(L);
+            n->op = vop[e->op - SL_SQL_OP_LT];
+            n->a = a;
+            n->b = b;
+            *out = n;
+            *t = &t_bool;
+            return 0;
+        }
         static const char *const f[] = {"$EQ", "$NE", "$LT", "$LE", "$GT", "$GE"};
         *out = call2(L, e, f[e->op - SL_SQL_OP_EQ], a, b);
         *t = &t_bool;

@@ -16,6 +16,7 @@
 #include "lang/stellar.h"
 #include "lang/sval.h"
 #include "sql/sql_expr.h"
+#include "sql/sql_parse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -575,6 +576,8 @@ static void test_strings(void **state)
     is_int(ev(CALL("INSTR", 2, S("should I stay or should I go"), S("or"))), 15);
     is_int(ev(CALL("INSTR", 2, S("no substring"), S("or"))), 0);
     is_int(ev(CALL("INSTR", 4, S("corporate floor"), S("or"), I(1), I(2))), 5);
+    is_int(ev(CALL("INSTR", 3, S("corporate floor"), S("or"), I(-1))), 14);
+    is_int(ev(CALL("INSTR", 4, S("corporate floor"), S("or"), I(-1), I(2))), 5);
     is_str(ev(CALL("LPAD", 3, S("hi"), I(5), S("ab"))), "abahi");
     is_str(ev(CALL("RPAD", 3, S("hello"), I(3), S("x"))), "hel");
     is_str(ev(CALL("REGEXP_EXTRACT", 3, S("(\\d+)-(\\d+)"), S("a 12-34 b"), I(2))), "34");
@@ -720,6 +723,52 @@ static void test_predicate_no_alloc(void **state)
     sl_stellar_free(p);
 }
 
+/* Through the parser when it is linked (weak: these tests skip without it). */
+int sl_sql_parse_expr(const char *src, size_t len, struct sl_arena *a, struct sl_sql_expr **out,
+                      struct sl_diag *d) __attribute__((weak));
+
+static struct sl_value pev(const char *src)
+{
+    struct sl_sql_expr *e;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (sl_sql_parse_expr(src, strlen(src), &A, &e, &d))
+        fail_msg("parse '%s': %s", src, d.msg);
+    return ev(e);
+}
+
+static void test_parsed(void **state)
+{
+    if (!sl_sql_parse_expr)
+        skip();
+    is_bool(pev("true OR false AND true"), true);
+    is_int(pev("12*4+2"), 50);
+    is_long(pev("A + B"), 10000000007);
+    is_str(pev("'prefix-' + NAME + '-postfix'"), "prefix-xavier-postfix");
+    is_str(pev("CASE WHEN X < 2.0 THEN 'small' WHEN X < 4.0 THEN 'medium' ELSE 'large' END"),
+           "medium");
+    is_str(pev("SPLIT('proc.exe', '.')[1]"), "proc");
+    is_str(pev("ST->NM"), "bob");
+    is_int(pev("M['status']"), 3);
+    is_bool(pev("NAME NOT LIKE '%not%'"), true);
+    is_bool(pev("A IN (11, NULL, 7)"), true);
+    is_bool(pev("A BETWEEN 2 AND 7"), true);
+    is_bool(pev("U IS NULL AND A IS NOT NULL"), true);
+    is_double(pev("CAST(SUBSTRING('$12.505', 2, LEN('$12.505') - 1) AS DECIMAL(9, 2))"), 12.51);
+    is_long(pev("TRUNC(X)"), 2);
+    is_str(pev("CONCAT('''', CONCAT(NAME, ''''))"), "'xavier'");
+    struct sl_sql_expr *e;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    const char *src = "A = 1 AND\n  NAME > 10";
+    assert_int_equal(sl_sql_parse_expr(src, strlen(src), &A, &e, &d), 0);
+    struct sl_value v;
+    assert_int_equal(try_eval(e, &v), SL_ETYPE);
+    assert_int_equal(last_diag.line, 2);
+    assert_int_equal(last_diag.col, 3);
+    assert_non_null(strstr(last_diag.msg, "Cannot compare NAME (STRING) to 10 (INTEGER)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_cast),             cmocka_unit_test(test_strings),
         cmocka_unit_test(test_math),             cmocka_unit_test(test_collections),
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_predicate_no_alloc),
+        cmocka_unit_test(test_parsed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
