@@ -528,10 +528,26 @@ static void test_nested_copy(void **state)
     assert_string_equal(res(&g, 0), "[\"alpha\",7,{\"k\":\"beta\"}]");
     assert_int_equal(g.cfg.fn->bytes(&g.cfg, g.st[0]),
                      3 * sizeof(struct sl_value) + sizeof(struct sl_kv) + 5 + 1 + 4);
-    /* an empty string and an empty list need no memory */
+    /* the block is kept for the next value (no allocation per row) */
+    size_t held = g.cfg.fn->bytes(&g.cfg, g.st[0]);
     add(&g, 0, sl_value_str(a, 0));
     assert_string_equal(res(&g, 0), "\"\"");
-    assert_int_equal(g.cfg.fn->bytes(&g.cfg, g.st[0]), 0);
+    assert_int_equal(g.cfg.fn->bytes(&g.cfg, g.st[0]), held);
+    uint64_t before = sl_alloc_count();
+    for (int i = 0; i < 100; i++)
+        add_s(&g, 0, i % 2 ? "short" : "a longer one");
+    assert_int_equal(sl_alloc_count(), before);
+    assert_string_equal(res(&g, 0), "\"short\"");
+    /* a much smaller value gives memory back */
+    struct sl_value big[64];
+    for (int i = 0; i < 64; i++)
+        big[i] = sl_value_int(i);
+    struct sl_value bl = {.type = SL_V_LIST, .len = 64};
+    bl.u.list = big;
+    add(&g, 0, bl);
+    assert_int_equal(g.cfg.fn->bytes(&g.cfg, g.st[0]), 64 * sizeof(struct sl_value));
+    add_s(&g, 0, "tiny");
+    assert_int_equal(g.cfg.fn->bytes(&g.cfg, g.st[0]), 4);
     fini(&g);
 }
 
