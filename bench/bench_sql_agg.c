@@ -55,8 +55,8 @@ static void bench(const char *fn_name, const struct sl_sql_type *t, const struct
     }
     printf("bench=sql_agg fn=%s%s type=%s values=%ld seconds=%.4f adds_per_s=%.0f "
            "ns_per_add=%.2f state_bytes=%d heap_bytes=%zu allocs_per_run=%llu\n",
-           fn_name, c1 ? "(x,k)" : "", t->kind == SL_SQL_T_STRING ? "STRING" : "BIGINT", n,
-           best, (double)n / best, best * 1e9 / (double)n, SL_SQL_AGG_STATE, heap,
+           fn_name, c1 ? "(x,k)" : "", t->kind == SL_SQL_T_STRING ? "STRING" : "BIGINT", n, best,
+           (double)n / best, best * 1e9 / (double)n, SL_SQL_AGG_STATE, heap,
            (unsigned long long)allocs);
     sl_arena_fini(&types);
 }

@@ -35,9 +35,9 @@ static struct sl_sql_type T_E = {.kind = SL_SQL_T_STRUCT, .fields = E_F, .nfield
 static struct sl_sql_type T_L = {.kind = SL_SQL_T_ARRAY, .elem = &T_E};
 
 static const struct sl_sql_column COLS[] = {
-    {"NAME", &T_STRING}, {"PID", &T_INT},     {"BIG", &T_BIGINT}, {"D", &T_DOUBLE},
-    {"B", &T_BOOL},      {"TS", &T_TS},       {"BYTES", &T_BYTES}, {"Key", &T_STRING},
-    {"S", &T_S},         {"M", &T_M},         {"L", &T_L},         {"DEC", &T_DEC},
+    {"NAME", &T_STRING}, {"PID", &T_INT}, {"BIG", &T_BIGINT},  {"D", &T_DOUBLE},
+    {"B", &T_BOOL},      {"TS", &T_TS},   {"BYTES", &T_BYTES}, {"Key", &T_STRING},
+    {"S", &T_S},         {"M", &T_M},     {"L", &T_L},         {"DEC", &T_DEC},
 };
 #define NCOLS (sizeof COLS / sizeof COLS[0])
 

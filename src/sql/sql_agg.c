@@ -37,8 +37,6 @@
 #include <math.h>
 #include <string.h>
 
-#define SL_SQL_AGG_COLLECT_MAX 1000 /* COLLECT_* entries, TOPK k, BY_OFFSET n */
-
 /* ------------------------------------------------------------------ heap copies of values */
 
 static bool hv_is_heap(const struct sl_value *v)
@@ -284,8 +282,7 @@ static bool kind_numeric(enum sl_sql_tkind k)
 static bool kind_comparable(enum sl_sql_tkind k)
 {
     return kind_numeric(k) || k == SL_SQL_T_STRING || k == SL_SQL_T_TIMESTAMP ||
-           k == SL_SQL_T_DATE || k == SL_SQL_T_TIME || k == SL_SQL_T_BYTES ||
-           k == SL_SQL_T_BOOLEAN;
+           k == SL_SQL_T_DATE || k == SL_SQL_T_TIME || k == SL_SQL_T_BYTES || k == SL_SQL_T_BOOLEAN;
 }
 
 static const char *kind_name(enum sl_sql_tkind k)
@@ -411,8 +408,8 @@ struct count_state {
 };
 
 static int count_bind(const struct sl_sql_type *const *argt, const struct sl_value *const *consts,
-                      uint32_t nargs, bool star, struct sl_arena *types,
-                      struct sl_sql_aggcfg *cfg, struct sl_diag *d)
+                      uint32_t nargs, bool star, struct sl_arena *types, struct sl_sql_aggcfg *cfg,
+                      struct sl_diag *d)
 {
     bind_common("COUNT", nargs ? argt : NULL, cfg, d);
     /* COUNT(*), COUNT() and COUNT(<non-NULL literal>) count rows */
@@ -497,8 +494,7 @@ static int sum_bind(const struct sl_sql_type *const *argt, const struct sl_value
         return sl_diag_set(d, SL_ETYPE, "SUM expects 1 argument, got %u", nargs);
     bind_common("SUM", argt, cfg, d);
     if (!kind_numeric(cfg->in))
-        return sl_diag_set(d, SL_ETYPE,
-                           "SUM expects INTEGER, BIGINT, DOUBLE or DECIMAL, got %s",
+        return sl_diag_set(d, SL_ETYPE, "SUM expects INTEGER, BIGINT, DOUBLE or DECIMAL, got %s",
                            kind_name(cfg->in));
     if (!(cfg->out = type_dup(types, argt[0])))
         return SL_ENOMEM;
@@ -583,8 +579,7 @@ static int avg_bind(const struct sl_sql_type *const *argt, const struct sl_value
         return sl_diag_set(d, SL_ETYPE, "AVG expects 1 argument, got %u", nargs);
     bind_common("AVG", argt, cfg, d);
     if (!kind_numeric(cfg->in))
-        return sl_diag_set(d, SL_ETYPE,
-                           "AVG expects INTEGER, BIGINT, DOUBLE or DECIMAL, got %s",
+        return sl_diag_set(d, SL_ETYPE, "AVG expects INTEGER, BIGINT, DOUBLE or DECIMAL, got %s",
                            kind_name(cfg->in));
     if (!(cfg->out = type_new(types, SL_SQL_T_DOUBLE)))
         return SL_ENOMEM;
@@ -721,12 +716,17 @@ static int max_merge(const struct sl_sql_aggcfg *cfg, void *dst, const void *src
     return minmax_put(dst, &((const struct minmax_state *)src)->h.v, 1);
 }
 
+/* a kept value as a result: copied into the row's arena, numbers in the input type's form */
 static int value_result(const struct sl_sql_aggcfg *cfg, const struct sl_value *v,
                         struct sl_arena *a, struct sl_value *out)
 {
     int rc = sl_value_copy(a, v, out);
     if (rc)
         return rc;
+    if (out->type == SL_V_INT && (cfg->in == SL_SQL_T_DOUBLE || cfg->in == SL_SQL_T_DECIMAL))
+        *out = sl_value_double((double)out->u.i);
+    else if (out->type == SL_V_DOUBLE && (cfg->in == SL_SQL_T_INT || cfg->in == SL_SQL_T_BIGINT))
+        *out = sl_value_int(as_i64(out));
     set_int_flags(cfg->in, out);
     return 0;
 }
@@ -953,8 +953,7 @@ static int cd_add(const struct sl_sql_aggcfg *cfg, void *state, const struct sl_
     struct sl_value x = *v;
     if (x.type == SL_V_DOUBLE && cfg->in != SL_SQL_T_DOUBLE && cfg->in != SL_SQL_T_DECIMAL)
         x = sl_value_int(as_i64(v));
-    else if (x.type == SL_V_INT &&
-             (cfg->in == SL_SQL_T_DOUBLE || cfg->in == SL_SQL_T_DECIMAL))
+    else if (x.type == SL_V_INT && (cfg->in == SL_SQL_T_DOUBLE || cfg->in == SL_SQL_T_DECIMAL))
         x = sl_value_double((double)v->u.i);
     encode_value(&e, &x);
     int rc = e.err ? e.err : cd_insert(state, e.p, e.len);
@@ -1074,8 +1073,8 @@ static void vlist_remove(struct vlist *l, uint32_t at)
 }
 
 /* the values as an ARRAY in arena a */
-static int vlist_result(const struct sl_sql_aggcfg *cfg, const struct vlist *l,
-                        struct sl_arena *a, struct sl_value *out)
+static int vlist_result(const struct sl_sql_aggcfg *cfg, const struct vlist *l, struct sl_arena *a,
+                        struct sl_value *out)
 {
     struct sl_value *arr = sl_arena_alloc(a, (l->count ? l->count : 1) * sizeof(*arr));
     if (!arr)
@@ -1108,8 +1107,8 @@ static void vlist_agg_fini(const struct sl_sql_aggcfg *cfg, void *state)
     vlist_fini(state);
 }
 
-static int vlist_agg_result(const struct sl_sql_aggcfg *cfg, const void *state,
-                            struct sl_arena *a, struct sl_value *out)
+static int vlist_agg_result(const struct sl_sql_aggcfg *cfg, const void *state, struct sl_arena *a,
+                            struct sl_value *out)
 {
     return vlist_result(cfg, state, a, out);
 }
@@ -1124,12 +1123,10 @@ static int topk_bind_named(const char *name, const struct sl_sql_type *const *ar
     if (rc)
         return rc;
     if (nargs != 2)
-        return sl_diag_set(d, SL_ETYPE, "%s expects 2 arguments (value, k), got %u", name,
-                           nargs);
+        return sl_diag_set(d, SL_ETYPE, "%s expects 2 arguments (value, k), got %u", name, nargs);
     bind_common(name, argt, cfg, d);
     if (!kind_comparable(cfg->in) || cfg->in == SL_SQL_T_BOOLEAN)
-        return sl_diag_set(d, SL_ETYPE, "%s does not accept %s values", name,
-                           kind_name(cfg->in));
+        return sl_diag_set(d, SL_ETYPE, "%s does not accept %s values", name, kind_name(cfg->in));
     int64_t k;
     if (!const_int(consts, 1, &k))
         return sl_diag_set(d, SL_ETYPE, "%s expects a constant integer k", name);
@@ -1150,8 +1147,8 @@ static int topk_bind(const struct sl_sql_type *const *argt, const struct sl_valu
 }
 
 static int topkd_bind(const struct sl_sql_type *const *argt, const struct sl_value *const *consts,
-                      uint32_t nargs, bool star, struct sl_arena *types,
-                      struct sl_sql_aggcfg *cfg, struct sl_diag *d)
+                      uint32_t nargs, bool star, struct sl_arena *types, struct sl_sql_aggcfg *cfg,
+                      struct sl_diag *d)
 {
     return topk_bind_named("TOPKDISTINCT", argt, consts, nargs, star, types, cfg, d);
 }
@@ -1240,8 +1237,7 @@ _Static_assert(sizeof(struct minmax_state) <= SL_SQL_AGG_STATE, "state too large
 
 static int byoff_bind_named(const char *name, const struct sl_sql_type *const *argt,
                             const struct sl_value *const *consts, uint32_t nargs, bool star,
-                            struct sl_arena *types, struct sl_sql_aggcfg *cfg,
-                            struct sl_diag *d)
+                            struct sl_arena *types, struct sl_sql_aggcfg *cfg, struct sl_diag *d)
 {
     int rc = need_arg(name, argt, nargs, star, d);
     if (rc)
@@ -1277,8 +1273,8 @@ static int byoff_bind_named(const char *name, const struct sl_sql_type *const *a
 }
 
 static int latest_bind(const struct sl_sql_type *const *argt, const struct sl_value *const *consts,
-                       uint32_t nargs, bool star, struct sl_arena *types,
-                       struct sl_sql_aggcfg *cfg, struct sl_diag *d)
+                       uint32_t nargs, bool star, struct sl_arena *types, struct sl_sql_aggcfg *cfg,
+                       struct sl_diag *d)
 {
     return byoff_bind_named("LATEST_BY_OFFSET", argt, consts, nargs, star, types, cfg, d);
 }
@@ -1410,8 +1406,8 @@ static int collect_bind_named(const char *name, const struct sl_sql_type *const 
 }
 
 static int clist_bind(const struct sl_sql_type *const *argt, const struct sl_value *const *consts,
-                      uint32_t nargs, bool star, struct sl_arena *types,
-                      struct sl_sql_aggcfg *cfg, struct sl_diag *d)
+                      uint32_t nargs, bool star, struct sl_arena *types, struct sl_sql_aggcfg *cfg,
+                      struct sl_diag *d)
 {
     (void)consts;
     return collect_bind_named("COLLECT_LIST", argt, nargs, star, types, cfg, d);
@@ -1425,8 +1421,8 @@ static int cset_bind(const struct sl_sql_type *const *argt, const struct sl_valu
     return collect_bind_named("COLLECT_SET", argt, nargs, star, types, cfg, d);
 }
 
-static int collect_put(const struct sl_sql_aggcfg *cfg, struct vlist *l,
-                       const struct sl_value *v, uint64_t seq, bool set)
+static int collect_put(const struct sl_sql_aggcfg *cfg, struct vlist *l, const struct sl_value *v,
+                       uint64_t seq, bool set)
 {
     if (l->count >= (uint32_t)cfg->k)
         return 0;

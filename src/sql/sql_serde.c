@@ -93,8 +93,8 @@ static int fail(const struct sl_value *v, const struct sl_sql_type *t, char *err
 }
 
 /* prefix err with "<fmt>: " (nested coercion failures say where they happened) */
-__attribute__((format(printf, 3, 4))) static void prefix(char *err, size_t err_len,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void prefix(char *err, size_t err_len, const char *fmt,
+                                                         ...)
 {
     if (!err || !err_len)
         return;
@@ -455,7 +455,8 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
             i = (int32_t)(uint32_t)(uint64_t)v->u.i; /* LongNode.intValue() wraps */
         else if (v->type == SL_V_DOUBLE)
             i = java_d2l(v->u.d, INT32_MIN, INT32_MAX);
-        else if (v->type != SL_V_STRING || !parse_java_int(v->u.s, v->len, INT32_MIN, INT32_MAX, &i))
+        else if (v->type != SL_V_STRING ||
+                 !parse_java_int(v->u.s, v->len, INT32_MIN, INT32_MAX, &i))
             return fail(v, t, err, err_len);
         *out = sl_value_int(i);
         out->flags = SL_VF_I32;
@@ -465,7 +466,8 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
             i = v->u.i;
         else if (v->type == SL_V_DOUBLE)
             i = java_d2l(v->u.d, INT64_MIN, INT64_MAX);
-        else if (v->type != SL_V_STRING || !parse_java_int(v->u.s, v->len, INT64_MIN, INT64_MAX, &i))
+        else if (v->type != SL_V_STRING ||
+                 !parse_java_int(v->u.s, v->len, INT64_MIN, INT64_MAX, &i))
             return fail(v, t, err, err_len);
         *out = sl_value_int(i);
         return 0;
@@ -474,7 +476,8 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
             i = v->u.i;
         else if (v->type == SL_V_DOUBLE)
             i = java_d2l(v->u.d, INT64_MIN, INT64_MAX);
-        else if (v->type != SL_V_STRING || !parse_java_int(v->u.s, v->len, INT64_MIN, INT64_MAX, &i))
+        else if (v->type != SL_V_STRING ||
+                 !parse_java_int(v->u.s, v->len, INT64_MIN, INT64_MAX, &i))
             return fail(v, t, err, err_len);
         if (i > INT64_MAX / 1000000 || i < INT64_MIN / 1000000) {
             if (err && err_len)
@@ -551,8 +554,8 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
         for (uint32_t k = 0; k < t->nfields; k++) {
             const char *fname = t->fields[k].name;
             m[k].key = sl_str_make(fname, strlen(fname));
-            int rc = coerce(field_find(v, fname), t->fields[k].type, a, &m[k].val, err,
-                            err_len, depth + 1);
+            int rc = coerce(field_find(v, fname), t->fields[k].type, a, &m[k].val, err, err_len,
+                            depth + 1);
             if (rc) {
                 if (rc == SL_EINVAL)
                     prefix(err, err_len, "field '%s'", fname);
@@ -660,8 +663,8 @@ int sl_sql_encode_value(const struct sl_value *v, struct sl_buf *out)
     return encode(v, out, 0);
 }
 
-int sl_sql_encode_row(const struct sl_sql_column *cols, const struct sl_value *vals,
-                      uint32_t ncols, struct sl_buf *out)
+int sl_sql_encode_row(const struct sl_sql_column *cols, const struct sl_value *vals, uint32_t ncols,
+                      struct sl_buf *out)
 {
     int rc = sl_buf_putc(out, '{');
     for (uint32_t i = 0; i < ncols && !rc; i++) {

@@ -102,9 +102,18 @@ static void merge(struct agg *g, int dst, int src)
 
 static void test_find(void **state)
 {
-    const char *names[] = {"COUNT", "SUM", "AVG", "MIN", "MAX", "COUNT_DISTINCT", "TOPK",
-                           "TOPKDISTINCT", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET",
-                           "COLLECT_LIST", "COLLECT_SET"};
+    const char *names[] = {"COUNT",
+                           "SUM",
+                           "AVG",
+                           "MIN",
+                           "MAX",
+                           "COUNT_DISTINCT",
+                           "TOPK",
+                           "TOPKDISTINCT",
+                           "LATEST_BY_OFFSET",
+                           "EARLIEST_BY_OFFSET",
+                           "COLLECT_LIST",
+                           "COLLECT_SET"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(sl_sql_agg_find(names[i])->name, names[i]);
     assert_null(sl_sql_agg_find("SUBSTRING"));
@@ -582,12 +591,12 @@ static void test_no_alloc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),         cmocka_unit_test(test_count),
-        cmocka_unit_test(test_sum),          cmocka_unit_test(test_avg),
-        cmocka_unit_test(test_min_max),      cmocka_unit_test(test_count_distinct),
-        cmocka_unit_test(test_topk),         cmocka_unit_test(test_latest),
-        cmocka_unit_test(test_earliest),     cmocka_unit_test(test_collect),
-        cmocka_unit_test(test_nested_copy),  cmocka_unit_test(test_enomem),
+        cmocka_unit_test(test_find),        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_sum),         cmocka_unit_test(test_avg),
+        cmocka_unit_test(test_min_max),     cmocka_unit_test(test_count_distinct),
+        cmocka_unit_test(test_topk),        cmocka_unit_test(test_latest),
+        cmocka_unit_test(test_earliest),    cmocka_unit_test(test_collect),
+        cmocka_unit_test(test_nested_copy), cmocka_unit_test(test_enomem),
         cmocka_unit_test(test_no_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,11 +81,11 @@ static const char *co(const char *json, const struct sl_sql_type *t)
 static void test_int(void **state)
 {
     assert_string_equal(co("42", &T_INT), "42");
-    assert_string_equal(co("1.9", &T_INT), "1");      /* intValue() truncates */
+    assert_string_equal(co("1.9", &T_INT), "1"); /* intValue() truncates */
     assert_string_equal(co("-1.9", &T_INT), "-1");
-    assert_string_equal(co("4294967297", &T_INT), "1"); /* a long's intValue() wraps */
+    assert_string_equal(co("4294967297", &T_INT), "1");    /* a long's intValue() wraps */
     assert_string_equal(co("1e20", &T_INT), "2147483647"); /* (int) of a double saturates */
-    assert_string_equal(co("\"42\"", &T_INT), "42");   /* Integer.parseInt */
+    assert_string_equal(co("\"42\"", &T_INT), "42");       /* Integer.parseInt */
     assert_string_equal(co("\"-7\"", &T_INT), "-7");
     assert_string_equal(co("\"+7\"", &T_INT), "7");
     assert_string_equal(co("null", &T_INT), "null");
@@ -211,7 +211,7 @@ static void test_nested(void **state)
 }
 
 static const struct sl_sql_column COLS[] = {
-    {"NAME", &T_STRING}, {"PID", &T_INT}, {"Key", &T_STRING}, {"S", &T_STRUCT},
+    {"NAME", &T_STRING},  {"PID", &T_INT},   {"Key", &T_STRING}, {"S", &T_STRUCT},
     {"TAGS", &T_ARR_STR}, {"M", &T_MAP_INT}, {"D", &T_DOUBLE},
 };
 #define NCOLS (sizeof COLS / sizeof COLS[0])
@@ -246,10 +246,10 @@ static void test_decode_row(void **state)
                                         "\"TAGS\":null,\"M\":null,\"D\":null}");
     assert_int_equal(rc, 0);
     /* the exact name wins over a case-insensitive match, whatever the order */
-    assert_non_null(strstr(row("{\"name\":\"lower\",\"NAME\":\"upper\"}", &rc),
-                           "\"NAME\":\"upper\""));
-    assert_non_null(strstr(row("{\"NAME\":\"upper\",\"name\":\"lower\"}", &rc),
-                           "\"NAME\":\"upper\""));
+    assert_non_null(
+        strstr(row("{\"name\":\"lower\",\"NAME\":\"upper\"}", &rc), "\"NAME\":\"upper\""));
+    assert_non_null(
+        strstr(row("{\"NAME\":\"upper\",\"name\":\"lower\"}", &rc), "\"NAME\":\"upper\""));
     assert_non_null(strstr(row("{\"nAmE\":\"mixed\"}", &rc), "\"NAME\":\"mixed\""));
     /* a quoted column matches only its exact name */
     assert_non_null(strstr(row("{\"KEY\":\"no\",\"key\":\"no\"}", &rc), "\"Key\":null"));
@@ -259,8 +259,7 @@ static void test_decode_row(void **state)
     assert_string_equal(err, "column 'PID': cannot coerce STRING 'abc' to INTEGER");
     row("{\"s\":{\"Mixed\":\"yes\"}}", &rc);
     assert_int_equal(rc, SL_EINVAL);
-    assert_string_equal(err,
-                        "column 'S': field 'Mixed': cannot coerce STRING 'yes' to BOOLEAN");
+    assert_string_equal(err, "column 'S': field 'Mixed': cannot coerce STRING 'yes' to BOOLEAN");
     row("[1,2]", &rc);
     assert_int_equal(rc, SL_EINVAL);
     assert_string_equal(err, "expected a JSON object, found ARRAY");
