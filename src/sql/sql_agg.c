@@ -1072,6 +1072,27 @@ static void vlist_remove(struct vlist *l, uint32_t at)
     l->count--;
 }
 
+/*
+ * A full list takes v in place of entry `drop`: v is copied first, so out of memory leaves the
+ * list as it was. `at` is v's position counted before the removal.
+ */
+static int vlist_replace(struct vlist *l, uint32_t drop, uint32_t at, const struct sl_value *v,
+                         uint64_t seq)
+{
+    struct vitem it = {.seq = seq};
+    int rc = hv_copy(v ? v : &(struct sl_value){.type = SL_V_NULL}, &it.v);
+    if (rc)
+        return rc;
+    vlist_remove(l, drop);
+    if (at > drop)
+        at--;
+    memmove(&l->items[at + 1], &l->items[at], (size_t)(l->count - at) * sizeof(*l->items));
+    l->items[at] = it;
+    l->count++;
+    l->heap += hv_bytes(&it.v);
+    return 0;
+}
+
 /* the values as an ARRAY in arena a */
 static int vlist_result(const struct sl_sql_aggcfg *cfg, const struct vlist *l, struct sl_arena *a,
                         struct sl_value *out)
@@ -1177,7 +1198,7 @@ static int topk_put(const struct sl_sql_aggcfg *cfg, struct vlist *l, const stru
     if (at >= k)
         return 0;
     if (l->count == k)
-        vlist_remove(l, k - 1);
+        return vlist_replace(l, k - 1, at, v, 0);
     return vlist_insert(l, at, v, 0, k);
 }
 
@@ -1316,14 +1337,13 @@ static int byoff_put(const struct sl_sql_aggcfg *cfg, void *state, const struct 
     }
     struct vlist *l = state;
     uint32_t n = (uint32_t)cfg->k;
-    if (l->count == n) {
-        if (latest ? seq < l->items[0].seq : seq >= l->items[n - 1].seq)
-            return 0;
-        vlist_remove(l, latest ? 0 : n - 1);
-    }
+    if (l->count == n && (latest ? seq < l->items[0].seq : seq >= l->items[n - 1].seq))
+        return 0;
     uint32_t at = l->count; /* after every entry with seq <= this one (arrival order) */
     while (at > 0 && l->items[at - 1].seq > seq)
         at--;
+    if (l->count == n)
+        return vlist_replace(l, latest ? 0 : n - 1, at, v, seq);
     return vlist_insert(l, at, v, seq, n);
 }
 

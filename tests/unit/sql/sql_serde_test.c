@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "base/alloc.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "codec/json.h"
@@ -312,6 +313,27 @@ static void test_roundtrip(void **state)
     assert_string_equal(enc(NULL), "null");
 }
 
+/* each allocation of a decode failing in turn: SL_ENOMEM, no crash, no leak */
+static void test_enomem_sweep(void **state)
+{
+    struct sl_value v = parse("{\"name\":1.5,\"pid\":\"12\",\"s\":{\"a\":1,\"b\":[1,2]},"
+                              "\"tags\":[1,[2,3],{\"x\":1}],\"m\":{\"q\":3,\"r\":4}}");
+    for (uint64_t nth = 1; nth < 200; nth++) {
+        struct sl_arena a;
+        sl_arena_init(&a, 64, 0);
+        struct sl_value out[NCOLS];
+        uint64_t f0 = sl_alloc_failed();
+        sl_alloc_fail_nth(nth);
+        int rc = sl_sql_decode_row(&v, COLS, NCOLS, &a, out, err, sizeof err);
+        sl_alloc_fail_nth(0);
+        bool reached = sl_alloc_failed() != f0;
+        assert_true(reached ? rc == SL_ENOMEM : rc == 0);
+        sl_arena_fini(&a);
+        if (!reached)
+            break;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +345,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enomem_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
