@@ -437,6 +437,10 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
         *out = sl_value_null();
         return 0;
     }
+    if (!t) { /* no declared type: kept as parsed */
+        *out = *v;
+        return 0;
+    }
     int64_t i;
     double d;
     switch (t->kind) {
