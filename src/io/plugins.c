@@ -21,6 +21,7 @@
     X(sl_xf_eval_ops)                                                                              \
     X(sl_xf_profiler_ops)                                                                          \
     X(sl_xf_dns_ops)                                                                               \
+    X(sl_xf_sql_ops)                                                                               \
     X(sl_out_console_ops)                                                                          \
     X(sl_out_file_ops)                                                                             \
     X(sl_out_csv_ops)                                                                              \

@@ -1,0 +1,1860 @@
+/*
+ * sql_query.c — planning and running one query: joins, WHERE, windows and aggregates,
+ * projection, re-keying, emission.
+ *
+ * DESIGN: a query is planned once into a fixed chain: input row → joins (stream–stream with
+ * WITHIN buffers, stream–table lookups in the table's latest-row map) → WHERE → either
+ * aggregation (group key → window entries holding aggregate states; EMIT CHANGES emits each
+ * update, EMIT FINAL emits each window once when stream time passes its end plus grace) or
+ * projection → output key (source key, PARTITION BY, GROUP BY or join key) and value → the
+ * sink topic. Expressions are Stellar programs over the row's slots (sql_expr.h), resolved at
+ * plan time: nothing is looked up by name per record. Semantics and naming follow
+ * ../shared/specs/ksql.md §1.5–1.10 (the current ksqlDB; compat 0.6 where noted).
+ */
+#include "sql/sql_int.h"
+
+#include "base/alloc.h"
+#include "sql/sql_expr.h"
+#include "sql/sql_parse.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_IN 8
+
+struct qin {
+    struct sq_source *s;
+    const char *alias; /* normalised alias, or the source's name */
+    uint32_t off;      /* first slot in the joined row */
+};
+
+struct sbuf {
+    struct sq_srow **rows;
+    uint32_t n, cap;
+};
+
+struct pending {
+    struct sq_srow *row; /* the buffered row (owned by its side's buffer) */
+    bool left;
+    int64_t close_at;
+    char *key;
+    size_t key_len;
+};
+
+struct join {
+    enum sl_sql_join_kind kind;
+    bool ss; /* stream–stream */
+    uint32_t right; /* index in q->in */
+    int64_t before, after, grace;
+    bool has_grace;
+    struct sl_stellar_prog *lkey; /* over the joined row so far */
+    struct sl_stellar_prog *rkey; /* over the right source's own row */
+    uint32_t lslot, rslot;        /* when the key expressions are plain columns: their slots in
+                                   * the joined row (UINT32_MAX otherwise) */
+    /* stream–stream state */
+    struct sl_hmap buf[2]; /* 0 left, 1 right: key → struct sbuf * */
+    int64_t st;
+    bool st_set;
+    int64_t next_sweep;
+    struct pending *pend;
+    uint32_t npend, cappend;
+};
+
+struct aggcall {
+    const struct sl_sql_expr *expr;
+    struct sl_sql_aggcfg cfg;
+    struct sl_stellar_prog *arg; /* value argument, or NULL */
+};
+
+/* one window (or the whole stream when not windowed) of one group */
+struct went {
+    int64_t ws, we;
+    int64_t max_ts;
+    uint64_t seq;
+    bool emitted;
+    bool closed;
+    char *key; /* the group's key bytes (the map key is key + ws) */
+    size_t key_len;
+    struct sl_value *g; /* grouping values (heap copies) */
+    unsigned char *states; /* naggs * SL_SQL_AGG_STATE */
+};
+
+struct sessions {
+    struct went **w;
+    uint32_t n, cap;
+};
+
+struct outcol {
+    char *name;
+    const struct sl_sql_type *type;
+    bool key;
+    struct sl_stellar_prog *p;
+    int32_t slot; /* copy this slot when >= 0 (plain column) */
+    const struct sl_sql_expr *expr; /* the item's expression (NULL for columns of a *) */
+};
+
+struct sq_query {
+    char id[40];
+    struct sl_sql_engine *e;
+    struct sq_source *sink;
+    char *topic;
+    bool table_out;
+    int64_t limit, emitted;
+    struct qin in[MAX_IN];
+    uint32_t nin;
+    uint32_t nslots; /* of the joined row */
+    struct join joins[MAX_IN - 1];
+    uint32_t njoins;
+    struct sl_stellar_prog *where;
+    bool input_table; /* a single table input: changes in, changes out */
+    /* aggregation */
+    bool agg;
+    struct sl_stellar_prog **group;
+    const struct sl_sql_expr **group_expr;
+    uint32_t ngroup;
+    struct aggcall *aggs;
+    uint32_t naggs;
+    struct sl_sql_window win;
+    int64_t grace;
+    bool final;
+    struct sl_stellar_prog *having;
+    struct sl_hmap wmap; /* key bytes [+ ws] → struct went * or struct sessions * */
+    int64_t st;
+    bool st_set;
+    int64_t next_sweep;
+    uint32_t aslots; /* slots of an aggregated row */
+    /* partition by */
+    struct sl_stellar_prog **part;
+    uint32_t npart;
+    /* output */
+    struct outcol *out;
+    uint32_t nout;
+    struct sq_col *cols; /* the sink's columns: key columns first */
+    uint32_t ncols;
+    uint32_t nkeys;
+    struct sl_stellar_prog **keyx; /* key expressions over the pre-projection row */
+    int32_t *keyslot;              /* or slots */
+    int ts_out;                    /* WITH (TIMESTAMP=...) on the sink: value column index */
+    bool full_key;                 /* FULL OUTER join: key = whichever side is not null */
+    struct sl_arena types;
+    uint64_t state_bytes;
+    uint32_t generated; /* KSQL_COL_n counter */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static int dset(struct sl_diag *d, const struct sl_sql_pos *pos, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int dset(struct sl_diag *d, const struct sl_sql_pos *pos, int err, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (pos) {
+        d->line = pos->line;
+        d->col = pos->col;
+        d->offset = pos->offset;
+    }
+    return sl_diag_set(d, err, "%s", msg);
+}
+
+static const struct sl_sql_type *mktype(struct sq_query *q, enum sl_sql_tkind k)
+{
+    struct sl_sql_type *t = sl_arena_alloc(&q->types, sizeof *t);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->kind = k;
+    return t;
+}
+
+static bool is_pseudo(const char *n)
+{
+    return strcmp(n, "ROWTIME") == 0 || strcmp(n, "WINDOWSTART") == 0 ||
+           strcmp(n, "WINDOWEND") == 0;
+}
+
+/* visit every node of e (pre-order); fn returns false to skip the node's children */
+static void walk(const struct sl_sql_expr *e, bool (*fn)(const struct sl_sql_expr *, void *),
+                 void *ud)
+{
+    if (!e)
+        return;
+    if (!fn(e, ud))
+        return;
+    walk(e->a, fn, ud);
+    walk(e->b_, fn, ud);
+    walk(e->c, fn, ud);
+    for (uint32_t i = 0; i < e->nargs; i++)
+        walk(e->args[i], fn, ud);
+}
+
+/* ------------------------------------------------------------------ scopes */
+
+/* the input scope: columns of sources [lo, hi) of the query, slots relative to `base` */
+struct iscope {
+    struct sq_query *q;
+    uint32_t lo, hi;
+    uint32_t base;
+};
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    unsigned row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned prev = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cur = row[j];
+            unsigned c = prev + ((a[i - 1] | 32) == (b[j - 1] | 32) ? 0u : 1u);
+            if (row[j] + 1 < c)
+                c = row[j] + 1;
+            if (row[j - 1] + 1 < c)
+                c = row[j - 1] + 1;
+            row[j] = c;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static int col_in_source(const struct sq_source *s, const char *name, uint32_t *idx)
+{
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if (strcmp(s->cols[i].name, name) == 0) {
+            *idx = i;
+            return 0;
+        }
+    if (strcmp(name, "ROWTIME") == 0) {
+        *idx = s->ncols;
+        return 0;
+    }
+    if (s->windowed && strcmp(name, "WINDOWSTART") == 0) {
+        *idx = s->ncols + 1;
+        return 0;
+    }
+    if (s->windowed && strcmp(name, "WINDOWEND") == 0) {
+        *idx = s->ncols + 2;
+        return 0;
+    }
+    return SL_ENOENT;
+}
+
+static const struct sl_sql_type *slot_type(struct sq_query *q, const struct sq_source *s,
+                                           uint32_t idx)
+{
+    if (idx < s->ncols)
+        return s->cols[idx].type;
+    return mktype(q, SL_SQL_T_BIGINT);
+}
+
+static int iscope_column(void *ud, const struct sl_sql_expr *col, struct sl_sql_slot *out,
+                         struct sl_diag *d)
+{
+    struct iscope *sc = ud;
+    struct sq_query *q = sc->q;
+    int found = -1;
+    uint32_t fidx = 0;
+    for (uint32_t i = sc->lo; i < sc->hi; i++) {
+        const struct qin *in = &q->in[i];
+        if (col->qualifier && strcmp(col->qualifier, in->alias) != 0 &&
+            strcmp(col->qualifier, in->s->name) != 0)
+            continue;
+        uint32_t idx;
+        if (col_in_source(in->s, col->name, &idx) == 0) {
+            if (found >= 0 && !is_pseudo(col->name))
+                return dset(d, &col->pos, SL_EINVAL,
+                            "column '%s' is ambiguous: it is in %s and %s (qualify it, e.g. "
+                            "%s.%s)",
+                            col->name, q->in[found].alias, in->alias, in->alias, col->name);
+            if (found < 0) {
+                found = (int)i;
+                fidx = idx;
+            }
+        }
+    }
+    if (found < 0) {
+        /* the nearest name, for the message */
+        const char *best = NULL;
+        unsigned bd = 4;
+        for (uint32_t i = sc->lo; i < sc->hi; i++)
+            for (uint32_t k = 0; k < q->in[i].s->ncols; k++) {
+                unsigned dd = edit_distance(col->name, q->in[i].s->cols[k].name);
+                if (dd < bd) {
+                    bd = dd;
+                    best = q->in[i].s->cols[k].name;
+                }
+            }
+        bool qual_known = !col->qualifier;
+        for (uint32_t i = 0; i < q->nin && !qual_known; i++)
+            if (strcmp(col->qualifier, q->in[i].alias) == 0 ||
+                strcmp(col->qualifier, q->in[i].s->name) == 0)
+                qual_known = true;
+        if (!qual_known)
+            return dset(d, &col->pos, SL_ENOENT, "'%s' is not a source of this query (%s.%s)",
+                        col->qualifier, col->qualifier, col->name);
+        if (best)
+            return dset(d, &col->pos, SL_ENOENT,
+                        "column '%s%s%s' cannot be resolved; did you mean '%s'?",
+                        col->qualifier ? col->qualifier : "", col->qualifier ? "." : "",
+                        col->name, best);
+        return dset(d, &col->pos, SL_ENOENT, "column '%s%s%s' cannot be resolved",
+                    col->qualifier ? col->qualifier : "", col->qualifier ? "." : "", col->name);
+    }
+    out->slot = q->in[found].off - sc->base + fidx;
+    out->type = slot_type(q, q->in[found].s, fidx);
+    return 0;
+}
+
+static struct sl_sql_scope mkscope(struct iscope *sc, struct sq_query *q, uint32_t lo, uint32_t hi)
+{
+    sc->q = q;
+    sc->lo = lo;
+    sc->hi = hi;
+    sc->base = q->in[lo].off;
+    struct sl_sql_scope s = {.ud = sc, .column = iscope_column, .compat06 = q->e->opts.compat06};
+    return s;
+}
+
+/* resolve a plain column to its joined-row slot; -1 if e is not a resolvable column */
+static int32_t column_slot(struct sq_query *q, const struct sl_sql_expr *e)
+{
+    if (!e || e->kind != SL_SQL_E_COLUMN)
+        return -1;
+    struct iscope sc;
+    struct sl_sql_scope s = mkscope(&sc, q, 0, q->nin);
+    struct sl_sql_slot sl;
+    struct sl_diag dd;
+    sl_diag_init(&dd);
+    if (s.column(s.ud, e, &sl, &dd))
+        return -1;
+    return (int32_t)sl.slot;
+}
+
+static bool same_expr(struct sq_query *q, const struct sl_sql_expr *a, const struct sl_sql_expr *b)
+{
+    int32_t sa = column_slot(q, a), sb = column_slot(q, b);
+    if (sa >= 0 || sb >= 0)
+        return sa == sb;
+    return sl_sql_expr_equal(a, b);
+}
+
+/* the aggregated row's scope: group values, aggregates, WINDOWSTART, WINDOWEND, ROWTIME */
+struct ascope {
+    struct sq_query *q;
+    const struct sl_sql_type **gtypes;
+};
+
+static int ascope_subst(void *ud, const struct sl_sql_expr *e, struct sl_sql_slot *out,
+                        struct sl_diag *d)
+{
+    struct ascope *as = ud;
+    struct sq_query *q = as->q;
+    (void)d;
+    for (uint32_t i = 0; i < q->ngroup; i++)
+        if (same_expr(q, e, q->group_expr[i])) {
+            out->slot = i;
+            out->type = as->gtypes[i];
+            return 1;
+        }
+    if (e->kind == SL_SQL_E_CALL && sl_sql_agg_find(e->name)) {
+        for (uint32_t i = 0; i < q->naggs; i++)
+            if (sl_sql_expr_equal(e, q->aggs[i].expr)) {
+                out->slot = q->ngroup + i;
+                out->type = q->aggs[i].cfg.out;
+                return 1;
+            }
+    }
+    if (e->kind == SL_SQL_E_COLUMN && !e->qualifier) {
+        uint32_t base = q->ngroup + q->naggs;
+        if (strcmp(e->name, "WINDOWSTART") == 0 || strcmp(e->name, "WINDOWEND") == 0) {
+            if (q->win.kind == SL_SQL_WIN_NONE)
+                return dset(d, &e->pos, SL_EINVAL, "%s needs a WINDOW clause", e->name);
+            out->slot = base + (e->name[6] == 'S' ? 0u : 1u);
+            out->type = mktype(q, SL_SQL_T_BIGINT);
+            return 1;
+        }
+        if (strcmp(e->name, "ROWTIME") == 0) {
+            out->slot = base + 2;
+            out->type = mktype(q, SL_SQL_T_BIGINT);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int ascope_column(void *ud, const struct sl_sql_expr *col, struct sl_sql_slot *out,
+                         struct sl_diag *d)
+{
+    (void)ud;
+    (void)out;
+    return dset(d, &col->pos, SL_EINVAL,
+                "column '%s' must be in the GROUP BY clause or inside an aggregate function",
+                col->name);
+}
+
+/* ------------------------------------------------------------------ planning */
+
+struct aggfind {
+    struct sq_query *q;
+    const struct sl_sql_expr **found;
+    uint32_t n, cap;
+    bool nested;
+};
+
+static bool find_aggs(const struct sl_sql_expr *e, void *ud)
+{
+    struct aggfind *f = ud;
+    if (e->kind == SL_SQL_E_CALL && sl_sql_agg_find(e->name)) {
+        for (uint32_t i = 0; i < f->n; i++)
+            if (sl_sql_expr_equal(e, f->found[i]))
+                return false;
+        if (f->n == f->cap) {
+            f->cap = f->cap ? 2 * f->cap : 8;
+            f->found = sl_xrealloc(f->found, f->cap * sizeof *f->found);
+        }
+        f->found[f->n++] = e;
+        return false; /* an aggregate inside an aggregate is refused when binding */
+    }
+    return true;
+}
+
+static int compile_in(struct sq_query *q, const struct sl_sql_expr *e, bool want_bool,
+                      struct sl_stellar_prog **p, const struct sl_sql_type **t, struct sl_diag *d)
+{
+    struct iscope sc;
+    struct sl_sql_scope s = mkscope(&sc, q, 0, q->nin);
+    return sl_sql_expr_compile(e, &s, want_bool, &q->types, p, t, d);
+}
+
+static int compile_agg(struct sq_query *q, struct ascope *as, const struct sl_sql_expr *e,
+                       bool want_bool, struct sl_stellar_prog **p, const struct sl_sql_type **t,
+                       struct sl_diag *d)
+{
+    struct sl_sql_scope s = {.ud = as,
+                             .column = ascope_column,
+                             .subst = ascope_subst,
+                             .compat06 = q->e->opts.compat06};
+    return sl_sql_expr_compile(e, &s, want_bool, &q->types, p, t, d);
+}
+
+static char *gen_name(struct sq_query *q, uint32_t position)
+{
+    char b[32];
+    if (q->e->opts.compat06)
+        snprintf(b, sizeof b, "KSQL_COL_%u", position);
+    else
+        snprintf(b, sizeof b, "KSQL_COL_%u", q->generated++);
+    return sl_xstrdup(b);
+}
+
+/* is column `name` present in more than one source of the query */
+static bool name_shared(struct sq_query *q, const char *name)
+{
+    uint32_t n = 0, idx;
+    for (uint32_t i = 0; i < q->nin; i++)
+        if (col_in_source(q->in[i].s, name, &idx) == 0 && idx < q->in[i].s->ncols)
+            n++;
+    return n > 1;
+}
+
+/* which input a resolvable column belongs to */
+static int column_input(struct sq_query *q, const struct sl_sql_expr *e)
+{
+    int32_t s = column_slot(q, e);
+    if (s < 0)
+        return -1;
+    for (uint32_t i = q->nin; i-- > 0;)
+        if ((uint32_t)s >= q->in[i].off)
+            return (int)i;
+    return -1;
+}
+
+static char *item_name(struct sq_query *q, const struct sl_sql_item *it, uint32_t position)
+{
+    if (it->alias)
+        return sl_xstrdup(it->alias);
+    const struct sl_sql_expr *e = it->expr;
+    if (e->kind == SL_SQL_E_COLUMN) {
+        if (q->nin > 1 && name_shared(q, e->name)) {
+            int i = column_input(q, e);
+            if (i >= 0) {
+                char b[512];
+                snprintf(b, sizeof b, "%s_%s", q->in[i].alias, e->name);
+                return sl_xstrdup(b);
+            }
+        }
+        return sl_xstrdup(e->name);
+    }
+    if (e->kind == SL_SQL_E_DEREF && e->name) {
+        if (q->e->opts.compat06) {
+            struct sl_buf b;
+            sl_buf_init(&b, 4096);
+            sl_sql_expr_format(e, &b);
+            for (size_t i = 0; i < b.len; i++)
+                if (b.ptr[i] == '.')
+                    b.ptr[i] = '_';
+            char *r = sl_xstrdup(b.ptr ? b.ptr : "");
+            sl_buf_fini(&b);
+            return r;
+        }
+        return sl_xstrdup(e->name);
+    }
+    return gen_name(q, position);
+}
+
+static void add_out(struct sq_query *q, char *name, const struct sl_sql_type *t,
+                    const struct sl_sql_expr *expr, struct sl_stellar_prog *p, int32_t slot)
+{
+    q->out = sl_xrealloc(q->out, (q->nout + 1) * sizeof *q->out);
+    q->out[q->nout++] =
+        (struct outcol){.name = name, .type = t, .expr = expr, .p = p, .slot = slot};
+}
+
+static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct sl_diag *d)
+{
+    for (uint32_t j = 0; j < qq->njoins; j++) {
+        const struct sl_sql_join *jn = &qq->joins[j];
+        struct join *J = &q->joins[q->njoins++];
+        J->kind = jn->kind;
+        J->right = j + 1;
+        const struct sq_source *L = q->in[0].s, *R = q->in[j + 1].s;
+        J->ss = !L->table && !R->table;
+        if (J->ss && j > 0)
+            return dset(d, &jn->pos, SL_EINVAL,
+                        "a stream–stream join must be the first join of a query");
+        if (J->ss && !jn->within)
+            return dset(d, &jn->pos, SL_EINVAL,
+                        "a stream–stream join needs a WITHIN clause (e.g. WITHIN 1 HOUR)");
+        if (!J->ss && jn->within)
+            return dset(d, &jn->pos, SL_EINVAL, "WITHIN is only for stream–stream joins");
+        if (L->table && !R->table)
+            return dset(d, &jn->pos, SL_EINVAL,
+                        "a table cannot be joined to a stream: put the stream on the left");
+        if (L->table && R->table)
+            return dset(d, &jn->pos, SL_EINVAL, "table–table joins are not supported yet");
+        if (!J->ss && (jn->kind == SL_SQL_JOIN_RIGHT || jn->kind == SL_SQL_JOIN_FULL))
+            return dset(d, &jn->pos, SL_EINVAL,
+                        "stream–table joins are INNER or LEFT (RIGHT and FULL have no sound "
+                        "semantics)");
+        J->before = jn->before_ms;
+        J->after = jn->after_ms;
+        J->has_grace = jn->has_grace;
+        J->grace = jn->has_grace ? jn->grace_ms
+                                 : (SQ_DEFAULT_GRACE_MS - jn->before_ms - jn->after_ms > 0
+                                        ? SQ_DEFAULT_GRACE_MS - jn->before_ms - jn->after_ms
+                                        : 0);
+        sl_hmap_init(&J->buf[0]);
+        sl_hmap_init(&J->buf[1]);
+        /* ON a = b: one side over the right source only */
+        const struct sl_sql_expr *on = jn->on;
+        if (!on || on->kind != SL_SQL_E_BINARY || on->op != SL_SQL_OP_EQ)
+            return dset(d, on ? &on->pos : &jn->pos, SL_EINVAL,
+                        "a join's ON must be one equality (left = right); put other conditions "
+                        "in WHERE");
+        const struct sl_sql_expr *le = on->a, *re = on->b_;
+        struct iscope rs, ls;
+        struct sl_sql_scope rsc = mkscope(&rs, q, j + 1, j + 2);
+        struct sl_sql_scope lsc = mkscope(&ls, q, 0, j + 1);
+        const struct sl_sql_type *lt, *rt;
+        struct sl_diag d1, d2;
+        sl_diag_init(&d1);
+        sl_diag_init(&d2);
+        if (sl_sql_expr_typeof(re, &rsc, &q->types, &rt, &d1) ||
+            sl_sql_expr_typeof(le, &lsc, &q->types, &lt, &d2)) {
+            const struct sl_sql_expr *t = le;
+            le = re;
+            re = t;
+            sl_diag_init(&d1);
+            if (sl_sql_expr_typeof(re, &rsc, &q->types, &rt, &d1))
+                return dset(d, &on->pos, SL_EINVAL,
+                            "ON must compare an expression of %s with one of the sources "
+                            "before it (%s)",
+                            q->in[j + 1].alias, d1.msg);
+        }
+        int rc = sl_sql_expr_compile(le, &lsc, false, &q->types, &J->lkey, &lt, d);
+        if (!rc)
+            rc = sl_sql_expr_compile(re, &rsc, false, &q->types, &J->rkey, &rt, d);
+        if (rc)
+            return rc;
+        int32_t ls_ = column_slot(q, le), rs_ = column_slot(q, re);
+        J->lslot = ls_ >= 0 ? (uint32_t)ls_ : UINT32_MAX;
+        J->rslot = rs_ >= 0 ? (uint32_t)rs_ : UINT32_MAX;
+        if (R->table) {
+            /* the table side must be its primary key */
+            if (rs_ < 0 || (uint32_t)rs_ != q->in[j + 1].off || R->nkey != 1)
+                return dset(d, &re->pos, SL_EINVAL,
+                            "a join on table %s must use its PRIMARY KEY column%s%s", R->name,
+                            R->nkey ? " " : "", R->nkey ? R->cols[0].name : "");
+        }
+    }
+    return 0;
+}
+
+static int plan_agg(struct sq_query *q, const struct sl_sql_query *qq, struct ascope *as,
+                    struct sl_diag *d)
+{
+    int rc;
+    q->agg = true;
+    q->win = qq->window;
+    q->final = qq->emit == SL_SQL_EMIT_FINAL;
+    if (q->win.kind == SL_SQL_WIN_HOPPING &&
+        (q->win.advance_ms <= 0 || q->win.advance_ms > q->win.size_ms))
+        return dset(d, &q->win.pos, SL_EINVAL,
+                    "HOPPING window: ADVANCE BY must be > 0 and at most SIZE");
+    if (q->win.kind != SL_SQL_WIN_NONE && q->win.size_ms <= 0)
+        return dset(d, &q->win.pos, SL_EINVAL, "window size must be > 0");
+    q->grace = q->win.has_grace ? q->win.grace_ms
+                                : (SQ_DEFAULT_GRACE_MS - q->win.size_ms > 0
+                                       ? SQ_DEFAULT_GRACE_MS - q->win.size_ms
+                                       : 0);
+    if (q->final && q->win.kind == SL_SQL_WIN_NONE)
+        return dset(d, &qq->pos, SL_EINVAL, "EMIT FINAL needs a windowed aggregation");
+    q->ngroup = qq->ngroup_by;
+    q->group = sl_xcalloc(q->ngroup + 1, sizeof *q->group);
+    q->group_expr = sl_xcalloc(q->ngroup + 1, sizeof *q->group_expr);
+    as->gtypes = sl_xcalloc(q->ngroup + 1, sizeof *as->gtypes);
+    for (uint32_t i = 0; i < q->ngroup; i++) {
+        q->group_expr[i] = qq->group_by[i];
+        if ((rc = compile_in(q, qq->group_by[i], false, &q->group[i], &as->gtypes[i], d)))
+            return rc;
+    }
+    /* aggregate calls of the projection and HAVING */
+    struct aggfind f = {.q = q};
+    for (uint32_t i = 0; i < qq->nitems; i++)
+        if (qq->items[i].expr)
+            walk(qq->items[i].expr, find_aggs, &f);
+    if (qq->having)
+        walk(qq->having, find_aggs, &f);
+    q->naggs = f.n;
+    q->aggs = sl_xcalloc(f.n + 1, sizeof *q->aggs);
+    for (uint32_t i = 0; i < f.n; i++) {
+        const struct sl_sql_expr *call = f.found[i];
+        struct aggcall *ac = &q->aggs[i];
+        ac->expr = call;
+        const struct sl_sql_aggfn *fn = sl_sql_agg_find(call->name);
+        const struct sl_sql_type *argt[8] = {0};
+        const struct sl_value *consts[8] = {0};
+        struct sl_value cv[8];
+        uint32_t na = call->nargs < 8 ? call->nargs : 8;
+        for (uint32_t k = 0; k < na; k++) {
+            const struct sl_sql_expr *a = call->args[k];
+            struct aggfind inner = {.q = q};
+            walk(a, find_aggs, &inner);
+            sl_free(inner.found);
+            if (inner.n) {
+                sl_free(f.found);
+                return dset(d, &a->pos, SL_EINVAL, "aggregate functions cannot be nested");
+            }
+            struct iscope sc;
+            struct sl_sql_scope s = mkscope(&sc, q, 0, q->nin);
+            if ((rc = sl_sql_expr_typeof(a, &s, &q->types, &argt[k], d))) {
+                sl_free(f.found);
+                return rc;
+            }
+            switch (a->kind) {
+            case SL_SQL_E_INT:
+            case SL_SQL_E_BIGINT:
+                cv[k] = sl_value_int(a->i);
+                consts[k] = &cv[k];
+                break;
+            case SL_SQL_E_BOOL:
+                cv[k] = sl_value_bool(a->b);
+                consts[k] = &cv[k];
+                break;
+            case SL_SQL_E_DOUBLE:
+            case SL_SQL_E_DECIMAL:
+                cv[k] = sl_value_double(a->d);
+                consts[k] = &cv[k];
+                break;
+            case SL_SQL_E_STRING:
+                cv[k] = sl_value_str(a->text, a->len);
+                consts[k] = &cv[k];
+                break;
+            case SL_SQL_E_NULL:
+                cv[k] = sl_value_null();
+                consts[k] = &cv[k];
+                break;
+            default:
+                break;
+            }
+        }
+        if ((int)na < fn->min_args || (fn->max_args >= 0 && (int)na > fn->max_args)) {
+            sl_free(f.found);
+            return dset(d, &call->pos, SL_ETYPE, "%s takes %d to %d arguments, not %u", fn->name,
+                        fn->min_args, fn->max_args, na);
+        }
+        if ((rc = fn->bind(argt, consts, na, call->star, &q->types, &ac->cfg, d))) {
+            d->line = call->pos.line;
+            d->col = call->pos.col;
+            d->offset = call->pos.offset;
+            sl_free(f.found);
+            return rc;
+        }
+        ac->cfg.fn = fn;
+        if (ac->cfg.nvalue_args && na) {
+            const struct sl_sql_type *t;
+            if ((rc = compile_in(q, call->args[0], false, &ac->arg, &t, d))) {
+                sl_free(f.found);
+                return rc;
+            }
+        }
+    }
+    sl_free(f.found);
+    q->aslots = q->ngroup + q->naggs + 3;
+    sl_hmap_init(&q->wmap);
+    if (qq->having) {
+        const struct sl_sql_type *t;
+        if ((rc = compile_agg(q, as, qq->having, true, &q->having, &t, d)))
+            return rc;
+    }
+    return 0;
+}
+
+/* the key: names and expressions (over the pre-projection row) */
+struct keyplan {
+    uint32_t n;
+    char *names[16];
+    const struct sl_sql_type *types[16];
+    const struct sl_sql_expr *exprs[16]; /* to flag projected items as key */
+    int32_t slots[16];                   /* plain slots of the pre-projection row */
+    struct sl_stellar_prog *progs[16];
+};
+
+static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, struct ascope *as,
+                           struct keyplan *kp, struct sl_diag *d)
+{
+    int rc;
+    for (uint32_t i = 0; i < qq->nitems; i++) {
+        const struct sl_sql_item *it = &qq->items[i];
+        if (it->kind == SL_SQL_ITEM_STAR || it->kind == SL_SQL_ITEM_QSTAR) {
+            if (q->agg)
+                return dset(d, &it->pos, SL_EINVAL, "SELECT * cannot be used with GROUP BY");
+            bool found = false;
+            for (uint32_t s = 0; s < q->nin; s++) {
+                const struct qin *in = &q->in[s];
+                if (it->kind == SL_SQL_ITEM_QSTAR && strcmp(it->qualifier, in->alias) != 0 &&
+                    strcmp(it->qualifier, in->s->name) != 0)
+                    continue;
+                found = true;
+                for (uint32_t c = 0; c < in->s->ncols; c++) {
+                    char *name;
+                    if (q->nin > 1) {
+                        char b[512];
+                        snprintf(b, sizeof b, "%s_%s", in->alias, in->s->cols[c].name);
+                        name = sl_xstrdup(b);
+                    } else {
+                        name = sl_xstrdup(in->s->cols[c].name);
+                    }
+                    add_out(q, name, in->s->cols[c].type, NULL, NULL, (int32_t)(in->off + c));
+                }
+            }
+            if (!found)
+                return dset(d, &it->pos, SL_ENOENT, "'%s' is not a source of this query",
+                            it->qualifier);
+            continue;
+        }
+        if (it->kind == SL_SQL_ITEM_DEREFSTAR)
+            return dset(d, &it->pos, SL_EINVAL, "expr->* is not supported yet");
+        struct sl_stellar_prog *p = NULL;
+        const struct sl_sql_type *t = NULL;
+        rc = q->agg ? compile_agg(q, as, it->expr, false, &p, &t, d)
+                    : compile_in(q, it->expr, false, &p, &t, d);
+        if (rc)
+            return rc;
+        int32_t slot = q->agg ? -1 : column_slot(q, it->expr);
+        add_out(q, item_name(q, it, i), t, it->expr, p, slot);
+    }
+    /* which projected columns are the key */
+    for (uint32_t k = 0; k < kp->n; k++) {
+        for (uint32_t i = 0; i < q->nout; i++) {
+            struct outcol *oc = &q->out[i];
+            if (oc->key)
+                continue;
+            bool same;
+            if (q->agg)
+                same = oc->expr && same_expr(q, oc->expr, kp->exprs[k]);
+            else if (kp->slots[k] >= 0)
+                same = oc->slot == kp->slots[k];
+            else
+                same = oc->expr && kp->exprs[k] && sl_sql_expr_equal(oc->expr, kp->exprs[k]);
+            if (same) {
+                oc->key = true;
+                sl_free(kp->names[k]);
+                kp->names[k] = sl_xstrdup(oc->name);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static void plan_free_keyplan(struct keyplan *kp)
+{
+    for (uint32_t i = 0; i < kp->n; i++)
+        sl_free(kp->names[i]);
+}
+
+int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct sq_source *sink,
+                  const char *sink_topic, struct sq_query **out, struct sl_diag *d)
+{
+    const struct sl_sql_query *qq = st->query;
+    *out = NULL;
+    if (!qq)
+        return dset(d, &st->pos, SL_EINVAL, "statement has no query");
+    struct sq_query *q = sl_xcalloc(1, sizeof *q);
+    q->e = e;
+    sl_arena_init(&q->types, 2048, 16u << 20);
+    snprintf(q->id, sizeof q->id, "%s_%s_%u",
+             st->kind == SL_SQL_S_SELECT ? "transient"
+             : st->kind == SL_SQL_S_INSERT_INTO ? "INSERTQUERY"
+             : st->source_kind == SL_SQL_TABLE  ? "CTAS"
+                                                : "CSAS",
+             sink ? sink->name : "QUERY", e->next_query_id++);
+    q->topic = sl_xstrdup(sink_topic ? sink_topic : q->id);
+    q->limit = qq->limit;
+    q->ts_out = -1;
+    q->table_out = sink ? sink->table : false;
+    struct keyplan kp = {0};
+    struct ascope as = {.q = q};
+    int rc;
+    /* inputs */
+    const struct sl_sql_rel *rels[MAX_IN];
+    rels[0] = &qq->from;
+    if (qq->njoins + 1 > MAX_IN) {
+        rc = dset(d, &qq->pos, SL_E2BIG, "at most %d sources in one query", MAX_IN);
+        goto fail;
+    }
+    for (uint32_t j = 0; j < qq->njoins; j++)
+        rels[j + 1] = &qq->joins[j].right;
+    uint32_t off = 0;
+    for (uint32_t i = 0; i <= qq->njoins; i++) {
+        struct sq_source *s = sq_source_find(e, rels[i]->name);
+        if (!s) {
+            const char *best = NULL;
+            unsigned bd = 4;
+            for (uint32_t k = 0; k < e->nsources; k++) {
+                unsigned dd = edit_distance(rels[i]->name, e->sources[k]->name);
+                if (dd < bd) {
+                    bd = dd;
+                    best = e->sources[k]->name;
+                }
+            }
+            rc = best ? dset(d, &rels[i]->pos, SL_ENOENT,
+                             "%s does not exist; did you mean %s?", rels[i]->name, best)
+                      : dset(d, &rels[i]->pos, SL_ENOENT, "%s does not exist", rels[i]->name);
+            goto fail;
+        }
+        q->in[i].s = s;
+        q->in[i].alias = rels[i]->alias ? rels[i]->alias : s->name;
+        q->in[i].off = off;
+        off += s->nslots;
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(q->in[k].alias, q->in[i].alias) == 0) {
+                rc = dset(d, &rels[i]->pos, SL_EINVAL,
+                          "%s appears twice: give each an alias", q->in[i].alias);
+                goto fail;
+            }
+    }
+    q->nin = qq->njoins + 1;
+    q->nslots = off;
+    q->input_table = q->nin == 1 && q->in[0].s->table;
+    if ((rc = plan_joins(q, qq, d)))
+        goto fail;
+    if (qq->where) {
+        const struct sl_sql_type *t;
+        if ((rc = compile_in(q, qq->where, true, &q->where, &t, d)))
+            goto fail;
+    }
+    bool agg = qq->ngroup_by > 0;
+    if (!agg) {
+        struct aggfind f = {.q = q};
+        for (uint32_t i = 0; i < qq->nitems; i++)
+            if (qq->items[i].expr)
+                walk(qq->items[i].expr, find_aggs, &f);
+        sl_free(f.found);
+        if (f.n) {
+            rc = dset(d, &f.found[0]->pos, SL_EINVAL,
+                      "aggregate %s without GROUP BY (ksqlDB needs GROUP BY; use GROUP BY a "
+                      "constant or a column)",
+                      f.found[0]->name);
+            goto fail;
+        }
+        if (qq->having) {
+            rc = dset(d, &qq->having->pos, SL_EINVAL, "HAVING needs GROUP BY");
+            goto fail;
+        }
+        if (qq->window.kind != SL_SQL_WIN_NONE) {
+            rc = dset(d, &qq->window.pos, SL_EINVAL, "WINDOW needs GROUP BY");
+            goto fail;
+        }
+    }
+    if (agg && (rc = plan_agg(q, qq, &as, d)))
+        goto fail;
+    if (agg && qq->npartition_by) {
+        rc = dset(d, &qq->partition_by[0]->pos, SL_EINVAL,
+                  "PARTITION BY and GROUP BY cannot be combined");
+        goto fail;
+    }
+    /* the key */
+    if (agg) {
+        kp.n = q->ngroup < 16 ? q->ngroup : 16;
+        for (uint32_t i = 0; i < kp.n; i++) {
+            kp.exprs[i] = q->group_expr[i];
+            kp.slots[i] = (int32_t)i; /* over the aggregated row */
+            kp.types[i] = as.gtypes[i];
+            kp.names[i] = q->group_expr[i]->kind == SL_SQL_E_COLUMN
+                              ? sl_xstrdup(q->group_expr[i]->name)
+                              : NULL;
+        }
+    } else if (qq->npartition_by) {
+        q->npart = qq->npartition_by;
+        kp.n = q->npart < 16 ? q->npart : 16;
+        for (uint32_t i = 0; i < kp.n; i++) {
+            const struct sl_sql_expr *pe = qq->partition_by[i];
+            kp.exprs[i] = pe;
+            kp.slots[i] = column_slot(q, pe);
+            if ((rc = compile_in(q, pe, false, &kp.progs[i], &kp.types[i], d)))
+                goto fail;
+            kp.names[i] = pe->kind == SL_SQL_E_COLUMN ? sl_xstrdup(pe->name) : NULL;
+        }
+    } else if (q->njoins) {
+        const struct join *J = &q->joins[0];
+        if (J->kind == SL_SQL_JOIN_FULL) {
+            kp.n = 1;
+            kp.slots[0] = -1;
+            kp.names[0] = sl_xstrdup("ROWKEY");
+            q->full_key = true;
+        } else {
+            uint32_t slot = J->kind == SL_SQL_JOIN_RIGHT ? J->rslot : J->lslot;
+            kp.n = 1;
+            kp.slots[0] = slot == UINT32_MAX ? -1 : (int32_t)slot;
+            kp.progs[0] = J->kind == SL_SQL_JOIN_RIGHT ? NULL : NULL;
+            kp.names[0] = sl_xstrdup("ROWKEY");
+        }
+        kp.types[0] = mktype(q, SL_SQL_T_UNKNOWN);
+    } else {
+        const struct sq_source *s = q->in[0].s;
+        kp.n = s->nkey < 16 ? s->nkey : 16;
+        for (uint32_t i = 0; i < kp.n; i++) {
+            kp.slots[i] = (int32_t)i;
+            kp.types[i] = s->cols[i].type;
+            kp.names[i] = sl_xstrdup(s->cols[i].name);
+        }
+    }
+    if ((rc = plan_projection(q, qq, &as, &kp, d)))
+        goto fail;
+    /* unnamed keys */
+    for (uint32_t i = 0; i < kp.n; i++)
+        if (!kp.names[i])
+            kp.names[i] = gen_name(q, i);
+    /* the sink's columns: the key, then the value columns */
+    q->nkeys = kp.n;
+    q->keyx = sl_xcalloc(kp.n + 1, sizeof *q->keyx);
+    q->keyslot = sl_xcalloc(kp.n + 1, sizeof *q->keyslot);
+    q->cols = sl_xcalloc(kp.n + q->nout + 1, sizeof *q->cols);
+    for (uint32_t i = 0; i < kp.n; i++) {
+        q->keyx[i] = kp.progs[i];
+        kp.progs[i] = NULL;
+        q->keyslot[i] = kp.slots[i];
+        q->cols[q->ncols++] = (struct sq_col){.name = kp.names[i], .type = kp.types[i], .key = true};
+        kp.names[i] = NULL;
+    }
+    /* a key column's type from the projected item when it had none */
+    for (uint32_t i = 0; i < q->nout; i++) {
+        if (q->out[i].key) {
+            for (uint32_t k = 0; k < q->nkeys; k++)
+                if (strcmp(q->cols[k].name, q->out[i].name) == 0 &&
+                    (!q->cols[k].type || q->cols[k].type->kind == SL_SQL_T_UNKNOWN))
+                    q->cols[k].type = q->out[i].type;
+            continue;
+        }
+        for (uint32_t k = 0; k < q->ncols; k++)
+            if (strcmp(q->cols[k].name, q->out[i].name) == 0) {
+                rc = dset(d, &qq->pos, SL_EINVAL,
+                          "the projection has two columns named %s (give one an alias)",
+                          q->out[i].name);
+                goto fail;
+            }
+        q->cols[q->ncols++] =
+            (struct sq_col){.name = sl_xstrdup(q->out[i].name), .type = q->out[i].type};
+    }
+    for (uint32_t i = 0; i < q->ncols; i++)
+        if (!q->cols[i].type)
+            q->cols[i].type = mktype(q, SL_SQL_T_UNKNOWN);
+    /* WITH (TIMESTAMP=...) on a CREATE ... AS: the output's record time */
+    for (uint32_t i = 0; i < st->nprops; i++)
+        if (strcasecmp(st->props[i].name, "TIMESTAMP") == 0 && st->props[i].value &&
+            st->props[i].value->text) {
+            for (uint32_t k = 0; k < q->nout; k++)
+                if (strcasecmp(q->out[k].name, st->props[i].value->text) == 0)
+                    q->ts_out = (int)k;
+        }
+    sl_free(as.gtypes);
+    plan_free_keyplan(&kp);
+    /* subscribe */
+    for (uint32_t i = 0; i < q->nin; i++) {
+        struct sq_source *s = q->in[i].s;
+        bool reads = i == 0 || (q->joins[i - 1].ss);
+        if (!reads)
+            continue;
+        s->readers = sl_xrealloc(s->readers, (s->nreaders + 1) * sizeof *s->readers);
+        s->readers[s->nreaders++] = q;
+    }
+    q->sink = sink;
+    *out = q;
+    return 0;
+fail:
+    sl_free(as.gtypes);
+    plan_free_keyplan(&kp);
+    for (uint32_t i = 0; i < 16; i++)
+        sl_stellar_free(kp.progs[i]);
+    sq_query_free(q);
+    return rc;
+}
+
+void sq_query_columns(const struct sq_query *q, const struct sq_col **cols, uint32_t *n,
+                      bool *windowed, bool *session)
+{
+    *cols = q->cols;
+    *n = q->ncols;
+    *windowed = q->agg && q->win.kind != SL_SQL_WIN_NONE;
+    *session = q->agg && q->win.kind == SL_SQL_WIN_SESSION;
+}
+
+const char *sq_query_id(const struct sq_query *q)
+{
+    return q->id;
+}
+
+uint64_t sq_query_state_bytes(const struct sq_query *q)
+{
+    return q->state_bytes;
+}
+
+static void went_free(struct sq_query *q, struct went *w)
+{
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < q->naggs; i++)
+        q->aggs[i].cfg.fn->fini(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
+    for (uint32_t i = 0; i < q->ngroup; i++)
+        sq_value_free(&w->g[i]);
+    sl_free(w->g);
+    sl_free(w->states);
+    sl_free(w->key);
+    sl_free(w);
+}
+
+static void sbuf_free(struct sbuf *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        sl_free(b->rows[i]);
+    sl_free(b->rows);
+    sl_free(b);
+}
+
+void sq_query_free(struct sq_query *q)
+{
+    if (!q)
+        return;
+    size_t it = 0;
+    struct sl_str k;
+    uint64_t v;
+    if (q->agg) {
+        while (sl_hmap_next(&q->wmap, &it, &k, &v)) {
+            if (q->win.kind == SL_SQL_WIN_SESSION) {
+                struct sessions *ss = (struct sessions *)(uintptr_t)v;
+                for (uint32_t i = 0; i < ss->n; i++)
+                    went_free(q, ss->w[i]);
+                sl_free(ss->w);
+                sl_free(ss);
+            } else {
+                went_free(q, (struct went *)(uintptr_t)v);
+            }
+        }
+        sl_hmap_fini(&q->wmap);
+    }
+    for (uint32_t j = 0; j < q->njoins; j++) {
+        struct join *J = &q->joins[j];
+        for (int s = 0; s < 2; s++) {
+            it = 0;
+            while (sl_hmap_next(&J->buf[s], &it, &k, &v))
+                sbuf_free((struct sbuf *)(uintptr_t)v);
+            sl_hmap_fini(&J->buf[s]);
+        }
+        for (uint32_t i = 0; i < J->npend; i++)
+            sl_free(J->pend[i].key);
+        sl_free(J->pend);
+        sl_stellar_free(J->lkey);
+        sl_stellar_free(J->rkey);
+    }
+    for (uint32_t i = 0; i < q->ngroup; i++)
+        sl_stellar_free(q->group[i]);
+    sl_free(q->group);
+    sl_free(q->group_expr);
+    for (uint32_t i = 0; i < q->naggs; i++)
+        sl_stellar_free(q->aggs[i].arg);
+    sl_free(q->aggs);
+    sl_stellar_free(q->where);
+    sl_stellar_free(q->having);
+    for (uint32_t i = 0; i < q->npart; i++)
+        sl_stellar_free(q->part ? q->part[i] : NULL);
+    sl_free(q->part);
+    for (uint32_t i = 0; i < q->nout; i++) {
+        sl_free(q->out[i].name);
+        sl_stellar_free(q->out[i].p);
+    }
+    sl_free(q->out);
+    for (uint32_t i = 0; i < q->ncols; i++)
+        sl_free(q->cols[i].name);
+    sl_free(q->cols);
+    for (uint32_t i = 0; i < q->nkeys; i++)
+        sl_stellar_free(q->keyx[i]);
+    sl_free(q->keyx);
+    sl_free(q->keyslot);
+    sl_free(q->topic);
+    sl_arena_fini(&q->types);
+    sl_free(q);
+}
+
+void sq_query_set_sink(struct sq_query *q, struct sq_source *sink, const char *topic)
+{
+    q->sink = sink;
+    sl_free(q->topic);
+    q->topic = sl_xstrdup(topic);
+}
+
+/* ------------------------------------------------------------------ running */
+
+static struct sl_value eval(struct sq_query *q, const struct sl_stellar_prog *p,
+                            const struct sl_value *row, uint32_t n)
+{
+    struct sl_sql_engine *e = q->e;
+    struct sl_value v = sl_value_null();
+    if (sl_sql_eval(e->vm, p, row, n, &e->row_arena, &v)) {
+        e->st.eval_errors++;
+        sq_record_error(e, q->id, "%s", sl_stellar_vm_error(e->vm));
+        v = sl_value_null();
+    }
+    return v;
+}
+
+static bool eval_bool(struct sq_query *q, const struct sl_stellar_prog *p,
+                      const struct sl_value *row, uint32_t n)
+{
+    struct sl_sql_engine *e = q->e;
+    bool b = false;
+    if (sl_sql_eval_bool(e->vm, p, row, n, &e->row_arena, &b)) {
+        e->st.eval_errors++;
+        sq_record_error(e, q->id, "%s", sl_stellar_vm_error(e->vm));
+        return false;
+    }
+    return b;
+}
+
+static struct sl_value *row_alloc(struct sq_query *q, uint32_t n)
+{
+    struct sl_value *v = sl_arena_alloc(&q->e->row_arena, (size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = sl_value_null();
+    return v;
+}
+
+/* emit one output record: key from `keyv` (nkeys values), value from the out columns */
+static void emit_record(struct sq_query *q, const struct sl_value *keyv, const struct sl_value *outv,
+                        bool tombstone, int64_t ts, bool windowed, int64_t ws, int64_t we)
+{
+    struct sl_sql_engine *e = q->e;
+    if (q->limit >= 0 && q->emitted >= q->limit)
+        return;
+    struct sl_value key = sl_value_null(), val = sl_value_null();
+    if (q->nkeys == 1) {
+        key = keyv[0];
+    } else if (q->nkeys > 1) {
+        struct sl_kv *m = sl_arena_alloc(&e->row_arena, q->nkeys * sizeof *m);
+        if (!m)
+            return;
+        for (uint32_t i = 0; i < q->nkeys; i++) {
+            m[i].key = sl_str_make(q->cols[i].name, strlen(q->cols[i].name));
+            m[i].val = keyv[i];
+        }
+        key.type = SL_V_MAP;
+        key.len = q->nkeys;
+        key.u.map = m;
+    }
+    if (!tombstone) {
+        uint32_t nv = q->ncols - q->nkeys;
+        struct sl_kv *m = sl_arena_alloc(&e->row_arena, (nv ? nv : 1) * sizeof *m);
+        if (!m)
+            return;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < q->nout; i++) {
+            if (q->out[i].key)
+                continue;
+            m[k].key = sl_str_make(q->out[i].name, strlen(q->out[i].name));
+            m[k].val = outv[i];
+            k++;
+        }
+        val.type = SL_V_MAP;
+        val.len = k;
+        val.u.map = m;
+        if (q->ts_out >= 0 && outv[q->ts_out].type == SL_V_INT)
+            ts = outv[q->ts_out].u.i;
+    }
+    q->emitted++;
+    sq_topic_write(e, q->topic, &key, q->nkeys == 1 ? q->cols[0].name : NULL, &val, ts, windowed,
+                   q->win.kind == SL_SQL_WIN_SESSION, ws, we);
+}
+
+/* projection over a row (joined row or aggregated row) */
+static struct sl_value *project(struct sq_query *q, const struct sl_value *row, uint32_t n)
+{
+    struct sl_value *outv = row_alloc(q, q->nout);
+    if (!outv)
+        return NULL;
+    for (uint32_t i = 0; i < q->nout; i++) {
+        const struct outcol *oc = &q->out[i];
+        if (oc->slot >= 0 && (uint32_t)oc->slot < n)
+            outv[i] = row[oc->slot];
+        else if (oc->p)
+            outv[i] = eval(q, oc->p, row, n);
+    }
+    return outv;
+}
+
+/* after joins and WHERE, without aggregation */
+static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t ts, bool null_value)
+{
+    struct sl_value keyv[16];
+    for (uint32_t i = 0; i < q->nkeys && i < 16; i++) {
+        if (q->keyx[i])
+            keyv[i] = eval(q, q->keyx[i], row, q->nslots);
+        else if (q->keyslot[i] >= 0)
+            keyv[i] = row[q->keyslot[i]];
+        else
+            keyv[i] = sl_value_null();
+    }
+    if (q->full_key) {
+        const struct join *J = &q->joins[0];
+        struct sl_value a = J->lslot != UINT32_MAX ? row[J->lslot] : sl_value_null();
+        struct sl_value b = J->rslot != UINT32_MAX ? row[J->rslot] : sl_value_null();
+        keyv[0] = a.type != SL_V_NULL ? a : b;
+    }
+    if (null_value) {
+        if (q->npart && !q->e->opts.compat06) {
+            for (uint32_t i = 0; i < q->nkeys; i++)
+                keyv[i] = sl_value_null();
+        }
+        emit_record(q, keyv, NULL, true, ts, false, 0, 0);
+        return;
+    }
+    struct sl_value *outv = project(q, row, q->nslots);
+    if (!outv)
+        return;
+    emit_record(q, keyv, outv, false, ts, false, 0, 0);
+}
+
+/* ---- aggregation */
+
+static void went_row(struct sq_query *q, const struct went *w, struct sl_value *arow)
+{
+    for (uint32_t i = 0; i < q->ngroup; i++)
+        arow[i] = w->g[i];
+    for (uint32_t i = 0; i < q->naggs; i++) {
+        const struct aggcall *ac = &q->aggs[i];
+        struct sl_value v = sl_value_null();
+        if (ac->cfg.fn->result(&ac->cfg, w->states + (size_t)i * SL_SQL_AGG_STATE,
+                               &q->e->row_arena, &v))
+            v = sl_value_null();
+        arow[q->ngroup + i] = v;
+    }
+    uint32_t b = q->ngroup + q->naggs;
+    bool windowed = q->win.kind != SL_SQL_WIN_NONE;
+    arow[b] = windowed ? sl_value_int(w->ws) : sl_value_null();
+    arow[b + 1] = windowed ? sl_value_int(w->we) : sl_value_null();
+    arow[b + 2] = sl_value_int(w->max_ts);
+}
+
+static void emit_went(struct sq_query *q, struct went *w, bool tombstone)
+{
+    struct sl_value *arow = row_alloc(q, q->aslots);
+    if (!arow)
+        return;
+    went_row(q, w, arow);
+    bool windowed = q->win.kind != SL_SQL_WIN_NONE;
+    struct sl_value keyv[16];
+    for (uint32_t i = 0; i < q->nkeys && i < 16; i++)
+        keyv[i] = arow[i];
+    if (tombstone) {
+        emit_record(q, keyv, NULL, true, w->max_ts, windowed, w->ws, w->we);
+        w->emitted = false;
+        return;
+    }
+    if (q->having && !eval_bool(q, q->having, arow, q->aslots)) {
+        if (w->emitted)
+            emit_record(q, keyv, NULL, true, w->max_ts, windowed, w->ws, w->we);
+        w->emitted = false;
+        return;
+    }
+    struct sl_value *outv = project(q, arow, q->aslots);
+    if (!outv)
+        return;
+    emit_record(q, keyv, outv, false, w->max_ts, windowed, w->ws, w->we);
+    w->emitted = true;
+}
+
+static struct went *went_new(struct sq_query *q, const struct sl_value *g, const char *key,
+                             size_t key_len, int64_t ws, int64_t we)
+{
+    struct went *w = sl_xcalloc(1, sizeof *w);
+    w->ws = ws;
+    w->we = we;
+    w->max_ts = INT64_MIN;
+    w->key = sl_xmalloc(key_len ? key_len : 1);
+    memcpy(w->key, key, key_len);
+    w->key_len = key_len;
+    w->g = sl_xcalloc(q->ngroup + 1, sizeof *w->g);
+    for (uint32_t i = 0; i < q->ngroup; i++)
+        sq_value_dup(&g[i], &w->g[i]);
+    w->states = sl_xcalloc(q->naggs + 1, SL_SQL_AGG_STATE);
+    for (uint32_t i = 0; i < q->naggs; i++)
+        q->aggs[i].cfg.fn->init(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
+    q->state_bytes += sizeof *w + key_len + (q->ngroup + q->naggs) * 24u + q->naggs * SL_SQL_AGG_STATE;
+    return w;
+}
+
+static void went_add(struct sq_query *q, struct went *w, const struct sl_value *aggv,
+                     int64_t ts, uint64_t seq)
+{
+    for (uint32_t i = 0; i < q->naggs; i++) {
+        const struct aggcall *ac = &q->aggs[i];
+        if (ac->cfg.fn->add(&ac->cfg, w->states + (size_t)i * SL_SQL_AGG_STATE,
+                            ac->arg || ac->cfg.nvalue_args ? &aggv[i] : NULL, seq)) {
+            q->e->st.eval_errors++;
+            sq_record_error(q->e, q->id, "aggregate %s: out of memory", ac->cfg.fn->name);
+        }
+    }
+    if (ts > w->max_ts)
+        w->max_ts = ts;
+    w->seq = seq;
+}
+
+/* EMIT FINAL: windows whose end + grace has passed, in window order */
+static int cmp_went(const void *a, const void *b)
+{
+    const struct went *x = *(struct went *const *)a, *y = *(struct went *const *)b;
+    if (x->ws != y->ws)
+        return x->ws < y->ws ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return 0;
+}
+
+static int64_t close_time(const struct sq_query *q, const struct went *w)
+{
+    if (q->win.kind == SL_SQL_WIN_SESSION)
+        return w->we + q->win.size_ms + q->grace;
+    return w->we + q->grace;
+}
+
+static void sweep(struct sq_query *q, bool emit_final)
+{
+    struct went **closed = NULL;
+    uint32_t nc = 0, cap = 0;
+    size_t it = 0;
+    struct sl_str k;
+    uint64_t v;
+    struct sl_buf keys;
+    sl_buf_init(&keys, 1u << 30);
+    /* collect first: the map cannot change while it is walked */
+    while (sl_hmap_next(&q->wmap, &it, &k, &v)) {
+        if (q->win.kind == SL_SQL_WIN_SESSION) {
+            struct sessions *ss = (struct sessions *)(uintptr_t)v;
+            for (uint32_t i = 0; i < ss->n; i++)
+                if (close_time(q, ss->w[i]) <= q->st) {
+                    if (nc == cap) {
+                        cap = cap ? 2 * cap : 16;
+                        closed = sl_xrealloc(closed, cap * sizeof *closed);
+                    }
+                    closed[nc++] = ss->w[i];
+                }
+        } else {
+            struct went *w = (struct went *)(uintptr_t)v;
+            if (close_time(q, w) <= q->st) {
+                if (nc == cap) {
+                    cap = cap ? 2 * cap : 16;
+                    closed = sl_xrealloc(closed, cap * sizeof *closed);
+                }
+                closed[nc++] = w;
+            }
+        }
+    }
+    if (nc)
+        qsort(closed, nc, sizeof *closed, cmp_went);
+    for (uint32_t i = 0; i < nc; i++) {
+        struct went *w = closed[i];
+        if (emit_final)
+            emit_went(q, w, false);
+        /* remove it */
+        if (q->win.kind == SL_SQL_WIN_SESSION) {
+            struct sl_str mk = sl_str_make(w->key, w->key_len);
+            uint64_t sv;
+            if (sl_hmap_get(&q->wmap, mk, &sv)) {
+                struct sessions *ss = (struct sessions *)(uintptr_t)sv;
+                for (uint32_t m = 0; m < ss->n; m++)
+                    if (ss->w[m] == w) {
+                        memmove(&ss->w[m], &ss->w[m + 1], (ss->n - m - 1) * sizeof *ss->w);
+                        ss->n--;
+                        break;
+                    }
+                if (!ss->n) {
+                    sl_hmap_del(&q->wmap, mk);
+                    sl_free(ss->w);
+                    sl_free(ss);
+                }
+            }
+        } else {
+            sl_buf_reset(&keys);
+            sl_buf_append(&keys, w->key, w->key_len);
+            sl_buf_append(&keys, &w->ws, sizeof w->ws);
+            sl_hmap_del(&q->wmap, sl_str_make(keys.ptr, keys.len));
+        }
+        size_t sz = sizeof *w + w->key_len + (q->ngroup + q->naggs) * 24u +
+                    q->naggs * SL_SQL_AGG_STATE;
+        q->state_bytes = q->state_bytes > sz ? q->state_bytes - sz : 0;
+        went_free(q, w);
+    }
+    sl_free(closed);
+    sl_buf_fini(&keys);
+}
+
+static void agg_session(struct sq_query *q, const struct sl_value *g, const char *key,
+                        size_t klen, const struct sl_value *aggv, int64_t ts, uint64_t seq)
+{
+    int64_t gap = q->win.size_ms;
+    struct sl_str mk = sl_str_make(key, klen);
+    uint64_t sv;
+    struct sessions *ss;
+    if (sl_hmap_get(&q->wmap, mk, &sv)) {
+        ss = (struct sessions *)(uintptr_t)sv;
+    } else {
+        ss = sl_xcalloc(1, sizeof *ss);
+        if (sl_hmap_put(&q->wmap, mk, (uint64_t)(uintptr_t)ss)) {
+            sl_free(ss);
+            return;
+        }
+    }
+    /* sessions overlapping [ts - gap, ts + gap] */
+    int64_t start = ts, end = ts;
+    uint32_t nm = 0;
+    struct went *merged[64];
+    for (uint32_t i = 0; i < ss->n && nm < 64; i++) {
+        struct went *w = ss->w[i];
+        if (w->we >= ts - gap && w->ws <= ts + gap) {
+            merged[nm++] = w;
+            if (w->ws < start)
+                start = w->ws;
+            if (w->we > end)
+                end = w->we;
+        }
+    }
+    int64_t late_line = q->e->opts.compat06 ? q->st - q->grace : q->st - q->grace - gap;
+    if (end < late_line) {
+        q->e->st.late++;
+        sq_record_error(q->e, q->id, "late record at %lld dropped (session closed)", (long long)ts);
+        if (!ss->n) {
+            sl_hmap_del(&q->wmap, mk);
+            sl_free(ss->w);
+            sl_free(ss);
+        }
+        return;
+    }
+    struct went *n = went_new(q, g, key, klen, start, end);
+    for (uint32_t i = 0; i < nm; i++) {
+        for (uint32_t a = 0; a < q->naggs; a++)
+            q->aggs[a].cfg.fn->merge(&q->aggs[a].cfg, n->states + (size_t)a * SL_SQL_AGG_STATE,
+                                     merged[i]->states + (size_t)a * SL_SQL_AGG_STATE);
+        if (merged[i]->max_ts > n->max_ts)
+            n->max_ts = merged[i]->max_ts;
+    }
+    went_add(q, n, aggv, ts, seq);
+    /* tombstones for the replaced sessions, then the merged one */
+    for (uint32_t i = 0; i < nm; i++) {
+        struct went *w = merged[i];
+        if (!q->final && w->emitted)
+            emit_went(q, w, true);
+        for (uint32_t m = 0; m < ss->n; m++)
+            if (ss->w[m] == w) {
+                memmove(&ss->w[m], &ss->w[m + 1], (ss->n - m - 1) * sizeof *ss->w);
+                ss->n--;
+                break;
+            }
+        size_t sz = sizeof *w + w->key_len + (q->ngroup + q->naggs) * 24u +
+                    q->naggs * SL_SQL_AGG_STATE;
+        q->state_bytes = q->state_bytes > sz ? q->state_bytes - sz : 0;
+        went_free(q, w);
+    }
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? 2 * ss->cap : 2;
+        ss->w = sl_xrealloc(ss->w, ss->cap * sizeof *ss->w);
+    }
+    ss->w[ss->n++] = n;
+    if (!q->final)
+        emit_went(q, n, false);
+}
+
+static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts, uint64_t seq)
+{
+    struct sl_sql_engine *e = q->e;
+    struct sl_value g[64];
+    uint32_t ng = q->ngroup < 64 ? q->ngroup : 64;
+    for (uint32_t i = 0; i < ng; i++) {
+        g[i] = eval(q, q->group[i], row, q->nslots);
+        if (g[i].type == SL_V_NULL) {
+            sq_record_error(e, q->id, "GROUP BY value is null: record dropped");
+            return;
+        }
+    }
+    struct sl_value *aggv = row_alloc(q, q->naggs);
+    if (!aggv)
+        return;
+    for (uint32_t i = 0; i < q->naggs; i++)
+        if (q->aggs[i].arg)
+            aggv[i] = eval(q, q->aggs[i].arg, row, q->nslots);
+    /* stream time */
+    if (!q->st_set || ts > q->st) {
+        q->st = ts;
+        q->st_set = true;
+    }
+    struct sl_buf *kb = &e->keybuf;
+    sl_buf_reset(kb);
+    sq_key_encode(kb, g, ng);
+    size_t klen = kb->len;
+    char kstack[256];
+    char *key = klen <= sizeof kstack ? kstack : sl_xmalloc(klen);
+    memcpy(key, kb->ptr ? kb->ptr : "", klen);
+    if (q->win.kind == SL_SQL_WIN_SESSION) {
+        agg_session(q, g, key, klen, aggv, ts, seq);
+    } else {
+        int64_t size = q->win.kind == SL_SQL_WIN_NONE ? 0 : q->win.size_ms;
+        int64_t adv = q->win.kind == SL_SQL_WIN_HOPPING ? q->win.advance_ms : size;
+        int64_t w0 = 0, wlast = 0;
+        if (size) {
+            int64_t lo = ts - size + adv;
+            if (lo < 0)
+                lo = 0;
+            w0 = (lo / adv) * adv;
+            wlast = ts;
+        }
+        for (int64_t w = w0; w <= wlast; w += adv ? adv : 1) {
+            if (size && w + size <= q->st - q->grace) {
+                e->st.late++;
+                sq_record_error(e, q->id, "late record at %lld dropped for window [%lld, %lld)",
+                                (long long)ts, (long long)w, (long long)(w + size));
+                if (!adv)
+                    break;
+                continue;
+            }
+            sl_buf_reset(kb);
+            sl_buf_append(kb, key, klen);
+            sl_buf_append(kb, &w, sizeof w);
+            struct sl_str mk = sl_str_make(kb->ptr, kb->len);
+            uint64_t v;
+            struct went *we;
+            if (sl_hmap_get(&q->wmap, mk, &v)) {
+                we = (struct went *)(uintptr_t)v;
+            } else {
+                we = went_new(q, g, key, klen, w, w + size);
+                if (sl_hmap_put(&q->wmap, mk, (uint64_t)(uintptr_t)we)) {
+                    went_free(q, we);
+                    continue;
+                }
+            }
+            went_add(q, we, aggv, ts, seq);
+            if (!q->final)
+                emit_went(q, we, false);
+            if (!size)
+                break;
+        }
+    }
+    if (key != kstack)
+        sl_free(key);
+    /* close or evict windows past their grace */
+    if (q->win.kind != SL_SQL_WIN_NONE && (q->final || q->st >= q->next_sweep)) {
+        sweep(q, q->final);
+        q->next_sweep = q->st + (q->win.size_ms > 1000 ? q->win.size_ms : 1000);
+    }
+}
+
+static void after_where(struct sq_query *q, const struct sl_value *row, int64_t ts, uint64_t seq)
+{
+    if (q->agg)
+        aggregate(q, row, ts, seq);
+    else
+        finish_plain(q, row, ts, false);
+}
+
+/* stream–table joins from join index j on; then WHERE and the rest */
+static void continue_joins(struct sq_query *q, struct sl_value *row, uint32_t j, int64_t ts,
+                           uint64_t seq)
+{
+    struct sl_sql_engine *e = q->e;
+    for (; j < q->njoins; j++) {
+        struct join *J = &q->joins[j];
+        const struct qin *R = &q->in[J->right];
+        struct sl_value k = J->lslot != UINT32_MAX ? row[J->lslot] : eval(q, J->lkey, row, q->nslots);
+        bool found = false;
+        if (k.type != SL_V_NULL) {
+            /* the table's key type: INT and BIGINT encode alike; strings must match */
+            struct sl_value kc = k;
+            char err[128];
+            if (R->s->nkey == 1 &&
+                sl_sql_coerce(&k, R->s->cols[0].type, &e->row_arena, &kc, err, sizeof err))
+                kc = k;
+            sl_buf_reset(&e->keybuf);
+            sq_key_encode(&e->keybuf, &kc, 1);
+            uint64_t v;
+            if (sl_hmap_get(&R->s->state, sl_str_make(e->keybuf.ptr, e->keybuf.len), &v)) {
+                const struct sq_srow *tr = (const struct sq_srow *)(uintptr_t)v;
+                for (uint32_t i = 0; i < tr->n && i < R->s->nslots; i++)
+                    row[R->off + i] = tr->v[i];
+                found = true;
+            }
+        }
+        if (!found) {
+            if (J->kind == SL_SQL_JOIN_INNER)
+                return;
+            for (uint32_t i = 0; i < R->s->nslots; i++)
+                row[R->off + i] = sl_value_null();
+        }
+    }
+    if (q->where && !eval_bool(q, q->where, row, q->nslots))
+        return;
+    after_where(q, row, ts, seq);
+}
+
+/* ---- stream–stream join */
+
+static struct sbuf *sbuf_get(struct sl_hmap *m, const char *key, size_t klen, bool create)
+{
+    uint64_t v;
+    struct sl_str k = sl_str_make(key, klen);
+    if (sl_hmap_get(m, k, &v))
+        return (struct sbuf *)(uintptr_t)v;
+    if (!create)
+        return NULL;
+    struct sbuf *b = sl_xcalloc(1, sizeof *b);
+    if (sl_hmap_put(m, k, (uint64_t)(uintptr_t)b)) {
+        sl_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static void emit_joined(struct sq_query *q, const struct sq_srow *l, const struct sq_srow *r,
+                        int64_t ts, uint64_t seq)
+{
+    const struct join *J = &q->joins[0];
+    const struct qin *L = &q->in[0], *R = &q->in[J->right];
+    struct sl_value *row = row_alloc(q, q->nslots);
+    if (!row)
+        return;
+    if (l)
+        for (uint32_t i = 0; i < L->s->nslots && i < l->n; i++)
+            row[L->off + i] = l->v[i];
+    if (r)
+        for (uint32_t i = 0; i < R->s->nslots && i < r->n; i++)
+            row[R->off + i] = r->v[i];
+    continue_joins(q, row, 1, ts, seq);
+}
+
+static void ss_sweep(struct sq_query *q, struct join *J)
+{
+    int64_t horizon = J->st - (J->before + J->after + J->grace);
+    for (int side = 0; side < 2; side++) {
+        size_t it = 0;
+        struct sl_str k;
+        uint64_t v;
+        while (sl_hmap_next(&J->buf[side], &it, &k, &v)) {
+            struct sbuf *b = (struct sbuf *)(uintptr_t)v;
+            uint32_t w = 0;
+            for (uint32_t i = 0; i < b->n; i++) {
+                struct sq_srow *r = b->rows[i];
+                bool pending = false;
+                for (uint32_t p = 0; p < J->npend; p++)
+                    if (J->pend[p].row == r)
+                        pending = true;
+                if (r->ts < horizon && !pending) {
+                    q->state_bytes -= q->state_bytes >= r->bytes ? r->bytes : q->state_bytes;
+                    sl_free(r);
+                } else {
+                    b->rows[w++] = r;
+                }
+            }
+            b->n = w;
+        }
+    }
+}
+
+/* emit the pending outer rows whose window has closed */
+static void ss_emit_pending(struct sq_query *q, struct join *J)
+{
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < J->npend; i++) {
+        struct pending *p = &J->pend[i];
+        if (p->close_at < J->st && !p->row->matched) {
+            if (p->left)
+                emit_joined(q, p->row, NULL, p->row->ts, p->row->seq);
+            else
+                emit_joined(q, NULL, p->row, p->row->ts, p->row->seq);
+            sl_free(p->key);
+        } else if (p->row->matched) {
+            sl_free(p->key);
+        } else {
+            J->pend[w++] = *p;
+        }
+    }
+    J->npend = w;
+}
+
+static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
+{
+    struct sl_sql_engine *e = q->e;
+    struct join *J = &q->joins[0];
+    if (r->null_value)
+        return;
+    const struct qin *in = left ? &q->in[0] : &q->in[J->right];
+    /* the key: over the side's own row */
+    struct sl_value k;
+    if (left) {
+        k = J->lslot != UINT32_MAX ? r->v[J->lslot] : eval(q, J->lkey, r->v, r->n);
+    } else {
+        k = J->rslot != UINT32_MAX ? r->v[J->rslot - in->off] : eval(q, J->rkey, r->v, r->n);
+    }
+    if (k.type == SL_V_NULL) {
+        sq_record_error(e, q->id, "join key is null: record dropped");
+        return;
+    }
+    int64_t ts = r->ts;
+    bool advanced = !J->st_set || ts >= J->st;
+    if (!J->st_set || ts > J->st) {
+        J->st = ts;
+        J->st_set = true;
+    }
+    if (ts < J->st - (J->before + J->after + J->grace)) {
+        e->st.late++;
+        sq_record_error(e, q->id, "late record at %lld dropped (join window closed)",
+                        (long long)ts);
+        return;
+    }
+    if (J->has_grace && advanced)
+        ss_emit_pending(q, J);
+    sl_buf_reset(&e->keybuf);
+    sq_key_encode(&e->keybuf, &k, 1);
+    size_t klen = e->keybuf.len;
+    char *key = sl_xmalloc(klen ? klen : 1);
+    memcpy(key, e->keybuf.ptr ? e->keybuf.ptr : "", klen);
+    struct sq_srow *me = sq_srow_new(r->v, r->n, ts, r->seq);
+    q->state_bytes += me->bytes;
+    struct sbuf *mine = sbuf_get(&J->buf[left ? 0 : 1], key, klen, true);
+    if (mine) {
+        if (mine->n == mine->cap) {
+            mine->cap = mine->cap ? 2 * mine->cap : 4;
+            mine->rows = sl_xrealloc(mine->rows, mine->cap * sizeof *mine->rows);
+        }
+        mine->rows[mine->n++] = me;
+    }
+    struct sbuf *other = sbuf_get(&J->buf[left ? 1 : 0], key, klen, false);
+    int64_t lo = left ? ts - J->before : ts - J->after;
+    int64_t hi = left ? ts + J->after : ts + J->before;
+    bool matched = false;
+    for (uint32_t i = 0; other && i < other->n; i++) {
+        struct sq_srow *o = other->rows[i];
+        if (o->ts < lo || o->ts > hi)
+            continue;
+        matched = true;
+        o->matched = 1;
+        me->matched = 1;
+        int64_t ots = o->ts > ts ? o->ts : ts;
+        if (left)
+            emit_joined(q, me, o, ots, r->seq);
+        else
+            emit_joined(q, o, me, ots, r->seq);
+    }
+    bool outer = left ? (J->kind == SL_SQL_JOIN_LEFT || J->kind == SL_SQL_JOIN_FULL)
+                      : (J->kind == SL_SQL_JOIN_RIGHT || J->kind == SL_SQL_JOIN_FULL);
+    if (!matched && outer) {
+        int64_t close_at = left ? ts + J->after + J->grace : ts + J->before + J->grace;
+        if (!J->has_grace || close_at < J->st) {
+            if (left)
+                emit_joined(q, me, NULL, ts, r->seq);
+            else
+                emit_joined(q, NULL, me, ts, r->seq);
+        } else {
+            if (J->npend == J->cappend) {
+                J->cappend = J->cappend ? 2 * J->cappend : 8;
+                J->pend = sl_xrealloc(J->pend, J->cappend * sizeof *J->pend);
+            }
+            J->pend[J->npend++] = (struct pending){
+                .row = me, .left = left, .close_at = close_at, .key = key, .key_len = klen};
+            key = NULL;
+        }
+    }
+    sl_free(key);
+    if (J->st >= J->next_sweep) {
+        ss_sweep(q, J);
+        J->next_sweep = J->st + (J->before + J->after + J->grace) / 4 + 1;
+    }
+}
+
+void sq_query_input(struct sq_query *q, struct sq_source *s, struct sq_row *r)
+{
+    if (q->limit >= 0 && q->emitted >= q->limit)
+        return;
+    if (q->njoins && q->joins[0].ss) {
+        if (s == q->in[0].s)
+            ss_input(q, true, r);
+        if (s == q->in[q->joins[0].right].s)
+            ss_input(q, false, r);
+        return;
+    }
+    if (s != q->in[0].s)
+        return;
+    if (r->null_value) {
+        if (q->agg || q->njoins)
+            return;
+        if (q->where && !q->input_table)
+            return;
+        finish_plain(q, r->v, r->ts, true);
+        return;
+    }
+    struct sl_value *row = r->v;
+    if (q->njoins) {
+        row = row_alloc(q, q->nslots);
+        if (!row)
+            return;
+        for (uint32_t i = 0; i < r->n && i < q->in[0].s->nslots; i++)
+            row[i] = r->v[i];
+        continue_joins(q, row, 0, r->ts, r->seq);
+        return;
+    }
+    if (q->where && !eval_bool(q, q->where, row, q->nslots)) {
+        if (q->input_table && !q->agg)
+            finish_plain(q, row, r->ts, true); /* a table row leaving the filter: delete */
+        return;
+    }
+    after_where(q, row, r->ts, r->seq);
+}
