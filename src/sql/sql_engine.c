@@ -128,6 +128,7 @@ static void source_free(struct sq_source *s)
     sl_free(s->name);
     sl_free(s->topic);
     sl_free(s->ts_format);
+    sl_stellar_free(s->ts_parse);
     sl_free(s->sql);
     sl_arena_fini(&s->types);
     sl_free(s);
@@ -269,18 +270,16 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
         const struct sl_value *tv = &r.v[s->ts_col];
         if (tv->type == SL_V_INT) {
             r.ts = tv->u.i;
-        } else if (tv->type == SL_V_STRING && s->ts_format) {
-            struct sl_value out;
-            struct sl_sql_type bt = {.kind = SL_SQL_T_BIGINT};
-            (void)bt;
-            /* TIMESTAMP_FORMAT: parsed by the SQL function STRINGTOTIMESTAMP's rules */
-            char e2[128];
-            if (sl_sql_cast(tv, &bt, &e->row_arena, &out, e2, sizeof e2) == 0 &&
-                out.type == SL_V_INT)
+        } else if (tv->type == SL_V_STRING && s->ts_parse) {
+            struct sl_value out = sl_value_null();
+            if (sl_sql_eval(e->vm, s->ts_parse, tv, 1, &e->row_arena, &out) == 0 &&
+                out.type == SL_V_INT) {
                 r.ts = out.u.i;
-            else {
+            } else {
                 e->st.decode_errors++;
-                sq_record_error(e, s->name, "timestamp column %s: cannot parse", s->cols[s->ts_col].name);
+                sq_record_error(e, s->name, "timestamp column %s: '%.*s' does not match '%s'",
+                                s->cols[s->ts_col].name, (int)(tv->len < 64 ? tv->len : 64),
+                                tv->u.s, s->ts_format);
                 return;
             }
         } else {
@@ -447,6 +446,43 @@ static int source_props(struct sl_sql_engine *e, struct sq_source *s, const stru
     return 0;
 }
 
+static int ts_column(void *ud, const struct sl_sql_expr *col, struct sl_sql_slot *out,
+                     struct sl_diag *d)
+{
+    out->slot = 0;
+    out->type = ud;
+    return 0;
+}
+
+/* TIMESTAMP_FORMAT: STRINGTOTIMESTAMP(column, format) over the column alone */
+static int ts_format_compile(struct sq_source *s, const struct sl_sql_prop *p, struct sl_diag *d)
+{
+    if (!s->ts_format)
+        return 0;
+    struct sl_buf b;
+    sl_buf_init(&b, 1u << 16);
+    sl_buf_puts(&b, "STRINGTOTIMESTAMP(X, '");
+    for (const char *c = s->ts_format; *c; c++) {
+        if (*c == '\'')
+            sl_buf_putc(&b, '\'');
+        sl_buf_putc(&b, *c);
+    }
+    sl_buf_puts(&b, "')");
+    struct sl_arena a;
+    sl_arena_init(&a, 1024, 1u << 20);
+    struct sl_sql_expr *ex = NULL;
+    const struct sl_sql_type *t;
+    struct sl_sql_scope sc = {.ud = (void *)s->cols[s->ts_col].type, .column = ts_column};
+    int rc = sl_sql_parse_expr(b.ptr, b.len, &a, &ex, d);
+    if (!rc)
+        rc = sl_sql_expr_compile(ex, &sc, false, &a, &s->ts_parse, &t, d);
+    sl_arena_fini(&a);
+    sl_buf_fini(&b);
+    if (rc)
+        return diag_at(d, &p->pos, rc, "TIMESTAMP_FORMAT '%s': %s", s->ts_format, d->msg);
+    return 0;
+}
+
 static int resolve_ts_col(struct sq_source *s, const struct sl_sql_stmt *st, struct sl_diag *d)
 {
     char tmp[64];
@@ -461,7 +497,7 @@ static int resolve_ts_col(struct sq_source *s, const struct sl_sql_stmt *st, str
                 return diag_at(d, &p->pos, SL_EINVAL, "TIMESTAMP column '%s' is a key column",
                                want);
             s->ts_col = (int)i;
-            return 0;
+            return ts_format_compile(s, p, d);
         }
     return diag_at(d, &p->pos, SL_ENOENT, "TIMESTAMP column '%s' is not a column of %s", want,
                    s->name);

@@ -55,6 +55,7 @@ struct sq_source {
     uint32_t nserde;
     int ts_col;     /* WITH (TIMESTAMP=col): its index, else -1 */
     char *ts_format;
+    struct sl_stellar_prog *ts_parse; /* STRINGTOTIMESTAMP(slot 0, format) */
     bool windowed;
     bool session;
     uint32_t nslots; /* ncols + 1 (ROWTIME) [+ 2 windowed] */

@@ -80,8 +80,9 @@ bool sl_sql__reserved(const char *s, size_t n)
 {
     if (n < 2 || n > 8)
         return false;
+    char c = (char)(s[0] & ~0x20); /* the table is upper-case */
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strlen(reserved[i]) == n && !strncasecmp(reserved[i], s, n))
+        if (reserved[i][0] == c && strlen(reserved[i]) == n && !strncasecmp(reserved[i], s, n))
             return true;
     return false;
 }

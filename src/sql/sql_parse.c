@@ -153,12 +153,20 @@ static int expected(struct parser *p, const char *what)
 {
     char found[64];
     tok_desc(p, &p->tok, found, sizeof found);
-    if (p->tok.kind == SL_SQL_TK_IDENT && sl_sql__reserved(p->src + p->tok.off, p->tok.len))
-        return err_at(p, SL_EPARSE, &p->tok,
-                      "expected %s, found %s (a reserved word: quote it as `...` to use it "
-                      "as a name)",
-                      what, found);
     return err_at(p, SL_EPARSE, &p->tok, "expected %s, found %s", what, found);
+}
+
+/* the same where a name or an expression was wanted: a reserved word there says so */
+static int expected_name(struct parser *p, const char *what)
+{
+    if (p->tok.kind != SL_SQL_TK_IDENT || !sl_sql__reserved(p->src + p->tok.off, p->tok.len))
+        return expected(p, what);
+    char found[64];
+    tok_desc(p, &p->tok, found, sizeof found);
+    return err_at(p, SL_EPARSE, &p->tok,
+                  "expected %s, found %s (a reserved word: quote it as `...` to use it as a "
+                  "name)",
+                  what, found);
 }
 
 static int nomem(struct parser *p)
@@ -213,13 +221,16 @@ static enum sl_sql__tk peek_kind(const struct parser *p)
     return peek_n(p, 1).kind;
 }
 
-static bool tok_is_kw(const struct parser *p, const struct sl_sql__tok *t, const char *kw)
+static inline bool tok_is_kw(const struct parser *p, const struct sl_sql__tok *t, const char *kw)
 {
+    /* the first-letter test spares most strncasecmp calls (they were a quarter of the time) */
+    if (t->kind != SL_SQL_TK_IDENT || (p->src[t->off] | 0x20) != (kw[0] | 0x20))
+        return false;
     size_t n = strlen(kw);
-    return t->kind == SL_SQL_TK_IDENT && t->len == n && !strncasecmp(p->src + t->off, kw, n);
+    return t->len == n && !strncasecmp(p->src + t->off, kw, n);
 }
 
-static bool at_kw(const struct parser *p, const char *kw)
+static inline bool at_kw(const struct parser *p, const char *kw)
 {
     return tok_is_kw(p, &p->tok, kw);
 }
@@ -372,7 +383,7 @@ static int parse_name(struct parser *p, const char **out, bool *quoted, const ch
         return advance(p);
     }
     if (!at_name(p))
-        return expected(p, what);
+        return expected_name(p, what);
     char *s = dup_upper(p, p->src + p->tok.off, p->tok.len);
     if (!s)
         return nomem(p);
@@ -794,7 +805,7 @@ static int parse_primary(struct parser *p, struct sl_sql_expr **out)
         return 0;
     }
     if (sl_sql__reserved(p->src + p->tok.off, p->tok.len))
-        return expected(p, "an expression");
+        return expected_name(p, "an expression");
     if (next == SL_SQL_TK_LPAREN)
         return parse_call(p, out);
     return parse_column(p, out);

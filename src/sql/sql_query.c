@@ -138,7 +138,9 @@ struct sq_query {
     struct sl_stellar_prog **keyx; /* key expressions over the pre-projection row */
     int32_t *keyslot;              /* or slots */
     int ts_out;                    /* WITH (TIMESTAMP=...) on the sink: value column index */
-    bool full_key;                 /* FULL OUTER join: key = whichever side is not null */
+    bool coalesce_key;             /* stream–stream join: key = whichever side is not null */
+    uint32_t rowkey_slot;          /* FULL OUTER join: the ROWKEY pseudo column (else MAX) */
+    bool out_windowed, out_session; /* results carry a window */
     struct sl_arena types;
     uint64_t state_bytes;
     uint32_t generated; /* KSQL_COL_n counter */
@@ -265,6 +267,12 @@ static int iscope_column(void *ud, const struct sl_sql_expr *col, struct sl_sql_
     struct sq_query *q = sc->q;
     int found = -1;
     uint32_t fidx = 0;
+    if (q->rowkey_slot != UINT32_MAX && strcmp(col->name, "ROWKEY") == 0 && !col->qualifier &&
+        sc->lo == 0 && sc->hi == q->nin) {
+        out->slot = q->rowkey_slot;
+        out->type = mktype(q, SL_SQL_T_UNKNOWN);
+        return 0;
+    }
     for (uint32_t i = sc->lo; i < sc->hi; i++) {
         const struct qin *in = &q->in[i];
         if (col->qualifier && strcmp(col->qualifier, in->alias) != 0 &&
@@ -796,6 +804,20 @@ static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, st
             }
         }
     }
+    /* a join whose left key column is not projected: its right key column is the key */
+    if (q->njoins && !q->agg && !q->npart && q->joins[0].kind != SL_SQL_JOIN_FULL &&
+        q->joins[0].rslot != UINT32_MAX) {
+        bool any = false;
+        for (uint32_t i = 0; i < q->nout; i++)
+            any |= q->out[i].key;
+        for (uint32_t i = 0; i < q->nout && !any; i++)
+            if (q->out[i].slot == (int32_t)q->joins[0].rslot) {
+                q->out[i].key = true;
+                sl_free(kp->names[0]);
+                kp->names[0] = sl_xstrdup(q->out[i].name);
+                any = true;
+            }
+    }
     return 0;
 }
 
@@ -867,6 +889,10 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
             }
     }
     q->nin = qq->njoins + 1;
+    q->rowkey_slot = UINT32_MAX;
+    for (uint32_t j = 0; j < qq->njoins; j++)
+        if (qq->joins[j].kind == SL_SQL_JOIN_FULL && q->rowkey_slot == UINT32_MAX)
+            q->rowkey_slot = off++;
     q->nslots = off;
     q->input_table = q->nin == 1 && q->in[0].s->table;
     if ((rc = plan_joins(q, qq, d)))
@@ -930,17 +956,18 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         }
     } else if (q->njoins) {
         const struct join *J = &q->joins[0];
+        kp.n = 1;
+        kp.names[0] = sl_xstrdup("ROWKEY");
+        q->coalesce_key = J->ss;
         if (J->kind == SL_SQL_JOIN_FULL) {
-            kp.n = 1;
-            kp.slots[0] = -1;
-            kp.names[0] = sl_xstrdup("ROWKEY");
-            q->full_key = true;
+            kp.slots[0] = -1; /* no projected column is the key: ROWKEY */
         } else {
-            uint32_t slot = J->kind == SL_SQL_JOIN_RIGHT ? J->rslot : J->lslot;
-            kp.n = 1;
-            kp.slots[0] = slot == UINT32_MAX ? -1 : (int32_t)slot;
-            kp.progs[0] = J->kind == SL_SQL_JOIN_RIGHT ? NULL : NULL;
-            kp.names[0] = sl_xstrdup("ROWKEY");
+            kp.slots[0] = J->lslot == UINT32_MAX ? -1 : (int32_t)J->lslot;
+            if (J->lslot == UINT32_MAX) {
+                const struct sl_sql_type *t;
+                if ((rc = compile_in(q, qq->joins[0].on->a, false, &kp.progs[0], &t, d)))
+                    goto fail;
+            }
         }
         kp.types[0] = mktype(q, SL_SQL_T_UNKNOWN);
     } else {
@@ -1000,6 +1027,13 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
                 if (strcasecmp(q->out[k].name, st->props[i].value->text) == 0)
                     q->ts_out = (int)k;
         }
+    if (q->agg) {
+        q->out_windowed = q->win.kind != SL_SQL_WIN_NONE;
+        q->out_session = q->win.kind == SL_SQL_WIN_SESSION;
+    } else if (q->nin == 1 && q->in[0].s->windowed) {
+        q->out_windowed = true;
+        q->out_session = q->in[0].s->session;
+    }
     sl_free(as.gtypes);
     plan_free_keyplan(&kp);
     /* subscribe */
@@ -1028,8 +1062,8 @@ void sq_query_columns(const struct sq_query *q, const struct sq_col **cols, uint
 {
     *cols = q->cols;
     *n = q->ncols;
-    *windowed = q->agg && q->win.kind != SL_SQL_WIN_NONE;
-    *session = q->agg && q->win.kind == SL_SQL_WIN_SESSION;
+    *windowed = q->out_windowed;
+    *session = q->out_session;
 }
 
 const char *sq_query_id(const struct sq_query *q)
@@ -1211,12 +1245,19 @@ static void emit_record(struct sq_query *q, const struct sl_value *keyv, const s
         val.type = SL_V_MAP;
         val.len = k;
         val.u.map = m;
-        if (q->ts_out >= 0 && outv[q->ts_out].type == SL_V_INT)
+        if (q->ts_out >= 0) {
+            if (outv[q->ts_out].type != SL_V_INT || outv[q->ts_out].u.i < 0) {
+                e->st.eval_errors++;
+                sq_record_error(e, q->id, "output timestamp column %s is null or negative: "
+                                "record dropped", q->out[q->ts_out].name);
+                return;
+            }
             ts = outv[q->ts_out].u.i;
+        }
     }
     q->emitted++;
     sq_topic_write(e, q->topic, &key, q->nkeys == 1 ? q->cols[0].name : NULL, &val, ts, windowed,
-                   q->win.kind == SL_SQL_WIN_SESSION, ws, we);
+                   q->out_session, ws, we);
 }
 
 /* projection over a row (joined row or aggregated row) */
@@ -1247,24 +1288,32 @@ static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t
         else
             keyv[i] = sl_value_null();
     }
-    if (q->full_key) {
+    if (q->coalesce_key) {
         const struct join *J = &q->joins[0];
         struct sl_value a = J->lslot != UINT32_MAX ? row[J->lslot] : sl_value_null();
         struct sl_value b = J->rslot != UINT32_MAX ? row[J->rslot] : sl_value_null();
         keyv[0] = a.type != SL_V_NULL ? a : b;
+    }
+    bool win = false;
+    int64_t ws = 0, we = 0;
+    if (q->out_windowed && !q->agg) {
+        uint32_t nc = q->in[0].s->ncols;
+        win = row[nc + 1].type == SL_V_INT;
+        ws = win ? row[nc + 1].u.i : 0;
+        we = win && row[nc + 2].type == SL_V_INT ? row[nc + 2].u.i : 0;
     }
     if (null_value) {
         if (q->npart && !q->e->opts.compat06) {
             for (uint32_t i = 0; i < q->nkeys; i++)
                 keyv[i] = sl_value_null();
         }
-        emit_record(q, keyv, NULL, true, ts, false, 0, 0);
+        emit_record(q, keyv, NULL, true, ts, win, ws, we);
         return;
     }
     struct sl_value *outv = project(q, row, q->nslots);
     if (!outv)
         return;
-    emit_record(q, keyv, outv, false, ts, false, 0, 0);
+    emit_record(q, keyv, outv, false, ts, win, ws, we);
 }
 
 /* ---- aggregation */
@@ -1678,6 +1727,14 @@ static void emit_joined(struct sq_query *q, const struct sq_srow *l, const struc
     if (r)
         for (uint32_t i = 0; i < R->s->nslots && i < r->n; i++)
             row[R->off + i] = r->v[i];
+    if (q->rowkey_slot != UINT32_MAX) {
+        struct sl_value k = sl_value_null();
+        if (l)
+            k = J->lslot != UINT32_MAX ? row[J->lslot] : eval(q, J->lkey, l->v, l->n);
+        if (k.type == SL_V_NULL && r)
+            k = J->rslot != UINT32_MAX ? row[J->rslot] : eval(q, J->rkey, r->v, r->n);
+        row[q->rowkey_slot] = k;
+    }
     continue_joins(q, row, 1, ts, seq);
 }
 
@@ -1754,7 +1811,19 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
         J->st = ts;
         J->st_set = true;
     }
+    bool outer = left ? (J->kind == SL_SQL_JOIN_LEFT || J->kind == SL_SQL_JOIN_FULL)
+                      : (J->kind == SL_SQL_JOIN_RIGHT || J->kind == SL_SQL_JOIN_FULL);
     if (ts < J->st - (J->before + J->after + J->grace)) {
+        if (outer) {
+            /* too late to join anything: an outer row goes out alone at once (Kafka Streams) */
+            struct sq_srow *tmp = sq_srow_new(r->v, r->n, ts, r->seq);
+            if (left)
+                emit_joined(q, tmp, NULL, ts, r->seq);
+            else
+                emit_joined(q, NULL, tmp, ts, r->seq);
+            sl_free(tmp);
+            return;
+        }
         e->st.late++;
         sq_record_error(e, q->id, "late record at %lld dropped (join window closed)",
                         (long long)ts);
@@ -1794,8 +1863,6 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
         else
             emit_joined(q, o, me, ots, r->seq);
     }
-    bool outer = left ? (J->kind == SL_SQL_JOIN_LEFT || J->kind == SL_SQL_JOIN_FULL)
-                      : (J->kind == SL_SQL_JOIN_RIGHT || J->kind == SL_SQL_JOIN_FULL);
     if (!matched && outer) {
         int64_t close_at = left ? ts + J->after + J->grace : ts + J->before + J->grace;
         if (!J->has_grace || close_at < J->st) {
