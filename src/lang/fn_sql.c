@@ -1004,6 +1004,8 @@ static int pad(struct sl_fcx *cx, const struct sl_value *a, struct sl_value *out
     if (!left)
         rc = sl_buf_append(b, a[0].u.s, a[0].len);
     int64_t need = want - have, padn = cp_count(a[2].u.s, a[2].len);
+    if (padn <= 0) /* only continuation bytes: not one character */
+        return 0;
     while (!rc && need > 0) {
         int64_t take = need < padn ? need : padn;
         rc = sl_buf_append(b, a[2].u.s, cp_off(a[2].u.s, a[2].len, take));

@@ -586,6 +586,12 @@ static void test_strings(void **state)
            "2010-04-19 12:00:17.000");
     is_long(ev(CALL("STRINGTOTIMESTAMP", 2, S("2010-04-19 12:00:17"), S("yyyy-MM-dd HH:mm:ss"))),
             1271678417000);
+    is_long(ev(CALL("STRINGTOTIMESTAMP", 2, S("10-04-19 12:00:17Z"), S("yy-MM-dd HH:mm:ssX"))),
+            1271678417000);
+    is_null(ev(CALL("STRINGTOTIMESTAMP", 2, S("!!!!!!!!"), S("yy-MM-dd HH:mm:ssX"))));
+    is_str(ev(CALL("TIMESTAMPTOSTRING", 3, L(1271678417000), S("yyyy-MM-dd'T'HH:mm"),
+                   S("America/New_York"))),
+           "2010-04-19T08:00");
 }
 
 static void test_math(void **state)
