@@ -231,7 +231,13 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
         r.v[i] = sl_value_null();
     char err[256] = "";
     /* key columns */
-    if (s->nkey == 1 && key && key->type != SL_V_NULL) {
+    if (s->implicit_rowkey) {
+        if (key && key->type != SL_V_NULL) {
+            struct sl_sql_type st_ = {.kind = SL_SQL_T_STRING};
+            if (sl_sql_coerce(key, &st_, &e->row_arena, &r.v[0], err, sizeof err))
+                r.v[0] = sl_value_null();
+        }
+    } else if (s->nkey == 1 && key && key->type != SL_V_NULL) {
         if (sl_sql_coerce(key, s->cols[0].type, &e->row_arena, &r.v[0], err, sizeof err)) {
             e->st.decode_errors++;
             sq_record_error(e, s->name, "key: %s", err);
@@ -264,6 +270,11 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
         }
         if (drc == 1)
             r.null_value = true;
+    }
+    if (s->implicit_rowkey && r.v[0].type == SL_V_NULL && s->legacy_key >= 0 && !r.null_value) {
+        struct sl_sql_type st_ = {.kind = SL_SQL_T_STRING};
+        if (sl_sql_coerce(&r.v[s->legacy_key], &st_, &e->row_arena, &r.v[0], err, sizeof err))
+            r.v[0] = sl_value_null();
     }
     /* timestamp */
     if (s->ts_col >= 0 && !r.null_value) {
@@ -483,6 +494,28 @@ static int ts_format_compile(struct sq_source *s, const struct sl_sql_prop *p, s
     return 0;
 }
 
+/* compat 0.6: WITH (KEY='col') names the value column that holds the same data as ROWKEY */
+static int legacy_key(struct sl_sql_engine *e, struct sq_source *s, const struct sl_sql_stmt *st,
+                      struct sl_diag *d)
+{
+    char tmp[64];
+    const struct sl_sql_prop *p = prop_find(st, "KEY");
+    s->legacy_key = -1;
+    if (!p)
+        return 0;
+    if (!e->opts.compat06)
+        return diag_at(d, &p->pos, SL_EINVAL,
+                       "WITH (KEY=...) is ksqlDB 0.6 syntax: declare the key column with KEY / "
+                       "PRIMARY KEY, or run with compat: ksql-0.6");
+    const char *want = prop_text(p, tmp, sizeof tmp);
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if (strcasecmp(s->cols[i].name, want) == 0 && !s->cols[i].key) {
+            s->legacy_key = (int)i;
+            return 0;
+        }
+    return diag_at(d, &p->pos, SL_ENOENT, "KEY column '%s' is not a column of %s", want, s->name);
+}
+
 static int resolve_ts_col(struct sq_source *s, const struct sl_sql_stmt *st, struct sl_diag *d)
 {
     char tmp[64];
@@ -552,6 +585,22 @@ static int exec_create_source(struct sl_sql_engine *e, const struct sl_sql_stmt 
         s->cols[s->ncols].key = c->key || c->primary_key;
         s->ncols++;
     }
+    if (e->opts.compat06) {
+        bool any_key = false;
+        for (uint32_t i = 0; i < s->ncols; i++)
+            any_key |= s->cols[i].key;
+        if (!any_key) {
+            /* ksqlDB 0.6: every source has ROWKEY STRING (the message key) and ROWTIME */
+            s->cols = sl_xrealloc(s->cols, (s->ncols + 1) * sizeof *s->cols);
+            memmove(&s->cols[1], &s->cols[0], s->ncols * sizeof *s->cols);
+            struct sl_sql_type st_ = {.kind = SL_SQL_T_STRING};
+            s->cols[0] = (struct sq_col){.name = sl_xstrdup("ROWKEY"),
+                                         .type = type_copy(&s->types, &st_),
+                                         .key = true};
+            s->ncols++;
+            s->implicit_rowkey = true;
+        }
+    }
     if (!st->has_cols || st->ncols == 0) {
         rc = diag_at(d, &st->pos, SL_EINVAL,
                      "%s needs a column list: sluice has no schema registry to infer it from",
@@ -559,6 +608,8 @@ static int exec_create_source(struct sl_sql_engine *e, const struct sl_sql_stmt 
         goto fail;
     }
     source_layout(s);
+    if ((rc = legacy_key(e, s, st, d)))
+        goto fail;
     if (s->table && s->nkey == 0) {
         rc = diag_at(d, &st->pos, SL_EINVAL,
                      "table %s has no PRIMARY KEY column: a table is keyed (declare e.g. "
@@ -630,6 +681,8 @@ static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
         s->windowed = win;
         s->session = ses;
         source_layout(s);
+        s->implicit_rowkey = e->opts.compat06 && s->nkey == 1 && strcmp(s->cols[0].name, "ROWKEY") == 0;
+        s->legacy_key = -1;
         if ((rc = resolve_ts_col(s, st, d)))
             goto fail;
         s->producer = q;

@@ -703,6 +703,33 @@ static int lower_case(struct lower *L, const struct sl_sql_expr *e, struct sl_no
     return acc ? 0 : oom(L);
 }
 
+/* Deep copy of a type into arena a (the program keeps CAST targets; the AST may go first). */
+static struct sl_sql_type *type_copy(struct sl_arena *a, const struct sl_sql_type *t, int depth)
+{
+    if (!t || depth > 64)
+        return NULL;
+    struct sl_sql_type *c = sl_arena_alloc(a, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *t;
+    if ((t->elem && !(c->elem = type_copy(a, t->elem, depth + 1))) ||
+        (t->key && !(c->key = type_copy(a, t->key, depth + 1))))
+        return NULL;
+    if (t->nfields) {
+        c->fields = sl_arena_alloc(a, t->nfields * sizeof *c->fields);
+        if (!c->fields)
+            return NULL;
+        for (uint32_t i = 0; i < t->nfields; i++) {
+            const char *n = t->fields[i].name ? t->fields[i].name : "";
+            c->fields[i].name = sl_arena_strndup(a, n, strlen(n));
+            c->fields[i].type = type_copy(a, t->fields[i].type, depth + 1);
+            if (!c->fields[i].name || (t->fields[i].type && !c->fields[i].type))
+                return NULL;
+        }
+    }
+    return c;
+}
+
 static int lower_cast(struct lower *L, const struct sl_sql_expr *e, struct sl_node **out,
                       const struct sl_sql_type **t)
 {
@@ -712,6 +739,8 @@ static int lower_cast(struct lower *L, const struct sl_sql_expr *e, struct sl_no
     if (rc)
         return rc;
     const struct sl_sql_type *to = e->type ? e->type : &t_unknown;
+    if (e->type && !(to = type_copy(L->types, e->type, 0)))
+        return oom(L);
     *t = to;
     const char *f = NULL;
     switch (to->kind) {
@@ -769,9 +798,10 @@ static int lower_cast(struct lower *L, const struct sl_sql_expr *e, struct sl_no
         return *out ? 0 : oom(L);
     }
     void *box = sl_arena_alloc(&L->p->arena, sl_sql__type_box_size());
-    if (!box)
+    struct sl_sql_type *kept = type_copy(&L->p->arena, to, 0);
+    if (!box || !kept)
         return oom(L);
-    struct sl_node *k = konst(L, e, sl_sql__type_value(box, to));
+    struct sl_node *k = konst(L, e, sl_sql__type_value(box, kept));
     *out = call2(L, e, "$CAST", a, k);
     return *out ? 0 : oom(L);
 }

@@ -54,6 +54,8 @@ struct sq_source {
     struct sl_sql_column *serde; /* value columns for sl_sql_decode_row */
     uint32_t nserde;
     int ts_col;     /* WITH (TIMESTAMP=col): its index, else -1 */
+    bool implicit_rowkey; /* compat 0.6: column 0 is ROWKEY STRING, the message key */
+    int legacy_key;       /* compat 0.6: WITH (KEY='col'): the column's index, else -1 */
     char *ts_format;
     struct sl_stellar_prog *ts_parse; /* STRINGTOTIMESTAMP(slot 0, format) */
     bool windowed;

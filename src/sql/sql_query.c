@@ -599,8 +599,10 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
         J->lslot = ls_ >= 0 ? (uint32_t)ls_ : UINT32_MAX;
         J->rslot = rs_ >= 0 ? (uint32_t)rs_ : UINT32_MAX;
         if (R->table) {
-            /* the table side must be its primary key */
-            if (rs_ < 0 || (uint32_t)rs_ != q->in[j + 1].off || R->nkey != 1)
+            /* the table side must be its primary key (0.6: ROWKEY or its KEY column) */
+            bool legacy_ok = R->legacy_key >= 0 && rs_ >= 0 &&
+                             (uint32_t)rs_ == q->in[j + 1].off + (uint32_t)R->legacy_key;
+            if (!legacy_ok && (rs_ < 0 || (uint32_t)rs_ != q->in[j + 1].off || R->nkey != 1))
                 return dset(d, &re->pos, SL_EINVAL,
                             "a join on table %s must use its PRIMARY KEY column%s%s", R->name,
                             R->nkey ? " " : "", R->nkey ? R->cols[0].name : "");
@@ -755,16 +757,26 @@ static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, st
                     strcmp(it->qualifier, in->s->name) != 0)
                     continue;
                 found = true;
-                for (uint32_t c = 0; c < in->s->ncols; c++) {
+                bool c06 = q->e->opts.compat06;
+                uint32_t ncol = in->s->ncols + (c06 && q->nin > 1 ? 1u : 0u); /* + ROWTIME */
+                for (uint32_t c = 0; c < ncol; c++) {
+                    /* 0.6: SELECT * is the value columns, in a join every column with ROWKEY
+                     * and ROWTIME */
+                    if (c06 && q->nin == 1 && c < in->s->ncols && in->s->cols[c].key &&
+                        in->s->implicit_rowkey)
+                        continue;
+                    const char *cn = c < in->s->ncols ? in->s->cols[c].name : "ROWTIME";
+                    const struct sl_sql_type *ct =
+                        c < in->s->ncols ? in->s->cols[c].type : mktype(q, SL_SQL_T_BIGINT);
                     char *name;
                     if (q->nin > 1) {
                         char b[512];
-                        snprintf(b, sizeof b, "%s_%s", in->alias, in->s->cols[c].name);
+                        snprintf(b, sizeof b, "%s_%s", in->alias, cn);
                         name = sl_xstrdup(b);
                     } else {
-                        name = sl_xstrdup(in->s->cols[c].name);
+                        name = sl_xstrdup(cn);
                     }
-                    add_out(q, name, in->s->cols[c].type, NULL, NULL, (int32_t)(in->off + c));
+                    add_out(q, name, ct, NULL, NULL, (int32_t)(in->off + c));
                 }
             }
             if (!found)
@@ -783,8 +795,8 @@ static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, st
         int32_t slot = q->agg ? -1 : column_slot(q, it->expr);
         add_out(q, item_name(q, it, i), t, it->expr, p, slot);
     }
-    /* which projected columns are the key */
-    for (uint32_t k = 0; k < kp->n; k++) {
+    /* which projected columns are the key (0.6: none; the value keeps every column) */
+    for (uint32_t k = 0; k < kp->n && !q->e->opts.compat06; k++) {
         for (uint32_t i = 0; i < q->nout; i++) {
             struct outcol *oc = &q->out[i];
             if (oc->key)
@@ -805,7 +817,8 @@ static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, st
         }
     }
     /* a join whose left key column is not projected: its right key column is the key */
-    if (q->njoins && !q->agg && !q->npart && q->joins[0].kind != SL_SQL_JOIN_FULL &&
+    if (q->njoins && !q->agg && !q->npart && !q->e->opts.compat06 &&
+        q->joins[0].kind != SL_SQL_JOIN_FULL &&
         q->joins[0].rslot != UINT32_MAX) {
         bool any = false;
         for (uint32_t i = 0; i < q->nout; i++)
@@ -960,7 +973,7 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         kp.names[0] = sl_xstrdup("ROWKEY");
         q->coalesce_key = J->ss;
         if (J->kind == SL_SQL_JOIN_FULL) {
-            kp.slots[0] = -1; /* no projected column is the key: ROWKEY */
+            kp.slots[0] = (int32_t)q->rowkey_slot; /* an item selecting ROWKEY is the key */
         } else {
             kp.slots[0] = J->lslot == UINT32_MAX ? -1 : (int32_t)J->lslot;
             if (J->lslot == UINT32_MAX) {
@@ -981,6 +994,13 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
     }
     if ((rc = plan_projection(q, qq, &as, &kp, d)))
         goto fail;
+    /* 0.6: the key of a stream is ROWKEY, a string */
+    if (e->opts.compat06 && !agg && kp.n == 1) {
+        sl_free(kp.names[0]);
+        kp.names[0] = sl_xstrdup("ROWKEY");
+        if (qq->npartition_by)
+            kp.types[0] = mktype(q, SL_SQL_T_STRING);
+    }
     /* unnamed keys */
     for (uint32_t i = 0; i < kp.n; i++)
         if (!kp.names[i])
@@ -1301,6 +1321,18 @@ static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t
         win = row[nc + 1].type == SL_V_INT;
         ws = win ? row[nc + 1].u.i : 0;
         we = win && row[nc + 2].type == SL_V_INT ? row[nc + 2].u.i : 0;
+    }
+    if (q->npart && q->e->opts.compat06) {
+        /* 0.6: the key is the partition value's text; no value, no key: dropped */
+        if (null_value || keyv[0].type == SL_V_NULL)
+            return;
+        if (keyv[0].type != SL_V_STRING) {
+            struct sl_sql_type st_ = {.kind = SL_SQL_T_STRING};
+            struct sl_value sv;
+            char err[128];
+            if (sl_sql_coerce(&keyv[0], &st_, &q->e->row_arena, &sv, err, sizeof err) == 0)
+                keyv[0] = sv;
+        }
     }
     if (null_value) {
         if (q->npart && !q->e->opts.compat06) {
