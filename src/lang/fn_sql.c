@@ -39,6 +39,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1057,7 +1058,87 @@ static int f_to_bytes(struct sl_fcx *cx, const struct sl_value *a, int n, struct
                         enc);
 }
 
-/* ---- regular expressions (PCRE2 for java.util.regex; compiled per call) ---- */
+/* ---- regular expressions (PCRE2 for java.util.regex) ---- */
+
+/* A small per-thread cache of compiled patterns (patterns are nearly always constants), so
+ * that REGEXP_EXTRACT allocates nothing per row once warm; freed at thread exit. */
+#define RX_CACHE 8
+
+struct rx_entry {
+    char *pat;
+    size_t len;
+    pcre2_code *code;
+    pcre2_match_data *md;
+};
+
+struct rx_cache {
+    struct rx_entry e[RX_CACHE];
+    unsigned next;
+};
+
+static pthread_key_t rx_key;
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+
+static void rx_cache_free(void *p)
+{
+    struct rx_cache *c = p;
+    for (unsigned i = 0; i < RX_CACHE; i++) {
+        sl_free(c->e[i].pat);
+        pcre2_code_free(c->e[i].code);
+        pcre2_match_data_free(c->e[i].md);
+    }
+    sl_free(c);
+}
+
+static void rx_key_init(void)
+{
+    (void)pthread_key_create(&rx_key, rx_cache_free);
+}
+
+static struct rx_entry *rx_get(struct sl_fcx *cx, const struct sl_value *pat)
+{
+    pthread_once(&rx_once, rx_key_init);
+    struct rx_cache *c = pthread_getspecific(rx_key);
+    if (!c) {
+        c = sl_xcalloc(1, sizeof *c);
+        (void)pthread_setspecific(rx_key, c);
+    }
+    for (unsigned i = 0; i < RX_CACHE; i++) {
+        struct rx_entry *e = &c->e[i];
+        if (e->code && e->len == pat->len && (!pat->len || !memcmp(e->pat, pat->u.s, pat->len)))
+            return e;
+    }
+    int ecode;
+    PCRE2_SIZE eoff;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(pat->u.s ? pat->u.s : ""), pat->len,
+                                     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
+    if (!code) {
+        sl_fcx_error(cx, "invalid regular expression '%.*s'",
+                     (int)(pat->len > 100 ? 100 : pat->len), pat->u.s ? pat->u.s : "");
+        return NULL;
+    }
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    char *copy = sl_malloc(pat->len + 1);
+    if (!md || !copy) {
+        pcre2_code_free(code);
+        pcre2_match_data_free(md);
+        sl_free(copy);
+        sl_fcx_error(cx, "out of memory");
+        return NULL;
+    }
+    if (pat->len)
+        memcpy(copy, pat->u.s, pat->len);
+    struct rx_entry *e = &c->e[c->next++ % RX_CACHE];
+    sl_free(e->pat);
+    pcre2_code_free(e->code);
+    pcre2_match_data_free(e->md);
+    e->pat = copy;
+    e->len = pat->len;
+    e->code = code;
+    e->md = md;
+    return e;
+}
 
 static int f_regexp_extract(struct sl_fcx *cx, const struct sl_value *a, int n,
                             struct sl_value *out)
@@ -1066,26 +1147,17 @@ static int f_regexp_extract(struct sl_fcx *cx, const struct sl_value *a, int n,
     if (!all_str(a, 2) || (n > 2 && !kind_of(&a[2])))
         return 0;
     int64_t group = n > 2 ? as_i64(&a[2]) : 0;
-    int ecode;
-    PCRE2_SIZE eoff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(a[0].u.s ? a[0].u.s : ""), a[0].len, PCRE2_UTF,
-                                     &ecode, &eoff, NULL);
-    if (!code)
-        return sl_fcx_error(cx, "REGEXP_EXTRACT: invalid pattern");
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-    int rc = 0;
-    if (!md) {
-        rc = SL_ENOMEM;
-    } else if (pcre2_match(code, (PCRE2_SPTR)(a[1].u.s ? a[1].u.s : ""), a[1].len, 0, 0, md,
-                           NULL) > 0 &&
-               group >= 0 && group < (int64_t)pcre2_get_ovector_count(md)) {
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        if (ov[2 * group] != PCRE2_UNSET)
-            rc = sl_fcx_str(cx, a[1].u.s + ov[2 * group], ov[2 * group + 1] - ov[2 * group], out);
+    struct rx_entry *e = rx_get(cx, &a[0]);
+    if (!e)
+        return SL_EEVAL;
+    if (pcre2_match(e->code, (PCRE2_SPTR)(a[1].u.s ? a[1].u.s : ""), a[1].len, 0, 0, e->md,
+                    NULL) > 0 &&
+        group >= 0 && group < (int64_t)pcre2_get_ovector_count(e->md)) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(e->md);
+        if (ov[2 * group] != PCRE2_UNSET && ov[2 * group + 1] >= ov[2 * group])
+            *out = sl_value_str(a[1].u.s + ov[2 * group], ov[2 * group + 1] - ov[2 * group]);
     }
-    pcre2_match_data_free(md);
-    pcre2_code_free(code);
-    return rc;
+    return 0;
 }
 
 /* a Stellar builtin with the same semantics (REGEXP_REPLACE, DATE_FORMAT, ...) */

@@ -727,6 +727,18 @@ static void test_predicate_no_alloc(void **state)
     assert_false(ok);
     set_row();
     sl_stellar_free(p);
+    /* REGEXP_EXTRACT: the compiled pattern is cached per thread */
+    assert_int_equal(sl_sql_expr_compile(CALL("REGEXP_EXTRACT", 3, S("x(a+)"), COL("NAME"), I(1)),
+                                         &scope, false, &A, &p, &t, &d),
+                     0);
+    struct sl_value v;
+    assert_int_equal(sl_sql_eval(vm, p, row, NCOLS, &A, &v), 0);
+    before = sl_alloc_count();
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sl_sql_eval(vm, p, row, NCOLS, &A, &v), 0);
+    assert_int_equal(sl_alloc_count() - before, 0);
+    is_str(v, "a");
+    sl_stellar_free(p);
 }
 
 /* Through the parser when it is linked (weak: these tests skip without it). */
