@@ -921,14 +921,15 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         for (uint32_t i = 0; i < qq->nitems; i++)
             if (qq->items[i].expr)
                 walk(qq->items[i].expr, find_aggs, &f);
-        sl_free(f.found);
         if (f.n) {
             rc = dset(d, &f.found[0]->pos, SL_EINVAL,
                       "aggregate %s without GROUP BY (ksqlDB needs GROUP BY; use GROUP BY a "
                       "constant or a column)",
                       f.found[0]->name);
+            sl_free(f.found);
             goto fail;
         }
+        sl_free(f.found);
         if (qq->having) {
             rc = dset(d, &qq->having->pos, SL_EINVAL, "HAVING needs GROUP BY");
             goto fail;
