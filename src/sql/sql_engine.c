@@ -329,7 +329,11 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
             sl_free(o);
             sl_hmap_del(&s->state, k);
         }
-        if (!r.null_value) {
+        if (!r.null_value && s->state_bytes > e->opts.max_state_bytes) {
+            e->st.state_full++;
+            sq_record_error(e, s->name, "table state is full (max_state_bytes %llu): row dropped",
+                            (unsigned long long)e->opts.max_state_bytes);
+        } else if (!r.null_value) {
             struct sq_srow *n = sq_srow_new(r.v, r.n, r.ts, r.seq);
             s->state_bytes += n->bytes;
             if (sl_hmap_put(&s->state, k, (uint64_t)(uintptr_t)n)) {

@@ -78,6 +78,7 @@ struct sl_sql_engine_stats {
     uint64_t decode_errors;
     uint64_t eval_errors;
     uint64_t late;       /* dropped: beyond a window's grace or a join's retention */
+    uint64_t state_full; /* dropped: a query's state reached max_state_bytes */
     uint64_t state_bytes;
 };
 void sl_sql_engine_stats(const struct sl_sql_engine *e, struct sl_sql_engine_stats *out);

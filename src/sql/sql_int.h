@@ -39,7 +39,7 @@ struct sq_srow {
     int64_t ts;
     uint64_t seq;
     uint32_t n;
-    uint32_t matched; /* stream-stream outer joins: the row found a partner */
+    uint32_t matched; /* stream-stream joins: bit 0 found a partner, bit 1 waits as an outer row */
     size_t bytes;     /* whole block */
     struct sl_value v[];
 };

@@ -1418,6 +1418,19 @@ static struct went *went_new(struct sq_query *q, const struct sl_value *g, const
     return w;
 }
 
+/* room for `bytes` more state in q? (counted and reported when not) */
+static bool state_room(struct sq_query *q, size_t bytes)
+{
+    struct sl_sql_engine *e = q->e;
+    if (q->state_bytes + bytes <= e->opts.max_state_bytes)
+        return true;
+    e->st.state_full++;
+    sq_record_error(e, q->id, "state is full (%llu bytes, max_state_bytes %llu): record dropped",
+                    (unsigned long long)q->state_bytes,
+                    (unsigned long long)e->opts.max_state_bytes);
+    return false;
+}
+
 static void went_add(struct sq_query *q, struct went *w, const struct sl_value *aggv,
                      int64_t ts, uint64_t seq)
 {
@@ -1564,6 +1577,14 @@ static void agg_session(struct sq_query *q, const struct sl_value *g, const char
         }
         return;
     }
+    if (!nm && !state_room(q, sizeof(struct went) + klen + 64 * (q->ngroup + q->naggs))) {
+        if (!ss->n) {
+            sl_hmap_del(&q->wmap, mk);
+            sl_free(ss->w);
+            sl_free(ss);
+        }
+        return;
+    }
     struct went *n = went_new(q, g, key, klen, start, end);
     for (uint32_t i = 0; i < nm; i++) {
         for (uint32_t a = 0; a < q->naggs; a++)
@@ -1659,6 +1680,8 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
             if (sl_hmap_get(&q->wmap, mk, &v)) {
                 we = (struct went *)(uintptr_t)v;
             } else {
+                if (!state_room(q, sizeof *we + klen + 64 * (q->ngroup + q->naggs)))
+                    continue;
                 we = went_new(q, g, key, klen, w, w + size);
                 if (sl_hmap_put(&q->wmap, mk, (uint64_t)(uintptr_t)we)) {
                     went_free(q, we);
@@ -1783,10 +1806,7 @@ static void ss_sweep(struct sq_query *q, struct join *J)
             uint32_t w = 0;
             for (uint32_t i = 0; i < b->n; i++) {
                 struct sq_srow *r = b->rows[i];
-                bool pending = false;
-                for (uint32_t p = 0; p < J->npend; p++)
-                    if (J->pend[p].row == r)
-                        pending = true;
+                bool pending = (r->matched & 2u) != 0;
                 if (r->ts < horizon && !pending) {
                     q->state_bytes -= q->state_bytes >= r->bytes ? r->bytes : q->state_bytes;
                     sl_free(r);
@@ -1805,13 +1825,15 @@ static void ss_emit_pending(struct sq_query *q, struct join *J)
     uint32_t w = 0;
     for (uint32_t i = 0; i < J->npend; i++) {
         struct pending *p = &J->pend[i];
-        if (p->close_at < J->st && !p->row->matched) {
+        if (p->close_at < J->st && !(p->row->matched & 1u)) {
+            p->row->matched &= ~2u;
             if (p->left)
                 emit_joined(q, p->row, NULL, p->row->ts, p->row->seq);
             else
                 emit_joined(q, NULL, p->row, p->row->ts, p->row->seq);
             sl_free(p->key);
-        } else if (p->row->matched) {
+        } else if (p->row->matched & 1u) {
+            p->row->matched &= ~2u;
             sl_free(p->key);
         } else {
             J->pend[w++] = *p;
@@ -1869,6 +1891,10 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
     size_t klen = e->keybuf.len;
     char *key = sl_xmalloc(klen ? klen : 1);
     memcpy(key, e->keybuf.ptr ? e->keybuf.ptr : "", klen);
+    if (!state_room(q, 256)) {
+        sl_free(key);
+        return;
+    }
     struct sq_srow *me = sq_srow_new(r->v, r->n, ts, r->seq);
     q->state_bytes += me->bytes;
     struct sbuf *mine = sbuf_get(&J->buf[left ? 0 : 1], key, klen, true);
@@ -1888,8 +1914,8 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
         if (o->ts < lo || o->ts > hi)
             continue;
         matched = true;
-        o->matched = 1;
-        me->matched = 1;
+        o->matched |= 1u;
+        me->matched |= 1u;
         int64_t ots = o->ts > ts ? o->ts : ts;
         if (left)
             emit_joined(q, me, o, ots, r->seq);
@@ -1908,6 +1934,7 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
                 J->cappend = J->cappend ? 2 * J->cappend : 8;
                 J->pend = sl_xrealloc(J->pend, J->cappend * sizeof *J->pend);
             }
+            me->matched |= 2u; /* kept in the buffer until it is emitted or matched */
             J->pend[J->npend++] = (struct pending){
                 .row = me, .left = left, .close_at = close_at, .key = key, .key_len = klen};
             key = NULL;
