@@ -934,7 +934,8 @@ static int write_double_fast(char *tmp, double d)
         return 0; /* big or tiny: the exponent form is shorter */
     for (int k = 0; k <= 9; k++) {
         double x = d * pow10_exact[k];
-        if (x != (double)(int64_t)x || x >= 9007199254740992.0 || x <= -9007199254740992.0)
+        /* range first: converting a double beyond int64 is undefined behaviour */
+        if (x >= 9007199254740992.0 || x <= -9007199254740992.0 || x != (double)(int64_t)x)
             continue;
         int64_t m = (int64_t)x;
         if ((double)m / pow10_exact[k] != d)

@@ -343,7 +343,8 @@ int sl_tcr_skip(struct sl_tcr *r, enum sl_tc_type type, bool in_list)
     case SL_TC_FALSE:
         if (!in_list) /* a field's value lives in its type nibble */
             return 0;
-        /* fall through - a list element is one byte */
+        /* a list element is one byte */
+        __attribute__((fallthrough));
     case SL_TC_BYTE:
         if ((rc = need(r, 1, "byte")) != 0)
             return rc;
