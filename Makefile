@@ -46,10 +46,11 @@ test: asan
 test-tsan: tsan
 	@bash scripts/run-tests.sh build/tsan
 
-# Metron's Stellar and profiler cases: pass rate and every failing case.
+# Metron's Stellar and profiler cases, ksqlDB's query tests: pass rate and every failing case.
 conformance: asan
 	@build/asan/stellar_conformance ../shared/conformance/stellar_cases.jsonl
 	@build/asan/profiler_conformance ../shared/conformance/profiler_cases.json
+	@build/asan/ksql_conformance ../shared/conformance/ksql_cases.jsonl
 
 bench: release
 	@bash scripts/bench.sh build/release
