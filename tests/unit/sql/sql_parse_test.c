@@ -786,8 +786,10 @@ static void test_errors(void **state)
     check_err("SELECT\ta,\tb FROM s x y", 1, 22, "expected ';' or the end of the statement, found "
                                                  "'y'",
               "SELECT\ta,\tb FROM s x y\n      \t  \t           ^");
-    /* a reserved word where a name was wanted says so */
+    /* a reserved word where a name was wanted says so, and only there */
     check_err("CREATE STREAM select (a INT) WITH (x='y')", 1, 15, "reserved word", NULL);
+    check_err("SELECT a WHERE x", 1, 10, "FROM after the select list, found 'WHERE'", NULL);
+    assert_null(strstr(diag.msg, "reserved"));
 
     /* the caret of a long line is windowed around the error */
     char src[1024];
@@ -868,6 +870,30 @@ static void test_limits(void **state)
     sl_arena_fini(&small);
 }
 
+/* every failing allocation of the arena's chunks is an ENOMEM with no tree, nothing leaks */
+static void test_alloc_failures(void **state)
+{
+    const char *src = pipeline[8];
+    int ok = 0;
+    for (uint64_t nth = 1; nth < 200 && !ok; nth++) {
+        struct sl_arena a;
+        sl_arena_init(&a, 256, 0);
+        struct sl_sql_script *s = NULL;
+        sl_alloc_fail_nth(nth);
+        int rc = sl_sql_parse(src, strlen(src), &a, &s, &diag);
+        sl_alloc_fail_nth(0);
+        if (rc == 0) {
+            assert_int_equal(s->nstmts, 1);
+            ok = 1;
+        } else {
+            assert_int_equal(rc, SL_ENOMEM);
+            assert_null(s);
+        }
+        sl_arena_fini(&a);
+    }
+    assert_true(ok);
+}
+
 /* ------------------------------------------------------------------ format and equal */
 
 static void test_format_equal(void **state)
@@ -931,6 +957,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_soft_keywords, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_equal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
