@@ -9,10 +9,12 @@
  *   GET /metrics          200 Prometheus text exposition 0.0.4
  *   GET /api/v1/pipeline  200 graph and counters as JSON
  *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
+ *   POST /ksql, /query, /query-stream  ksqlDB's REST API on the sql transform (ksql_api.c)
  *   other paths 404, other methods 405 (JSON error bodies)
  */
 #include "api/server.h"
 
+#include "api/ksql_api.h"
 #include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -51,13 +53,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               size_t *upload_len, void **con_cls)
 {
     struct sl_api_server *s = cls;
+    (void)version;
+    if (sl_ksql_api_match(url))
+        return (enum MHD_Result)sl_ksql_api_handle(s->pipe, conn, url, method, upload, upload_len,
+                                                   con_cls);
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
                  strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url);
     if (!known) {
         sl_buf_appendf(&b, "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
-                           "\"/api/v1/pipeline\",\"/api/v1/profiles\"]}\n");
+                           "\"/api/v1/pipeline\",\"/api/v1/profiles\",\"/ksql\",\"/query\","
+                           "\"/query-stream\"]}\n");
         return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -90,6 +97,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return reply(conn, MHD_HTTP_OK, "application/json", &b);
 }
 
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    sl_ksql_api_completed(con_cls);
+}
+
 struct sl_api_server *sl_api_server_start(const char *listen, struct sl_pipeline *p,
                                           struct sl_diag *d)
 {
@@ -112,7 +128,8 @@ struct sl_api_server *sl_api_server_start(const char *listen, struct sl_pipeline
     s->mhd =
         MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, s,
                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_NOTIFY_COMPLETED,
+                         completed, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         sl_free(s);

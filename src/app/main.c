@@ -6,6 +6,7 @@
  *   sluice help [COMPONENT]
  *   sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...] [--vars JSON] [--strict]
  *   sluice explain EXPR
+ *   sluice sql [--server URL] [--transform NAME]
  *   sluice profiles --store URL [PROFILE [ENTITY]]
  *   sluice keygen [--json]
  *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
@@ -21,6 +22,7 @@
 #include "app/receiver_cmd.h"
 #include "app/run.h"
 #include "app/send_cmd.h"
+#include "app/sql_cmd.h"
 #include "app/stellar_cmd.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -43,6 +45,7 @@ static void usage(FILE *f)
                "       sluice stellar [-e EXPR | -f FILE | --functions | --test FILE...]\n"
                "                      [--vars JSON] [--strict] [--json]\n"
                "       sluice explain EXPR\n"
+               "       sluice sql [--server http://HOST:PORT] [--transform NAME]\n"
                "       sluice profiles --store URL [PROFILE [ENTITY]] [--json]\n"
                "       sluice keygen [--json]\n"
                "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
@@ -58,6 +61,8 @@ static void usage(FILE *f)
                "           piped stdin one per line (x := expr assigns); --functions lists the\n"
                "           functions; --test runs golden files (tests/lang/*.test)\n"
                "  explain  print the bytecode of a Stellar expression\n"
+               "  sql      a ksqlDB-style SQL shell: against a running sluice's REST API\n"
+               "           (--server), or a standalone engine fed with .push/.load\n"
                "  profiles what a profile store holds: profiles, a profile's entities, or an\n"
                "           entity's measurements (sluice profiles --help)\n"
                "  keygen   a CurveZMQ key pair for the zmq source, in every accepted form\n"
@@ -239,6 +244,8 @@ int main(int argc, char **argv)
         return sl_cmd_stellar(argc, argv);
     if (strcmp(cmd, "explain") == 0)
         return sl_cmd_explain(argc, argv);
+    if (strcmp(cmd, "sql") == 0)
+        return sl_cmd_sql(argc, argv);
     if (strcmp(cmd, "profiles") == 0)
         return sl_cmd_profiles(argc, argv);
     if (strcmp(cmd, "keygen") == 0)

@@ -10,6 +10,7 @@
  *         CREATE STREAM ... WITH (kafka_topic='test_topic', value_format='json');
  *         ...
  *       outputs: [STR_MODLOAD_ENRICHED]   # default: every stream/table a query writes
+ *       state_file: /var/lib/sluice/ksql.jsonl # statements accepted over REST (optional)
  *
  * An event enters the topic of the input it came from (`topics`), or the topic named by its
  * `topic_field`, or `topic`. Its fields are the record's value (JSON field names are matched
@@ -22,21 +23,39 @@
  * coerce to its column's type) go to `<name>.errors` with the reason, as ksqlDB's processing
  * log, and are counted.
  *
+ * Statements may also arrive while it runs (the REST API's POST /ksql, xf_sql.h): they apply
+ * to the same engine, and unless `outputs` is given, the streams and tables their queries
+ * write leave the transform too (the output list is recomputed after each statement). Those
+ * that change the catalog (CREATE, CREATE ... AS SELECT, INSERT INTO, DROP, TERMINATE) are
+ * appended to `state_file`, one JSON object a line {"sql", "props", "query"}, and replayed
+ * after `statements` at the next start, so the same persistent queries run again. TERMINATE
+ * is recorded against the entry that created the query ({"terminate_entry": n}), because ids
+ * are numbered in creation order and transient queries take numbers too; a query from
+ * `statements` is named by its id ({"terminate": id}). State (tables, windows, join buffers)
+ * is not saved: it is rebuilt from what the inputs deliver again (docs/sql.md "Restart").
+ * Push queries (REST /query) are taps: their records go to the caller's callback.
+ *
  * DESIGN: one engine per transform (sql_engine.h), its state guarded by one mutex: records are
  * processed in arrival order, as ksqlDB processes a partition. Output events are built in a
- * batch of their own and emitted after the lock is released.
+ * batch of their own and emitted after the lock is released. API threads take the same mutex.
  */
+#include "io/xf_sql.h"
+
 #include "base/alloc.h"
 #include "base/log.h"
 #include "core/component.h"
 #include "core/event.h"
 #include "core/pipeline.h"
+#include "codec/json.h"
 #include "sql/sql_engine.h"
+#include "sql/sql_parse.h"
 #include "sys/thread.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <unistd.h>
 
 struct sql_conf {
     char *statements;
@@ -47,6 +66,19 @@ struct sql_conf {
     struct sl_strmap topics;
     struct sl_strlist outputs;
     int compat;
+    char *state_file;
+};
+
+struct tap {
+    char *id, *topic;
+    sl_xf_sql_tap_fn fn;
+    void *ud;
+};
+
+/* a query created by an entry of the state file (replayed or new) */
+struct qentry {
+    char *id;
+    uint32_t entry;
 };
 
 struct xsql {
@@ -67,6 +99,13 @@ struct xsql {
     sl_sym sym_stream, sym_rowtime, sym_ws, sym_we, sym_tomb;
     atomic_uint_fast64_t decode_errors;
     struct sl_log_limit lim;
+    /* guarded_by: lock (with everything above that changes after init) */
+    struct tap **taps;
+    uint32_t ntaps;
+    struct qentry *qents;
+    uint32_t nqents;
+    uint32_t nentries; /* entries in the state file */
+    bool replaying;
 };
 
 static const struct sl_option sql_opts[] = {
@@ -85,11 +124,15 @@ static const struct sl_option sql_opts[] = {
     {"key_field", SL_OPT_STRING, "@kafka.key", offsetof(struct sql_conf, key_field),
      "the field holding the record key (absent: no key)", NULL, 0, 0, 0},
     {"outputs", SL_OPT_STRING_LIST, NULL, offsetof(struct sql_conf, outputs),
-     "streams/tables whose records leave the transform (default: all that queries write)", NULL,
-     0, 0, 0},
+     "streams/tables whose records leave the transform (default: all that queries write)", NULL, 0,
+     0, 0},
     {"compat", SL_OPT_ENUM, "current", offsetof(struct sql_conf, compat),
      "ksqlDB semantics: current, or ksql-0.6 (ROWKEY, 0-based arrays, 0.6 naming)",
      "current|ksql-0.6", 0, 0, 0},
+    {"state_file", SL_OPT_STRING, NULL, offsetof(struct sql_conf, state_file),
+     "a file where statements accepted over the REST API are kept (appended), replayed after "
+     "`statements` at start",
+     NULL, 0, 0, 0},
     {0},
 };
 
@@ -124,6 +167,9 @@ static void on_emit(void *ud, const struct sl_sql_record *r)
 {
     struct xsql *s = ud;
     const char *stream = NULL;
+    for (uint32_t i = 0; i < s->ntaps; i++)
+        if (strcmp(s->taps[i]->topic, r->topic) == 0)
+            s->taps[i]->fn(s->taps[i]->ud, r);
     if (!s->out || !wanted(s, r->topic, &stream))
         return;
     if (sl_batch_full(s->out)) {
@@ -189,6 +235,233 @@ static char *read_file(const char *path, size_t *len, struct sl_diag *d)
     return sl_buf_steal(&b, len);
 }
 
+static void free_outputs(struct xsql *s)
+{
+    for (uint32_t i = 0; i < s->noutputs; i++) {
+        sl_free(s->outputs[i]);
+        sl_free(s->out_streams[i]);
+    }
+    sl_free(s->outputs);
+    sl_free(s->out_streams);
+    s->outputs = s->out_streams = NULL;
+    s->noutputs = 0;
+}
+
+/* outputs: the named streams, or every source a query writes (recomputed after statements
+ * from the API; under the lock once running) */
+static int set_outputs(struct xsql *s, const struct sql_conf *cf, struct sl_diag *d)
+{
+    free_outputs(s);
+    struct sl_sql_source_info *info = NULL;
+    uint32_t ninfo = sl_sql_engine_sources(s->eng, &info);
+    s->outputs = sl_xcalloc(ninfo + 1, sizeof *s->outputs);
+    s->out_streams = sl_xcalloc(ninfo + 1, sizeof *s->out_streams);
+    for (size_t i = 0; i < cf->outputs.count; i++) {
+        bool found = false;
+        for (uint32_t k = 0; k < ninfo; k++)
+            if (strcasecmp(info[k].name, cf->outputs.items[i]) == 0) {
+                s->outputs[s->noutputs] = sl_xstrdup(info[k].topic);
+                s->out_streams[s->noutputs++] = sl_xstrdup(info[k].name);
+                found = true;
+            }
+        if (!found && d) {
+            sl_free(info);
+            return sl_diag_set(d, SL_ECONFIG, "sql: outputs: no stream or table named %s",
+                               cf->outputs.items[i]);
+        }
+    }
+    if (!cf->outputs.count)
+        for (uint32_t k = 0; k < ninfo; k++)
+            if (info[k].written) {
+                s->outputs[s->noutputs] = sl_xstrdup(info[k].topic);
+                s->out_streams[s->noutputs++] = sl_xstrdup(info[k].name);
+            }
+    sl_free(info);
+    return 0;
+}
+
+/* ---- the state file: one JSON object a line */
+
+static bool persistent_kind(enum sl_sql_skind k)
+{
+    return k == SL_SQL_S_CREATE_SOURCE || k == SL_SQL_S_CREATE_AS || k == SL_SQL_S_INSERT_INTO ||
+           k == SL_SQL_S_DROP || k == SL_SQL_S_TERMINATE;
+}
+
+static void qent_add(struct xsql *s, const char *id, uint32_t entry)
+{
+    s->qents = sl_xrealloc(s->qents, (s->nqents + 1) * sizeof *s->qents);
+    s->qents[s->nqents].id = sl_xstrdup(id);
+    s->qents[s->nqents++].entry = entry;
+}
+
+static const char *qent_id(struct xsql *s, uint32_t entry)
+{
+    for (uint32_t i = s->nqents; i-- > 0;)
+        if (s->qents[i].entry == entry)
+            return s->qents[i].id;
+    return NULL;
+}
+
+static bool qent_entry(struct xsql *s, const char *id, uint32_t *entry)
+{
+    for (uint32_t i = s->nqents; i-- > 0;)
+        if (strcasecmp(s->qents[i].id, id) == 0) {
+            *entry = s->qents[i].entry;
+            return true;
+        }
+    return false;
+}
+
+/* Append one entry (fsync'd: a statement the client saw succeed survives a crash). */
+static void state_append(struct xsql *s, const char *path, const char *sql,
+                         const struct sl_xf_sql_prop *props, uint32_t nprops,
+                         const struct sl_sql_stmt *st, const char *query_id)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 8u << 20);
+    sl_buf_puts(&b, "{\"sql\":");
+    sl_json_write_string(&b, sql, strlen(sql));
+    sl_buf_puts(&b, ",\"props\":{");
+    for (uint32_t i = 0; i < nprops; i++) {
+        if (i)
+            sl_buf_putc(&b, ',');
+        sl_json_write_string(&b, props[i].name, strlen(props[i].name));
+        sl_buf_putc(&b, ':');
+        sl_json_write_string(&b, props[i].value, strlen(props[i].value));
+    }
+    sl_buf_putc(&b, '}');
+    if (query_id && st->kind != SL_SQL_S_TERMINATE) {
+        sl_buf_puts(&b, ",\"query\":");
+        sl_json_write_string(&b, query_id, strlen(query_id));
+        qent_add(s, query_id, s->nentries);
+    }
+    if (st->kind == SL_SQL_S_TERMINATE && !st->all && st->name) {
+        uint32_t entry;
+        if (qent_entry(s, st->name, &entry))
+            sl_buf_appendf(&b, ",\"terminate_entry\":%u", entry);
+        else {
+            sl_buf_puts(&b, ",\"terminate\":");
+            sl_json_write_string(&b, st->name, strlen(st->name));
+        }
+    }
+    sl_buf_puts(&b, "}\n");
+    FILE *f = fopen(path, "a");
+    if (!f || fwrite(b.ptr, 1, b.len, f) != b.len || fflush(f) || fsync(fileno(f))) {
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "state_file %s: cannot append: %s (the statement "
+               "is applied but will not be replayed)",
+               path, strerror(errno));
+    } else {
+        s->nentries++;
+    }
+    if (f)
+        fclose(f);
+    sl_buf_fini(&b);
+}
+
+static const struct sl_value *map_get(const struct sl_value *m, const char *k)
+{
+    if (!m || m->type != SL_V_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < m->len; i++)
+        if (sl_str_eq_c(m->u.map[i].key, k))
+            return &m->u.map[i].val;
+    return NULL;
+}
+
+struct replay_ctx {
+    struct xsql *s;
+    uint32_t entry;
+};
+
+static int replay_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_result *r)
+{
+    (void)e;
+    struct replay_ctx *x = ud;
+    if (!r->rc && r->query_id && r->st->kind != SL_SQL_S_TERMINATE && r->st->kind != SL_SQL_S_SET)
+        qent_add(x->s, r->query_id, x->entry);
+    return 0;
+}
+
+/* Run the state file's entries after `statements`; an entry that fails now (a config that
+ * changed under it) is logged and skipped. */
+static void replay(struct xsql *s, const struct sql_conf *cf)
+{
+    size_t len = 0;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    FILE *probe = fopen(cf->state_file, "rb");
+    if (!probe)
+        return; /* nothing accepted yet */
+    fclose(probe);
+    char *text = read_file(cf->state_file, &len, &d);
+    if (!text) {
+        sl_log(SL_LOG_ERROR, s->comp->name, "state_file: %s", d.msg);
+        return;
+    }
+    struct sl_arena a;
+    sl_arena_init(&a, 8192, 64u << 20);
+    struct sl_buf sql;
+    sl_buf_init(&sql, 16u << 20);
+    uint32_t ok = 0, failed = 0, line = 0;
+    s->replaying = true;
+    for (char *p = text, *nl; p < text + len; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        if (!nl)
+            nl = text + len;
+        line++;
+        if (nl == p)
+            continue;
+        struct sl_value v;
+        sl_arena_reset(&a);
+        sl_diag_init(&d);
+        if (sl_json_parse_value(&a, p, (size_t)(nl - p), NULL, &v, &d)) {
+            sl_log(SL_LOG_WARN, s->comp->name, "state_file %s:%u: not JSON (%s): skipped",
+                   cf->state_file, line, d.msg);
+            s->nentries++;
+            failed++;
+            continue;
+        }
+        const struct sl_value *q = map_get(&v, "sql"), *props = map_get(&v, "props");
+        const struct sl_value *te = map_get(&v, "terminate_entry"), *tn = map_get(&v, "terminate");
+        sl_buf_reset(&sql);
+        if (props && props->type == SL_V_MAP)
+            for (uint32_t i = 0; i < props->len; i++)
+                if (props->u.map[i].val.type == SL_V_STRING)
+                    sl_buf_appendf(&sql, "SET '%.*s'='%.*s';\n", (int)props->u.map[i].key.len,
+                                   props->u.map[i].key.ptr, (int)props->u.map[i].val.len,
+                                   props->u.map[i].val.u.s);
+        if (te && te->type == SL_V_INT) {
+            const char *id = qent_id(s, (uint32_t)te->u.i);
+            sl_buf_appendf(&sql, "TERMINATE `%s`;", id ? id : "none");
+        } else if (tn && tn->type == SL_V_STRING) {
+            sl_buf_appendf(&sql, "TERMINATE `%.*s`;", (int)tn->len, tn->u.s);
+        } else if (q && q->type == SL_V_STRING) {
+            sl_buf_appendf(&sql, "%.*s;", (int)q->len, q->u.s);
+        }
+        struct replay_ctx x = {s, s->nentries};
+        sl_diag_init(&d);
+        int rc = sql.len ? sl_sqlcat_run(s->eng, sql.ptr, sql.len, false, replay_cb, &x, &d) : 0;
+        s->nentries++;
+        if (rc) {
+            failed++;
+            sl_log(SL_LOG_WARN, s->comp->name, "state_file %s:%u: %s: skipped", cf->state_file,
+                   line, d.msg);
+        } else {
+            ok++;
+        }
+    }
+    s->replaying = false;
+    if (ok || failed)
+        sl_log(SL_LOG_INFO, s->comp->name, "state_file %s: replayed %u statements (%u failed)",
+               cf->state_file, ok, failed);
+    sl_buf_fini(&sql);
+    sl_arena_fini(&a);
+    sl_free(text);
+    set_outputs(s, cf, NULL);
+}
+
 static int sql_init(struct sl_component *c, struct sl_diag *d)
 {
     const struct sql_conf *cf = c->conf;
@@ -225,8 +498,7 @@ static int sql_init(struct sl_component *c, struct sl_diag *d)
             sl_component_diag_opt(c, "statements", d);
         }
         sl_diag_hint(d, "%s", sd.hint);
-        return sl_diag_set(d, SL_ECONFIG, "sql: statement line %u:%u: %s", sd.line, sd.col,
-                           sd.msg);
+        return sl_diag_set(d, SL_ECONFIG, "sql: statement line %u:%u: %s", sd.line, sd.col, sd.msg);
     }
     if ((rc = sl_path_init(&s->key_path, cf->key_field ? cf->key_field : "@kafka.key")))
         return sl_diag_set(d, SL_ECONFIG, "sql: bad key_field");
@@ -235,33 +507,12 @@ static int sql_init(struct sl_component *c, struct sl_diag *d)
             return sl_diag_set(d, SL_ECONFIG, "sql: bad topic_field");
         s->has_topic_path = true;
     }
-    /* outputs: the named streams, or every source a query writes */
-    struct sl_sql_source_info *info = NULL;
-    uint32_t ninfo = sl_sql_engine_sources(s->eng, &info);
-    s->outputs = sl_xcalloc(ninfo + 1, sizeof *s->outputs);
-    s->out_streams = sl_xcalloc(ninfo + 1, sizeof *s->out_streams);
-    for (size_t i = 0; i < cf->outputs.count; i++) {
-        bool found = false;
-        for (uint32_t k = 0; k < ninfo; k++)
-            if (strcasecmp(info[k].name, cf->outputs.items[i]) == 0) {
-                s->outputs[s->noutputs] = sl_xstrdup(info[k].topic);
-                s->out_streams[s->noutputs++] = sl_xstrdup(info[k].name);
-                found = true;
-            }
-        if (!found) {
-            sl_free(info);
-            sl_component_diag_opt(c, "outputs", d);
-            return sl_diag_set(d, SL_ECONFIG, "sql: outputs: no stream or table named %s",
-                               cf->outputs.items[i]);
-        }
+    if ((rc = set_outputs(s, cf, d))) {
+        sl_component_diag_opt(c, "outputs", d);
+        return rc;
     }
-    if (!cf->outputs.count)
-        for (uint32_t k = 0; k < ninfo; k++)
-            if (info[k].written) {
-                s->outputs[s->noutputs] = sl_xstrdup(info[k].topic);
-                s->out_streams[s->noutputs++] = sl_xstrdup(info[k].name);
-            }
-    sl_free(info);
+    if (cf->state_file)
+        replay(s, cf);
     return 0;
 }
 
@@ -274,12 +525,16 @@ static void sql_fini(struct sl_component *c)
     sl_path_fini(&s->key_path);
     if (s->has_topic_path)
         sl_path_fini(&s->topic_path);
-    for (uint32_t i = 0; i < s->noutputs; i++) {
-        sl_free(s->outputs[i]);
-        sl_free(s->out_streams[i]);
+    free_outputs(s);
+    for (uint32_t i = 0; i < s->ntaps; i++) {
+        sl_free(s->taps[i]->id);
+        sl_free(s->taps[i]->topic);
+        sl_free(s->taps[i]);
     }
-    sl_free(s->outputs);
-    sl_free(s->out_streams);
+    sl_free(s->taps);
+    for (uint32_t i = 0; i < s->nqents; i++)
+        sl_free(s->qents[i].id);
+    sl_free(s->qents);
     sl_mutex_fini(&s->lock);
     sl_free(s);
 }
@@ -402,3 +657,174 @@ const struct sl_component_ops sl_xf_sql_ops = {
     .process = sql_process,
     .stats = sql_stats,
 };
+
+/* ------------------------------------------------------------------ xf_sql.h: the API side */
+
+struct sl_component *sl_xf_sql_find(struct sl_pipeline *p, const char *name, char *err,
+                                    size_t errlen)
+{
+    struct sl_component *found = NULL;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sl_pipeline_count(p); i++) {
+        struct sl_component *c = sl_pipeline_component(p, i);
+        if (c->ops != &sl_xf_sql_ops || !c->state)
+            continue;
+        if (name && *name) {
+            if (strcmp(c->name, name) == 0)
+                return c;
+            continue;
+        }
+        found = c;
+        n++;
+    }
+    if (name && *name)
+        snprintf(err, errlen, "no sql transform named '%s'", name);
+    else if (!n)
+        snprintf(err, errlen,
+                 "this pipeline has no sql transform (add one: transforms: "
+                 "{ksql: {type: sql, inputs: [...], statements: ...}})");
+    else if (n > 1)
+        snprintf(err, errlen,
+                 "this pipeline has %u sql transforms: choose one with "
+                 "?transform=NAME or the streamsProperty sluice.transform",
+                 n);
+    return n == 1 ? found : NULL;
+}
+
+struct run_ctx {
+    struct xsql *s;
+    const struct sql_conf *cf;
+    struct sl_xf_sql_prop *props; /* request properties, then the script's SETs */
+    uint32_t nprops;
+    sl_sqlcat_result_fn cb;
+    void *ud;
+    bool changed;
+};
+
+static int run_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_result *r)
+{
+    struct run_ctx *x = ud;
+    if (!r->rc) {
+        const struct sl_sql_stmt *st = r->st;
+        if (st->kind == SL_SQL_S_SET && st->prop_name) {
+            bool found = false;
+            for (uint32_t i = 0; i < x->nprops; i++)
+                if (strcmp(x->props[i].name, st->prop_name) == 0) {
+                    x->props[i].value = st->prop_value ? st->prop_value : "";
+                    found = true;
+                }
+            if (!found) {
+                x->props = sl_xrealloc(x->props, (x->nprops + 1) * sizeof *x->props);
+                x->props[x->nprops++] =
+                    (struct sl_xf_sql_prop){st->prop_name, st->prop_value ? st->prop_value : ""};
+            }
+        }
+        if (persistent_kind(st->kind)) {
+            x->changed = true;
+            if (x->cf->state_file)
+                state_append(x->s, x->cf->state_file, r->text, x->props, x->nprops, st,
+                             r->query_id);
+        }
+    }
+    return x->cb ? x->cb(x->ud, e, r) : 0;
+}
+
+int sl_xf_sql_run(struct sl_component *c, const char *script, size_t len,
+                  const struct sl_xf_sql_prop *props, uint32_t nprops, sl_sqlcat_result_fn cb,
+                  void *ud, struct sl_diag *d)
+{
+    struct xsql *s = c->state;
+    struct run_ctx x = {.s = s, .cf = c->conf, .cb = cb, .ud = ud};
+    x.props = sl_xcalloc(nprops + 1, sizeof *x.props);
+    for (uint32_t i = 0; i < nprops; i++)
+        x.props[x.nprops++] = props[i];
+    sl_mutex_lock(&s->lock);
+    int rc = sl_sqlcat_run(s->eng, script, len, false, run_cb, &x, d);
+    if (x.changed)
+        set_outputs(s, c->conf, NULL);
+    sl_mutex_unlock(&s->lock);
+    sl_free(x.props);
+    return rc;
+}
+
+struct start_ctx {
+    const char *id;
+    int64_t limit;
+};
+
+static int start_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_result *r)
+{
+    (void)e;
+    struct start_ctx *x = ud;
+    if (!r->rc && r->st->kind == SL_SQL_S_SELECT) {
+        x->id = r->query_id;
+        x->limit = r->st->query ? r->st->query->limit : -1;
+    }
+    return 1; /* one statement */
+}
+
+int sl_xf_sql_query_start(struct sl_component *c, const char *sql, size_t len, sl_xf_sql_tap_fn fn,
+                          void *ud, struct sl_sqlcat_source *out, int64_t *limit,
+                          struct sl_xf_sql_tap **tapp, struct sl_diag *d)
+{
+    struct xsql *s = c->state;
+    struct start_ctx x = {.limit = -1};
+    memset(out, 0, sizeof *out);
+    *tapp = NULL;
+    /* one SELECT, nothing else (a CREATE sent to /query must not run unrecorded) */
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 16u << 20);
+    struct sl_sql_script *sc = NULL;
+    int prc = sl_sql_parse(sql, len, &a, &sc, d);
+    if (!prc && (sc->nstmts != 1 || sc->stmts[0].kind != SL_SQL_S_SELECT))
+        prc = sl_diag_set(d, SL_EINVAL,
+                          "/query runs one SELECT ... EMIT CHANGES statement; "
+                          "other statements go to /ksql");
+    sl_arena_fini(&a);
+    if (prc)
+        return prc;
+    sl_mutex_lock(&s->lock);
+    int rc = sl_sqlcat_run(s->eng, sql, len, true, start_cb, &x, d);
+    if (!rc && !x.id)
+        rc = sl_diag_set(d, SL_EINVAL, "/query runs one SELECT ... EMIT CHANGES statement");
+    if (!rc)
+        rc = sl_sqlcat_query_output(s->eng, x.id, out);
+    if (!rc) {
+        struct tap *t = sl_xcalloc(1, sizeof *t);
+        t->id = sl_xstrdup(x.id);
+        t->topic = sl_xstrdup(out->topic);
+        t->fn = fn;
+        t->ud = ud;
+        s->taps = sl_xrealloc(s->taps, (s->ntaps + 1) * sizeof *s->taps);
+        s->taps[s->ntaps++] = t;
+        *tapp = (struct sl_xf_sql_tap *)t;
+        *limit = x.limit;
+    }
+    sl_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void sl_xf_sql_query_stop(struct sl_component *c, struct sl_xf_sql_tap *tap)
+{
+    struct xsql *s = c->state;
+    struct tap *t = (struct tap *)tap;
+    if (!t)
+        return;
+    sl_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->ntaps; i++)
+        if (s->taps[i] == t) {
+            memmove(&s->taps[i], &s->taps[i + 1], (s->ntaps - i - 1) * sizeof *s->taps);
+            s->ntaps--;
+            break;
+        }
+    char q[96];
+    snprintf(q, sizeof q, "TERMINATE `%s`;", t->id);
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (sl_sql_engine_exec(s->eng, q, strlen(q), NULL, &d))
+        sl_log(SL_LOG_WARN, c->name, "terminating %s: %s", t->id, d.msg);
+    sl_mutex_unlock(&s->lock);
+    sl_free(t->id);
+    sl_free(t->topic);
+    sl_free(t);
+}
