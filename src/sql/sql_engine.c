@@ -976,6 +976,12 @@ void sl_sql_engine_on_error(struct sl_sql_engine *e, sl_sql_error_fn fn, void *u
     e->error_ud = ud;
 }
 
+void sl_sql_engine_on_late(struct sl_sql_engine *e, sl_sql_late_fn fn, void *ud)
+{
+    e->on_late = fn;
+    e->late_ud = ud;
+}
+
 void sl_sql_engine_stats(const struct sl_sql_engine *e, struct sl_sql_engine_stats *out)
 {
     *out = e->st;

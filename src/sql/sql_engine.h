@@ -72,6 +72,12 @@ int sl_sql_engine_push(struct sl_sql_engine *e, const char *topic, const struct 
 typedef void (*sl_sql_error_fn)(void *ud, const char *query, const char *msg);
 void sl_sql_engine_on_error(struct sl_sql_engine *e, sl_sql_error_fn fn, void *ud);
 
+/* Records dropped as late (beyond a window's grace, a join's window): the record as a map of
+ * its source's columns, for a `.late` output. The values live until it returns. */
+typedef void (*sl_sql_late_fn)(void *ud, const char *query, const char *source,
+                               const struct sl_value *record, int64_t ts_ms);
+void sl_sql_engine_on_late(struct sl_sql_engine *e, sl_sql_late_fn fn, void *ud);
+
 struct sl_sql_engine_stats {
     uint64_t records_in;
     uint64_t records_out;

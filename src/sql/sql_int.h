@@ -94,6 +94,8 @@ struct sl_sql_engine {
     void *emit_ud;
     sl_sql_error_fn on_error;
     void *error_ud;
+    sl_sql_late_fn on_late;
+    void *late_ud;
     struct sq_source **sources;
     uint32_t nsources;
     struct sq_topic **topics;

@@ -1349,6 +1349,25 @@ static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t
     emit_record(q, keyv, outv, false, ts, win, ws, we);
 }
 
+/* a late record to the engine's late callback: its source's columns as a map */
+static void report_late(struct sq_query *q, const struct sq_source *src, const struct sl_value *v,
+                        int64_t ts)
+{
+    struct sl_sql_engine *e = q->e;
+    if (!e->on_late)
+        return;
+    struct sl_kv *m = sl_arena_alloc(&e->row_arena, (src->ncols ? src->ncols : 1) * sizeof *m);
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < src->ncols; i++) {
+        m[i].key = sl_str_make(src->cols[i].name, strlen(src->cols[i].name));
+        m[i].val = v[i];
+    }
+    struct sl_value rec = {.type = SL_V_MAP, .len = src->ncols};
+    rec.u.map = m;
+    e->on_late(e->late_ud, q->id, src->name, &rec, ts);
+}
+
 /* ---- aggregation */
 
 static void went_row(struct sq_query *q, const struct went *w, struct sl_value *arow)
@@ -1536,8 +1555,9 @@ static void sweep(struct sq_query *q, bool emit_final)
     sl_buf_fini(&keys);
 }
 
-static void agg_session(struct sq_query *q, const struct sl_value *g, const char *key,
-                        size_t klen, const struct sl_value *aggv, int64_t ts, uint64_t seq)
+static void agg_session(struct sq_query *q, const struct sl_value *row, const struct sl_value *g,
+                        const char *key, size_t klen, const struct sl_value *aggv, int64_t ts,
+                        uint64_t seq)
 {
     int64_t gap = q->win.size_ms;
     struct sl_str mk = sl_str_make(key, klen);
@@ -1570,6 +1590,7 @@ static void agg_session(struct sq_query *q, const struct sl_value *g, const char
     if (end < late_line) {
         q->e->st.late++;
         sq_record_error(q->e, q->id, "late record at %lld dropped (session closed)", (long long)ts);
+        report_late(q, q->in[0].s, row, ts);
         if (!ss->n) {
             sl_hmap_del(&q->wmap, mk);
             sl_free(ss->w);
@@ -1650,7 +1671,7 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
     char *key = klen <= sizeof kstack ? kstack : sl_xmalloc(klen);
     memcpy(key, kb->ptr ? kb->ptr : "", klen);
     if (q->win.kind == SL_SQL_WIN_SESSION) {
-        agg_session(q, g, key, klen, aggv, ts, seq);
+        agg_session(q, row, g, key, klen, aggv, ts, seq);
     } else {
         int64_t size = q->win.kind == SL_SQL_WIN_NONE ? 0 : q->win.size_ms;
         int64_t adv = q->win.kind == SL_SQL_WIN_HOPPING ? q->win.advance_ms : size;
@@ -1662,8 +1683,10 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
             w0 = (lo / adv) * adv;
             wlast = ts;
         }
+        bool accepted = false, late = false;
         for (int64_t w = w0; w <= wlast; w += adv ? adv : 1) {
             if (size && w + size <= q->st - q->grace) {
+                late = true;
                 e->st.late++;
                 sq_record_error(e, q->id, "late record at %lld dropped for window [%lld, %lld)",
                                 (long long)ts, (long long)w, (long long)(w + size));
@@ -1689,11 +1712,14 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
                 }
             }
             went_add(q, we, aggv, ts, seq);
+            accepted = true;
             if (!q->final)
                 emit_went(q, we, false);
             if (!size)
                 break;
         }
+        if (late && !accepted)
+            report_late(q, q->in[0].s, row, ts); /* no window took it */
     }
     if (key != kstack)
         sl_free(key);
@@ -1882,6 +1908,7 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
         e->st.late++;
         sq_record_error(e, q->id, "late record at %lld dropped (join window closed)",
                         (long long)ts);
+        report_late(q, in->s, r->v, ts);
         return;
     }
     if (J->has_grace && advanced)

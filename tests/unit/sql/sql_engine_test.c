@@ -217,11 +217,27 @@ static void test_seed_trace(void **st)
     sl_sql_engine_free(e);
 }
 
+static char late_seen[512];
+
+static void on_late(void *ud, const char *query, const char *source,
+                    const struct sl_value *record, int64_t ts)
+{
+    (void)ud;
+    struct sl_buf b;
+    sl_buf_init(&b, 1u << 16);
+    sl_buf_appendf(&b, "%s %lld ", source, (long long)ts);
+    sl_sql_encode_value(record, &b);
+    snprintf(late_seen, sizeof late_seen, "%s", b.ptr);
+    sl_buf_fini(&b);
+    assert_non_null(strstr(query, "CTAS_C"));
+}
+
 static void test_window_late_and_state(void **st)
 {
     (void)st;
     struct out o = {0};
     struct sl_sql_engine *e = sl_sql_engine_new(NULL, on_emit, &o);
+    sl_sql_engine_on_late(e, on_late, NULL);
     exec_ok(e, "CREATE STREAM S (K STRING KEY, V BIGINT) WITH (kafka_topic='s', "
                "value_format='json');"
                "CREATE TABLE C AS SELECT K, COUNT(*) AS N, SUM(V) AS T FROM S WINDOW TUMBLING "
@@ -237,6 +253,7 @@ static void test_window_late_and_state(void **st)
     sl_sql_engine_stats(e, &s);
     assert_int_equal(s.late, 1);
     assert_int_equal(s.records_in, 4);
+    assert_string_equal(late_seen, "S 3000 {\"K\":\"a\",\"V\":7}");
     /* a record whose value does not coerce: counted, the rest flows */
     push(e, "s", "\"a\"", "{\"V\":\"x\"}", 22000);
     push(e, "s", "\"a\"", "{\"V\":1}", 22000);
