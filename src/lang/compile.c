@@ -271,7 +271,7 @@ static int gen_truthy(struct compiler *c, struct sl_node *n, unsigned dst)
 {
     if (is_boolean(n))
         return gen(c, n, dst);
-    unsigned r;
+    unsigned r = 0;
     int rc = reg_alloc(c, n->pos, &r);
     if (!rc)
         rc = gen(c, n, r);
@@ -307,7 +307,7 @@ static int gen_lambda(struct compiler *c, struct sl_node *n, unsigned dst)
     c->cur = &cc;
     c->chunks[ci].start = c->ncode;
     c->chunks[ci].nparams = (uint16_t)n->nparams;
-    unsigned r;
+    unsigned r = 0;
     if ((rc = gen_tmp(c, n->a, &r)) || (rc = emit(c, n->pos, SL_OP_RET, r, 0, 0, 0))) {
         c->cur = saved;
         return rc;
@@ -322,7 +322,7 @@ static int gen_lambda(struct compiler *c, struct sl_node *n, unsigned dst)
 static int gen(struct compiler *c, struct sl_node *n, unsigned dst)
 {
     int rc;
-    unsigned k, r1, r2;
+    unsigned k = 0, r1 = 0, r2 = 0;
     uint16_t save = c->cur->top;
     switch (n->kind) {
     case SL_N_CONST:
@@ -651,7 +651,7 @@ static int build(struct sl_stellar_prog *p, struct sl_node *root, struct sl_diag
         goto fail;
     }
     c.nchunks = 1;
-    unsigned r;
+    unsigned r = 0;
     if ((rc = reg_alloc(&c, 0, &r)) || (rc = gen(&c, root, r)) ||
         (rc = emit(&c, 0, SL_OP_RET, r, 0, 0, 0))) {
         if (src)

@@ -474,11 +474,11 @@ static int run_query(struct sl_fcx *cx, const char *fn, const struct query *q, e
     /* one store read per run of periods with the same duration */
     uint32_t n = 0;
     for (uint32_t i = 0; i < np && !rc;) {
-        int64_t dur;
+        int64_t dur = 0;
         period_field(&q->periods->u.list[i], "duration", &dur);
         uint32_t j = i;
         for (; j < np; j++) {
-            int64_t d2;
+            int64_t d2 = 0;
             period_field(&q->periods->u.list[j], "duration", &d2);
             if (d2 != dur)
                 break;
