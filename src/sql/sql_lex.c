@@ -69,11 +69,10 @@ const char *sl_sql__tk_name(enum sl_sql__tk k)
  * A column with one of these names is written quoted (`SELECT`).
  */
 static const char *const reserved[] = {
-    "AND",   "AS",    "BETWEEN", "BY",     "CASE",  "CAST",   "DISTINCT", "ELSE",
-    "END",   "FALSE", "FROM",    "FULL",   "GROUP", "HAVING", "IN",       "INNER",
-    "IS",    "JOIN",  "LEFT",    "LIKE",   "LIMIT", "NOT",    "NULL",     "ON",
-    "OR",    "OUTER", "RIGHT",   "SELECT", "THEN",  "TRUE",   "WHEN",     "WHERE",
-    "WITHIN",
+    "AND",    "AS",   "BETWEEN", "BY",    "CASE",   "CAST",   "DISTINCT", "ELSE",  "END",
+    "FALSE",  "FROM", "FULL",    "GROUP", "HAVING", "IN",     "INNER",    "IS",    "JOIN",
+    "LEFT",   "LIKE", "LIMIT",   "NOT",   "NULL",   "ON",     "OR",       "OUTER", "RIGHT",
+    "SELECT", "THEN", "TRUE",    "WHEN",  "WHERE",  "WITHIN",
 };
 
 bool sl_sql__reserved(const char *s, size_t n)

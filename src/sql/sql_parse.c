@@ -105,9 +105,8 @@ static int verr_at(struct parser *p, int err, uint32_t off, uint32_t line, uint3
     return err;
 }
 
-__attribute__((format(printf, 4, 5))) static int err_at(struct parser *p, int err,
-                                                        const struct sl_sql__tok *t,
-                                                        const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+err_at(struct parser *p, int err, const struct sl_sql__tok *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -116,9 +115,8 @@ __attribute__((format(printf, 4, 5))) static int err_at(struct parser *p, int er
     return rc;
 }
 
-__attribute__((format(printf, 6, 7))) static int err_pos(struct parser *p, int err, uint32_t off,
-                                                         uint32_t line, uint32_t col,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static int
+err_pos(struct parser *p, int err, uint32_t off, uint32_t line, uint32_t col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -138,7 +136,8 @@ static void tok_desc(const struct parser *p, const struct sl_sql__tok *t, char *
     buf[o++] = '\'';
     for (size_t i = 0; i < t->len && i < max && o + 5 < n; i++) {
         unsigned char c = (unsigned char)p->src[t->off + i];
-        buf[o++] = c == '\n' || c == '\r' || c == '\t' ? ' ' : (c < 0x20 || c == 0x7f ? '?' : (char)c);
+        buf[o++] =
+            c == '\n' || c == '\r' || c == '\t' ? ' ' : (c < 0x20 || c == 0x7f ? '?' : (char)c);
     }
     if (t->len > max && o + 5 < n) {
         memcpy(buf + o, "...", 3);
@@ -421,10 +420,12 @@ static int parse_type_inner(struct parser *p, struct sl_sql_type **out)
         const char *name;
         enum sl_sql_tkind kind;
     } simple[] = {
-        {"BOOLEAN", SL_SQL_T_BOOLEAN}, {"INT", SL_SQL_T_INT},         {"INTEGER", SL_SQL_T_INT},
-        {"BIGINT", SL_SQL_T_BIGINT},   {"DOUBLE", SL_SQL_T_DOUBLE},   {"VARCHAR", SL_SQL_T_STRING},
-        {"STRING", SL_SQL_T_STRING},   {"BYTES", SL_SQL_T_BYTES},     {"TIMESTAMP", SL_SQL_T_TIMESTAMP},
-        {"DATE", SL_SQL_T_DATE},       {"TIME", SL_SQL_T_TIME},
+        {"BOOLEAN", SL_SQL_T_BOOLEAN},     {"INT", SL_SQL_T_INT},
+        {"INTEGER", SL_SQL_T_INT},         {"BIGINT", SL_SQL_T_BIGINT},
+        {"DOUBLE", SL_SQL_T_DOUBLE},       {"VARCHAR", SL_SQL_T_STRING},
+        {"STRING", SL_SQL_T_STRING},       {"BYTES", SL_SQL_T_BYTES},
+        {"TIMESTAMP", SL_SQL_T_TIMESTAMP}, {"DATE", SL_SQL_T_DATE},
+        {"TIME", SL_SQL_T_TIME},
     };
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
         if (at_kw(p, simple[i].name)) {
@@ -786,7 +787,8 @@ static int parse_primary(struct parser *p, struct sl_sql_expr **out)
                     return nomem(p);
                 TRY(parse_name(p, n, NULL, "a field name in STRUCT(...)"));
             }
-            TRY(expect(p, SL_SQL_TK_ASSIGN, map ? "':=' after a MAP key" : "':=' after a field name"));
+            TRY(expect(p, SL_SQL_TK_ASSIGN,
+                       map ? "':=' after a MAP key" : "':=' after a field name"));
             struct sl_sql_expr **v = vec_push(p, &args, sizeof *v);
             if (!v)
                 return nomem(p);
@@ -795,7 +797,8 @@ static int parse_primary(struct parser *p, struct sl_sql_expr **out)
                 break;
             TRY(advance(p));
         }
-        TRY(expect(p, SL_SQL_TK_RPAREN, map ? "',' or ')' in MAP(...)" : "',' or ')' in STRUCT(...)"));
+        TRY(expect(p, SL_SQL_TK_RPAREN,
+                   map ? "',' or ')' in MAP(...)" : "',' or ')' in STRUCT(...)"));
         e->args = args.ptr;
         e->nargs = args.n;
         e->names = names.ptr;
@@ -1024,9 +1027,9 @@ static int parse_duration(struct parser *p, int64_t *ms, const char *what)
         const char *name;
         int64_t ms;
     } units[] = {
-        {"MILLISECOND", 1},   {"MILLISECONDS", 1},  {"SECOND", 1000},      {"SECONDS", 1000},
-        {"MINUTE", 60000},    {"MINUTES", 60000},   {"HOUR", 3600000},     {"HOURS", 3600000},
-        {"DAY", 86400000},    {"DAYS", 86400000},
+        {"MILLISECOND", 1}, {"MILLISECONDS", 1}, {"SECOND", 1000},  {"SECONDS", 1000},
+        {"MINUTE", 60000},  {"MINUTES", 60000},  {"HOUR", 3600000}, {"HOURS", 3600000},
+        {"DAY", 86400000},  {"DAYS", 86400000},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (at_kw(p, units[i].name)) {
@@ -1127,8 +1130,9 @@ static int parse_join(struct parser *p, struct sl_sql_join *j)
         TRY(expect_kw(p, "PERIOD", "PERIOD after GRACE"));
         TRY(parse_duration(p, &j->grace_ms, "a duration after GRACE PERIOD"));
     }
-    TRY(expect_kw(p, "ON", j->within || j->has_grace ? "ON after the join window"
-                                                      : "WITHIN or ON after the joined source"));
+    TRY(expect_kw(p, "ON",
+                  j->within || j->has_grace ? "ON after the join window"
+                                            : "WITHIN or ON after the joined source"));
     return parse_expr(p, BP_NONE, &j->on);
 }
 
@@ -1169,8 +1173,9 @@ static int parse_window(struct parser *p, struct sl_sql_window *w)
             TRY(expect_kw(p, "PERIOD", "PERIOD after GRACE"));
             TRY(parse_duration(p, &w->grace_ms, "a duration after GRACE PERIOD"));
         } else {
-            return expected(p, w->has_retention || w->has_grace ? "RETENTION or GRACE PERIOD (once each)"
-                                                                 : "RETENTION or GRACE PERIOD");
+            return expected(p, w->has_retention || w->has_grace
+                                   ? "RETENTION or GRACE PERIOD (once each)"
+                                   : "RETENTION or GRACE PERIOD");
         }
     }
     return expect(p, SL_SQL_TK_RPAREN, "')' after the window");
@@ -1570,8 +1575,9 @@ static int parse_statement_inner(struct parser *p, struct sl_sql_stmt *s)
             struct sl_sql__tok t = p->tok;
             TRY(parse_statement(p, &inner));
             if (!inner.query)
-                return err_at(p, SL_EPARSE, &t, "EXPLAIN takes a query id or a query, found a "
-                                                "statement without a query");
+                return err_at(p, SL_EPARSE, &t,
+                              "EXPLAIN takes a query id or a query, found a "
+                              "statement without a query");
             s->query = inner.query;
             return 0;
         }

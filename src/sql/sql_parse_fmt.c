@@ -133,12 +133,12 @@ static int put_list(struct sl_buf *o, struct sl_sql_expr *const *args, uint32_t 
 static const char *op_text(enum sl_sql_op op)
 {
     static const char *const t[] = {
-        [SL_SQL_OP_NONE] = "?", [SL_SQL_OP_NEG] = "-",  [SL_SQL_OP_PLUS] = "+",
-        [SL_SQL_OP_NOT] = "NOT", [SL_SQL_OP_ADD] = "+", [SL_SQL_OP_SUB] = "-",
-        [SL_SQL_OP_MUL] = "*",  [SL_SQL_OP_DIV] = "/",  [SL_SQL_OP_MOD] = "%",
-        [SL_SQL_OP_CONCAT] = "||", [SL_SQL_OP_EQ] = "=", [SL_SQL_OP_NE] = "<>",
-        [SL_SQL_OP_LT] = "<",   [SL_SQL_OP_LE] = "<=",  [SL_SQL_OP_GT] = ">",
-        [SL_SQL_OP_GE] = ">=",  [SL_SQL_OP_AND] = "AND", [SL_SQL_OP_OR] = "OR",
+        [SL_SQL_OP_NONE] = "?",    [SL_SQL_OP_NEG] = "-",   [SL_SQL_OP_PLUS] = "+",
+        [SL_SQL_OP_NOT] = "NOT",   [SL_SQL_OP_ADD] = "+",   [SL_SQL_OP_SUB] = "-",
+        [SL_SQL_OP_MUL] = "*",     [SL_SQL_OP_DIV] = "/",   [SL_SQL_OP_MOD] = "%",
+        [SL_SQL_OP_CONCAT] = "||", [SL_SQL_OP_EQ] = "=",    [SL_SQL_OP_NE] = "<>",
+        [SL_SQL_OP_LT] = "<",      [SL_SQL_OP_LE] = "<=",   [SL_SQL_OP_GT] = ">",
+        [SL_SQL_OP_GE] = ">=",     [SL_SQL_OP_AND] = "AND", [SL_SQL_OP_OR] = "OR",
     };
     return (unsigned)op < sizeof t / sizeof t[0] && t[op] ? t[op] : "?";
 }

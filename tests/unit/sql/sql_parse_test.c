@@ -433,8 +433,8 @@ static void test_statements(void **state)
     assert_int_equal(st->kind, SL_SQL_S_UNSET);
     assert_string_equal(st->prop_name, "auto.offset.reset");
 
-    static const char *const shows[] = {"STREAMS", "TABLES", "QUERIES", "PROPERTIES",
-                                        "TOPICS", "FUNCTIONS", "CONNECTORS"};
+    static const char *const shows[] = {"STREAMS", "TABLES",    "QUERIES",   "PROPERTIES",
+                                        "TOPICS",  "FUNCTIONS", "CONNECTORS"};
     for (size_t i = 0; i < 7; i++) {
         char b[64];
         snprintf(b, sizeof b, "%s %s", i % 2 ? "list" : "SHOW", shows[i]);
@@ -758,10 +758,11 @@ static void test_errors(void **state)
     check_err("SELECT * FORM s", 1, 10, "expected ',' or FROM after the select list, found 'FORM'",
               "SELECT * FORM s\n         ^");
     check_err("SET 'a'='b';\nSELECT a FROM s WHERE a = = 1;", 2, 27,
-              "expected an expression, found '='", "SELECT a FROM s WHERE a = = 1;\n"
-                                                   "                          ^");
-    check_err("SELECT * FROM s WINDOW TUMBLING (SIZE 10 FORTNIGHTS)", 1, 42,
-              "expected a time unit", NULL);
+              "expected an expression, found '='",
+              "SELECT a FROM s WHERE a = = 1;\n"
+              "                          ^");
+    check_err("SELECT * FROM s WINDOW TUMBLING (SIZE 10 FORTNIGHTS)", 1, 42, "expected a time unit",
+              NULL);
     check_err("SELECT * FROM a JOIN b WITHIN 10 SECONDS WHERE x", 1, 42,
               "expected ON after the join window, found 'WHERE'", NULL);
     check_err("SELECT f(a FROM s", 1, 12, "expected ',' or ')' after a function argument", NULL);
@@ -769,8 +770,9 @@ static void test_errors(void **state)
     check_err("SELECT a /* never closed", 1, 10, "unterminated comment", NULL);
     check_err("SELECT a # b FROM s", 1, 10, "unexpected character '#'", NULL);
     check_err("SELECT a FROM s;\nSELEC b FROM s", 2, 1, "expected a statement", NULL);
-    check_err("CREATE STREAM s (a INT)", 1, 24, "expected WITH after the column list, found end "
-                                                "of input",
+    check_err("CREATE STREAM s (a INT)", 1, 24,
+              "expected WITH after the column list, found end "
+              "of input",
               NULL);
     check_err("CREATE STREAM s (a INT) WITH (x='y') AS SELECT * FROM t", 1, 38,
               "column list cannot be combined with AS SELECT", NULL);
@@ -783,8 +785,9 @@ static void test_errors(void **state)
               NULL);
     check_err("SELECT * FROM s WHERE x = 99999999999999999999", 1, 27, "integer out of range",
               NULL);
-    check_err("SELECT\ta,\tb FROM s x y", 1, 22, "expected ';' or the end of the statement, found "
-                                                 "'y'",
+    check_err("SELECT\ta,\tb FROM s x y", 1, 22,
+              "expected ';' or the end of the statement, found "
+              "'y'",
               "SELECT\ta,\tb FROM s x y\n      \t  \t           ^");
     /* a reserved word where a name was wanted says so, and only there */
     check_err("CREATE STREAM select (a INT) WITH (x='y')", 1, 15, "reserved word", NULL);
@@ -919,9 +922,15 @@ static void test_format_equal(void **state)
 
     /* the canonical text reads back as itself */
     static const char *const exprs[] = {
-        "a + b * -c",        "NOT (a OR b) AND c", "f(x => x + 1, (a, b) => a || b)",
-        "-(-a)",             "(-a)->b",            "CAST(x AS STRUCT<`a b` INT, C MAP<STRING, INT>>)",
-        "1e300 + 0.001 * 2.5", "`select` + `a``b`", "CASE WHEN x THEN 1 END IS NULL",
+        "a + b * -c",
+        "NOT (a OR b) AND c",
+        "f(x => x + 1, (a, b) => a || b)",
+        "-(-a)",
+        "(-a)->b",
+        "CAST(x AS STRUCT<`a b` INT, C MAP<STRING, INT>>)",
+        "1e300 + 0.001 * 2.5",
+        "`select` + `a``b`",
+        "CASE WHEN x THEN 1 END IS NULL",
     };
     for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
         char once[1024];
