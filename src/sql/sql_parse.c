@@ -437,7 +437,7 @@ static int parse_type_inner(struct parser *p, struct sl_sql_type **out)
         t->kind = SL_SQL_T_DECIMAL;
         TRY(advance(p));
         TRY(expect(p, SL_SQL_TK_LPAREN, "'(' after DECIMAL"));
-        int64_t prec, scale;
+        int64_t prec = 0, scale = 0;
         struct sl_sql__tok pt = p->tok;
         TRY(parse_int(p, &prec, "the precision of DECIMAL"));
         TRY(expect(p, SL_SQL_TK_COMMA, "',' after the precision of DECIMAL"));
@@ -654,7 +654,7 @@ static int parse_number(struct parser *p, struct sl_sql_expr **out)
     struct sl_sql__tok t = p->tok;
     struct sl_sql_expr *e;
     if (t.kind == SL_SQL_TK_INT) {
-        int64_t v;
+        int64_t v = 0;
         TRY(parse_int(p, &v, "an integer"));
         e = new_expr(p, v <= INT32_MAX ? SL_SQL_E_INT : SL_SQL_E_BIGINT, &t);
         if (!e)
@@ -1021,7 +1021,7 @@ static int parse_expr(struct parser *p, int minbp, struct sl_sql_expr **out)
 /* n UNIT into milliseconds */
 static int parse_duration(struct parser *p, int64_t *ms, const char *what)
 {
-    int64_t n;
+    int64_t n = 0; /* gcc -O2 cannot see parse_int set it */
     TRY(parse_int(p, &n, what));
     static const struct {
         const char *name;
