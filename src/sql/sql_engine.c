@@ -220,6 +220,9 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
                         const struct sl_value *value, int64_t ts, bool windowed, int64_t ws,
                         int64_t we)
 {
+    /* nobody reads it and no join looks rows up in it: nothing to do */
+    if (!s->nreaders && !(s->table && s->materialize))
+        return;
     struct sq_row r = {.ts = ts, .seq = ++e->seq, .n = s->nslots};
     r.v = sl_arena_alloc(&e->row_arena, (size_t)s->nslots * sizeof *r.v);
     if (!r.v) {
@@ -313,8 +316,8 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
         r.v[s->ncols + 1] = windowed ? sl_value_int(ws) : sl_value_null();
         r.v[s->ncols + 2] = windowed ? sl_value_int(we) : sl_value_null();
     }
-    /* tables: the latest row per key */
-    if (s->table) {
+    /* tables: the latest row per key, when a join looks rows up in it */
+    if (s->table && s->materialize) {
         sl_buf_reset(&e->keybuf);
         sq_key_encode(&e->keybuf, r.v, s->nkey);
         if (windowed) {

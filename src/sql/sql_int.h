@@ -60,6 +60,7 @@ struct sq_source {
     struct sl_stellar_prog *ts_parse; /* STRINGTOTIMESTAMP(slot 0, format) */
     bool windowed;
     bool session;
+    bool materialize; /* tables: a join reads its latest rows (else no state is kept) */
     uint32_t nslots; /* ncols + 1 (ROWTIME) [+ 2 windowed] */
     struct sl_hmap state; /* tables: encoded key → struct sq_srow * (the latest row) */
     uint64_t state_bytes;
@@ -144,6 +145,9 @@ struct sq_srow *sq_srow_new(const struct sl_value *v, uint32_t n, int64_t ts, ui
  * sq_value_free) */
 int sq_value_dup(const struct sl_value *v, struct sl_value *out);
 void sq_value_free(struct sl_value *v);
+/* bytes the values reach (strings padded to 8), and copying them into a block at *p */
+size_t sq_values_extra(const struct sl_value *v, uint32_t n);
+void sq_values_place(struct sl_value *dst, const struct sl_value *src, uint32_t n, char **p);
 /* canonical bytes of values (hash keys): appended to b */
 int sq_key_encode(struct sl_buf *b, const struct sl_value *v, uint32_t n);
 

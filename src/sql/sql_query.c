@@ -14,6 +14,7 @@
 #include "sql/sql_int.h"
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "sql/sql_expr.h"
 #include "sql/sql_parse.h"
 
@@ -69,17 +70,32 @@ struct aggcall {
     struct sl_stellar_prog *arg; /* value argument, or NULL */
 };
 
-/* one window (or the whole stream when not windowed) of one group */
+/* one window (or the whole stream when not windowed) of one group: one heap block holding the
+ * header, the aggregate states, the grouping values and the key bytes */
 struct went {
     int64_t ws, we;
     int64_t max_ts;
     uint64_t seq;
+    uint64_t hash; /* of key[0..key_len) */
+    size_t bytes;  /* the block */
     bool emitted;
-    bool closed;
-    char *key; /* the group's key bytes (the map key is key + ws) */
-    size_t key_len;
-    struct sl_value *g; /* grouping values (heap copies) */
+    uint32_t gkey_len; /* the group's key bytes */
+    uint32_t key_len;  /* gkey_len + 8: the window start follows */
+    struct sl_value *g;
     unsigned char *states; /* naggs * SL_SQL_AGG_STATE */
+    char *key;
+};
+
+/* open addressing over (hash, window) for time windows: the key compared is the window's own
+ * (no separate key allocation to miss in the cache) */
+struct wslot {
+    uint64_t hash; /* 0 empty, 1 deleted */
+    struct went *w;
+};
+
+struct wtab {
+    struct wslot *s;
+    size_t cap, count, used;
 };
 
 struct sessions {
@@ -121,7 +137,8 @@ struct sq_query {
     int64_t grace;
     bool final;
     struct sl_stellar_prog *having;
-    struct sl_hmap wmap; /* key bytes [+ ws] → struct went * or struct sessions * */
+    struct sl_hmap wmap; /* sessions: group key bytes → struct sessions * */
+    struct wtab wtab;    /* time windows and plain GROUP BY */
     int64_t st;
     bool st_set;
     int64_t next_sweep;
@@ -599,6 +616,7 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
         J->lslot = ls_ >= 0 ? (uint32_t)ls_ : UINT32_MAX;
         J->rslot = rs_ >= 0 ? (uint32_t)rs_ : UINT32_MAX;
         if (R->table) {
+            q->in[j + 1].s->materialize = true;
             /* the table side must be its primary key (0.6: ROWKEY or its KEY column) */
             bool legacy_ok = R->legacy_key >= 0 && rs_ >= 0 &&
                              (uint32_t)rs_ == q->in[j + 1].off + (uint32_t)R->legacy_key;
@@ -1097,17 +1115,78 @@ uint64_t sq_query_state_bytes(const struct sq_query *q)
     return q->state_bytes;
 }
 
+static uint64_t wkey_hash(const char *k, size_t n)
+{
+    uint64_t h = sl_hash64(k, n);
+    return h < 2 ? h + 2 : h;
+}
+
+static struct went *wtab_get(const struct wtab *t, uint64_t h, const char *k, size_t n)
+{
+    if (!t->cap)
+        return NULL;
+    size_t mask = t->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const struct wslot *s = &t->s[i];
+        if (s->hash == 0)
+            return NULL;
+        if (s->hash == h && s->w->key_len == n && memcmp(s->w->key, k, n) == 0)
+            return s->w;
+    }
+}
+
+static void wtab_grow(struct wtab *t)
+{
+    size_t cap = t->count * 10 < t->cap * 4 && t->cap ? t->cap : (t->cap ? t->cap * 2 : 64);
+    struct wslot *ns = sl_xcalloc(cap, sizeof *ns);
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->s[i].hash < 2)
+            continue;
+        size_t j = t->s[i].hash & (cap - 1);
+        while (ns[j].hash)
+            j = (j + 1) & (cap - 1);
+        ns[j] = t->s[i];
+    }
+    sl_free(t->s);
+    t->s = ns;
+    t->cap = cap;
+    t->used = t->count;
+}
+
+static void wtab_put(struct wtab *t, struct went *w)
+{
+    if ((t->used + 1) * 10 > t->cap * 7)
+        wtab_grow(t);
+    size_t mask = t->cap - 1, i = w->hash & mask;
+    while (t->s[i].hash > 1)
+        i = (i + 1) & mask;
+    if (t->s[i].hash == 0)
+        t->used++;
+    t->s[i] = (struct wslot){w->hash, w};
+    t->count++;
+}
+
+static void wtab_del(struct wtab *t, const struct went *w)
+{
+    if (!t->cap)
+        return;
+    size_t mask = t->cap - 1;
+    for (size_t i = w->hash & mask; t->s[i].hash; i = (i + 1) & mask)
+        if (t->s[i].w == w && t->s[i].hash > 1) {
+            t->s[i].hash = 1;
+            t->s[i].w = NULL;
+            t->count--;
+            return;
+        }
+}
+
 static void went_free(struct sq_query *q, struct went *w)
 {
     if (!w)
         return;
     for (uint32_t i = 0; i < q->naggs; i++)
         q->aggs[i].cfg.fn->fini(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
-    for (uint32_t i = 0; i < q->ngroup; i++)
-        sq_value_free(&w->g[i]);
-    sl_free(w->g);
-    sl_free(w->states);
-    sl_free(w->key);
+    q->state_bytes = q->state_bytes > w->bytes ? q->state_bytes - w->bytes : 0;
     sl_free(w);
 }
 
@@ -1128,17 +1207,17 @@ void sq_query_free(struct sq_query *q)
     uint64_t v;
     if (q->agg) {
         while (sl_hmap_next(&q->wmap, &it, &k, &v)) {
-            if (q->win.kind == SL_SQL_WIN_SESSION) {
-                struct sessions *ss = (struct sessions *)(uintptr_t)v;
-                for (uint32_t i = 0; i < ss->n; i++)
-                    went_free(q, ss->w[i]);
-                sl_free(ss->w);
-                sl_free(ss);
-            } else {
-                went_free(q, (struct went *)(uintptr_t)v);
-            }
+            struct sessions *ss = (struct sessions *)(uintptr_t)v;
+            for (uint32_t i = 0; i < ss->n; i++)
+                went_free(q, ss->w[i]);
+            sl_free(ss->w);
+            sl_free(ss);
         }
         sl_hmap_fini(&q->wmap);
+        for (size_t i = 0; i < q->wtab.cap; i++)
+            if (q->wtab.s[i].hash > 1)
+                went_free(q, q->wtab.s[i].w);
+        sl_free(q->wtab.s);
     }
     for (uint32_t j = 0; j < q->njoins; j++) {
         struct join *J = &q->joins[j];
@@ -1417,23 +1496,41 @@ static void emit_went(struct sq_query *q, struct went *w, bool tombstone)
     w->emitted = true;
 }
 
-static struct went *went_new(struct sq_query *q, const struct sl_value *g, const char *key,
-                             size_t key_len, int64_t ws, int64_t we)
+static size_t round8z(size_t n)
 {
-    struct went *w = sl_xcalloc(1, sizeof *w);
+    return (n + 7u) & ~(size_t)7u;
+}
+
+/* a new window of the group whose key bytes are gkey (the window start is appended) */
+static struct went *went_new(struct sq_query *q, const struct sl_value *g, const char *gkey,
+                             size_t gklen, int64_t ws, int64_t we)
+{
+    size_t head = round8z(sizeof(struct went));
+    size_t states = (size_t)q->naggs * SL_SQL_AGG_STATE;
+    size_t gvals = (size_t)q->ngroup * sizeof(struct sl_value);
+    size_t gextra = sq_values_extra(g, q->ngroup);
+    size_t klen = gklen + sizeof ws;
+    size_t total = head + states + gvals + gextra + round8z(klen);
+    char *blk = sl_xmalloc(total);
+    struct went *w = (struct went *)(void *)blk;
+    memset(w, 0, sizeof *w);
     w->ws = ws;
     w->we = we;
     w->max_ts = INT64_MIN;
-    w->key = sl_xmalloc(key_len ? key_len : 1);
-    memcpy(w->key, key, key_len);
-    w->key_len = key_len;
-    w->g = sl_xcalloc(q->ngroup + 1, sizeof *w->g);
-    for (uint32_t i = 0; i < q->ngroup; i++)
-        sq_value_dup(&g[i], &w->g[i]);
-    w->states = sl_xcalloc(q->naggs + 1, SL_SQL_AGG_STATE);
+    w->bytes = total;
+    w->states = (unsigned char *)blk + head;
+    w->g = (struct sl_value *)(void *)(blk + head + states);
+    char *p = blk + head + states + gvals;
+    sq_values_place(w->g, g, q->ngroup, &p);
+    w->key = p;
+    memcpy(w->key, gkey, gklen);
+    memcpy(w->key + gklen, &ws, sizeof ws);
+    w->gkey_len = (uint32_t)gklen;
+    w->key_len = (uint32_t)klen;
+    w->hash = wkey_hash(w->key, klen);
     for (uint32_t i = 0; i < q->naggs; i++)
         q->aggs[i].cfg.fn->init(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
-    q->state_bytes += sizeof *w + key_len + (q->ngroup + q->naggs) * 24u + q->naggs * SL_SQL_AGG_STATE;
+    q->state_bytes += total;
     return w;
 }
 
@@ -1491,29 +1588,26 @@ static void sweep(struct sq_query *q, bool emit_final)
     size_t it = 0;
     struct sl_str k;
     uint64_t v;
-    struct sl_buf keys;
-    sl_buf_init(&keys, 1u << 30);
-    /* collect first: the map cannot change while it is walked */
+    /* collect first: the tables cannot change while they are walked */
     while (sl_hmap_next(&q->wmap, &it, &k, &v)) {
-        if (q->win.kind == SL_SQL_WIN_SESSION) {
-            struct sessions *ss = (struct sessions *)(uintptr_t)v;
-            for (uint32_t i = 0; i < ss->n; i++)
-                if (close_time(q, ss->w[i]) <= q->st) {
-                    if (nc == cap) {
-                        cap = cap ? 2 * cap : 16;
-                        closed = sl_xrealloc(closed, cap * sizeof *closed);
-                    }
-                    closed[nc++] = ss->w[i];
-                }
-        } else {
-            struct went *w = (struct went *)(uintptr_t)v;
-            if (close_time(q, w) <= q->st) {
+        struct sessions *ss = (struct sessions *)(uintptr_t)v;
+        for (uint32_t i = 0; i < ss->n; i++)
+            if (close_time(q, ss->w[i]) <= q->st) {
                 if (nc == cap) {
                     cap = cap ? 2 * cap : 16;
                     closed = sl_xrealloc(closed, cap * sizeof *closed);
                 }
-                closed[nc++] = w;
+                closed[nc++] = ss->w[i];
             }
+    }
+    for (size_t i = 0; i < q->wtab.cap; i++) {
+        struct went *w = q->wtab.s[i].hash > 1 ? q->wtab.s[i].w : NULL;
+        if (w && close_time(q, w) <= q->st) {
+            if (nc == cap) {
+                cap = cap ? 2 * cap : 16;
+                closed = sl_xrealloc(closed, cap * sizeof *closed);
+            }
+            closed[nc++] = w;
         }
     }
     if (nc)
@@ -1524,7 +1618,7 @@ static void sweep(struct sq_query *q, bool emit_final)
             emit_went(q, w, false);
         /* remove it */
         if (q->win.kind == SL_SQL_WIN_SESSION) {
-            struct sl_str mk = sl_str_make(w->key, w->key_len);
+            struct sl_str mk = sl_str_make(w->key, w->gkey_len);
             uint64_t sv;
             if (sl_hmap_get(&q->wmap, mk, &sv)) {
                 struct sessions *ss = (struct sessions *)(uintptr_t)sv;
@@ -1541,18 +1635,11 @@ static void sweep(struct sq_query *q, bool emit_final)
                 }
             }
         } else {
-            sl_buf_reset(&keys);
-            sl_buf_append(&keys, w->key, w->key_len);
-            sl_buf_append(&keys, &w->ws, sizeof w->ws);
-            sl_hmap_del(&q->wmap, sl_str_make(keys.ptr, keys.len));
+            wtab_del(&q->wtab, w);
         }
-        size_t sz = sizeof *w + w->key_len + (q->ngroup + q->naggs) * 24u +
-                    q->naggs * SL_SQL_AGG_STATE;
-        q->state_bytes = q->state_bytes > sz ? q->state_bytes - sz : 0;
         went_free(q, w);
     }
     sl_free(closed);
-    sl_buf_fini(&keys);
 }
 
 static void agg_session(struct sq_query *q, const struct sl_value *row, const struct sl_value *g,
@@ -1626,9 +1713,6 @@ static void agg_session(struct sq_query *q, const struct sl_value *row, const st
                 ss->n--;
                 break;
             }
-        size_t sz = sizeof *w + w->key_len + (q->ngroup + q->naggs) * 24u +
-                    q->naggs * SL_SQL_AGG_STATE;
-        q->state_bytes = q->state_bytes > sz ? q->state_bytes - sz : 0;
         went_free(q, w);
     }
     if (ss->n == ss->cap) {
@@ -1668,7 +1752,7 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
     sq_key_encode(kb, g, ng);
     size_t klen = kb->len;
     char kstack[256];
-    char *key = klen <= sizeof kstack ? kstack : sl_xmalloc(klen);
+    char *key = klen + 8 <= sizeof kstack ? kstack : sl_xmalloc(klen + 8); /* + window start */
     memcpy(key, kb->ptr ? kb->ptr : "", klen);
     if (q->win.kind == SL_SQL_WIN_SESSION) {
         agg_session(q, row, g, key, klen, aggv, ts, seq);
@@ -1694,22 +1778,14 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
                     break;
                 continue;
             }
-            sl_buf_reset(kb);
-            sl_buf_append(kb, key, klen);
-            sl_buf_append(kb, &w, sizeof w);
-            struct sl_str mk = sl_str_make(kb->ptr, kb->len);
-            uint64_t v;
-            struct went *we;
-            if (sl_hmap_get(&q->wmap, mk, &v)) {
-                we = (struct went *)(uintptr_t)v;
-            } else {
+            memcpy(key + klen, &w, sizeof w); /* group key + window start */
+            struct went *we = wtab_get(&q->wtab, wkey_hash(key, klen + sizeof w), key,
+                                       klen + sizeof w);
+            if (!we) {
                 if (!state_room(q, sizeof *we + klen + 64 * (q->ngroup + q->naggs)))
                     continue;
                 we = went_new(q, g, key, klen, w, w + size);
-                if (sl_hmap_put(&q->wmap, mk, (uint64_t)(uintptr_t)we)) {
-                    went_free(q, we);
-                    continue;
-                }
+                wtab_put(&q->wtab, we);
             }
             went_add(q, we, aggv, ts, seq);
             accepted = true;

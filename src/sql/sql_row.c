@@ -77,6 +77,20 @@ static void value_place8(struct sl_value *dst, const struct sl_value *src, char 
     }
 }
 
+size_t sq_values_extra(const struct sl_value *v, uint32_t n)
+{
+    size_t extra = 0;
+    for (uint32_t i = 0; i < n; i++)
+        extra += value_extra8(&v[i]);
+    return extra;
+}
+
+void sq_values_place(struct sl_value *dst, const struct sl_value *src, uint32_t n, char **p)
+{
+    for (uint32_t i = 0; i < n; i++)
+        value_place8(&dst[i], &src[i], p);
+}
+
 struct sq_srow *sq_srow_new(const struct sl_value *v, uint32_t n, int64_t ts, uint64_t seq)
 {
     size_t extra = 0;
