@@ -92,11 +92,12 @@ struct xsql {
     struct sl_batch **full;
     uint32_t nfull, capfull;
     struct sl_batch *errs;
+    struct sl_batch *late; /* <name>.late during process() */
     struct sl_component *comp;
     char **outputs; /* topics that leave the transform (NULL: every written topic) */
     char **out_streams;
     uint32_t noutputs;
-    sl_sym sym_stream, sym_rowtime, sym_ws, sym_we, sym_tomb;
+    sl_sym sym_stream, sym_rowtime, sym_ws, sym_we, sym_tomb, sym_query, sym_source;
     atomic_uint_fast64_t decode_errors;
     struct sl_log_limit lim;
     /* guarded_by: lock (with everything above that changes after init) */
@@ -146,6 +147,27 @@ static void on_error(void *ud, const char *query, const char *msg)
         snprintf(m, sizeof m, "%s: %s", query, msg);
         sl_error_event(s->errs, s->comp->name, m, NULL, 0, NULL, 0, -1);
     }
+}
+
+/* a late record: an event on `<name>.late` with the record's columns, @sql.query, @sql.source */
+static void on_late(void *ud, const char *query, const char *source, const struct sl_value *rec,
+                    int64_t ts_ms)
+{
+    struct xsql *s = ud;
+    if (!s->late)
+        return;
+    struct sl_event *ev = sl_batch_push(s->late);
+    if (!ev)
+        return;
+    ev->ts_ns = ts_ms * 1000000;
+    struct sl_value v;
+    for (uint32_t i = 0; rec->type == SL_V_MAP && i < rec->len; i++)
+        if (!sl_value_copy(&s->late->arena, &rec->u.map[i].val, &v))
+            sl_event_set(s->late, ev,
+                         sl_sym_intern(rec->u.map[i].key.ptr, rec->u.map[i].key.len), v);
+    sl_event_set_str(s->late, ev, s->sym_query, query, strlen(query));
+    sl_event_set_str(s->late, ev, s->sym_source, source, strlen(source));
+    sl_event_set(s->late, ev, s->sym_rowtime, sl_value_int(ts_ms));
 }
 
 static bool wanted(struct xsql *s, const char *topic, const char **stream)
@@ -462,7 +484,9 @@ static void replay(struct xsql *s, const struct sql_conf *cf)
     set_outputs(s, cf, NULL);
 }
 
-static int sql_init(struct sl_component *c, struct sl_diag *d)
+static void sql_fini(struct sl_component *c);
+
+static int sql_init_state(struct sl_component *c, struct sl_diag *d)
 {
     const struct sql_conf *cf = c->conf;
     if (!cf->statements == !cf->file)
@@ -479,6 +503,9 @@ static int sql_init(struct sl_component *c, struct sl_diag *d)
     struct sl_sql_engine_opts o = {.compat06 = cf->compat == 1};
     s->eng = sl_sql_engine_new(&o, on_emit, s);
     sl_sql_engine_on_error(s->eng, on_error, s);
+    sl_sql_engine_on_late(s->eng, on_late, s);
+    s->sym_query = sl_sym_intern_c("@sql.query");
+    s->sym_source = sl_sym_intern_c("@sql.source");
     size_t len = 0;
     char *text = cf->file ? read_file(cf->file, &len, d) : sl_xstrdup(cf->statements);
     if (!text)
@@ -514,6 +541,17 @@ static int sql_init(struct sl_component *c, struct sl_diag *d)
     if (cf->state_file)
         replay(s, cf);
     return 0;
+}
+
+/* the core does not fini a component whose init failed: undo what was built */
+static int sql_init(struct sl_component *c, struct sl_diag *d)
+{
+    int rc = sql_init_state(c, d);
+    if (rc) {
+        sql_fini(c);
+        c->state = NULL;
+    }
+    return rc;
 }
 
 static void sql_fini(struct sl_component *c)
@@ -580,6 +618,8 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
     sl_mutex_lock(&s->lock);
     s->out = out;
     s->errs = sl_xf_errors(x);
+    struct sl_batch *late = sl_batch_new();
+    s->late = late;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
         const char *t = topic;
@@ -607,7 +647,12 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
     s->nfull = s->capfull = 0;
     s->out = NULL;
     s->errs = NULL;
+    s->late = NULL;
     sl_mutex_unlock(&s->lock);
+    if (late->count)
+        sl_xf_emit(x, 2, late); /* <name>.late */
+    else
+        sl_batch_unref(late);
     sl_arena_fini(&tmp);
     sl_batch_unref(b);
     /* full batches first, in order (downstream runs outside the lock) */
@@ -646,6 +691,8 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
     return n;
 }
 
+static const char *const sql_outputs[] = {"late", NULL};
+
 const struct sl_component_ops sl_xf_sql_ops = {
     .type = "sql",
     .kind = SL_KIND_TRANSFORM,
@@ -656,6 +703,7 @@ const struct sl_component_ops sl_xf_sql_ops = {
     .fini = sql_fini,
     .process = sql_process,
     .stats = sql_stats,
+    .outputs = sql_outputs,
 };
 
 /* ------------------------------------------------------------------ xf_sql.h: the API side */

@@ -1430,11 +1430,13 @@ static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t
 
 /* a late record to the engine's late callback: its source's columns as a map */
 static void report_late(struct sq_query *q, const struct sq_source *src, const struct sl_value *v,
-                        int64_t ts)
+                        int64_t ts, const char *why)
 {
     struct sl_sql_engine *e = q->e;
-    if (!e->on_late)
+    if (!e->on_late) {
+        sq_record_error(e, q->id, "late record at %lld dropped (%s)", (long long)ts, why);
         return;
+    }
     struct sl_kv *m = sl_arena_alloc(&e->row_arena, (src->ncols ? src->ncols : 1) * sizeof *m);
     if (!m)
         return;
@@ -1676,8 +1678,7 @@ static void agg_session(struct sq_query *q, const struct sl_value *row, const st
     int64_t late_line = q->e->opts.compat06 ? q->st - q->grace : q->st - q->grace - gap;
     if (end < late_line) {
         q->e->st.late++;
-        sq_record_error(q->e, q->id, "late record at %lld dropped (session closed)", (long long)ts);
-        report_late(q, q->in[0].s, row, ts);
+        report_late(q, q->in[0].s, row, ts, "its session closed");
         if (!ss->n) {
             sl_hmap_del(&q->wmap, mk);
             sl_free(ss->w);
@@ -1772,8 +1773,6 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
             if (size && w + size <= q->st - q->grace) {
                 late = true;
                 e->st.late++;
-                sq_record_error(e, q->id, "late record at %lld dropped for window [%lld, %lld)",
-                                (long long)ts, (long long)w, (long long)(w + size));
                 if (!adv)
                     break;
                 continue;
@@ -1795,7 +1794,7 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
                 break;
         }
         if (late && !accepted)
-            report_late(q, q->in[0].s, row, ts); /* no window took it */
+            report_late(q, q->in[0].s, row, ts, "its windows closed"); /* none took it */
     }
     if (key != kstack)
         sl_free(key);
@@ -1982,9 +1981,7 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
             return;
         }
         e->st.late++;
-        sq_record_error(e, q->id, "late record at %lld dropped (join window closed)",
-                        (long long)ts);
-        report_late(q, in->s, r->v, ts);
+        report_late(q, in->s, r->v, ts, "the join window closed");
         return;
     }
     if (J->has_grace && advanced)
