@@ -13,6 +13,7 @@
     X(sl_in_generator_ops)                                                                         \
     X(sl_in_tcp_ops)                                                                               \
     X(sl_in_http_ops)                                                                              \
+    X(sl_in_partout_ops)                                                                           \
     X(sl_in_zmq_ops)                                                                               \
     X(sl_in_commands_ops)                                                                          \
     X(sl_in_kafka_ops)                                                                             \
