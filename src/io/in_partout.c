@@ -388,6 +388,10 @@ static int build_events(struct partout_state *s, struct sl_batch *b,
     return 0;
 }
 
+static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connection *conn,
+                                       struct sl_batch *b, uint32_t nev, uint64_t total,
+                                       const char *uuid, size_t uuid_len, bool legacy);
+
 static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection *conn,
                                    struct request *rq, bool legacy)
 {
@@ -459,6 +463,25 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
         return error_answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
     uint32_t nev = b->count;
+    /* once emitted, b (and pb, which points into it) belongs to the pipeline: keep copies */
+    uint64_t total = pb.total;
+    char uuid_buf[256];
+    size_t uuid_len = pb.uuid.len;
+    char *uuid = uuid_len < sizeof(uuid_buf) ? uuid_buf : sl_xmalloc(uuid_len + 1);
+    if (uuid_len)
+        memcpy(uuid, pb.uuid.ptr, uuid_len);
+    enum MHD_Result ret = answer_accepted(c, conn, b, nev, total, uuid, uuid_len, legacy);
+    if (uuid != uuid_buf)
+        sl_free(uuid);
+    return ret;
+}
+
+/* Emit b (nev events, total counts; consumed), count it into Em and answer. */
+static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connection *conn,
+                                       struct sl_batch *b, uint32_t nev, uint64_t total,
+                                       const char *uuid, size_t uuid_len, bool legacy)
+{
+    struct partout_state *s = c->state;
     if (nev) {
         if (sl_source_stopping(c)) {
             sl_batch_unref(b);
@@ -476,12 +499,12 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
     struct sl_partout_settings st;
     sl_mutex_lock(&s->lock);
     int64_t now = sl_clock_mono_ns();
-    sl_partout_policy_record(s->policy, pb.uuid.ptr, pb.uuid.len, pb.total, now);
-    sl_partout_policy_settings(s->policy, pb.uuid.ptr, pb.uuid.len, now, &st);
+    sl_partout_policy_record(s->policy, uuid, uuid_len, total, now);
+    sl_partout_policy_settings(s->policy, uuid, uuid_len, now, &st);
     sl_mutex_unlock(&s->lock);
     bump(s, legacy ? ST_LEGACY : ST_AGGREGATES);
     atomic_fetch_add_explicit(&s->st[ST_LEAVES], nev, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->st[ST_COUNTS], pb.total, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->st[ST_COUNTS], total, memory_order_relaxed);
     struct sl_buf out;
     sl_buf_init(&out, 4096);
     if (legacy) {
@@ -490,7 +513,7 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
     }
     sl_buf_putc(&out, '{');
     put_settings(&out, &st);
-    sl_buf_appendf(&out, ",\"accepted\":%u,\"count\":%llu}\n", nev, (unsigned long long)pb.total);
+    sl_buf_appendf(&out, ",\"accepted\":%u,\"count\":%llu}\n", nev, (unsigned long long)total);
     return respond(conn, MHD_HTTP_OK, &out, "application/json");
 }
 
@@ -575,7 +598,7 @@ static int read_pem(struct sl_component *c, const char *opt, const char *path, c
     return 0;
 }
 
-static int partout_init(struct sl_component *c, struct sl_diag *d)
+static int init_inner(struct sl_component *c, struct sl_diag *d)
 {
     struct partout_conf *cf = c->conf;
     char host[256];
@@ -706,6 +729,19 @@ static int partout_init(struct sl_component *c, struct sl_diag *d)
                            tls ? " (check tls_cert / tls_key)" : "");
     }
     return 0;
+}
+
+static void partout_fini(struct sl_component *c);
+
+/* An init that fails frees what it built (fini is not called then). */
+static int partout_init(struct sl_component *c, struct sl_diag *d)
+{
+    int rc = init_inner(c, d);
+    if (rc) {
+        partout_fini(c);
+        c->state = NULL;
+    }
+    return rc;
 }
 
 static int partout_run(struct sl_component *c)
