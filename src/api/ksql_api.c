@@ -510,10 +510,17 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* worker thread, under the transform's lock */
+/* worker threads, under the lock of the transform's shard that wrote r: several at once when
+ * the transform is sharded, each shard counting the LIMIT on its own, so the limit is applied
+ * here too (q->limit is set before the first call, under all the shards' locks) */
 static void push_tap(void *ud, const struct sl_sql_record *r)
 {
     struct push *q = ud;
+    sl_mutex_lock(&q->lock);
+    bool past = q->limit >= 0 && q->seen >= (uint64_t)q->limit;
+    sl_mutex_unlock(&q->lock);
+    if (past)
+        return;
     struct sl_buf b;
     sl_buf_init(&b, 16u << 20);
     if (q->stream_fmt) {
@@ -525,6 +532,11 @@ static void push_tap(void *ud, const struct sl_sql_record *r)
     }
     char *line = sl_buf_steal(&b, NULL);
     sl_mutex_lock(&q->lock);
+    if (q->limit >= 0 && q->seen >= (uint64_t)q->limit) {
+        sl_mutex_unlock(&q->lock);
+        sl_free(line);
+        return;
+    }
     q->seen++;
     if (!line || q->count == PUSH_MAX_ROWS) {
         q->dropped++;

@@ -11,6 +11,7 @@
  *         ...
  *       outputs: [STR_MODLOAD_ENRICHED]   # default: every stream/table a query writes
  *       state_file: /var/lib/sluice/ksql.jsonl # statements accepted over REST (optional)
+ *       shard_by: computer_name  # state in `shards` engines (default: one per worker)
  *
  * An event enters the topic of the input it came from (`topics`), or the topic named by its
  * `topic_field`, or `topic`. Its fields are the record's value (JSON field names are matched
@@ -35,13 +36,24 @@
  * is not saved: it is rebuilt from what the inputs deliver again (docs/sql.md "Restart").
  * Push queries (REST /query) are taps: their records go to the caller's callback.
  *
- * DESIGN: one engine per transform (sql_engine.h), its state guarded by one mutex: records are
- * processed in arrival order, as ksqlDB processes a partition. Output events are built in a
- * batch of their own and emitted after the lock is released. API threads take the same mutex.
+ * DESIGN: N engines per transform (sql_engine.h), each with its own mutex: a shard. Without
+ * `shard_by` N is 1 and records are processed in arrival order, as ksqlDB processes a
+ * partition. With it, a worker routes its batch first (the hash of each event's shard_by value
+ * as text; events without it by their record key, else shard 0), counting-sorts it by shard
+ * keeping arrival order, and takes each shard's lock once per batch, as the profiler does
+ * (xf_profiler.c explains why a lock per shard per batch beats handing batches to owning
+ * workers). A shard is then one partition: in order within it, none across. This is right only
+ * when every piece of state is keyed by the shard field, which xf_sql_shard.c checks before a
+ * statement runs. Statements (config, state file, REST) run on shard 0 and, when they succeed
+ * there, on every other shard, holding every shard's lock (ascending; process() holds one at a
+ * time), so the catalogs and query ids stay identical; catalog reads (SHOW, DESCRIBE) use shard
+ * 0. Output events are built in the worker's own batches (struct emit_ctx, lent to a shard
+ * while it is locked) and emitted after the locks are released. Stats are summed over shards.
  */
 #include "io/xf_sql.h"
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "core/component.h"
 #include "core/event.h"
@@ -67,6 +79,9 @@ struct sql_conf {
     struct sl_strlist outputs;
     int compat;
     char *state_file;
+    char *shard_by;
+    int64_t shards;
+    uint64_t max_state_bytes;
 };
 
 struct tap {
@@ -81,18 +96,37 @@ struct qentry {
     uint32_t entry;
 };
 
-struct xsql {
+/* where the records one process() call emits go (the worker's, set on a shard while it is
+ * locked) */
+struct emit_ctx {
+    struct sl_batch *out;
+    struct sl_batch **full; /* full batches, in order */
+    uint32_t nfull, capfull;
+    struct sl_batch *errs; /* <name>.errors */
+    struct sl_batch *late; /* <name>.late */
+};
+
+struct xsql;
+
+/* one engine and the lock that serialises it */
+struct shard {
     struct sl_sql_engine *eng;
     struct sl_mutex lock;
+    struct xsql *x;
+    struct emit_ctx *ctx; /* guarded_by: lock (during process(), else NULL) */
+};
+
+#define MAX_SHARDS 256
+
+struct xsql {
+    struct shard *shards;
+    uint32_t nshards;
+    struct sl_path shard_path;
+    bool has_shard;
+    struct sl_sqlcat_shard shcfg; /* the check's view of shard_by */
     struct sl_path topic_path;
     bool has_topic_path;
     struct sl_path key_path;
-    /* during process(): where emitted records go (full batches wait in `full`) */
-    struct sl_batch *out;
-    struct sl_batch **full;
-    uint32_t nfull, capfull;
-    struct sl_batch *errs;
-    struct sl_batch *late; /* <name>.late during process() */
     struct sl_component *comp;
     char **outputs; /* topics that leave the transform (NULL: every written topic) */
     char **out_streams;
@@ -100,7 +134,8 @@ struct xsql {
     sl_sym sym_stream, sym_rowtime, sym_ws, sym_we, sym_tomb, sym_query, sym_source;
     atomic_uint_fast64_t decode_errors;
     struct sl_log_limit lim;
-    /* guarded_by: lock (with everything above that changes after init) */
+    /* guarded_by: every shard's lock (with everything above that changes after init): written
+     * holding all of them (the API side), read holding any one (on_emit) */
     struct tap **taps;
     uint32_t ntaps;
     struct qentry *qents;
@@ -134,18 +169,30 @@ static const struct sl_option sql_opts[] = {
      "a file where statements accepted over the REST API are kept (appended), replayed after "
      "`statements` at start",
      NULL, 0, 0, 0},
+    {"shard_by", SL_OPT_STRING, NULL, offsetof(struct sql_conf, shard_by),
+     "a field (path) to shard state by: `shards` engines, each event to the one its value "
+     "hashes to; every stateful query must be keyed by it (checked)",
+     NULL, 0, 0, 0},
+    {"shards", SL_OPT_INT, "0", offsetof(struct sql_conf, shards),
+     "engines when shard_by is set (0: the pipeline's worker count)", NULL, 0, MAX_SHARDS, 0},
+    {"max_state_bytes", SL_OPT_SIZE, "1GiB", offsetof(struct sql_conf, max_state_bytes),
+     "state (tables, join buffers, windows) one query may keep, over all shards; records "
+     "beyond it are dropped and counted",
+     NULL, 0, 0, 0},
     {0},
 };
 
+/* the engine's callbacks run under their shard's lock */
 static void on_error(void *ud, const char *query, const char *msg)
 {
-    struct xsql *s = ud;
+    struct shard *sh = ud;
+    struct xsql *s = sh->x;
     atomic_fetch_add_explicit(&s->decode_errors, 1, memory_order_relaxed);
     sl_log_ratelimited(&s->lim, 1, SL_LOG_WARN, s->comp->name, "%s: %s", query, msg);
-    if (s->errs) {
+    if (sh->ctx && sh->ctx->errs) {
         char m[640];
         snprintf(m, sizeof m, "%s: %s", query, msg);
-        sl_error_event(s->errs, s->comp->name, m, NULL, 0, NULL, 0, -1);
+        sl_error_event(sh->ctx->errs, s->comp->name, m, NULL, 0, NULL, 0, -1);
     }
 }
 
@@ -153,21 +200,22 @@ static void on_error(void *ud, const char *query, const char *msg)
 static void on_late(void *ud, const char *query, const char *source, const struct sl_value *rec,
                     int64_t ts_ms)
 {
-    struct xsql *s = ud;
-    if (!s->late)
+    struct shard *sh = ud;
+    struct xsql *s = sh->x;
+    struct sl_batch *late = sh->ctx ? sh->ctx->late : NULL;
+    if (!late)
         return;
-    struct sl_event *ev = sl_batch_push(s->late);
+    struct sl_event *ev = sl_batch_push(late);
     if (!ev)
         return;
     ev->ts_ns = ts_ms * 1000000;
     struct sl_value v;
     for (uint32_t i = 0; rec->type == SL_V_MAP && i < rec->len; i++)
-        if (!sl_value_copy(&s->late->arena, &rec->u.map[i].val, &v))
-            sl_event_set(s->late, ev,
-                         sl_sym_intern(rec->u.map[i].key.ptr, rec->u.map[i].key.len), v);
-    sl_event_set_str(s->late, ev, s->sym_query, query, strlen(query));
-    sl_event_set_str(s->late, ev, s->sym_source, source, strlen(source));
-    sl_event_set(s->late, ev, s->sym_rowtime, sl_value_int(ts_ms));
+        if (!sl_value_copy(&late->arena, &rec->u.map[i].val, &v))
+            sl_event_set(late, ev, sl_sym_intern(rec->u.map[i].key.ptr, rec->u.map[i].key.len), v);
+    sl_event_set_str(late, ev, s->sym_query, query, strlen(query));
+    sl_event_set_str(late, ev, s->sym_source, source, strlen(source));
+    sl_event_set(late, ev, s->sym_rowtime, sl_value_int(ts_ms));
 }
 
 static bool wanted(struct xsql *s, const char *topic, const char **stream)
@@ -187,22 +235,25 @@ static int copy_value(struct sl_batch *b, const struct sl_value *v, struct sl_va
 
 static void on_emit(void *ud, const struct sl_sql_record *r)
 {
-    struct xsql *s = ud;
+    struct shard *sh = ud;
+    struct xsql *s = sh->x;
+    struct emit_ctx *cx = sh->ctx;
     const char *stream = NULL;
     for (uint32_t i = 0; i < s->ntaps; i++)
         if (strcmp(s->taps[i]->topic, r->topic) == 0)
             s->taps[i]->fn(s->taps[i]->ud, r);
-    if (!s->out || !wanted(s, r->topic, &stream))
+    if (!cx || !cx->out || !wanted(s, r->topic, &stream))
         return;
-    if (sl_batch_full(s->out)) {
-        if (s->nfull == s->capfull) {
-            s->capfull = s->capfull ? 2 * s->capfull : 4;
-            s->full = sl_xrealloc(s->full, s->capfull * sizeof *s->full);
+    if (sl_batch_full(cx->out)) {
+        if (cx->nfull == cx->capfull) {
+            cx->capfull = cx->capfull ? 2 * cx->capfull : 4;
+            cx->full = sl_xrealloc(cx->full, cx->capfull * sizeof *cx->full);
         }
-        s->full[s->nfull++] = s->out;
-        s->out = sl_batch_new();
+        cx->full[cx->nfull++] = cx->out;
+        cx->out = sl_batch_new();
     }
-    struct sl_event *ev = sl_batch_push(s->out);
+    struct sl_batch *out = cx->out;
+    struct sl_event *ev = sl_batch_push(out);
     if (!ev)
         return;
     ev->ts_ns = r->ts_ms * 1000000;
@@ -211,27 +262,27 @@ static void on_emit(void *ud, const struct sl_sql_record *r)
     if (r->key && r->key->type == SL_V_MAP) {
         for (uint32_t i = 0; i < r->key->len; i++) {
             const struct sl_kv *kv = &r->key->u.map[i];
-            if (!copy_value(s->out, &kv->val, &v))
-                sl_event_set(s->out, ev, sl_sym_intern(kv->key.ptr, kv->key.len), v);
+            if (!copy_value(out, &kv->val, &v))
+                sl_event_set(out, ev, sl_sym_intern(kv->key.ptr, kv->key.len), v);
         }
     } else if (r->key && r->key->type != SL_V_NULL && r->key_name) {
-        if (!copy_value(s->out, r->key, &v))
-            sl_event_set(s->out, ev, sl_sym_intern_c(r->key_name), v);
+        if (!copy_value(out, r->key, &v))
+            sl_event_set(out, ev, sl_sym_intern_c(r->key_name), v);
     }
     if (r->value && r->value->type == SL_V_MAP) {
         for (uint32_t i = 0; i < r->value->len; i++) {
             const struct sl_kv *kv = &r->value->u.map[i];
-            if (!copy_value(s->out, &kv->val, &v))
-                sl_event_set(s->out, ev, sl_sym_intern(kv->key.ptr, kv->key.len), v);
+            if (!copy_value(out, &kv->val, &v))
+                sl_event_set(out, ev, sl_sym_intern(kv->key.ptr, kv->key.len), v);
         }
     } else {
-        sl_event_set(s->out, ev, s->sym_tomb, sl_value_bool(true));
+        sl_event_set(out, ev, s->sym_tomb, sl_value_bool(true));
     }
-    sl_event_set_str(s->out, ev, s->sym_stream, stream, strlen(stream));
-    sl_event_set(s->out, ev, s->sym_rowtime, sl_value_int(r->ts_ms));
+    sl_event_set_str(out, ev, s->sym_stream, stream, strlen(stream));
+    sl_event_set(out, ev, s->sym_rowtime, sl_value_int(r->ts_ms));
     if (r->windowed) {
-        sl_event_set(s->out, ev, s->sym_ws, sl_value_int(r->window_start_ms));
-        sl_event_set(s->out, ev, s->sym_we, sl_value_int(r->window_end_ms));
+        sl_event_set(out, ev, s->sym_ws, sl_value_int(r->window_start_ms));
+        sl_event_set(out, ev, s->sym_we, sl_value_int(r->window_end_ms));
     }
 }
 
@@ -275,7 +326,7 @@ static int set_outputs(struct xsql *s, const struct sql_conf *cf, struct sl_diag
 {
     free_outputs(s);
     struct sl_sql_source_info *info = NULL;
-    uint32_t ninfo = sl_sql_engine_sources(s->eng, &info);
+    uint32_t ninfo = sl_sql_engine_sources(s->shards[0].eng, &info);
     s->outputs = sl_xcalloc(ninfo + 1, sizeof *s->outputs);
     s->out_streams = sl_xcalloc(ninfo + 1, sizeof *s->out_streams);
     for (size_t i = 0; i < cf->outputs.count; i++) {
@@ -300,6 +351,70 @@ static int set_outputs(struct xsql *s, const struct sql_conf *cf, struct sl_diag
             }
     sl_free(info);
     return 0;
+}
+
+/* ---- statements on every shard */
+
+static void lock_all(struct xsql *s)
+{
+    for (uint32_t i = 0; i < s->nshards; i++)
+        sl_mutex_lock(&s->shards[i].lock);
+}
+
+static void unlock_all(struct xsql *s)
+{
+    for (uint32_t i = s->nshards; i-- > 0;)
+        sl_mutex_unlock(&s->shards[i].lock);
+}
+
+static int shard_check(void *ud, struct sl_sql_engine *e, const struct sl_sql_stmt *st,
+                       struct sl_diag *d)
+{
+    struct xsql *s = ud;
+    return s->has_shard ? sl_sqlcat_shard_check(e, &s->shcfg, st, d) : 0;
+}
+
+struct fwd_ctx {
+    struct xsql *s;
+    sl_sqlcat_result_fn cb;
+    void *ud;
+};
+
+/* after each statement on shard 0: the same on the others when it succeeded */
+static int fwd_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_result *r)
+{
+    struct fwd_ctx *f = ud;
+    struct xsql *s = f->s;
+    if (!r->rc && s->nshards > 1) {
+        struct sl_buf b;
+        sl_buf_init(&b, 16u << 20);
+        sl_buf_puts(&b, r->text);
+        sl_buf_puts(&b, ";");
+        for (uint32_t k = 1; k < s->nshards; k++) {
+            struct sl_diag d;
+            sl_diag_init(&d);
+            if (sl_sql_engine_exec(s->shards[k].eng, b.ptr, b.len, NULL, &d))
+                sl_log(SL_LOG_ERROR, s->comp->name,
+                       "shard %u refused a statement shard 0 accepted (%s): %s", k, d.msg, r->text);
+        }
+        sl_buf_fini(&b);
+    }
+    for (uint32_t k = 1; k < s->nshards; k++)
+        sl_sqlcat_sync_ids(s->shards[k].eng, e);
+    return f->cb ? f->cb(f->ud, e, r) : 0;
+}
+
+/*
+ * A script on every shard, one statement at a time: checked (shard_by), run on shard 0, and
+ * when it succeeds there, on the others; cb sees shard 0's outcome once. The caller holds every
+ * shard's lock (or runs before the workers start).
+ */
+static int run_all(struct xsql *s, const char *script, size_t len, bool run_select,
+                   sl_sqlcat_result_fn cb, void *ud, struct sl_diag *d)
+{
+    struct fwd_ctx f = {s, cb, ud};
+    return sl_sqlcat_run_checked(s->shards[0].eng, script, len, run_select, shard_check, s, fwd_cb,
+                                 &f, d);
 }
 
 /* ---- the state file: one JSON object a line */
@@ -464,7 +579,7 @@ static void replay(struct xsql *s, const struct sql_conf *cf)
         }
         struct replay_ctx x = {s, s->nentries};
         sl_diag_init(&d);
-        int rc = sql.len ? sl_sqlcat_run(s->eng, sql.ptr, sql.len, false, replay_cb, &x, &d) : 0;
+        int rc = sql.len ? run_all(s, sql.ptr, sql.len, false, replay_cb, &x, &d) : 0;
         s->nentries++;
         if (rc) {
             failed++;
@@ -491,19 +606,46 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     const struct sql_conf *cf = c->conf;
     if (!cf->statements == !cf->file)
         return sl_diag_set(d, SL_ECONFIG, "sql: give either `statements` or `file`");
+    if (cf->shards > 1 && !cf->shard_by)
+        return sl_diag_set(d, SL_ECONFIG, "sql: `shards` needs `shard_by` (the field to shard by)");
     struct xsql *s = sl_xcalloc(1, sizeof *s);
     c->state = s;
     s->comp = c;
-    sl_mutex_init(&s->lock);
+    s->nshards = 1;
+    if (cf->shard_by) {
+        int w = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
+        s->nshards = cf->shards > 0 ? (uint32_t)cf->shards : w > 0 ? (uint32_t)w : 1;
+        if (s->nshards > MAX_SHARDS)
+            s->nshards = MAX_SHARDS;
+    }
     s->sym_stream = sl_sym_intern_c("@sql.stream");
     s->sym_rowtime = sl_sym_intern_c("@sql.rowtime");
     s->sym_ws = sl_sym_intern_c("@sql.windowstart");
     s->sym_we = sl_sym_intern_c("@sql.windowend");
     s->sym_tomb = sl_sym_intern_c("@sql.tombstone");
-    struct sl_sql_engine_opts o = {.compat06 = cf->compat == 1};
-    s->eng = sl_sql_engine_new(&o, on_emit, s);
-    sl_sql_engine_on_error(s->eng, on_error, s);
-    sl_sql_engine_on_late(s->eng, on_late, s);
+    /* the bound is per query over all shards: each engine gets its share */
+    uint64_t max = cf->max_state_bytes ? cf->max_state_bytes : 1ull << 30;
+    struct sl_sql_engine_opts o = {.compat06 = cf->compat == 1,
+                                   .max_state_bytes = (max + s->nshards - 1) / s->nshards};
+    s->shards = sl_xcalloc(s->nshards, sizeof *s->shards);
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->x = s;
+        sl_mutex_init(&sh->lock);
+        sh->eng = sl_sql_engine_new(&o, on_emit, sh);
+        sl_sql_engine_on_error(sh->eng, on_error, sh);
+        sl_sql_engine_on_late(sh->eng, on_late, sh);
+    }
+    const char *key_field = cf->key_field ? cf->key_field : "@kafka.key";
+    if (cf->shard_by) {
+        if (sl_path_init(&s->shard_path, cf->shard_by)) {
+            sl_component_diag_opt(c, "shard_by", d);
+            return sl_diag_set(d, SL_ECONFIG, "sql: bad shard_by");
+        }
+        s->has_shard = true;
+        s->shcfg.field = cf->shard_by;
+        s->shcfg.is_key = strcmp(cf->shard_by, key_field) == 0;
+    }
     s->sym_query = sl_sym_intern_c("@sql.query");
     s->sym_source = sl_sym_intern_c("@sql.source");
     size_t len = 0;
@@ -514,7 +656,7 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         len = strlen(text);
     struct sl_diag sd;
     sl_diag_init(&sd);
-    int rc = sl_sql_engine_exec(s->eng, text, len, NULL, &sd);
+    int rc = run_all(s, text, len, true, NULL, NULL, &sd);
     sl_free(text);
     if (rc) {
         if (cf->file) {
@@ -527,7 +669,7 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         sl_diag_hint(d, "%s", sd.hint);
         return sl_diag_set(d, SL_ECONFIG, "sql: statement line %u:%u: %s", sd.line, sd.col, sd.msg);
     }
-    if ((rc = sl_path_init(&s->key_path, cf->key_field ? cf->key_field : "@kafka.key")))
+    if ((rc = sl_path_init(&s->key_path, key_field)))
         return sl_diag_set(d, SL_ECONFIG, "sql: bad key_field");
     if (cf->topic_field) {
         if ((rc = sl_path_init(&s->topic_path, cf->topic_field)))
@@ -540,6 +682,8 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     }
     if (cf->state_file)
         replay(s, cf);
+    if (s->has_shard)
+        sl_log(SL_LOG_INFO, c->name, "state in %u shards by %s", s->nshards, cf->shard_by);
     return 0;
 }
 
@@ -559,7 +703,13 @@ static void sql_fini(struct sl_component *c)
     struct xsql *s = c->state;
     if (!s)
         return;
-    sl_sql_engine_free(s->eng);
+    for (uint32_t i = 0; s->shards && i < s->nshards; i++) {
+        sl_sql_engine_free(s->shards[i].eng);
+        sl_mutex_fini(&s->shards[i].lock);
+    }
+    sl_free(s->shards);
+    if (s->has_shard)
+        sl_path_fini(&s->shard_path);
     sl_path_fini(&s->key_path);
     if (s->has_topic_path)
         sl_path_fini(&s->topic_path);
@@ -573,7 +723,6 @@ static void sql_fini(struct sl_component *c)
     for (uint32_t i = 0; i < s->nqents; i++)
         sl_free(s->qents[i].id);
     sl_free(s->qents);
-    sl_mutex_fini(&s->lock);
     sl_free(s);
 }
 
@@ -599,6 +748,44 @@ static int event_map(struct sl_arena *a, const struct sl_event *ev, struct sl_va
     return 0;
 }
 
+/* The shard of an event: a hash of its shard_by value as text, or when it has none, of its
+ * record key (records without the field have a NULL shard column: no state is keyed by them,
+ * so any shard is right; the key keeps one key's records in order), else shard 0. */
+static uint32_t shard_of(const struct xsql *s, const struct sl_event *ev, struct sl_buf *scratch)
+{
+    const struct sl_value *v = sl_path_get(&s->shard_path, ev);
+    if (!v || v->type == SL_V_NULL)
+        v = sl_path_get(&s->key_path, ev);
+    if (!v || v->type == SL_V_NULL)
+        return 0;
+    struct sl_str t = sl_value_to_text(v, scratch);
+    return (uint32_t)(sl_hash64(t.ptr, t.len) % s->nshards);
+}
+
+/* one event into shard sh's engine (its lock held) */
+static void push_event(struct xsql *s, struct shard *sh, const struct sl_event *ev,
+                       const char *topic, struct sl_arena *tmp)
+{
+    char tbuf[256];
+    const char *t = topic;
+    if (s->has_topic_path) {
+        const struct sl_value *tv = sl_path_get(&s->topic_path, ev);
+        if (tv && tv->type == SL_V_STRING && tv->len < sizeof tbuf) {
+            memcpy(tbuf, tv->u.s, tv->len);
+            tbuf[tv->len] = 0;
+            t = tbuf;
+        }
+    }
+    if (!t)
+        return;
+    struct sl_value val;
+    if (event_map(tmp, ev, &val))
+        return;
+    const struct sl_value *k = sl_path_get(&s->key_path, ev);
+    sl_sql_engine_push(sh->eng, t, k, &val, ev->ts_ns / 1000000);
+    sl_arena_reset(tmp);
+}
+
 static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
 {
     const struct sql_conf *cf = c->conf;
@@ -611,68 +798,83 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
             if (strcmp(cf->topics.items[i].key, from->name) == 0)
                 topic = cf->topics.items[i].val;
     }
-    struct sl_batch *out = sl_batch_new();
+    struct emit_ctx cx = {.out = sl_batch_new(), .errs = sl_xf_errors(x), .late = sl_batch_new()};
     struct sl_arena tmp;
     sl_arena_init(&tmp, 16384, 256u << 20);
-    char tbuf[256];
-    sl_mutex_lock(&s->lock);
-    s->out = out;
-    s->errs = sl_xf_errors(x);
-    struct sl_batch *late = sl_batch_new();
-    s->late = late;
-    for (uint32_t i = 0; i < b->count; i++) {
-        const struct sl_event *ev = &b->events[i];
-        const char *t = topic;
-        if (s->has_topic_path) {
-            const struct sl_value *tv = sl_path_get(&s->topic_path, ev);
-            if (tv && tv->type == SL_V_STRING && tv->len < sizeof tbuf) {
-                memcpy(tbuf, tv->u.s, tv->len);
-                tbuf[tv->len] = 0;
-                t = tbuf;
-            }
+    uint32_t n = b->count, ns = s->nshards;
+    if (ns == 1) {
+        struct shard *sh = &s->shards[0];
+        sl_mutex_lock(&sh->lock);
+        sh->ctx = &cx;
+        for (uint32_t i = 0; i < n; i++)
+            push_event(s, sh, &b->events[i], topic, &tmp);
+        sh->ctx = NULL;
+        sl_mutex_unlock(&sh->lock);
+    } else {
+        /* route (no lock), counting-sort by shard keeping arrival order, one lock per shard */
+        uint32_t *sid = sl_xmalloc(((size_t)2 * n + ns + 1) * sizeof *sid);
+        uint32_t *order = sid + n, *start = order + n;
+        memset(start, 0, (ns + 1) * sizeof *start);
+        struct sl_buf scratch;
+        sl_buf_init(&scratch, 1u << 20);
+        for (uint32_t i = 0; i < n; i++) {
+            sid[i] = shard_of(s, &b->events[i], &scratch);
+            start[sid[i] + 1]++;
         }
-        if (!t)
-            continue;
-        struct sl_value val;
-        if (event_map(&tmp, ev, &val))
-            continue;
-        const struct sl_value *k = sl_path_get(&s->key_path, ev);
-        sl_sql_engine_push(s->eng, t, k, &val, ev->ts_ns / 1000000);
-        sl_arena_reset(&tmp);
+        sl_buf_fini(&scratch);
+        for (uint32_t k = 0; k < ns; k++)
+            start[k + 1] += start[k];
+        for (uint32_t i = 0; i < n; i++)
+            order[start[sid[i]]++] = i;
+        for (uint32_t k = 0, from_i = 0; k < ns; k++) {
+            uint32_t to = start[k]; /* start[k] now ends shard k */
+            if (from_i == to)
+                continue;
+            struct shard *sh = &s->shards[k];
+            sl_mutex_lock(&sh->lock);
+            sh->ctx = &cx;
+            for (uint32_t i = from_i; i < to; i++)
+                push_event(s, sh, &b->events[order[i]], topic, &tmp);
+            sh->ctx = NULL;
+            sl_mutex_unlock(&sh->lock);
+            from_i = to;
+        }
+        sl_free(sid);
     }
-    out = s->out;
-    struct sl_batch **full = s->full;
-    uint32_t nfull = s->nfull;
-    s->full = NULL;
-    s->nfull = s->capfull = 0;
-    s->out = NULL;
-    s->errs = NULL;
-    s->late = NULL;
-    sl_mutex_unlock(&s->lock);
-    if (late->count)
-        sl_xf_emit(x, 2, late); /* <name>.late */
+    if (cx.late->count)
+        sl_xf_emit(x, 2, cx.late); /* <name>.late */
     else
-        sl_batch_unref(late);
+        sl_batch_unref(cx.late);
     sl_arena_fini(&tmp);
     sl_batch_unref(b);
-    /* full batches first, in order (downstream runs outside the lock) */
-    for (uint32_t i = 0; i < nfull; i++)
-        sl_xf_emit(x, 0, full[i]);
-    sl_free(full);
-    if (!out->count) {
-        sl_batch_unref(out);
+    /* full batches first, in order (downstream runs outside the locks) */
+    for (uint32_t i = 0; i < cx.nfull; i++)
+        sl_xf_emit(x, 0, cx.full[i]);
+    sl_free(cx.full);
+    if (!cx.out->count) {
+        sl_batch_unref(cx.out);
         return NULL;
     }
-    return out;
+    return cx.out;
 }
 
 static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
 {
     struct xsql *s = c->state;
-    struct sl_sql_engine_stats st;
-    sl_mutex_lock(&s->lock);
-    sl_sql_engine_stats(s->eng, &st);
-    sl_mutex_unlock(&s->lock);
+    struct sl_sql_engine_stats st = {0};
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        struct sl_sql_engine_stats one;
+        sl_mutex_lock(&s->shards[i].lock);
+        sl_sql_engine_stats(s->shards[i].eng, &one);
+        sl_mutex_unlock(&s->shards[i].lock);
+        st.records_in += one.records_in;
+        st.records_out += one.records_out;
+        st.decode_errors += one.decode_errors;
+        st.eval_errors += one.eval_errors;
+        st.late += one.late;
+        st.state_full += one.state_full;
+        st.state_bytes += one.state_bytes;
+    }
     size_t n = 0;
     out[n++] = (struct sl_comp_stat){"sluice_sql_records_in", "records entering the SQL engine",
                                      false, (double)st.records_in};
@@ -686,8 +888,12 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[n++] = (struct sl_comp_stat){"sluice_sql_late_records",
                                      "records dropped beyond a window's grace or a join's window",
                                      false, (double)st.late};
-    out[n++] = (struct sl_comp_stat){"sluice_sql_state_bytes", "bytes of tables, windows, joins",
-                                     true, (double)st.state_bytes};
+    out[n++] = (struct sl_comp_stat){"sluice_sql_state_full",
+                                     "records dropped: a query's state reached max_state_bytes",
+                                     false, (double)st.state_full};
+    out[n++] = (struct sl_comp_stat){"sluice_sql_state_bytes",
+                                     "bytes of tables, windows, joins (all shards)", true,
+                                     (double)st.state_bytes};
     return n;
 }
 
@@ -786,11 +992,11 @@ int sl_xf_sql_run(struct sl_component *c, const char *script, size_t len,
     x.props = sl_xcalloc(nprops + 1, sizeof *x.props);
     for (uint32_t i = 0; i < nprops; i++)
         x.props[x.nprops++] = props[i];
-    sl_mutex_lock(&s->lock);
-    int rc = sl_sqlcat_run(s->eng, script, len, false, run_cb, &x, d);
+    lock_all(s);
+    int rc = run_all(s, script, len, false, run_cb, &x, d);
     if (x.changed)
         set_outputs(s, c->conf, NULL);
-    sl_mutex_unlock(&s->lock);
+    unlock_all(s);
     sl_free(x.props);
     return rc;
 }
@@ -831,12 +1037,12 @@ int sl_xf_sql_query_start(struct sl_component *c, const char *sql, size_t len, s
     sl_arena_fini(&a);
     if (prc)
         return prc;
-    sl_mutex_lock(&s->lock);
-    int rc = sl_sqlcat_run(s->eng, sql, len, true, start_cb, &x, d);
+    lock_all(s);
+    int rc = run_all(s, sql, len, true, start_cb, &x, d);
     if (!rc && !x.id)
         rc = sl_diag_set(d, SL_EINVAL, "/query runs one SELECT ... EMIT CHANGES statement");
     if (!rc)
-        rc = sl_sqlcat_query_output(s->eng, x.id, out);
+        rc = sl_sqlcat_query_output(s->shards[0].eng, x.id, out);
     if (!rc) {
         struct tap *t = sl_xcalloc(1, sizeof *t);
         t->id = sl_xstrdup(x.id);
@@ -848,7 +1054,7 @@ int sl_xf_sql_query_start(struct sl_component *c, const char *sql, size_t len, s
         *tapp = (struct sl_xf_sql_tap *)t;
         *limit = x.limit;
     }
-    sl_mutex_unlock(&s->lock);
+    unlock_all(s);
     return rc;
 }
 
@@ -858,7 +1064,7 @@ void sl_xf_sql_query_stop(struct sl_component *c, struct sl_xf_sql_tap *tap)
     struct tap *t = (struct tap *)tap;
     if (!t)
         return;
-    sl_mutex_lock(&s->lock);
+    lock_all(s);
     for (uint32_t i = 0; i < s->ntaps; i++)
         if (s->taps[i] == t) {
             memmove(&s->taps[i], &s->taps[i + 1], (s->ntaps - i - 1) * sizeof *s->taps);
@@ -867,11 +1073,13 @@ void sl_xf_sql_query_stop(struct sl_component *c, struct sl_xf_sql_tap *tap)
         }
     char q[96];
     snprintf(q, sizeof q, "TERMINATE `%s`;", t->id);
-    struct sl_diag d;
-    sl_diag_init(&d);
-    if (sl_sql_engine_exec(s->eng, q, strlen(q), NULL, &d))
-        sl_log(SL_LOG_WARN, c->name, "terminating %s: %s", t->id, d.msg);
-    sl_mutex_unlock(&s->lock);
+    for (uint32_t k = 0; k < s->nshards; k++) {
+        struct sl_diag d;
+        sl_diag_init(&d);
+        if (sl_sql_engine_exec(s->shards[k].eng, q, strlen(q), NULL, &d) && k == 0)
+            sl_log(SL_LOG_WARN, c->name, "terminating %s: %s", t->id, d.msg);
+    }
+    unlock_all(s);
     sl_free(t->id);
     sl_free(t->topic);
     sl_free(t);

@@ -6,8 +6,9 @@
  * Two layers:
  *   - sl_sqlcat_*: over a bare engine (xf_sql_cat.c), no locking: the caller serialises (the
  *     standalone shell owns its engine; the transform calls them under its lock).
- *   - sl_xf_sql_*: over a running `sql` transform: every call takes the transform's lock,
- *     the one its process() holds, so any thread (the API's) may call them.
+ *   - sl_xf_sql_*: over a running `sql` transform: every call takes the locks of all its
+ *     shards (its process() holds one at a time), so any thread (the API's) may call them.
+ *     Statements apply to every shard; catalog callbacks see shard 0's engine.
  */
 #ifndef SL_IO_XF_SQL_H
 #define SL_IO_XF_SQL_H
@@ -87,6 +88,45 @@ typedef int (*sl_sqlcat_result_fn)(void *ud, struct sl_sql_engine *e,
 int sl_sqlcat_run(struct sl_sql_engine *e, const char *script, size_t len, bool run_select,
                   sl_sqlcat_result_fn cb, void *ud, struct sl_diag *d);
 
+/*
+ * The same, with a check run on each parsed statement before it executes: non-zero refuses it
+ * (as if the engine had: cb sees that rc and d, the script stops). check may be NULL.
+ */
+typedef int (*sl_sqlcat_check_fn)(void *ud, struct sl_sql_engine *e, const struct sl_sql_stmt *st,
+                                  struct sl_diag *d);
+int sl_sqlcat_run_checked(struct sl_sql_engine *e, const char *script, size_t len, bool run_select,
+                          sl_sqlcat_check_fn check, void *check_ud, sl_sqlcat_result_fn cb,
+                          void *ud, struct sl_diag *d);
+
+/* Give dst the query-id counter of src: engines that run the same statements (the shards of
+ * one transform) keep naming their queries alike after a statement failed on src only. */
+void sl_sqlcat_sync_ids(struct sl_sql_engine *dst, const struct sl_sql_engine *src);
+
+/* ------------------------------------------------------------------ sharding (xf_sql_shard.c) */
+
+/* The field events are sharded by (`shard_by`), as the SQL sees it. */
+struct sl_sqlcat_shard {
+    const char *field; /* the field path as configured ("user"); a column matches it as ksqlDB
+                        * matches JSON fields (exactly, then upper-cased) */
+    bool is_key;       /* it is the transform's key_field: key columns carry it */
+};
+
+/*
+ * May st run on engines that each see one shard of the events? 0 for statements without a
+ * query, stateless queries, and stateful ones keyed by the shard field (GROUP BY includes a
+ * shard column; a join is on shard columns of both sides; every table a join or an aggregation
+ * reads is keyed by one; INSERT INTO keeps the target's shard column). Else SL_ECONFIG with d
+ * at the offending clause, naming the query (by the id it would get) and its key. Reads e's
+ * catalog: call with e serialised. Unknown sources pass (the engine reports them).
+ */
+int sl_sqlcat_shard_check(struct sl_sql_engine *e, const struct sl_sqlcat_shard *sh,
+                          const struct sl_sql_stmt *st, struct sl_diag *d);
+
+/* The columns of `source` known to carry the shard value on every row (names point into e's
+ * catalog, valid until its next exec); at most max. Returns the count (0: none, no source). */
+uint32_t sl_sqlcat_shard_columns(struct sl_sql_engine *e, const struct sl_sqlcat_shard *sh,
+                                 const char *source, const char **names, uint32_t max);
+
 /* ------------------------------------------------------------------ the transform */
 
 /* The `sql` transform named `name` in p, or the only one when name is NULL or "". NULL with a
@@ -110,8 +150,10 @@ int sl_xf_sql_run(struct sl_component *c, const char *script, size_t len,
                   const struct sl_xf_sql_prop *props, uint32_t nprops, sl_sqlcat_result_fn cb,
                   void *ud, struct sl_diag *d);
 
-/* Called for every record a transient query writes, on a worker thread, under the
- * transform's lock: copy what is needed, never block, never call back into the transform. */
+/* Called for every record a transient query writes, on a worker thread, under the lock of the
+ * shard that wrote it: with shard_by, from several worker threads at once (each shard applies
+ * the query's LIMIT on its own). Copy what is needed, never block, never call back into the
+ * transform. */
 typedef void (*sl_xf_sql_tap_fn)(void *ud, const struct sl_sql_record *r);
 struct sl_xf_sql_tap;
 

@@ -7,7 +7,8 @@
  * write it, a push query's output columns before its first row). Until the engine exports
  * that (asked for: sl_sql_engine_describe / sl_sql_engine_query_columns), this file reads the
  * catalog through sql_int.h, read-only, and copies everything it returns so nothing points
- * into the engine. It is the only file outside src/sql/ that includes sql_int.h.
+ * into the engine. It and xf_sql_shard.c (the same kind of reading, for sharding) are the only
+ * files outside src/sql/ that include sql_int.h.
  *
  * A script runs one statement at a time: each run sees a copy of the script in which every
  * byte outside that statement is a blank (newlines kept), so the engine's line:col stay the
@@ -198,6 +199,13 @@ int sl_sqlcat_query_output(struct sl_sql_engine *e, const char *id, struct sl_sq
 int sl_sqlcat_run(struct sl_sql_engine *e, const char *script, size_t len, bool run_select,
                   sl_sqlcat_result_fn cb, void *ud, struct sl_diag *d)
 {
+    return sl_sqlcat_run_checked(e, script, len, run_select, NULL, NULL, cb, ud, d);
+}
+
+int sl_sqlcat_run_checked(struct sl_sql_engine *e, const char *script, size_t len, bool run_select,
+                          sl_sqlcat_check_fn check, void *check_ud, sl_sqlcat_result_fn cb,
+                          void *ud, struct sl_diag *d)
+{
     struct sl_arena a;
     sl_arena_init(&a, 8192, 64u << 20);
     struct sl_sql_script *sc = NULL;
@@ -228,7 +236,7 @@ int sl_sqlcat_run(struct sl_sql_engine *e, const char *script, size_t len, bool 
             sd.col = st->pos.col;
             src = sl_diag_set(&sd, SL_EINVAL,
                               "SELECT statements run on the /query endpoint, not /ksql");
-        } else {
+        } else if (!check || !(src = check(check_ud, e, st, &sd))) {
             src = sl_sql_engine_exec(e, copy, len, &out, &sd);
         }
         const char *qid = NULL;
@@ -256,4 +264,9 @@ int sl_sqlcat_run(struct sl_sql_engine *e, const char *script, size_t len, bool 
     sl_free(copy);
     sl_arena_fini(&a);
     return rc;
+}
+
+void sl_sqlcat_sync_ids(struct sl_sql_engine *dst, const struct sl_sql_engine *src)
+{
+    dst->next_query_id = src->next_query_id;
 }
