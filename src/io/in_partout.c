@@ -344,6 +344,28 @@ static void put_settings(struct sl_buf *b, const struct sl_partout_settings *st)
                    (long long)st->period_secs, st->splay, st->level, (long long)st->alive_secs);
 }
 
+/* An error that still carries settings (400, 429): the master's own (level(Em), Ps(Em)), so an
+ * agent whose post was refused still learns how loud the fleet is. */
+static enum MHD_Result settings_error(struct sl_component *c, struct MHD_Connection *conn,
+                                      unsigned status, const char *msg)
+{
+    struct partout_state *s = c->state;
+    struct sl_partout_settings st;
+    sl_mutex_lock(&s->lock);
+    sl_partout_policy_settings(s->policy, NULL, 0, sl_clock_mono_ns(), &st);
+    sl_mutex_unlock(&s->lock);
+    st.level = st.master_level;
+    st.period_secs = st.master_period_secs;
+    struct sl_buf b;
+    sl_buf_init(&b, 8192);
+    sl_buf_puts(&b, "{\"error\":");
+    sl_json_write_string(&b, msg, strlen(msg));
+    sl_buf_putc(&b, ',');
+    put_settings(&b, &st);
+    sl_buf_puts(&b, "}\n");
+    return respond(conn, status, &b, "application/json");
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static void dead_letter(struct sl_component *c, const char *msg, const struct sl_buf *body,
@@ -430,7 +452,7 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
         sl_batch_unref(b);
         bump(s, ST_BAD);
         dead_letter(c, d.msg, &rq->body, where);
-        return error_answer(conn, MHD_HTTP_BAD_REQUEST, d.msg);
+        return settings_error(c, conn, MHD_HTTP_BAD_REQUEST, d.msg);
     }
     if (cf->keys) {
         sl_mutex_lock(&s->lock);
@@ -490,7 +512,8 @@ static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connec
         if (sl_source_try_emit(c, b) != 0) {
             sl_batch_unref(b);
             bump(s, ST_FULL);
-            return error_answer(conn, MHD_HTTP_TOO_MANY_REQUESTS, "pipeline full, retry later");
+            return settings_error(c, conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                                  "pipeline full, retry later");
         }
     } else {
         sl_batch_unref(b);

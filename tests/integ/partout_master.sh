@@ -111,6 +111,7 @@ st, body = post(json.dumps({"agent": {"uuid": "agent-1", "modules": {"fs": {"obj
 assert st == 400, (st, body)
 want = "$.agent.modules.fs.objects./etc/passwd.messages.changed.count: expected a non-negative integer"
 assert json.loads(body)["error"] == want, body
+assert json.loads(body)["aggregate_level"] == 0, body   # 400s carry the master's settings
 # inner counts must add up
 st, body = post(json.dumps({"agent": {"uuid": "agent-1", "count": 5, "modules": {"fs": {"count": 4}}}}))
 assert st == 400 and json.loads(body)["error"].startswith("$.agent.count: 5 does not equal"), body
