@@ -826,18 +826,34 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
             start[k + 1] += start[k];
         for (uint32_t i = 0; i < n; i++)
             order[start[sid[i]]++] = i;
-        for (uint32_t k = 0, from_i = 0; k < ns; k++) {
-            uint32_t to = start[k]; /* start[k] now ends shard k */
-            if (from_i == to)
-                continue;
-            struct shard *sh = &s->shards[k];
-            sl_mutex_lock(&sh->lock);
-            sh->ctx = &cx;
-            for (uint32_t i = from_i; i < to; i++)
-                push_event(s, sh, &b->events[order[i]], topic, &tmp);
-            sh->ctx = NULL;
-            sl_mutex_unlock(&sh->lock);
-            from_i = to;
+        /* shard k is order[start[k] - len(k), start[k]) (start[k] now ends it). Workers would
+         * convoy if all took the shards in the same order: each starts at its own, takes those
+         * free first (trylock), and waits only when every remaining one is busy. */
+        uint32_t left = 0;
+        for (uint32_t k = 0; k < ns; k++)
+            left += (k ? start[k - 1] : 0) != start[k];
+        for (uint32_t pass = 0; left; pass++) {
+            bool progress = false;
+            for (uint32_t j = 0; j < ns && left; j++) {
+                uint32_t k = (x->worker + j) % ns;
+                uint32_t from_i = k ? start[k - 1] : 0, to = start[k];
+                if (from_i == to || sid[order[from_i]] == UINT32_MAX)
+                    continue; /* empty, or done */
+                struct shard *sh = &s->shards[k];
+                if (!sl_mutex_trylock(&sh->lock)) {
+                    if (progress || pass == 0)
+                        continue;
+                    sl_mutex_lock(&sh->lock); /* all busy: wait for this one */
+                }
+                sh->ctx = &cx;
+                for (uint32_t i = from_i; i < to; i++)
+                    push_event(s, sh, &b->events[order[i]], topic, &tmp);
+                sh->ctx = NULL;
+                sl_mutex_unlock(&sh->lock);
+                sid[order[from_i]] = UINT32_MAX; /* done */
+                progress = true;
+                left--;
+            }
         }
         sl_free(sid);
     }

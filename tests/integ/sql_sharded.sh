@@ -103,11 +103,12 @@ transforms:
     shard_by: user
     shards: 2
     statements: "CREATE STREAM E (USER STRING, HOST STRING, V INT) WITH (kafka_topic='events', value_format='json');"
+    state_file: state.jsonl
 sinks:
   out: {type: file, inputs: [ksql], path: rest_out.json}
 YAML
-$SLUICE run -c rest.yaml --no-status --workers 2 2> log3.txt & PID=$!; PIDS+=($PID)
-wait_port $PORT
+start() { $SLUICE run -c rest.yaml --no-status --workers 2 2>> log3.txt & PID=$!; PIDS+=($PID); wait_port $PORT; }
+start
 ksql() { curl -s -o resp.json -w '%{http_code}' -XPOST "http://127.0.0.1:$PORT/ksql" --data-binary @-; }
 code=$(echo '{"ksql": "CREATE TABLE C AS SELECT USER, COUNT(*) AS N FROM E GROUP BY USER;"}' | ksql)
 expect_eq "aligned CTAS over REST" "$code" 200
@@ -136,5 +137,13 @@ PYEOF
 ok "push queries: the rows of both shards, LIMIT over all of them"
 sleep 0.5
 kill -TERM $PID; wait $PID || fail "exit status"
-n=$($PY -c 'import json; print(len(set(json.loads(l)["USER"] for l in open("rest_out.json") if json.loads(l).get("@sql.stream")=="C")))')
-expect_eq "REST CTAS ran on both shards" "$n" 20
+users() { $PY -c 'import json; print(len(set(json.loads(l)["USER"] for l in open("rest_out.json") if json.loads(l).get("@sql.stream")=="C")))'; }
+expect_eq "REST CTAS ran on both shards" "$(users)" 20
+# restart: the state file's CTAS is replayed on both shards
+rm rest_out.json
+start
+for i in $(seq 1 20); do echo "{\"user\":\"r$i\",\"host\":\"h\",\"V\":$i}" >> logs/a.log; done
+sleep 1.2
+kill -TERM $PID; wait $PID || fail "exit status"
+grep -q 'replayed 1 statements (0 failed)' log3.txt || fail "replay: $(cat log3.txt)"
+expect_eq "replayed CTAS runs on both shards" "$(users)" 20
