@@ -146,6 +146,28 @@ assert loud["aggregate_level"] == 2 and loud["aggregate_period_secs"] == 30, lou
 assert quiet["aggregate_level"] == 4 and quiet["aggregate_period_secs"] == 10, quiet
 posted += 9 * 20 + 2820
 print("ok: per-agent share: Em 3000 -> the loud agent level 2 / 30 s, a quiet one level 4 / 10 s")
+# hostile bodies never crash the master: random bytes, truncations, deep nesting, odd numbers
+good = aggregate("fuzz", 50).encode()
+bodies = [bytes(random.randrange(256) for _ in range(random.randrange(1, 300))) for _ in range(60)]
+bodies += [good[:k] for k in range(0, len(good), max(1, len(good) // 40))]
+bodies += [b'{"agent":' * 50, b'{"agent":{"uuid":"u","count":1e400}}', b'{"agent":{"uuid":"u","count":-0}}',
+           b'{"agent":{"uuid":"u","count":99999999999999999999}}', b'{"agent":{"uuid":"\\ud800","count":1}}',
+           b'{"agent":{"uuid":"u","modules":{"m":{"objects":{"b64:====":{"count":1}}}}}}']
+codes = {}
+for b in bodies:
+    req = urllib.request.Request("http://127.0.0.1:%d/events" % port2, data=b, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            st, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        st, body = e.code, e.read()
+    codes[st] = codes.get(st, 0) + 1
+    if st == 200:   # "-0" is a valid count of 0
+        posted += json.loads(body)["count"]
+assert set(codes) <= {200, 400}, codes
+assert post(json.dumps({"agent": {"uuid": "after", "count": 1}}), key=None, p=port2)[0] == 200
+posted += 1
+print("ok: %d hostile bodies answered %s, the master still answers" % (len(bodies), codes))
 open("posted.txt", "w").write(str(posted))
 PYEOF
 
