@@ -66,6 +66,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -113,7 +114,8 @@ struct shard {
     struct sl_sql_engine *eng;
     struct sl_mutex lock;
     struct xsql *x;
-    struct emit_ctx *ctx; /* guarded_by: lock (during process(), else NULL) */
+    struct emit_ctx *ctx;    /* guarded_by: lock (during process(), else NULL) */
+    struct sl_log_limit lim; /* guarded_by: lock */
 };
 
 #define MAX_SHARDS 256
@@ -122,6 +124,8 @@ struct xsql {
     struct shard *shards;
     uint32_t nshards;
     struct sl_path shard_path;
+    struct sl_path shard_upper; /* the field upper-cased, as columns match it (has_upper) */
+    bool has_upper;
     bool has_shard;
     struct sl_sqlcat_shard shcfg; /* the check's view of shard_by */
     struct sl_path topic_path;
@@ -133,7 +137,6 @@ struct xsql {
     uint32_t noutputs;
     sl_sym sym_stream, sym_rowtime, sym_ws, sym_we, sym_tomb, sym_query, sym_source;
     atomic_uint_fast64_t decode_errors;
-    struct sl_log_limit lim;
     /* guarded_by: every shard's lock (with everything above that changes after init): written
      * holding all of them (the API side), read holding any one (on_emit) */
     struct tap **taps;
@@ -188,7 +191,7 @@ static void on_error(void *ud, const char *query, const char *msg)
     struct shard *sh = ud;
     struct xsql *s = sh->x;
     atomic_fetch_add_explicit(&s->decode_errors, 1, memory_order_relaxed);
-    sl_log_ratelimited(&s->lim, 1, SL_LOG_WARN, s->comp->name, "%s: %s", query, msg);
+    sl_log_ratelimited(&sh->lim, 1, SL_LOG_WARN, s->comp->name, "%s: %s", query, msg);
     if (sh->ctx && sh->ctx->errs) {
         char m[640];
         snprintf(m, sizeof m, "%s: %s", query, msg);
@@ -643,6 +646,15 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
             return sl_diag_set(d, SL_ECONFIG, "sql: bad shard_by");
         }
         s->has_shard = true;
+        /* a column USER takes the field `user`, else `USER`: shard by whichever is there */
+        char up[256];
+        size_t n = strlen(cf->shard_by);
+        if (n < sizeof up && cf->shard_by[0] != '@') {
+            for (size_t i = 0; i <= n; i++)
+                up[i] = (char)toupper((unsigned char)cf->shard_by[i]);
+            if (strcmp(up, cf->shard_by) != 0 && !sl_path_init(&s->shard_upper, up))
+                s->has_upper = true;
+        }
         s->shcfg.field = cf->shard_by;
         s->shcfg.is_key = strcmp(cf->shard_by, key_field) == 0;
     }
@@ -710,6 +722,8 @@ static void sql_fini(struct sl_component *c)
     sl_free(s->shards);
     if (s->has_shard)
         sl_path_fini(&s->shard_path);
+    if (s->has_upper)
+        sl_path_fini(&s->shard_upper);
     sl_path_fini(&s->key_path);
     if (s->has_topic_path)
         sl_path_fini(&s->topic_path);
@@ -754,6 +768,8 @@ static int event_map(struct sl_arena *a, const struct sl_event *ev, struct sl_va
 static uint32_t shard_of(const struct xsql *s, const struct sl_event *ev, struct sl_buf *scratch)
 {
     const struct sl_value *v = sl_path_get(&s->shard_path, ev);
+    if (!v && s->has_upper)
+        v = sl_path_get(&s->shard_upper, ev);
     if (!v || v->type == SL_V_NULL)
         v = sl_path_get(&s->key_path, ev);
     if (!v || v->type == SL_V_NULL)
