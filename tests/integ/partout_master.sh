@@ -168,6 +168,24 @@ assert set(codes) <= {200, 400}, codes
 assert post(json.dumps({"agent": {"uuid": "after", "count": 1}}), key=None, p=port2)[0] == 200
 posted += 1
 print("ok: %d hostile bodies answered %s, the master still answers" % (len(bodies), codes))
+# concurrent agents (the pool threads share the policy and the keys)
+import threading
+lock = threading.Lock()
+errors = []
+def worker(w):
+    global posted
+    for i in range(25):
+        st, body = post(aggregate("conc-%d" % w, 7 + i), key=None, p=port2)
+        with lock:
+            if st != 200:
+                errors.append((st, body))
+            else:
+                posted += json.loads(body)["count"]
+ts = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+assert not errors, errors[:3]
+print("ok: 8 agents x 25 posts at once")
 open("posted.txt", "w").write(str(posted))
 PYEOF
 
