@@ -127,7 +127,16 @@ assert st == 403, (st, body)
 st, body = post(aggregate("agent-x", 4), key="key-of-x")
 assert st == 200, (st, body)
 posted += 4
-print("ok: api keys: 401 missing/unknown, 403 another agent's, 200 its own")
+# the keys file is re-read when it changes; Authorization: Bearer works as X-Api-Key does
+assert post(aggregate("agent-z", 1), key="key-of-z")[0] == 401
+with open("keys.txt", "a") as f:
+    f.write("agent-z  key-of-z\n")
+req = urllib.request.Request("http://127.0.0.1:%d/events" % port, data=aggregate("agent-z", 2).encode(),
+                             method="POST", headers={"Authorization": "Bearer key-of-z"})
+with urllib.request.urlopen(req, timeout=5) as r:
+    assert r.status == 200
+posted += 2
+print("ok: api keys: 401 missing/unknown, 403 another agent's, 200 its own; keys file re-read; Bearer")
 
 # body past max_body: 413
 st, body = post(aggregate("agent-x", 1) + " " * 70000)
