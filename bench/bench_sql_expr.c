@@ -108,8 +108,8 @@ static bool get(void *ud, sl_sym sym, const char *name, size_t len, struct sl_va
     return false;
 }
 
-static void report(const char *label, const char *expr, long evals, double best,
-                   uint64_t allocs, long errors, long hits)
+static void report(const char *label, const char *expr, long evals, double best, uint64_t allocs,
+                   long errors, long hits)
 {
     double rate = (double)evals / best;
     printf("bench=%s expr=\"%s\" evals=%ld seconds=%.3f evals_per_s=%.0f ns_per_eval=%.1f "
@@ -129,13 +129,12 @@ int main(int argc, char **argv)
     like->b_ = mk(&ta, SL_SQL_E_STRING);
     like->b_->text = "x%";
     like->b_->len = 2;
-    struct sl_sql_expr *e =
-        bin(&ta, SL_SQL_OP_AND,
-            bin(&ta, SL_SQL_OP_GT,
-                bin(&ta, SL_SQL_OP_ADD, col(&ta, "A"),
-                    bin(&ta, SL_SQL_OP_MUL, col(&ta, "B"), num(&ta, 2))),
-                num(&ta, 10)),
-            like);
+    struct sl_sql_expr *e = bin(&ta, SL_SQL_OP_AND,
+                                bin(&ta, SL_SQL_OP_GT,
+                                    bin(&ta, SL_SQL_OP_ADD, col(&ta, "A"),
+                                        bin(&ta, SL_SQL_OP_MUL, col(&ta, "B"), num(&ta, 2))),
+                                    num(&ta, 10)),
+                                like);
     struct sl_sql_scope scope = {.column = column};
     struct sl_stellar_prog *p;
     const struct sl_sql_type *t;
@@ -166,8 +165,7 @@ int main(int argc, char **argv)
         if (s < best)
             best = s;
     }
-    report("sql_expr_eval", "A + B * 2 > 10 AND NAME LIKE 'x%'", evals, best, allocs, errors,
-           hits);
+    report("sql_expr_eval", "A + B * 2 > 10 AND NAME LIKE 'x%'", evals, best, allocs, errors, hits);
     sl_stellar_free(p);
 
     /* the peer: Stellar over the same values */

@@ -24,12 +24,11 @@ static struct sl_sql_type t_string = {.kind = SL_SQL_T_STRING};
 static struct sl_sql_type t_arr = {.kind = SL_SQL_T_ARRAY, .elem = &t_string};
 static struct sl_sql_type t_map = {.kind = SL_SQL_T_MAP, .key = &t_string, .elem = &t_int};
 static struct sl_sql_tfield st_fields[] = {{"F0", &t_int}, {"NM", &t_string}};
-static struct sl_sql_type t_struct = {.kind = SL_SQL_T_STRUCT, .fields = st_fields,
-                                      .nfields = 2};
+static struct sl_sql_type t_struct = {.kind = SL_SQL_T_STRUCT, .fields = st_fields, .nfields = 2};
 
 #define NC 8
 static const char *const names[NC] = {"A", "B", "X", "NAME", "ARR", "M", "ST", "U"};
-static struct sl_sql_type *const types[NC] = {&t_int,  &t_bigint, &t_double, &t_string,
+static struct sl_sql_type *const types[NC] = {&t_int, &t_bigint, &t_double, &t_string,
                                               &t_arr, &t_map,    &t_struct, NULL};
 static struct sl_value row[NC];
 static struct sl_stellar_vm *vm;

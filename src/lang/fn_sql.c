@@ -34,7 +34,7 @@
 #include "base/arena.h"
 #include "lang/func.h"
 #include "lang/sval.h"
-#include "sql/sql_ast.h"
+#include "core/sqltype.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -281,8 +281,7 @@ static bool sql_equal(const struct sl_value *x, const struct sl_value *y)
 
 enum cop { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
 
-static int compare(struct sl_fcx *cx, enum cop op, const struct sl_value *a,
-                   struct sl_value *out)
+static int compare(struct sl_fcx *cx, enum cop op, const struct sl_value *a, struct sl_value *out)
 {
     const struct sl_value *x = &a[0], *y = &a[1];
     bool r = false;
@@ -487,8 +486,7 @@ static int f_like(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_
 
 /* ---- subscripts, fields ---- */
 
-static int subscript(struct sl_fcx *cx, const struct sl_value *a, struct sl_value *out,
-                     int base)
+static int subscript(struct sl_fcx *cx, const struct sl_value *a, struct sl_value *out, int base)
 {
     if (a[0].type == SL_V_NULL || a[1].type == SL_V_NULL)
         return 0;
@@ -530,8 +528,7 @@ static int f_deref(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl
     const struct sl_value *v = sl_value_map_get(&a[0], k);
     if (!v) { /* field names compare case-insensitively as columns do */
         for (uint32_t i = 0; i < a[0].len && !v; i++)
-            if (a[0].u.map[i].key.len == k.len &&
-                !strncasecmp(a[0].u.map[i].key.ptr, k.ptr, k.len))
+            if (a[0].u.map[i].key.len == k.len && !strncasecmp(a[0].u.map[i].key.ptr, k.ptr, k.len))
                 v = &a[0].u.map[i].val;
     }
     if (v)
@@ -563,7 +560,7 @@ static double dec_round(double v, int scale, bool half_up)
     for (; *p && *p != 'e'; p++)
         if (*p >= '0' && *p <= '9')
             digits[nd++] = *p;
-    int e10 = atoi(p + 1);
+    int e10 = (int)strtol(p + 1, NULL, 10);
     int point = e10 + 1; /* digits before the decimal point */
     int keep = point + scale;
     if (keep >= nd)
@@ -696,9 +693,9 @@ static int round_trunc(struct sl_fcx *cx, const struct sl_value *a, int n, struc
     }
     double d = a[0].u.d;
     if (n == 1) {
-        *out = sl_sv_long(half_up ? sl_sv_as_long(&(struct sl_value){.type = SL_V_DOUBLE,
-                                                                     .u.d = floor(d + 0.5)})
-                                  : sl_sv_as_long(&a[0]));
+        *out = sl_sv_long(
+            half_up ? sl_sv_as_long(&(struct sl_value){.type = SL_V_DOUBLE, .u.d = floor(d + 0.5)})
+                    : sl_sv_as_long(&a[0]));
         return 0;
     }
     *out = sl_sv_double(dec_round(d, (int)scale, half_up));
@@ -1054,8 +1051,7 @@ static int f_to_bytes(struct sl_fcx *cx, const struct sl_value *a, int n, struct
         out->type = SL_V_BYTES;
         return 0;
     }
-    return sl_fcx_error(cx, "TO_BYTES: unsupported encoding '%.*s'", (int)(en > 32 ? 32 : en),
-                        enc);
+    return sl_fcx_error(cx, "TO_BYTES: unsupported encoding '%.*s'", (int)(en > 32 ? 32 : en), enc);
 }
 
 /* ---- regular expressions (PCRE2 for java.util.regex) ---- */
@@ -1150,8 +1146,8 @@ static int f_regexp_extract(struct sl_fcx *cx, const struct sl_value *a, int n,
     struct rx_entry *e = rx_get(cx, &a[0]);
     if (!e)
         return SL_EEVAL;
-    if (pcre2_match(e->code, (PCRE2_SPTR)(a[1].u.s ? a[1].u.s : ""), a[1].len, 0, 0, e->md,
-                    NULL) > 0 &&
+    if (pcre2_match(e->code, (PCRE2_SPTR)(a[1].u.s ? a[1].u.s : ""), a[1].len, 0, 0, e->md, NULL) >
+            0 &&
         group >= 0 && group < (int64_t)pcre2_get_ovector_count(e->md)) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(e->md);
         if (ov[2 * group] != PCRE2_UNSET && ov[2 * group + 1] >= ov[2 * group])
@@ -1198,8 +1194,7 @@ static int f_nullif(struct sl_fcx *cx, const struct sl_value *a, int n, struct s
     return 0;
 }
 
-static int f_array_length(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_array_length(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     if (a[0].type == SL_V_LIST)
         *out = sl_sv_int((int32_t)a[0].len);
@@ -1264,8 +1259,7 @@ static int f_unix_timestamp(struct sl_fcx *cx, const struct sl_value *a, int n,
 
 /* TIMESTAMPTOSTRING(epoch_ms, format[, zone]): DateTimeFormatter patterns, through
  * Stellar's SimpleDateFormat implementation (the same letters for y M d H m s S, quotes) */
-static int f_ts_to_string(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_ts_to_string(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     if (!kind_of(&a[0]) || a[1].type != SL_V_STRING || (n > 2 && a[2].type != SL_V_STRING))
         return 0;
@@ -1275,8 +1269,7 @@ static int f_ts_to_string(struct sl_fcx *cx, const struct sl_value *a, int n,
 }
 
 /* STRINGTOTIMESTAMP(text, format[, zone]): epoch ms; NULL when it does not parse */
-static int f_string_to_ts(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_string_to_ts(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     if (!all_str(a, n))
         return 0;
@@ -1311,8 +1304,8 @@ static bool trimmed(const struct sl_value *v, const char **p, size_t *n)
 static int cast_err(char *err, size_t err_len, const struct sl_value *v, const char *to)
 {
     if (v->type == SL_V_STRING)
-        snprintf(err, err_len, "cannot cast '%.*s' to %s", (int)(v->len > 64 ? 64 : v->len),
-                 v->u.s, to);
+        snprintf(err, err_len, "cannot cast '%.*s' to %s", (int)(v->len > 64 ? 64 : v->len), v->u.s,
+                 to);
     else
         snprintf(err, err_len, "cannot cast %s to %s", sl_vtype_name((enum sl_vtype)v->type), to);
     return SL_EINVAL;
@@ -1380,8 +1373,7 @@ int sl_sql__cast(const struct sl_value *v, const struct sl_sql_type *t, struct s
             r = i32 ? d2i(v->u.d) : sl_sv_as_long(v);
         } else if (k) {
             r = v->u.i;
-        } else if (v->type == SL_V_STRING && trimmed(v, &p, &n) &&
-                   !sl_sv_parse_long(p, n, &r)) {
+        } else if (v->type == SL_V_STRING && trimmed(v, &p, &n) && !sl_sv_parse_long(p, n, &r)) {
             if (i32 && (r > INT32_MAX || r < INT32_MIN))
                 return cast_err(err, err_len, v, "INTEGER");
         } else {
@@ -1395,8 +1387,7 @@ int sl_sql__cast(const struct sl_value *v, const struct sl_sql_type *t, struct s
         double d;
         if (k) {
             d = as_f64(v);
-        } else if (v->type == SL_V_STRING && trimmed(v, &p, &n) &&
-                   !sl_sv_parse_double(p, n, &d)) {
+        } else if (v->type == SL_V_STRING && trimmed(v, &p, &n) && !sl_sv_parse_double(p, n, &d)) {
         } else {
             return cast_err(err, err_len, v, t->kind == SL_SQL_T_DOUBLE ? "DOUBLE" : "DECIMAL");
         }
@@ -1548,8 +1539,7 @@ CAST_FN(double, SL_SQL_T_DOUBLE)
 CAST_FN(string, SL_SQL_T_STRING)
 
 /* $CAST_DECIMAL(x, precision, scale) */
-static int f_cast_decimal(struct sl_fcx *cx, const struct sl_value *a, int n,
-                          struct sl_value *out)
+static int f_cast_decimal(struct sl_fcx *cx, const struct sl_value *a, int n, struct sl_value *out)
 {
     struct sl_sql_type t = {.kind = SL_SQL_T_DECIMAL,
                             .precision = (uint8_t)as_i64(&a[1]),
@@ -1566,7 +1556,9 @@ static int f_cast_decimal(struct sl_fcx *cx, const struct sl_value *a, int n,
     {"$" NAME, 2, 2, P, "(x, y)", "COMMON", "operator", f_##fn##_any},                             \
         {"$" NAME "_INT", 2, 2, P, "(x, y)", "INTEGER", "operator", f_##fn##_int},                 \
         {"$" NAME "_BIGINT", 2, 2, P, "(x, y)", "BIGINT", "operator", f_##fn##_bigint},            \
-        {"$" NAME "_DOUBLE", 2, 2, P, "(x, y)", "DOUBLE", "operator", f_##fn##_double}
+    {                                                                                              \
+        "$" NAME "_DOUBLE", 2, 2, P, "(x, y)", "DOUBLE", "operator", f_##fn##_double               \
+    }
 
 const struct sl_sfunc sl_sfuncs_sql[] = {
     /* operators (internal: "$" names cannot be written in SQL) */
@@ -1628,18 +1620,14 @@ const struct sl_sfunc sl_sfuncs_sql[] = {
     {"RTRIM", 1, 1, P, "(s)", "STRING", "Removes trailing whitespace.", f_rtrim},
     {"SUBSTRING", 2, 3, P, "(s, pos, len?)", "STRING",
      "1-based substring; a negative pos counts from the end; clamped.", f_substring},
-    {"CONCAT", 1, V, P, "(s...)", "STRING", "Concatenation; NULL arguments are skipped.",
-     f_concat},
-    {"CONCAT_WS", 2, V, P, "(sep, s...)", "STRING", "Concatenation with a separator.",
-     f_concat_ws},
-    {"REPLACE", 3, 3, P, "(s, old, new)", "STRING", "Replaces every occurrence of old.",
-     f_replace},
+    {"CONCAT", 1, V, P, "(s...)", "STRING", "Concatenation; NULL arguments are skipped.", f_concat},
+    {"CONCAT_WS", 2, V, P, "(sep, s...)", "STRING", "Concatenation with a separator.", f_concat_ws},
+    {"REPLACE", 3, 3, P, "(s, old, new)", "STRING", "Replaces every occurrence of old.", f_replace},
     {"INSTR", 2, 4, P, "(s, sub, pos?, occurrence?)", "INTEGER",
      "1-based position of sub in s, 0 if absent.", f_instr},
     {"SPLIT", 2, 2, P, "(s, delimiter)", "SPLIT", "Splits s at each delimiter.", f_split},
     {"LPAD", 3, 3, P, "(s, len, pad)", "STRING", "Pads on the left to len characters.", f_lpad},
-    {"RPAD", 3, 3, P, "(s, len, pad)", "STRING", "Pads on the right to len characters.",
-     f_rpad},
+    {"RPAD", 3, 3, P, "(s, len, pad)", "STRING", "Pads on the right to len characters.", f_rpad},
     {"TO_BYTES", 2, 2, P, "(s, encoding)", "BYTES", "Bytes of s ('utf8', 'ascii', 'hex').",
      f_to_bytes},
     {"REGEXP_EXTRACT", 2, 3, P, "(pattern, s, group?)", "STRING",
@@ -1652,8 +1640,7 @@ const struct sl_sfunc sl_sfuncs_sql[] = {
     {"ARRAY_LENGTH", 1, 1, P, "(a)", "INTEGER", "Number of elements.", f_array_length},
     {"ARRAY_CONTAINS", 2, 2, P, "(a, x)", "BOOLEAN", "True if a holds x.", f_array_contains},
     {"ELT", 2, V, P, "(n, s...)", "STRING", "The n-th string (1-based).", f_elt},
-    {"FIELD", 2, V, P, "(s, s...)", "INTEGER", "1-based position of s among the others.",
-     f_field},
+    {"FIELD", 2, V, P, "(s, s...)", "INTEGER", "1-based position of s among the others.", f_field},
     {"UNIX_TIMESTAMP", 0, 1, 0, "(ts?)", "BIGINT", "Now (or ts) in epoch milliseconds.",
      f_unix_timestamp},
     {"TIMESTAMPTOSTRING", 2, 3, P, "(epoch_ms, format, zone?)", "STRING",

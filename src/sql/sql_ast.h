@@ -13,6 +13,8 @@
 #ifndef SL_SQL_SQL_AST_H
 #define SL_SQL_SQL_AST_H
 
+#include "core/sqltype.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,64 +26,25 @@ struct sl_sql_pos {
     uint32_t col;    /* 1-based, in bytes */
 };
 
-/* ------------------------------------------------------------------ types */
-
-#define SL_SQL_TYPES(X)                                                                            \
-    X(UNKNOWN, "UNKNOWN") /* not known (yet): NULL literals, untyped inputs */                     \
-    X(BOOLEAN, "BOOLEAN")                                                                          \
-    X(INT, "INTEGER")                                                                              \
-    X(BIGINT, "BIGINT")                                                                            \
-    X(DOUBLE, "DOUBLE")                                                                            \
-    X(DECIMAL, "DECIMAL")                                                                          \
-    X(STRING, "STRING")                                                                            \
-    X(BYTES, "BYTES")                                                                              \
-    X(TIMESTAMP, "TIMESTAMP")                                                                      \
-    X(DATE, "DATE")                                                                                \
-    X(TIME, "TIME")                                                                                \
-    X(ARRAY, "ARRAY")                                                                              \
-    X(MAP, "MAP")                                                                                  \
-    X(STRUCT, "STRUCT")
-
-enum sl_sql_tkind {
-#define SL_SQL_T_ENUM(n, s) SL_SQL_T_##n,
-    SL_SQL_TYPES(SL_SQL_T_ENUM)
-#undef SL_SQL_T_ENUM
-        SL_SQL_T__COUNT
-};
-
-struct sl_sql_type;
-
-struct sl_sql_tfield {
-    const char *name; /* normalised */
-    struct sl_sql_type *type;
-};
-
-struct sl_sql_type {
-    enum sl_sql_tkind kind;
-    uint8_t precision, scale;     /* DECIMAL(p, s) */
-    struct sl_sql_type *elem;     /* ARRAY element, MAP value */
-    struct sl_sql_type *key;      /* MAP key (STRING) */
-    struct sl_sql_tfield *fields; /* STRUCT */
-    uint32_t nfields;
-};
+/* types: core/sqltype.h (shared with lang/fn_sql.c, which may not include sql/) */
 
 /* ------------------------------------------------------------------ expressions */
 
 #define SL_SQL_EXPRS(X)                                                                            \
-    X(NULL, "NULL")           /* NULL literal */                                                   \
-    X(BOOL, "boolean")        /* b */                                                              \
-    X(INT, "integer")         /* i: fits in INT (32 bits) */                                       \
-    X(BIGINT, "bigint")       /* i: an integer literal beyond 32 bits */                           \
-    X(DOUBLE, "double")       /* d: a literal with '.' or an exponent */                           \
-    X(DECIMAL, "decimal")     /* text: kept as written (the binder may make it a DOUBLE) */        \
-    X(STRING, "string")       /* text/len: '...' with '' unescaped */                              \
-    X(COLUMN, "column")       /* qualifier (NULL if none) . name */                                \
-    X(UNARY, "unary")         /* op (NEG, PLUS, NOT) a */                                          \
-    X(BINARY, "binary")       /* a op b */                                                         \
-    X(BETWEEN, "BETWEEN")     /* a [NOT] BETWEEN b AND c */                                        \
-    X(IN, "IN")               /* a [NOT] IN (args) */                                              \
-    X(LIKE, "LIKE")           /* a [NOT] LIKE b [ESCAPE text] */                                   \
-    X(IS_NULL, "IS NULL")     /* a IS [NOT] NULL */                                                \
+    X(NULL, "NULL")       /* NULL literal */                                                       \
+    X(BOOL, "boolean")    /* b */                                                                  \
+    X(INT, "integer")     /* i: fits in INT (32 bits) */                                           \
+    X(BIGINT, "bigint")   /* i: an integer literal beyond 32 bits */                               \
+    X(DOUBLE, "double")   /* d: a literal with '.' or an exponent */                               \
+    X(DECIMAL, "decimal") /* text: kept as written (the binder may make it a DOUBLE) */            \
+    X(STRING, "string")   /* text/len: '...' with '' unescaped */                                  \
+    X(COLUMN, "column")   /* qualifier (NULL if none) . name */                                    \
+    X(UNARY, "unary")     /* op (NEG, PLUS, NOT) a */                                              \
+    X(BINARY, "binary")   /* a op b */                                                             \
+    X(BETWEEN, "BETWEEN") /* a [NOT] BETWEEN b AND c */                                            \
+    X(IN, "IN")           /* a [NOT] IN (args) */                                                  \
+    X(LIKE, "LIKE")       /* a [NOT] LIKE b [ESCAPE text] */                                       \
+    X(IS_NULL, "IS NULL") /* a IS [NOT] NULL */                                                    \
     X(IS_DISTINCT, "IS DISTINCT FROM") /* a IS [NOT] DISTINCT FROM b */                            \
     X(CASE, "CASE")           /* CASE [a] WHEN args[2i] THEN args[2i+1] ... [ELSE b] END */        \
     X(CAST, "CAST")           /* CAST(a AS type) */                                                \
@@ -134,12 +97,12 @@ struct sl_sql_expr {
     bool negated; /* NOT BETWEEN, NOT IN, NOT LIKE, IS NOT NULL, IS NOT DISTINCT FROM */
     bool star;    /* CALL: COUNT(*) */
     bool distinct;
-    bool quoted;  /* COLUMN/DEREF name was quoted */
+    bool quoted; /* COLUMN/DEREF name was quoted */
     bool b;
     int64_t i;
     double d;
-    const char *text; /* STRING (unescaped, NUL-terminated), DECIMAL, LIKE escape char */
-    uint32_t len;     /* bytes of text */
+    const char *text;      /* STRING (unescaped, NUL-terminated), DECIMAL, LIKE escape char */
+    uint32_t len;          /* bytes of text */
     const char *qualifier; /* COLUMN: source alias (normalised), or NULL */
     const char *name;      /* COLUMN, DEREF field, CALL function (upper-cased) */
     struct sl_sql_expr *a, *b_, *c;
@@ -180,15 +143,20 @@ struct sl_sql_join {
     struct sl_sql_pos pos;
     enum sl_sql_join_kind kind;
     struct sl_sql_rel right;
-    bool within;        /* WITHIN given */
-    int64_t before_ms;  /* WITHIN n: before = after = n; WITHIN (b, a) */
+    bool within;       /* WITHIN given */
+    int64_t before_ms; /* WITHIN n: before = after = n; WITHIN (b, a) */
     int64_t after_ms;
-    bool has_grace;     /* GRACE PERIOD given */
+    bool has_grace; /* GRACE PERIOD given */
     int64_t grace_ms;
     struct sl_sql_expr *on;
 };
 
-enum sl_sql_window_kind { SL_SQL_WIN_NONE, SL_SQL_WIN_TUMBLING, SL_SQL_WIN_HOPPING, SL_SQL_WIN_SESSION };
+enum sl_sql_window_kind {
+    SL_SQL_WIN_NONE,
+    SL_SQL_WIN_TUMBLING,
+    SL_SQL_WIN_HOPPING,
+    SL_SQL_WIN_SESSION
+};
 
 struct sl_sql_window {
     struct sl_sql_pos pos;
@@ -243,19 +211,19 @@ struct sl_sql_coldef {
 };
 
 #define SL_SQL_STMTS(X)                                                                            \
-    X(CREATE_SOURCE, "CREATE STREAM/TABLE")  /* source_kind, name, cols, props */             \
-    X(CREATE_AS, "CREATE ... AS SELECT")     /* source_kind, name, props, query */            \
-    X(INSERT_INTO, "INSERT INTO")            /* name, props, query */                         \
-    X(SELECT, "SELECT")                      /* query: a push query */                        \
-    X(DROP, "DROP")                          /* source_kind, name, if_exists, delete_topic */ \
-    X(SET, "SET")                            /* prop_name, prop_value */                      \
-    X(UNSET, "UNSET")                        /* prop_name */                                  \
-    X(SHOW, "SHOW")                          /* show: STREAMS TABLES QUERIES PROPERTIES ... */\
-    X(DESCRIBE, "DESCRIBE")                  /* name, extended */                             \
-    X(EXPLAIN, "EXPLAIN")                    /* name (a query id) or query */                 \
-    X(TERMINATE, "TERMINATE")                /* name (query id) or all */                     \
-    X(CREATE_CONNECTOR, "CREATE CONNECTOR")  /* connector_source, name, props */              \
-    X(DROP_CONNECTOR, "DROP CONNECTOR")      /* name */
+    X(CREATE_SOURCE, "CREATE STREAM/TABLE") /* source_kind, name, cols, props */                   \
+    X(CREATE_AS, "CREATE ... AS SELECT")    /* source_kind, name, props, query */                  \
+    X(INSERT_INTO, "INSERT INTO")           /* name, props, query */                               \
+    X(SELECT, "SELECT")                     /* query: a push query */                              \
+    X(DROP, "DROP")                         /* source_kind, name, if_exists, delete_topic */       \
+    X(SET, "SET")                           /* prop_name, prop_value */                            \
+    X(UNSET, "UNSET")                       /* prop_name */                                        \
+    X(SHOW, "SHOW")                         /* show: STREAMS TABLES QUERIES PROPERTIES ... */      \
+    X(DESCRIBE, "DESCRIBE")                 /* name, extended */                                   \
+    X(EXPLAIN, "EXPLAIN")                   /* name (a query id) or query */                       \
+    X(TERMINATE, "TERMINATE")               /* name (query id) or all */                           \
+    X(CREATE_CONNECTOR, "CREATE CONNECTOR") /* connector_source, name, props */                    \
+    X(DROP_CONNECTOR, "DROP CONNECTOR")     /* name */
 
 enum sl_sql_skind {
 #define SL_SQL_S_ENUM(n, s) SL_SQL_S_##n,
@@ -275,13 +243,13 @@ struct sl_sql_stmt {
     bool or_replace;
     bool if_not_exists;
     bool if_exists;
-    bool delete_topic; /* DROP ... DELETE TOPIC */
-    bool extended;     /* DESCRIBE EXTENDED */
-    bool all;          /* TERMINATE ALL */
+    bool delete_topic;     /* DROP ... DELETE TOPIC */
+    bool extended;         /* DESCRIBE EXTENDED */
+    bool all;              /* TERMINATE ALL */
     bool connector_source; /* CREATE SOURCE CONNECTOR (true) / SINK CONNECTOR (false) */
-    const char *name;  /* normalised */
-    const char *show;  /* SHOW what, upper-cased: "STREAMS", "TABLES", "QUERIES", "PROPERTIES",
-                        * "TOPICS", "FUNCTIONS", "CONNECTORS" */
+    const char *name;      /* normalised */
+    const char *show;      /* SHOW what, upper-cased: "STREAMS", "TABLES", "QUERIES", "PROPERTIES",
+                            * "TOPICS", "FUNCTIONS", "CONNECTORS" */
     struct sl_sql_coldef *cols;
     uint32_t ncols;
     bool has_cols; /* a column list was given (possibly empty) */

@@ -148,8 +148,7 @@ static void topic_detach(struct sl_sql_engine *e, struct sq_source *s)
         return;
     for (uint32_t i = 0; i < t->nreaders; i++)
         if (t->readers[i] == s) {
-            memmove(&t->readers[i], &t->readers[i + 1],
-                    (t->nreaders - i - 1) * sizeof *t->readers);
+            memmove(&t->readers[i], &t->readers[i + 1], (t->nreaders - i - 1) * sizeof *t->readers);
             t->nreaders--;
             break;
         }
@@ -418,12 +417,23 @@ static int source_props(struct sl_sql_engine *e, struct sq_source *s, const stru
     const struct sl_sql_prop *p;
     for (uint32_t i = 0; i < st->nprops; i++) {
         const char *n = st->props[i].name;
-        static const char *known[] = {"KAFKA_TOPIC",      "VALUE_FORMAT", "FORMAT",
-                                      "KEY_FORMAT",       "TIMESTAMP",    "TIMESTAMP_FORMAT",
-                                      "WINDOW_TYPE",      "WINDOW_SIZE",  "PARTITIONS",
-                                      "REPLICAS",         "KEY",          "VALUE_DELIMITER",
-                                      "WRAP_SINGLE_VALUE", "RETENTION_MS", "KEY_SCHEMA_ID",
-                                      "VALUE_SCHEMA_ID",  NULL};
+        static const char *known[] = {"KAFKA_TOPIC",
+                                      "VALUE_FORMAT",
+                                      "FORMAT",
+                                      "KEY_FORMAT",
+                                      "TIMESTAMP",
+                                      "TIMESTAMP_FORMAT",
+                                      "WINDOW_TYPE",
+                                      "WINDOW_SIZE",
+                                      "PARTITIONS",
+                                      "REPLICAS",
+                                      "KEY",
+                                      "VALUE_DELIMITER",
+                                      "WRAP_SINGLE_VALUE",
+                                      "RETENTION_MS",
+                                      "KEY_SCHEMA_ID",
+                                      "VALUE_SCHEMA_ID",
+                                      NULL};
         bool ok = false;
         for (int k = 0; known[k]; k++)
             if (streq_ci(n, known[k]))
@@ -551,8 +561,8 @@ static int exec_create_source(struct sl_sql_engine *e, const struct sl_sql_stmt 
         if (st->if_not_exists)
             return 0;
         if (!st->or_replace)
-            return diag_at(d, &st->pos, SL_EEXIST, "%s %s already exists", old->table ? "table" : "stream",
-                           st->name);
+            return diag_at(d, &st->pos, SL_EEXIST, "%s %s already exists",
+                           old->table ? "table" : "stream", st->name);
         return diag_at(d, &st->pos, SL_EINVAL,
                        "CREATE OR REPLACE of %s: drop it first (replacing a running source is not "
                        "supported)",
@@ -583,8 +593,7 @@ static int exec_create_source(struct sl_sql_engine *e, const struct sl_sql_stmt 
         }
         if (c->primary_key && !s->table) {
             rc = diag_at(d, &c->pos, SL_EINVAL,
-                         "column %s: streams declare their key with KEY, not PRIMARY KEY",
-                         c->name);
+                         "column %s: streams declare their key with KEY, not PRIMARY KEY", c->name);
             goto fail;
         }
         s->cols[s->ncols].name = sl_xstrdup(c->name);
@@ -601,9 +610,8 @@ static int exec_create_source(struct sl_sql_engine *e, const struct sl_sql_stmt 
             s->cols = sl_xrealloc(s->cols, (s->ncols + 1) * sizeof *s->cols);
             memmove(&s->cols[1], &s->cols[0], s->ncols * sizeof *s->cols);
             struct sl_sql_type st_ = {.kind = SL_SQL_T_STRING};
-            s->cols[0] = (struct sq_col){.name = sl_xstrdup("ROWKEY"),
-                                         .type = type_copy(&s->types, &st_),
-                                         .key = true};
+            s->cols[0] = (struct sq_col){
+                .name = sl_xstrdup("ROWKEY"), .type = type_copy(&s->types, &st_), .key = true};
             s->ncols++;
             s->implicit_rowkey = true;
         }
@@ -642,20 +650,21 @@ static void query_register(struct sl_sql_engine *e, struct sq_query *q)
     e->queries[e->nqueries++] = q;
 }
 
-static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
-                          struct sl_buf *out, struct sl_diag *d)
+static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct sl_buf *out,
+                          struct sl_diag *d)
 {
     struct sq_source *old = sq_source_find(e, st->name);
     bool insert = st->kind == SL_SQL_S_INSERT_INTO;
     if (insert && !old)
         return diag_at(d, &st->pos, SL_ENOENT, "INSERT INTO %s: no such stream", st->name);
     if (insert && old->table)
-        return diag_at(d, &st->pos, SL_EINVAL, "INSERT INTO %s: it is a table; only streams", st->name);
+        return diag_at(d, &st->pos, SL_EINVAL, "INSERT INTO %s: it is a table; only streams",
+                       st->name);
     if (!insert && old) {
         if (st->if_not_exists)
             return 0;
-        return diag_at(d, &st->pos, SL_EEXIST, "%s %s already exists", old->table ? "table" : "stream",
-                       st->name);
+        return diag_at(d, &st->pos, SL_EEXIST, "%s %s already exists",
+                       old->table ? "table" : "stream", st->name);
     }
     struct sq_source *s = NULL;
     struct sq_query *q = NULL;
@@ -688,7 +697,8 @@ static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
         s->windowed = win;
         s->session = ses;
         source_layout(s);
-        s->implicit_rowkey = e->opts.compat06 && s->nkey == 1 && strcmp(s->cols[0].name, "ROWKEY") == 0;
+        s->implicit_rowkey =
+            e->opts.compat06 && s->nkey == 1 && strcmp(s->cols[0].name, "ROWKEY") == 0;
         s->legacy_key = -1;
         if ((rc = resolve_ts_col(s, st, d)))
             goto fail;
@@ -811,8 +821,9 @@ static int exec_describe(struct sl_sql_engine *e, const struct sl_sql_stmt *st, 
         return diag_at(d, &st->pos, SL_ENOENT, "%s does not exist", st->name);
     if (!out)
         return 0;
-    sl_buf_appendf(out, "Name                 : %s\nType                 : %s\nKafka topic          : %s\n",
-                   s->name, s->table ? "TABLE" : "STREAM", s->topic);
+    sl_buf_appendf(
+        out, "Name                 : %s\nType                 : %s\nKafka topic          : %s\n",
+        s->name, s->table ? "TABLE" : "STREAM", s->topic);
     sl_buf_appendf(out, "\n %-24s | %s\n", "Field", "Type");
     for (uint32_t i = 0; i < s->ncols; i++) {
         sl_buf_appendf(out, " %-24s | ", s->cols[i].name);
@@ -853,7 +864,8 @@ static int exec_stmt(struct sl_sql_engine *e, const struct sl_sql_stmt *st, stru
             e->offset_earliest = st->prop_value && streq_ci(st->prop_value, "earliest");
         if (out)
             sl_buf_appendf(out, "Successfully changed local property '%s' to '%s'\n",
-                           st->prop_name ? st->prop_name : "", st->prop_value ? st->prop_value : "");
+                           st->prop_name ? st->prop_name : "",
+                           st->prop_value ? st->prop_value : "");
         return 0;
     case SL_SQL_S_UNSET:
         if (st->prop_name && streq_ci(st->prop_name, "auto.offset.reset"))
@@ -881,13 +893,15 @@ static int exec_stmt(struct sl_sql_engine *e, const struct sl_sql_stmt *st, stru
     case SL_SQL_S_DROP_CONNECTOR:
         /* Kafka Connect's job is done by sluice's own sources and sinks: accepted, no effect */
         if (out)
-            sl_buf_appendf(out, "Connector %s: accepted (sluice's sources and sinks do this "
-                                "work; see docs/sql.md)\n",
+            sl_buf_appendf(out,
+                           "Connector %s: accepted (sluice's sources and sinks do this "
+                           "work; see docs/sql.md)\n",
                            st->name ? st->name : "");
         return 0;
     case SL_SQL_S_EXPLAIN:
     default:
-        return diag_at(d, &st->pos, SL_EINVAL, "%s is not supported", st->text ? st->text : "statement");
+        return diag_at(d, &st->pos, SL_EINVAL, "%s is not supported",
+                       st->text ? st->text : "statement");
     }
 }
 

@@ -41,7 +41,7 @@ struct sl_sql_record {
 typedef void (*sl_sql_emit_fn)(void *ud, const struct sl_sql_record *r);
 
 struct sl_sql_engine_opts {
-    bool compat06;          /* ksqlDB 0.6 semantics (ROWKEY/ROWTIME, 0-based arrays, ...) */
+    bool compat06;            /* ksqlDB 0.6 semantics (ROWKEY/ROWTIME, 0-based arrays, ...) */
     uint64_t max_state_bytes; /* per query; 0: 1 GiB */
 };
 
@@ -56,8 +56,8 @@ void sl_sql_engine_free(struct sl_sql_engine *e);
  * `out` (may be NULL) receives one line of text per statement ("Stream created", a SHOW
  * listing, DESCRIBE output). 0 or an SL_E* code.
  */
-int sl_sql_engine_exec(struct sl_sql_engine *e, const char *script, size_t len,
-                       struct sl_buf *out, struct sl_diag *d);
+int sl_sql_engine_exec(struct sl_sql_engine *e, const char *script, size_t len, struct sl_buf *out,
+                       struct sl_diag *d);
 
 /*
  * Feed one record to a topic (key and value as parsed JSON; a NULL value is a tombstone or a

@@ -59,8 +59,8 @@ static const char *tname(const struct sl_sql_type *t)
 
 static bool is_num(const struct sl_sql_type *t)
 {
-    return t->kind == SL_SQL_T_INT || t->kind == SL_SQL_T_BIGINT ||
-           t->kind == SL_SQL_T_DOUBLE || t->kind == SL_SQL_T_DECIMAL;
+    return t->kind == SL_SQL_T_INT || t->kind == SL_SQL_T_BIGINT || t->kind == SL_SQL_T_DOUBLE ||
+           t->kind == SL_SQL_T_DECIMAL;
 }
 
 static bool is_unknown(const struct sl_sql_type *t)
@@ -345,12 +345,18 @@ static const char *nearest_func(const char *name)
 
 static bool is_aggregate(const char *name)
 {
-    static const char *const aggs[] = {"COUNT",        "SUM",
-                                       "AVG",          "MIN",
-                                       "MAX",          "COUNT_DISTINCT",
-                                       "TOPK",         "TOPKDISTINCT",
-                                       "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET",
-                                       "COLLECT_LIST", "COLLECT_SET"};
+    static const char *const aggs[] = {"COUNT",
+                                       "SUM",
+                                       "AVG",
+                                       "MIN",
+                                       "MAX",
+                                       "COUNT_DISTINCT",
+                                       "TOPK",
+                                       "TOPKDISTINCT",
+                                       "LATEST_BY_OFFSET",
+                                       "EARLIEST_BY_OFFSET",
+                                       "COLLECT_LIST",
+                                       "COLLECT_SET"};
     for (size_t i = 0; i < sizeof aggs / sizeof *aggs; i++)
         if (!strcmp(name, aggs[i]))
             return true;
@@ -362,18 +368,39 @@ static const struct {
     const char *name;
     const char *sig;
 } fsigs[] = {
-    {"ABS", "N"},        {"CEIL", "N"},         {"CEILING", "N"},       {"FLOOR", "N"},
-    {"ROUND", "NI"},     {"TRUNC", "NI"},       {"SIGN", "N"},          {"SQRT", "N"},
-    {"EXP", "N"},        {"LN", "N"},           {"POWER", "NN"},        {"UCASE", "S"},
-    {"UPPER", "S"},      {"LCASE", "S"},        {"LOWER", "S"},         {"TRIM", "S"},
-    {"LTRIM", "S"},      {"RTRIM", "S"},        {"SUBSTRING", "SII"},   {"REPLACE", "SSS"},
-    {"INSTR", "SSII"},   {"LPAD", "SIS"},       {"RPAD", "SIS"},        {"TO_BYTES", "SS"},
-    {"REGEXP_EXTRACT", "SSI"}, {"REGEXP_REPLACE", "SSS"}, {"CONCAT_WS", "S"},
-    {"TIMESTAMPTOSTRING", "NSS"}, {"STRINGTOTIMESTAMP", "SSS"}, {"ELT", "I"},
+    {"ABS", "N"},
+    {"CEIL", "N"},
+    {"CEILING", "N"},
+    {"FLOOR", "N"},
+    {"ROUND", "NI"},
+    {"TRUNC", "NI"},
+    {"SIGN", "N"},
+    {"SQRT", "N"},
+    {"EXP", "N"},
+    {"LN", "N"},
+    {"POWER", "NN"},
+    {"UCASE", "S"},
+    {"UPPER", "S"},
+    {"LCASE", "S"},
+    {"LOWER", "S"},
+    {"TRIM", "S"},
+    {"LTRIM", "S"},
+    {"RTRIM", "S"},
+    {"SUBSTRING", "SII"},
+    {"REPLACE", "SSS"},
+    {"INSTR", "SSII"},
+    {"LPAD", "SIS"},
+    {"RPAD", "SIS"},
+    {"TO_BYTES", "SS"},
+    {"REGEXP_EXTRACT", "SSI"},
+    {"REGEXP_REPLACE", "SSS"},
+    {"CONCAT_WS", "S"},
+    {"TIMESTAMPTOSTRING", "NSS"},
+    {"STRINGTOTIMESTAMP", "SSS"},
+    {"ELT", "I"},
 };
 
-static int check_args(struct lower *L, const struct sl_sql_expr *e,
-                      const struct sl_sql_type **ts)
+static int check_args(struct lower *L, const struct sl_sql_expr *e, const struct sl_sql_type **ts)
 {
     for (size_t i = 0; i < sizeof fsigs / sizeof *fsigs; i++) {
         if (strcmp(fsigs[i].name, e->name))
@@ -417,15 +444,14 @@ static int lower_call(struct lower *L, const struct sl_sql_expr *e, struct sl_no
         return rc;
     }
     if (e->star || e->distinct)
-        return err_at(L, e, SL_EPARSE, "%s does not take %s", name,
-                      e->star ? "*" : "DISTINCT");
+        return err_at(L, e, SL_EPARSE, "%s does not take %s", name, e->star ? "*" : "DISTINCT");
     if ((int)e->nargs < fn->min_args || (fn->max_args >= 0 && (int)e->nargs > fn->max_args)) {
         if (fn->max_args == fn->min_args)
             return err_at(L, e, SL_ETYPE, "%s expects %d argument%s", name, fn->min_args,
                           fn->min_args == 1 ? "" : "s");
         if (fn->max_args < 0)
-            return err_at(L, e, SL_ETYPE, "%s expects at least %d argument%s", name,
-                          fn->min_args, fn->min_args == 1 ? "" : "s");
+            return err_at(L, e, SL_ETYPE, "%s expects at least %d argument%s", name, fn->min_args,
+                          fn->min_args == 1 ? "" : "s");
         if (fn->max_args == fn->min_args + 1)
             return err_at(L, e, SL_ETYPE, "%s expects %d or %d arguments", name, fn->min_args,
                           fn->max_args);
@@ -505,7 +531,7 @@ static const char *arith_fn(enum sl_sql_op op)
 
 static const char *op_text(enum sl_sql_op op)
 {
-    static const char *const s[] = {"",  "-",  "+",  "NOT", "+", "-",  "*",  "/",  "%",
+    static const char *const s[] = {"",   "-", "+",  "NOT", "+",  "-", "*",  "/",   "%",
                                     "||", "=", "<>", "<",   "<=", ">", ">=", "AND", "OR"};
     return op < sizeof s / sizeof *s ? s[op] : "?";
 }
@@ -517,8 +543,7 @@ static int cmp_error(struct lower *L, const struct sl_sql_expr *e, const struct 
     char a[96], b[96];
     etext(x, a, sizeof a);
     etext(y, b, sizeof b);
-    return err_at(L, e, SL_ETYPE, "Cannot compare %s (%s) to %s (%s)", a, tname(tx), b,
-                  tname(ty));
+    return err_at(L, e, SL_ETYPE, "Cannot compare %s (%s) to %s (%s)", a, tname(tx), b, tname(ty));
 }
 
 static int lower_binary(struct lower *L, const struct sl_sql_expr *e, struct sl_node **out,
@@ -541,8 +566,8 @@ static int lower_binary(struct lower *L, const struct sl_sql_expr *e, struct sl_
         if (bad) {
             char x[96];
             etext(bad, x, sizeof x);
-            return err_at(L, bad, SL_ETYPE, "%s expects BOOLEAN operands: %s is %s",
-                          op_text(e->op), x, tname(bt));
+            return err_at(L, bad, SL_ETYPE, "%s expects BOOLEAN operands: %s is %s", op_text(e->op),
+                          x, tname(bt));
         }
         struct sl_node *n = node(L, e->op == SL_SQL_OP_AND ? SL_N_AND : SL_N_OR, e);
         if (!n)
@@ -584,8 +609,8 @@ static int lower_binary(struct lower *L, const struct sl_sql_expr *e, struct sl_
     case SL_SQL_OP_CONCAT:
         if ((!is_unknown(ta) && ta->kind != SL_SQL_T_STRING) ||
             (!is_unknown(tb) && tb->kind != SL_SQL_T_STRING))
-            return err_at(L, e, SL_ETYPE, "|| expects STRING operands, not %s and %s",
-                          tname(ta), tname(tb));
+            return err_at(L, e, SL_ETYPE, "|| expects STRING operands, not %s and %s", tname(ta),
+                          tname(tb));
         *out = call2(L, e, "$CONCAT", a, b);
         *t = &t_string;
         return *out ? 0 : oom(L);
@@ -685,8 +710,7 @@ static int lower_case(struct lower *L, const struct sl_sql_expr *e, struct sl_no
         } else if (!is_unknown(tc) && tc->kind != SL_SQL_T_BOOLEAN) {
             char x[96];
             etext(w, x, sizeof x);
-            return err_at(L, w, SL_ETYPE, "WHEN condition must be BOOLEAN: %s is %s", x,
-                          tname(tc));
+            return err_at(L, w, SL_ETYPE, "WHEN condition must be BOOLEAN: %s is %s", x, tname(tc));
         }
         struct sl_node *n = node(L, SL_N_COND, e);
         if (!n)
@@ -773,8 +797,8 @@ static int lower_cast(struct lower *L, const struct sl_sql_expr *e, struct sl_no
     default:
         break;
     }
-    if (!is_unknown(ta) && (to->kind == SL_SQL_T_ARRAY || to->kind == SL_SQL_T_MAP ||
-                            to->kind == SL_SQL_T_STRUCT) &&
+    if (!is_unknown(ta) &&
+        (to->kind == SL_SQL_T_ARRAY || to->kind == SL_SQL_T_MAP || to->kind == SL_SQL_T_STRUCT) &&
         ta->kind != to->kind) {
         char x[96];
         etext(e->a, x, sizeof x);
@@ -786,13 +810,14 @@ static int lower_cast(struct lower *L, const struct sl_sql_expr *e, struct sl_no
             *out = a; /* already of that type */
             return 0;
         }
-        if (!is_unknown(ta) && (ta->kind == SL_SQL_T_ARRAY || ta->kind == SL_SQL_T_MAP ||
-                                ta->kind == SL_SQL_T_STRUCT) &&
+        if (!is_unknown(ta) &&
+            (ta->kind == SL_SQL_T_ARRAY || ta->kind == SL_SQL_T_MAP ||
+             ta->kind == SL_SQL_T_STRUCT) &&
             to->kind != SL_SQL_T_STRING) {
             char x[96];
             etext(e->a, x, sizeof x);
-            return err_at(L, e, SL_ETYPE, "Cast of %s (%s) to %s is not supported", x,
-                          tname(ta), tname(to));
+            return err_at(L, e, SL_ETYPE, "Cast of %s (%s) to %s is not supported", x, tname(ta),
+                          tname(to));
         }
         *out = call1(L, e, f, a);
         return *out ? 0 : oom(L);
@@ -891,8 +916,8 @@ static int lower_node(struct lower *L, const struct sl_sql_expr *e, struct sl_no
         if (!is_unknown(ta) && !is_num(ta)) {
             char x[96];
             etext(e->a, x, sizeof x);
-            return err_at(L, e, SL_ETYPE, "unary %s expects a number: %s is %s",
-                          op_text(e->op), x, tname(ta));
+            return err_at(L, e, SL_ETYPE, "unary %s expects a number: %s is %s", op_text(e->op), x,
+                          tname(ta));
         }
         *out = e->op == SL_SQL_OP_NEG ? call1(L, e, "$NEG", a) : a;
         *t = ta;
@@ -1061,8 +1086,8 @@ static int lower_node(struct lower *L, const struct sl_sql_expr *e, struct sl_no
             const struct sl_sql_type *c = common(et, ts[i]);
             if (!c)
                 return err_at(L, e->args[i], SL_ETYPE,
-                              "ARRAY elements must all have the same type: %s and %s",
-                              tname(et), tname(ts[i]));
+                              "ARRAY elements must all have the same type: %s and %s", tname(et),
+                              tname(ts[i]));
             et = c;
         }
         for (uint32_t i = 0; i < e->nargs; i++)
@@ -1123,8 +1148,8 @@ static int lower_node(struct lower *L, const struct sl_sql_expr *e, struct sl_no
                 const struct sl_sql_type *c = common(vt, ts[i]);
                 if (!c)
                     return err_at(L, e->args[2 * i + 1], SL_ETYPE,
-                                  "MAP values must all have the same type: %s and %s",
-                                  tname(vt), tname(ts[i]));
+                                  "MAP values must all have the same type: %s and %s", tname(vt),
+                                  tname(ts[i]));
                 vt = c;
             }
             n->args[2 * i] = k;
@@ -1182,9 +1207,9 @@ static int lower(struct lower *L, const struct sl_sql_expr *e, struct sl_node **
 
 /* ---- entry points ---- */
 
-static int lower_root(const struct sl_sql_expr *e, const struct sl_sql_scope *scope,
-                      bool want_bool, struct sl_arena *types, struct sl_stellar_prog **prog,
-                      struct sl_node **root, const struct sl_sql_type **type, struct sl_diag *d)
+static int lower_root(const struct sl_sql_expr *e, const struct sl_sql_scope *scope, bool want_bool,
+                      struct sl_arena *types, struct sl_stellar_prog **prog, struct sl_node **root,
+                      const struct sl_sql_type **type, struct sl_diag *d)
 {
     *prog = NULL;
     if (!e || !scope || !scope->column)
@@ -1238,8 +1263,7 @@ int sl_sql_expr_compile(const struct sl_sql_expr *e, const struct sl_sql_scope *
 }
 
 int sl_sql_expr_typeof(const struct sl_sql_expr *e, const struct sl_sql_scope *scope,
-                       struct sl_arena *types, const struct sl_sql_type **type,
-                       struct sl_diag *d)
+                       struct sl_arena *types, const struct sl_sql_type **type, struct sl_diag *d)
 {
     struct sl_node *root = NULL;
     struct sl_stellar_prog *p;

@@ -24,8 +24,8 @@
 
 /* what a column reference (or a substituted sub-expression) resolves to */
 struct sl_sql_slot {
-    uint32_t slot;                   /* index in the row's values */
-    const struct sl_sql_type *type;  /* its type (UNKNOWN allowed) */
+    uint32_t slot;                  /* index in the row's values */
+    const struct sl_sql_type *type; /* its type (UNKNOWN allowed) */
 };
 
 struct sl_sql_scope {
@@ -43,8 +43,7 @@ struct sl_sql_scope {
      * aggregate's result, a GROUP BY expression after grouping), 0 to compile it normally, or a
      * negative error with d set (an aggregate where none is allowed).
      */
-    int (*subst)(void *ud, const struct sl_sql_expr *e, struct sl_sql_slot *out,
-                 struct sl_diag *d);
+    int (*subst)(void *ud, const struct sl_sql_expr *e, struct sl_sql_slot *out, struct sl_diag *d);
     bool compat06; /* ksqlDB 0.6: 0-based array subscripts */
 };
 
@@ -64,8 +63,7 @@ int sl_sql_expr_compile(const struct sl_sql_expr *e, const struct sl_sql_scope *
  * errors as compiling.
  */
 int sl_sql_expr_typeof(const struct sl_sql_expr *e, const struct sl_sql_scope *scope,
-                       struct sl_arena *types, const struct sl_sql_type **type,
-                       struct sl_diag *d);
+                       struct sl_arena *types, const struct sl_sql_type **type, struct sl_diag *d);
 
 /*
  * Evaluate over one row: cols[0..ncols) are the slots. Temporaries in arena a (must outlive

@@ -53,15 +53,15 @@ struct sq_source {
     uint32_t nkey;
     struct sl_sql_column *serde; /* value columns for sl_sql_decode_row */
     uint32_t nserde;
-    int ts_col;     /* WITH (TIMESTAMP=col): its index, else -1 */
+    int ts_col;           /* WITH (TIMESTAMP=col): its index, else -1 */
     bool implicit_rowkey; /* compat 0.6: column 0 is ROWKEY STRING, the message key */
     int legacy_key;       /* compat 0.6: WITH (KEY='col'): the column's index, else -1 */
     char *ts_format;
     struct sl_stellar_prog *ts_parse; /* STRINGTOTIMESTAMP(slot 0, format) */
     bool windowed;
     bool session;
-    bool materialize; /* tables: a join reads its latest rows (else no state is kept) */
-    uint32_t nslots; /* ncols + 1 (ROWTIME) [+ 2 windowed] */
+    bool materialize;     /* tables: a join reads its latest rows (else no state is kept) */
+    uint32_t nslots;      /* ncols + 1 (ROWTIME) [+ 2 windowed] */
     struct sl_hmap state; /* tables: encoded key → struct sq_srow * (the latest row) */
     uint64_t state_bytes;
     struct sq_query **readers;

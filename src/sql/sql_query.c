@@ -47,7 +47,7 @@ struct pending {
 
 struct join {
     enum sl_sql_join_kind kind;
-    bool ss; /* stream–stream */
+    bool ss;        /* stream–stream */
     uint32_t right; /* index in q->in */
     int64_t before, after, grace;
     bool has_grace;
@@ -108,7 +108,7 @@ struct outcol {
     const struct sl_sql_type *type;
     bool key;
     struct sl_stellar_prog *p;
-    int32_t slot; /* copy this slot when >= 0 (plain column) */
+    int32_t slot;                   /* copy this slot when >= 0 (plain column) */
     const struct sl_sql_expr *expr; /* the item's expression (NULL for columns of a *) */
 };
 
@@ -152,11 +152,11 @@ struct sq_query {
     struct sq_col *cols; /* the sink's columns: key columns first */
     uint32_t ncols;
     uint32_t nkeys;
-    struct sl_stellar_prog **keyx; /* key expressions over the pre-projection row */
-    int32_t *keyslot;              /* or slots */
-    int ts_out;                    /* WITH (TIMESTAMP=...) on the sink: value column index */
-    bool coalesce_key;             /* stream–stream join: key = whichever side is not null */
-    uint32_t rowkey_slot;          /* FULL OUTER join: the ROWKEY pseudo column (else MAX) */
+    struct sl_stellar_prog **keyx;  /* key expressions over the pre-projection row */
+    int32_t *keyslot;               /* or slots */
+    int ts_out;                     /* WITH (TIMESTAMP=...) on the sink: value column index */
+    bool coalesce_key;              /* stream–stream join: key = whichever side is not null */
+    uint32_t rowkey_slot;           /* FULL OUTER join: the ROWKEY pseudo column (else MAX) */
     bool out_windowed, out_session; /* results carry a window */
     struct sl_arena types;
     uint64_t state_bytes;
@@ -329,10 +329,9 @@ static int iscope_column(void *ud, const struct sl_sql_expr *col, struct sl_sql_
             return dset(d, &col->pos, SL_ENOENT, "'%s' is not a source of this query (%s.%s)",
                         col->qualifier, col->qualifier, col->name);
         if (best)
-            return dset(d, &col->pos, SL_ENOENT,
-                        "column '%s%s%s' cannot be resolved; did you mean '%s'?",
-                        col->qualifier ? col->qualifier : "", col->qualifier ? "." : "",
-                        col->name, best);
+            return dset(
+                d, &col->pos, SL_ENOENT, "column '%s%s%s' cannot be resolved; did you mean '%s'?",
+                col->qualifier ? col->qualifier : "", col->qualifier ? "." : "", col->name, best);
         return dset(d, &col->pos, SL_ENOENT, "column '%s%s%s' cannot be resolved",
                     col->qualifier ? col->qualifier : "", col->qualifier ? "." : "", col->name);
     }
@@ -466,10 +465,8 @@ static int compile_agg(struct sq_query *q, struct ascope *as, const struct sl_sq
                        bool want_bool, struct sl_stellar_prog **p, const struct sl_sql_type **t,
                        struct sl_diag *d)
 {
-    struct sl_sql_scope s = {.ud = as,
-                             .column = ascope_column,
-                             .subst = ascope_subst,
-                             .compat06 = q->e->opts.compat06};
+    struct sl_sql_scope s = {
+        .ud = as, .column = ascope_column, .subst = ascope_subst, .compat06 = q->e->opts.compat06};
     return sl_sql_expr_compile(e, &s, want_bool, &q->types, p, t, d);
 }
 
@@ -642,10 +639,10 @@ static int plan_agg(struct sq_query *q, const struct sl_sql_query *qq, struct as
                     "HOPPING window: ADVANCE BY must be > 0 and at most SIZE");
     if (q->win.kind != SL_SQL_WIN_NONE && q->win.size_ms <= 0)
         return dset(d, &q->win.pos, SL_EINVAL, "window size must be > 0");
-    q->grace = q->win.has_grace ? q->win.grace_ms
-                                : (SQ_DEFAULT_GRACE_MS - q->win.size_ms > 0
-                                       ? SQ_DEFAULT_GRACE_MS - q->win.size_ms
-                                       : 0);
+    q->grace =
+        q->win.has_grace
+            ? q->win.grace_ms
+            : (SQ_DEFAULT_GRACE_MS - q->win.size_ms > 0 ? SQ_DEFAULT_GRACE_MS - q->win.size_ms : 0);
     if (q->final && q->win.kind == SL_SQL_WIN_NONE)
         return dset(d, &qq->pos, SL_EINVAL, "EMIT FINAL needs a windowed aggregation");
     q->ngroup = qq->ngroup_by;
@@ -836,8 +833,7 @@ static int plan_projection(struct sq_query *q, const struct sl_sql_query *qq, st
     }
     /* a join whose left key column is not projected: its right key column is the key */
     if (q->njoins && !q->agg && !q->npart && !q->e->opts.compat06 &&
-        q->joins[0].kind != SL_SQL_JOIN_FULL &&
-        q->joins[0].rslot != UINT32_MAX) {
+        q->joins[0].kind != SL_SQL_JOIN_FULL && q->joins[0].rslot != UINT32_MAX) {
         bool any = false;
         for (uint32_t i = 0; i < q->nout; i++)
             any |= q->out[i].key;
@@ -869,7 +865,7 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
     q->e = e;
     sl_arena_init(&q->types, 2048, 16u << 20);
     snprintf(q->id, sizeof q->id, "%s_%s_%u",
-             st->kind == SL_SQL_S_SELECT ? "transient"
+             st->kind == SL_SQL_S_SELECT        ? "transient"
              : st->kind == SL_SQL_S_INSERT_INTO ? "INSERTQUERY"
              : st->source_kind == SL_SQL_TABLE  ? "CTAS"
                                                 : "CSAS",
@@ -903,8 +899,8 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
                     best = e->sources[k]->name;
                 }
             }
-            rc = best ? dset(d, &rels[i]->pos, SL_ENOENT,
-                             "%s does not exist; did you mean %s?", rels[i]->name, best)
+            rc = best ? dset(d, &rels[i]->pos, SL_ENOENT, "%s does not exist; did you mean %s?",
+                             rels[i]->name, best)
                       : dset(d, &rels[i]->pos, SL_ENOENT, "%s does not exist", rels[i]->name);
             goto fail;
         }
@@ -914,8 +910,8 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         off += s->nslots;
         for (uint32_t k = 0; k < i; k++)
             if (strcmp(q->in[k].alias, q->in[i].alias) == 0) {
-                rc = dset(d, &rels[i]->pos, SL_EINVAL,
-                          "%s appears twice: give each an alias", q->in[i].alias);
+                rc = dset(d, &rels[i]->pos, SL_EINVAL, "%s appears twice: give each an alias",
+                          q->in[i].alias);
                 goto fail;
             }
     }
@@ -1033,7 +1029,8 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         q->keyx[i] = kp.progs[i];
         kp.progs[i] = NULL;
         q->keyslot[i] = kp.slots[i];
-        q->cols[q->ncols++] = (struct sq_col){.name = kp.names[i], .type = kp.types[i], .key = true};
+        q->cols[q->ncols++] =
+            (struct sq_col){.name = kp.names[i], .type = kp.types[i], .key = true};
         kp.names[i] = NULL;
     }
     /* a key column's type from the projected item when it had none */
@@ -1308,8 +1305,9 @@ static struct sl_value *row_alloc(struct sq_query *q, uint32_t n)
 }
 
 /* emit one output record: key from `keyv` (nkeys values), value from the out columns */
-static void emit_record(struct sq_query *q, const struct sl_value *keyv, const struct sl_value *outv,
-                        bool tombstone, int64_t ts, bool windowed, int64_t ws, int64_t we)
+static void emit_record(struct sq_query *q, const struct sl_value *keyv,
+                        const struct sl_value *outv, bool tombstone, int64_t ts, bool windowed,
+                        int64_t ws, int64_t we)
 {
     struct sl_sql_engine *e = q->e;
     if (q->limit >= 0 && q->emitted >= q->limit)
@@ -1348,8 +1346,10 @@ static void emit_record(struct sq_query *q, const struct sl_value *keyv, const s
         if (q->ts_out >= 0) {
             if (outv[q->ts_out].type != SL_V_INT || outv[q->ts_out].u.i < 0) {
                 e->st.eval_errors++;
-                sq_record_error(e, q->id, "output timestamp column %s is null or negative: "
-                                "record dropped", q->out[q->ts_out].name);
+                sq_record_error(e, q->id,
+                                "output timestamp column %s is null or negative: "
+                                "record dropped",
+                                q->out[q->ts_out].name);
                 return;
             }
             ts = outv[q->ts_out].u.i;
@@ -1377,7 +1377,8 @@ static struct sl_value *project(struct sq_query *q, const struct sl_value *row, 
 }
 
 /* after joins and WHERE, without aggregation */
-static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t ts, bool null_value)
+static void finish_plain(struct sq_query *q, const struct sl_value *row, int64_t ts,
+                         bool null_value)
 {
     struct sl_value keyv[16];
     for (uint32_t i = 0; i < q->nkeys && i < 16; i++) {
@@ -1458,8 +1459,8 @@ static void went_row(struct sq_query *q, const struct went *w, struct sl_value *
     for (uint32_t i = 0; i < q->naggs; i++) {
         const struct aggcall *ac = &q->aggs[i];
         struct sl_value v = sl_value_null();
-        if (ac->cfg.fn->result(&ac->cfg, w->states + (size_t)i * SL_SQL_AGG_STATE,
-                               &q->e->row_arena, &v))
+        if (ac->cfg.fn->result(&ac->cfg, w->states + (size_t)i * SL_SQL_AGG_STATE, &q->e->row_arena,
+                               &v))
             v = sl_value_null();
         arow[q->ngroup + i] = v;
     }
@@ -1549,8 +1550,8 @@ static bool state_room(struct sq_query *q, size_t bytes)
     return false;
 }
 
-static void went_add(struct sq_query *q, struct went *w, const struct sl_value *aggv,
-                     int64_t ts, uint64_t seq)
+static void went_add(struct sq_query *q, struct went *w, const struct sl_value *aggv, int64_t ts,
+                     uint64_t seq)
 {
     for (uint32_t i = 0; i < q->naggs; i++) {
         const struct aggcall *ac = &q->aggs[i];
@@ -1778,8 +1779,8 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
                 continue;
             }
             memcpy(key + klen, &w, sizeof w); /* group key + window start */
-            struct went *we = wtab_get(&q->wtab, wkey_hash(key, klen + sizeof w), key,
-                                       klen + sizeof w);
+            struct went *we =
+                wtab_get(&q->wtab, wkey_hash(key, klen + sizeof w), key, klen + sizeof w);
             if (!we) {
                 if (!state_room(q, sizeof *we + klen + 64 * (q->ngroup + q->naggs)))
                     continue;
@@ -1821,7 +1822,8 @@ static void continue_joins(struct sq_query *q, struct sl_value *row, uint32_t j,
     for (; j < q->njoins; j++) {
         struct join *J = &q->joins[j];
         const struct qin *R = &q->in[J->right];
-        struct sl_value k = J->lslot != UINT32_MAX ? row[J->lslot] : eval(q, J->lkey, row, q->nslots);
+        struct sl_value k =
+            J->lslot != UINT32_MAX ? row[J->lslot] : eval(q, J->lkey, row, q->nslots);
         bool found = false;
         if (k.type != SL_V_NULL) {
             /* the table's key type: INT and BIGINT encode alike; strings must match */

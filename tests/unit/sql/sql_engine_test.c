@@ -113,8 +113,7 @@ static void test_errors(void **st)
     assert_int_not_equal(exec_err(e, "CREATE TABLE T AS SELECT COUNT(*) FROM S;", &d), 0);
     assert_non_null(strstr(d.msg, "GROUP BY"));
     assert_int_not_equal(
-        exec_err(e, "CREATE TABLE T AS SELECT NAME, BYTES, COUNT(*) FROM S GROUP BY NAME;", &d),
-        0);
+        exec_err(e, "CREATE TABLE T AS SELECT NAME, BYTES, COUNT(*) FROM S GROUP BY NAME;", &d), 0);
     assert_non_null(strstr(d.msg, "BYTES"));
     /* a table needs a key; duplicate source */
     assert_int_not_equal(
@@ -174,9 +173,10 @@ static void test_seed_trace(void **st)
     push(e, "test_topic", NULL,
          "{\"computer_name\":\"JASON-WIN81-VM\",\"process_guid\":\"G0\",\"pid\":1,\"md5\":\"A\"}",
          500);
-    push(e, "osinfo_raw", NULL,
-         "{\"computer_name\":\"JASON-WIN81-VM\",\"ip_address\":\"127.0.0.1\",\"caption\":\"Win10\"}",
-         1000);
+    push(
+        e, "osinfo_raw", NULL,
+        "{\"computer_name\":\"JASON-WIN81-VM\",\"ip_address\":\"127.0.0.1\",\"caption\":\"Win10\"}",
+        1000);
     push(e, "test_topic", NULL,
          "{\"computer_name\":\"JASON-WIN81-VM\",\"process_guid\":\"G1\",\"pid\":1972,"
          "\"md5\":\"D60\",\"path\":\"p.exe\",\"timestamp\":1447697423}",
@@ -196,7 +196,8 @@ static void test_seed_trace(void **st)
         "\"IP_ADDRESS\":\"127.0.0.1\",\"CAPTION\":\"Win10\"}";
     const char *want_modload =
         "STR_MODLOAD_ENRICHED 3000 \"JASON-WIN81-VM\" {\"P_COMPUTER_NAME\":\"JASON-WIN81-VM\","
-        "\"PROC_MD5\":\"D60\",\"E_PID\":1972,\"E_PROCESS_GUID\":\"G1\",\"IP_ADDRESS\":\"127.0.0.1\","
+        "\"PROC_MD5\":\"D60\",\"E_PID\":1972,\"E_PROCESS_GUID\":\"G1\",\"IP_ADDRESS\":\"127.0.0."
+        "1\","
         "\"MOD_MD5\":\"3D1\",\"MOD_PATH\":\"ntdll.dll\"}";
     int enriched = 0, modload = 0;
     for (int i = 0; i < o.n; i++) {
@@ -219,8 +220,8 @@ static void test_seed_trace(void **st)
 
 static char late_seen[512];
 
-static void on_late(void *ud, const char *query, const char *source,
-                    const struct sl_value *record, int64_t ts)
+static void on_late(void *ud, const char *query, const char *source, const struct sl_value *record,
+                    int64_t ts)
 {
     (void)ud;
     struct sl_buf b;

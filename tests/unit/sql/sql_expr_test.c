@@ -235,15 +235,14 @@ static struct sl_sql_type t_bool = {.kind = SL_SQL_T_BOOLEAN};
 static struct sl_sql_type t_arr = {.kind = SL_SQL_T_ARRAY, .elem = &t_string};
 static struct sl_sql_type t_map = {.kind = SL_SQL_T_MAP, .key = &t_string, .elem = &t_int};
 static struct sl_sql_tfield st_fields[] = {{"F0", &t_int}, {"Nm", &t_string}};
-static struct sl_sql_type t_struct = {.kind = SL_SQL_T_STRUCT, .fields = st_fields,
-                                      .nfields = 2};
+static struct sl_sql_type t_struct = {.kind = SL_SQL_T_STRUCT, .fields = st_fields, .nfields = 2};
 
 static const struct {
     const char *name;
     struct sl_sql_type *type;
-} cols[] = {{"A", &t_int},   {"B", &t_bigint}, {"X", &t_double}, {"NAME", &t_string},
-            {"FLAG", &t_bool}, {"ARR", &t_arr}, {"M", &t_map},    {"ST", &t_struct},
-            {"U", NULL}};
+} cols[] = {{"A", &t_int},       {"B", &t_bigint},  {"X", &t_double},
+            {"NAME", &t_string}, {"FLAG", &t_bool}, {"ARR", &t_arr},
+            {"M", &t_map},       {"ST", &t_struct}, {"U", NULL}};
 #define NCOLS 10 /* slot 9: the substituted aggregate */
 
 static int col_cb(void *ud, const struct sl_sql_expr *col, struct sl_sql_slot *out,
@@ -455,9 +454,8 @@ static void test_null_semantics(void **state)
 static void test_case_lazy(void **state)
 {
     /* the untaken branch divides by zero and calls a failing cast: never evaluated */
-    struct sl_sql_expr *c =
-        CASE(NULL, 2, BIN(SL_SQL_OP_LT, COL("X"), D(2.0)), S("small"),
-             BIN(SL_SQL_OP_LT, COL("X"), D(4.0)), S("medium"), S("large"));
+    struct sl_sql_expr *c = CASE(NULL, 2, BIN(SL_SQL_OP_LT, COL("X"), D(2.0)), S("small"),
+                                 BIN(SL_SQL_OP_LT, COL("X"), D(4.0)), S("medium"), S("large"));
     is_str(ev(c), "medium");
     /* a NULL condition is false; no ELSE gives NULL; INT and BIGINT branches widen */
     is_null(ev(CASE(NULL, 1, CAST(NUL(), &t_bool), I(1), NULL)));
@@ -466,8 +464,8 @@ static void test_case_lazy(void **state)
     /* laziness: REGEXP_EXTRACT with an invalid pattern fails at run time if evaluated */
     struct sl_value v;
     assert_int_not_equal(try_eval(CALL("REGEXP_EXTRACT", 2, S("("), COL("NAME")), &v), 0);
-    is_int(ev(CASE(NULL, 1, COL("FLAG"), I(1), CALL("LEN", 1, CALL("REGEXP_EXTRACT", 2, S("("),
-                                                                 COL("NAME"))))),
+    is_int(ev(CASE(NULL, 1, COL("FLAG"), I(1),
+                   CALL("LEN", 1, CALL("REGEXP_EXTRACT", 2, S("("), COL("NAME"))))),
            1);
     /* simple CASE */
     is_str(ev(CASE(COL("A"), 2, I(1), S("one"), I(7), S("seven"), S("other"))), "seven");
@@ -562,8 +560,8 @@ static void test_strings(void **state)
     is_str(ev(CALL("SUBSTRING", 3, S("hello"), I(2), I(-1))), "");
     is_str(ev(CALL("SUBSTRING", 3, S("h\xc3\xa9llo"), I(2), I(2))), "\xc3\xa9l");
     is_null(ev(CALL("SUBSTRING", 2, COL("NAME"), NUL())));
-    is_str(ev(CALL("SUBSTRING", 3, S("$12.50"), I(2), BIN(SL_SQL_OP_SUB, CALL("LEN", 1, S("$12.50")),
-                                                          I(1)))),
+    is_str(ev(CALL("SUBSTRING", 3, S("$12.50"), I(2),
+                   BIN(SL_SQL_OP_SUB, CALL("LEN", 1, S("$12.50")), I(1)))),
            "12.50");
     is_int(ev(CALL("LEN", 1, COL("NAME"))), 6);
     is_str(ev(CALL("UCASE", 1, COL("NAME"))), "XAVIER");
@@ -684,8 +682,7 @@ static void test_errors(void **state)
     assert_int_equal(sl_sql_expr_compile(at(COL("NAME"), 7, 3), &scope, true, &A, &p, &t, &d),
                      SL_ETYPE);
     assert_int_equal(d.line, 7);
-    assert_int_equal(sl_sql_expr_typeof(BIN(SL_SQL_OP_ADD, COL("A"), D(1)), &scope, &A, &t, &d),
-                     0);
+    assert_int_equal(sl_sql_expr_typeof(BIN(SL_SQL_OP_ADD, COL("A"), D(1)), &scope, &A, &t, &d), 0);
     assert_int_equal(t->kind, SL_SQL_T_DOUBLE);
     assert_true(sl_sql_func_exists("SUBSTRING"));
     assert_false(sl_sql_func_exists("$ADD_INT"));
@@ -695,11 +692,10 @@ static void test_errors(void **state)
 static void test_predicate_no_alloc(void **state)
 {
     /* a + b * 2 > 10 AND name LIKE 'x%' */
-    struct sl_sql_expr *e =
-        BIN(SL_SQL_OP_AND,
-            BIN(SL_SQL_OP_GT, BIN(SL_SQL_OP_ADD, COL("A"), BIN(SL_SQL_OP_MUL, COL("B"), I(2))),
-                I(10)),
-            LIKE(false, COL("NAME"), S("x%"), NULL));
+    struct sl_sql_expr *e = BIN(
+        SL_SQL_OP_AND,
+        BIN(SL_SQL_OP_GT, BIN(SL_SQL_OP_ADD, COL("A"), BIN(SL_SQL_OP_MUL, COL("B"), I(2))), I(10)),
+        LIKE(false, COL("NAME"), S("x%"), NULL));
     struct sl_stellar_prog *p;
     struct sl_diag d;
     const struct sl_sql_type *t;
@@ -790,11 +786,11 @@ static void test_parsed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arith_types),      cmocka_unit_test(test_null_semantics),
-        cmocka_unit_test(test_case_lazy),        cmocka_unit_test(test_like_in_between),
-        cmocka_unit_test(test_cast),             cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_math),             cmocka_unit_test(test_collections),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_predicate_no_alloc),
+        cmocka_unit_test(test_arith_types), cmocka_unit_test(test_null_semantics),
+        cmocka_unit_test(test_case_lazy),   cmocka_unit_test(test_like_in_between),
+        cmocka_unit_test(test_cast),        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_math),        cmocka_unit_test(test_collections),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_predicate_no_alloc),
         cmocka_unit_test(test_parsed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
