@@ -337,6 +337,8 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
                             (unsigned long long)e->opts.max_state_bytes);
         } else if (!r.null_value) {
             struct sq_srow *n = sq_srow_new(r.v, r.n, r.ts, r.seq);
+            /* the map's slot and key copy, and the allocator's headers, count too */
+            n->bytes += sizeof(struct sl_map_slot) + k.len + 2 * SQ_ALLOC_OVERHEAD;
             s->state_bytes += n->bytes;
             if (sl_hmap_put(&s->state, k, (uint64_t)(uintptr_t)n)) {
                 s->state_bytes -= n->bytes;

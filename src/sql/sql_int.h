@@ -25,6 +25,8 @@
 #include <stdint.h>
 
 #define SQ_DEFAULT_GRACE_MS (24LL * 3600 * 1000)
+/* what the allocator adds to each block, counted in the state's bytes (glibc: 8-16) */
+#define SQ_ALLOC_OVERHEAD 16u
 
 struct sq_query;
 

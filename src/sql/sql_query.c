@@ -15,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "sql/sql_expr.h"
 #include "sql/sql_parse.h"
 
@@ -643,6 +644,13 @@ static int plan_agg(struct sq_query *q, const struct sl_sql_query *qq, struct as
         q->win.has_grace
             ? q->win.grace_ms
             : (SQ_DEFAULT_GRACE_MS - q->win.size_ms > 0 ? SQ_DEFAULT_GRACE_MS - q->win.size_ms : 0);
+    if (q->win.kind != SL_SQL_WIN_NONE && !q->win.has_grace)
+        sl_warn("sql",
+                "%s: no GRACE PERIOD: each window is kept %lld s of event time after it ends "
+                "(ksqlDB's default, 24 h minus the size), in memory; with many keys the state "
+                "reaches max_state_bytes and new records are dropped: give WINDOW ... "
+                "(SIZE ..., GRACE PERIOD n SECONDS)",
+                q->id, (long long)(q->grace / 1000));
     if (q->final && q->win.kind == SL_SQL_WIN_NONE)
         return dset(d, &qq->pos, SL_EINVAL, "EMIT FINAL needs a windowed aggregation");
     q->ngroup = qq->ngroup_by;
@@ -1520,7 +1528,7 @@ static struct went *went_new(struct sq_query *q, const struct sl_value *g, const
     w->ws = ws;
     w->we = we;
     w->max_ts = INT64_MIN;
-    w->bytes = total;
+    w->bytes = total + SQ_ALLOC_OVERHEAD;
     w->states = (unsigned char *)blk + head;
     w->g = (struct sl_value *)(void *)(blk + head + states);
     char *p = blk + head + states + gvals;
@@ -1533,7 +1541,7 @@ static struct went *went_new(struct sq_query *q, const struct sl_value *g, const
     w->hash = wkey_hash(w->key, klen);
     for (uint32_t i = 0; i < q->naggs; i++)
         q->aggs[i].cfg.fn->init(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
-    q->state_bytes += total;
+    q->state_bytes += w->bytes;
     return w;
 }
 
@@ -1785,7 +1793,9 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
                 if (!state_room(q, sizeof *we + klen + 64 * (q->ngroup + q->naggs)))
                     continue;
                 we = went_new(q, g, key, klen, w, w + size);
+                size_t before = q->wtab.cap;
                 wtab_put(&q->wtab, we);
+                q->state_bytes += (q->wtab.cap - before) * sizeof(struct wslot); /* its slots */
             }
             went_add(q, we, aggv, ts, seq);
             accepted = true;
@@ -1998,6 +2008,7 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
         return;
     }
     struct sq_srow *me = sq_srow_new(r->v, r->n, ts, r->seq);
+    me->bytes += SQ_ALLOC_OVERHEAD + sizeof(struct sq_srow *); /* the buffer's pointer to it */
     q->state_bytes += me->bytes;
     struct sbuf *mine = sbuf_get(&J->buf[left ? 0 : 1], key, klen, true);
     if (mine) {
