@@ -409,18 +409,27 @@ static bool upper_eq(struct sl_str key, const char *name, size_t name_len)
 }
 
 /* the field named exactly `name`, else the one whose upper-cased name is `name` (last wins) */
-static const struct sl_value *field_find(const struct sl_value *obj, const char *name)
+/* The field for column `name`: an exact name first, else the one whose upper-cased name is it.
+ * `hint` is where the field usually is (the column's position: records written by a query
+ * list their columns in order), tried first. The first exact match wins. */
+static const struct sl_value *field_find(const struct sl_value *obj, const char *name,
+                                         uint32_t hint)
 {
     size_t nl = strlen(name);
-    const struct sl_value *ci = NULL, *exact = NULL;
+    if (hint < obj->len) {
+        struct sl_str k = obj->u.map[hint].key;
+        if (k.len == nl && memcmp(k.ptr, name, nl) == 0)
+            return &obj->u.map[hint].val;
+    }
+    const struct sl_value *ci = NULL;
     for (uint32_t i = 0; i < obj->len; i++) {
         struct sl_str k = obj->u.map[i].key;
         if (k.len == nl && memcmp(k.ptr, name, nl) == 0)
-            exact = &obj->u.map[i].val;
-        else if (upper_eq(k, name, nl))
+            return &obj->u.map[i].val;
+        if (!ci && upper_eq(k, name, nl))
             ci = &obj->u.map[i].val;
     }
-    return exact ? exact : ci;
+    return ci;
 }
 
 /* ------------------------------------------------------------------ coercion */
@@ -558,7 +567,7 @@ static int coerce(const struct sl_value *v, const struct sl_sql_type *t, struct 
         for (uint32_t k = 0; k < t->nfields; k++) {
             const char *fname = t->fields[k].name;
             m[k].key = sl_str_make(fname, strlen(fname));
-            int rc = coerce(field_find(v, fname), t->fields[k].type, a, &m[k].val, err, err_len,
+            int rc = coerce(field_find(v, fname, k), t->fields[k].type, a, &m[k].val, err, err_len,
                             depth + 1);
             if (rc) {
                 if (rc == SL_EINVAL)
@@ -608,7 +617,7 @@ int sl_sql_decode_row(const struct sl_value *v, const struct sl_sql_column *cols
         return SL_EINVAL;
     }
     for (uint32_t i = 0; i < ncols; i++) {
-        int rc = coerce(field_find(v, cols[i].name), cols[i].type, a, &out[i], err, err_len, 0);
+        int rc = coerce(field_find(v, cols[i].name, i), cols[i].type, a, &out[i], err, err_len, 0);
         if (rc) {
             if (rc == SL_EINVAL)
                 prefix(err, err_len, "column '%s'", cols[i].name);
