@@ -350,11 +350,23 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
         sq_query_input(s->readers[i], s, &r);
 }
 
-static void push_topic(struct sl_sql_engine *e, const char *topic, const struct sl_value *key,
-                       const struct sl_value *value, int64_t ts, bool windowed, int64_t ws,
-                       int64_t we)
+/* `stable`: the name's address names this topic for as long as the catalog is unchanged (a
+ * query's own topic string), so it may be cached by address; callers' buffers may not */
+static void push_topic(struct sl_sql_engine *e, const char *topic, bool stable,
+                       const struct sl_value *key, const struct sl_value *value, int64_t ts,
+                       bool windowed, int64_t ws, int64_t we)
 {
-    struct sq_topic *t = sq_topic_get(e, topic, false);
+    size_t h = ((uintptr_t)topic >> 4) & 7u;
+    struct sq_topic *t;
+    if (!stable) {
+        t = sq_topic_get(e, topic, false);
+    } else if (e->tcache_name[h] == topic) {
+        t = e->tcache[h];
+    } else {
+        t = sq_topic_get(e, topic, false);
+        e->tcache_name[h] = topic;
+        e->tcache[h] = t;
+    }
     if (!t)
         return;
     e->depth++;
@@ -384,7 +396,7 @@ int sq_topic_write(struct sl_sql_engine *e, const char *topic, const struct sl_v
         sq_record_error(e, topic, "queries feed each other more than 64 levels deep: dropped");
         return SL_ELIMIT;
     }
-    push_topic(e, topic, key, value, ts, windowed, ws, we);
+    push_topic(e, topic, true, key, value, ts, windowed, ws, we);
     return 0;
 }
 
@@ -393,7 +405,7 @@ int sl_sql_engine_push(struct sl_sql_engine *e, const char *topic, const struct 
 {
     e->st.records_in++;
     struct sl_value nk = sl_value_null();
-    push_topic(e, topic, key ? key : &nk, value ? value : &nk, ts_ms, false, 0, 0);
+    push_topic(e, topic, false, key ? key : &nk, value ? value : &nk, ts_ms, false, 0, 0);
     if (e->depth == 0)
         sl_arena_reset(&e->row_arena);
     return 0;
@@ -934,6 +946,7 @@ int sl_sql_engine_exec(struct sl_sql_engine *e, const char *script, size_t len, 
     sl_arena_init(&a, 8192, 64u << 20);
     struct sl_sql_script *sc = NULL;
     int rc = sl_sql_parse(script, len, &a, &sc, d);
+    memset(e->tcache_name, 0, sizeof e->tcache_name); /* the catalog may change */
     for (uint32_t i = 0; !rc && i < sc->nstmts; i++) {
         d->offset = -1;
         rc = exec_stmt(e, &sc->stmts[i], out, d);
@@ -942,6 +955,7 @@ int sl_sql_engine_exec(struct sl_sql_engine *e, const char *script, size_t len, 
     }
     sl_free(e->input_topics);
     e->input_topics = NULL;
+    memset(e->tcache_name, 0, sizeof e->tcache_name);
     sl_arena_fini(&a);
     return rc;
 }

@@ -113,6 +113,10 @@ struct sl_sql_engine {
     struct sl_buf scratch;
     struct sl_buf keybuf;
     const char **input_topics;
+    /* topics by the address of their name (queries write the same string each time); cleared
+     * whenever the catalog changes, so a reused address cannot map to a stale topic */
+    const char *tcache_name[8];
+    struct sq_topic *tcache[8];
     struct sl_sql_engine_stats st;
     char errmsg[512];
     /* properties (SET) */
