@@ -32,6 +32,7 @@
     X(sl_out_amqp_ops)                                                                             \
     X(sl_out_postgres_ops)                                                                         \
     X(sl_out_sqlite_ops)                                                                           \
+    X(sl_out_partout_ops)                                                                          \
     X(sl_out_null_ops)
 
 #define SL_PLUGIN_DECL(name) extern const struct sl_component_ops name __attribute__((weak));
