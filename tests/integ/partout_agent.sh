@@ -23,7 +23,7 @@ sinks:
   out: {type: file, inputs: [stamp], path: $1}
 YAML
 }
-echo "agent-1 secret-1" > keys.txt
+printf "agent-1 secret-1\nagent-2 secret-2\n" > keys.txt
 master_conf out1.json > m1.yaml
 master_conf out2.json > m2.yaml
 cat > a.yaml <<YAML
@@ -141,10 +141,34 @@ assert max(gaps) - min(gaps) > 0.02, "no jitter"
 ' || fail "jitter"
 ok "post intervals within period +- splay/2"
 
-# 5. shutdown: total conserved, no loss logged
+# 5. the bound: a second agent keeps at most 5 keys; 40 distinct objects fold into their
+#    module's count (logged, counted), the total is kept. It reads its file once and posts
+#    at shutdown (finish), with bearer auth.
+$PY - <<'PYEOF'
+import json
+with open("in2.json", "w") as f:
+    for i in range(60):
+        f.write(json.dumps({"module": "m%d" % (i % 2), "object": "obj-%d" % (i % 40),
+                            "msg": "x"}) + "\n")
+PYEOF
+cat > a2.yaml <<YAML
+sources:
+  in: {type: file, path: in2.json}
+sinks:
+  agent: {type: partout, inputs: [in], url: "http://127.0.0.1:$PORT/events", api_key: secret-2,
+          auth_header: bearer, uuid: agent-2, max_leaves: 5, period: 1h}
+YAML
+$SLUICE run -c a2.yaml --no-status 2> agent2.log || fail "agent 2: $(cat agent2.log)"
+grep -q "counts folded into the parent" agent2.log || fail "no fold logged: $(cat agent2.log)"
+a2=$(cat out2.json* | $PY -c '
+import json,sys
+print(sum(e["count"] for e in map(json.loads, sys.stdin) if e["agent"] == "agent-2"))')
+expect_eq "agent-2 counts with max_leaves 5" "$a2" "60"
+
+# 6. shutdown: total conserved, no loss logged
 stop $APID
 stop $M2
-expect_eq "conservation: master counts = agent events" "$(sum)" "$(count_lines in.json)"
+expect_eq "conservation: master counts = agent events" "$(sum)" "$(( $(count_lines in.json) + 60 ))"
 grep -E "lost|dropped" agent.log | grep -v "dropped 0" && fail "the agent logged a loss"
 grep -q 'level=error' master.log && fail "master errors: $(grep level=error master.log)"
 ok "partout agent"
