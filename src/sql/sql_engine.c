@@ -664,6 +664,25 @@ static void query_register(struct sl_sql_engine *e, struct sq_query *q)
     e->queries[e->nqueries++] = q;
 }
 
+/* does writing `topic` reach query q's inputs (through sources reading it and the queries
+ * reading those)? A query that feeds its own input would loop */
+static bool feeds(struct sl_sql_engine *e, const char *topic, const struct sq_query *q,
+                  uint32_t depth)
+{
+    struct sq_topic *t = sq_topic_get(e, topic, false);
+    if (!t || depth > 64)
+        return depth > 64;
+    for (uint32_t i = 0; i < t->nreaders; i++) {
+        const struct sq_source *s = t->readers[i];
+        if (sq_query_reads(q, s))
+            return true;
+        for (uint32_t k = 0; k < s->nreaders; k++)
+            if (s->readers[k] != q && feeds(e, sq_query_topic(s->readers[k]), q, depth + 1))
+                return true;
+    }
+    return false;
+}
+
 static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct sl_buf *out,
                           struct sl_diag *d)
 {
@@ -696,6 +715,13 @@ static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
     rc = sq_query_plan(e, st, insert ? old : s, insert ? old->topic : s->topic, &q, d);
     if (rc)
         goto fail;
+    if (feeds(e, insert ? old->topic : s->topic, q, 0)) {
+        rc = diag_at(d, &st->pos, SL_EINVAL,
+                     "%s would feed the query's own input (a cycle through topic '%s'): every "
+                     "record would loop",
+                     st->name, insert ? old->topic : s->topic);
+        goto fail;
+    }
     if (!insert) {
         const struct sq_col *cols;
         uint32_t n;
@@ -724,6 +750,17 @@ static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
         sl_buf_appendf(out, "Created query with ID %s\n", sq_query_id(q));
     return 0;
 fail:
+    /* a planned query has subscribed to its inputs already */
+    for (uint32_t i = 0; q && i < e->nsources; i++) {
+        struct sq_source *src = e->sources[i];
+        for (uint32_t k = 0; k < src->nreaders; k++)
+            if (src->readers[k] == q) {
+                memmove(&src->readers[k], &src->readers[k + 1],
+                        (src->nreaders - k - 1) * sizeof *src->readers);
+                src->nreaders--;
+                k--;
+            }
+    }
     sq_query_free(q);
     source_free(s);
     return rc;

@@ -139,6 +139,8 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
 void sq_query_columns(const struct sq_query *q, const struct sq_col **cols, uint32_t *n,
                       bool *windowed, bool *session);
 const char *sq_query_id(const struct sq_query *q);
+const char *sq_query_topic(const struct sq_query *q);
+bool sq_query_reads(const struct sq_query *q, const struct sq_source *s);
 void sq_query_set_sink(struct sq_query *q, struct sq_source *sink, const char *topic);
 void sq_query_free(struct sq_query *q);
 uint64_t sq_query_state_bytes(const struct sq_query *q);

@@ -1110,6 +1110,19 @@ void sq_query_columns(const struct sq_query *q, const struct sq_col **cols, uint
     *session = q->out_session;
 }
 
+bool sq_query_reads(const struct sq_query *q, const struct sq_source *s)
+{
+    for (uint32_t i = 0; i < q->nin; i++)
+        if (q->in[i].s == s)
+            return true;
+    return false;
+}
+
+const char *sq_query_topic(const struct sq_query *q)
+{
+    return q->topic;
+}
+
 const char *sq_query_id(const struct sq_query *q)
 {
     return q->id;
@@ -2001,10 +2014,12 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
     sl_buf_reset(&e->keybuf);
     sq_key_encode(&e->keybuf, &k, 1);
     size_t klen = e->keybuf.len;
-    char *key = sl_xmalloc(klen ? klen : 1);
+    char kstack[128];
+    char *key = klen <= sizeof kstack ? kstack : sl_xmalloc(klen); /* kept only when pending */
     memcpy(key, e->keybuf.ptr ? e->keybuf.ptr : "", klen);
     if (!state_room(q, 256)) {
-        sl_free(key);
+        if (key != kstack)
+            sl_free(key);
         return;
     }
     struct sq_srow *me = sq_srow_new(r->v, r->n, ts, r->seq);
@@ -2048,12 +2063,18 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
                 J->pend = sl_xrealloc(J->pend, J->cappend * sizeof *J->pend);
             }
             me->matched |= 2u; /* kept in the buffer until it is emitted or matched */
+            char *kept = key;
+            if (key == kstack) {
+                kept = sl_xmalloc(klen ? klen : 1);
+                memcpy(kept, key, klen);
+            }
             J->pend[J->npend++] = (struct pending){
-                .row = me, .left = left, .close_at = close_at, .key = key, .key_len = klen};
-            key = NULL;
+                .row = me, .left = left, .close_at = close_at, .key = kept, .key_len = klen};
+            key = kstack; /* owned by the pending entry now */
         }
     }
-    sl_free(key);
+    if (key != kstack)
+        sl_free(key);
     if (J->st >= J->next_sweep) {
         ss_sweep(q, J);
         J->next_sweep = J->st + (J->before + J->after + J->grace) / 4 + 1;

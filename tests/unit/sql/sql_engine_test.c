@@ -128,6 +128,15 @@ static void test_errors(void **st)
     /* a syntax error: the parser's position */
     assert_int_not_equal(exec_err(e, "CREATE STREAM T AS SELEC * FROM S;", &d), 0);
     assert_int_equal(d.line, 1);
+    /* a query feeding its own input is refused, and leaves nothing subscribed behind */
+    exec_ok(e, "CREATE STREAM A AS SELECT * FROM S;");
+    assert_int_not_equal(exec_err(e, "INSERT INTO S SELECT * FROM A;", &d), 0);
+    assert_non_null(strstr(d.msg, "cycle"));
+    assert_int_not_equal(
+        exec_err(e, "CREATE STREAM C WITH (kafka_topic='s') AS SELECT * FROM S;", &d), 0);
+    assert_non_null(strstr(d.msg, "cycle"));
+    push(e, "s", "1", "{\"NAME\":\"x\",\"BYTES\":1}", 1);
+    assert_int_equal(o.n, 1); /* only A's output */
     /* unsupported format */
     assert_int_not_equal(
         exec_err(e, "CREATE STREAM A (X INT) WITH (kafka_topic='a', value_format='avro');", &d), 0);
