@@ -139,7 +139,8 @@ static void test_errors(void **st)
     assert_int_equal(o.n, 1); /* only A's output */
     /* unsupported format */
     assert_int_not_equal(
-        exec_err(e, "CREATE STREAM A (X INT) WITH (kafka_topic='a', value_format='avro');", &d), 0);
+        exec_err(e, "CREATE STREAM AV (X INT) WITH (kafka_topic='a', value_format='avro');", &d),
+        0);
     assert_non_null(strstr(d.msg, "JSON"));
     sl_sql_engine_free(e);
 }
