@@ -15,6 +15,7 @@
 #include "api/server.h"
 
 #include "api/ksql_api.h"
+#include "api/partout_api.h"
 #include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -60,11 +61,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url);
+                 strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url) ||
+                 sl_api_partout_match(url);
     if (!known) {
-        sl_buf_appendf(&b, "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
-                           "\"/api/v1/pipeline\",\"/api/v1/profiles\",\"/ksql\",\"/query\","
-                           "\"/query-stream\"]}\n");
+        sl_buf_appendf(
+            &b,
+            "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
+            "\"/api/v1/pipeline\",\"/api/v1/profiles\",\"/api/v1/partout\",\"/ksql\",\"/query\","
+            "\"/query-stream\"]}\n");
         return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -90,6 +94,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"),
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "groups"), &b);
+        return reply(conn, st, "application/json", &b);
+    }
+    if (sl_api_partout_match(url)) {
+        unsigned st = sl_api_partout_get(
+            sl_partout_store_default(), url,
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "level"), &b);
         return reply(conn, st, "application/json", &b);
     }
     sl_pipeline_metrics_json(s->pipe, &b);

@@ -8,6 +8,7 @@
  *   sluice explain EXPR
  *   sluice sql [--server URL] [--transform NAME]
  *   sluice profiles --store URL [PROFILE [ENTITY]]
+ *   sluice partout --store FILE [UUID]
  *   sluice keygen [--json]
  *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
  *   sluice aggregator [the JVM aggregator's flags] [--print-config]
@@ -18,6 +19,7 @@
  */
 #include "app/aggregator_cmd.h"
 #include "app/keygen_cmd.h"
+#include "app/partout_cmd.h"
 #include "app/profiles_cmd.h"
 #include "app/receiver_cmd.h"
 #include "app/run.h"
@@ -47,6 +49,7 @@ static void usage(FILE *f)
                "       sluice explain EXPR\n"
                "       sluice sql [--server http://HOST:PORT] [--transform NAME]\n"
                "       sluice profiles --store URL [PROFILE [ENTITY]] [--json]\n"
+               "       sluice partout --store FILE [UUID [--from MS] [--to MS] [--level N]]\n"
                "       sluice keygen [--json]\n"
                "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
                "       sluice aggregator [-f settings.conf] [flags] [--print-config]\n"
@@ -65,6 +68,8 @@ static void usage(FILE *f)
                "           (--server), or a standalone engine fed with .push/.load\n"
                "  profiles what a profile store holds: profiles, a profile's entities, or an\n"
                "           entity's measurements (sluice profiles --help)\n"
+               "  partout  what a Partout master's store holds: agents, or one agent's counts\n"
+               "           over time at the detail kept for their age (sluice partout --help)\n"
                "  keygen   a CurveZMQ key pair for the zmq source, in every accepted form\n"
                "  send     push JSON events as network-event FlatBuffers over CurveZMQ to a\n"
                "           zmq source (sluice send --help)\n"
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
         return sl_cmd_sql(argc, argv);
     if (strcmp(cmd, "profiles") == 0)
         return sl_cmd_profiles(argc, argv);
+    if (strcmp(cmd, "partout") == 0)
+        return sl_cmd_partout(argc, argv);
     if (strcmp(cmd, "keygen") == 0)
         return sl_cmd_keygen(argc, argv);
     if (strcmp(cmd, "send") == 0)

@@ -42,6 +42,7 @@
 #include "codec/partout_body.h"
 #include "core/component.h"
 #include "state/partout_policy.h"
+#include "state/partout_store.h"
 #include "sys/net.h"
 #include "sys/thread.h"
 
@@ -77,6 +78,7 @@ struct partout_conf {
     bool per_agent;
     int64_t max_agents;
     int64_t threads;
+    char *store; /* partout_store.h: every accepted aggregate */
 };
 
 struct key {
@@ -112,6 +114,7 @@ struct partout_state {
     struct key *keys;                 /* guarded_by: lock */
     size_t nkeys;                     /* guarded_by: lock */
     struct stat keys_st;              /* guarded_by: lock: the file as last loaded */
+    struct sl_partout_store *store;   /* NULL: no `store:` */
 };
 
 struct request {
@@ -412,7 +415,8 @@ static int build_events(struct partout_state *s, struct sl_batch *b,
 
 static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connection *conn,
                                        struct sl_batch *b, uint32_t nev, uint64_t total,
-                                       const char *uuid, size_t uuid_len, bool legacy);
+                                       const char *uuid, size_t uuid_len, bool legacy,
+                                       const struct sl_partout_body *pb, int64_t period);
 
 static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection *conn,
                                    struct request *rq, bool legacy)
@@ -492,7 +496,12 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
     char *uuid = uuid_len < sizeof(uuid_buf) ? uuid_buf : sl_xmalloc(uuid_len + 1);
     if (uuid_len)
         memcpy(uuid, pb.uuid.ptr, uuid_len);
-    enum MHD_Result ret = answer_accepted(c, conn, b, nev, total, uuid, uuid_len, legacy);
+    if (s->store)
+        sl_batch_ref(b); /* keeps pb valid for the store once the pipeline owns b */
+    enum MHD_Result ret = answer_accepted(c, conn, b, nev, total, uuid, uuid_len, legacy,
+                                          s->store ? &pb : NULL, period);
+    if (s->store)
+        sl_batch_unref(b);
     if (uuid != uuid_buf)
         sl_free(uuid);
     return ret;
@@ -501,7 +510,8 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
 /* Emit b (nev events, total counts; consumed), count it into Em and answer. */
 static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connection *conn,
                                        struct sl_batch *b, uint32_t nev, uint64_t total,
-                                       const char *uuid, size_t uuid_len, bool legacy)
+                                       const char *uuid, size_t uuid_len, bool legacy,
+                                       const struct sl_partout_body *pb, int64_t period)
 {
     struct partout_state *s = c->state;
     if (nev) {
@@ -525,6 +535,9 @@ static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connec
     sl_partout_policy_record(s->policy, uuid, uuid_len, total, now);
     sl_partout_policy_settings(s->policy, uuid, uuid_len, now, &st);
     sl_mutex_unlock(&s->lock);
+    if (pb && sl_partout_store_put(s->store, pb, period, st.level, st.period_secs))
+        sl_warn(c->name, "partout store %s: an aggregate was not stored",
+                sl_partout_store_path(s->store));
     bump(s, legacy ? ST_LEGACY : ST_AGGREGATES);
     atomic_fetch_add_explicit(&s->st[ST_LEAVES], nev, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->st[ST_COUNTS], total, memory_order_relaxed);
@@ -679,6 +692,14 @@ static int init_inner(struct sl_component *c, struct sl_diag *d)
     s->f_detail = sl_sym_intern_c("detail");
     s->f_count = sl_sym_intern_c("count");
     s->f_period = sl_sym_intern_c("period");
+    if (cf->store) {
+        int rc = sl_partout_store_open(cf->store, NULL, &s->store, d);
+        if (rc) {
+            sl_component_diag_opt(c, "store", d);
+            return rc;
+        }
+        sl_partout_store_set_default(s->store); /* GET /api/v1/partout on the API listener */
+    }
     if (cf->keys) {
         int rc = load_keys(c, true, d);
         if (rc) {
@@ -792,6 +813,11 @@ static void partout_fini(struct sl_component *c)
         return;
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    if (s->store) { /* after the daemon: no put is in flight */
+        if (sl_partout_store_default() == s->store)
+            sl_partout_store_set_default(NULL);
+        sl_partout_store_close(s->store);
+    }
     sl_partout_policy_free(s->policy);
     free_keys(s->keys, s->nkeys);
     sl_free(s->pem_cert);
@@ -891,6 +917,10 @@ static const struct sl_option partout_opts[] = {
      "agents tracked one by one; more get the master's settings", NULL, 1, 100000000, 0},
     {"threads", SL_OPT_INT, "2", offsetof(struct partout_conf, threads), "HTTP worker threads",
      NULL, 1, 64, 0},
+    {"store", SL_OPT_STRING, NULL, offsetof(struct partout_conf, store),
+     "SQLite file keeping every accepted aggregate with hourly/daily/weekly roll-ups "
+     "(GET /api/v1/partout, sluice partout)",
+     NULL, 0, 0, 0},
     {0},
 };
 
