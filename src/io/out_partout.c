@@ -181,6 +181,7 @@ struct pa_sink {
     int64_t next_post_at; /* monotonic */
     int64_t last_ok_at;
     uint32_t failures;
+    uint64_t folded_now; /* counts folded into the tree being built */
     uint64_t rng;
     struct sl_log_limit lim, fold_lim;
 
@@ -238,6 +239,7 @@ static void tree_clear(struct pa_sink *s)
     memset(&s->root, 0, sizeof(s->root));
     sl_hmap_init(&s->root.kids);
     s->nnodes = 0;
+    s->folded_now = 0;
     atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
 }
 
@@ -257,6 +259,7 @@ static void tree_add(struct pa_sink *s, const struct sl_str *keys, int nkeys, bo
         }
         if (s->nnodes >= (uint64_t)s->cf->max_leaves) {
             atomic_fetch_add_explicit(&s->folded, n, memory_order_relaxed);
+            s->folded_now += n;
             sl_log_ratelimited(&s->fold_lim, 1, SL_LOG_WARN, s->c->name,
                                "max_leaves (%lld) keys kept: %llu counts folded into the parent",
                                (long long)s->cf->max_leaves, (unsigned long long)n);
@@ -271,6 +274,7 @@ static void tree_add(struct pa_sink *s, const struct sl_str *keys, int nkeys, bo
             node_fini(kid);
             sl_free(kid);
             atomic_fetch_add_explicit(&s->folded, n, memory_order_relaxed);
+            s->folded_now += n;
             break;
         }
         s->nnodes++;
@@ -491,6 +495,12 @@ static int post(struct pa_sink *s)
         if (s->failures)
             sl_info(name, "the master at %s takes posts again (%llu counts sent)", s->cf->url,
                     (unsigned long long)total);
+        if (s->folded_now)
+            sl_warn(name,
+                    "this aggregate carried %llu of its %llu counts folded into a parent: more "
+                    "than max_leaves (%lld) distinct keys in one period",
+                    (unsigned long long)s->folded_now, (unsigned long long)total,
+                    (long long)s->cf->max_leaves);
         s->failures = 0;
         s->last_ok_at = now;
         obey(s);
@@ -675,6 +685,12 @@ static void pa_fini(struct sl_component *c)
         return;
     if (s->root.total)
         sl_warn(c->name, "%llu counts were never posted", (unsigned long long)s->root.total);
+#define V(f) (unsigned long long)atomic_load_explicit(&s->f, memory_order_relaxed)
+    sl_info(c->name,
+            "stopped: %llu aggregates accepted, %llu counts posted, %llu folded, %llu dropped, "
+            "%llu lost, %llu failed posts",
+            V(posts), V(counts_posted), V(folded), V(dropped), V(lost), V(post_failures));
+#undef V
     release_holds(s, false);
     sl_free(s->holds);
     node_fini(&s->root);

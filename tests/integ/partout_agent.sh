@@ -169,6 +169,7 @@ expect_eq "agent-2 counts with max_leaves 5" "$a2" "60"
 stop $APID
 stop $M2
 expect_eq "conservation: master counts = agent events" "$(sum)" "$(( $(count_lines in.json) + 60 ))"
-grep -E "lost|dropped" agent.log | grep -v "dropped 0" && fail "the agent logged a loss"
+grep -E "counts (dropped|lost)" agent.log agent2.log && fail "an agent logged a loss"
+grep -q "stopped: .*, 0 dropped, 0 lost" agent.log || fail "agent summary: $(tail -3 agent.log)"
 grep -q 'level=error' master.log && fail "master errors: $(grep level=error master.log)"
 ok "partout agent"
