@@ -8,6 +8,8 @@
 #    keeps the counts across its failed posts and sums them into the next one; nothing lost
 #  - jitter: with period 1 s and splay 0.4 the posts arrive 0.8..1.2 s apart (+ scheduling
 #    slack), and not all equally (Partout's agent had period^2 * splay)
+#  - max_leaves: a second agent keeps 5 keys; the rest folds into parents, nothing lost
+#  - HTTPS with client certificates (the master's tls_ca, tls_client_cert: required)
 source "$(dirname "$0")/lib/common.bash"
 
 PORT=$(free_port)
@@ -172,4 +174,39 @@ expect_eq "conservation: master counts = agent events" "$(sum)" "$(( $(count_lin
 grep -E "counts (dropped|lost)" agent.log agent2.log && fail "an agent logged a loss"
 grep -q "stopped: .*, 0 dropped, 0 lost" agent.log || fail "agent summary: $(tail -3 agent.log)"
 grep -q 'level=error' master.log && fail "master errors: $(grep level=error master.log)"
+
+# 7. HTTPS: the master asks for client certificates (required); the agent verifies the master
+#    with ca_file and shows tls_cert/tls_key (skipped without openssl)
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem \
+    2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr 2>/dev/null
+  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1') -out srv.pem 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=agent -keyout cli.key -out cli.csr 2>/dev/null
+  openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cli.pem \
+    2>/dev/null
+  cat > tls.yaml <<YAML
+sources:
+  master: {type: partout, listen: "127.0.0.1:$PORT", tls_cert: srv.pem, tls_key: srv.key,
+           tls_ca: ca.pem, tls_client_cert: required}
+sinks:
+  out: {type: file, inputs: [master], path: tls.json}
+YAML
+  start_master tls.yaml
+  head -25 in2.json > in3.json
+  cat > a3.yaml <<YAML
+sources:
+  in: {type: file, path: in3.json}
+sinks:
+  agent: {type: partout, inputs: [in], url: "https://127.0.0.1:$PORT/events", uuid: agent-3,
+          ca_file: ca.pem, tls_cert: cli.pem, tls_key: cli.key, period: 1h}
+YAML
+  $SLUICE run -c a3.yaml --no-status 2> agent3.log || fail "agent 3: $(cat agent3.log)"
+  stop $MPID
+  expect_eq "counts over HTTPS with a client certificate" \
+    "$($PY -c 'import json; print(sum(json.loads(l)["count"] for l in open("tls.json")))')" 25
+else
+  echo "skip: HTTPS (no openssl)"
+fi
 ok "partout agent"
