@@ -30,6 +30,12 @@
  * period² · splay, a defect: systems.md §1.1). When nothing was counted in a period, nothing
  * is posted, except the alive notice ({"agent": {..., "count": 0}}) once
  * notify_alive_period_secs passed without an accepted post.
+ *   Relay (uuid_field): each event counts for the agent its field names, each agent has its
+ * own tree, settings, schedule and back-off, and posts its own body (only uuid and hostname:
+ * the rest of the agent block describes this machine). At most max_agents relayed agents are
+ * kept; a new one replaces one with nothing pending, else its counts go to this sink's own
+ * agent (counted, logged). A batch's token is held once by every agent it counted for.
+ * Posts are sequential: a relay of many agents behind a slow master waits per agent.
  *   Shutdown: finish() posts what is left at once and retries for up to drain_timeout; what
  * cannot be delivered then is logged and counted as lost. Counts live in memory only: a crash
  * loses the tree; the holds keep sources that commit (Kafka, AMQP, file with acks) from
@@ -62,13 +68,14 @@ struct pa_conf {
     int auth; /* 0 x-api-key, 1 bearer */
     char *uuid, *hostname, *arch, *platform, *os_release, *os_family, *os_dist_name,
         *os_dist_version_id;
+    char *uuid_field, *hostname_field;
     char *module_field, *object_field, *msg_field, *level_field, *count_field;
     int key_encoding; /* 0 auto, 1 base64, 2 raw */
     int64_t period_ns;
     double splay;
     int64_t level;
     int64_t alive_ns;
-    int64_t max_leaves, max_key_len;
+    int64_t max_leaves, max_key_len, max_agents;
     int64_t timeout_ns, retry_initial_ns, retry_max_ns, drain_timeout_ns;
     bool tls_verify;
     char *ca_file, *tls_cert, *tls_key;
@@ -99,6 +106,16 @@ static const struct sl_option pa_opts[] = {
      "agent os_dist_name (default: null)", NULL, 0, 0, 0},
     {"os_dist_version_id", SL_OPT_STRING, NULL, offsetof(struct pa_conf, os_dist_version_id),
      "agent os_dist_version_id (default: null)", NULL, 0, 0, 0},
+    {"uuid_field", SL_OPT_STRING, NULL, offsetof(struct pa_conf, uuid_field),
+     "relay: field (path) with the uuid of the agent an event belongs to (unset or absent: "
+     "this sink's uuid)",
+     NULL, 0, 0, 0},
+    {"hostname_field", SL_OPT_STRING, NULL, offsetof(struct pa_conf, hostname_field),
+     "relay: field (path) with the hostname of a relayed agent (its first event's)", NULL, 0, 0, 0},
+    {"max_agents", SL_OPT_INT, "1000", offsetof(struct pa_conf, max_agents),
+     "relay: agents kept at once; past it an idle one is replaced, else counts go to this sink's "
+     "own uuid (counted)",
+     NULL, 1, 1000000, 0},
     {"module_field", SL_OPT_STRING, "module", offsetof(struct pa_conf, module_field),
      "field (path) with the module name; absent: \"unknown\"", NULL, 0, 0, 0},
     {"object_field", SL_OPT_STRING, "object", offsetof(struct pa_conf, object_field),
@@ -157,22 +174,19 @@ struct pa_node {
     struct sl_hmap kids; /* key -> struct pa_node * */
 };
 
-struct pa_sink {
-    struct sl_component *c;
-    const struct pa_conf *cf;
+/* One agent: this sink's own (self), or one relayed (uuid_field). */
+struct pa_agent {
+    char *uuid;
+    char *hostname; /* relayed: from hostname_field; NULL: none */
+    bool self;
     struct pa_node root;
-    uint32_t nnodes; /* below the root */
-    struct sl_path f_module, f_object, f_msg, f_level, f_count;
-    bool have_count;
-    char *uuid, *hostname, *arch, *platform, *os_release;
-    struct sl_buf scratch, keys, body, answer;
-    struct curl_slist *headers;
-    CURL *easy;
-    char err[CURL_ERROR_SIZE];
+    uint32_t nnodes;     /* below the root */
+    uint64_t folded_now; /* counts folded into this tree */
+    uint64_t hold_seq;   /* the batch whose token this agent holds last */
     struct sl_ack **holds;
     size_t nholds, cap_holds;
 
-    /* the master's settings (the configured ones until it answers) */
+    /* the master's settings for this agent (the configured ones until it answers) */
     int64_t period_ns;
     double splay;
     int level;
@@ -181,12 +195,28 @@ struct pa_sink {
     int64_t next_post_at; /* monotonic */
     int64_t last_ok_at;
     uint32_t failures;
-    uint64_t folded_now; /* counts folded into the tree being built */
+};
+
+struct pa_sink {
+    struct sl_component *c;
+    const struct pa_conf *cf;
+    struct pa_agent **agents; /* [0] is self */
+    uint32_t nagents;
+    struct sl_hmap by_uuid; /* relayed uuid -> index into agents */
+    uint64_t nnodes;        /* over all agents */
+    uint64_t batch_seq;
+    struct sl_path f_uuid, f_hostname, f_module, f_object, f_msg, f_level, f_count;
+    bool have_uuid, have_hostname, have_count;
+    char *hostname, *arch, *platform, *os_release;
+    struct sl_buf scratch, keys, body, answer;
+    struct curl_slist *headers;
+    CURL *easy;
+    char err[CURL_ERROR_SIZE];
     uint64_t rng;
-    struct sl_log_limit lim, fold_lim;
+    struct sl_log_limit lim, fold_lim, agent_lim;
 
     atomic_uint_fast64_t posts, post_failures, counts_posted, pending, folded, dropped, lost,
-        alives, g_level, g_period;
+        alives, g_level, g_period, g_agents, agents_folded;
 };
 
 static uint64_t next_rand(struct pa_sink *s)
@@ -199,20 +229,20 @@ static uint64_t next_rand(struct pa_sink *s)
 }
 
 /* period * (1 + splay * (u - 0.5)), u in [0, 1): ±splay/2 of the period. */
-static int64_t jittered(struct pa_sink *s)
+static int64_t jittered(struct pa_sink *s, const struct pa_agent *a)
 {
     double u = (double)(next_rand(s) >> 11) / 9007199254740992.0;
-    double p = (double)s->period_ns * (1.0 + s->splay * (u - 0.5));
+    double p = (double)a->period_ns * (1.0 + a->splay * (u - 0.5));
     return p < 1e6 ? 1000000 : (int64_t)p;
 }
 
 /* Equal jitter: uniform in [cap/2, cap], cap = min(max, initial * 2^(failures-1)). */
-static int64_t backoff(struct pa_sink *s)
+static int64_t backoff(struct pa_sink *s, const struct pa_agent *a)
 {
     int64_t initial = s->cf->retry_initial_ns > 10000000 ? s->cf->retry_initial_ns : 10000000;
     int64_t max = s->cf->retry_max_ns > initial ? s->cf->retry_max_ns : initial;
     int64_t cap = initial;
-    for (uint32_t i = 1; i < s->failures && cap < max; i++)
+    for (uint32_t i = 1; i < a->failures && cap < max; i++)
         cap = cap > max / 2 ? max : cap * 2;
     return cap / 2 + (int64_t)(next_rand(s) % ((uint64_t)(cap / 2) + 1));
 }
@@ -233,23 +263,24 @@ static void node_fini(struct pa_node *n)
     sl_free(n->key);
 }
 
-static void tree_clear(struct pa_sink *s)
+static void agent_clear(struct pa_sink *s, struct pa_agent *a)
 {
-    node_fini(&s->root);
-    memset(&s->root, 0, sizeof(s->root));
-    sl_hmap_init(&s->root.kids);
-    s->nnodes = 0;
-    s->folded_now = 0;
-    atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->pending, a->root.total, memory_order_relaxed);
+    node_fini(&a->root);
+    memset(&a->root, 0, sizeof(a->root));
+    sl_hmap_init(&a->root.kids);
+    s->nnodes -= a->nnodes;
+    a->nnodes = 0;
+    a->folded_now = 0;
 }
 
 /* Add n counts under keys[0..nkeys-1] (module, object, msg). */
-static void tree_add(struct pa_sink *s, const struct sl_str *keys, int nkeys, bool error,
-                     uint64_t n)
+static void tree_add(struct pa_sink *s, struct pa_agent *a, const struct sl_str *keys, int nkeys,
+                     bool error, uint64_t n)
 {
     struct pa_node *path[4];
     int depth = 0;
-    path[depth++] = &s->root;
+    path[depth++] = &a->root;
     for (int i = 0; i < nkeys; i++) {
         struct pa_node *at = path[depth - 1];
         uint64_t v;
@@ -259,7 +290,7 @@ static void tree_add(struct pa_sink *s, const struct sl_str *keys, int nkeys, bo
         }
         if (s->nnodes >= (uint64_t)s->cf->max_leaves) {
             atomic_fetch_add_explicit(&s->folded, n, memory_order_relaxed);
-            s->folded_now += n;
+            a->folded_now += n;
             sl_log_ratelimited(&s->fold_lim, 1, SL_LOG_WARN, s->c->name,
                                "max_leaves (%lld) keys kept: %llu counts folded into the parent",
                                (long long)s->cf->max_leaves, (unsigned long long)n);
@@ -274,10 +305,11 @@ static void tree_add(struct pa_sink *s, const struct sl_str *keys, int nkeys, bo
             node_fini(kid);
             sl_free(kid);
             atomic_fetch_add_explicit(&s->folded, n, memory_order_relaxed);
-            s->folded_now += n;
+            a->folded_now += n;
             break;
         }
         s->nnodes++;
+        a->nnodes++;
         path[depth++] = kid;
     }
     path[depth - 1]->own += n;
@@ -378,35 +410,39 @@ static int put_str_field(struct sl_buf *b, const char *name, const char *val)
     return val ? sl_json_write_string(b, val, strlen(val)) : sl_buf_puts(b, "null");
 }
 
-static int build_body(struct pa_sink *s)
+static int build_body(struct pa_sink *s, const struct pa_agent *a)
 {
     const struct pa_conf *cf = s->cf;
     struct sl_buf *b = &s->body;
     sl_buf_reset(b);
     int rc = sl_buf_puts(b, "{\"agent\":{\"uuid\":");
     if (!rc)
-        rc = sl_json_write_string(b, s->uuid, strlen(s->uuid));
-    if (!rc)
-        rc = put_str_field(b, "hostname", s->hostname);
-    if (!rc)
-        rc = put_str_field(b, "arch", s->arch);
-    if (!rc)
-        rc = put_str_field(b, "platform", s->platform);
-    if (!rc)
-        rc = put_str_field(b, "os_release", s->os_release);
-    if (!rc)
-        rc = put_str_field(b, "os_family", cf->os_family);
-    if (!rc)
-        rc = put_str_field(b, "os_dist_name", cf->os_dist_name);
-    if (!rc)
-        rc = put_str_field(b, "os_dist_version_id", cf->os_dist_version_id);
+        rc = sl_json_write_string(b, a->uuid, strlen(a->uuid));
+    if (a->self) {
+        if (!rc)
+            rc = put_str_field(b, "hostname", s->hostname);
+        if (!rc)
+            rc = put_str_field(b, "arch", s->arch);
+        if (!rc)
+            rc = put_str_field(b, "platform", s->platform);
+        if (!rc)
+            rc = put_str_field(b, "os_release", s->os_release);
+        if (!rc)
+            rc = put_str_field(b, "os_family", cf->os_family);
+        if (!rc)
+            rc = put_str_field(b, "os_dist_name", cf->os_dist_name);
+        if (!rc)
+            rc = put_str_field(b, "os_dist_version_id", cf->os_dist_version_id);
+    } else if (a->hostname && !rc) {
+        rc = put_str_field(b, "hostname", a->hostname);
+    }
     if (!rc)
         rc = sl_buf_putc(b, ',');
     if (!rc)
-        rc = put_node(s, &s->root, 1, s->level);
+        rc = put_node(s, &a->root, 1, a->level);
     if (!rc)
         rc = sl_buf_appendf(b, "},\"period_secs\":%lld}",
-                            (long long)((s->period_ns + 500000000) / 1000000000));
+                            (long long)((a->period_ns + 500000000) / 1000000000));
     return rc;
 }
 
@@ -422,14 +458,14 @@ static size_t on_answer(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 /* Take the master's settings from a 200 answer (fields missing or out of range are kept). */
-static void obey(struct pa_sink *s)
+static void obey(struct pa_sink *s, struct pa_agent *a)
 {
-    struct sl_arena a;
-    sl_arena_init(&a, 4096, ANSWER_MAX * 4);
+    struct sl_arena ar;
+    sl_arena_init(&ar, 4096, ANSWER_MAX * 4);
     struct sl_value v;
     struct sl_json_opts jo = {.max_depth = 8, .max_len = ANSWER_MAX + 1};
-    if (sl_json_parse_value(&a, s->answer.ptr ? s->answer.ptr : "", s->answer.len, &jo, &v, NULL) ==
-        0) {
+    if (sl_json_parse_value(&ar, s->answer.ptr ? s->answer.ptr : "", s->answer.len, &jo, &v,
+                            NULL) == 0) {
         const struct sl_value *x;
         double d;
 #define NUM(name)                                                                                  \
@@ -437,45 +473,48 @@ static void obey(struct pa_sink *s)
      (x->type == SL_V_INT || x->type == SL_V_DOUBLE) &&                                            \
      ((d = x->type == SL_V_INT ? (double)x->u.i : x->u.d), 1))
         if (NUM("aggregate_period_secs") && d >= 1 && d <= 366 * 86400.0)
-            s->period_ns = (int64_t)(d * 1e9);
+            a->period_ns = (int64_t)(d * 1e9);
         if (NUM("aggregate_period_splay") && d >= 0 && d <= 1)
-            s->splay = d;
-        if (NUM("aggregate_level") && d >= 0 && d <= 4 && s->level != (int)d) {
-            sl_info(s->c->name, "the master sets aggregate_level %d (was %d)", (int)d, s->level);
-            s->level = (int)d;
+            a->splay = d;
+        if (NUM("aggregate_level") && d >= 0 && d <= 4 && a->level != (int)d) {
+            sl_info(s->c->name, "the master sets aggregate_level %d (was %d) for %s", (int)d,
+                    a->level, a->uuid);
+            a->level = (int)d;
         }
         if (NUM("notify_alive_period_secs") && d >= 1 && d <= 3650 * 86400.0)
-            s->alive_ns = (int64_t)(d * 1e9);
+            a->alive_ns = (int64_t)(d * 1e9);
 #undef NUM
     }
-    sl_arena_fini(&a);
-    atomic_store_explicit(&s->g_level, (uint64_t)s->level, memory_order_relaxed);
-    atomic_store_explicit(&s->g_period, (uint64_t)(s->period_ns / 1000000000),
-                          memory_order_relaxed);
+    sl_arena_fini(&ar);
+    if (a->self) {
+        atomic_store_explicit(&s->g_level, (uint64_t)a->level, memory_order_relaxed);
+        atomic_store_explicit(&s->g_period, (uint64_t)(a->period_ns / 1000000000),
+                              memory_order_relaxed);
+    }
 }
 
-static void release_holds(struct pa_sink *s, bool ok)
+static void release_holds(struct pa_agent *a, bool ok)
 {
-    for (size_t i = 0; i < s->nholds; i++)
-        sl_ack_release(s->holds[i], ok);
-    s->nholds = 0;
+    for (size_t i = 0; i < a->nholds; i++)
+        sl_ack_release(a->holds[i], ok);
+    a->nholds = 0;
 }
 
 enum { POST_OK, POST_RETRY, POST_DROPPED };
 
 /* Post the tree (or an alive notice when it is empty). Sink thread. */
-static int post(struct pa_sink *s)
+static int post(struct pa_sink *s, struct pa_agent *a)
 {
     const char *name = s->c->name;
-    uint64_t total = s->root.total;
-    int rc = build_body(s);
+    uint64_t total = a->root.total;
+    int rc = build_body(s, a);
     if (rc) {
         /* only a body past BODY_MAX gets here: it will not shrink by waiting */
         sl_error(name, "body not built: %s; %llu counts dropped", sl_strerror(rc),
                  (unsigned long long)total);
         atomic_fetch_add_explicit(&s->dropped, total, memory_order_relaxed);
-        release_holds(s, false);
-        tree_clear(s);
+        release_holds(a, false);
+        agent_clear(s, a);
         return POST_DROPPED;
     }
     sl_buf_reset(&s->answer);
@@ -492,70 +531,79 @@ static int post(struct pa_sink *s)
         atomic_fetch_add_explicit(&s->counts_posted, total, memory_order_relaxed);
         if (!total)
             atomic_fetch_add_explicit(&s->alives, 1, memory_order_relaxed);
-        if (s->failures)
+        if (a->failures)
             sl_info(name, "the master at %s takes posts again (%llu counts sent)", s->cf->url,
                     (unsigned long long)total);
-        if (s->folded_now)
+        if (a->folded_now)
             sl_warn(name,
                     "this aggregate carried %llu of its %llu counts folded into a parent: more "
                     "than max_leaves (%lld) distinct keys in one period",
-                    (unsigned long long)s->folded_now, (unsigned long long)total,
+                    (unsigned long long)a->folded_now, (unsigned long long)total,
                     (long long)s->cf->max_leaves);
-        s->failures = 0;
-        s->last_ok_at = now;
-        obey(s);
-        release_holds(s, true);
-        tree_clear(s);
+        a->failures = 0;
+        a->last_ok_at = now;
+        obey(s, a);
+        release_holds(a, true);
+        agent_clear(s, a);
         return POST_OK;
     }
     int alen = (int)(s->answer.len < 200 ? s->answer.len : 200);
     const char *ans = s->answer.ptr ? s->answer.ptr : "";
     if (code == 400 || code == 413) {
-        sl_error(name, "the master refused the aggregate (HTTP %ld: %.*s): %llu counts dropped",
-                 code, alen, ans, (unsigned long long)total);
+        sl_error(name,
+                 "the master refused the aggregate of %s (HTTP %ld: %.*s): %llu counts dropped",
+                 a->uuid, code, alen, ans, (unsigned long long)total);
         atomic_fetch_add_explicit(&s->dropped, total, memory_order_relaxed);
-        release_holds(s, false);
-        tree_clear(s);
-        s->failures = 0;
+        release_holds(a, false);
+        agent_clear(s, a);
+        a->failures = 0;
         return POST_DROPPED;
     }
-    s->failures++;
+    a->failures++;
     atomic_fetch_add_explicit(&s->post_failures, 1, memory_order_relaxed);
     if (cc != CURLE_OK)
         sl_log_ratelimited(&s->lim, 1, SL_LOG_WARN, name,
-                           "post to %s failed: %s; %llu counts kept for the next post", s->cf->url,
-                           s->err[0] ? s->err : curl_easy_strerror(cc), (unsigned long long)total);
+                           "post of %s to %s failed: %s; %llu counts kept for the next post",
+                           a->uuid, s->cf->url, s->err[0] ? s->err : curl_easy_strerror(cc),
+                           (unsigned long long)total);
     else
         sl_log_ratelimited(&s->lim, 1, code == 401 || code == 403 ? SL_LOG_ERROR : SL_LOG_WARN,
-                           name, "post to %s: HTTP %ld %.*s; %llu counts kept for the next post",
-                           s->cf->url, code, alen, ans, (unsigned long long)total);
+                           name,
+                           "post of %s to %s: HTTP %ld %.*s; %llu counts kept for the next post",
+                           a->uuid, s->cf->url, code, alen, ans, (unsigned long long)total);
     return POST_RETRY;
 }
 
-/* Post when due. Sink thread. */
+/* Post a's tree when due. Sink thread. */
+static void agent_flush(struct pa_sink *s, struct pa_agent *a, int64_t now)
+{
+    if (now < a->next_post_at)
+        return;
+    /* nothing happened this period: no post, unless the alive notice is due (this sink's own
+     * agent only: a relayed agent says it is alive itself) */
+    if (!a->root.total && (!a->self || now - a->last_ok_at < a->alive_ns)) {
+        a->next_post_at += jittered(s, a);
+        if (a->next_post_at < now)
+            a->next_post_at = now + jittered(s, a);
+        return;
+    }
+    if (post(s, a) == POST_RETRY) {
+        a->next_post_at = sl_clock_mono_ns() + backoff(s, a);
+        return;
+    }
+    /* the cadence keeps to the schedule, not to when the answer came */
+    a->next_post_at += jittered(s, a);
+    now = sl_clock_mono_ns();
+    if (a->next_post_at < now)
+        a->next_post_at = now + jittered(s, a);
+}
+
 static int pa_flush(struct sl_component *c)
 {
     struct pa_sink *s = c->state;
     int64_t now = sl_clock_mono_ns();
-    if (now < s->next_post_at)
-        return 0;
-    if (!s->root.total && now - s->last_ok_at < s->alive_ns) {
-        /* nothing happened this period: no post (the alive notice is not due) */
-        s->next_post_at += jittered(s);
-        if (s->next_post_at < now)
-            s->next_post_at = now + jittered(s);
-        return 0;
-    }
-    int r = post(s);
-    if (r == POST_RETRY) {
-        s->next_post_at = sl_clock_mono_ns() + backoff(s);
-        return 0;
-    }
-    /* the cadence keeps to the schedule, not to when the answer came */
-    s->next_post_at += jittered(s);
-    now = sl_clock_mono_ns();
-    if (s->next_post_at < now)
-        s->next_post_at = now + jittered(s);
+    for (uint32_t i = 0; i < s->nagents; i++)
+        agent_flush(s, s->agents[i], now);
     return 0;
 }
 
@@ -579,10 +627,97 @@ static size_t key_of(struct pa_sink *s, const struct sl_path *p, const struct sl
     return t.len;
 }
 
+static struct pa_agent *agent_new(struct pa_sink *s, const char *uuid, size_t uuid_len, bool self)
+{
+    const struct pa_conf *cf = s->cf;
+    struct pa_agent *a = sl_xcalloc(1, sizeof(*a));
+    a->uuid = sl_xstrndup(uuid, uuid_len);
+    a->self = self;
+    sl_hmap_init(&a->root.kids);
+    a->period_ns = cf->period_ns;
+    a->splay = cf->splay;
+    a->level = (int)cf->level;
+    a->alive_ns = cf->alive_ns;
+    a->last_ok_at = sl_clock_mono_ns();
+    a->next_post_at = a->last_ok_at + jittered(s, a);
+    return a;
+}
+
+static void agent_free(struct pa_sink *s, struct pa_agent *a)
+{
+    release_holds(a, false);
+    sl_free(a->holds);
+    agent_clear(s, a);
+    node_fini(&a->root);
+    sl_free(a->hostname);
+    sl_free(a->uuid);
+    sl_free(a);
+}
+
+/* The agent an event counts for: this sink's own, or (uuid_field) a relayed one, made on
+ * first sight. Past max_agents an idle relayed agent (nothing pending) is replaced; when none
+ * is idle the event counts for this sink's own agent (counted, logged). */
+static struct pa_agent *agent_of(struct pa_sink *s, const struct sl_event *ev)
+{
+    struct pa_agent *self = s->agents[0];
+    if (!s->have_uuid)
+        return self;
+    const struct sl_value *v = sl_path_get(&s->f_uuid, ev);
+    if (!v || v->type == SL_V_NULL)
+        return self;
+    sl_buf_reset(&s->scratch);
+    struct sl_str u = sl_value_to_text(v, &s->scratch);
+    if (!u.len || u.len > (size_t)s->cf->max_key_len || sl_str_eq_c(u, self->uuid))
+        return self;
+    uint64_t idx;
+    if (sl_hmap_get(&s->by_uuid, u, &idx))
+        return s->agents[idx];
+    uint32_t slot = s->nagents;
+    if (s->nagents >= (uint64_t)s->cf->max_agents + 1) {
+        for (slot = 1; slot < s->nagents; slot++)
+            if (!s->agents[slot]->root.total && !s->agents[slot]->nholds)
+                break;
+        if (slot == s->nagents) {
+            atomic_fetch_add_explicit(&s->agents_folded, 1, memory_order_relaxed);
+            sl_log_ratelimited(&s->agent_lim, 1, SL_LOG_WARN, s->c->name,
+                               "max_agents (%lld) relayed agents busy: counts of %.*s go to %s",
+                               (long long)s->cf->max_agents, (int)u.len, u.ptr, self->uuid);
+            return self;
+        }
+        struct pa_agent *old = s->agents[slot];
+        sl_hmap_del(&s->by_uuid, sl_str_c(old->uuid));
+        agent_free(s, old);
+    }
+    struct pa_agent *a = agent_new(s, u.ptr, u.len, false);
+    if (sl_hmap_put(&s->by_uuid, sl_str_c(a->uuid), slot)) {
+        agent_free(s, a);
+        if (slot < s->nagents) { /* the replaced agent's slot must not dangle */
+            struct pa_agent *last = s->agents[--s->nagents];
+            if (slot < s->nagents) {
+                s->agents[slot] = last;
+                sl_hmap_put(&s->by_uuid, sl_str_c(last->uuid), slot); /* a replace */
+            }
+        }
+        return self;
+    }
+    if (s->have_hostname) {
+        const struct sl_value *h = sl_path_get(&s->f_hostname, ev);
+        if (h && h->type == SL_V_STRING && h->len && h->len <= (size_t)s->cf->max_key_len)
+            a->hostname = sl_xstrndup(h->u.s, h->len);
+    }
+    if (slot == s->nagents) {
+        s->agents = sl_xrealloc(s->agents, (s->nagents + 1) * sizeof(*s->agents));
+        s->nagents++;
+    }
+    s->agents[slot] = a;
+    atomic_store_explicit(&s->g_agents, s->nagents, memory_order_relaxed);
+    return a;
+}
+
 static int pa_write(struct sl_component *c, struct sl_batch *b)
 {
     struct pa_sink *s = c->state;
-    int nkeys = s->level >= 4 ? 3 : s->level >= 2 ? s->level - 1 : 0;
+    s->batch_seq++;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
         uint64_t n = 1;
@@ -593,6 +728,8 @@ static int pa_write(struct sl_component *c, struct sl_batch *b)
         }
         if (!n)
             continue;
+        struct pa_agent *a = agent_of(s, ev);
+        int nkeys = a->level >= 4 ? 3 : a->level >= 2 ? a->level - 1 : 0;
         /* keys are gathered in s->keys first: a view into scratch would move */
         struct sl_str keys[3];
         size_t lens[3];
@@ -610,14 +747,16 @@ static int pa_write(struct sl_component *c, struct sl_batch *b)
             const struct sl_value *lv = sl_path_get(&s->f_level, ev);
             error = lv && lv->type == SL_V_STRING && lv->len == 5 && !memcmp(lv->u.s, "error", 5);
         }
-        tree_add(s, keys, nkeys, error, n);
-    }
-    if (b->ack) {
-        if (s->nholds == s->cap_holds) {
-            s->cap_holds = s->cap_holds ? 2 * s->cap_holds : 64;
-            s->holds = sl_xrealloc(s->holds, s->cap_holds * sizeof(*s->holds));
+        tree_add(s, a, keys, nkeys, error, n);
+        /* the batch's token is held by every agent it counted for, once */
+        if (b->ack && a->hold_seq != s->batch_seq) {
+            a->hold_seq = s->batch_seq;
+            if (a->nholds == a->cap_holds) {
+                a->cap_holds = a->cap_holds ? 2 * a->cap_holds : 64;
+                a->holds = sl_xrealloc(a->holds, a->cap_holds * sizeof(*a->holds));
+            }
+            a->holds[a->nholds++] = sl_sink_hold(b);
         }
-        s->holds[s->nholds++] = sl_sink_hold(b);
     }
     return pa_flush(c);
 }
@@ -626,25 +765,30 @@ static void pa_finish(struct sl_component *c, struct sl_xf_ctx *x)
 {
     (void)x;
     struct pa_sink *s = c->state;
-    if (!s || !s->root.total)
+    if (!s)
         return;
     int64_t deadline = sl_clock_mono_ns() + s->cf->drain_timeout_ns;
-    for (;;) {
-        if (post(s) != POST_RETRY)
-            return;
-        int64_t wait = backoff(s);
-        if (sl_clock_mono_ns() + wait > deadline)
-            break;
-        struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
-        nanosleep(&ts, NULL);
+    for (uint32_t i = 0; i < s->nagents; i++) {
+        struct pa_agent *a = s->agents[i];
+        while (a->root.total) {
+            if (post(s, a) != POST_RETRY)
+                break;
+            int64_t wait = backoff(s, a);
+            if (sl_clock_mono_ns() + wait > deadline) {
+                sl_error(c->name,
+                         "stopping: the master did not take the last aggregate of %s in %lld "
+                         "ms: %llu counts lost",
+                         a->uuid, (long long)(s->cf->drain_timeout_ns / 1000000),
+                         (unsigned long long)a->root.total);
+                atomic_fetch_add_explicit(&s->lost, a->root.total, memory_order_relaxed);
+                release_holds(a, false);
+                agent_clear(s, a);
+                break;
+            }
+            struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
+            nanosleep(&ts, NULL);
+        }
     }
-    sl_error(c->name,
-             "stopping: the master did not take the last aggregate in %lld ms: %llu "
-             "counts lost",
-             (long long)(s->cf->drain_timeout_ns / 1000000), (unsigned long long)s->root.total);
-    atomic_fetch_add_explicit(&s->lost, s->root.total, memory_order_relaxed);
-    release_holds(s, false);
-    tree_clear(s);
 }
 
 static size_t pa_stats(struct sl_component *c, struct sl_comp_stat *out)
@@ -667,10 +811,13 @@ static size_t pa_stats(struct sl_component *c, struct sl_comp_stat *out)
         {"sluice_partout_agent_alive_notices", "alive notices accepted", false},
         {"sluice_partout_agent_level", "aggregation level in force", true},
         {"sluice_partout_agent_period_seconds", "aggregate period in force", true},
+        {"sluice_partout_agent_agents", "agents kept (this one and relayed ones)", true},
+        {"sluice_partout_agent_agents_folded", "events of relayed agents past max_agents", false},
     };
-    atomic_uint_fast64_t *vals[] = {&s->posts,   &s->post_failures, &s->counts_posted, &s->pending,
-                                    &s->folded,  &s->dropped,       &s->lost,          &s->alives,
-                                    &s->g_level, &s->g_period};
+    atomic_uint_fast64_t *vals[] = {&s->posts,    &s->post_failures, &s->counts_posted,
+                                    &s->pending,  &s->folded,        &s->dropped,
+                                    &s->lost,     &s->alives,        &s->g_level,
+                                    &s->g_period, &s->g_agents,      &s->agents_folded};
     size_t n = sizeof(defs) / sizeof(defs[0]);
     for (size_t i = 0; i < n; i++)
         out[i] = (struct sl_comp_stat){defs[i].name, defs[i].help, defs[i].gauge,
@@ -683,17 +830,19 @@ static void pa_fini(struct sl_component *c)
     struct pa_sink *s = c->state;
     if (!s)
         return;
-    if (s->root.total)
-        sl_warn(c->name, "%llu counts were never posted", (unsigned long long)s->root.total);
+    uint64_t left = atomic_load_explicit(&s->pending, memory_order_relaxed);
+    if (left)
+        sl_warn(c->name, "%llu counts were never posted", (unsigned long long)left);
 #define V(f) (unsigned long long)atomic_load_explicit(&s->f, memory_order_relaxed)
     sl_info(c->name,
             "stopped: %llu aggregates accepted, %llu counts posted, %llu folded, %llu dropped, "
             "%llu lost, %llu failed posts",
             V(posts), V(counts_posted), V(folded), V(dropped), V(lost), V(post_failures));
 #undef V
-    release_holds(s, false);
-    sl_free(s->holds);
-    node_fini(&s->root);
+    for (uint32_t i = 0; i < s->nagents; i++)
+        agent_free(s, s->agents[i]);
+    sl_free(s->agents);
+    sl_hmap_fini(&s->by_uuid);
     if (s->easy)
         curl_easy_cleanup(s->easy);
     curl_slist_free_all(s->headers);
@@ -701,13 +850,13 @@ static void pa_fini(struct sl_component *c)
     sl_path_fini(&s->f_object);
     sl_path_fini(&s->f_msg);
     sl_path_fini(&s->f_level);
-    if (s->have_count)
-        sl_path_fini(&s->f_count);
+    sl_path_fini(&s->f_count);
+    sl_path_fini(&s->f_uuid);
+    sl_path_fini(&s->f_hostname);
     sl_buf_fini(&s->scratch);
     sl_buf_fini(&s->keys);
     sl_buf_fini(&s->body);
     sl_buf_fini(&s->answer);
-    sl_free(s->uuid);
     sl_free(s->hostname);
     sl_free(s->arch);
     sl_free(s->platform);
@@ -771,7 +920,7 @@ static int pa_init(struct sl_component *c, struct sl_diag *d)
     s->c = c;
     s->cf = cf;
     c->state = s;
-    sl_hmap_init(&s->root.kids);
+    sl_hmap_init(&s->by_uuid);
     sl_buf_init(&s->scratch, 1 << 20);
     sl_buf_init(&s->keys, 4 << 20);
     sl_buf_init(&s->body, BODY_MAX);
@@ -785,6 +934,16 @@ static int pa_init(struct sl_component *c, struct sl_diag *d)
         if ((rc = sl_path_init(&s->f_count, cf->count_field)))
             goto fail;
         s->have_count = true;
+    }
+    if (cf->uuid_field) {
+        if ((rc = sl_path_init(&s->f_uuid, cf->uuid_field)))
+            goto fail;
+        s->have_uuid = true;
+    }
+    if (cf->hostname_field) {
+        if ((rc = sl_path_init(&s->f_hostname, cf->hostname_field)))
+            goto fail;
+        s->have_hostname = true;
     }
 
     struct utsname u;
@@ -805,18 +964,16 @@ static int pa_init(struct sl_component *c, struct sl_diag *d)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
     s->os_release = sl_xstrdup(cf->os_release ? cf->os_release : u.release);
-    s->uuid = cf->uuid ? sl_xstrdup(cf->uuid) : default_uuid(s->hostname);
-
-    s->period_ns = cf->period_ns;
-    s->splay = cf->splay;
-    s->level = (int)cf->level;
-    s->alive_ns = cf->alive_ns;
-    atomic_store_explicit(&s->g_level, (uint64_t)s->level, memory_order_relaxed);
-    atomic_store_explicit(&s->g_period, (uint64_t)(s->period_ns / 1000000000),
-                          memory_order_relaxed);
     s->rng = (uint64_t)sl_clock_wall_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)s;
-    s->last_ok_at = sl_clock_mono_ns();
-    s->next_post_at = s->last_ok_at + jittered(s);
+    char *self_uuid = cf->uuid ? sl_xstrdup(cf->uuid) : default_uuid(s->hostname);
+    s->agents = sl_xmalloc(sizeof(*s->agents));
+    s->agents[0] = agent_new(s, self_uuid, strlen(self_uuid), true);
+    s->nagents = 1;
+    sl_free(self_uuid);
+    atomic_store_explicit(&s->g_level, (uint64_t)cf->level, memory_order_relaxed);
+    atomic_store_explicit(&s->g_period, (uint64_t)(cf->period_ns / 1000000000),
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->g_agents, 1, memory_order_relaxed);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     s->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -857,8 +1014,9 @@ static int pa_init(struct sl_component *c, struct sl_diag *d)
         curl_easy_setopt(e, CURLOPT_SSLCERT, cf->tls_cert);
         curl_easy_setopt(e, CURLOPT_SSLKEY, cf->tls_key);
     }
-    sl_info(c->name, "agent %s posts to %s: level %d, every %.1f s +-%.0f%%/2", s->uuid, cf->url,
-            s->level, (double)s->period_ns / 1e9, s->splay * 100);
+    sl_info(c->name, "agent %s posts to %s: level %d, every %.1f s +-%.0f%%/2%s",
+            s->agents[0]->uuid, cf->url, (int)cf->level, (double)cf->period_ns / 1e9,
+            cf->splay * 100, s->have_uuid ? " (and relays the agents of uuid_field)" : "");
     return 0;
 fail:
     pa_fini(c);

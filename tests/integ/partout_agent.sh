@@ -9,6 +9,7 @@
 #  - jitter: with period 1 s and splay 0.4 the posts arrive 0.8..1.2 s apart (+ scheduling
 #    slack), and not all equally (Partout's agent had period^2 * splay)
 #  - max_leaves: a second agent keeps 5 keys; the rest folds into parents, nothing lost
+#  - relay: uuid_field gives each event's agent its own tree and post; max_agents bounds them
 #  - HTTPS with client certificates (the master's tls_ca, tls_client_cert: required)
 source "$(dirname "$0")/lib/common.bash"
 
@@ -25,7 +26,7 @@ sinks:
   out: {type: file, inputs: [stamp], path: $1}
 YAML
 }
-printf "agent-1 secret-1\nagent-2 secret-2\n" > keys.txt
+printf "agent-1 secret-1\nagent-2 secret-2\n* fleet-key\n" > keys.txt
 master_conf out1.json > m1.yaml
 master_conf out2.json > m2.yaml
 cat > a.yaml <<YAML
@@ -167,10 +168,37 @@ import json,sys
 print(sum(e["count"] for e in map(json.loads, sys.stdin) if e["agent"] == "agent-2"))')
 expect_eq "agent-2 counts with max_leaves 5" "$a2" "60"
 
+# 5b. relay: uuid_field puts each event in the tree of its agent (one post per agent, with its
+#     hostname); max_agents 2: a third relayed agent's counts go to the sink's own uuid
+$PY - <<'PYEOF'
+import json
+with open("in4.json", "w") as f:
+    for i in range(90):
+        f.write(json.dumps({"src": "relay-%d" % (i % 3), "host": "h%d" % (i % 3),
+                            "module": "m", "object": "o", "msg": "x"}) + "\n")
+PYEOF
+cat > a4.yaml <<YAML
+sources:
+  in: {type: file, path: in4.json}
+sinks:
+  agent: {type: partout, inputs: [in], url: "http://127.0.0.1:$PORT/events", api_key: fleet-key,
+          uuid: relay-self, hostname: relay-host, uuid_field: src, hostname_field: host, max_agents: 2, period: 1h}
+YAML
+$SLUICE run -c a4.yaml --no-status 2> agent4.log || fail "agent 4: $(cat agent4.log)"
+r=$(cat out2.json* | $PY -c '
+import json,sys
+c = {}
+for e in map(json.loads, sys.stdin):
+    if e["agent"].startswith("relay"):
+        c[(e["agent"], e.get("hostname"))] = c.get((e["agent"], e.get("hostname")), 0) + e["count"]
+print(sorted(c.items()))')
+expect_eq "relayed agents" "$r" "[(('relay-0', 'h0'), 30), (('relay-1', 'h1'), 30), (('relay-self', 'relay-host'), 30)]"
+grep -q "max_agents (2) relayed agents busy" agent4.log || fail "no max_agents log"
+
 # 6. shutdown: total conserved, no loss logged
 stop $APID
 stop $M2
-expect_eq "conservation: master counts = agent events" "$(sum)" "$(( $(count_lines in.json) + 60 ))"
+expect_eq "conservation: master counts = agent events" "$(sum)" "$(( $(count_lines in.json) + 60 + 90 ))"
 grep -E "counts (dropped|lost)" agent.log agent2.log && fail "an agent logged a loss"
 grep -q "stopped: .*, 0 dropped, 0 lost" agent.log || fail "agent summary: $(tail -3 agent.log)"
 grep -q 'level=error' master.log && fail "master errors: $(grep level=error master.log)"
