@@ -634,6 +634,16 @@ static int read_pem(struct sl_component *c, const char *opt, const char *path, c
     return 0;
 }
 
+/* A restart keeps the estimator: the counts of the last window, from the store. */
+static int replay_one(void *ud, struct sl_str agent, int64_t at_ms, uint64_t count)
+{
+    struct partout_state *s = ud;
+    int64_t ago_ns = (sl_clock_wall_ns() / 1000000 - at_ms) * 1000000;
+    sl_partout_policy_record(s->policy, agent.ptr, agent.len, count,
+                             sl_clock_mono_ns() - (ago_ns > 0 ? ago_ns : 0));
+    return 0;
+}
+
 static int init_inner(struct sl_component *c, struct sl_diag *d)
 {
     struct partout_conf *cf = c->conf;
@@ -682,7 +692,9 @@ static int init_inner(struct sl_component *c, struct sl_diag *d)
     s->lim.max_leaves = (uint32_t)cf->max_leaves;
     s->lim.max_key_len = (uint32_t)cf->max_key_len;
     s->lim.max_depth = (uint32_t)cf->max_depth;
-    s->policy = sl_partout_policy_new(pc, sl_clock_mono_ns());
+    /* with a store, the window before now is replayed from it (replay_one): room for it */
+    int64_t window_ns = cf->store ? (int64_t)pc->window_buckets * pc->bucket_ns : 0;
+    s->policy = sl_partout_policy_new(pc, sl_clock_mono_ns() - window_ns);
     s->f_agent = sl_sym_intern_c("agent");
     s->f_hostname = sl_sym_intern_c("hostname");
     s->f_module = sl_sym_intern_c("module");
@@ -699,6 +711,8 @@ static int init_inner(struct sl_component *c, struct sl_diag *d)
             return rc;
         }
         sl_partout_store_set_default(s->store); /* GET /api/v1/partout on the API listener */
+        sl_partout_store_replay(s->store, sl_clock_wall_ns() / 1000000 - window_ns / 1000000,
+                                replay_one, s);
     }
     if (cf->keys) {
         int rc = load_keys(c, true, d);

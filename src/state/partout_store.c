@@ -792,3 +792,36 @@ done:
     sl_mutex_unlock(&s->dblock);
     return rc;
 }
+
+int sl_partout_store_replay(struct sl_partout_store *s, int64_t since_ms, sl_partout_replay_fn fn,
+                            void *ud)
+{
+    int rc = flush(s, false);
+    if (rc)
+        return rc;
+    sl_mutex_lock(&s->dblock);
+    sqlite3_stmt *st = NULL;
+    rc = SL_EIO;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT agent, at_ms, sum(count) FROM partout_raw"
+                           " WHERE rolled IN (0, 1) AND at_ms >= ?1 GROUP BY at_ms, agent"
+                           " ORDER BY at_ms, agent",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, since_ms);
+    int step = SQLITE_DONE;
+    rc = 0;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *a = (const char *)sqlite3_column_text(st, 0);
+        rc = fn(ud, sl_str_make(a ? a : "", (size_t)sqlite3_column_bytes(st, 0)),
+                sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = SL_EIO;
+done:
+    if (rc == SL_EIO)
+        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    sl_mutex_unlock(&s->dblock);
+    return rc;
+}

@@ -91,6 +91,14 @@ int sl_partout_store_agents_json(struct sl_partout_store *s, struct sl_buf *out)
 int sl_partout_store_series_json(struct sl_partout_store *s, struct sl_str agent, int64_t from_ms,
                                  int64_t to_ms, int level, struct sl_buf *out);
 
+/* Visit the raw counts stamped at or after since_ms, summed per (agent, stamp), oldest first:
+ * what the partout source replays into its policy on start so that a restart keeps the
+ * estimator's window (raw rows cover the current day only). A non-zero return from fn stops
+ * the walk and is returned. */
+typedef int (*sl_partout_replay_fn)(void *ud, struct sl_str agent, int64_t at_ms, uint64_t count);
+int sl_partout_store_replay(struct sl_partout_store *s, int64_t since_ms, sl_partout_replay_fn fn,
+                            void *ud);
+
 struct sl_partout_store_stats {
     uint64_t aggregates, leaves, commits, commit_errors, rolled, expired;
     uint64_t commit_ns; /* total time spent committing */
