@@ -196,8 +196,8 @@ static int64_t stamp(struct sl_partout_store *s)
 }
 
 /* ------------------------------------------------------------------------------------------
- * The packed pending form: per aggregate i64 at, period, told_level, told_period; u64 total;
- * u32 nleaves; str agent, hostname; per leaf i64 depth, u64 count; str module, object, msg,
+ * The packed pending form: per aggregate i64 at, period, told_level, told_period, total,
+ * nleaves; str agent, hostname; per leaf i64 depth, count; str module, object, msg,
  * severity. str = u32 length + bytes (length UINT32_MAX: absent).
  */
 
@@ -382,6 +382,19 @@ static int flush(struct sl_partout_store *s, bool always_maintain)
     int64_t t0 = sl_clock_mono_ns();
     int rc = commit_packed(s, &s->spare, &naggs, &nleaves);
     int64_t t1 = sl_clock_mono_ns();
+    if (rc) { /* keep what failed ahead of what came since, for the next commit to retry */
+        sl_mutex_lock(&s->plock);
+        if (sl_buf_append(&s->spare, s->pending.ptr, s->pending.len) == 0) {
+            struct sl_buf keep = s->spare;
+            s->spare = s->pending;
+            s->pending = keep;
+            s->pending_leaves += (uint32_t)nleaves;
+        } else {
+            sl_warn("partout-store", "%s: %zu bytes of aggregates dropped (out of memory)", s->path,
+                    s->spare.len);
+        }
+        sl_mutex_unlock(&s->plock);
+    }
     sl_buf_reset(&s->spare);
     int64_t now = stamp(s);
     int mrc = 0;
@@ -553,9 +566,18 @@ int sl_partout_store_put(struct sl_partout_store *s, const struct sl_partout_bod
                          int64_t period_secs, int told_level, int64_t told_period_secs)
 {
     int64_t at = stamp(s);
+    /* the whole record is reserved first: a failed append must not leave half a record */
+    size_t need = 6 * 8 + 2 * 4 + pb->uuid.len + pb->hostname.len;
+    for (uint32_t i = 0; i < pb->nleaves; i++) {
+        const struct sl_partout_leaf *l = &pb->leaves[i];
+        need += 2 * 8 + 4 * 4 + l->module.len + l->object.len + l->msg.len + l->level.len;
+    }
     sl_mutex_lock(&s->plock);
     struct sl_buf *b = &s->pending;
-    size_t before = b->len;
+    if (sl_buf_reserve(b, need)) {
+        sl_mutex_unlock(&s->plock);
+        return SL_ENOMEM;
+    }
     put_i64(b, at);
     put_i64(b, period_secs);
     put_i64(b, told_level);
@@ -573,14 +595,11 @@ int sl_partout_store_put(struct sl_partout_store *s, const struct sl_partout_bod
         put_s(b, l->msg);
         put_s(b, l->level);
     }
-    bool oom = b->len == before; /* sl_buf_append failed (an unbounded buf: only on ENOMEM) */
     s->pending_leaves += pb->nleaves;
     bool full = b->len >= s->o.max_pending;
     if (s->pending_leaves >= s->o.batch)
         sl_cond_signal(&s->wake);
     sl_mutex_unlock(&s->plock);
-    if (oom)
-        return SL_ENOMEM;
     if (full) /* back-pressure: the writer fell behind, commit on this thread */
         return flush(s, false);
     return 0;
