@@ -836,8 +836,9 @@ static void pa_fini(struct sl_component *c)
 #define V(f) (unsigned long long)atomic_load_explicit(&s->f, memory_order_relaxed)
     sl_info(c->name,
             "stopped: %llu aggregates accepted, %llu counts posted, %llu folded, %llu dropped, "
-            "%llu lost, %llu failed posts",
-            V(posts), V(counts_posted), V(folded), V(dropped), V(lost), V(post_failures));
+            "%llu lost, %llu failed posts, %llu alive notices",
+            V(posts), V(counts_posted), V(folded), V(dropped), V(lost), V(post_failures),
+            V(alives));
 #undef V
     for (uint32_t i = 0; i < s->nagents; i++)
         agent_free(s, s->agents[i]);

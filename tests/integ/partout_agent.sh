@@ -9,6 +9,7 @@
 #  - jitter: with period 1 s and splay 0.4 the posts arrive 0.8..1.2 s apart (+ scheduling
 #    slack), and not all equally (Partout's agent had period^2 * splay)
 #  - max_leaves: a second agent keeps 5 keys; the rest folds into parents, nothing lost
+#  - alive notices from an agent that counts nothing
 #  - relay: uuid_field gives each event's agent its own tree and post; max_agents bounds them
 #  - HTTPS with client certificates (the master's tls_ca, tls_client_cert: required)
 source "$(dirname "$0")/lib/common.bash"
@@ -194,6 +195,24 @@ for e in map(json.loads, sys.stdin):
 print(sorted(c.items()))')
 expect_eq "relayed agents" "$r" "[(('relay-0', 'h0'), 30), (('relay-1', 'h1'), 30), (('relay-self', 'relay-host'), 30)]"
 grep -q "max_agents (2) relayed agents busy" agent4.log || fail "no max_agents log"
+
+# 5c. alive notices: an agent that counts nothing posts {"agent": {"count": 0}} once
+#     alive_period passed without an accepted post (here 1 s, until the master answers)
+: > in5.json
+cat > a5.yaml <<YAML
+sources:
+  in: {type: file, path: in5.json, mode: tail}
+sinks:
+  agent: {type: partout, inputs: [in], url: "http://127.0.0.1:$PORT/events", api_key: fleet-key,
+          uuid: quiet-1, period: 1s, splay: 0, alive_period: 1s}
+YAML
+$SLUICE run -c a5.yaml --no-status 2> agent5.log &
+A5=$!; PIDS+=($A5)
+sleep 2.6
+stop $A5
+grep -Eq "stopped: [1-9][0-9]* aggregates accepted, 0 counts posted, .*, [1-9][0-9]* alive notices" \
+  agent5.log || fail "no alive notice: $(tail -2 agent5.log)"
+ok "alive notices"
 
 # 6. shutdown: total conserved, no loss logged
 stop $APID
