@@ -233,11 +233,11 @@ int main(int argc, char **argv)
     const char *only = argc > 2 ? argv[2] : NULL;
     if (events <= 0)
         events = 2000000;
-    if (argc > 3 && atoi(argv[3]) > 0 && atoi(argv[3]) < NKEYS)
-        nkeys = atoi(argv[3]);
+    if (argc > 3 && (int)strtol(argv[3], NULL, 10) > 0 && (int)strtol(argv[3], NULL, 10) < NKEYS)
+        nkeys = (int)strtol(argv[3], NULL, 10);
     const char *env = getenv("BENCH_SQL_PASSES");
-    if (env && atoi(env) > 0)
-        passes = atoi(env);
+    if (env && (int)strtol(env, NULL, 10) > 0)
+        passes = (int)strtol(env, NULL, 10);
     env = getenv("BENCH_SQL_MAX_STATE");
     if (env)
         max_state = strtoull(env, NULL, 10);
