@@ -48,8 +48,10 @@ struct pending {
 
 struct join {
     enum sl_sql_join_kind kind;
-    bool ss;        /* stream–stream */
-    uint32_t right; /* index in q->in */
+    bool ss;             /* stream–stream */
+    bool tt;             /* table–table: both sides' latest rows; the result is a table */
+    struct sl_hmap live; /* table–table: keys whose join result exists (to delete it) */
+    uint32_t right;      /* index in q->in */
     int64_t before, after, grace;
     bool has_grace;
     struct sl_stellar_prog *lkey; /* over the joined row so far */
@@ -564,9 +566,10 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
         if (L->table && !R->table)
             return dset(d, &jn->pos, SL_EINVAL,
                         "a table cannot be joined to a stream: put the stream on the left");
-        if (L->table && R->table)
-            return dset(d, &jn->pos, SL_EINVAL, "table–table joins are not supported yet");
-        if (!J->ss && (jn->kind == SL_SQL_JOIN_RIGHT || jn->kind == SL_SQL_JOIN_FULL))
+        J->tt = L->table && R->table;
+        if (J->tt && (j > 0 || qq->njoins > 1))
+            return dset(d, &jn->pos, SL_EINVAL, "a table–table join joins exactly two tables");
+        if (!J->ss && !J->tt && (jn->kind == SL_SQL_JOIN_RIGHT || jn->kind == SL_SQL_JOIN_FULL))
             return dset(d, &jn->pos, SL_EINVAL,
                         "stream–table joins are INNER or LEFT (RIGHT and FULL have no sound "
                         "semantics)");
@@ -579,6 +582,7 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
                                         : 0);
         sl_hmap_init(&J->buf[0]);
         sl_hmap_init(&J->buf[1]);
+        sl_hmap_init(&J->live);
         /* ON a = b: one side over the right source only */
         const struct sl_sql_expr *on = jn->on;
         if (!on || on->kind != SL_SQL_E_BINARY || on->op != SL_SQL_OP_EQ)
@@ -613,6 +617,15 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
         int32_t ls_ = column_slot(q, le), rs_ = column_slot(q, re);
         J->lslot = ls_ >= 0 ? (uint32_t)ls_ : UINT32_MAX;
         J->rslot = rs_ >= 0 ? (uint32_t)rs_ : UINT32_MAX;
+        if (J->tt) {
+            bool lkey = ls_ >= 0 && (uint32_t)ls_ == q->in[0].off && L->nkey == 1;
+            bool lleg = L->legacy_key >= 0 && ls_ >= 0 && (uint32_t)ls_ == (uint32_t)L->legacy_key;
+            if (!lkey && !lleg)
+                return dset(d, &le->pos, SL_EINVAL,
+                            "a table–table join joins on both PRIMARY KEYs: %s's is %s", L->name,
+                            L->nkey ? L->cols[0].name : "(none)");
+            q->in[0].s->materialize = true;
+        }
         if (R->table) {
             q->in[j + 1].s->materialize = true;
             /* the table side must be its primary key (0.6: ROWKEY or its KEY column) */
@@ -961,6 +974,13 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
             goto fail;
         }
     }
+    if (agg && q->in[0].s->table) {
+        rc = dset(d, &qq->from.pos, SL_EINVAL,
+                  "GROUP BY over table %s is not supported (it needs retractions of replaced "
+                  "rows): aggregate the stream the table is built from",
+                  q->in[0].s->name);
+        goto fail;
+    }
     if (agg && (rc = plan_agg(q, qq, &as, d)))
         goto fail;
     if (agg && qq->npartition_by) {
@@ -994,7 +1014,7 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
         const struct join *J = &q->joins[0];
         kp.n = 1;
         kp.names[0] = sl_xstrdup("ROWKEY");
-        q->coalesce_key = J->ss;
+        q->coalesce_key = J->ss || J->tt;
         if (J->kind == SL_SQL_JOIN_FULL) {
             kp.slots[0] = (int32_t)q->rowkey_slot; /* an item selecting ROWKEY is the key */
         } else {
@@ -1083,7 +1103,7 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
     /* subscribe */
     for (uint32_t i = 0; i < q->nin; i++) {
         struct sq_source *s = q->in[i].s;
-        bool reads = i == 0 || (q->joins[i - 1].ss);
+        bool reads = i == 0 || q->joins[i - 1].ss || q->joins[i - 1].tt;
         if (!reads)
             continue;
         s->readers = sl_xrealloc(s->readers, (s->nreaders + 1) * sizeof *s->readers);
@@ -1245,6 +1265,7 @@ void sq_query_free(struct sq_query *q)
                 sbuf_free((struct sbuf *)(uintptr_t)v);
             sl_hmap_fini(&J->buf[s]);
         }
+        sl_hmap_fini(&J->live);
         for (uint32_t i = 0; i < J->npend; i++)
             sl_free(J->pend[i].key);
         sl_free(J->pend);
@@ -2081,10 +2102,87 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
     }
 }
 
+/* a table's latest row for key k (coerced to the table's key type), or NULL */
+static const struct sq_srow *table_row(struct sq_query *q, const struct sq_source *t,
+                                       const struct sl_value *k)
+{
+    struct sl_sql_engine *e = q->e;
+    struct sl_value kc = *k;
+    char err[128];
+    if (t->nkey == 1 && sl_sql_coerce(k, t->cols[0].type, &e->row_arena, &kc, err, sizeof err))
+        kc = *k;
+    sl_buf_reset(&e->keybuf);
+    sq_key_encode(&e->keybuf, &kc, 1);
+    uint64_t v;
+    if (!sl_hmap_get(&t->state, sl_str_make(e->keybuf.ptr, e->keybuf.len), &v))
+        return NULL;
+    return (const struct sq_srow *)(uintptr_t)v;
+}
+
+/* table–table join: an update of either table (the tables' states are already updated)
+ * recomputes the join result for its key: a row when it exists (INNER: both sides, LEFT: the
+ * left, RIGHT: the right, FULL: either), else a deletion when it existed before */
+static void tt_input(struct sq_query *q, bool left, struct sq_row *r)
+{
+    struct sl_sql_engine *e = q->e;
+    struct join *J = &q->joins[0];
+    const struct qin *L = &q->in[0], *R = &q->in[J->right];
+    const struct qin *me = left ? L : R;
+    uint32_t kslot = left ? J->lslot : J->rslot - R->off;
+    if (kslot >= me->s->nslots)
+        return;
+    struct sl_value k = r->v[kslot];
+    if (k.type == SL_V_NULL)
+        return;
+    const struct sq_srow *lr = table_row(q, L->s, &k);
+    const struct sq_srow *rr = table_row(q, R->s, &k);
+    bool exists = J->kind == SL_SQL_JOIN_INNER   ? lr && rr
+                  : J->kind == SL_SQL_JOIN_LEFT  ? lr != NULL
+                  : J->kind == SL_SQL_JOIN_RIGHT ? rr != NULL
+                                                 : (lr || rr);
+    struct sl_value *row = row_alloc(q, q->nslots);
+    if (!row)
+        return;
+    for (uint32_t i = 0; lr && i < L->s->nslots && i < lr->n; i++)
+        row[L->off + i] = lr->v[i];
+    for (uint32_t i = 0; rr && i < R->s->nslots && i < rr->n; i++)
+        row[R->off + i] = rr->v[i];
+    if (q->rowkey_slot != UINT32_MAX)
+        row[q->rowkey_slot] = k;
+    sl_buf_reset(&e->keybuf);
+    sq_key_encode(&e->keybuf, &k, 1);
+    char kstack[128];
+    size_t klen = e->keybuf.len;
+    char *kb = klen <= sizeof kstack ? kstack : sl_xmalloc(klen);
+    memcpy(kb, e->keybuf.ptr ? e->keybuf.ptr : "", klen);
+    struct sl_str lk = sl_str_make(kb, klen);
+    bool was = sl_hmap_get(&J->live, lk, NULL);
+    size_t b = klen + sizeof(struct sl_map_slot) + SQ_ALLOC_OVERHEAD;
+    bool pass = exists && (!q->where || eval_bool(q, q->where, row, q->nslots));
+    if (pass) {
+        if (!was && sl_hmap_put(&J->live, lk, 1) == 0)
+            q->state_bytes += b;
+        finish_plain(q, row, r->ts, false);
+    } else if (was) {
+        sl_hmap_del(&J->live, lk);
+        q->state_bytes = q->state_bytes > b ? q->state_bytes - b : 0;
+        finish_plain(q, row, r->ts, true); /* the key's row is gone */
+    }
+    if (kb != kstack)
+        sl_free(kb);
+}
+
 void sq_query_input(struct sq_query *q, struct sq_source *s, struct sq_row *r)
 {
     if (q->limit >= 0 && q->emitted >= q->limit)
         return;
+    if (q->njoins && q->joins[0].tt) {
+        if (s == q->in[0].s)
+            tt_input(q, true, r);
+        else if (s == q->in[q->joins[0].right].s)
+            tt_input(q, false, r);
+        return;
+    }
     if (q->njoins && q->joins[0].ss) {
         if (s == q->in[0].s)
             ss_input(q, true, r);

@@ -307,6 +307,34 @@ static void test_catalog(void **st)
     sl_sql_engine_free(e);
 }
 
+static void test_table_table_join(void **st)
+{
+    (void)st;
+    struct out o = {0};
+    struct sl_sql_engine *e = sl_sql_engine_new(NULL, on_emit, &o);
+    exec_ok(e, "CREATE TABLE U (ID INT PRIMARY KEY, NAME STRING) WITH (kafka_topic='u', "
+               "value_format='json');"
+               "CREATE TABLE A (ID INT PRIMARY KEY, CITY STRING) WITH (kafka_topic='a', "
+               "value_format='json');"
+               "CREATE TABLE J AS SELECT U.ID, NAME, CITY FROM U JOIN A ON U.ID = A.ID;"
+               "CREATE TABLE LJ AS SELECT U.ID, NAME, CITY FROM U LEFT JOIN A ON U.ID = A.ID;");
+    push(e, "u", "1", "{\"NAME\":\"ann\"}", 1);  /* LJ: ann, no city; J: nothing */
+    push(e, "a", "1", "{\"CITY\":\"oslo\"}", 2); /* J and LJ: ann oslo */
+    push(e, "a", "1", "{\"CITY\":\"rome\"}", 3); /* both: ann rome */
+    push(e, "a", "1", NULL, 4);                  /* J: deleted; LJ: ann, no city */
+    push(e, "a", "2", "{\"CITY\":\"bonn\"}", 5); /* no user 2: nothing */
+    const char *want[] = {
+        "LJ 1 1 {\"NAME\":\"ann\",\"CITY\":null}",     "J 2 1 {\"NAME\":\"ann\",\"CITY\":\"oslo\"}",
+        "LJ 2 1 {\"NAME\":\"ann\",\"CITY\":\"oslo\"}", "J 3 1 {\"NAME\":\"ann\",\"CITY\":\"rome\"}",
+        "LJ 3 1 {\"NAME\":\"ann\",\"CITY\":\"rome\"}", "J 4 1 null",
+        "LJ 4 1 {\"NAME\":\"ann\",\"CITY\":null}",
+    };
+    assert_int_equal(o.n, 7);
+    for (int i = 0; i < 7; i++)
+        assert_string_equal(o.lines[i], want[i]);
+    sl_sql_engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_seed_trace),
         cmocka_unit_test(test_window_late_and_state),
         cmocka_unit_test(test_catalog),
+        cmocka_unit_test(test_table_table_join),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
