@@ -55,21 +55,38 @@ rmq_start() {
       echo "[]." > "$RMQ_DIR/enabled_plugins"
     fi
   fi
-  rmq_env "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/server.out" 2>&1 &
-  RMQ_PID=$!
-  PIDS+=($RMQ_PID)
-  # the AMQP listener opens last in the boot: polling it is faster than rabbitmqctl
-  local i=0 port
-  for port in "$RMQ_PORT" $([ "${1:-}" = mgmt ] && echo "$RMQ_MGMT_PORT"); do
-    while ! $PY -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
-      i=$((i+1))
-      if [ $i -gt 600 ] || ! kill -0 "$RMQ_PID" 2>/dev/null; then
-        tail -30 "$RMQ_DIR/log/server.out" "$RMQ_DIR"/log/*.log >&2 || true
-        fail "rabbitmq did not start"
-      fi
-      sleep 0.1
+  # a restart right after a stop can find the node's name still registered in epmd (the old
+  # VM's connection not yet closed on a loaded machine): the new VM then exits at once; such
+  # an early exit is retried, up to 5 starts
+  local attempt i port up
+  for attempt in 1 2 3 4 5; do
+    rmq_env "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/server.out" 2>&1 &
+    RMQ_PID=$!
+    PIDS+=($RMQ_PID)
+    # the AMQP listener opens last in the boot: polling it is faster than rabbitmqctl
+    i=0
+    up=1
+    for port in "$RMQ_PORT" $([ "${1:-}" = mgmt ] && echo "$RMQ_MGMT_PORT"); do
+      while ! $PY -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
+        i=$((i+1))
+        if ! kill -0 "$RMQ_PID" 2>/dev/null; then
+          up=0
+          break 2
+        fi
+        if [ $i -gt 600 ]; then
+          tail -n 30 "$RMQ_DIR/log/server.out" >&2 || true
+          fail "rabbitmq did not start within 60 s"
+        fi
+        sleep 0.1
+      done
     done
+    [ $up = 1 ] && return 0
+    echo "rabbitmq exited while starting (attempt $attempt); retrying" >&2
+    tail -n 5 "$RMQ_DIR/log/server.out" >&2 || true
+    sleep 1
   done
+  for f in "$RMQ_DIR/log/server.out" "$RMQ_DIR"/log/*.log; do tail -n 30 "$f" >&2 || true; done
+  fail "rabbitmq did not start"
 }
 
 # the node's Erlang VM (the pid file is written once it runs)
