@@ -301,11 +301,17 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
                             s->cols[s->ts_col].name);
             return;
         }
-        if (r.ts < 0) {
+        if (r.ts < 0 || r.ts > SQ_MAX_TS_MS) {
             e->st.decode_errors++;
-            sq_record_error(e, s->name, "negative timestamp %lld skipped", (long long)r.ts);
+            sq_record_error(e, s->name, "timestamp %lld out of range (0 .. %lld ms) skipped",
+                            (long long)r.ts, (long long)SQ_MAX_TS_MS);
             return;
         }
+    }
+    if (r.ts < 0 || r.ts > SQ_MAX_TS_MS) {
+        e->st.decode_errors++;
+        sq_record_error(e, s->name, "record time %lld out of range skipped", (long long)r.ts);
+        return;
     }
     r.v[s->ncols] = sl_value_int(r.ts);
     if (s->windowed) {
@@ -318,24 +324,34 @@ static void source_push(struct sl_sql_engine *e, struct sq_source *s, const stru
     /* tables: the latest row per key, when a join looks rows up in it */
     if (s->table && s->materialize) {
         sl_buf_reset(&e->keybuf);
-        sq_key_encode(&e->keybuf, r.v, s->nkey);
-        if (windowed) {
-            sl_buf_append(&e->keybuf, &ws, sizeof ws);
-            sl_buf_append(&e->keybuf, &we, sizeof we);
+        int krc = sq_key_encode(&e->keybuf, r.v, s->nkey);
+        if (!krc && windowed) {
+            krc = sl_buf_append(&e->keybuf, &ws, sizeof ws);
+            if (!krc)
+                krc = sl_buf_append(&e->keybuf, &we, sizeof we);
+        }
+        if (krc) {
+            e->st.decode_errors++;
+            sq_record_error(e, s->name, "key too large: record skipped");
+            return;
         }
         struct sl_str k = sl_str_make(e->keybuf.ptr ? e->keybuf.ptr : "", e->keybuf.len);
         uint64_t old;
-        if (sl_hmap_get(&s->state, k, &old)) {
-            struct sq_srow *o = (struct sq_srow *)(uintptr_t)old;
+        struct sq_srow *o =
+            sl_hmap_get(&s->state, k, &old) ? (struct sq_srow *)(uintptr_t)old : NULL;
+        /* full: the new row is refused and the key keeps its old row */
+        if (!r.null_value && s->state_bytes - (o ? o->bytes : 0) > e->opts.max_state_bytes) {
+            e->st.state_full++;
+            sq_record_error(e, s->name, "table state is full (max_state_bytes %llu): row dropped",
+                            (unsigned long long)e->opts.max_state_bytes);
+            return;
+        }
+        if (o) {
             s->state_bytes -= o->bytes;
             sl_free(o);
             sl_hmap_del(&s->state, k);
         }
-        if (!r.null_value && s->state_bytes > e->opts.max_state_bytes) {
-            e->st.state_full++;
-            sq_record_error(e, s->name, "table state is full (max_state_bytes %llu): row dropped",
-                            (unsigned long long)e->opts.max_state_bytes);
-        } else if (!r.null_value) {
+        if (!r.null_value) {
             struct sq_srow *n = sq_srow_new(r.v, r.n, r.ts, r.seq);
             /* the map's slot and key copy, and the allocator's headers, count too */
             n->bytes += sizeof(struct sl_map_slot) + k.len + 2 * SQ_ALLOC_OVERHEAD;
@@ -665,22 +681,37 @@ static void query_register(struct sl_sql_engine *e, struct sq_query *q)
 }
 
 /* does writing `topic` reach query q's inputs (through sources reading it and the queries
- * reading those)? A query that feeds its own input would loop */
-static bool feeds(struct sl_sql_engine *e, const char *topic, const struct sq_query *q,
-                  uint32_t depth)
+ * reading those)? A query that feeds its own input would loop. Each topic is visited once. */
+static bool feeds(struct sl_sql_engine *e, const char *topic, const struct sq_query *q)
 {
-    struct sq_topic *t = sq_topic_get(e, topic, false);
-    if (!t || depth > 64)
-        return depth > 64;
-    for (uint32_t i = 0; i < t->nreaders; i++) {
-        const struct sq_source *s = t->readers[i];
-        if (sq_query_reads(q, s))
-            return true;
-        for (uint32_t k = 0; k < s->nreaders; k++)
-            if (s->readers[k] != q && feeds(e, sq_query_topic(s->readers[k]), q, depth + 1))
-                return true;
+    struct sq_topic **stack = sl_xcalloc(e->ntopics + 1, sizeof *stack);
+    bool *seen = sl_xcalloc(e->ntopics + 1, sizeof *seen);
+    uint32_t n = 0;
+    bool hit = false;
+    struct sq_topic *t0 = sq_topic_get(e, topic, false);
+    if (t0)
+        stack[n++] = t0;
+    while (n && !hit) {
+        struct sq_topic *t = stack[--n];
+        for (uint32_t i = 0; i < t->nreaders && !hit; i++) {
+            const struct sq_source *src = t->readers[i];
+            if (sq_query_reads(q, src)) {
+                hit = true;
+                break;
+            }
+            for (uint32_t k = 0; k < src->nreaders; k++) {
+                struct sq_topic *nt = sq_topic_get(e, sq_query_topic(src->readers[k]), false);
+                for (uint32_t m = 0; nt && m < e->ntopics; m++)
+                    if (e->topics[m] == nt && !seen[m]) {
+                        seen[m] = true;
+                        stack[n++] = nt;
+                    }
+            }
+        }
     }
-    return false;
+    sl_free(stack);
+    sl_free(seen);
+    return hit;
 }
 
 static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct sl_buf *out,
@@ -715,12 +746,36 @@ static int exec_create_as(struct sl_sql_engine *e, const struct sl_sql_stmt *st,
     rc = sq_query_plan(e, st, insert ? old : s, insert ? old->topic : s->topic, &q, d);
     if (rc)
         goto fail;
-    if (feeds(e, insert ? old->topic : s->topic, q, 0)) {
+    if (feeds(e, insert ? old->topic : s->topic, q)) {
         rc = diag_at(d, &st->pos, SL_EINVAL,
                      "%s would feed the query's own input (a cycle through topic '%s'): every "
                      "record would loop",
                      st->name, insert ? old->topic : s->topic);
         goto fail;
+    }
+    if (insert) {
+        const struct sq_col *cols;
+        uint32_t n;
+        bool win, ses;
+        sq_query_columns(q, &cols, &n, &win, &ses);
+        bool same = n == old->ncols;
+        for (uint32_t i = 0; same && i < n; i++) {
+            const struct sq_col *tc = NULL;
+            for (uint32_t k = 0; k < old->ncols; k++)
+                if (strcmp(old->cols[k].name, cols[i].name) == 0)
+                    tc = &old->cols[k];
+            same =
+                tc && (!cols[i].type || !tc->type || cols[i].type->kind == SL_SQL_T_UNKNOWN ||
+                       tc->type->kind == SL_SQL_T_UNKNOWN || cols[i].type->kind == tc->type->kind ||
+                       (cols[i].type->kind == SL_SQL_T_INT && tc->type->kind == SL_SQL_T_BIGINT));
+        }
+        if (!same) {
+            rc = diag_at(d, &st->pos, SL_ETYPE,
+                         "INSERT INTO %s: the query's columns do not match the stream's (same "
+                         "names and types needed; DESCRIBE %s)",
+                         st->name, st->name);
+            goto fail;
+        }
     }
     if (!insert) {
         const struct sq_col *cols;
@@ -806,6 +861,11 @@ static int exec_drop(struct sl_sql_engine *e, const struct sl_sql_stmt *st, stru
         return diag_at(d, &st->pos, SL_EINVAL,
                        "cannot drop %s: query %s reads it (TERMINATE it first)", st->name,
                        sq_query_id(s->readers[0]));
+    for (uint32_t i = 0; i < e->nqueries; i++)
+        if (e->queries[i] != s->producer && sq_query_reads(e->queries[i], s))
+            return diag_at(d, &st->pos, SL_EINVAL,
+                           "cannot drop %s: query %s joins it (TERMINATE it first)", st->name,
+                           sq_query_id(e->queries[i]));
     /* its own producer goes with it (ksqlDB terminates it too) */
     for (uint32_t i = 0; i < e->nqueries; i++)
         if (e->queries[i] == s->producer) {
@@ -1012,7 +1072,7 @@ struct sl_sql_engine *sl_sql_engine_new(const struct sl_sql_engine_opts *o, sl_s
     e->vm = sl_stellar_vm_new();
     sl_arena_init(&e->row_arena, 64 * 1024, 256u << 20);
     sl_buf_init(&e->scratch, 16u << 20);
-    sl_buf_init(&e->keybuf, 1u << 20);
+    sl_buf_init(&e->keybuf, 256u << 20); /* a key is at most a record (16 MiB of JSON) */
     return e;
 }
 

@@ -25,6 +25,12 @@
 #include <stdint.h>
 
 #define SQ_DEFAULT_GRACE_MS (24LL * 3600 * 1000)
+/* record times are at most this (year 2262: nanoseconds still fit in an int64) */
+#define SQ_MAX_TS_MS (INT64_MAX / 1000000 - 1)
+/* durations (window sizes, grace, WITHIN) at most 100 years */
+#define SQ_MAX_SPAN_MS (100LL * 366 * 24 * 3600 * 1000)
+/* key expressions (GROUP BY, PARTITION BY) at most */
+#define SQ_MAX_KEYS 16
 /* what the allocator adds to each block, counted in the state's bytes (glibc: 8-16) */
 #define SQ_ALLOC_OVERHEAD 16u
 

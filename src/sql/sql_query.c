@@ -65,6 +65,7 @@ struct join {
     int64_t next_sweep;
     struct pending *pend;
     uint32_t npend, cappend;
+    int64_t min_pend; /* the earliest close_at of a pending outer row (INT64_MAX: none) */
 };
 
 struct aggcall {
@@ -145,7 +146,8 @@ struct sq_query {
     int64_t st;
     bool st_set;
     int64_t next_sweep;
-    uint32_t aslots; /* slots of an aggregated row */
+    int64_t min_close; /* EMIT FINAL: the earliest close time of an open window */
+    uint32_t aslots;   /* slots of an aggregated row */
     /* partition by */
     struct sl_stellar_prog **part;
     uint32_t npart;
@@ -573,6 +575,10 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
             return dset(d, &jn->pos, SL_EINVAL,
                         "stream–table joins are INNER or LEFT (RIGHT and FULL have no sound "
                         "semantics)");
+        if (jn->before_ms < 0 || jn->after_ms < 0 || jn->grace_ms < 0 ||
+            jn->before_ms > SQ_MAX_SPAN_MS || jn->after_ms > SQ_MAX_SPAN_MS ||
+            jn->grace_ms > SQ_MAX_SPAN_MS)
+            return dset(d, &jn->pos, SL_ERANGE, "WITHIN and GRACE PERIOD are 0 .. 100 years");
         J->before = jn->before_ms;
         J->after = jn->after_ms;
         J->has_grace = jn->has_grace;
@@ -583,6 +589,7 @@ static int plan_joins(struct sq_query *q, const struct sl_sql_query *qq, struct 
         sl_hmap_init(&J->buf[0]);
         sl_hmap_init(&J->buf[1]);
         sl_hmap_init(&J->live);
+        J->min_pend = INT64_MAX;
         /* ON a = b: one side over the right source only */
         const struct sl_sql_expr *on = jn->on;
         if (!on || on->kind != SL_SQL_E_BINARY || on->op != SL_SQL_OP_EQ)
@@ -653,6 +660,9 @@ static int plan_agg(struct sq_query *q, const struct sl_sql_query *qq, struct as
                     "HOPPING window: ADVANCE BY must be > 0 and at most SIZE");
     if (q->win.kind != SL_SQL_WIN_NONE && q->win.size_ms <= 0)
         return dset(d, &q->win.pos, SL_EINVAL, "window size must be > 0");
+    if (q->win.size_ms > SQ_MAX_SPAN_MS || q->win.advance_ms > SQ_MAX_SPAN_MS ||
+        q->win.grace_ms > SQ_MAX_SPAN_MS || q->win.grace_ms < 0)
+        return dset(d, &q->win.pos, SL_ERANGE, "window durations are at most 100 years");
     q->grace =
         q->win.has_grace
             ? q->win.grace_ms
@@ -758,6 +768,7 @@ static int plan_agg(struct sq_query *q, const struct sl_sql_query *qq, struct as
     }
     sl_free(f.found);
     q->aslots = q->ngroup + q->naggs + 3;
+    q->min_close = INT64_MAX;
     sl_hmap_init(&q->wmap);
     if (qq->having) {
         const struct sl_sql_type *t;
@@ -974,6 +985,11 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
             goto fail;
         }
     }
+    if (qq->ngroup_by > SQ_MAX_KEYS || qq->npartition_by > SQ_MAX_KEYS) {
+        rc = dset(d, &qq->pos, SL_E2BIG, "at most %d GROUP BY or PARTITION BY expressions",
+                  SQ_MAX_KEYS);
+        goto fail;
+    }
     if (agg && q->in[0].s->table) {
         rc = dset(d, &qq->from.pos, SL_EINVAL,
                   "GROUP BY over table %s is not supported (it needs retractions of replaced "
@@ -1104,6 +1120,8 @@ int sq_query_plan(struct sl_sql_engine *e, const struct sl_sql_stmt *st, struct 
     for (uint32_t i = 0; i < q->nin; i++) {
         struct sq_source *s = q->in[i].s;
         bool reads = i == 0 || q->joins[i - 1].ss || q->joins[i - 1].tt;
+        for (uint32_t k = 0; k < s->nreaders && reads; k++)
+            reads = s->readers[k] != q; /* a self-join reads its source once */
         if (!reads)
             continue;
         s->readers = sl_xrealloc(s->readers, (s->nreaders + 1) * sizeof *s->readers);
@@ -1386,7 +1404,8 @@ static void emit_record(struct sq_query *q, const struct sl_value *keyv,
         val.len = k;
         val.u.map = m;
         if (q->ts_out >= 0) {
-            if (outv[q->ts_out].type != SL_V_INT || outv[q->ts_out].u.i < 0) {
+            if (outv[q->ts_out].type != SL_V_INT || outv[q->ts_out].u.i < 0 ||
+                outv[q->ts_out].u.i > SQ_MAX_TS_MS) {
                 e->st.eval_errors++;
                 sq_record_error(e, q->id,
                                 "output timestamp column %s is null or negative: "
@@ -1576,6 +1595,9 @@ static struct went *went_new(struct sq_query *q, const struct sl_value *g, const
     for (uint32_t i = 0; i < q->naggs; i++)
         q->aggs[i].cfg.fn->init(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE);
     q->state_bytes += w->bytes;
+    int64_t closes = w->we + q->grace + (q->win.kind == SL_SQL_WIN_SESSION ? q->win.size_ms : 0);
+    if (closes < q->min_close)
+        q->min_close = closes;
     return w;
 }
 
@@ -1597,11 +1619,16 @@ static void went_add(struct sq_query *q, struct went *w, const struct sl_value *
 {
     for (uint32_t i = 0; i < q->naggs; i++) {
         const struct aggcall *ac = &q->aggs[i];
-        if (ac->cfg.fn->add(&ac->cfg, w->states + (size_t)i * SL_SQL_AGG_STATE,
-                            ac->arg || ac->cfg.nvalue_args ? &aggv[i] : NULL, seq)) {
+        void *st = w->states + (size_t)i * SL_SQL_AGG_STATE;
+        size_t before = ac->cfg.fn->bytes ? ac->cfg.fn->bytes(&ac->cfg, st) : 0;
+        if (ac->cfg.fn->add(&ac->cfg, st, ac->arg || ac->cfg.nvalue_args ? &aggv[i] : NULL, seq)) {
             q->e->st.eval_errors++;
             sq_record_error(q->e, q->id, "aggregate %s: out of memory", ac->cfg.fn->name);
         }
+        size_t after = ac->cfg.fn->bytes ? ac->cfg.fn->bytes(&ac->cfg, st) : 0;
+        /* the heap the aggregate holds (COUNT_DISTINCT's set, COLLECT_LIST) counts too */
+        w->bytes += after - before;
+        q->state_bytes += after - before;
     }
     if (ts > w->max_ts)
         w->max_ts = ts;
@@ -1634,20 +1661,30 @@ static void sweep(struct sq_query *q, bool emit_final)
     struct sl_str k;
     uint64_t v;
     /* collect first: the tables cannot change while they are walked */
+    int64_t next_close = INT64_MAX;
     while (sl_hmap_next(&q->wmap, &it, &k, &v)) {
         struct sessions *ss = (struct sessions *)(uintptr_t)v;
-        for (uint32_t i = 0; i < ss->n; i++)
-            if (close_time(q, ss->w[i]) <= q->st) {
+        for (uint32_t i = 0; i < ss->n; i++) {
+            int64_t c = close_time(q, ss->w[i]);
+            if (c > q->st && c < next_close)
+                next_close = c;
+            if (c <= q->st) {
                 if (nc == cap) {
                     cap = cap ? 2 * cap : 16;
                     closed = sl_xrealloc(closed, cap * sizeof *closed);
                 }
                 closed[nc++] = ss->w[i];
             }
+        }
     }
     for (size_t i = 0; i < q->wtab.cap; i++) {
         struct went *w = q->wtab.s[i].hash > 1 ? q->wtab.s[i].w : NULL;
-        if (w && close_time(q, w) <= q->st) {
+        if (!w)
+            continue;
+        int64_t c = close_time(q, w);
+        if (c > q->st && c < next_close)
+            next_close = c;
+        if (c <= q->st) {
             if (nc == cap) {
                 cap = cap ? 2 * cap : 16;
                 closed = sl_xrealloc(closed, cap * sizeof *closed);
@@ -1655,6 +1692,7 @@ static void sweep(struct sq_query *q, bool emit_final)
             closed[nc++] = w;
         }
     }
+    q->min_close = next_close; /* windows made while emitting lower it again */
     if (nc)
         qsort(closed, nc, sizeof *closed, cmp_went);
     for (uint32_t i = 0; i < nc; i++) {
@@ -1739,9 +1777,15 @@ static void agg_session(struct sq_query *q, const struct sl_value *row, const st
     }
     struct went *n = went_new(q, g, key, klen, start, end);
     for (uint32_t i = 0; i < nm; i++) {
-        for (uint32_t a = 0; a < q->naggs; a++)
-            q->aggs[a].cfg.fn->merge(&q->aggs[a].cfg, n->states + (size_t)a * SL_SQL_AGG_STATE,
-                                     merged[i]->states + (size_t)a * SL_SQL_AGG_STATE);
+        for (uint32_t a = 0; a < q->naggs; a++) {
+            const struct sl_sql_aggcfg *cf = &q->aggs[a].cfg;
+            void *st = n->states + (size_t)a * SL_SQL_AGG_STATE;
+            size_t before = cf->fn->bytes ? cf->fn->bytes(cf, st) : 0;
+            cf->fn->merge(cf, st, merged[i]->states + (size_t)a * SL_SQL_AGG_STATE);
+            size_t after = cf->fn->bytes ? cf->fn->bytes(cf, st) : 0;
+            n->bytes += after - before;
+            q->state_bytes += after - before;
+        }
         if (merged[i]->max_ts > n->max_ts)
             n->max_ts = merged[i]->max_ts;
     }
@@ -1771,6 +1815,9 @@ static void agg_session(struct sq_query *q, const struct sl_value *row, const st
 static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts, uint64_t seq)
 {
     struct sl_sql_engine *e = q->e;
+    /* aggregates that grow (COUNT_DISTINCT's set) stop growing once the state is full */
+    if (!state_room(q, 0))
+        return;
     struct sl_value g[64];
     uint32_t ng = q->ngroup < 64 ? q->ngroup : 64;
     for (uint32_t i = 0; i < ng; i++) {
@@ -1815,7 +1862,6 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
         for (int64_t w = w0; w <= wlast; w += adv ? adv : 1) {
             if (size && w + size <= q->st - q->grace) {
                 late = true;
-                e->st.late++;
                 if (!adv)
                     break;
                 continue;
@@ -1838,13 +1884,16 @@ static void aggregate(struct sq_query *q, const struct sl_value *row, int64_t ts
             if (!size)
                 break;
         }
-        if (late && !accepted)
-            report_late(q, q->in[0].s, row, ts, "its windows closed"); /* none took it */
+        if (late && !accepted) {
+            e->st.late++; /* once per record, when no window took it */
+            report_late(q, q->in[0].s, row, ts, "its windows closed");
+        }
     }
     if (key != kstack)
         sl_free(key);
     /* close or evict windows past their grace */
-    if (q->win.kind != SL_SQL_WIN_NONE && (q->final || q->st >= q->next_sweep)) {
+    if (q->win.kind != SL_SQL_WIN_NONE &&
+        (q->final ? q->st >= q->min_close : q->st >= q->next_sweep)) {
         sweep(q, q->final);
         q->next_sweep = q->st + (q->win.size_ms > 1000 ? q->win.size_ms : 1000);
     }
@@ -1962,6 +2011,11 @@ static void ss_sweep(struct sq_query *q, struct join *J)
                 }
             }
             b->n = w;
+            if (!w) { /* nothing left for this key: the buffer and its key go */
+                sl_free(b->rows);
+                sl_free(b);
+                sl_hmap_del(&J->buf[side], k);
+            }
         }
     }
 }
@@ -1969,6 +2023,9 @@ static void ss_sweep(struct sq_query *q, struct join *J)
 /* emit the pending outer rows whose window has closed */
 static void ss_emit_pending(struct sq_query *q, struct join *J)
 {
+    if (J->min_pend >= J->st)
+        return; /* none can be due yet */
+    int64_t next = INT64_MAX;
     uint32_t w = 0;
     for (uint32_t i = 0; i < J->npend; i++) {
         struct pending *p = &J->pend[i];
@@ -1983,10 +2040,13 @@ static void ss_emit_pending(struct sq_query *q, struct join *J)
             p->row->matched &= ~2u;
             sl_free(p->key);
         } else {
+            if (p->close_at < next)
+                next = p->close_at;
             J->pend[w++] = *p;
         }
     }
     J->npend = w;
+    J->min_pend = next;
 }
 
 static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
@@ -2084,6 +2144,8 @@ static void ss_input(struct sq_query *q, bool left, struct sq_row *r)
                 J->pend = sl_xrealloc(J->pend, J->cappend * sizeof *J->pend);
             }
             me->matched |= 2u; /* kept in the buffer until it is emitted or matched */
+            if (close_at < J->min_pend)
+                J->min_pend = close_at;
             char *kept = key;
             if (key == kstack) {
                 kept = sl_xmalloc(klen ? klen : 1);
@@ -2166,6 +2228,8 @@ static void tt_input(struct sq_query *q, bool left, struct sq_row *r)
     } else if (was) {
         sl_hmap_del(&J->live, lk);
         q->state_bytes = q->state_bytes > b ? q->state_bytes - b : 0;
+        if (J->lslot < q->nslots)
+            row[J->lslot] = k;             /* the deletion carries the key */
         finish_plain(q, row, r->ts, true); /* the key's row is gone */
     }
     if (kb != kstack)

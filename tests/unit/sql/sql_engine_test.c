@@ -300,6 +300,15 @@ static void test_catalog(void **st)
     exec_ok(e, "DROP STREAM F; DROP STREAM S;");
     push(e, "s", "\"k\"", "{\"V\":2}", 2);
     assert_int_equal(o.n, 1);
+    /* a table a stream-table join reads cannot be dropped under it */
+    exec_ok(e, "CREATE STREAM S2 (K STRING KEY, V BIGINT) WITH (kafka_topic='s2', "
+               "value_format='json');"
+               "CREATE TABLE T2 (K STRING PRIMARY KEY, N STRING) WITH (kafka_topic='t2', "
+               "value_format='json');"
+               "CREATE STREAM J2 AS SELECT S2.K, V, N FROM S2 JOIN T2 ON S2.K = T2.K;");
+    assert_int_not_equal(exec_err(e, "DROP TABLE T2;", &d), 0);
+    assert_non_null(strstr(d.msg, "joins it"));
+    exec_ok(e, "DROP STREAM J2; DROP TABLE T2; DROP STREAM S2;");
     struct sl_sql_source_info *info;
     assert_int_equal(sl_sql_engine_sources(e, &info), 0);
     sl_free(info);
