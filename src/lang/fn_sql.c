@@ -1056,84 +1056,21 @@ static int f_to_bytes(struct sl_fcx *cx, const struct sl_value *a, int n, struct
 
 /* ---- regular expressions (PCRE2 for java.util.regex) ---- */
 
-/* A small per-thread cache of compiled patterns (patterns are nearly always constants), so
- * that REGEXP_EXTRACT allocates nothing per row once warm; freed at thread exit. */
-#define RX_CACHE 8
-
+/* patterns come from fn_string.c's per-thread cache (sl_lang__regex), shared with Stellar:
+ * REGEXP_EXTRACT allocates nothing per row once warm */
 struct rx_entry {
-    char *pat;
-    size_t len;
     pcre2_code *code;
     pcre2_match_data *md;
 };
 
-struct rx_cache {
-    struct rx_entry e[RX_CACHE];
-    unsigned next;
-};
-
-static pthread_key_t rx_key;
-static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
-
-static void rx_cache_free(void *p)
+static bool rx_get(struct sl_fcx *cx, const struct sl_value *pat, struct rx_entry *e)
 {
-    struct rx_cache *c = p;
-    for (unsigned i = 0; i < RX_CACHE; i++) {
-        sl_free(c->e[i].pat);
-        pcre2_code_free(c->e[i].code);
-        pcre2_match_data_free(c->e[i].md);
-    }
-    sl_free(c);
-}
-
-static void rx_key_init(void)
-{
-    (void)pthread_key_create(&rx_key, rx_cache_free);
-}
-
-static struct rx_entry *rx_get(struct sl_fcx *cx, const struct sl_value *pat)
-{
-    pthread_once(&rx_once, rx_key_init);
-    struct rx_cache *c = pthread_getspecific(rx_key);
-    if (!c) {
-        c = sl_xcalloc(1, sizeof *c);
-        (void)pthread_setspecific(rx_key, c);
-    }
-    for (unsigned i = 0; i < RX_CACHE; i++) {
-        struct rx_entry *e = &c->e[i];
-        if (e->code && e->len == pat->len && (!pat->len || !memcmp(e->pat, pat->u.s, pat->len)))
-            return e;
-    }
-    int ecode;
-    PCRE2_SIZE eoff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(pat->u.s ? pat->u.s : ""), pat->len,
-                                     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
-    if (!code) {
-        sl_fcx_error(cx, "invalid regular expression '%.*s'",
-                     (int)(pat->len > 100 ? 100 : pat->len), pat->u.s ? pat->u.s : "");
-        return NULL;
-    }
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-    char *copy = sl_malloc(pat->len + 1);
-    if (!md || !copy) {
-        pcre2_code_free(code);
-        pcre2_match_data_free(md);
-        sl_free(copy);
-        sl_fcx_error(cx, "out of memory");
-        return NULL;
-    }
-    if (pat->len)
-        memcpy(copy, pat->u.s, pat->len);
-    struct rx_entry *e = &c->e[c->next++ % RX_CACHE];
-    sl_free(e->pat);
-    pcre2_code_free(e->code);
-    pcre2_match_data_free(e->md);
-    e->pat = copy;
-    e->len = pat->len;
+    void *code, *md;
+    if (sl_lang__regex(cx, pat, &code, &md))
+        return false;
     e->code = code;
     e->md = md;
-    return e;
+    return true;
 }
 
 static int f_regexp_extract(struct sl_fcx *cx, const struct sl_value *a, int n,
@@ -1143,8 +1080,8 @@ static int f_regexp_extract(struct sl_fcx *cx, const struct sl_value *a, int n,
     if (!all_str(a, 2) || (n > 2 && !kind_of(&a[2])))
         return 0;
     int64_t group = n > 2 ? as_i64(&a[2]) : 0;
-    struct rx_entry *e = rx_get(cx, &a[0]);
-    if (!e)
+    struct rx_entry re, *e = &re;
+    if (!rx_get(cx, &a[0], e))
         return SL_EEVAL;
     if (pcre2_match(e->code, (PCRE2_SPTR)(a[1].u.s ? a[1].u.s : ""), a[1].len, 0, 0, e->md, NULL) >
             0 &&

@@ -877,6 +877,19 @@ static void re_key_init(void)
     (void)pthread_key_create(&re_key, re_cache_free);
 }
 
+static struct re_entry *regex(struct sl_fcx *cx, const struct sl_value *pat);
+
+/* func.h: the same cache for the SQL builtins (fn_sql.c) */
+int sl_lang__regex(struct sl_fcx *cx, const struct sl_value *pat, void **code, void **md)
+{
+    struct re_entry *e = regex(cx, pat);
+    if (!e)
+        return SL_EEVAL;
+    *code = e->code;
+    *md = e->md;
+    return 0;
+}
+
 /* The compiled pattern (cached per thread). NULL with an error set in cx. */
 static struct re_entry *regex(struct sl_fcx *cx, const struct sl_value *pat)
 {

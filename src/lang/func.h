@@ -80,6 +80,12 @@ bool sl_fcx_is_lambda(const struct sl_value *v);
 int64_t sl_fcx_now_ms(struct sl_fcx *cx);
 /* The store client for PROFILE_GET (NULL when none is configured). */
 void *sl_fcx_profile_store(struct sl_fcx *cx);
+/* A compiled PCRE2 pattern (UTF, invalid UTF tolerated, JIT when available) and its match
+ * data, from a per-thread cache (fn_string.c) shared by Stellar's and SQL's regex builtins:
+ * *code is a pcre2_code *, *md a pcre2_match_data *, valid until this thread's next 32 new
+ * patterns. 0, or SL_EEVAL with the error set in cx. */
+int sl_lang__regex(struct sl_fcx *cx, const struct sl_value *pat, void **code, void **md);
+
 /* Scratch buffer owned by the VM, reset by the caller: for building text before sl_fcx_str. */
 struct sl_buf *sl_fcx_scratch(struct sl_fcx *cx);
 
