@@ -511,3 +511,23 @@ void sl_sql_backoff_sleep(int64_t *cur_ns, int64_t max_ns)
         ;
     *cur_ns = ns * 2 > max_ns ? max_ns : ns * 2;
 }
+
+void sl_sql_rejects_emit(struct sl_component *c, struct sl_sql_stats *st, struct sl_log_limit *lim,
+                         char **why, const struct sl_event **rows, size_t n)
+{
+    struct sl_batch *errs = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!why[i])
+            continue;
+        atomic_fetch_add_explicit(&st->rows_rejected, 1, memory_order_relaxed);
+        sl_log_ratelimited(lim, 1, SL_LOG_WARN, c->name, "row rejected: %s", why[i]);
+        if (!errs)
+            errs = sl_batch_new();
+        if (sl_error_event_for(errs, c->name, why[i], rows[i]))
+            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+        sl_free(why[i]);
+        why[i] = NULL;
+    }
+    if (errs)
+        sl_sink_emit_errors(c, errs);
+}

@@ -231,6 +231,13 @@ struct sl_sql_pending {
     size_t nbatches, bcap;
 };
 
+/* Rows the server rejected (why[i] != NULL, for i < n): counted in st->rows_rejected, logged
+ * (rate-limited by lim) and sent to the component's error output with the message; every
+ * why[i] is freed and reset. Sink thread. */
+struct sl_log_limit;
+void sl_sql_rejects_emit(struct sl_component *c, struct sl_sql_stats *st, struct sl_log_limit *lim,
+                         char **why, const struct sl_event **rows, size_t n);
+
 /* Take a reference and a delivery hold on b and add its events. Aborts on OOM (bounded by
  * `batch`). */
 void sl_sql_pending_add(struct sl_sql_pending *p, struct sl_batch *b);

@@ -415,19 +415,7 @@ static int commit(struct sl_component *c)
                            s->errmsg);
         atomic_fetch_add_explicit(&c->m.errors, n - from, memory_order_relaxed);
     }
-    struct sl_batch *errs = NULL;
-    for (size_t i = 0; i < from; i++) {
-        if (!s->why[i])
-            continue;
-        atomic_fetch_add_explicit(&s->st.rows_rejected, 1, memory_order_relaxed);
-        sl_log_ratelimited(&s->lim, 1, SL_LOG_WARN, c->name, "row rejected: %s", s->why[i]);
-        if (!errs)
-            errs = sl_batch_new();
-        if (sl_error_event_for(errs, c->name, s->why[i], s->pend.rows[i]))
-            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
-    }
-    if (errs)
-        sl_sink_emit_errors(c, errs);
+    sl_sql_rejects_emit(c, &s->st, &s->lim, s->why, s->pend.rows, from);
     for (size_t i = 0; i < n; i++) {
         sl_free(s->why[i]);
         s->why[i] = NULL;
