@@ -2,6 +2,18 @@
 # Install every build, test and runtime dependency of sluice from Debian packages.
 # Idempotent: when everything is present it only runs dpkg-query and returns.
 set -euo pipefail
+# --syslog-ng: also unpack Debian's syslog-ng-core into /opt/sluice-peers/syslog-ng (benchmarks
+# only). It conflicts with rsyslog (both provide system-log-daemon), so it is extracted with
+# dpkg-deb rather than installed; its libraries are the packages listed below.
+if [ "${1:-}" = --syslog-ng ]; then
+  dest=/opt/sluice-peers/syslog-ng
+  if [ ! -x "$dest/usr/sbin/syslog-ng" ]; then
+    tmp=$(mktemp -d) && chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download syslog-ng-core >/dev/null 2>&1 || { apt-get update -qq && apt-get download syslog-ng-core; })
+    mkdir -p "$dest" && dpkg-deb -x "$tmp"/syslog-ng-core_*.deb "$dest" && rm -rf "$tmp"
+  fi
+  shift
+fi
 PKGS=(
   build-essential cmake ninja-build pkg-config clang clang-14 libclang-rt-14-dev llvm-14
   clang-format
@@ -14,6 +26,8 @@ PKGS=(
   dnsmasq-base libcurl4-openssl-dev prometheus-pushgateway
   librdkafka-dev librabbitmq-dev libpq-dev
   rabbitmq-server postgresql python3-pika python3-confluent-kafka python3-psycopg2
+  libgnutls28-dev gnutls-bin rsyslog python3-sklearn python3-numpy bsdutils
+  libivykis0 libnet1 libjson-c5 libpcre3 libwrap0 libglib2.0-0 libcap2
 )
 missing=()
 for p in "${PKGS[@]}"; do
