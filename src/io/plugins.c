@@ -41,7 +41,7 @@ SL_PLUGINS(SL_PLUGIN_DECL)
 
 const struct sl_component_ops *const *sl_io_builtins(void)
 {
-    static const struct sl_component_ops *list[32];
+    static const struct sl_component_ops *list[64];
     static int done;
     if (!done) {
         int n = 0;
