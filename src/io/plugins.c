@@ -18,11 +18,15 @@
     X(sl_in_commands_ops)                                                                          \
     X(sl_in_kafka_ops)                                                                             \
     X(sl_in_amqp_ops)                                                                              \
+    X(sl_in_syslog_ops)                                                                            \
     X(sl_xf_filter_ops)                                                                            \
     X(sl_xf_eval_ops)                                                                              \
     X(sl_xf_profiler_ops)                                                                          \
     X(sl_xf_dns_ops)                                                                               \
     X(sl_xf_sql_ops)                                                                               \
+    X(sl_xf_parse_ops)                                                                             \
+    X(sl_xf_aggregate_ops)                                                                         \
+    X(sl_xf_kmeans_ops)                                                                            \
     X(sl_out_console_ops)                                                                          \
     X(sl_out_file_ops)                                                                             \
     X(sl_out_csv_ops)                                                                              \
@@ -33,6 +37,8 @@
     X(sl_out_postgres_ops)                                                                         \
     X(sl_out_sqlite_ops)                                                                           \
     X(sl_out_partout_ops)                                                                          \
+    X(sl_out_syslog_ops)                                                                           \
+    X(sl_out_elasticsearch_ops)                                                                    \
     X(sl_out_null_ops)
 
 #define SL_PLUGIN_DECL(name) extern const struct sl_component_ops name __attribute__((weak));
