@@ -26,8 +26,9 @@
 
 void sl_cmd_partout_usage(FILE *f)
 {
-    fprintf(f, "usage: sluice partout --store FILE [--json]                   agents\n"
-               "       sluice partout --store FILE UUID [--from MS] [--to MS] [--level 0-4]\n"
+    fprintf(f, "usage: sluice partout --store FILE|URL [--json]                   agents\n"
+               "       sluice partout --store FILE|URL UUID [--from MS] [--to MS] [--level 0-4]\n"
+               "  URL: postgres://user@host:port/db (the master's `store:` on PostgreSQL)\n"
                "                      [--json]                               counts over time\n");
 }
 
@@ -123,7 +124,9 @@ int sl_cmd_partout(int argc, char **argv)
         sl_cmd_partout_usage(stderr);
         return 2;
     }
-    if (access(store, F_OK) != 0) {
+    bool is_url = !strncmp(store, "postgres://", 11) || !strncmp(store, "postgresql://", 13) ||
+                  !strncmp(store, "postgres:", 9);
+    if (!is_url && access(store, F_OK) != 0) {
         fprintf(stderr, "sluice partout: %s: no such store file\n", store);
         return 1;
     }

@@ -873,6 +873,22 @@ static size_t partout_stats(struct sl_component *c, struct sl_comp_stat *out)
                                      "Em, the master's events per minute", true, em};
     out[n++] = (struct sl_comp_stat){"sluice_partout_agents", "agents seen in the window", true,
                                      (double)agents};
+    if (s->store && n + 4 <= SL_COMP_STATS_MAX) {
+        struct sl_partout_store_stats ss;
+        sl_partout_store_get_stats(s->store, &ss);
+        out[n++] = (struct sl_comp_stat){"sluice_partout_store_leaves",
+                                         "leaf counts committed to the store", false,
+                                         (double)ss.leaves};
+        out[n++] = (struct sl_comp_stat){"sluice_partout_store_commits",
+                                         "store transactions committed or failed", false,
+                                         (double)ss.commits};
+        out[n++] = (struct sl_comp_stat){"sluice_partout_store_commit_errors",
+                                         "store commits that failed (retried)", false,
+                                         (double)ss.commit_errors};
+        out[n++] = (struct sl_comp_stat){"sluice_partout_store_rolled",
+                                         "rows rolled up into a coarser tier", false,
+                                         (double)ss.rolled};
+    }
     return n;
 }
 
@@ -932,8 +948,9 @@ static const struct sl_option partout_opts[] = {
     {"threads", SL_OPT_INT, "2", offsetof(struct partout_conf, threads), "HTTP worker threads",
      NULL, 1, 64, 0},
     {"store", SL_OPT_STRING, NULL, offsetof(struct partout_conf, store),
-     "SQLite file keeping every accepted aggregate with hourly/daily/weekly roll-ups "
-     "(GET /api/v1/partout, sluice partout)",
+     "where every accepted aggregate is kept with hourly/daily/weekly roll-ups: a SQLite "
+     "file, or postgres://user@host:port/db shared by several masters (GET /api/v1/partout, "
+     "sluice partout)",
      NULL, 0, 0, 0},
     {0},
 };

@@ -1,13 +1,16 @@
 /*
- * partout_store.c — the Partout master's SQLite store with hourly, daily and weekly roll-ups
- * (partout_store.h; docs/partout.md "Store and roll-ups").
+ * partout_store.c — the Partout master's store with hourly, daily and weekly roll-ups
+ * (partout_store.h; docs/partout.md "Store and roll-ups"), on SQLite or PostgreSQL.
  *
- * DESIGN: one connection, guarded by `dblock`, serves the writer thread (commits, roll-ups,
- * expiry) and the readers (the API, `sluice partout`): reads are rare and short, so a reader
- * pool as the profile store keeps (store_sqlite.c) would buy nothing here. An accepted
- * aggregate is packed into the `pending` buffer under `plock` (one memcpy per key, no
- * allocation per leaf); the writer swaps the buffer out while holding `dblock` and commits it
- * in one transaction, so a flush that takes `dblock` after it sees everything put before it.
+ * DESIGN: all SQL goes through state/sqldb.h, written once in the dialect SQLite and
+ * PostgreSQL share, so `store: db/partout.db` and `store: postgres://...` run the same code.
+ * One connection, guarded by `dblock`, serves the writer thread (commits, roll-ups, expiry)
+ * and the readers (the API, `sluice partout`): reads are rare and short, so a reader pool as
+ * the profile store keeps (store_sqlite.c) would buy nothing here. An accepted aggregate is
+ * packed into the `pending` buffer under `plock` (one memcpy per key, no allocation per
+ * leaf); the writer swaps the buffer out while holding `dblock` and commits it in one
+ * transaction (on PostgreSQL, pipelined: one round trip per 1,000 rows), so a flush that
+ * takes `dblock` after it sees everything put before it.
  *
  * Stamps are monotonic: an aggregate is stamped max(clock, highest time seen), and roll-ups
  * use the same, so no row can arrive in a bucket that was already rolled up (a wall clock
@@ -15,9 +18,12 @@
  * rows of the finer tier that are not yet `rolled` and whose bucket is complete, adds them
  * into the coarser tier (UPSERT count = count + ...), and marks them rolled, in one
  * transaction: every count is carried up exactly once, so totals are conserved. Expiry only
- * deletes rows that were rolled (weeks: by age alone).
+ * deletes rows that were rolled (weeks: by age alone). Several masters may share one
+ * PostgreSQL store: each commits its own aggregates, and roll-ups and schema creation take a
+ * transaction-level advisory lock (PG_LOCK), so two masters never roll the same rows twice.
+ * A master's reads see the others' aggregates once they have committed (within flush_ms).
  *
- * Schema (version 1), readable with the sqlite3 CLI:
+ * Schema (version 1), readable with the sqlite3 CLI or psql:
  *   partout_agents (agent PRIMARY KEY, hostname, first_ms, last_ms, aggregates, count,
  *                   period_secs, level, told_period_secs)
  *   partout_raw    (at_ms, agent, module, object, msg, severity, detail, count, period_secs,
@@ -32,48 +38,58 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "codec/json.h"
-#include "sys/fdio.h"
+#include "state/sqldb.h"
 #include "sys/thread.h"
 
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SCHEMA_VERSION   1
-#define BUSY_MS          5000
 #define MAX_SERIES_ROWS  100000
 #define DEFAULT_FLUSH_MS 1000
 #define DEFAULT_BATCH    4096
 #define DEFAULT_PENDING  ((uint64_t)64 << 20)
 #define MONDAY_OFFSET_MS (4 * SL_PARTOUT_DAY_MS) /* 1970-01-05 was a Monday */
+/* PostgreSQL: nodes sharing one store take this transaction lock around schema changes and
+ * roll-ups, so two cannot roll the same rows up twice ("partout" in ASCII). */
+#define PG_LOCK "SELECT pg_advisory_xact_lock(482100867956)"
 
-static const char SCHEMA_SQL[] =
-    "CREATE TABLE IF NOT EXISTS partout_schema (version INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS partout_agents (agent TEXT PRIMARY KEY, hostname TEXT,"
-    " first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, aggregates INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, period_secs INTEGER, level INTEGER, told_period_secs INTEGER);"
-    "CREATE TABLE IF NOT EXISTS partout_raw (at_ms INTEGER NOT NULL, agent TEXT NOT NULL,"
-    " module TEXT NOT NULL, object TEXT NOT NULL, msg TEXT NOT NULL, severity TEXT NOT NULL,"
-    " detail INTEGER NOT NULL, count INTEGER NOT NULL, period_secs INTEGER,"
-    " rolled INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS partout_raw_agent ON partout_raw (agent, at_ms);"
-    "CREATE INDEX IF NOT EXISTS partout_raw_roll ON partout_raw (rolled, at_ms);"
-    "CREATE TABLE IF NOT EXISTS partout_rollup (tier INTEGER NOT NULL,"
-    " bucket_ms INTEGER NOT NULL, agent TEXT NOT NULL, module TEXT NOT NULL,"
-    " object TEXT NOT NULL, msg TEXT NOT NULL, severity TEXT NOT NULL, detail INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, rolled INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY (tier, agent, bucket_ms, module, object, msg, severity, detail))"
-    " WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS partout_rollup_roll ON partout_rollup (tier, rolled, bucket_ms);";
+#define SCHEMA_SQL(without_rowid)                                                                  \
+    "CREATE TABLE IF NOT EXISTS partout_schema (version BIGINT NOT NULL);"                         \
+    "CREATE TABLE IF NOT EXISTS partout_agents (agent TEXT PRIMARY KEY, hostname TEXT,"            \
+    " first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, aggregates BIGINT NOT NULL,"              \
+    " count BIGINT NOT NULL, period_secs BIGINT, level BIGINT, told_period_secs BIGINT);"          \
+    "CREATE TABLE IF NOT EXISTS partout_raw (at_ms BIGINT NOT NULL, agent TEXT NOT NULL,"          \
+    " module TEXT NOT NULL, object TEXT NOT NULL, msg TEXT NOT NULL, severity TEXT NOT NULL,"      \
+    " detail BIGINT NOT NULL, count BIGINT NOT NULL, period_secs BIGINT,"                          \
+    " rolled BIGINT NOT NULL DEFAULT 0);"                                                          \
+    "CREATE INDEX IF NOT EXISTS partout_raw_agent ON partout_raw (agent, at_ms);"                  \
+    "CREATE INDEX IF NOT EXISTS partout_raw_roll ON partout_raw (rolled, at_ms);"                  \
+    "CREATE TABLE IF NOT EXISTS partout_rollup (tier BIGINT NOT NULL,"                             \
+    " bucket_ms BIGINT NOT NULL, agent TEXT NOT NULL, module TEXT NOT NULL,"                       \
+    " object TEXT NOT NULL, msg TEXT NOT NULL, severity TEXT NOT NULL, detail BIGINT NOT NULL,"    \
+    " count BIGINT NOT NULL, rolled BIGINT NOT NULL DEFAULT 0,"                                    \
+    " PRIMARY KEY (tier, agent, bucket_ms, module, object, msg, severity, detail))" without_rowid  \
+    ";"                                                                                            \
+    "CREATE INDEX IF NOT EXISTS partout_rollup_roll ON partout_rollup (tier, rolled, bucket_ms);"
 
+static const char SCHEMA_SQLITE[] = SCHEMA_SQL(" WITHOUT ROWID");
+static const char SCHEMA_PG[] = SCHEMA_SQL("");
+
+/* min/max of two values as CASE: SQLite has no LEAST/GREATEST, PostgreSQL no 2-argument
+ * min/max */
 static const char AGENT_SQL[] =
     "INSERT INTO partout_agents (agent, hostname, first_ms, last_ms, aggregates, count,"
     " period_secs, level, told_period_secs) VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, ?6, ?7)"
     " ON CONFLICT (agent) DO UPDATE SET"
-    " hostname = coalesce(excluded.hostname, hostname),"
-    " first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms),"
-    " aggregates = aggregates + 1, count = count + excluded.count,"
+    " hostname = coalesce(excluded.hostname, partout_agents.hostname),"
+    " first_ms = CASE WHEN excluded.first_ms < partout_agents.first_ms THEN excluded.first_ms"
+    " ELSE partout_agents.first_ms END,"
+    " last_ms = CASE WHEN excluded.last_ms > partout_agents.last_ms THEN excluded.last_ms"
+    " ELSE partout_agents.last_ms END,"
+    " aggregates = partout_agents.aggregates + 1,"
+    " count = partout_agents.count + excluded.count,"
     " period_secs = excluded.period_secs, level = excluded.level,"
     " told_period_secs = excluded.told_period_secs";
 
@@ -83,7 +99,7 @@ static const char RAW_SQL[] =
 
 #define UPSERT_ROLLUP                                                                              \
     " ON CONFLICT (tier, agent, bucket_ms, module, object, msg, severity, detail)"                 \
-    " DO UPDATE SET count = count + excluded.count"
+    " DO UPDATE SET count = partout_rollup.count + excluded.count"
 
 /* ?1: the end (exclusive) of the last complete bucket of the target tier */
 static const char ROLL_SQL[3][2][512] = {
@@ -121,17 +137,17 @@ static const char SERIES_SQL[] =
     " FROM partout_rollup WHERE agent = ?1 AND bucket_ms >= ?3 AND bucket_ms <= ?4 AND ("
     " (tier = 0 AND bucket_ms >= ?6 AND bucket_ms < ?5) OR"
     " (tier = 1 AND bucket_ms >= ?7 AND bucket_ms < ?6) OR"
-    " (tier = 2 AND bucket_ms < ?7)))"
-    " GROUP BY at, tier, m, o, g, sv ORDER BY at, m, o, g, sv";
+    " (tier = 2 AND bucket_ms < ?7))"
+    " ) AS u GROUP BY at, tier, m, o, g, sv ORDER BY at, m, o, g, sv";
 
 struct sl_partout_store {
     char *path;
     struct sl_partout_store_opts o;
     struct sl_mutex dblock;
-    sqlite3 *db;             /* guarded_by: dblock */
-    sqlite3_stmt *agent_st;  /* guarded_by: dblock */
-    sqlite3_stmt *raw_st;    /* guarded_by: dblock */
-    int64_t maintained_hour; /* guarded_by: dblock: hour of the last roll-up */
+    struct sl_sqldb *db;            /* guarded_by: dblock */
+    struct sl_sqldb_stmt *agent_st; /* guarded_by: dblock */
+    struct sl_sqldb_stmt *raw_st;   /* guarded_by: dblock */
+    int64_t maintained_hour;        /* guarded_by: dblock: hour of the last roll-up */
     struct sl_mutex plock;
     struct sl_cond wake;
     struct sl_buf pending;            /* guarded_by: plock: packed aggregates */
@@ -238,31 +254,42 @@ static struct sl_str get_s(struct reader *r)
     return v;
 }
 
-static void bind_s(sqlite3_stmt *st, int i, struct sl_str v, bool null_if_absent)
+static struct sl_sqldb_param text_p(struct sl_str v, bool null_if_absent)
 {
     if (!v.ptr && null_if_absent)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_text(st, i, v.ptr ? v.ptr : "", (int)v.len, SQLITE_STATIC);
+        return SL_SQLDB_NUL;
+    return SL_SQLDB_S(v.ptr ? v : sl_str_c(""));
+}
+
+static void warn_db(struct sl_partout_store *s)
+{
+    sl_warn("partout-store", "%s: %s", s->path, sl_sqldb_errmsg(s->db));
 }
 
 static int exec(struct sl_partout_store *s, const char *sql)
 {
-    char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        sl_warn("partout-store", "%s: %s", s->path, err ? err : "?");
-        sqlite3_free(err);
+    if (sl_sqldb_exec(s->db, sql)) {
+        warn_db(s);
         return SL_EIO;
     }
     return 0;
 }
 
-static int step_done(struct sl_partout_store *s, sqlite3_stmt *st)
+static int begin(struct sl_partout_store *s, bool lock)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
+    if (sl_sqldb_begin(s->db) ||
+        (lock && sl_sqldb_is_postgres(s->db) && sl_sqldb_exec(s->db, PG_LOCK))) {
+        warn_db(s);
+        sl_sqldb_rollback(s->db);
+        return SL_EIO;
+    }
+    return 0;
+}
+
+static int commit(struct sl_partout_store *s)
+{
+    if (sl_sqldb_commit(s->db)) {
+        warn_db(s);
         return SL_EIO;
     }
     return 0;
@@ -274,7 +301,7 @@ static int commit_packed(struct sl_partout_store *s, const struct sl_buf *b, uin
 {
     if (!b->len)
         return 0;
-    if (exec(s, "BEGIN IMMEDIATE"))
+    if (begin(s, false))
         return SL_EIO;
     struct reader r = {b->ptr, b->ptr + b->len};
     int rc = 0;
@@ -282,59 +309,47 @@ static int commit_packed(struct sl_partout_store *s, const struct sl_buf *b, uin
         int64_t at = get_i64(&r), period = get_i64(&r), level = get_i64(&r);
         int64_t told = get_i64(&r), total = get_i64(&r), nl = get_i64(&r);
         struct sl_str agent = get_s(&r), host = get_s(&r);
-        sqlite3_stmt *a = s->agent_st;
-        bind_s(a, 1, agent, false);
-        bind_s(a, 2, host, true);
-        sqlite3_bind_int64(a, 3, at);
-        sqlite3_bind_int64(a, 4, total);
-        sqlite3_bind_int64(a, 5, period);
-        sqlite3_bind_int64(a, 6, level);
-        sqlite3_bind_int64(a, 7, told);
-        rc = step_done(s, a);
+        struct sl_sqldb_param ap[7] = {text_p(agent, false), text_p(host, true), SL_SQLDB_I(at),
+                                       SL_SQLDB_I(total),    SL_SQLDB_I(period), SL_SQLDB_I(level),
+                                       SL_SQLDB_I(told)};
+        rc = sl_sqldb_queue(s->agent_st, ap, 7);
         for (int64_t i = 0; !rc && i < nl; i++) {
             int64_t depth = get_i64(&r), count = get_i64(&r);
             struct sl_str m = get_s(&r), o = get_s(&r), g = get_s(&r), sv = get_s(&r);
-            sqlite3_stmt *w = s->raw_st;
-            sqlite3_bind_int64(w, 1, at);
-            bind_s(w, 2, agent, false);
-            bind_s(w, 3, m, false);
-            bind_s(w, 4, o, false);
-            bind_s(w, 5, g, false);
-            bind_s(w, 6, sv, false);
-            sqlite3_bind_int64(w, 7, depth);
-            sqlite3_bind_int64(w, 8, count);
-            sqlite3_bind_int64(w, 9, period);
-            rc = step_done(s, w);
+            struct sl_sqldb_param wp[9] = {
+                SL_SQLDB_I(at),    text_p(agent, false), text_p(m, false),
+                text_p(o, false),  text_p(g, false),     text_p(sv, false),
+                SL_SQLDB_I(depth), SL_SQLDB_I(count),    SL_SQLDB_I(period)};
+            rc = sl_sqldb_queue(s->raw_st, wp, 9);
             (*nleaves)++;
         }
         (*naggs)++;
     }
-    if (rc || exec(s, "COMMIT")) {
-        exec(s, "ROLLBACK");
+    if (rc) {
+        warn_db(s);
+        sl_sqldb_rollback(s->db);
         return SL_EIO;
     }
-    return 0;
+    return commit(s);
 }
 
 static int run1(struct sl_partout_store *s, const char *sql, int64_t arg, uint64_t *changed)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
+    struct sl_sqldb_param p = SL_SQLDB_I(arg);
+    uint64_t n = 0;
+    if (sl_sqldb_run_sql(s->db, sql, &p, 1, &n)) {
+        warn_db(s);
         return SL_EIO;
     }
-    sqlite3_bind_int64(st, 1, arg);
-    int rc = step_done(s, st);
-    if (!rc && changed)
-        *changed += (uint64_t)sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
+    if (changed)
+        *changed += n;
+    return 0;
 }
 
 /* dblock held. Roll up the complete buckets of each tier, then expire, as of now. */
 static int maintain(struct sl_partout_store *s, int64_t now, uint64_t *rolled, uint64_t *expired)
 {
-    if (exec(s, "BEGIN IMMEDIATE"))
+    if (begin(s, true))
         return SL_EIO;
     int rc = 0;
     for (int t = SL_PARTOUT_HOUR; !rc && t <= SL_PARTOUT_WEEK; t++) {
@@ -359,10 +374,12 @@ static int maintain(struct sl_partout_store *s, int64_t now, uint64_t *rolled, u
     if (!rc)
         rc = run1(s, "DELETE FROM partout_rollup WHERE tier = 2 AND bucket_ms + 604800000 <= ?1",
                   now - s->o.retention_ms[2], expired);
-    if (rc || exec(s, "COMMIT")) {
-        exec(s, "ROLLBACK");
+    if (rc) {
+        sl_sqldb_rollback(s->db);
         return SL_EIO;
     }
+    if (commit(s))
+        return SL_EIO;
     s->maintained_hour = sl_partout_bucket_start(SL_PARTOUT_HOUR, now);
     return 0;
 }
@@ -442,18 +459,26 @@ static void *writer_main(void *arg)
  * Open, close, put
  */
 
+static int max_row(void *ud, const struct sl_sqldb_row *r)
+{
+    int64_t *v = ud;
+    if (!sl_sqldb_col_null(r, 0) && sl_sqldb_col_int(r, 0) > *v)
+        *v = sl_sqldb_col_int(r, 0);
+    return 0;
+}
+
+/* *v = max(*v, the single value sql selects). */
+static int max_of(struct sl_partout_store *s, const char *sql, int64_t *v)
+{
+    return sl_sqldb_query_sql(s->db, sql, NULL, 0, max_row, v);
+}
+
 int sl_partout_store_open(const char *path, const struct sl_partout_store_opts *opts,
                           struct sl_partout_store **out, struct sl_diag *d)
 {
     *out = NULL;
     if (!path || !*path)
         return sl_diag_set(d, SL_ECONFIG, "partout store: empty path");
-    if (strcmp(path, ":memory:") != 0) {
-        int mk = sl_fs_mkdir_parents(path);
-        if (mk)
-            return sl_diag_set(d, SL_EIO, "partout store %s: cannot create its directory: %s", path,
-                               sl_strerror(mk));
-    }
     struct sl_partout_store *s = sl_xcalloc(1, sizeof(*s));
     s->path = sl_xstrdup(path);
     if (opts)
@@ -475,51 +500,36 @@ int sl_partout_store_open(const char *path, const struct sl_partout_store_opts *
     sl_buf_init(&s->pending, 0);
     sl_buf_init(&s->spare, 0);
     s->maintained_hour = INT64_MIN;
-    int err = SL_EIO;
-    int rc = sqlite3_open_v2(
-        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        err = sl_diag_set(d, SL_EIO, "partout store %s: %s", path,
-                          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    int err = sl_sqldb_open(path, &s->db, d);
+    if (err)
         goto fail;
-    }
-    sqlite3_busy_timeout(s->db, BUSY_MS);
-    char *why = NULL;
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE;",
-                     NULL, NULL, &why) != SQLITE_OK ||
-        sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, &why) != SQLITE_OK) {
-        err = sl_diag_set(d, SL_EIO, "partout store %s: %s", path, why ? why : "?");
-        sqlite3_free(why);
-        goto fail;
-    }
-    sqlite3_stmt *st = NULL;
+    sl_free(s->path);
+    s->path = sl_xstrdup(sl_sqldb_name(s->db));
+    bool pg = sl_sqldb_is_postgres(s->db);
     int64_t version = 0, high = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT max(version) FROM partout_schema),"
-                           " max(coalesce((SELECT max(at_ms) FROM partout_raw), 0),"
-                           " coalesce((SELECT max(last_ms) FROM partout_agents), 0))",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        version = sqlite3_column_int64(st, 0);
-        high = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
-    if (version > SCHEMA_VERSION) {
-        err = sl_diag_set(d, SL_ECONFIG, "partout store %s: schema version %lld is newer than %d",
-                          path, (long long)version, SCHEMA_VERSION);
+    err = SL_EIO;
+    if (begin(s, true) || exec(s, pg ? SCHEMA_PG : SCHEMA_SQLITE) ||
+        max_of(s, "SELECT max(version) FROM partout_schema", &version) ||
+        max_of(s, "SELECT max(at_ms) FROM partout_raw", &high) ||
+        max_of(s, "SELECT max(last_ms) FROM partout_agents", &high)) {
+        sl_sqldb_rollback(s->db);
+        err = sl_diag_set(d, SL_EIO, "partout store %s: %s", s->path, sl_sqldb_errmsg(s->db));
         goto fail;
     }
-    if ((version == 0 && sqlite3_exec(s->db, "INSERT INTO partout_schema (version) VALUES (1)",
-                                      NULL, NULL, NULL) != SQLITE_OK) ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, AGENT_SQL, -1, &s->agent_st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, RAW_SQL, -1, &s->raw_st, NULL) != SQLITE_OK) {
-        err = sl_diag_set(d, SL_EIO, "partout store %s: %s", path, sqlite3_errmsg(s->db));
+    if (version > SCHEMA_VERSION) {
+        sl_sqldb_rollback(s->db);
+        err = sl_diag_set(d, SL_ECONFIG, "partout store %s: schema version %lld is newer than %d",
+                          s->path, (long long)version, SCHEMA_VERSION);
+        goto fail;
+    }
+    if ((version == 0 && exec(s, "INSERT INTO partout_schema (version) VALUES (1)")) || commit(s) ||
+        sl_sqldb_prepare(s->db, AGENT_SQL, &s->agent_st) ||
+        sl_sqldb_prepare(s->db, RAW_SQL, &s->raw_st)) {
+        err = sl_diag_set(d, SL_EIO, "partout store %s: %s", s->path, sl_sqldb_errmsg(s->db));
         goto fail;
     }
     s->high_ms = high;
-    rc = sl_thread_start(&s->writer, "partout-store", writer_main, s);
-    if (rc) {
+    if (sl_thread_start(&s->writer, "partout-store", writer_main, s)) {
         err = sl_diag_set(d, SL_ESYS, "partout store %s: cannot start its writer", path);
         goto fail;
     }
@@ -544,9 +554,9 @@ void sl_partout_store_close(struct sl_partout_store *s)
     if (s->db) {
         if (s->agent_st && s->raw_st)
             flush(s, false);
-        sqlite3_finalize(s->agent_st);
-        sqlite3_finalize(s->raw_st);
-        sqlite3_close(s->db);
+        sl_sqldb_finalize(s->agent_st);
+        sl_sqldb_finalize(s->raw_st);
+        sl_sqldb_close(s->db);
     }
     sl_buf_fini(&s->pending);
     sl_buf_fini(&s->spare);
@@ -621,41 +631,71 @@ void sl_partout_store_get_stats(struct sl_partout_store *s, struct sl_partout_st
  * Reads
  */
 
+static int total_row(void *ud, const struct sl_sqldb_row *r)
+{
+    uint64_t *v = ud;
+    v[0] = (uint64_t)sl_sqldb_col_int(r, 0);
+    v[1] = (uint64_t)sl_sqldb_col_int(r, 1);
+    return 0;
+}
+
 int sl_partout_store_total(struct sl_partout_store *s, int tier, uint64_t *count, uint64_t *rows)
 {
     int rc = flush(s, false);
     if (rc)
         return rc;
     sl_mutex_lock(&s->dblock);
-    sqlite3_stmt *st = NULL;
     const char *sql = tier == SL_PARTOUT_RAW
                           ? "SELECT coalesce(sum(count), 0), count(*) FROM partout_raw"
                           : "SELECT coalesce(sum(count), 0), count(*) FROM partout_rollup"
                             " WHERE tier = ?1";
-    rc = SL_EIO;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (tier != SL_PARTOUT_RAW)
-            sqlite3_bind_int(st, 1, tier);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *count = (uint64_t)sqlite3_column_int64(st, 0);
-            if (rows)
-                *rows = (uint64_t)sqlite3_column_int64(st, 1);
-            rc = 0;
-        }
-    }
-    sqlite3_finalize(st);
+    uint64_t v[2] = {0, 0};
+    struct sl_sqldb_param p = SL_SQLDB_I(tier);
+    rc = sl_sqldb_query_sql(s->db, sql, &p, tier == SL_PARTOUT_RAW ? 0 : 1, total_row, v);
+    if (rc)
+        warn_db(s);
     sl_mutex_unlock(&s->dblock);
-    return rc;
+    if (rc)
+        return SL_EIO;
+    *count = v[0];
+    if (rows)
+        *rows = v[1];
+    return 0;
 }
 
-static void json_col(struct sl_buf *out, sqlite3_stmt *st, int i)
+static void json_col(struct sl_buf *out, const struct sl_sqldb_row *r, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+    if (sl_sqldb_col_null(r, i)) {
         sl_buf_puts(out, "null");
         return;
     }
-    const char *p = (const char *)sqlite3_column_text(st, i);
-    sl_json_write_string(out, p ? p : "", (size_t)sqlite3_column_bytes(st, i));
+    struct sl_str v = sl_sqldb_col_text(r, i);
+    sl_json_write_string(out, v.ptr, v.len);
+}
+
+struct agents_walk {
+    struct sl_buf *out;
+    bool first;
+};
+
+static int agent_row(void *ud, const struct sl_sqldb_row *r)
+{
+    struct agents_walk *w = ud;
+    struct sl_buf *out = w->out;
+    if (!w->first)
+        sl_buf_putc(out, ',');
+    w->first = false;
+    sl_buf_puts(out, "{\"agent\":");
+    json_col(out, r, 0);
+    sl_buf_puts(out, ",\"hostname\":");
+    json_col(out, r, 1);
+    return sl_buf_appendf(out,
+                          ",\"first_ms\":%lld,\"last_ms\":%lld,\"aggregates\":%lld,\"count\":%lld,"
+                          "\"period_secs\":%lld,\"level\":%lld,\"told_period_secs\":%lld}",
+                          (long long)sl_sqldb_col_int(r, 2), (long long)sl_sqldb_col_int(r, 3),
+                          (long long)sl_sqldb_col_int(r, 4), (long long)sl_sqldb_col_int(r, 5),
+                          (long long)sl_sqldb_col_int(r, 6), (long long)sl_sqldb_col_int(r, 7),
+                          (long long)sl_sqldb_col_int(r, 8));
 }
 
 int sl_partout_store_agents_json(struct sl_partout_store *s, struct sl_buf *out)
@@ -664,41 +704,17 @@ int sl_partout_store_agents_json(struct sl_partout_store *s, struct sl_buf *out)
     if (rc)
         return rc;
     sl_mutex_lock(&s->dblock);
-    sqlite3_stmt *st = NULL;
-    rc = SL_EIO;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT agent, hostname, first_ms, last_ms, aggregates, count,"
-                           " period_secs, level, told_period_secs FROM partout_agents"
-                           " ORDER BY agent",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto done;
+    struct agents_walk w = {out, true};
     sl_buf_putc(out, '[');
-    int step;
-    bool first = true;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!first)
-            sl_buf_putc(out, ',');
-        first = false;
-        sl_buf_puts(out, "{\"agent\":");
-        json_col(out, st, 0);
-        sl_buf_puts(out, ",\"hostname\":");
-        json_col(out, st, 1);
-        sl_buf_appendf(
-            out,
-            ",\"first_ms\":%lld,\"last_ms\":%lld,\"aggregates\":%lld,\"count\":%lld,"
-            "\"period_secs\":%lld,\"level\":%lld,\"told_period_secs\":%lld}",
-            (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
-            (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
-            (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
-            (long long)sqlite3_column_int64(st, 8));
-    }
-    if (step != SQLITE_DONE)
-        goto done;
-    rc = sl_buf_putc(out, ']');
-done:
+    rc = sl_sqldb_query_sql(s->db,
+                            "SELECT agent, hostname, first_ms, last_ms, aggregates, count,"
+                            " period_secs, level, told_period_secs FROM partout_agents"
+                            " ORDER BY agent",
+                            NULL, 0, agent_row, &w);
     if (rc == SL_EIO)
-        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+        warn_db(s);
+    if (!rc)
+        rc = sl_buf_putc(out, ']');
     sl_mutex_unlock(&s->dblock);
     return rc;
 }
@@ -731,6 +747,45 @@ static int64_t tier_width(int tier)
     }
 }
 
+static int exists_row(void *ud, const struct sl_sqldb_row *r)
+{
+    (void)r;
+    *(bool *)ud = true;
+    return 0;
+}
+
+struct series_walk {
+    struct sl_buf *out;
+    int level;
+    uint64_t total, rows;
+    bool truncated;
+};
+
+static int series_row(void *ud, const struct sl_sqldb_row *r)
+{
+    struct series_walk *w = ud;
+    if (w->rows == MAX_SERIES_ROWS) {
+        w->truncated = true;
+        return 1;
+    }
+    struct sl_buf *out = w->out;
+    int tier = (int)sl_sqldb_col_int(r, 1);
+    int64_t count = sl_sqldb_col_int(r, 6);
+    if (w->rows++)
+        sl_buf_putc(out, ',');
+    sl_buf_appendf(out, "{\"at_ms\":%lld,\"tier\":\"%s\",\"width_ms\":%lld",
+                   (long long)sl_sqldb_col_int(r, 0), tier_name(tier), (long long)tier_width(tier));
+    static const char *const names[] = {"module", "object", "msg", "severity"};
+    for (int i = 0; i < 4; i++) {
+        if (w->level < 2 + (i < 2 ? i : 2))
+            continue;
+        sl_buf_appendf(out, ",\"%s\":", names[i]);
+        json_col(out, r, 2 + i);
+    }
+    w->total += (uint64_t)count;
+    return sl_buf_appendf(out, ",\"count\":%lld}", (long long)count);
+}
+
 int sl_partout_store_series_json(struct sl_partout_store *s, struct sl_str agent, int64_t from_ms,
                                  int64_t to_ms, int level, struct sl_buf *out)
 {
@@ -739,17 +794,12 @@ int sl_partout_store_series_json(struct sl_partout_store *s, struct sl_str agent
         return rc;
     int64_t now = stamp(s);
     sl_mutex_lock(&s->dblock);
-    sqlite3_stmt *st = NULL;
-    rc = SL_EIO;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM partout_agents WHERE agent = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        goto done;
-    bind_s(st, 1, agent, false);
-    int step = sqlite3_step(st);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (step != SQLITE_ROW) {
-        rc = step == SQLITE_DONE ? SL_ENOENT : SL_EIO;
+    bool known = false;
+    struct sl_sqldb_param ap = text_p(agent, false);
+    rc = sl_sqldb_query_sql(s->db, "SELECT 1 FROM partout_agents WHERE agent = ?1", &ap, 1,
+                            exists_row, &known);
+    if (rc || !known) {
+        rc = rc ? SL_EIO : SL_ENOENT;
         goto done;
     }
     /* where each tier is used: see the header */
@@ -760,15 +810,6 @@ int sl_partout_store_series_json(struct sl_partout_store *s, struct sl_str agent
     int64_t day_from = ceil_to(SL_PARTOUT_WEEK, now - s->o.retention_ms[1]);
     if (day_from > hour_from)
         day_from = hour_from;
-    if (sqlite3_prepare_v2(s->db, SERIES_SQL, -1, &st, NULL) != SQLITE_OK)
-        goto done;
-    bind_s(st, 1, agent, false);
-    sqlite3_bind_int(st, 2, level);
-    sqlite3_bind_int64(st, 3, from_ms);
-    sqlite3_bind_int64(st, 4, to_ms);
-    sqlite3_bind_int64(st, 5, raw_from);
-    sqlite3_bind_int64(st, 6, hour_from);
-    sqlite3_bind_int64(st, 7, day_from);
     sl_buf_puts(out, "{\"agent\":");
     sl_json_write_string(out, agent.ptr ? agent.ptr : "", agent.len);
     sl_buf_appendf(out,
@@ -776,40 +817,38 @@ int sl_partout_store_series_json(struct sl_partout_store *s, struct sl_str agent
                    "\"raw_from_ms\":%lld,\"hour_from_ms\":%lld,\"day_from_ms\":%lld,\"series\":[",
                    (long long)from_ms, (long long)to_ms, level, (long long)now, (long long)raw_from,
                    (long long)hour_from, (long long)day_from);
-    uint64_t total = 0, rows = 0;
-    bool truncated = false;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (rows == MAX_SERIES_ROWS) {
-            truncated = true;
-            break;
-        }
-        int tier = sqlite3_column_int(st, 1);
-        int64_t count = sqlite3_column_int64(st, 6);
-        if (rows++)
-            sl_buf_putc(out, ',');
-        sl_buf_appendf(out, "{\"at_ms\":%lld,\"tier\":\"%s\",\"width_ms\":%lld",
-                       (long long)sqlite3_column_int64(st, 0), tier_name(tier),
-                       (long long)tier_width(tier));
-        static const char *const names[] = {"module", "object", "msg", "severity"};
-        for (int i = 0; i < 4; i++) {
-            if (level < 2 + (i < 2 ? i : 2))
-                continue;
-            sl_buf_appendf(out, ",\"%s\":", names[i]);
-            json_col(out, st, 2 + i);
-        }
-        sl_buf_appendf(out, ",\"count\":%lld}", (long long)count);
-        total += (uint64_t)count;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW)
+    struct sl_sqldb_param p[7] = {ap,
+                                  SL_SQLDB_I(level),
+                                  SL_SQLDB_I(from_ms),
+                                  SL_SQLDB_I(to_ms),
+                                  SL_SQLDB_I(raw_from),
+                                  SL_SQLDB_I(hour_from),
+                                  SL_SQLDB_I(day_from)};
+    struct series_walk w = {.out = out, .level = level};
+    rc = sl_sqldb_query_sql(s->db, SERIES_SQL, p, 7, series_row, &w);
+    if (rc == 1)
+        rc = 0;
+    if (rc)
         goto done;
-    rc = sl_buf_appendf(out, "],\"total\":%llu,\"truncated\":%s}", (unsigned long long)total,
-                        truncated ? "true" : "false");
+    rc = sl_buf_appendf(out, "],\"total\":%llu,\"truncated\":%s}", (unsigned long long)w.total,
+                        w.truncated ? "true" : "false");
 done:
     if (rc == SL_EIO)
-        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+        warn_db(s);
     sl_mutex_unlock(&s->dblock);
     return rc;
+}
+
+struct replay_walk {
+    sl_partout_replay_fn fn;
+    void *ud;
+};
+
+static int replay_row(void *ud, const struct sl_sqldb_row *r)
+{
+    struct replay_walk *w = ud;
+    return w->fn(w->ud, sl_sqldb_col_text(r, 0), sl_sqldb_col_int(r, 1),
+                 (uint64_t)sl_sqldb_col_int(r, 2));
 }
 
 int sl_partout_store_replay(struct sl_partout_store *s, int64_t since_ms, sl_partout_replay_fn fn,
@@ -819,28 +858,14 @@ int sl_partout_store_replay(struct sl_partout_store *s, int64_t since_ms, sl_par
     if (rc)
         return rc;
     sl_mutex_lock(&s->dblock);
-    sqlite3_stmt *st = NULL;
-    rc = SL_EIO;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT agent, at_ms, sum(count) FROM partout_raw"
-                           " WHERE rolled IN (0, 1) AND at_ms >= ?1 GROUP BY at_ms, agent"
-                           " ORDER BY at_ms, agent",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto done;
-    sqlite3_bind_int64(st, 1, since_ms);
-    int step = SQLITE_DONE;
-    rc = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *a = (const char *)sqlite3_column_text(st, 0);
-        rc = fn(ud, sl_str_make(a ? a : "", (size_t)sqlite3_column_bytes(st, 0)),
-                sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
-    }
-    if (!rc && step != SQLITE_DONE)
-        rc = SL_EIO;
-done:
+    struct sl_sqldb_param p = SL_SQLDB_I(since_ms);
+    struct replay_walk w = {fn, ud};
+    rc = sl_sqldb_query_sql(s->db,
+                            "SELECT agent, at_ms, sum(count) FROM partout_raw"
+                            " WHERE at_ms >= ?1 GROUP BY at_ms, agent ORDER BY at_ms, agent",
+                            &p, 1, replay_row, &w);
     if (rc == SL_EIO)
-        sl_warn("partout-store", "%s: %s", s->path, sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+        warn_db(s);
     sl_mutex_unlock(&s->dblock);
     return rc;
 }

@@ -57,12 +57,15 @@ struct sl_partout_store_opts {
 
 struct sl_partout_store;
 
-/* Open (creating if needed) the SQLite file at path; opts may be NULL. Starts the writer
- * thread. 0, or SL_EIO / SL_ECONFIG with the path and reason in d. */
+/* Open (creating if needed) the store at path: a SQLite file (or sqlite:PATH), or a
+ * PostgreSQL database, postgres://user@host:port/db (sqldb.h), which several masters may
+ * share. opts may be NULL. Starts the writer thread. 0, or SL_EIO / SL_ECONFIG with the path
+ * and reason in d. */
 int sl_partout_store_open(const char *path, const struct sl_partout_store_opts *opts,
                           struct sl_partout_store **out, struct sl_diag *d);
 /* Commit what is pending, stop the writer, close. NULL is fine. */
 void sl_partout_store_close(struct sl_partout_store *s);
+/* The path or URL (password masked). */
 const char *sl_partout_store_path(const struct sl_partout_store *s);
 
 /* Queue one accepted aggregate (copied). period_secs: the aggregate's period; told_level and

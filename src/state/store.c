@@ -42,7 +42,8 @@
 #define RETRIES     8
 #define MAX_JOB_LEN (1u << 30) /* every string and value of one sl_store_put call */
 
-static const struct sl_store_ops *const backends[] = {&sl_store__sqlite_ops};
+static const struct sl_store_ops *const backends[] = {&sl_store__sqlite_ops,
+                                                      &sl_store__postgres_ops};
 
 /* ------------------------------------------------------------------------------------------
  * Jobs
@@ -439,10 +440,12 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d)
 {
     *out = NULL;
     if (!url || !*url)
-        return sl_diag_set(d, SL_ECONFIG, "profile store: empty URL (expected sqlite:PATH)");
+        return sl_diag_set(d, SL_ECONFIG,
+                           "profile store: empty URL (expected sqlite:PATH or postgres://...)");
     const char *colon = strchr(url, ':');
     if (!colon)
-        return sl_diag_set(d, SL_ECONFIG, "profile store '%s': no scheme (expected sqlite:PATH)",
+        return sl_diag_set(d, SL_ECONFIG,
+                           "profile store '%s': no scheme (expected sqlite:PATH or postgres://...)",
                            url);
     size_t scheme_len = (size_t)(colon - url);
     const struct sl_store_ops *ops = NULL;
@@ -450,16 +453,13 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d)
         if (strlen(backends[i]->scheme) == scheme_len &&
             !strncmp(url, backends[i]->scheme, scheme_len))
             ops = backends[i];
-    if (!ops && ((scheme_len == 8 && !strncmp(url, "postgres", 8)) ||
-                 (scheme_len == 10 && !strncmp(url, "postgresql", 10))))
-        return sl_diag_set(d, SL_ECONFIG,
-                           "profile store '%s': the postgres backend is not built yet "
-                           "(use sqlite:PATH)",
-                           url);
+    if (!ops && scheme_len == 10 && !strncmp(url, "postgresql", 10))
+        ops = &sl_store__postgres_ops;
     if (!ops)
-        return sl_diag_set(d, SL_ECONFIG,
-                           "profile store '%s': unknown scheme '%.*s' (expected sqlite:PATH)", url,
-                           (int)scheme_len, url);
+        return sl_diag_set(
+            d, SL_ECONFIG,
+            "profile store '%s': unknown scheme '%.*s' (expected sqlite:PATH or postgres://...)",
+            url, (int)scheme_len, url);
     void *be = NULL;
     int rc = ops->open(url, colon + 1, &be, d);
     if (rc)

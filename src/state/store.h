@@ -3,12 +3,12 @@
  *
  * DESIGN: one interface, several backends chosen by URL scheme. `sqlite:PATH` is the embedded
  * default (WAL; one writer connection on the store's own writer thread, readers on their own
- * connections); a `postgres:` backend can implement the same vtable later without the
- * profiler or the readers changing. Writes are asynchronous: sl_store_put() copies the
- * measurements into a queue and returns; the writer thread commits them in one transaction
- * per call (the profiler calls it once per flush). sl_store_sync() waits until everything put
- * so far is durable. Reads (PROFILE_GET, the HTTP API, `sluice profiles`) run on the caller's
- * thread against the last committed state.
+ * connections); `postgres://...` (store_postgres.c) implements the same vtable for nodes that
+ * share one store, without the profiler or the readers changing. Writes are asynchronous:
+ * sl_store_put() copies the measurements into a queue and returns; the writer thread commits them
+ * in one transaction per call (the profiler calls it once per flush). sl_store_sync() waits until
+ * everything put so far is durable. Reads (PROFILE_GET, the HTTP API, `sluice profiles`) run on the
+ * caller's thread against the last committed state.
  *
  * A measurement is (profile, entity, groups, period id, period duration, start, end, value).
  * `groups` is the JSON array of the group values' Stellar text (toString), `[]` when the
@@ -43,7 +43,8 @@ struct sl_measurement {
 
 struct sl_store;
 
-/* Open (creating if needed) the store named by url: "sqlite:PATH" (PATH may be relative).
+/* Open (creating if needed) the store named by url: "sqlite:PATH" (PATH may be relative), or
+ * "postgres://..." / "postgresql://..." (a libpq URI; store_postgres.c: shared by nodes).
  * Errors name the url and the reason in d. */
 int sl_store_open(const char *url, struct sl_store **out, struct sl_diag *d);
 /* Commits what was put (sl_store_sync), stops the writer, closes. NULL is fine. */

@@ -7,7 +7,7 @@
  * encoding (a Stellar value becomes a type name plus one native cell: integer, real, text or
  * blob). A backend (store_sqlite.c) only moves encoded rows in and out: commit a batch in one
  * transaction, delete expired rows, and answer the four reads, decoding cells back with
- * sl_store__decode(). A postgres backend would be one more `struct sl_store_ops`.
+ * sl_store__decode(). store_postgres.c is the second `struct sl_store_ops`.
  */
 #ifndef SL_STATE_STORE_INT_H
 #define SL_STATE_STORE_INT_H
@@ -74,5 +74,6 @@ struct sl_store_ops {
 };
 
 extern const struct sl_store_ops sl_store__sqlite_ops;
+extern const struct sl_store_ops sl_store__postgres_ops; /* postgres:// and postgresql:// */
 
 #endif
