@@ -1,0 +1,1512 @@
+/*
+ * xf_kmeans.c — the `kmeans` transform: k-means anomaly scoring per key per window, dataShark's
+ * web anomaly detection (docs/components/kmeans.md).
+ *
+ *   transforms:
+ *     web_anomaly:
+ *       type: kmeans
+ *       inputs: [access]
+ *       pattern: '^(?P<source>\S+) .*?" (?P<code>\d+) '
+ *       key: source
+ *       features: {twoxx: "sum(code >= 200 && code < 300)", nxx: "sum(code >= 500)"}
+ *       training: train_access_log
+ *       window: 60s
+ *
+ * Each event gives a key (Stellar) and, per feature, the value of a Stellar expression that
+ * an aggregate (count, sum, avg, min, max, distinct) folds per (key, tumbling window). When a
+ * window closes (processing time: the wall clock passes its end; event time: the newest event
+ * time seen minus `lag` does; end of input: all), each key's vector is scored against the
+ * model (distance to the nearest centre) and leaves as one record {key, score, metadata
+ * {cluster, features...}, window_start, window_end[, anomaly]}. The model is trained in init
+ * on the `training` file run through the same pattern, key and features (one vector per key
+ * over the whole file, or per training_window), or loaded from `model`.
+ *
+ * DESIGN: a batch is evaluated without a lock (per-worker VM, regex match data and scratch
+ * rows), then folded into the accumulators under one mutex, taken once per batch; the same
+ * lock serialises scoring and online updates of the model. Accumulators live in one hash map
+ * keyed by (window id, key); closing a window scans the map, which happens once per window.
+ * The number of open accumulators is bounded by max_keys.
+ */
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "codec/json.h"
+#include "core/component.h"
+#include "core/event.h"
+#include "core/pipeline.h"
+#include "io/lang_glue.h"
+#include "lang/stellar.h"
+#include "state/kmeans.h"
+#include "sys/thread.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FEATURES 64u
+
+enum { INIT_PP, INIT_CENTRES };
+enum { SCALE_NONE, SCALE_STANDARD };
+enum { TFMT_LINES, TFMT_JSON };
+enum { TIME_PROCESSING, TIME_EVENT };
+enum agg { AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_DISTINCT };
+static const char *const agg_names[] = {"count", "sum", "avg", "min", "max", "distinct"};
+
+struct km_conf {
+    char *key;
+    struct sl_strmap features;
+    char *pattern;
+    char *pattern_field;
+    int64_t k;
+    int init;
+    struct sl_tree_opt centres;
+    int64_t seed;
+    int64_t max_iter;
+    double tol;
+    int scale;
+    char *training;
+    int training_format;
+    int64_t training_window_ns;
+    char *model;
+    char *model_out;
+    int64_t window_ns;
+    int time;
+    char *timestamp_field;
+    int64_t lag_ns;
+    double threshold;
+    bool online;
+    double learning_rate;
+    int64_t max_keys;
+    char *key_field, *score_field, *metadata_field;
+};
+
+static const struct sl_option km_opts[] = {
+    {"key", SL_OPT_STRING, NULL, offsetof(struct km_conf, key),
+     "Stellar expression: the primary key (its text); null skips the event", NULL, 0, 0,
+     SL_OPT_REQUIRED},
+    {"features", SL_OPT_STRING_MAP, NULL, offsetof(struct km_conf, features),
+     "name -> agg(expr), agg one of count sum avg min max distinct; expr is Stellar", NULL, 0, 0,
+     SL_OPT_REQUIRED},
+    {"pattern", SL_OPT_STRING, NULL, offsetof(struct km_conf, pattern),
+     "PCRE2 regex with named captures applied to pattern_field first (stream and training)", NULL,
+     0, 0, 0},
+    {"pattern_field", SL_OPT_STRING, "message", offsetof(struct km_conf, pattern_field),
+     "the field `pattern` reads", NULL, 0, 0, 0},
+    {"k", SL_OPT_INT, "2", offsetof(struct km_conf, k), "number of clusters", NULL, 1,
+     SL_KMEANS_MAX_K, 0},
+    {"init", SL_OPT_ENUM, "k-means++", offsetof(struct km_conf, init),
+     "k-means++ (from seed) or centres (the `centres` option)", "k-means++|centres", 0, 0, 0},
+    {"centres", SL_OPT_TREE, NULL, offsetof(struct km_conf, centres),
+     "initial centres: k lists of one number per feature, raw units", NULL, 0, 0, 0},
+    {"seed", SL_OPT_INT, "0", offsetof(struct km_conf, seed), "seed of k-means++", NULL, 0, 0, 0},
+    {"max_iter", SL_OPT_INT, "300", offsetof(struct km_conf, max_iter), "Lloyd iterations at most",
+     NULL, 1, 1000000, 0},
+    {"tol", SL_OPT_DOUBLE, "1e-4", offsetof(struct km_conf, tol),
+     "convergence: summed squared centre shift <= tol x mean feature variance", NULL, 0, 0, 0},
+    {"scale", SL_OPT_ENUM, "none", offsetof(struct km_conf, scale),
+     "standard: per-feature mean/std of the training data", "none|standard", 0, 0, 0},
+    {"training", SL_OPT_STRING, NULL, offsetof(struct km_conf, training),
+     "training file: records like the stream's", NULL, 0, 0, 0},
+    {"training_format", SL_OPT_ENUM, "lines", offsetof(struct km_conf, training_format),
+     "lines (field `message`) or json (one object per line)", "lines|json", 0, 0, 0},
+    {"training_window", SL_OPT_DURATION, "0", offsetof(struct km_conf, training_window_ns),
+     "0: one vector per key over the whole file; else per key per window (event time)", NULL, 0, 0,
+     0},
+    {"model", SL_OPT_STRING, NULL, offsetof(struct km_conf, model),
+     "load this model file instead of training", NULL, 0, 0, 0},
+    {"model_out", SL_OPT_STRING, NULL, offsetof(struct km_conf, model_out),
+     "write the trained model here (JSON)", NULL, 0, 0, 0},
+    {"window", SL_OPT_DURATION, "60s", offsetof(struct km_conf, window_ns),
+     "tumbling scoring window", NULL, 0, 0, 0},
+    {"time", SL_OPT_ENUM, "processing", offsetof(struct km_conf, time),
+     "processing (arrival) or event time", "processing|event", 0, 0, 0},
+    {"timestamp_field", SL_OPT_STRING, NULL, offsetof(struct km_conf, timestamp_field),
+     "event time field (timestamp, epoch s/ms, RFC 3339, Apache time); unset: the event's time",
+     NULL, 0, 0, 0},
+    {"lag", SL_OPT_DURATION, "0", offsetof(struct km_conf, lag_ns), "event time: allowed lateness",
+     NULL, 0, 0, 0},
+    {"threshold", SL_OPT_DOUBLE, "nan", offsetof(struct km_conf, threshold),
+     "adds anomaly: score > threshold", NULL, 0, 0, 0},
+    {"online", SL_OPT_BOOL, "false", offsetof(struct km_conf, online),
+     "move the nearest centre toward each scored vector", NULL, 0, 0, 0},
+    {"learning_rate", SL_OPT_DOUBLE, "0", offsetof(struct km_conf, learning_rate),
+     "online: 0 = 1/count, else a fixed rate in (0, 1]", NULL, 0, 0, 0},
+    {"max_keys", SL_OPT_INT, "100000", offsetof(struct km_conf, max_keys),
+     "open (key, window) accumulators at most", NULL, 1, 100000000, 0},
+    {"key_field", SL_OPT_STRING, "key", offsetof(struct km_conf, key_field),
+     "output field of the primary key", NULL, 0, 0, 0},
+    {"score_field", SL_OPT_STRING, "score", offsetof(struct km_conf, score_field),
+     "output field of the score", NULL, 0, 0, 0},
+    {"metadata_field", SL_OPT_STRING, "metadata", offsetof(struct km_conf, metadata_field),
+     "output field of the metadata map {cluster, features...}", NULL, 0, 0, 0},
+    {0},
+};
+
+struct feature {
+    char *name;
+    enum agg agg;
+    struct sl_stellar_prog *prog; /* NULL: count() */
+};
+
+/* a set of 64-bit hashes (distinct), open addressing, 0 = empty */
+struct hset {
+    uint64_t *slots;
+    uint32_t cap, count;
+};
+
+#define HSET_MAX (1u << 20)
+
+static int hset_add(struct hset *s, uint64_t h)
+{
+    if (!h)
+        h = 1;
+    if ((s->count + 1) * 4 >= s->cap * 3) {
+        if (s->count >= HSET_MAX)
+            return 0; /* saturate: the count stops growing */
+        uint32_t ncap = s->cap ? s->cap * 2 : 16;
+        uint64_t *n = sl_calloc(ncap, sizeof *n);
+        if (!n)
+            return SL_ENOMEM;
+        for (uint32_t i = 0; i < s->cap; i++)
+            if (s->slots[i])
+                for (uint32_t j = (uint32_t)s->slots[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
+                    if (!n[j]) {
+                        n[j] = s->slots[i];
+                        break;
+                    }
+        sl_free(s->slots);
+        s->slots = n;
+        s->cap = ncap;
+    }
+    for (uint32_t j = (uint32_t)h & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+        if (s->slots[j] == h)
+            return 0;
+        if (!s->slots[j]) {
+            s->slots[j] = h;
+            s->count++;
+            return 0;
+        }
+    }
+}
+
+/* per (window, key) */
+struct acc {
+    int64_t win;
+    uint32_t key_len;
+    char *key;      /* NUL-terminated, after the arrays */
+    double *v;      /* dim: sum / min / max */
+    double *n;      /* dim: values folded */
+    struct hset *d; /* dim (distinct features only), or NULL */
+};
+
+/* one event's extraction */
+struct row {
+    const char *key;
+    uint32_t key_len;
+    uint32_t ev; /* index of the event in its batch */
+    int64_t win;
+    int64_t ts;
+};
+
+struct worker {
+    struct sl_stellar_vm *vm;
+    pcre2_match_data *md;
+    struct sl_buf scratch;
+    struct row *rows;
+    double *vals;     /* rows x dim */
+    uint8_t *has;     /* rows x dim */
+    uint64_t *hashes; /* rows x dim */
+    uint32_t cap;
+    struct sl_log_limit lim;
+};
+
+struct km {
+    struct feature *f;
+    uint32_t dim;
+    bool any_distinct;
+    struct sl_stellar_prog *key;
+    pcre2_general_context *gctx;
+    pcre2_code *re;
+    bool jit;
+    sl_sym pattern_sym;
+    struct {
+        sl_sym sym;
+        bool digits;
+    } caps[64];
+    uint32_t ncaps;
+    bool event_time;
+    bool has_ts_path;
+    struct sl_path ts_path;
+    int64_t window_ns, lag_ns;
+    double threshold;
+    bool online;
+    double rate;
+    uint64_t max_keys;
+    struct worker *workers;
+    uint32_t nworkers;
+    sl_sym s_key, s_score, s_meta, s_wstart, s_wend, s_anomaly;
+
+    struct sl_mutex lock;
+    struct sl_kmeans_model *model; /* guarded_by: lock (online updates) */
+    struct sl_hmap accs;           /* guarded_by: lock */
+    int64_t max_ts;                /* guarded_by: lock (event time) */
+    int64_t closed_before;         /* guarded_by: lock: windows with id < this are closed */
+    atomic_uint_fast64_t scored, anomalies, late, overflow, training_points;
+};
+
+/* ---------------------------------------------------------------- time */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *p, size_t n, int64_t *out)
+{
+    int64_t v = 0;
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int64_t epoch_ns(double v)
+{
+    double a = fabs(v);
+    if (a < 1e11)
+        return (int64_t)(v * 1e9); /* seconds */
+    if (a < 1e14)
+        return (int64_t)(v * 1e6); /* milliseconds */
+    if (a < 1e17)
+        return (int64_t)(v * 1e3); /* microseconds */
+    return (int64_t)v;
+}
+
+/* RFC 3339 ("2024-01-02T03:04:05.5Z", "+01:00") or Apache's "10/Oct/2000:13:55:36 -0700",
+ * optionally in [brackets]. */
+static bool parse_time_text(const char *p, size_t n, int64_t *out)
+{
+    static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    while (n && (*p == '[' || *p == ' '))
+        p++, n--;
+    while (n && (p[n - 1] == ']' || p[n - 1] == ' '))
+        n--;
+    int64_t y, mo, d, h, mi, s, frac = 0, off = 0;
+    size_t i;
+    if (n >= 20 && p[4] == '-' && p[7] == '-' && (p[10] == 'T' || p[10] == 't' || p[10] == ' ')) {
+        if (!digits(p, 4, &y) || !digits(p + 5, 2, &mo) || !digits(p + 8, 2, &d) ||
+            !digits(p + 11, 2, &h) || p[13] != ':' || !digits(p + 14, 2, &mi) || p[16] != ':' ||
+            !digits(p + 17, 2, &s))
+            return false;
+        i = 19;
+        if (i < n && p[i] == '.') {
+            int64_t scale = 100000000;
+            for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++, scale /= 10)
+                frac += (p[i] - '0') * scale;
+        }
+        if (i < n && (p[i] == 'Z' || p[i] == 'z')) {
+            i++;
+        } else if (i + 6 == n && (p[i] == '+' || p[i] == '-') && p[i + 3] == ':') {
+            int64_t oh, om;
+            if (!digits(p + i + 1, 2, &oh) || !digits(p + i + 4, 2, &om))
+                return false;
+            off = (oh * 60 + om) * 60 * (p[i] == '-' ? -1 : 1);
+            i += 6;
+        }
+        if (i != n)
+            return false;
+    } else if (n >= 20 && p[2] == '/' && p[6] == '/' && p[11] == ':') {
+        if (!digits(p, 2, &d) || !digits(p + 7, 4, &y) || !digits(p + 12, 2, &h) || p[14] != ':' ||
+            !digits(p + 15, 2, &mi) || p[17] != ':' || !digits(p + 18, 2, &s))
+            return false;
+        mo = 0;
+        for (int j = 0; j < 12; j++)
+            if (!memcmp(p + 3, mon + j * 3, 3))
+                mo = j + 1;
+        if (!mo)
+            return false;
+        i = 20;
+        if (i + 6 == n && p[i] == ' ' && (p[i + 1] == '+' || p[i + 1] == '-')) {
+            int64_t oh, om;
+            if (!digits(p + i + 2, 2, &oh) || !digits(p + i + 4, 2, &om))
+                return false;
+            off = (oh * 60 + om) * 60 * (p[i + 1] == '-' ? -1 : 1);
+        } else if (i != n) {
+            return false;
+        }
+    } else {
+        int64_t v;
+        if (digits(p, n, &v)) {
+            *out = epoch_ns((double)v);
+            return true;
+        }
+        return false;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        return false;
+    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    *out = (secs - off) * 1000000000 + frac;
+    return true;
+}
+
+static bool value_time(const struct sl_value *v, int64_t *out)
+{
+    switch (v->type) {
+    case SL_V_TS:
+        *out = v->u.ts_ns;
+        return true;
+    case SL_V_INT:
+        *out = epoch_ns((double)v->u.i);
+        return true;
+    case SL_V_DOUBLE:
+        if (!isfinite(v->u.d))
+            return false;
+        *out = epoch_ns(v->u.d);
+        return true;
+    case SL_V_STRING:
+        return parse_time_text(v->u.s, v->len, out);
+    default:
+        return false;
+    }
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static void acc_free(struct km *k, struct acc *a)
+{
+    if (a->d)
+        for (uint32_t i = 0; i < k->dim; i++)
+            sl_free(a->d[i].slots);
+    sl_free(a->d);
+    sl_free(a);
+}
+
+static void accs_clear(struct km *k, struct sl_hmap *m)
+{
+    size_t it = 0;
+    struct sl_str key;
+    uint64_t val;
+    while (sl_hmap_next(m, &it, &key, &val))
+        acc_free(k, (struct acc *)(uintptr_t)val);
+    sl_hmap_fini(m);
+}
+
+static void km_fini(struct sl_component *c)
+{
+    struct km *k = c->state;
+    if (!k)
+        return;
+    accs_clear(k, &k->accs);
+    for (uint32_t i = 0; i < k->dim; i++) {
+        sl_free(k->f[i].name);
+        sl_stellar_free(k->f[i].prog);
+    }
+    sl_free(k->f);
+    sl_stellar_free(k->key);
+    for (uint32_t i = 0; i < k->nworkers; i++) {
+        struct worker *w = &k->workers[i];
+        sl_stellar_vm_free(w->vm);
+        if (w->md)
+            pcre2_match_data_free(w->md);
+        sl_buf_fini(&w->scratch);
+        sl_free(w->rows);
+        sl_free(w->vals);
+        sl_free(w->has);
+        sl_free(w->hashes);
+    }
+    sl_free(k->workers);
+    if (k->re)
+        pcre2_code_free(k->re);
+    if (k->gctx)
+        pcre2_general_context_free(k->gctx);
+    if (k->has_ts_path)
+        sl_path_fini(&k->ts_path);
+    sl_kmeans_free(k->model);
+    sl_mutex_fini(&k->lock);
+    sl_free(k);
+    c->state = NULL;
+}
+
+static void *pcre_alloc(size_t n, void *data)
+{
+    (void)data;
+    return sl_malloc(n);
+}
+
+static void pcre_free(void *p, void *data)
+{
+    (void)data;
+    sl_free(p);
+}
+
+static bool opt_set(const struct sl_component *c, const char *key)
+{
+    size_t i = 0;
+    for (const struct sl_option *o = c->ops->options; o->key; o++, i++)
+        if (strcmp(o->key, key) == 0)
+            return c->opt_pos && c->opt_pos[i].set;
+    return false;
+}
+
+/* "sum(expr)" -> AGG_SUM, expr */
+static int parse_feature(struct sl_component *c, struct km *k, uint32_t i,
+                         const struct sl_strmap_item *it, struct sl_diag *d)
+{
+    struct feature *f = &k->f[i];
+    f->name = sl_xstrdup(it->key);
+    const char *s = it->val;
+    while (*s == ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == ' ')
+        n--;
+    const char *open = memchr(s, '(', n);
+    int a = -1;
+    if (open && n && s[n - 1] == ')')
+        for (int j = 0; j < 6; j++)
+            if ((size_t)(open - s) == strlen(agg_names[j]) &&
+                !strncasecmp(s, agg_names[j], strlen(agg_names[j])))
+                a = j;
+    if (a < 0) {
+        sl_component_diag_opt(c, "features", d);
+        d->line = it->line;
+        d->col = it->col;
+        sl_diag_hint(d, "write agg(expression) with agg one of count, sum, avg, min, max, "
+                        "distinct: \"sum(response_code >= 500)\", \"count()\"");
+        return sl_diag_set(d, SL_ECONFIG, "features.%s: '%s' is not agg(expression)", it->key,
+                           it->val);
+    }
+    f->agg = (enum agg)a;
+    const char *e = open + 1;
+    size_t elen = (size_t)(s + n - 1 - e);
+    while (elen && *e == ' ')
+        e++, elen--;
+    if (!elen) {
+        if (f->agg != AGG_COUNT) {
+            sl_component_diag_opt(c, "features", d);
+            d->line = it->line;
+            d->col = it->col;
+            return sl_diag_set(d, SL_ECONFIG, "features.%s: %s() needs an expression", it->key,
+                               agg_names[a]);
+        }
+        return 0;
+    }
+    char *text = sl_xstrndup(e, elen);
+    char opt[300];
+    snprintf(opt, sizeof opt, "features.%s", it->key);
+    int rc = sl_io_compile_expr(c, opt, it->line, 0, text, false, &f->prog, d);
+    sl_free(text);
+    if (f->agg == AGG_DISTINCT)
+        k->any_distinct = true;
+    return rc;
+}
+
+static int compile_pattern(struct sl_component *c, struct km *k, const char *pat, struct sl_diag *d)
+{
+    k->gctx = pcre2_general_context_create(pcre_alloc, pcre_free, NULL);
+    if (!k->gctx)
+        return SL_ENOMEM;
+    pcre2_compile_context *cc = pcre2_compile_context_create(k->gctx);
+    if (!cc)
+        return SL_ENOMEM;
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    k->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, cc);
+    pcre2_compile_context_free(cc);
+    if (!k->re) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(err, msg, sizeof msg) < 0)
+            snprintf((char *)msg, sizeof msg, "error %d", err);
+        sl_component_diag_opt(c, "pattern", d);
+        sl_diag_hint(d, "PCRE2 (Perl/Python) syntax; named captures (?P<name>...) become fields");
+        return sl_diag_set(d, SL_ECONFIG, "pattern does not compile: %s at offset %zu",
+                           (const char *)msg, (size_t)off);
+    }
+    k->jit = pcre2_jit_compile(k->re, PCRE2_JIT_COMPLETE) == 0;
+    uint32_t count = 0, size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(k->re, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(k->re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(k->re, PCRE2_INFO_NAMETABLE, &table);
+    if (!count) {
+        sl_component_diag_opt(c, "pattern", d);
+        return sl_diag_set(d, SL_ECONFIG, "pattern has no named capture (?P<name>...)");
+    }
+    if (count > 64) {
+        sl_component_diag_opt(c, "pattern", d);
+        return sl_diag_set(d, SL_ECONFIG, "pattern: at most 64 named captures");
+    }
+    /* the table is sorted by name; keep group numbers by index */
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *e = table + (size_t)i * size;
+        uint32_t grp = ((uint32_t)e[0] << 8) | e[1];
+        (void)grp;
+        k->caps[i].sym = sl_sym_intern_c((const char *)e + 2);
+    }
+    k->ncaps = count;
+    return 0;
+}
+
+static int grow_worker(struct km *k, struct worker *w, uint32_t n)
+{
+    if (n <= w->cap)
+        return 0;
+    size_t cells = (size_t)n * k->dim;
+    struct row *r = sl_realloc(w->rows, n * sizeof *r);
+    if (!r)
+        return SL_ENOMEM;
+    w->rows = r;
+    double *v = sl_realloc(w->vals, cells * sizeof *v);
+    if (!v)
+        return SL_ENOMEM;
+    w->vals = v;
+    uint8_t *h = sl_realloc(w->has, cells);
+    if (!h)
+        return SL_ENOMEM;
+    w->has = h;
+    uint64_t *hh = sl_realloc(w->hashes, cells * sizeof *hh);
+    if (!hh)
+        return SL_ENOMEM;
+    w->hashes = hh;
+    w->cap = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- extraction */
+
+/* Apply the pattern to one event: captures become fields. false on a miss (msg set). */
+static bool apply_pattern(struct km *k, struct worker *w, struct sl_batch *b, struct sl_event *ev,
+                          char *msg, size_t msg_len)
+{
+    const struct sl_value *v = sl_event_get(ev, k->pattern_sym);
+    if (!v || v->type == SL_V_NULL) {
+        snprintf(msg, msg_len, "pattern: no field '%.*s'", (int)sl_sym_name(k->pattern_sym).len,
+                 sl_sym_name(k->pattern_sym).ptr);
+        return false;
+    }
+    sl_buf_reset(&w->scratch);
+    struct sl_str t = sl_value_to_text(v, &w->scratch);
+    if (v->type != SL_V_STRING) /* rendered text lives in scratch: keep it with the batch */
+        t.ptr = sl_batch_copy(b, t.ptr, t.len);
+    if (!t.ptr) {
+        snprintf(msg, msg_len, "out of memory");
+        return false;
+    }
+    int rc = (k->jit ? pcre2_jit_match : pcre2_match)(k->re, (PCRE2_SPTR)t.ptr, t.len, 0, 0, w->md,
+                                                      NULL);
+    if (rc < 0) {
+        snprintf(msg, msg_len, "pattern does not match");
+        return false;
+    }
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+    uint32_t size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(k->re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(k->re, PCRE2_INFO_NAMETABLE, &table);
+    for (uint32_t i = 0; i < k->ncaps; i++) {
+        const uint8_t *e = table + (size_t)i * size;
+        uint32_t grp = ((uint32_t)e[0] << 8) | e[1];
+        if (grp >= (uint32_t)rc || ov[2 * grp] == PCRE2_UNSET)
+            continue; /* unset group: the field stays as it was */
+        const char *p = t.ptr + ov[2 * grp];
+        size_t n = ov[2 * grp + 1] - ov[2 * grp];
+        int64_t iv;
+        struct sl_value val = n <= 18 && digits(p, n, &iv) ? sl_value_int(iv) : sl_value_str(p, n);
+        if (sl_event_set(b, ev, k->caps[i].sym, val)) {
+            snprintf(msg, msg_len, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool num_of(const struct sl_value *v, double *out)
+{
+    switch (v->type) {
+    case SL_V_INT:
+        *out = (double)v->u.i;
+        return true;
+    case SL_V_DOUBLE:
+        *out = v->u.d;
+        return isfinite(v->u.d);
+    case SL_V_BOOL:
+        *out = v->u.b;
+        return true;
+    case SL_V_STRING: {
+        struct sl_str s = sl_value_as_str(v);
+        return sl_str_to_double(s, out) == 0 && isfinite(*out);
+    }
+    default:
+        return false;
+    }
+}
+
+/*
+ * Key, window and feature values of one event into row r (vals/has/hashes at r). Returns 1
+ * for a row, 0 for an event skipped (null key: counted as dropped), or -1 with msg set.
+ * now_ns: processing time; `train_win`: the window length for training (0: one window).
+ */
+static int extract(struct km *k, struct worker *w, struct sl_batch *b, struct sl_event *ev,
+                   uint32_t r, int64_t now_ns, bool event_time, int64_t win_ns, char *msg,
+                   size_t msg_len)
+{
+    if (k->re && !apply_pattern(k, w, b, ev, msg, msg_len))
+        return -1;
+    struct sl_stellar_resolver res = {sl_stellar_event_get, ev, false, sl_stellar_event_all, ev};
+    struct row *row = &w->rows[r];
+    struct sl_value v;
+    int rc = 0;
+    if (sl_stellar_eval(w->vm, k->key, &res, &b->arena, &v)) {
+        snprintf(msg, msg_len, "key %.200s: %s", sl_stellar_source(k->key),
+                 sl_stellar_vm_error(w->vm));
+        rc = -1;
+        goto out;
+    }
+    if (v.type == SL_V_NULL)
+        goto out;
+    sl_buf_reset(&w->scratch);
+    struct sl_str ks = sl_value_to_text(&v, &w->scratch);
+    if (ks.len > 4096) {
+        snprintf(msg, msg_len, "key longer than 4096 bytes");
+        rc = -1;
+        goto out;
+    }
+    row->key = sl_batch_copy(b, ks.ptr, ks.len);
+    row->key_len = (uint32_t)ks.len;
+    if (!row->key) {
+        snprintf(msg, msg_len, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    int64_t ts = now_ns;
+    if (event_time) {
+        if (k->has_ts_path) {
+            const struct sl_value *tv = sl_path_get(&k->ts_path, ev);
+            if (!tv || !value_time(tv, &ts)) {
+                snprintf(msg, msg_len, "timestamp_field '%s': %s", k->ts_path.text,
+                         tv ? "not a time" : "missing");
+                rc = -1;
+                goto out;
+            }
+        } else {
+            ts = ev->ts_ns;
+        }
+    }
+    row->ts = ts;
+    row->win = win_ns > 0 ? (ts >= 0 ? ts / win_ns : (ts - win_ns + 1) / win_ns) : 0;
+    double *vals = w->vals + (size_t)r * k->dim;
+    uint8_t *has = w->has + (size_t)r * k->dim;
+    uint64_t *hs = w->hashes + (size_t)r * k->dim;
+    for (uint32_t i = 0; i < k->dim; i++) {
+        const struct feature *f = &k->f[i];
+        has[i] = 0;
+        if (!f->prog) { /* count() */
+            vals[i] = 1;
+            has[i] = 1;
+            continue;
+        }
+        if (sl_stellar_eval(w->vm, f->prog, &res, &b->arena, &v)) {
+            snprintf(msg, msg_len, "features.%s = %.200s: %s", f->name, sl_stellar_source(f->prog),
+                     sl_stellar_vm_error(w->vm));
+            rc = -1;
+            goto out;
+        }
+        if (v.type == SL_V_NULL)
+            continue;
+        if (f->agg == AGG_DISTINCT) {
+            sl_buf_reset(&w->scratch);
+            struct sl_str t = sl_value_to_text(&v, &w->scratch);
+            hs[i] = sl_hash64_seed(t.ptr, t.len, v.type);
+            has[i] = 1;
+        } else if (f->agg == AGG_COUNT) {
+            vals[i] = 1;
+            has[i] = 1;
+        } else if (num_of(&v, &vals[i])) {
+            has[i] = 1;
+        }
+    }
+    rc = 1;
+out:
+    sl_stellar_vm_release(w->vm);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- accumulators */
+
+static struct acc *acc_get(struct km *k, struct sl_hmap *m, int64_t win, const char *key,
+                           uint32_t key_len, uint64_t cap, int *err)
+{
+    char kb[8 + 4096];
+    memcpy(kb, &win, 8);
+    memcpy(kb + 8, key, key_len);
+    struct sl_str mk = sl_str_make(kb, 8 + (size_t)key_len);
+    uint64_t val;
+    if (sl_hmap_get(m, mk, &val))
+        return (struct acc *)(uintptr_t)val;
+    if (m->count >= cap) {
+        *err = SL_ELIMIT;
+        return NULL;
+    }
+    size_t sz = sizeof(struct acc) + 2 * (size_t)k->dim * sizeof(double) + key_len + 1;
+    struct acc *a = sl_calloc(1, sz);
+    if (!a) {
+        *err = SL_ENOMEM;
+        return NULL;
+    }
+    a->win = win;
+    a->v = (double *)(a + 1);
+    a->n = a->v + k->dim;
+    a->key = (char *)(a->n + k->dim);
+    memcpy(a->key, key, key_len);
+    a->key_len = key_len;
+    if (k->any_distinct && !(a->d = sl_calloc(k->dim, sizeof *a->d))) {
+        sl_free(a);
+        *err = SL_ENOMEM;
+        return NULL;
+    }
+    if (sl_hmap_put(m, mk, (uint64_t)(uintptr_t)a)) {
+        acc_free(k, a);
+        *err = SL_ENOMEM;
+        return NULL;
+    }
+    return a;
+}
+
+static int acc_fold(struct km *k, struct acc *a, const double *vals, const uint8_t *has,
+                    const uint64_t *hs)
+{
+    for (uint32_t i = 0; i < k->dim; i++) {
+        if (!has[i])
+            continue;
+        double x = vals[i];
+        switch (k->f[i].agg) {
+        case AGG_COUNT:
+        case AGG_SUM:
+        case AGG_AVG:
+            a->v[i] += x;
+            break;
+        case AGG_MIN:
+            if (!a->n[i] || x < a->v[i])
+                a->v[i] = x;
+            break;
+        case AGG_MAX:
+            if (!a->n[i] || x > a->v[i])
+                a->v[i] = x;
+            break;
+        case AGG_DISTINCT: {
+            int rc = hset_add(&a->d[i], hs[i]);
+            if (rc)
+                return rc;
+            break;
+        }
+        }
+        a->n[i] += 1;
+    }
+    return 0;
+}
+
+/* The feature vector of an accumulator: empty min/max/avg are 0. */
+static void acc_vector(const struct km *k, const struct acc *a, double *out)
+{
+    for (uint32_t i = 0; i < k->dim; i++) {
+        switch (k->f[i].agg) {
+        case AGG_AVG:
+            out[i] = a->n[i] ? a->v[i] / a->n[i] : 0;
+            break;
+        case AGG_DISTINCT:
+            out[i] = a->d ? a->d[i].count : 0;
+            break;
+        default:
+            out[i] = a->n[i] ? a->v[i] : 0;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int acc_cmp(const void *x, const void *y)
+{
+    const struct acc *a = *(const struct acc *const *)x, *b = *(const struct acc *const *)y;
+    if (a->win != b->win)
+        return a->win < b->win ? -1 : 1;
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(a->key, b->key, n);
+    if (c)
+        return c;
+    return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+static int record(struct km *k, struct sl_batch *out, const struct acc *a)
+{
+    double vec[MAX_FEATURES], dist;
+    acc_vector(k, a, vec);
+    uint32_t cl = k->online ? sl_kmeans_update(k->model, vec, k->rate, &dist)
+                            : sl_kmeans_score(k->model, vec, &dist);
+    struct sl_event *ev = sl_batch_push(out);
+    if (!ev)
+        return SL_ENOMEM;
+    int64_t start = a->win * k->window_ns;
+    ev->ts_ns = start + k->window_ns;
+    struct sl_kv *kv = sl_arena_alloc(&out->arena, (1 + k->dim) * sizeof *kv);
+    if (!kv)
+        return SL_ENOMEM;
+    kv[0].key = sl_str_c("cluster");
+    kv[0].val = sl_value_int(cl);
+    for (uint32_t i = 0; i < k->dim; i++) {
+        size_t nl = strlen(k->f[i].name);
+        char *nm = sl_batch_copy(out, k->f[i].name, nl);
+        if (!nm)
+            return SL_ENOMEM;
+        kv[1 + i].key = sl_str_make(nm, nl);
+        double x = vec[i];
+        kv[1 + i].val = x == (double)(int64_t)x && fabs(x) < 9e15 ? sl_value_int((int64_t)x)
+                                                                  : sl_value_double(x);
+    }
+    struct sl_value meta = {.type = SL_V_MAP, .len = 1 + k->dim};
+    meta.u.map = kv;
+    int rc = sl_event_set_str(out, ev, k->s_key, a->key, a->key_len);
+    if (!rc)
+        rc = sl_event_set(out, ev, k->s_score, sl_value_double(dist));
+    if (!rc)
+        rc = sl_event_set(out, ev, k->s_meta, meta);
+    if (!rc)
+        rc = sl_event_set(out, ev, k->s_wstart, sl_value_ts(start));
+    if (!rc)
+        rc = sl_event_set(out, ev, k->s_wend, sl_value_ts(start + k->window_ns));
+    bool anomalous = !isnan(k->threshold) && dist > k->threshold;
+    if (!rc && !isnan(k->threshold))
+        rc = sl_event_set(out, ev, k->s_anomaly, sl_value_bool(anomalous));
+    atomic_fetch_add(&k->scored, 1);
+    if (anomalous)
+        atomic_fetch_add(&k->anomalies, 1);
+    return rc;
+}
+
+/*
+ * Close the windows with id < `before` (INT64_MAX: all): score their keys in (window, key)
+ * order into batches appended to *outs. Called with k->lock held.
+ */
+static void close_windows(struct sl_component *c, struct km *k, int64_t before,
+                          struct sl_batch ***outs, size_t *nouts)
+{
+    if (before > k->closed_before)
+        k->closed_before = before;
+    size_t n = 0, it = 0;
+    struct sl_str key;
+    uint64_t val;
+    while (sl_hmap_next(&k->accs, &it, &key, &val))
+        n += ((struct acc *)(uintptr_t)val)->win < before;
+    if (!n)
+        return;
+    struct acc **list = sl_malloc(n * sizeof *list);
+    struct sl_batch **bs = sl_realloc(*outs, (*nouts + n / SL_BATCH_EVENTS + 1) * sizeof *bs);
+    if (!list || !bs) {
+        sl_free(list);
+        if (bs)
+            *outs = bs;
+        sl_log(SL_LOG_ERROR, c->name, "out of memory closing %zu windows", n);
+        return;
+    }
+    *outs = bs;
+    size_t m = 0;
+    it = 0;
+    while (sl_hmap_next(&k->accs, &it, &key, &val)) {
+        struct acc *a = (struct acc *)(uintptr_t)val;
+        if (a->win < before)
+            list[m++] = a;
+    }
+    qsort(list, m, sizeof *list, acc_cmp);
+    struct sl_batch *b = NULL;
+    for (size_t i = 0; i < m; i++) {
+        if (!b || b->count >= SL_BATCH_EVENTS) {
+            b = sl_batch_new();
+            bs[(*nouts)++] = b;
+        }
+        if (record(k, b, list[i]))
+            sl_log(SL_LOG_ERROR, c->name, "out of memory writing a record");
+        char kb[8 + 4096];
+        memcpy(kb, &list[i]->win, 8);
+        memcpy(kb + 8, list[i]->key, list[i]->key_len);
+        sl_hmap_del(&k->accs, sl_str_make(kb, 8 + (size_t)list[i]->key_len));
+        acc_free(k, list[i]);
+    }
+    sl_free(list);
+}
+
+static void emit_all(struct sl_xf_ctx *x, struct sl_batch **outs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (x)
+            sl_xf_emit(x, 0, outs[i]);
+        else
+            sl_batch_unref(outs[i]);
+    }
+    sl_free(outs);
+}
+
+/* ---------------------------------------------------------------- training */
+
+struct trainer {
+    struct km *k;
+    struct sl_hmap accs;
+    uint64_t lines, bad, skipped;
+    struct sl_diag first_bad;
+    int64_t win_ns;
+    bool event_time;
+};
+
+static int train_batch(struct trainer *t, struct sl_batch *b)
+{
+    struct km *k = t->k;
+    struct worker *w = &k->workers[0];
+    if (grow_worker(k, w, b->count))
+        return SL_ENOMEM;
+    char msg[512];
+    for (uint32_t i = 0; i < b->count; i++) {
+        int r = extract(k, w, b, &b->events[i], 0, 0, t->event_time, t->win_ns, msg, sizeof msg);
+        if (r < 0) {
+            if (!t->bad++)
+                sl_diag_set(&t->first_bad, SL_EINVAL, "line %llu: %s",
+                            (unsigned long long)(t->lines - b->count + i + 1), msg);
+            continue;
+        }
+        if (r == 0) {
+            t->skipped++;
+            continue;
+        }
+        int err = 0;
+        struct acc *a = acc_get(k, &t->accs, w->rows[0].win, w->rows[0].key, w->rows[0].key_len,
+                                SL_KMEANS_MAX_POINTS, &err);
+        if (!a || acc_fold(k, a, w->vals, w->has, w->hashes))
+            return err ? err : SL_ENOMEM;
+    }
+    return 0;
+}
+
+static int train_line(struct trainer *t, struct sl_batch **bp, const char *p, size_t n, int fmt,
+                      sl_sym msg_sym)
+{
+    if (n && p[n - 1] == '\r')
+        n--;
+    t->lines++;
+    struct sl_batch *b = *bp;
+    if (fmt == TFMT_JSON) {
+        size_t i = 0;
+        while (i < n && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        if (i == n) { /* blank line */
+            t->lines--;
+            return 0;
+        }
+        char *copy = sl_batch_copy(b, p, n);
+        struct sl_diag d;
+        sl_diag_init(&d);
+        if (!copy || sl_json_parse_event(b, copy, n, NULL, &d)) {
+            if (!t->bad++)
+                sl_diag_set(&t->first_bad, SL_EPARSE, "line %llu: not a JSON object: %s",
+                            (unsigned long long)t->lines, d.msg);
+            return 0;
+        }
+    } else {
+        char *copy = sl_batch_copy(b, p, n);
+        struct sl_event *ev = copy ? sl_batch_push(b) : NULL;
+        if (!ev || sl_event_set(b, ev, msg_sym, sl_value_str(copy, n)))
+            return SL_ENOMEM;
+    }
+    if (sl_batch_full(b)) {
+        int rc = train_batch(t, b);
+        sl_batch_unref(b);
+        *bp = sl_batch_new();
+        return rc;
+    }
+    return 0;
+}
+
+static FILE *open_rel(struct sl_component *c, const char *path, char *used, size_t used_len)
+{
+    snprintf(used, used_len, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (f || path[0] == '/' || !c->pipe)
+        return f;
+    /* relative to the config file's directory, as dataShark's conf-relative `training` */
+    const char *cfg = sl_pipeline_config_path(c->pipe);
+    const char *slash = cfg ? strrchr(cfg, '/') : NULL;
+    if (!slash)
+        return NULL;
+    snprintf(used, used_len, "%.*s/%s", (int)(slash - cfg), cfg, path);
+    f = fopen(used, "rb");
+    if (!f)
+        snprintf(used, used_len, "%s", path);
+    return f;
+}
+
+static int train(struct sl_component *c, struct km *k, const struct km_conf *cf, struct sl_diag *d)
+{
+    char path[4096];
+    FILE *f = open_rel(c, cf->training, path, sizeof path);
+    if (!f) {
+        sl_component_diag_opt(c, "training", d);
+        return sl_diag_set(d, SL_ECONFIG, "training file '%s': %s", cf->training, strerror(errno));
+    }
+    struct trainer t = {.k = k, .win_ns = cf->training_window_ns, .event_time = k->event_time};
+    sl_hmap_init(&t.accs);
+    sl_diag_init(&t.first_bad);
+    if (t.win_ns > 0 && !k->event_time) {
+        fclose(f);
+        sl_hmap_fini(&t.accs);
+        sl_component_diag_opt(c, "training_window", d);
+        return sl_diag_set(d, SL_ECONFIG, "training_window needs `time: event`");
+    }
+    sl_sym msg_sym = k->re ? k->pattern_sym : sl_sym_intern_c("message");
+    struct sl_buf carry;
+    sl_buf_init(&carry, (size_t)64 << 20);
+    struct sl_batch *b = sl_batch_new();
+    char chunk[1 << 16];
+    size_t n;
+    int rc = 0;
+    double *x = NULL;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        size_t start = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (chunk[i] != '\n')
+                continue;
+            if (carry.len) {
+                if (!(rc = sl_buf_append(&carry, chunk + start, i - start)))
+                    rc = train_line(&t, &b, carry.ptr, carry.len, cf->training_format, msg_sym);
+                sl_buf_reset(&carry);
+            } else {
+                rc = train_line(&t, &b, chunk + start, i - start, cf->training_format, msg_sym);
+            }
+            start = i + 1;
+        }
+        if (!rc && start < n)
+            rc = sl_buf_append(&carry, chunk + start, n - start);
+    }
+    if (!rc && ferror(f))
+        rc = SL_EIO;
+    if (!rc && carry.len)
+        rc = train_line(&t, &b, carry.ptr, carry.len, cf->training_format, msg_sym);
+    if (!rc && b->count)
+        rc = train_batch(&t, b);
+    sl_batch_unref(b);
+    sl_buf_fini(&carry);
+    fclose(f);
+    if (rc) {
+        sl_component_diag_opt(c, "training", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "training file '%s': %s", path,
+                         rc == SL_E2BIG ? "a line longer than 64 MiB" : sl_strerror(rc));
+        goto out;
+    }
+    size_t np = t.accs.count;
+    if (np < (size_t)cf->k) {
+        sl_component_diag_opt(c, "training", d);
+        if (t.bad)
+            sl_diag_hint(d, "%llu of %llu lines were rejected; the first: %s",
+                         (unsigned long long)t.bad, (unsigned long long)t.lines, t.first_bad.msg);
+        rc = sl_diag_set(d, SL_ECONFIG,
+                         "training file '%s': %zu vector%s (keys) for k = %lld: need at least k",
+                         path, np, np == 1 ? "" : "s", (long long)cf->k);
+        goto out;
+    }
+    x = sl_malloc(np * k->dim * sizeof(double));
+    if (!x) {
+        rc = sl_diag_set(d, SL_ENOMEM, "training: out of memory");
+        goto out;
+    }
+    /* in (window, key) order: the fit does not depend on the hash map's order */
+    struct acc **list = sl_malloc(np * sizeof *list);
+    if (!list) {
+        rc = sl_diag_set(d, SL_ENOMEM, "training: out of memory");
+        goto out;
+    }
+    size_t it = 0, m = 0;
+    struct sl_str key;
+    uint64_t val;
+    while (sl_hmap_next(&t.accs, &it, &key, &val))
+        list[m++] = (struct acc *)(uintptr_t)val;
+    qsort(list, m, sizeof *list, acc_cmp);
+    for (size_t i = 0; i < m; i++)
+        acc_vector(k, list[i], x + i * k->dim);
+    sl_free(list);
+    double *init = NULL;
+    if (cf->init == INIT_CENTRES) {
+        struct sl_arena a;
+        sl_arena_init(&a, 4096, 16 << 20);
+        struct sl_value root;
+        struct sl_diag jd;
+        sl_diag_init(&jd);
+        rc = cf->centres.json
+                 ? sl_json_parse_value(&a, cf->centres.json, cf->centres.len, NULL, &root, &jd)
+                 : SL_EINVAL;
+        bool ok = !rc && root.type == SL_V_LIST && root.len == (uint32_t)cf->k;
+        if (ok)
+            init = sl_xcalloc((size_t)cf->k * k->dim, sizeof(double));
+        for (uint32_t j = 0; ok && j < root.len; j++) {
+            const struct sl_value *row = &root.u.list[j];
+            ok = row->type == SL_V_LIST && row->len == k->dim;
+            for (uint32_t i = 0; ok && i < k->dim; i++)
+                ok = num_of(&row->u.list[i], &init[(size_t)j * k->dim + i]) &&
+                     row->u.list[i].type != SL_V_STRING && row->u.list[i].type != SL_V_BOOL;
+        }
+        sl_arena_fini(&a);
+        if (!ok) {
+            sl_free(init);
+            sl_component_diag_opt(c, "centres", d);
+            sl_diag_hint(d, "centres: [[f1, f2, ...], ...]: k = %lld lists of %u numbers",
+                         (long long)cf->k, k->dim);
+            rc = sl_diag_set(d, SL_ECONFIG,
+                             "init: centres needs `centres` as %lld lists of %u "
+                             "numbers",
+                             (long long)cf->k, k->dim);
+            goto out;
+        }
+    }
+    const char *names[MAX_FEATURES];
+    for (uint32_t i = 0; i < k->dim; i++)
+        names[i] = k->f[i].name;
+    struct sl_kmeans_params p = {.k = (uint32_t)cf->k,
+                                 .max_iter = (uint32_t)cf->max_iter,
+                                 .tol = cf->tol,
+                                 .seed = (uint64_t)cf->seed,
+                                 .init_centres = init,
+                                 .scale = cf->scale == SCALE_STANDARD};
+    rc = sl_kmeans_fit(x, np, k->dim, names, &p, &k->model, d);
+    sl_free(init);
+    if (rc) {
+        sl_component_diag_opt(c, "training", d);
+        rc = SL_ECONFIG;
+        goto out;
+    }
+    atomic_store(&k->training_points, np);
+    const struct sl_kmeans_stats *st = sl_kmeans_stats(k->model);
+    sl_log(SL_LOG_INFO, c->name,
+           "trained k=%lld on %zu vectors from %llu lines of %s (%llu rejected, %llu without a "
+           "key): %u iterations, %s, inertia %g",
+           (long long)cf->k, np, (unsigned long long)t.lines, path, (unsigned long long)t.bad,
+           (unsigned long long)t.skipped, st->iterations,
+           st->converged ? "converged" : "not converged", st->inertia);
+    if (t.bad)
+        sl_log(SL_LOG_WARN, c->name, "training: %llu lines rejected; the first: %s",
+               (unsigned long long)t.bad, t.first_bad.msg);
+    if (cf->model_out) {
+        struct sl_diag sd;
+        sl_diag_init(&sd);
+        if ((rc = sl_kmeans_save(k->model, cf->init == INIT_CENTRES ? "centres" : "k-means++",
+                                 (uint64_t)cf->seed, cf->model_out, &sd))) {
+            sl_component_diag_opt(c, "model_out", d);
+            rc = sl_diag_set(d, SL_ECONFIG, "%s", sd.msg);
+        }
+    }
+out:
+    sl_free(x);
+    accs_clear(k, &t.accs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- init */
+
+static int km_init(struct sl_component *c, struct sl_diag *d)
+{
+    const struct km_conf *cf = c->conf;
+    struct km *k = sl_xcalloc(1, sizeof *k);
+    c->state = k;
+    sl_mutex_init(&k->lock);
+    sl_hmap_init(&k->accs);
+    k->closed_before = INT64_MIN;
+    k->max_ts = INT64_MIN;
+    int rc = 0;
+    if (!cf->features.count || cf->features.count > MAX_FEATURES) {
+        sl_component_diag_opt(c, "features", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: features: 1..%u needed, %zu given", MAX_FEATURES,
+                         cf->features.count);
+        goto fail;
+    }
+    if (!cf->training == !cf->model) {
+        sl_component_diag_opt(c, cf->training ? "model" : "training", d);
+        sl_diag_hint(d, "training: FILE (records like the stream's) trains at start-up; model: "
+                        "FILE loads a model written by model_out");
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: give exactly one of `training` and `model`");
+        goto fail;
+    }
+    if (cf->window_ns <= 0) {
+        sl_component_diag_opt(c, "window", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: window must be > 0");
+        goto fail;
+    }
+    if (cf->online && (cf->learning_rate < 0 || cf->learning_rate > 1)) {
+        sl_component_diag_opt(c, "learning_rate", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: learning_rate must be in [0, 1]");
+        goto fail;
+    }
+    if (cf->tol < 0) {
+        sl_component_diag_opt(c, "tol", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: tol must be >= 0");
+        goto fail;
+    }
+    if (cf->init == INIT_CENTRES && !cf->centres.json) {
+        sl_component_diag_opt(c, "init", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: init: centres needs the `centres` option");
+        goto fail;
+    }
+    k->window_ns = cf->window_ns;
+    k->lag_ns = cf->lag_ns;
+    /* `run --once` in event time: unless a lag is given, windows close at the end of the
+     * input, so that batches that workers finish out of order lose nothing (as the profiler) */
+    if (cf->time == TIME_EVENT && c->pipe && sl_pipeline_once(c->pipe) && !opt_set(c, "lag"))
+        k->lag_ns = INT64_MAX / 4;
+    k->threshold = cf->threshold;
+    k->online = cf->online;
+    k->rate = cf->learning_rate;
+    k->max_keys = (uint64_t)cf->max_keys;
+    k->event_time = cf->time == TIME_EVENT;
+    if (cf->timestamp_field) {
+        if (!k->event_time) {
+            sl_component_diag_opt(c, "timestamp_field", d);
+            rc = sl_diag_set(d, SL_ECONFIG, "kmeans: timestamp_field needs `time: event`");
+            goto fail;
+        }
+        if (sl_path_init(&k->ts_path, cf->timestamp_field)) {
+            sl_component_diag_opt(c, "timestamp_field", d);
+            rc =
+                sl_diag_set(d, SL_ECONFIG, "kmeans: bad timestamp_field '%s'", cf->timestamp_field);
+            goto fail;
+        }
+        k->has_ts_path = true;
+    }
+    k->f = sl_xcalloc(cf->features.count, sizeof *k->f);
+    for (size_t i = 0; i < cf->features.count; i++) {
+        k->dim = (uint32_t)i + 1;
+        if ((rc = parse_feature(c, k, (uint32_t)i, &cf->features.items[i], d)))
+            goto fail;
+    }
+    if ((rc = sl_io_compile_expr(c, "key", 0, 0, cf->key, false, &k->key, d)))
+        goto fail;
+    if (cf->pattern) {
+        k->pattern_sym = sl_sym_intern_c(cf->pattern_field ? cf->pattern_field : "message");
+        if ((rc = compile_pattern(c, k, cf->pattern, d)))
+            goto fail;
+    }
+    k->s_key = sl_sym_intern_c(cf->key_field ? cf->key_field : "key");
+    k->s_score = sl_sym_intern_c(cf->score_field ? cf->score_field : "score");
+    k->s_meta = sl_sym_intern_c(cf->metadata_field ? cf->metadata_field : "metadata");
+    k->s_wstart = sl_sym_intern_c("window_start");
+    k->s_wend = sl_sym_intern_c("window_end");
+    k->s_anomaly = sl_sym_intern_c("anomaly");
+    int workers = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
+    k->nworkers = workers > 0 ? (uint32_t)workers : 1;
+    k->workers = sl_xcalloc(k->nworkers, sizeof *k->workers);
+    for (uint32_t i = 0; i < k->nworkers; i++) {
+        struct worker *w = &k->workers[i];
+        w->vm = sl_stellar_vm_new();
+        sl_buf_init(&w->scratch, 1 << 20);
+        if (k->re && !(w->md = pcre2_match_data_create_from_pattern(k->re, k->gctx))) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        if (grow_worker(k, w, SL_BATCH_EVENTS)) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    if (cf->training) {
+        if ((rc = train(c, k, cf, d)))
+            goto fail;
+    } else {
+        char path[4096];
+        FILE *f = open_rel(c, cf->model, path, sizeof path);
+        if (f)
+            fclose(f);
+        struct sl_diag md;
+        sl_diag_init(&md);
+        if ((rc = sl_kmeans_load(path, &k->model, &md))) {
+            sl_component_diag_opt(c, "model", d);
+            rc = sl_diag_set(d, SL_ECONFIG, "model %s: %s", md.file, md.msg);
+            goto fail;
+        }
+        bool same = sl_kmeans_dim(k->model) == k->dim;
+        for (uint32_t i = 0; same && i < k->dim; i++)
+            same = !strcmp(sl_kmeans_name(k->model, i), k->f[i].name);
+        if (!same) {
+            struct sl_buf want;
+            sl_buf_init(&want, 0);
+            for (uint32_t i = 0; i < sl_kmeans_dim(k->model); i++)
+                sl_buf_appendf(&want, "%s%s", i ? ", " : "", sl_kmeans_name(k->model, i));
+            sl_component_diag_opt(c, "features", d);
+            rc = sl_diag_set(d, SL_ECONFIG,
+                             "model %s was trained on the features [%s]; `features` must name "
+                             "the same, in that order",
+                             path, want.ptr ? want.ptr : "");
+            sl_buf_fini(&want);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    km_fini(c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
+{
+    struct km *k = c->state;
+    b = sl_batch_own(b);
+    if (!b)
+        return NULL;
+    uint32_t wi = x->worker < k->nworkers ? x->worker : 0;
+    struct worker *w = &k->workers[wi];
+    if (grow_worker(k, w, b->count)) {
+        sl_log_ratelimited(&w->lim, 5, SL_LOG_ERROR, c->name, "out of memory");
+        atomic_fetch_add(&c->m.errors, b->count);
+        sl_batch_unref(b);
+        return NULL;
+    }
+    int64_t now = sl_clock_wall_ns();
+    char msg[512];
+    uint32_t nrows = 0;
+    uint64_t skipped = 0;
+    /* 1. evaluate without the lock; rows are compacted to the events that count */
+    for (uint32_t i = 0; i < b->count; i++) {
+        int r = extract(k, w, b, &b->events[i], nrows, now, k->event_time, k->window_ns, msg,
+                        sizeof msg);
+        if (r < 0) {
+            struct sl_batch *errs = sl_xf_errors(x);
+            if (errs)
+                (void)sl_error_event_for(errs, c->name, msg, &b->events[i]);
+            sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name, "%s", msg);
+            continue;
+        }
+        if (r == 0) {
+            skipped++;
+            continue;
+        }
+        w->rows[nrows++].ev = i;
+    }
+    /* 2. fold under the lock */
+    struct sl_batch **outs = NULL;
+    size_t nouts = 0;
+    uint64_t late = 0, over = 0;
+    sl_mutex_lock(&k->lock);
+    for (uint32_t r = 0; r < nrows; r++) {
+        struct row *row = &w->rows[r];
+        if (row->win < k->closed_before) {
+            late++;
+            continue;
+        }
+        int err = 0;
+        struct acc *a = acc_get(k, &k->accs, row->win, row->key, row->key_len, k->max_keys, &err);
+        if (!a || acc_fold(k, a, w->vals + (size_t)r * k->dim, w->has + (size_t)r * k->dim,
+                           w->hashes + (size_t)r * k->dim)) {
+            over++;
+            struct sl_batch *errs = sl_xf_errors(x);
+            if (errs)
+                (void)sl_error_event_for(errs, c->name,
+                                         err == SL_ELIMIT
+                                             ? "max_keys open (key, window) accumulators reached"
+                                             : "out of memory",
+                                         &b->events[row->ev]);
+            continue;
+        }
+        if (row->ts > k->max_ts)
+            k->max_ts = row->ts;
+    }
+    /* 3. close what the watermark passed: window w ends at (w + 1) * window <= watermark */
+    if (!k->event_time || k->max_ts != INT64_MIN) {
+        int64_t wm = k->event_time ? k->max_ts - k->lag_ns : now;
+        int64_t before = wm >= 0 ? wm / k->window_ns : (wm - k->window_ns + 1) / k->window_ns;
+        close_windows(c, k, before, &outs, &nouts);
+    }
+    sl_mutex_unlock(&k->lock);
+    atomic_fetch_add(&c->m.dropped, skipped + late + over);
+    atomic_fetch_add(&k->late, late);
+    atomic_fetch_add(&k->overflow, over);
+    sl_batch_unref(b);
+    emit_all(x, outs, nouts);
+    return NULL;
+}
+
+static void km_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns)
+{
+    struct km *k = c->state;
+    if (k->event_time)
+        return;
+    struct sl_batch **outs = NULL;
+    size_t nouts = 0;
+    int64_t now = sl_clock_wall_ns();
+    (void)now_ns;
+    sl_mutex_lock(&k->lock);
+    close_windows(c, k, now / k->window_ns, &outs, &nouts);
+    sl_mutex_unlock(&k->lock);
+    emit_all(x, outs, nouts);
+}
+
+static void km_finish(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    struct km *k = c->state;
+    struct sl_batch **outs = NULL;
+    size_t nouts = 0;
+    sl_mutex_lock(&k->lock);
+    close_windows(c, k, INT64_MAX, &outs, &nouts);
+    sl_mutex_unlock(&k->lock);
+    emit_all(x, outs, nouts);
+}
+
+static size_t km_stats(struct sl_component *c, struct sl_comp_stat *out)
+{
+    struct km *k = c->state;
+    if (!k)
+        return 0;
+    sl_mutex_lock(&k->lock);
+    double open = (double)k->accs.count;
+    sl_mutex_unlock(&k->lock);
+    out[0] = (struct sl_comp_stat){"sluice_kmeans_open_keys", "open (key, window) accumulators",
+                                   true, open};
+    out[1] = (struct sl_comp_stat){"sluice_kmeans_scored_total", "records scored", false,
+                                   (double)atomic_load(&k->scored)};
+    out[2] = (struct sl_comp_stat){"sluice_kmeans_anomalies_total", "records over threshold", false,
+                                   (double)atomic_load(&k->anomalies)};
+    out[3] = (struct sl_comp_stat){"sluice_kmeans_late_total", "events for a window already closed",
+                                   false, (double)atomic_load(&k->late)};
+    out[4] =
+        (struct sl_comp_stat){"sluice_kmeans_max_keys_total", "events refused: max_keys reached",
+                              false, (double)atomic_load(&k->overflow)};
+    out[5] =
+        (struct sl_comp_stat){"sluice_kmeans_training_vectors", "vectors the model was trained on",
+                              true, (double)atomic_load(&k->training_points)};
+    return 6;
+}
+
+const struct sl_component_ops sl_xf_kmeans_ops = {
+    .type = "kmeans",
+    .kind = SL_KIND_TRANSFORM,
+    .summary = "k-means anomaly score per key per window (dataShark's web anomaly detection)",
+    .options = km_opts,
+    .conf_len = sizeof(struct km_conf),
+    .init = km_init,
+    .fini = km_fini,
+    .process = km_process,
+    .tick = km_tick,
+    .tick_interval_ns = 1000000000,
+    .finish = km_finish,
+    .stats = km_stats,
+};

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# kmeans end to end, dataShark's web anomaly detection: train on an Apache access log written
+# here (30 ordinary clients over 20 minutes), stream another log (the same clients plus one
+# that floods the site with errors in one minute), and the flooding client must have the top
+# score in its window. Also: a line the pattern misses goes to .errors; the saved model loaded
+# back gives the same records; dataShark's own features (twoxx, nxx, k=2, processing time).
+source "$(dirname "$0")/lib/common.bash"
+
+$PY - <<'PYEOF'
+import random, time
+random.seed(42)
+T0 = 1733400000  # a minute boundary
+paths = ["/", "/index.html", "/img/logo.png", "/css/site.css", "/api/items", "/login"]
+def line(ip, t, path, code, size):
+    ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+    return '%s - - [%s] "GET %s HTTP/1.1" %d %s\n' % (ip, ts, path, code, size)
+def normal(f, t0, minutes, extra=None):
+    out = []
+    for m in range(minutes):
+        for c in range(30):
+            ip = "10.0.0.%d" % (c + 1)
+            for r in range(random.randint(3, 12)):
+                code = random.choices([200, 304, 404, 500], [85, 8, 6, 1])[0]
+                out.append((t0 + m * 60 + random.randint(0, 59), ip, random.choice(paths), code,
+                            random.randint(200, 5000)))
+    if extra:
+        out += extra
+    out.sort()
+    for t, ip, p, code, size in out:
+        f.write(line(ip, t, p, code, size))
+with open("train_access_log", "w") as f:
+    normal(f, T0, 20)
+flood = [(T0 + 3600 + 120 + random.randint(0, 59), "10.9.9.9", "/wp-login.php?x=%d" % i,
+          500 if i % 2 else 404, 120) for i in range(300)]
+with open("access_log", "w") as f:
+    normal(f, T0 + 3600, 5, flood)
+    f.write("this line is not an access log line\n")
+PYEOF
+
+cat > p.yaml <<'YAML'
+sources:
+  access: {type: file, path: [access_log], format: lines}
+transforms:
+  web_anomaly:
+    type: kmeans
+    inputs: [access]
+    pattern: '^(?P<source>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+)[^"]*" (?P<response_code>\d+) (?P<bytes>\d+|-)'
+    key: source
+    features:
+      requests: "count()"
+      twoxx: "sum(response_code >= 200 && response_code < 300)"
+      errors: "sum(response_code >= 400)"
+      paths: "distinct(path)"
+      bytes: "avg(bytes)"
+    k: 3
+    seed: 1
+    scale: standard
+    training: train_access_log
+    training_window: 60s
+    model_out: web.model.json
+    time: event
+    timestamp_field: time
+    window: 60s
+    threshold: 10
+sinks:
+  out: {type: file, inputs: [web_anomaly], path: out.json}
+  dead: {type: file, inputs: [web_anomaly.errors], path: dead.json}
+YAML
+$SLUICE run -c p.yaml --once --workers 2 --no-status 2> log.txt || { cat log.txt; fail "run"; }
+grep -q "trained k=3 on 600 vectors" log.txt || { cat log.txt; fail "training log line"; }
+expect_eq "dead letters" "$(count_lines dead.json)" 1
+grep -q "pattern does not match" dead.json || fail "dead letter message"
+$PY - <<'PYEOF' || fail "scores"
+import json
+recs = [json.loads(l) for l in open("out.json")]
+assert len(recs) >= 150, len(recs)
+top = max(recs, key=lambda r: r["score"])
+assert top["key"] == "10.9.9.9", top
+assert top["metadata"]["requests"] == 300 and top["metadata"]["errors"] == 300, top
+assert top["anomaly"] is True and top["window_start"] == "2024-12-05T13:02:00.000000000Z", top
+others = sorted((r["score"] for r in recs if r["key"] != "10.9.9.9"), reverse=True)
+assert top["score"] > 3 * others[0], (top["score"], others[:3])
+assert set(top["metadata"]) == {"cluster", "requests", "twoxx", "errors", "paths", "bytes"}
+anom = [r["key"] for r in recs if r["anomaly"]]
+assert anom == ["10.9.9.9"], anom
+# one record per client per minute: 5 minutes x 30 clients + the flood
+assert len(recs) == 151, len(recs)
+print("top", top["key"], round(top["score"], 2), "next", round(others[0], 2))
+PYEOF
+ok "flooding client has the top score"
+
+# the saved model, loaded back, scores the same (with one worker instead of two)
+$PY -c 'import json; m = json.load(open("web.model.json")); assert m["k"] == 3 and m["scale"] == "standard" and len(m["centres"]) == 3, m'
+sed -e 's/^    training: train_access_log$/    model: web.model.json/' -e '/training_window\|model_out/d' p.yaml > p2.yaml
+mv out.json out1.json
+$SLUICE run -c p2.yaml --once --workers 1 --no-status 2> log2.txt || { cat log2.txt; fail "run with model"; }
+cmp out.json out1.json || fail "model file run differs"
+ok "model file round trip"
+
+# a model trained on other features is refused with a message naming them
+sed -e 's/requests: "count()"/hits: "count()"/' p2.yaml > p3.yaml
+if $SLUICE run -c p3.yaml --once --no-status 2> log3.txt; then fail "mismatched model accepted"; fi
+grep -q "trained on the features \[requests, twoxx, errors, paths, bytes\]" log3.txt || { cat log3.txt; fail "mismatch message"; }
+ok "feature mismatch refused"
+
+# dataShark's own use case: (twoxx, nxx), k = 2, processing time, no scaling
+cat > p4.yaml <<'YAML'
+sources:
+  access: {type: file, path: [access_log], format: lines}
+transforms:
+  web_anomaly:
+    type: kmeans
+    inputs: [access]
+    pattern: '^(?P<source>.+?) .*?\[.+?\] ".+?" (?P<response_code>\d+) '
+    key: source
+    features:
+      twoxx: "sum(response_code >= 200 && response_code < 300)"
+      nxx: "sum(response_code >= 500)"
+    training: train_access_log
+sinks:
+  out: {type: file, inputs: [web_anomaly], path: out4.json}
+YAML
+$SLUICE run -c p4.yaml --once --no-status 2> log4.txt || { cat log4.txt; fail "run datashark features"; }
+$PY - <<'PYEOF' || fail "datashark features"
+import json
+recs = [json.loads(l) for l in open("out4.json")]
+keys = {r["key"] for r in recs}
+assert len(keys) == 31, len(keys)
+top = max(recs, key=lambda r: r["score"])
+assert top["key"] == "10.9.9.9" and set(top["metadata"]) == {"cluster", "twoxx", "nxx"}, top
+assert top["metadata"]["nxx"] == 150, top
+PYEOF
+ok "dataShark features"
