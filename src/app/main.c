@@ -13,6 +13,7 @@
  *   sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]
  *   sluice aggregator [the JVM aggregator's flags] [--print-config]
  *   sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]
+ *   sluice usecase run|check DIR|FILE [--debug]
  *   sluice --version
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -26,6 +27,7 @@
 #include "app/send_cmd.h"
 #include "app/sql_cmd.h"
 #include "app/stellar_cmd.h"
+#include "app/usecase.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -54,6 +56,7 @@ static void usage(FILE *f)
                "       sluice send --server-key KEY [--host H] [--port P] [...] [FILE...]\n"
                "       sluice aggregator [-f settings.conf] [flags] [--print-config]\n"
                "       sluice receiver --root DIR --keys FILE [--listen HOST:PORT] [...]\n"
+               "       sluice usecase run|check DIR|FILE [--debug]\n"
                "       sluice --version\n"
                "\n"
                "  run      run the pipeline of FILE until SIGINT/SIGTERM (or, with --once,\n"
@@ -77,7 +80,9 @@ static void usage(FILE *f)
                "           the JVM data aggregator's flags: builds and runs the zmq -> dns ->\n"
                "           parquet -> receiver pipeline (sluice aggregator --help)\n"
                "  receiver store the aggregator's Parquet uploads and serve its command set\n"
-               "           (sluice receiver --help)\n");
+               "           (sluice receiver --help)\n"
+               "  usecase  run dataShark use cases (.conf + sluice transforms): one FILE, or\n"
+               "           every enabled one under DIR in one process (sluice usecase --help)\n");
 }
 
 struct args {
@@ -263,6 +268,8 @@ int main(int argc, char **argv)
         return sl_cmd_aggregator(argc, argv);
     if (strcmp(cmd, "receiver") == 0)
         return sl_cmd_receiver(argc, argv);
+    if (strcmp(cmd, "usecase") == 0)
+        return sl_cmd_usecase(argc, argv);
     fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -23,10 +23,15 @@
 #include <string.h>
 #include <unistd.h>
 
+void (*sl_app_diag_map)(struct sl_diag *d);
+
 void sl_app_print_diag(const struct sl_diag *d)
 {
     char msg[1400];
-    sl_diag_format(d, msg, sizeof(msg));
+    struct sl_diag m = *d;
+    if (sl_app_diag_map)
+        sl_app_diag_map(&m);
+    sl_diag_format(&m, msg, sizeof(msg));
     fprintf(stderr, "sluice: %s\n", msg);
 }
 

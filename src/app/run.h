@@ -22,6 +22,10 @@ struct sl_app_opts {
 
 /* Print a diagnostic as "sluice: file:line:col: message (hint)". */
 void sl_app_print_diag(const struct sl_diag *d);
+/* When set, rewrites every diagnostic sl_app_print_diag prints: `sluice usecase` maps a
+ * position in the pipeline it generated back to the use case's .conf or transforms file.
+ * Main thread. */
+extern void (*sl_app_diag_map)(struct sl_diag *d);
 /* Apply cfg's log level and profile store, then build (not start) its pipeline. NULL when
  * that fails (the diagnostic is printed; cfg stays the caller's). Main thread. */
 struct sl_pipeline *sl_app_build(struct sl_config *cfg, const struct sl_app_opts *o);
