@@ -1,0 +1,147 @@
+/*
+ * aggtable_test.c — the windowed group-by state: windows close in (end, start) order and only
+ * up to the given end; groups in first-seen order; max_groups; distinct exact then HLL++
+ * (within 3 % on 100 000 values); top-k exact, then Space-Saving keeps the heavy hitters with
+ * counts that never under-estimate; sums that overflow int64 go on as doubles.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "state/aggtable.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct seen {
+    struct sl_buf text;
+    const struct sl_value *last; /* unused */
+    int64_t distinct;
+    struct sl_value top[8];
+    uint32_t ntop;
+    int64_t topcount[8];
+};
+
+static int emit(void *ud, int64_t ws, int64_t we, const struct sl_value *keys,
+                const struct sl_value *res)
+{
+    struct seen *s = ud;
+    sl_buf_appendf(&s->text, "[%lld,%lld) k=%lld n=%lld;", (long long)ws, (long long)we,
+                   keys ? (long long)keys[0].u.i : -1LL, (long long)res[0].u.i);
+    return 0;
+}
+
+static void test_windows(void **state)
+{
+    (void)state;
+    struct sl_agg_spec sp[] = {{SL_AGG_COUNT, 0}};
+    struct sl_aggtable_opts o = {.specs = sp, .nspecs = 1, .nkeys = 1, .max_groups = 4};
+    struct sl_aggtable *t = sl_aggtable_new(&o);
+    struct sl_value args[1] = {sl_value_null()};
+    static const int64_t ev[][3] = {{60, 120, 1}, {0, 60, 2}, {0, 60, 1},
+                                    {60, 120, 1}, {0, 60, 2}, {120, 180, 3}};
+    for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+        struct sl_aggroup *g;
+        struct sl_value k = sl_value_int(ev[i][2]);
+        assert_int_equal(sl_aggtable_group(t, ev[i][0], ev[i][1], &k, &g), 0);
+        assert_int_equal(sl_aggtable_add(t, g, args), 0);
+    }
+    assert_int_equal(sl_aggtable_groups(t), 4);
+    assert_int_equal(sl_aggtable_windows(t), 3);
+    struct sl_aggroup *g;
+    struct sl_value k = sl_value_int(9);
+    assert_int_equal(sl_aggtable_group(t, 0, 60, &k, &g), SL_ELIMIT);
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 1 << 20);
+    struct seen s = {0};
+    sl_buf_init(&s.text, 0);
+    assert_int_equal(sl_aggtable_close(t, 120, false, &a, emit, &s), 3);
+    assert_string_equal(s.text.ptr, "[0,60) k=2 n=2;[0,60) k=1 n=1;[60,120) k=1 n=2;");
+    assert_int_equal(sl_aggtable_groups(t), 1);
+    sl_buf_reset(&s.text);
+    assert_int_equal(sl_aggtable_close(t, 0, true, &a, emit, &s), 1);
+    assert_string_equal(s.text.ptr, "[120,180) k=3 n=1;");
+    sl_buf_fini(&s.text);
+    sl_arena_fini(&a);
+    sl_aggtable_free(t);
+}
+
+static int emit_stats(void *ud, int64_t ws, int64_t we, const struct sl_value *keys,
+                      const struct sl_value *res)
+{
+    struct seen *s = ud;
+    s->distinct = res[0].u.i;
+    assert_int_equal(res[1].type, SL_V_LIST);
+    s->ntop = res[1].len < 8 ? res[1].len : 8;
+    for (uint32_t i = 0; i < s->ntop; i++) {
+        const struct sl_value *m = &res[1].u.list[i];
+        assert_int_equal(m->type, SL_V_MAP);
+        s->top[i] = *sl_value_map_get(m, sl_str_c("value"));
+        s->topcount[i] = sl_value_map_get(m, sl_str_c("count"))->u.i;
+    }
+    sl_buf_appendf(&s->text, "%s", res[2].type == SL_V_DOUBLE ? "double" : "int");
+    return 0;
+}
+
+static void test_distinct_topk_sum(void **state)
+{
+    (void)state;
+    struct sl_agg_spec sp[] = {{SL_AGG_DISTINCT, 0}, {SL_AGG_TOPK, 3}, {SL_AGG_SUM, 0}};
+    struct sl_aggtable_opts o = {.specs = sp, .nspecs = 3, .nkeys = 0, .distinct_exact_max = 1000};
+    struct sl_aggtable *t = sl_aggtable_new(&o);
+    struct sl_aggroup *g;
+    assert_int_equal(sl_aggtable_group(t, 0, 0, NULL, &g), 0);
+    /* 100 000 distinct values; "hot1" x 10000, "hot2" x 5000, "hot3" x 4000 interleaved:
+     * top_k keeps 300 exact counters, then Space-Saving */
+    char buf[32];
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(buf, sizeof(buf), "v%d", i);
+        struct sl_value args[3] = {sl_value_str(buf, (size_t)n), sl_value_str(buf, (size_t)n),
+                                   sl_value_int(INT64_MAX / 50000)};
+        if (i % 10 == 0)
+            args[1] = sl_value_str("hot1", 4);
+        else if (i % 10 == 1 && i % 20 != 1)
+            args[1] = sl_value_str("hot2", 4);
+        else if (i % 50 == 2 || i % 50 == 3)
+            args[1] = sl_value_str("hot3", 4);
+        assert_int_equal(sl_aggtable_add(t, g, args), 0);
+    }
+    struct sl_value bad[3] = {sl_value_null(), sl_value_null(), sl_value_str("x", 1)};
+    assert_int_equal(sl_aggtable_add(t, g, bad), SL_ETYPE);
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 1 << 20);
+    struct seen s = {0};
+    sl_buf_init(&s.text, 0);
+    assert_int_equal(sl_aggtable_close(t, 0, true, &a, emit_stats, &s), 1);
+    if (fabs((double)s.distinct - 100000.0) > 3000.0)
+        fail_msg("distinct estimate %lld", (long long)s.distinct);
+    assert_int_equal(s.ntop, 3);
+    static const char *const want[] = {"hot1", "hot2", "hot3"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(s.top[i].type, SL_V_STRING);
+        if (s.top[i].len != 4 || memcmp(s.top[i].u.s, want[i], 4) != 0)
+            fail_msg("top %d is %.*s (%lld)", i, (int)s.top[i].len, s.top[i].u.s,
+                     (long long)s.topcount[i]);
+    }
+    /* Space-Saving never under-estimates */
+    assert_true(s.topcount[0] >= 10000);
+    assert_true(s.topcount[1] >= 5000);
+    assert_true(s.topcount[2] >= 4000);
+    /* the sum passed INT64_MAX: double */
+    assert_string_equal(s.text.ptr, "double");
+    sl_buf_fini(&s.text);
+    sl_arena_fini(&a);
+    sl_aggtable_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_windows),
+        cmocka_unit_test(test_distinct_topk_sum),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
