@@ -693,8 +693,8 @@ static int results(struct sl_aggtable *t, struct sl_aggroup *g, struct sl_arena 
             *r = sl_value_int(s->n);
             break;
         case SL_AGG_SUM:
-            if (s->n)
-                *r = s->dbl ? sl_value_double(s->dsum + (double)s->isum) : sl_value_int(s->isum);
+            /* no values: 0, as reduceByKey's zero and ksqlDB's SUM (not SQL's NULL) */
+            *r = s->dbl ? sl_value_double(s->dsum + (double)s->isum) : sl_value_int(s->isum);
             break;
         case SL_AGG_AVG:
             if (s->n)
