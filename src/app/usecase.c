@@ -28,6 +28,9 @@
 struct origin {
     const char *file; /* NULL: generated, no source position */
     uint32_t line, col;
+    /* a `key: value` line: columns before vstart (1-based, in the generated line) are the
+     * key's, at kline:kcol; 0: the whole line is line:col */
+    uint32_t kline, kcol, vstart;
 };
 
 /* One group (sources, transforms or sinks) of one use case: lines and where they come from. */
@@ -166,14 +169,14 @@ static int yq(struct sl_buf *b, const char *s, size_t n, bool esc_dollar)
 
 static struct origin at_key(const struct sl_usecase *u, const struct sl_cobj *k)
 {
-    return (struct origin){u->path, k->line, k->col};
+    return (struct origin){.file = u->path, .line = k->line, .col = k->col};
 }
 
 static struct origin at_val(const struct sl_usecase *u, const struct sl_cobj *k)
 {
     if (k->type == SL_COBJ_SECTION)
         return at_key(u, k);
-    return (struct origin){u->path, k->vline, k->vcol};
+    return (struct origin){.file = u->path, .line = k->vline, .col = k->vcol};
 }
 
 /* `<indent>key: "value"` */
@@ -215,13 +218,17 @@ static int kv_cobj(const struct sl_usecase *u, struct part *p, int indent, const
         rc = sl_buf_puts(&l, ":");
     if (rc)
         goto out;
+    struct origin o = at_val(u, k);
+    o.kline = k->line;
+    o.kcol = k->col;
+    o.vstart = (uint32_t)l.len + 2;
     switch (k->type) {
     case SL_COBJ_STRING:
         rc = sl_buf_putc(&l, ' ');
         if (!rc)
             rc = yq(&l, k->value, strlen(k->value), true);
         if (!rc)
-            rc = put_line(p, at_val(u, k), &l);
+            rc = put_line(p, o, &l);
         break;
     case SL_COBJ_LIST:
         rc = sl_buf_puts(&l, " [");
@@ -234,7 +241,7 @@ static int kv_cobj(const struct sl_usecase *u, struct part *p, int indent, const
         if (!rc)
             rc = sl_buf_putc(&l, ']');
         if (!rc)
-            rc = put_line(p, at_val(u, k), &l);
+            rc = put_line(p, o, &l);
         break;
     case SL_COBJ_SECTION:
         if (!k->first) {
@@ -317,8 +324,9 @@ static yaml_node_t *ynode(struct sl_usecase *u, int id)
 
 static struct origin yorigin(const struct sl_usecase *u, const yaml_node_t *n)
 {
-    return (struct origin){u->xf_path, (uint32_t)n->start_mark.line + 1,
-                           (uint32_t)n->start_mark.column + 1};
+    return (struct origin){.file = u->xf_path,
+                           .line = (uint32_t)n->start_mark.line + 1,
+                           .col = (uint32_t)n->start_mark.column + 1};
 }
 
 static int yerr(const struct sl_usecase *u, const yaml_node_t *n, struct sl_diag *d,
@@ -454,13 +462,23 @@ static int put_input(struct sl_usecase *u, const struct xf_names *names, struct 
 
 /* Emit node n after what l holds ("<indent>key:" or "<indent>-"); children of a collection
  * at `indent`. */
-static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, yaml_node_t *n,
-                     int indent, int depth, const struct xf_names *names, bool inputs,
-                     struct sl_diag *d)
+static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, const yaml_node_t *key,
+                     yaml_node_t *n, int indent, int depth, const struct xf_names *names,
+                     bool inputs, struct sl_diag *d)
 {
     if (depth > 64)
         return yerr(u, n, d, "nested too deeply");
     int rc = 0;
+    /* the line of a scalar value: key columns to the key, the rest to the value */
+    struct origin vo = yorigin(u, n);
+    if (key) {
+        struct origin ko = yorigin(u, key);
+        vo.kline = ko.line;
+        vo.kcol = ko.col;
+        vo.vstart = (uint32_t)l->len + 2;
+    }
+    /* the line that opens a collection: the key's */
+    struct origin ho = key ? yorigin(u, key) : yorigin(u, n);
     switch (n->type) {
     case YAML_SCALAR_NODE: {
         if (inputs) {
@@ -469,7 +487,7 @@ static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, yam
                 rc = put_input(u, names, l, (const char *)n->data.scalar.value);
             if (!rc)
                 rc = sl_buf_puts(l, "]");
-            return rc ? rc : put_line(p, yorigin(u, n), l);
+            return rc ? rc : put_line(p, vo, l);
         }
         struct sl_buf t;
         sl_buf_init(&t, MAX_FILE_LEN);
@@ -484,12 +502,12 @@ static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, yam
                 rc = yq(l, t.ptr ? t.ptr : "", t.len, false);
         }
         sl_buf_fini(&t);
-        return rc ? rc : put_line(p, yorigin(u, n), l);
+        return rc ? rc : put_line(p, vo, l);
     }
     case YAML_SEQUENCE_NODE:
         if (n->data.sequence.items.start == n->data.sequence.items.top) {
             rc = sl_buf_puts(l, " []");
-            return rc ? rc : put_line(p, yorigin(u, n), l);
+            return rc ? rc : put_line(p, vo, l);
         }
         if (inputs) {
             rc = sl_buf_puts(l, " [");
@@ -505,22 +523,23 @@ static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, yam
             }
             if (!rc)
                 rc = sl_buf_putc(l, ']');
-            return rc ? rc : put_line(p, yorigin(u, n), l);
+            return rc ? rc : put_line(p, vo, l);
         }
-        rc = put_line(p, yorigin(u, n), l);
+        rc = put_line(p, ho, l);
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top && !rc; it++) {
             rc = sl_buf_appendf(l, "%*s-", indent, "");
             if (!rc)
-                rc = emit_node(u, p, l, ynode(u, *it), indent + 2, depth + 1, names, false, d);
+                rc =
+                    emit_node(u, p, l, NULL, ynode(u, *it), indent + 2, depth + 1, names, false, d);
         }
         return rc;
     case YAML_MAPPING_NODE:
         if (n->data.mapping.pairs.start == n->data.mapping.pairs.top) {
             rc = sl_buf_puts(l, " {}");
-            return rc ? rc : put_line(p, yorigin(u, n), l);
+            return rc ? rc : put_line(p, vo, l);
         }
-        rc = put_line(p, yorigin(u, n), l);
+        rc = put_line(p, ho, l);
         for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
              pr < n->data.mapping.pairs.top && !rc; pr++) {
             yaml_node_t *k = ynode(u, pr->key);
@@ -536,8 +555,8 @@ static int emit_node(struct sl_usecase *u, struct part *p, struct sl_buf *l, yam
             if (!rc)
                 rc = sl_buf_putc(l, ':');
             if (!rc)
-                rc =
-                    emit_node(u, p, l, ynode(u, pr->value), indent + 2, depth + 1, names, false, d);
+                rc = emit_node(u, p, l, k, ynode(u, pr->value), indent + 2, depth + 1, names, false,
+                               d);
         }
         return rc;
     default:
@@ -566,7 +585,7 @@ static int emit_component(struct sl_usecase *u, struct part *p, yaml_node_t *k, 
         }
         rc = sl_buf_appendf(&l, "    %s:", key);
         if (!rc)
-            rc = emit_node(u, p, &l, ynode(u, pr->value), 6, 1, names, strcmp(key, "inputs") == 0,
+            rc = emit_node(u, p, &l, ok, ynode(u, pr->value), 6, 1, names, !strcmp(key, "inputs"),
                            d);
     }
     sl_buf_fini(&l);
@@ -684,7 +703,7 @@ out:
 static const char *const in_file_handled[] = {"folder_path", NULL};
 static const char *const in_kafka_handled[] = {"host",       "port",    "topic",
                                                "partitions", "brokers", NULL};
-static const char *const none_handled[] = {NULL};
+static const char *const in_syslog_handled[] = {"host", "port", "protocol", NULL};
 
 static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag *d)
 {
@@ -817,9 +836,38 @@ static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag
         if (!rc)
             rc = pass_through(u, &u->src, 4, sec, in_kafka_handled);
     } else {
+        /* host/port/protocol (a dataShark-style shorthand) or the source's own listen/udp */
+        const struct sl_cobj *host, *port, *proto;
+        if ((rc = get_str(u, sec, "host", &host, d)) || (rc = get_str(u, sec, "port", &port, d)) ||
+            (rc = get_str(u, sec, "protocol", &proto, d)))
+            goto out;
         rc = kv_raw(&u->src, at_key(u, sec), 4, "type", "syslog");
+        bool own = sl_cobj_get(sec, "listen") || sl_cobj_get(sec, "udp");
+        if (!rc && !own) {
+            const char *pr = proto ? proto->value : "udp";
+            if (strcmp(pr, "udp") && strcmp(pr, "tcp") && strcmp(pr, "tls")) {
+                rc = at(d, u->path, proto->vline, proto->vcol, SL_ECONFIG,
+                        "protocol must be udp, tcp or tls, not '%s'", pr);
+                goto out;
+            }
+            char hp[600];
+            snprintf(hp, sizeof(hp), "%s:%s", host ? host->value : "0.0.0.0",
+                     port ? port->value : "514");
+            rc = kv_str(&u->src,
+                        host   ? at_val(u, host)
+                        : port ? at_val(u, port)
+                               : at_key(u, sec),
+                        4, strcmp(pr, "udp") ? "listen" : "udp", hp);
+        } else if (!rc && (host || port || proto)) {
+            rc = key_err(u,
+                         host   ? host
+                         : port ? port
+                                : proto,
+                         d, "[in_syslog]: host/port/protocol or listen/udp, not both");
+            goto out;
+        }
         if (!rc)
-            rc = pass_through(u, &u->src, 4, sec, none_handled);
+            rc = pass_through(u, &u->src, 4, sec, in_syslog_handled);
     }
 out:
     sl_buf_fini(&l);
@@ -893,7 +941,7 @@ static int gen_sink(struct sl_usecase *u, struct sl_diag *d)
     if (rc)
         return rc;
     if (u->debug) /* dataShark's standalone -d: the output plugin is not loaded */
-        return gen_debug_sink(u, (struct origin){u->path, 1, 1}, "debug",
+        return gen_debug_sink(u, (struct origin){.file = u->path, .line = 1, .col = 1}, "debug",
                               u->streaming ? "stream" : "batch");
     if (!output) {
         sl_diag_hint(d, "output = csv, syslog or elasticsearch, with its [out_*] section");
@@ -1174,7 +1222,7 @@ static int gen_plain(struct sl_usecase_gen *g, const char *line)
     if (!no)
         return SL_ENOMEM;
     g->orig = no;
-    g->orig[g->n++] = (struct origin){NULL, 0, 0};
+    g->orig[g->n++] = (struct origin){.file = NULL};
     int rc = sl_buf_puts(&g->text, line);
     return rc ? rc : sl_buf_putc(&g->text, '\n');
 }
@@ -1242,7 +1290,13 @@ void sl_usecase_gen_map(const struct sl_usecase_gen *g, struct sl_diag *d)
         i++;
     if (i >= g->n)
         return;
-    snprintf(d->file, sizeof(d->file), "%s", g->orig[i].file);
-    d->line = g->orig[i].line;
-    d->col = g->orig[i].col;
+    const struct origin *o = &g->orig[i];
+    snprintf(d->file, sizeof(d->file), "%s", o->file);
+    if (o->vstart && o->kline && i == d->line - 1 && d->col < o->vstart) {
+        d->line = o->kline;
+        d->col = o->kcol;
+    } else {
+        d->line = o->line;
+        d->col = o->col;
+    }
 }
