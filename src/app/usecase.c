@@ -793,11 +793,23 @@ static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag
         if (!rc)
             rc = pass_through(u, &u->src, 4, sec, in_file_handled);
     } else if (!strcmp(kind, "kafka")) {
-        const struct sl_cobj *host, *port, *topic, *brokers;
+        const struct sl_cobj *host, *port, *topic;
         if ((rc = get_str(u, sec, "host", &host, d)) || (rc = get_str(u, sec, "port", &port, d)) ||
-            (rc = get_str(u, sec, "topic", &topic, d)) ||
-            (rc = get_str(u, sec, "brokers", &brokers, d)))
+            (rc = get_str(u, sec, "topic", &topic, d)))
             goto out;
+        /* brokers = a:9092, b:9092 is a ConfigObj list: librdkafka wants "a:9092,b:9092" */
+        const struct sl_cobj *brokers = sl_cobj_get(sec, "brokers");
+        char *blist = NULL;
+        if (brokers && brokers->type == SL_COBJ_LIST) {
+            struct sl_buf b;
+            sl_buf_init(&b, 0);
+            for (size_t i = 0; i < brokers->nitems; i++)
+                sl_buf_appendf(&b, "%s%s", i ? "," : "", brokers->items[i]);
+            blist = b.ptr ? sl_buf_steal(&b, NULL) : sl_xstrdup("");
+        } else if (brokers && brokers->type != SL_COBJ_STRING) {
+            rc = key_err(u, brokers, d, "brokers must be a key, not a section");
+            goto out;
+        }
         if (!topic) {
             rc = key_err(u, sec, d, "[in_kafka] needs topic");
             goto out;
@@ -810,7 +822,7 @@ static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag
         }
         rc = kv_raw(&u->src, at_key(u, sec), 4, "type", "kafka");
         if (!rc && brokers) {
-            rc = kv_str(&u->src, at_val(u, brokers), 4, "brokers", brokers->value);
+            rc = kv_str(&u->src, at_val(u, brokers), 4, "brokers", blist ? blist : brokers->value);
         } else if (!rc) {
             char hp[600];
             snprintf(hp, sizeof(hp), "%s:%s", host->value, port->value);
@@ -833,6 +845,7 @@ static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag
         }
         if (!rc && !sl_cobj_get(sec, "offset_reset"))
             rc = kv_raw(&u->src, at_key(u, sec), 4, "offset_reset", "latest");
+        sl_free(blist);
         if (!rc)
             rc = pass_through(u, &u->src, 4, sec, in_kafka_handled);
     } else {
