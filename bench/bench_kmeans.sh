@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_kmeans — k-means fit time and scoring throughput, sluice (state/kmeans.c through
-# kmeans_tool, one thread) against python3-sklearn's KMeans in the same run, on the same data
+# kmeans_tool, one thread; the fit also with 2 threads) against python3-sklearn's KMeans in the same run, on the same data
 # (n points x 8 features, 8..16 Gaussian blobs) from the same initial centres, so both run the
 # same Lloyd iterations (the iteration counts are printed and must agree). Scoring is the
 # distance to the nearest centre: sluice's sl_kmeans_score_many vs sklearn's
@@ -47,6 +47,8 @@ X.tofile(t + "/x.f64")
 X[rng.choice(n, k, replace=False)].tofile(t + "/c.f64")
 PYEOF
     ours=$("$TOOL" --data "$T/x.f64" --dim 8 --k "$k" --init "$T/c.f64" --repeat "$REPEAT")
+    ours2=$("$TOOL" --data "$T/x.f64" --dim 8 --k "$k" --init "$T/c.f64" --repeat "$REPEAT" --threads 2)
+    $PY -c 'import json, sys; o = json.loads(sys.argv[1]); print("kmeans n=%d d=8 k=%d sluice_threads=2 iters=%d sluice_fit_s=%.4f" % (o["points"], o["k"], o["iterations"], o["fit_s"]))' "$ours2"
     for threads in default 1; do
       if [ $threads = 1 ]; then env="OMP_NUM_THREADS=1"; else env="_BENCH=1"; fi
       env $env $PY - "$T" "$k" "$REPEAT" "$ours" "$threads" <<'PYEOF'

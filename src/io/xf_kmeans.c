@@ -70,6 +70,7 @@ struct km_conf {
     struct sl_tree_opt centres;
     int64_t seed;
     int64_t max_iter;
+    int64_t train_threads;
     double tol;
     int scale;
     char *training;
@@ -109,6 +110,9 @@ static const struct sl_option km_opts[] = {
     {"seed", SL_OPT_INT, "0", offsetof(struct km_conf, seed), "seed of k-means++", NULL, 0, 0, 0},
     {"max_iter", SL_OPT_INT, "300", offsetof(struct km_conf, max_iter), "Lloyd iterations at most",
      NULL, 1, 1000000, 0},
+    {"train_threads", SL_OPT_INT, "1", offsetof(struct km_conf, train_threads),
+     "threads for the Lloyd iterations of training (the result differs only in the last bits)",
+     NULL, 1, 64, 0},
     {"tol", SL_OPT_DOUBLE, "1e-4", offsetof(struct km_conf, tol),
      "convergence: summed squared centre shift <= tol x mean feature variance", NULL, 0, 0, 0},
     {"scale", SL_OPT_ENUM, "none", offsetof(struct km_conf, scale),
@@ -249,6 +253,9 @@ struct km {
     double threshold;
     bool online;
     double rate;
+    const char *model_out; /* online: the updated model is written here at the end */
+    bool init_centres;
+    uint64_t seed;
     uint64_t max_keys;
     struct worker *workers;
     uint32_t nworkers;
@@ -512,7 +519,8 @@ static int parse_feature(struct sl_component *c, struct km *k, uint32_t i,
     char *text = sl_xstrndup(e, elen);
     char opt[300];
     snprintf(opt, sizeof opt, "features.%s", it->key);
-    int rc = sl_io_compile_expr(c, opt, it->line, 0, text, false, &f->prog, d);
+    uint32_t col = it->col ? it->col + (uint32_t)(e - it->val) : 0; /* within agg( ) */
+    int rc = sl_io_compile_expr(c, opt, it->line, col, text, false, &f->prog, d);
     sl_free(text);
     if (f->agg == AGG_DISTINCT)
         k->any_distinct = true;
@@ -1188,7 +1196,8 @@ static int train(struct sl_component *c, struct km *k, const struct km_conf *cf,
                                  .tol = cf->tol,
                                  .seed = (uint64_t)cf->seed,
                                  .init_centres = init,
-                                 .scale = cf->scale == SCALE_STANDARD};
+                                 .scale = cf->scale == SCALE_STANDARD,
+                                 .threads = (uint32_t)cf->train_threads};
     rc = sl_kmeans_fit(x, np, k->dim, names, &p, &k->model, d);
     sl_free(init);
     if (rc) {
@@ -1276,6 +1285,9 @@ static int km_init(struct sl_component *c, struct sl_diag *d)
     k->threshold = cf->threshold;
     k->online = cf->online;
     k->rate = cf->learning_rate;
+    k->model_out = cf->model_out;
+    k->init_centres = cf->init == INIT_CENTRES;
+    k->seed = (uint64_t)cf->seed;
     k->max_keys = (uint64_t)cf->max_keys;
     k->event_time = cf->time == TIME_EVENT;
     if (cf->timestamp_field) {
@@ -1437,7 +1449,7 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
         close_windows(c, k, before, &outs, &nouts);
     }
     sl_mutex_unlock(&k->lock);
-    atomic_fetch_add(&c->m.dropped, skipped + late + over);
+    atomic_fetch_add(&c->m.dropped, skipped + late); /* `over`: errors (dead letters) */
     atomic_fetch_add(&k->late, late);
     atomic_fetch_add(&k->overflow, over);
     sl_batch_unref(b);
@@ -1467,6 +1479,15 @@ static void km_finish(struct sl_component *c, struct sl_xf_ctx *x)
     size_t nouts = 0;
     sl_mutex_lock(&k->lock);
     close_windows(c, k, INT64_MAX, &outs, &nouts);
+    if (k->online && k->model_out) {
+        struct sl_diag d;
+        sl_diag_init(&d);
+        if (sl_kmeans_save(k->model, k->init_centres ? "centres" : "k-means++", k->seed,
+                           k->model_out, &d))
+            sl_log(SL_LOG_ERROR, c->name, "online: saving the updated model: %s", d.msg);
+        else
+            sl_log(SL_LOG_INFO, c->name, "online: updated model written to %s", k->model_out);
+    }
     sl_mutex_unlock(&k->lock);
     emit_all(x, outs, nouts);
 }

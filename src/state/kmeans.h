@@ -30,7 +30,8 @@
 #define SL_KMEANS_MAX_K   1024u
 #define SL_KMEANS_MAX_DIM 256u
 /* points given to one fit, at most (n × dim doubles are copied when scaling) */
-#define SL_KMEANS_MAX_POINTS ((size_t)1 << 28)
+#define SL_KMEANS_MAX_POINTS  ((size_t)1 << 28)
+#define SL_KMEANS_MAX_THREADS 64u
 
 struct sl_kmeans_model;
 
@@ -41,7 +42,10 @@ struct sl_kmeans_params {
     uint64_t seed;     /* k-means++ */
     /* k × dim initial centres in raw units (scaled like the data), or NULL: k-means++ */
     const double *init_centres;
-    bool scale; /* standard scaling */
+    bool scale;       /* standard scaling */
+    uint32_t threads; /* assignment step on this many threads (0, 1: the caller's only); the
+                       * sums are merged in a fixed order: the result depends on the thread
+                       * count only in the last bits */
 };
 
 struct sl_kmeans_stats {

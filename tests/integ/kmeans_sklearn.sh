@@ -4,7 +4,8 @@
 # of iterations, inertia and scores (distance to the nearest centre), without and with
 # standard scaling (StandardScaler), through state/kmeans.c (kmeans_tool) and through the
 # kmeans transform's training (features aggregated from JSON lines, model_out). k-means++
-# with a seed clusters well-separated blobs exactly, and is deterministic.
+# with a seed clusters well-separated blobs exactly, and is deterministic; two threads give
+# the same clustering.
 source "$(dirname "$0")/lib/common.bash"
 TOOL=${SL_BUILD:-$(dirname "$SLUICE")}/kmeans_tool
 [ -x "$TOOL" ] || fail "kmeans_tool not built ($TOOL)"
@@ -110,13 +111,20 @@ import numpy as np
 rng = np.random.default_rng(11)
 k, d = 8, 4
 centres = rng.uniform(-100, 100, size=(k, d))
-lab = rng.integers(0, k, 20000)
+lab = rng.integers(0, k, 40000)
 X = centres[lab] + rng.normal(0, 1, size=(len(lab), d))
 X.tofile("b.f64"); lab.astype(np.int32).tofile("b_true.i32")
 PYEOF
 "$TOOL" --data b.f64 --dim 4 --k 8 --seed 5 --model b1.json --labels b1.i32 > b1.txt
 "$TOOL" --data b.f64 --dim 4 --k 8 --seed 5 --model b2.json > b2.txt
 cmp b1.json b2.json || fail "k-means++ not deterministic for a seed"
+"$TOOL" --data b.f64 --dim 4 --k 8 --seed 5 --threads 2 --model b3.json --labels b3.i32 > b3.txt
+cmp b1.i32 b3.i32 || fail "2 threads: other labels"
+$PY -c '
+import json, numpy as np
+a, b = (np.array(json.load(open(f))["centres"]) for f in ("b1.json", "b3.json"))
+assert np.abs(a - b).max() <= 1e-9 * np.abs(a).max(), np.abs(a - b).max()' || fail "2 threads: other centres"
+ok "2 threads: the same labels, centres within 1e-9"
 $PY - <<'PYEOF' || fail "k-means++ on blobs"
 import numpy as np, json
 from sklearn.cluster import KMeans

@@ -93,6 +93,7 @@ ok "flooding client has the top score"
 $PY -c 'import json; m = json.load(open("web.model.json")); assert m["k"] == 3 and m["scale"] == "standard" and len(m["centres"]) == 3, m'
 sed -e 's/^    training: train_access_log$/    model: web.model.json/' -e '/training_window\|model_out/d' p.yaml > p2.yaml
 mv out.json out1.json
+rm -f dead.json
 $SLUICE run -c p2.yaml --once --workers 1 --no-status 2> log2.txt || { cat log2.txt; fail "run with model"; }
 cmp out.json out1.json || fail "model file run differs"
 ok "model file round trip"
@@ -131,3 +132,61 @@ assert top["key"] == "10.9.9.9" and set(top["metadata"]) == {"cluster", "twoxx",
 assert top["metadata"]["nxx"] == 150, top
 PYEOF
 ok "dataShark features"
+
+# online updates: each scored vector moves its centre (count-based rate); the updated model
+# is written at the end, its counts grown by the number of records
+sed -e 's/^    training: train_access_log$/    model: web.model.json/' -e '/training_window/d' \
+    -e 's|^    model_out: web.model.json$|    model_out: online.model.json\n    online: true|' p.yaml > p5.yaml
+rm -f out.json dead.json
+$SLUICE run -c p5.yaml --once --no-status 2> log5.txt || { cat log5.txt; fail "online run"; }
+grep -q "updated model written to online.model.json" log5.txt || { cat log5.txt; fail "online model not written"; }
+$PY - <<'PYEOF' || fail "online update"
+import json
+a, b = json.load(open("web.model.json")), json.load(open("online.model.json"))
+n = sum(1 for _ in open("out.json"))
+assert abs(sum(b["counts"]) - sum(a["counts"]) - n) < 1e-9, (sum(a["counts"]), sum(b["counts"]), n)
+assert a["centres"] != b["centres"]
+PYEOF
+ok "online update"
+
+# max_keys bounds the open accumulators: the rest are dead letters, counted as errors
+sed -e 's/^    threshold: 10$/    max_keys: 5/' p2.yaml > p6.yaml
+rm -f out.json dead.json
+$SLUICE run -c p6.yaml --once --no-status 2> log6.txt || { cat log6.txt; fail "max_keys run"; }
+expect_eq "records with max_keys 5" "$(count_lines out.json)" 5
+grep -q "max_keys open (key, window) accumulators reached" dead.json || fail "max_keys dead letter"
+ok "max_keys"
+
+# streaming, processing time: a window closes on the clock (1 s tick), not only at the end
+cat > p7.yaml <<'YAML'
+sources:
+  access: {type: file, path: [live_log], format: lines, mode: tail, start_at: beginning}
+transforms:
+  web_anomaly:
+    type: kmeans
+    inputs: [access]
+    pattern: '^(?P<source>.+?) .*?\[.+?\] ".+?" (?P<response_code>\d+) '
+    key: source
+    features: {twoxx: "sum(response_code >= 200 && response_code < 300)", nxx: "sum(response_code >= 500)"}
+    training: train_access_log
+    window: 1s
+sinks:
+  out: {type: file, inputs: [web_anomaly], path: live.json}
+YAML
+head -100 access_log > live_log
+$SLUICE run -c p7.yaml --no-status 2> log7.txt &
+PIDS+=($!)
+i=0
+until [ "$(count_lines live.json.tmp)" -gt 0 ]; do
+  i=$((i+1)); [ $i -gt 100 ] && { cat log7.txt; fail "no record while streaming"; }
+  sleep 0.1
+done
+first=$(count_lines live.json.tmp)
+sed -n 101,200p access_log >> live_log
+i=0
+until [ "$(count_lines live.json.tmp)" -gt "$first" ]; do
+  i=$((i+1)); [ $i -gt 100 ] && { cat log7.txt; fail "no record for the appended lines"; }
+  sleep 0.1
+done
+kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" || fail "exit status after SIGTERM"
+ok "streaming windows close on the clock ($first records, then $(count_lines live.json) in all)"

@@ -4,7 +4,7 @@
  *
  *   kmeans_tool --data X.f64 --dim D --k K [--init C.f64] [--scale] [--seed S] [--tol T]
  *               [--max-iter N] [--model OUT.json] [--score Y.f64] [--scores OUT.f64]
- *               [--labels OUT.i32] [--repeat R]
+ *               [--labels OUT.i32] [--repeat R] [--threads T]
  *
  * Matrices are raw little-endian float64, row-major (numpy's tofile()). Fits on X, writes the
  * model, scores Y (default X): distances to the nearest centre. Prints one JSON line with the
@@ -88,6 +88,8 @@ int main(int argc, char **argv)
             scores = v;
         else if (!strcmp(a, "--labels"))
             labels_out = v;
+        else if (!strcmp(a, "--threads"))
+            p.threads = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--repeat"))
             repeat = (int)strtol(v, NULL, 10);
         else {
@@ -153,10 +155,12 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct sl_kmeans_stats *st = sl_kmeans_stats(m);
-    printf("{\"points\":%zu,\"dim\":%u,\"k\":%u,\"fit_s\":%.6f,\"iterations\":%u,\"converged\":%s,"
+    printf("{\"points\":%zu,\"dim\":%u,\"k\":%u,\"threads\":%u,\"fit_s\":%.6f,\"iterations\":%u,"
+           "\"converged\":%s,"
            "\"inertia\":%.17g,\"score_points\":%zu,\"score_s\":%.6f,\"score_per_s\":%.0f}\n",
-           n, dim, p.k, fit_s, st->iterations, st->converged ? "true" : "false", st->inertia, ny,
-           score_s, score_s > 0 ? (double)ny / score_s : 0);
+           n, dim, p.k, p.threads ? p.threads : 1, fit_s, st->iterations,
+           st->converged ? "true" : "false", st->inertia, ny, score_s,
+           score_s > 0 ? (double)ny / score_s : 0);
     sl_kmeans_free(m);
     if (y != x)
         free(y);
