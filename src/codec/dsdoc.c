@@ -126,8 +126,9 @@ size_t sl_dsdoc_metadata(const struct sl_dsdoc *d, const struct sl_event *ev, bo
 {
     struct collect c = {.out = out, .cap = cap};
     walk_meta(d, ev, collect_kv, &c);
-    if (sorted && c.n > 1)
-        qsort(out, c.n < cap ? c.n : cap, sizeof(*out), kv_cmp);
+    size_t filled = c.n < cap ? c.n : cap;
+    if (sorted && filled > 1)
+        qsort(out, filled, sizeof(*out), kv_cmp);
     return c.n;
 }
 

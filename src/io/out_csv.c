@@ -17,6 +17,11 @@
  * The file is appended to (dataShark appends too); the header is written only when the file
  * is empty, so a restart does not repeat it. Missing directories are created.
  *
+ * `layout: datashark` writes dataShark's own rows instead of `columns`: the time the row is
+ * written (or the event time), the record's key and score, then its metadata values sorted
+ * by key (codec/dsdoc.h), cells as Python's csv module wrote them (doubles with a decimal
+ * point, True/False, None as empty); no header, since the column count varies.
+ *
  * DESIGN: sink thread only. The file opens lazily at the first event (`sluice check` creates
  * nothing; init only checks that it could). A batch is rendered into one buffer and written
  * with one write(2); a failed write is undone with ftruncate() so no torn row remains, and
@@ -26,7 +31,9 @@
  */
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "codec/dsdoc.h"
 #include "codec/json.h"
 #include "core/component.h"
 #include "sys/fdio.h"
@@ -46,6 +53,11 @@ struct csv_conf {
     char *quote_char;
     struct sl_strlist columns;
     bool header;
+    int layout; /* 0 columns, 1 datashark */
+    char *key_field, *score_field, *metadata_field;
+    int timestamp_source; /* 0 now, 1 event */
+    char *timestamp_format;
+    int timezone; /* 0 local, 1 utc */
 };
 
 struct csv_sink {
@@ -59,6 +71,11 @@ struct csv_sink {
     struct sl_buf out;
     struct sl_buf scratch; /* text of one cell */
     struct sl_log_limit lim;
+    /* layout: datashark */
+    bool datashark;
+    struct sl_dsdoc doc;
+    struct sl_dsdoc_kv *kv;
+    size_t kv_cap;
 };
 
 #define OUT_MAX     ((size_t)512 << 20)
@@ -69,13 +86,33 @@ static const struct sl_option csv_opts[] = {
     {"path", SL_OPT_STRING, NULL, offsetof(struct csv_conf, path),
      "output file (appended to; created with its directories)", NULL, 0, 0, SL_OPT_REQUIRED},
     {"columns", SL_OPT_STRING_LIST, NULL, offsetof(struct csv_conf, columns),
-     "field paths, one per column (\"a.b\" reaches nested maps)", NULL, 0, 0, SL_OPT_REQUIRED},
+     "field paths, one per column (\"a.b\" reaches nested maps); required unless layout: "
+     "datashark",
+     NULL, 0, 0, 0},
     {"separator", SL_OPT_STRING, ",", offsetof(struct csv_conf, separator),
      "cell separator (one byte)", NULL, 0, 0, 0},
     {"quote_char", SL_OPT_STRING, "\"", offsetof(struct csv_conf, quote_char),
      "quote character (one byte)", NULL, 0, 0, 0},
     {"header", SL_OPT_BOOL, "true", offsetof(struct csv_conf, header),
      "write the column names as the first row of a new (empty) file", NULL, 0, 0, 0},
+    {"layout", SL_OPT_ENUM, "columns", offsetof(struct csv_conf, layout),
+     "columns, or datashark: time, key, score, metadata values sorted by key (no header)",
+     "columns|datashark", 0, 0, 0},
+    {"key_field", SL_OPT_STRING, "key", offsetof(struct csv_conf, key_field),
+     "datashark: field path of the record's key", NULL, 0, 0, 0},
+    {"score_field", SL_OPT_STRING, "score", offsetof(struct csv_conf, score_field),
+     "datashark: field path of the record's score", NULL, 0, 0, 0},
+    {"metadata_field", SL_OPT_STRING, "metadata", offsetof(struct csv_conf, metadata_field),
+     "datashark: field path of the metadata map (absent: the other top-level fields)", NULL, 0, 0,
+     0},
+    {"timestamp_source", SL_OPT_ENUM, "now", offsetof(struct csv_conf, timestamp_source),
+     "datashark: the time column is when the row is written, or the event time", "now|event", 0, 0,
+     0},
+    {"timestamp_format", SL_OPT_STRING, "%Y-%m-%d %H:%M:%S",
+     offsetof(struct csv_conf, timestamp_format), "datashark: strftime format of the time column",
+     NULL, 0, 0, 0},
+    {"timezone", SL_OPT_ENUM, "local", offsetof(struct csv_conf, timezone),
+     "datashark: of the time column", "local|utc", 0, 0, 0},
     {0},
 };
 
@@ -120,6 +157,56 @@ static int put_value(struct csv_sink *s, const struct sl_value *v, bool alone)
         return put_cell(s, sl_str_make(s->scratch.ptr, s->scratch.len), alone);
     }
     return put_cell(s, sl_value_to_text(v, &s->scratch), alone);
+}
+
+/* A cell as Python's csv module wrote dataShark's values (str() of each). */
+static int put_value_py(struct csv_sink *s, const struct sl_value *v)
+{
+    if (!v || v->type == SL_V_NULL)
+        return put_cell(s, sl_str_make("", 0), false);
+    if (v->type == SL_V_BOOL)
+        return put_cell(s, sl_str_c(v->u.b ? "True" : "False"), false);
+    if (v->type == SL_V_DOUBLE) {
+        /* the JSON writer keeps a decimal point or an exponent, as Python's repr does */
+        sl_buf_reset(&s->scratch);
+        int rc = sl_json_write_value(&s->scratch, v);
+        if (rc)
+            return rc;
+        return put_cell(s, sl_str_make(s->scratch.ptr, s->scratch.len), false);
+    }
+    return put_value(s, v, false);
+}
+
+/* One dataShark row: time, key, score, metadata values sorted by key. */
+static int put_datashark_row(struct csv_sink *s, const struct sl_event *ev, int64_t now_ns)
+{
+    char ts[128];
+    size_t tslen = sl_dsdoc_time(&s->doc, ev, now_ns, ts, sizeof(ts));
+    int rc = put_cell(s, sl_str_make(ts, tslen), false);
+    if (!rc)
+        rc = sl_buf_putc(&s->out, s->sep);
+    if (!rc)
+        rc = put_value_py(s, sl_dsdoc_key(&s->doc, ev));
+    if (!rc)
+        rc = sl_buf_putc(&s->out, s->sep);
+    if (!rc)
+        rc = put_value_py(s, sl_dsdoc_score(&s->doc, ev));
+    if (rc)
+        return rc;
+    size_t n = sl_dsdoc_metadata(&s->doc, ev, true, s->kv, s->kv_cap);
+    if (n > s->kv_cap) {
+        if (n > 65536)
+            return SL_E2BIG;
+        s->kv_cap = n;
+        s->kv = sl_xrealloc(s->kv, n * sizeof(*s->kv));
+        n = sl_dsdoc_metadata(&s->doc, ev, true, s->kv, s->kv_cap);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = sl_buf_putc(&s->out, s->sep);
+        if (!rc)
+            rc = put_value_py(s, s->kv[i].val);
+    }
+    return rc ? rc : sl_buf_append(&s->out, "\r\n", 2);
 }
 
 static int put_header(const struct csv_conf *cf, struct csv_sink *s)
@@ -189,18 +276,21 @@ static int csv_write(struct sl_component *c, struct sl_batch *b)
     if (s->fd < 0 && (rc = open_file(c, s)) != 0)
         goto out;
     sl_buf_reset(&s->out);
-    if (cf->header && s->file_bytes == 0 && (rc = put_header(cf, s)) != 0)
+    if (cf->header && !s->datashark && s->file_bytes == 0 && (rc = put_header(cf, s)) != 0)
         goto out;
+    int64_t now_ns = s->datashark ? sl_clock_wall_ns() : 0;
     for (uint32_t i = 0; i < b->count && !rc; i++) {
         size_t mark = s->out.len;
         int erc = 0;
+        if (s->datashark)
+            erc = put_datashark_row(s, &b->events[i], now_ns);
         for (size_t k = 0; k < s->ncols && !erc; k++) {
             if (k)
                 erc = sl_buf_putc(&s->out, s->sep);
             if (!erc)
                 erc = put_value(s, sl_path_get(&s->cols[k], &b->events[i]), s->ncols == 1);
         }
-        if (!erc)
+        if (!erc && !s->datashark)
             erc = sl_buf_append(&s->out, "\r\n", 2);
         if (erc) {
             /* a row too large to render: skip it, keep the others */
@@ -248,6 +338,9 @@ static void csv_fini(struct sl_component *c)
     for (size_t i = 0; i < s->ncols; i++)
         sl_path_fini(&s->cols[i]);
     sl_free(s->cols);
+    if (s->datashark)
+        sl_dsdoc_fini(&s->doc);
+    sl_free(s->kv);
     sl_buf_fini(&s->out);
     sl_buf_fini(&s->scratch);
     sl_free(s);
@@ -288,9 +381,34 @@ static int csv_init(struct sl_component *c, struct sl_diag *d)
                          c->name, s->sep);
         goto fail;
     }
-    if (!cf->columns.count) {
+    if (cf->layout == 1) {
+        if (cf->columns.count) {
+            sl_component_diag_opt(c, "columns", d);
+            sl_diag_hint(d, "layout: datashark writes time, key, score and the metadata values");
+            rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': columns with layout: datashark",
+                             c->name);
+            goto fail;
+        }
+        struct sl_dsdoc_conf dc = {
+            .key_field = cf->key_field,
+            .score_field = cf->score_field,
+            .metadata_field = cf->metadata_field,
+            .timestamp_format = cf->timestamp_format,
+            .timestamp_event = cf->timestamp_source == 1,
+            .utc = cf->timezone == 1,
+        };
+        if ((rc = sl_dsdoc_init(&s->doc, &dc)) != 0) {
+            sl_component_diag_opt(c, "key_field", d);
+            sl_diag_hint(d, "a field path has at most 9 dot-separated parts");
+            rc =
+                sl_diag_set(d, SL_ECONFIG,
+                            "csv sink '%s': bad key_field, score_field or metadata_field", c->name);
+            goto fail;
+        }
+        s->datashark = true;
+    } else if (!cf->columns.count) {
         sl_component_diag_opt(c, "columns", d);
-        sl_diag_hint(d, "e.g. columns: [ts, \"id.orig_h\", proto]");
+        sl_diag_hint(d, "e.g. columns: [ts, \"id.orig_h\", proto], or layout: datashark");
         rc = sl_diag_set(d, SL_ECONFIG, "csv sink '%s': no columns", c->name);
         goto fail;
     }
