@@ -3,7 +3,9 @@
  * one entity's periods, on 1 and 4 threads at once (the reader pool and WAL let readers run in
  * parallel), while nothing and while the writer commits. Also the put rate for reference.
  *
- *   bench_store [ENTITIES]   (default 10,000 entities x 96 periods of 15 minutes)
+ *   bench_store [ENTITIES [URL]]   (default 10,000 entities x 96 periods of 15 minutes, in
+ *                                  a new SQLite file; URL: another store, e.g. postgres://...
+ *                                  as bench/bench_store_postgres.sh runs it)
  *
  * Prints `bench=... key=value` lines:
  *   - store_put: measurements/s through sl_store_put (transactions of 9,600) + sl_store_sync;
@@ -135,6 +137,8 @@ int main(int argc, char **argv)
         return 1;
     char url[128];
     snprintf(url, sizeof url, "sqlite:%s/p.db", dir);
+    if (argc > 2)
+        snprintf(url, sizeof url, "%s", argv[2]);
     struct sl_diag d;
     sl_diag_init(&d);
     if (sl_store_open(url, &store, &d)) {
@@ -145,8 +149,8 @@ int main(int argc, char **argv)
     if (put_all(0))
         return 1;
     double s = (double)(sl_clock_mono_ns() - t0) / 1e9;
-    printf("bench=store_put measurements=%d per_s=%.0f\n", entities * PERIODS,
-           (double)entities * PERIODS / s);
+    printf("bench=store_put store=%.*s measurements=%d per_s=%.0f\n", (int)strcspn(url, ":"), url,
+           entities * PERIODS, (double)entities * PERIODS / s);
     run_readers(1, false);
     run_readers(4, false);
     run_readers(1, true);

@@ -52,6 +52,8 @@ struct sl_sqldb {
     bool in_tx;
     uint32_t next_id;
     struct sl_sqldb_stmt *stmts;
+    struct sl_buf copy; /* COPY rows not yet sent */
+    bool copying;
     char err[512];
 };
 
@@ -166,6 +168,7 @@ int sl_sqldb_open(const char *url, struct sl_sqldb **out, struct sl_diag *d)
     if (!url || !*url)
         return sl_diag_set(d, SL_ECONFIG, "database: empty url");
     struct sl_sqldb *db = sl_xcalloc(1, sizeof *db);
+    sl_buf_init(&db->copy, 0);
     db->name = masked(url);
     if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
         db->pg = true;
@@ -225,6 +228,7 @@ void sl_sqldb_close(struct sl_sqldb *db)
         PQfinish(db->conn);
     if (db->lite)
         sqlite3_close(db->lite);
+    sl_buf_fini(&db->copy);
     sl_free(db->conninfo);
     sl_free(db->name);
     sl_free(db);
@@ -841,4 +845,133 @@ enum sl_sqldb_type sl_sqldb_col_type(const struct sl_sqldb_row *r, int i)
     default:
         return SL_SQLDB_TEXT;
     }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * COPY (PostgreSQL)
+ */
+
+#define COPY_FLUSH (256u * 1024u)
+
+int sl_sqldb_copy_start(struct sl_sqldb *db, const char *copy_sql)
+{
+    if (!db->pg) {
+        set_err(db, "COPY needs PostgreSQL");
+        return SL_EINVAL;
+    }
+    int rc = pg_sync_ready(db);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(db->conn, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        set_pg_err(db, r);
+        PQclear(r);
+        return SL_EIO;
+    }
+    PQclear(r);
+    sl_buf_reset(&db->copy);
+    db->copying = true;
+    return 0;
+}
+
+static void copy_text(struct sl_buf *b, const unsigned char *s, size_t n)
+{
+    size_t at = 0, run = 0;
+    while (at < n) {
+        unsigned char c = s[at];
+        const char *esc = c == '\\'   ? "\\\\"
+                          : c == '\t' ? "\\t"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                                      : NULL;
+        size_t k = esc ? 1 : utf8_len(s + at, n - at);
+        if (!esc && k) {
+            at += k;
+            run += k;
+            continue;
+        }
+        sl_buf_append(b, s + at - run, run);
+        run = 0;
+        sl_buf_puts(b, esc ? esc : "?");
+        at++;
+    }
+    sl_buf_append(b, s + at - run, run);
+}
+
+int sl_sqldb_copy_row(struct sl_sqldb *db, const struct sl_sqldb_param *p, int n)
+{
+    if (!db->copying)
+        return SL_EINVAL;
+    struct sl_buf *b = &db->copy;
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sl_buf_putc(b, '\t');
+        switch (p[i].type) {
+        case SL_SQLDB_NULL:
+            sl_buf_puts(b, "\\N");
+            break;
+        case SL_SQLDB_INT:
+            sl_buf_appendf(b, "%lld", (long long)p[i].i);
+            break;
+        case SL_SQLDB_REAL:
+            if (p[i].d != p[i].d)
+                sl_buf_puts(b, "NaN");
+            else if (p[i].d > 1.7976931348623157e308)
+                sl_buf_puts(b, "Infinity");
+            else if (p[i].d < -1.7976931348623157e308)
+                sl_buf_puts(b, "-Infinity");
+            else
+                sl_buf_appendf(b, "%.17g", p[i].d);
+            break;
+        case SL_SQLDB_TEXT:
+            copy_text(b, (const unsigned char *)(p[i].p ? p[i].p : ""), p[i].p ? p[i].n : 0);
+            break;
+        case SL_SQLDB_BLOB: { /* bytea hex, its backslash escaped for COPY */
+            static const char hex[] = "0123456789abcdef";
+            sl_buf_puts(b, "\\\\x");
+            if (sl_buf_reserve(b, 2 * p[i].n))
+                return SL_ENOMEM;
+            const unsigned char *s = (const unsigned char *)p[i].p;
+            for (size_t j = 0; j < p[i].n; j++) {
+                b->ptr[b->len++] = hex[s[j] >> 4];
+                b->ptr[b->len++] = hex[s[j] & 15];
+            }
+            break;
+        }
+        }
+    }
+    if (sl_buf_putc(b, '\n'))
+        return SL_ENOMEM;
+    if (b->len >= COPY_FLUSH) {
+        if (PQputCopyData(db->conn, b->ptr, (int)b->len) != 1) {
+            set_err(db, PQerrorMessage(db->conn));
+            return SL_EIO;
+        }
+        sl_buf_reset(b);
+    }
+    return 0;
+}
+
+int sl_sqldb_copy_end(struct sl_sqldb *db)
+{
+    if (!db->copying)
+        return SL_EINVAL;
+    db->copying = false;
+    int rc = 0;
+    if (db->copy.len && PQputCopyData(db->conn, db->copy.ptr, (int)db->copy.len) != 1)
+        rc = SL_EIO;
+    sl_buf_reset(&db->copy);
+    if (PQputCopyEnd(db->conn, rc ? "sluice: a row could not be sent" : NULL) != 1)
+        rc = SL_EIO;
+    PGresult *r;
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            set_pg_err(db, r);
+            rc = SL_EIO;
+        }
+        PQclear(r);
+    }
+    if (rc && !db->err[0])
+        set_err(db, PQerrorMessage(db->conn));
+    return rc;
 }

@@ -99,4 +99,12 @@ int sl_sqldb_queue(struct sl_sqldb_stmt *st, const struct sl_sqldb_param *p, int
 int sl_sqldb_commit(struct sl_sqldb *db);
 void sl_sqldb_rollback(struct sl_sqldb *db);
 
+/* PostgreSQL only (SQL_EINVAL on SQLite): bulk rows through COPY ... FROM STDIN (text
+ * format), the fastest way in: start with the COPY statement, add rows of n values (the
+ * table's columns in the statement's order; text sanitised as above), end. A failed row
+ * shows at the end, which then returns SL_EIO. Inside a transaction. */
+int sl_sqldb_copy_start(struct sl_sqldb *db, const char *copy_sql);
+int sl_sqldb_copy_row(struct sl_sqldb *db, const struct sl_sqldb_param *p, int n);
+int sl_sqldb_copy_end(struct sl_sqldb *db);
+
 #endif

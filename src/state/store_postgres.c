@@ -4,7 +4,8 @@
  * what any node wrote.
  *
  * DESIGN: the same shape as store_sqlite.c on top of state/sqldb.h: one writer connection
- * (the store's writer thread) that commits a batch as one transaction of pipelined UPSERTs,
+ * (the store's writer thread) that commits a batch as one transaction (COPY into a staging
+ * table, then one INSERT ... ON CONFLICT DO UPDATE: see pg_commit),
  * and a small pool of reader connections (at most POOL_MAX idle) with the two lookups
  * prepared on each. A value keeps its Stellar type name in `vtype` and its cell in the one
  * typed column that fits it (PostgreSQL columns have one type each, where SQLite's `value`
@@ -56,15 +57,6 @@ static const char SCHEMA_SQL[] =
     " ON measurements (profile, entity, groups, start_ms);"
     "CREATE INDEX IF NOT EXISTS measurements_end ON measurements (profile, end_ms);";
 
-static const char UPSERT_SQL[] =
-    "INSERT INTO measurements (profile, entity, groups, duration_ms, period, start_ms, end_ms,"
-    " vtype, v_int, v_real, v_text, v_blob, written_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    " ON CONFLICT (profile, entity, groups, duration_ms, period) DO UPDATE SET"
-    " start_ms = excluded.start_ms, end_ms = excluded.end_ms, vtype = excluded.vtype,"
-    " v_int = excluded.v_int, v_real = excluded.v_real, v_text = excluded.v_text,"
-    " v_blob = excluded.v_blob, written_ms = excluded.written_ms";
-
 #define VALUE_COLS "vtype, v_int, v_real, v_text, v_blob"
 
 static const char GET_SQL[] = "SELECT " VALUE_COLS " FROM measurements WHERE profile = ?1"
@@ -84,7 +76,6 @@ struct reader {
 struct backend {
     char *url;
     struct sl_sqldb *wdb; /* writer thread only (after open) */
-    struct sl_sqldb_stmt *upsert;
     struct sl_mutex rlock;
     struct reader *pool[POOL_MAX]; /* guarded_by: rlock */
     size_t npool;                  /* guarded_by: rlock */
@@ -112,7 +103,6 @@ static int pg_open(const char *url, const char *target, void **out, struct sl_di
     if (rc)
         return rc;
     int64_t version = 0;
-    struct sl_sqldb_stmt *upsert = NULL;
     /* nodes starting together: one creates the schema, the others wait on the lock */
     if (sl_sqldb_begin(db) || sl_sqldb_exec(db, PG_LOCK) || sl_sqldb_exec(db, SCHEMA_SQL) ||
         sl_sqldb_query_sql(db, "SELECT coalesce(max(version), 0) FROM sluice_schema", NULL, 0,
@@ -127,12 +117,11 @@ static int pg_open(const char *url, const char *target, void **out, struct sl_di
         return rc;
     }
     if ((version == 0 && sl_sqldb_exec(db, "INSERT INTO sluice_schema (version) VALUES (1)")) ||
-        sl_sqldb_commit(db) || sl_sqldb_prepare(db, UPSERT_SQL, &upsert))
+        sl_sqldb_commit(db))
         goto fail;
     struct backend *b = sl_xcalloc(1, sizeof *b);
     b->url = sl_xstrdup(url);
     b->wdb = db;
-    b->upsert = upsert;
     sl_mutex_init(&b->rlock);
     *out = b;
     return 0;
@@ -158,16 +147,42 @@ static void pg_close(void *be)
  * Writes (the writer thread)
  */
 
+/* A batch goes in with COPY into a session-private staging table, then one INSERT ... SELECT
+ * moves it over (the last row of each key wins, as sl_store_put promises): 4x the rate of
+ * pipelined UPSERTs (docs/profile-store.md). */
+static const char STAGE_SQL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS sl_measurements_in (seq BIGINT, profile TEXT,"
+    " entity TEXT, groups TEXT, duration_ms BIGINT, period BIGINT, start_ms BIGINT,"
+    " end_ms BIGINT, vtype TEXT, v_int BIGINT, v_real DOUBLE PRECISION, v_text TEXT,"
+    " v_blob BYTEA, written_ms BIGINT) ON COMMIT DELETE ROWS";
+
+static const char MOVE_SQL[] =
+    "INSERT INTO measurements (profile, entity, groups, duration_ms, period, start_ms, end_ms,"
+    " vtype, v_int, v_real, v_text, v_blob, written_ms)"
+    " SELECT DISTINCT ON (profile, entity, groups, duration_ms, period) profile, entity,"
+    " groups, duration_ms, period, start_ms, end_ms, vtype, v_int, v_real, v_text, v_blob,"
+    " written_ms FROM sl_measurements_in"
+    " ORDER BY profile, entity, groups, duration_ms, period, seq DESC"
+    " ON CONFLICT (profile, entity, groups, duration_ms, period) DO UPDATE SET"
+    " start_ms = excluded.start_ms, end_ms = excluded.end_ms, vtype = excluded.vtype,"
+    " v_int = excluded.v_int, v_real = excluded.v_real, v_text = excluded.v_text,"
+    " v_blob = excluded.v_blob, written_ms = excluded.written_ms";
+
 static int pg_commit(void *be, const struct sl_store__row *rows, size_t n, char *why,
                      size_t why_len)
 {
     struct backend *b = be;
     int64_t now_ms = sl_clock_wall_ns() / 1000000;
     int rc = sl_sqldb_begin(b->wdb);
+    if (!rc)
+        rc = sl_sqldb_exec(b->wdb, STAGE_SQL);
+    if (!rc)
+        rc = sl_sqldb_copy_start(b->wdb, "COPY sl_measurements_in FROM STDIN");
     for (size_t i = 0; !rc && i < n; i++) {
         const struct sl_store__row *r = &rows[i];
         const struct sl_store__cell *c = &r->cell;
-        struct sl_sqldb_param p[13] = {
+        struct sl_sqldb_param p[14] = {
+            SL_SQLDB_I((int64_t)i),
             {.type = SL_SQLDB_TEXT, .p = r->profile, .n = r->profile_len},
             {.type = SL_SQLDB_TEXT, .p = r->entity, .n = r->entity_len},
             {.type = SL_SQLDB_TEXT, .p = r->groups, .n = r->groups_len},
@@ -185,20 +200,26 @@ static int pg_commit(void *be, const struct sl_store__row *rows, size_t n, char 
         case SL_STORE__NULL:
             break;
         case SL_STORE__INT:
-            p[8] = SL_SQLDB_I(c->i);
+            p[9] = SL_SQLDB_I(c->i);
             break;
         case SL_STORE__REAL:
-            p[9] = (struct sl_sqldb_param){.type = SL_SQLDB_REAL, .d = c->d};
+            p[10] = (struct sl_sqldb_param){.type = SL_SQLDB_REAL, .d = c->d};
             break;
         case SL_STORE__TEXT:
-            p[10] = (struct sl_sqldb_param){.type = SL_SQLDB_TEXT, .p = c->p, .n = c->n};
+            p[11] = (struct sl_sqldb_param){.type = SL_SQLDB_TEXT, .p = c->p, .n = c->n};
             break;
         case SL_STORE__BLOB:
-            p[11] = (struct sl_sqldb_param){.type = SL_SQLDB_BLOB, .p = c->p, .n = c->n};
+            p[12] = (struct sl_sqldb_param){.type = SL_SQLDB_BLOB, .p = c->p, .n = c->n};
             break;
         }
-        rc = sl_sqldb_queue(b->upsert, p, 13);
+        rc = sl_sqldb_copy_row(b->wdb, p, 14);
     }
+    if (!rc)
+        rc = sl_sqldb_copy_end(b->wdb);
+    else
+        (void)sl_sqldb_copy_end(b->wdb);
+    if (!rc)
+        rc = sl_sqldb_run_sql(b->wdb, MOVE_SQL, NULL, 0, NULL);
     if (!rc)
         rc = sl_sqldb_commit(b->wdb);
     else

@@ -17,7 +17,8 @@ base = 1530978000000 - 1530978000000 % 900000
 with open("in.json", "w") as f:
     for i in range(600):
         f.write(json.dumps({"timestamp": base + i * 4000, "ip": "10.0.0.%d" % (i % 4),
-                            "len": i * 7 + 0.5, "user": "u%d" % (i % 3)}) + "\n")
+                            "len": i * 7 + 0.5, "user": "u%d" % (i % 3),
+                            "note": "tab\there\\back\nnew 'q' \"dq\" \u00e9 \u2603 %d" % i}) + "\n")
 PYEOF
 cat > profiler.json <<'JSON'
 {"timestampField": "timestamp", "profiles": [
@@ -25,6 +26,7 @@ cat > profiler.json <<'JSON'
   {"profile": "mean", "foreach": "ip", "init": {"s": 0.0, "n": 0},
    "update": {"s": "s + len", "n": "n + 1"}, "result": "s / n"},
   {"profile": "last", "foreach": "ip", "update": {"u": "user"}, "result": "u"},
+  {"profile": "note", "foreach": "ip", "update": {"u": "note"}, "result": "u"},
   {"profile": "shape", "foreach": "ip", "update": {"m": "{'user': user, 'len': len}"}, "result": "m"},
   {"profile": "stats", "foreach": "ip", "init": {"s": "STATS_INIT()"},
    "update": {"s": "STATS_ADD(s, len)", "g": "user"}, "result": "s", "groupBy": ["g"]}
@@ -55,7 +57,7 @@ $SLUICE profiles --store "sqlite:lite.db" --json | sed 's/"store":"[^"]*"//' > a
 $SLUICE profiles --store "$URL" --json | sed 's/"store":"[^"]*"//' > b.json
 grep -q '"profile":"stats"' a.json || fail "no stats profile: $(cat a.json)"
 cmp -s a.json b.json || fail "profiles differ: $(diff a.json b.json | head -5)"
-for p in count mean last shape stats; do
+for p in count mean last note shape stats; do
   for e in 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3; do
     $SLUICE profiles --store "sqlite:lite.db" $p $e --json | sed 's/"store":"[^"]*"//' > a.json
     $SLUICE profiles --store "$URL" $p $e --json | sed 's/"store":"[^"]*"//' > b.json
@@ -73,6 +75,7 @@ for e in "PROFILE_GET('count', '10.0.0.1', PROFILE_FIXED(2, 'HOURS'))" \
          "PROFILE_GET('shape', '10.0.0.0', PROFILE_FIXED(2, 'HOURS'))" \
          "MAP(PROFILE_GET('stats', '10.0.0.1', PROFILE_FIXED(2, 'HOURS'), $G), s -> STATS_MEAN(s))"; do
   A=$($SLUICE stellar --store "sqlite:lite.db" -e "$e")
+  [ -n "$A" ] || fail "$e: nothing"
   B=$($SLUICE stellar --store "$URL" -e "$e")
   expect_eq "$e" "$B" "$A"
   [ "$A" != "[]" ] || fail "$e read nothing"
