@@ -113,24 +113,34 @@ static int py_str(struct sl_buf *b, const char *s, size_t n, bool unicode)
     return rc ? rc : sl_buf_putc(b, q);
 }
 
-/* Python's repr of a float: the shortest text that reads back the same, with ".0" when it
- * looks like an integer. */
+/* Python's repr of a float (float_repr_style 'short'): the fewest digits that read back the
+ * same; fixed notation for decimal exponents -4..15 (with ".0" when integral), else
+ * "1.5e-07" / "1e+16". */
 static int py_float(struct sl_buf *b, double d)
 {
     if (isnan(d))
         return sl_buf_puts(b, "nan");
     if (isinf(d))
         return sl_buf_puts(b, d < 0 ? "-inf" : "inf");
-    char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+    char tmp[48];
+    int p;
+    for (p = 1; p < 17; p++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
         if (strtod(tmp, NULL) == d)
             break;
     }
-    int rc = sl_buf_puts(b, tmp);
-    if (!rc && !strpbrk(tmp, ".en"))
-        rc = sl_buf_puts(b, ".0");
-    return rc;
+    snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+    const char *e = strchr(tmp, 'e');
+    long x = e ? strtol(e + 1, NULL, 10) : 0;
+    if (x < -4 || x >= 16)
+        return sl_buf_puts(b, tmp);
+    int decimals = (p - 1) - (int)x;
+    if (decimals <= 0) {
+        snprintf(tmp, sizeof(tmp), "%.0f.0", d);
+        return sl_buf_puts(b, tmp);
+    }
+    snprintf(tmp, sizeof(tmp), "%.*f", decimals, d);
+    return sl_buf_puts(b, tmp);
 }
 
 static int py_value(struct sl_buf *b, const struct sl_value *v, int depth)

@@ -57,6 +57,21 @@ LC_ALL=C sort -o got_dbg.txt got_dbg.txt
 cmp -s got_dbg.txt want_wc.txt || fail "debug counts differ from awk"
 ok "wordcount --debug: [(u'word', n), ...] with the same counts"
 
+# ---- --debug writes floats and strings as Python's repr does
+mkdir -p fl
+printf '20\n0.1\n100.07724239028794\n0.5666666666666662\n1e16\n1e15\n0.0001\n0.00001\n1.5e-7\n-0.0\n123456789012345678\n3.14159\n1e22\n-7.25\n' > fl/n.txt
+printf 'type = batch\nfile = n.txt\noutput = csv\n' > fl/fl.conf
+printf 'transforms:\n  f:\n    type: eval\n    inputs: [input]\n    set: {key: "message", score: "TO_DOUBLE(message)"}\n    remove: [message]\n' > fl/fl.yaml
+$SLUICE usecase run fl/fl.conf --debug --no-status > fl.out 2> fl.err || { cat fl.err; fail "floats"; }
+$PY - fl.out <<'PYEOF' || { cat fl.out; fail "Python repr"; }
+import ast, sys
+text = open(sys.argv[1]).read().strip()
+want = repr([(k, float(k)) for k in open("fl/n.txt").read().split()])
+# Python 3 writes str without the u prefix: compare with it taken out
+assert text.replace("(u'", "('").replace('(u"', '("') == want, (text, want)
+PYEOF
+ok "--debug: repr of floats as Python's"
+
 # ---- web anomaly detection, streaming: drop the log into the watched folder, then stop
 # (the open 60 s window is flushed at the stop, as at the end of the input)
 start_wad() { # CONF OUT ERR [ARGS...]
