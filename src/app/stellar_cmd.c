@@ -1109,15 +1109,16 @@ static int run_session(const char *expr, const char *file, const char *vars, boo
 
 void sl_cmd_stellar_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice stellar [--vars JSON] [--strict] [--json]     REPL, or stdin by line\n"
-            "       sluice stellar -e EXPR [--vars JSON] [--strict] [--json]\n"
-            "       sluice stellar -f FILE [--vars JSON] [--strict] [--json]\n"
-            "       sluice stellar --functions\n"
-            "       sluice stellar --test FILE...\n"
-            "       sluice explain EXPR\n"
-            "options: --store URL   profile store read by PROFILE_GET / PROFILE_VERBOSE\n"
-            "                       (sqlite:PATH, e.g. sqlite:profiles.db; opened read-write)\n");
+    fprintf(
+        f,
+        "usage: sluice stellar [--vars JSON] [--strict] [--json]     REPL, or stdin by line\n"
+        "       sluice stellar -e EXPR [--vars JSON] [--strict] [--json]\n"
+        "       sluice stellar -f FILE [--vars JSON] [--strict] [--json]\n"
+        "       sluice stellar --functions\n"
+        "       sluice stellar --test FILE...\n"
+        "       sluice explain EXPR\n"
+        "options: --store URL   profile store read by PROFILE_GET / PROFILE_VERBOSE\n"
+        "                       (sqlite:PATH, e.g. sqlite:profiles.db, or postgres://host/db)\n");
 }
 
 int sl_cmd_stellar(int argc, char **argv)

@@ -93,7 +93,8 @@ static const struct sl_option prof_opts[] = {
      "and evicted (0: no bound)",
      NULL, 0, INT64_MAX, 0},
     {"store", SL_OPT_STRING, NULL, offsetof(struct prof_conf, store),
-     "where measurements go: sqlite:PATH (read back by PROFILE_GET, the API, sluice profiles)",
+     "where measurements go: sqlite:PATH, or postgres://user@host/db shared by nodes (read "
+     "back by PROFILE_GET, the API, sluice profiles)",
      NULL, 0, 0, 0},
     {"timestamp_field", SL_OPT_STRING, NULL, offsetof(struct prof_conf, timestamp_field),
      "event-time field (epoch ms); overrides profiler.json's timestampField", NULL, 0, 0, 0},
