@@ -299,6 +299,10 @@ static int reference(struct gctx *c, const char *body, size_t n, const char *q, 
     size_t i = 0;
     while (i < n && name_char(body[i]))
         i++;
+    if (memchr(body, '\0', n)) {
+        c->d->col = col_of(c, q, top);
+        return sl_diag_set(c->d, SL_EPARSE, "a NUL byte in a grok reference");
+    }
     if (i == 0 || (i < n && body[i] != ':')) {
         c->d->col = col_of(c, q, top);
         return sl_diag_set(c->d, SL_EPARSE,
@@ -338,7 +342,7 @@ static int reference(struct gctx *c, const char *body, size_t n, const char *q, 
     }
     int rc;
     if (field) {
-        uint32_t idx;
+        uint32_t idx = 0;
         if ((rc = add_capture(c, field, flen, type, tlen, &idx)))
             return rc;
         char grp[32];

@@ -238,11 +238,16 @@ static bool parts_valid(const struct tm_parts *t)
            t->h <= 23 && t->mi <= 59 && t->s <= 60;
 }
 
-static int64_t parts_ns(const struct tm_parts *t)
+/* ns since the epoch; false past the int64 range (before 1677 or after 2262) */
+static bool parts_ns(const struct tm_parts *t, int64_t *out)
 {
     int64_t days = sl_typeconv_days_from_civil(t->y, (unsigned)t->mo, (unsigned)t->d);
     int64_t secs = days * 86400 + t->h * 3600 + t->mi * 60 + t->s - t->off;
-    return secs * 1000000000 + t->ns;
+    int64_t ns;
+    if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+        __builtin_add_overflow(ns, t->ns, out))
+        return false;
+    return true;
 }
 
 static bool rfc3339(struct cur c, int64_t *out)
@@ -252,10 +257,7 @@ static bool rfc3339(struct cur c, int64_t *out)
         !digits(&c, 2, 2, &t.d))
         return false;
     if (c.p == c.e) {
-        if (!parts_valid(&t))
-            return false;
-        *out = parts_ns(&t);
-        return true;
+        return parts_valid(&t) && parts_ns(&t, out);
     }
     if (!lit(&c, 'T') && !lit(&c, 't') && !lit(&c, ' '))
         return false;
@@ -270,10 +272,7 @@ static bool rfc3339(struct cur c, int64_t *out)
         if (!zone(&c, &t.off))
             return false;
     }
-    if (c.p != c.e || !parts_valid(&t))
-        return false;
-    *out = parts_ns(&t);
-    return true;
+    return c.p == c.e && parts_valid(&t) && parts_ns(&t, out);
 }
 
 static bool httpdate(struct cur c, int64_t *out)
@@ -287,10 +286,7 @@ static bool httpdate(struct cur c, int64_t *out)
         return false;
     if (lit(&c, ' ') && !zone(&c, &t.off))
         return false;
-    if (c.p != c.e || !parts_valid(&t))
-        return false;
-    *out = parts_ns(&t);
-    return true;
+    return c.p == c.e && parts_valid(&t) && parts_ns(&t, out);
 }
 
 static bool syslogdate(struct cur c, int64_t now_ns, int64_t *out)
@@ -314,12 +310,13 @@ static bool syslogdate(struct cur c, int64_t now_ns, int64_t *out)
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     int64_t mon = mp < 10 ? mp + 3 : mp - 9;
     t.y = yoe + era * 400 + (mon <= 2);
-    if (!parts_valid(&t))
+    int64_t v;
+    if (!parts_valid(&t) || !parts_ns(&t, &v))
         return false;
-    int64_t v = parts_ns(&t);
     if (now_ns > 0 && v > now_ns + 86400000000000) {
         t.y--;
-        v = parts_ns(&t);
+        if (!parts_ns(&t, &v))
+            return false;
     }
     *out = v;
     return true;
@@ -337,15 +334,11 @@ int sl_typeconv_ts_auto(struct sl_str s, int64_t now_ns, int64_t *out)
         int64_t v;
         if (s.len > 19 || sl_str_to_i64(s, &v))
             return SL_EINVAL;
-        if (v <= 100000000000LL)
-            *out = v * 1000000000;
-        else if (v <= 100000000000000LL)
-            *out = v * 1000000;
-        else if (v <= 100000000000000000LL)
-            *out = v * 1000;
-        else
-            *out = v;
-        return 0;
+        int64_t unit = v <= 100000000000LL         ? 1000000000
+                       : v <= 100000000000000LL    ? 1000000
+                       : v <= 100000000000000000LL ? 1000
+                                                   : 1;
+        return __builtin_mul_overflow(v, unit, out) ? SL_EINVAL : 0;
     }
     if (rfc3339(c, out) || httpdate(c, out) || syslogdate(c, now_ns, out))
         return 0;
@@ -439,11 +432,11 @@ int sl_typeconv_ts_format(const char *fmt, struct sl_str s, int64_t *out)
     if (c.p != c.e)
         return SL_EINVAL;
     if (epoch) {
-        *out = epoch_s * 1000000000 + (epoch_s < 0 ? -t.ns : t.ns);
+        int64_t ns;
+        if (__builtin_mul_overflow(epoch_s, (int64_t)1000000000, &ns) ||
+            __builtin_add_overflow(ns, epoch_s < 0 ? -t.ns : t.ns, out))
+            return SL_EINVAL;
         return 0;
     }
-    if (!parts_valid(&t))
-        return SL_EINVAL;
-    *out = parts_ns(&t);
-    return 0;
+    return parts_valid(&t) && parts_ns(&t, out) ? 0 : SL_EINVAL;
 }

@@ -559,13 +559,10 @@ static bool event_time(struct agg *a, const struct sl_event *ev, int64_t *t)
         return true;
     case SL_V_INT: {
         int64_t i = v->u.i;
-        if (i > -100000000000LL && i <= 100000000000LL)
-            *t = i * 1000000000;
-        else if (i > -100000000000000LL && i <= 100000000000000LL)
-            *t = i * 1000000;
-        else
-            *t = i;
-        return true;
+        int64_t unit = (i > -100000000000LL && i <= 100000000000LL)         ? 1000000000
+                       : (i > -100000000000000LL && i <= 100000000000000LL) ? 1000000
+                                                                            : 1;
+        return !__builtin_mul_overflow(i, unit, t);
     }
     case SL_V_DOUBLE:
         if (!(v->u.d > -9.2e9 && v->u.d < 9.2e9))
