@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "state/aggtable.h"
 
@@ -137,11 +138,39 @@ static void test_distinct_topk_sum(void **state)
     sl_aggtable_free(t);
 }
 
+/* Events of groups that exist allocate nothing (count, sum, min/max of numbers, distinct of
+ * values already seen). */
+static void test_no_allocation_per_event(void **state)
+{
+    (void)state;
+    struct sl_agg_spec sp[] = {
+        {SL_AGG_COUNT, 0}, {SL_AGG_SUM, 0}, {SL_AGG_MAX, 0}, {SL_AGG_DISTINCT, 0}, {SL_AGG_AVG, 0}};
+    struct sl_aggtable_opts o = {.specs = sp, .nspecs = 5, .nkeys = 1};
+    struct sl_aggtable *t = sl_aggtable_new(&o);
+    char key[16];
+    for (int round = 0; round < 2; round++) {
+        uint64_t before = sl_alloc_count();
+        for (int i = 0; i < 10000; i++) {
+            int n = snprintf(key, sizeof(key), "k%d", i % 100);
+            struct sl_value k = sl_value_str(key, (size_t)n);
+            struct sl_value args[5] = {sl_value_null(), sl_value_int(i), sl_value_int(i % 7),
+                                       sl_value_int(i % 5), sl_value_double(0.5)};
+            struct sl_aggroup *g;
+            assert_int_equal(sl_aggtable_group(t, 0, 60, &k, &g), 0);
+            assert_int_equal(sl_aggtable_add(t, g, args), 0);
+        }
+        if (round == 1)
+            assert_int_equal(sl_alloc_count() - before, 0);
+    }
+    sl_aggtable_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows),
         cmocka_unit_test(test_distinct_topk_sum),
+        cmocka_unit_test(test_no_allocation_per_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
