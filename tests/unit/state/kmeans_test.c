@@ -2,7 +2,8 @@
  * kmeans_test.c — k-means: k-means++ with a seed finds well-separated blobs and is
  * deterministic; given centres converge to the hand-computed means; scaling; an empty
  * cluster takes the farthest point; scores are distances to the nearest centre; online
- * updates; the model file round-trips and its loader names the path of a bad field.
+ * updates; the model file round-trips and its loader names the path of a bad field; every
+ * allocation failure of a fit and a load is an error without a leak.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,12 +203,52 @@ static void test_model_file(void **state)
     }
 }
 
+/* Every allocation of a fit (scaled, with k-means++) and of a model load fails in turn: an
+ * error comes back, nothing leaks (ASan), and the next try succeeds. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    size_t n;
+    double *x = blobs(&n);
+    struct sl_kmeans_params p = {.k = 3, .tol = -1, .seed = 2, .scale = true};
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    struct sl_kmeans_model *m = NULL;
+    assert_int_equal(sl_kmeans_fit(x, n, 3, NULL, &p, &m, NULL), 0);
+    assert_int_equal(sl_kmeans_to_json(m, "k-means++", 2, &b), 0);
+    sl_kmeans_free(m);
+    for (int which = 0; which < 2; which++) {
+        bool done = false;
+        for (uint64_t nth = 1; !done && nth < 1000; nth++) {
+            m = NULL;
+            sl_alloc_fail_nth(nth);
+            uint64_t before = sl_alloc_failed();
+            int rc = which ? sl_kmeans_from_json(b.ptr, b.len, "m.json", &m, NULL)
+                           : sl_kmeans_fit(x, n, 3, NULL, &p, &m, NULL);
+            bool failed = sl_alloc_failed() != before;
+            sl_alloc_fail_nth(0);
+            if (!failed) {
+                assert_int_equal(rc, 0);
+                done = true;
+            } else {
+                assert_int_not_equal(rc, 0);
+                assert_null(m);
+            }
+            sl_kmeans_free(m);
+        }
+        assert_true(done);
+    }
+    sl_buf_fini(&b);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kmeanspp_blobs), cmocka_unit_test(test_given_centres),
         cmocka_unit_test(test_empty_cluster),  cmocka_unit_test(test_scaled),
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_model_file),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
