@@ -243,7 +243,7 @@ struct km {
     sl_sym pattern_sym;
     struct {
         sl_sym sym;
-        bool digits;
+        uint32_t group; /* capture group number */
     } caps[64];
     uint32_t ncaps;
     bool event_time;
@@ -295,16 +295,26 @@ static bool digits(const char *p, size_t n, int64_t *out)
     return true;
 }
 
-static int64_t epoch_ns(double v)
+/* Epoch seconds, milliseconds, microseconds or nanoseconds by magnitude (as Metron's
+ * timestamps and Zeek's ts). Times past |4e18| ns (year 2096) are refused: window
+ * arithmetic stays far from overflow. */
+#define MAX_TS_NS 4e18
+
+static bool epoch_ns(double v, int64_t *out)
 {
-    double a = fabs(v);
+    double a = fabs(v), ns;
     if (a < 1e11)
-        return (int64_t)(v * 1e9); /* seconds */
-    if (a < 1e14)
-        return (int64_t)(v * 1e6); /* milliseconds */
-    if (a < 1e17)
-        return (int64_t)(v * 1e3); /* microseconds */
-    return (int64_t)v;
+        ns = v * 1e9; /* seconds */
+    else if (a < 1e14)
+        ns = v * 1e6; /* milliseconds */
+    else if (a < 1e17)
+        ns = v * 1e3; /* microseconds */
+    else
+        ns = v;
+    if (!(fabs(ns) < MAX_TS_NS))
+        return false;
+    *out = (int64_t)ns;
+    return true;
 }
 
 /* RFC 3339 ("2024-01-02T03:04:05.5Z", "+01:00") or Apache's "10/Oct/2000:13:55:36 -0700",
@@ -361,15 +371,13 @@ static bool parse_time_text(const char *p, size_t n, int64_t *out)
         }
     } else {
         int64_t v;
-        if (digits(p, n, &v)) {
-            *out = epoch_ns((double)v);
-            return true;
-        }
-        return false;
+        return digits(p, n, &v) && epoch_ns((double)v, out);
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return false;
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    if (!(fabs((double)(secs - off)) * 1e9 < MAX_TS_NS))
+        return false;
     *out = (secs - off) * 1000000000 + frac;
     return true;
 }
@@ -379,15 +387,11 @@ static bool value_time(const struct sl_value *v, int64_t *out)
     switch (v->type) {
     case SL_V_TS:
         *out = v->u.ts_ns;
-        return true;
+        return fabs((double)v->u.ts_ns) < MAX_TS_NS;
     case SL_V_INT:
-        *out = epoch_ns((double)v->u.i);
-        return true;
+        return epoch_ns((double)v->u.i, out);
     case SL_V_DOUBLE:
-        if (!isfinite(v->u.d))
-            return false;
-        *out = epoch_ns(v->u.d);
-        return true;
+        return isfinite(v->u.d) && epoch_ns(v->u.d, out);
     case SL_V_STRING:
         return parse_time_text(v->u.s, v->len, out);
     default:
@@ -538,7 +542,7 @@ static int compile_pattern(struct sl_component *c, struct km *k, const char *pat
     int err = 0;
     PCRE2_SIZE off = 0;
     k->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, cc);
+                          PCRE2_ANCHORED | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, cc);
     pcre2_compile_context_free(cc);
     if (!k->re) {
         PCRE2_UCHAR msg[256];
@@ -566,8 +570,7 @@ static int compile_pattern(struct sl_component *c, struct km *k, const char *pat
     /* the table is sorted by name; keep group numbers by index */
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *e = table + (size_t)i * size;
-        uint32_t grp = ((uint32_t)e[0] << 8) | e[1];
-        (void)grp;
+        k->caps[i].group = ((uint32_t)e[0] << 8) | e[1];
         k->caps[i].sym = sl_sym_intern_c((const char *)e + 2);
     }
     k->ncaps = count;
@@ -626,13 +629,8 @@ static bool apply_pattern(struct km *k, struct worker *w, struct sl_batch *b, st
         return false;
     }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
-    uint32_t size = 0;
-    PCRE2_SPTR table = NULL;
-    pcre2_pattern_info(k->re, PCRE2_INFO_NAMEENTRYSIZE, &size);
-    pcre2_pattern_info(k->re, PCRE2_INFO_NAMETABLE, &table);
     for (uint32_t i = 0; i < k->ncaps; i++) {
-        const uint8_t *e = table + (size_t)i * size;
-        uint32_t grp = ((uint32_t)e[0] << 8) | e[1];
+        uint32_t grp = k->caps[i].group;
         if (grp >= (uint32_t)rc || ov[2 * grp] == PCRE2_UNSET)
             continue; /* unset group: the field stays as it was */
         const char *p = t.ptr + ov[2 * grp];
@@ -698,7 +696,9 @@ static int extract(struct km *k, struct worker *w, struct sl_batch *b, struct sl
         rc = -1;
         goto out;
     }
-    row->key = sl_batch_copy(b, ks.ptr, ks.len);
+    /* a string key is a view into the batch (input or arena), alive while the batch is;
+     * rendered text lives in scratch, which the features reuse: copy it */
+    row->key = v.type == SL_V_STRING ? ks.ptr : sl_batch_copy(b, ks.ptr, ks.len);
     row->key_len = (uint32_t)ks.len;
     if (!row->key) {
         snprintf(msg, msg_len, "out of memory");
@@ -1256,9 +1256,16 @@ static int km_init(struct sl_component *c, struct sl_diag *d)
         rc = sl_diag_set(d, SL_ECONFIG, "kmeans: give exactly one of `training` and `model`");
         goto fail;
     }
-    if (cf->window_ns <= 0) {
+    if (cf->window_ns <= 0 || cf->window_ns > (int64_t)1e18) {
         sl_component_diag_opt(c, "window", d);
-        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: window must be > 0");
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: window must be > 0 and at most 10000d");
+        goto fail;
+    }
+    if (cf->lag_ns < 0 || cf->lag_ns > (int64_t)1e18 || cf->training_window_ns < 0 ||
+        cf->training_window_ns > (int64_t)1e18) {
+        sl_component_diag_opt(
+            c, cf->lag_ns < 0 || cf->lag_ns > (int64_t)1e18 ? "lag" : "training_window", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "kmeans: lag and training_window must be 0..10000d");
         goto fail;
     }
     if (cf->online && (cf->learning_rate < 0 || cf->learning_rate > 1)) {

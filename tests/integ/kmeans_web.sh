@@ -190,3 +190,41 @@ until [ "$(count_lines live.json.tmp)" -gt "$first" ]; do
 done
 kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" || fail "exit status after SIGTERM"
 ok "streaming windows close on the clock ($first records, then $(count_lines live.json) in all)"
+
+# event time from JSON in several notations: epoch ms, epoch s with a fraction, RFC 3339 with
+# an offset, Apache's time; a value that is no time goes to .errors
+cat > times.json <<'JSON'
+{"ip": "a", "ts": 1733400030000}
+{"ip": "a", "ts": "2024-12-05T12:00:40+00:00"}
+{"ip": "a", "ts": "2024-12-05T13:00:50+01:00"}
+{"ip": "a", "ts": 1733400061.5}
+{"ip": "b", "ts": "[05/Dec/2024:12:01:10 +0000]"}
+{"ip": "c", "ts": "yesterday"}
+JSON
+cat > p8.yaml <<'YAML'
+sources:
+  in: {type: file, path: [times.json], format: json}
+transforms:
+  km:
+    type: kmeans
+    inputs: [in]
+    key: ip
+    features: {n: "count()"}
+    k: 1
+    training: times.json
+    training_format: json
+    time: event
+    timestamp_field: ts
+sinks:
+  out: {type: file, inputs: [km], path: t.json}
+  dead: {type: file, inputs: [km.errors], path: tdead.json}
+YAML
+$SLUICE run -c p8.yaml --once --no-status 2> log8.txt || { cat log8.txt; fail "event time run"; }
+$PY - <<'PYEOF' || fail "event time notations"
+import json
+got = [(r["key"], r["window_start"][11:16], r["metadata"]["n"]) for r in map(json.loads, open("t.json"))]
+assert got == [("a", "12:00", 3), ("a", "12:01", 1), ("b", "12:01", 1)], got
+d = [json.loads(l) for l in open("tdead.json")]
+assert len(d) == 1 and "timestamp_field 'ts': not a time" in d[0]["error"], d
+PYEOF
+ok "event time notations"
