@@ -57,6 +57,56 @@ LC_ALL=C sort -o got_dbg.txt got_dbg.txt
 cmp -s got_dbg.txt want_wc.txt || fail "debug counts differ from awk"
 ok "wordcount --debug: [(u'word', n), ...] with the same counts"
 
+# ---- wordcount with output = elasticsearch ([out_elasticsearch] as dataShark's README writes
+# it) against a _bulk server written here (no Elasticsearch is packaged)
+eport=$(free_port)
+$PY - "$eport" es.ndjson <<'PYEOF' &
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        assert self.path.startswith("/_bulk"), self.path
+        lines = body.split("\n")
+        assert lines[-1] == "", "the body must end with a newline"
+        items = []
+        with open(sys.argv[2], "a") as f:
+            for action, doc in zip(lines[0:-1:2], lines[1:-1:2]):
+                a = json.loads(action)
+                op = next(iter(a))
+                f.write(json.dumps({"action": a, "doc": json.loads(doc)}) + "\n")
+                items.append({op: {"_index": a[op]["_index"], "status": 201, "result": "created"}})
+        out = json.dumps({"took": 1, "errors": False, "items": items}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PYEOF
+PIDS+=($!)
+wait_port "$eport"
+mkdir -p wes
+cp uc/wordcount/wordcount.txt uc/wordcount/wordcount.yaml wes/
+mv wes/wordcount.yaml wes/wc_es.yaml
+printf 'type = batch\nfile = wordcount.txt\ncode = wordcount.py\nname = Word Count\nenabled = true\noutput = elasticsearch\n\n[out_elasticsearch]\n        host = 127.0.0.1\n        port = %s\n        index_name = usecase\n        doc_type = spark-driver\n        pkey = word\n        score = count\n        title = Word Count\n        debug = false\n' \
+  "$eport" > wes/wc_es.conf
+$SLUICE usecase run wes/wc_es.conf --no-status > wes.out 2> wes.err || { cat wes.err; fail "wordcount -> elasticsearch"; }
+$PY - es.ndjson > got_es.txt <<'PYEOF' || fail "elasticsearch documents"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    a = r["action"]["index"]
+    assert a["_index"] == "usecase" and a.get("_type") == "spark-driver", a
+    d = r["doc"]
+    assert list(d) == ["title", "timestamp", "word", "count"], d
+    assert d["title"] == "Word Count"
+    print(d["word"], d["count"])
+PYEOF
+LC_ALL=C sort -o got_es.txt got_es.txt
+cmp -s got_es.txt want_wc.txt || fail "elasticsearch counts differ from awk"
+ok "wordcount -> elasticsearch: $nwords documents {title, timestamp, word, count} in index usecase"
+
 # ---- --debug writes floats and strings as Python's repr does
 mkdir -p fl
 printf '20\n0.1\n100.07724239028794\n0.5666666666666662\n1e16\n1e15\n0.0001\n0.00001\n1.5e-7\n-0.0\n123456789012345678\n3.14159\n1e22\n-7.25\n' > fl/n.txt
