@@ -204,7 +204,7 @@ static void agg_fini(struct sl_component *c)
 
 /* Split "fn(args)" into fn and args; for top_k, the k after the last top-level comma. */
 static int parse_agg(struct sl_component *c, const struct sl_strmap_item *it,
-                     struct sl_agg_spec *sp, char **arg, struct sl_diag *d)
+                     struct sl_agg_spec *sp, char **arg, uint32_t *arg_off, struct sl_diag *d)
 {
     const char *s = it->val;
     while (*s == ' ')
@@ -282,6 +282,7 @@ static int parse_agg(struct sl_component *c, const struct sl_strmap_item *it,
         inl = (size_t)(comma - in);
     }
     *arg = sl_xstrndup(in, inl);
+    *arg_off = (uint32_t)(in - it->val);
     return 0;
 bad:
     sl_component_diag_opt(c, "aggregates", d);
@@ -349,13 +350,15 @@ static int agg_init(struct sl_component *c, struct sl_diag *d)
     for (uint32_t i = 0; i < cf->aggregates.count; i++) {
         const struct sl_strmap_item *it = &cf->aggregates.items[i];
         char *arg = NULL;
-        if ((rc = parse_agg(c, it, &a->specs[i], &arg, d)))
+        uint32_t off = 0;
+        if ((rc = parse_agg(c, it, &a->specs[i], &arg, &off, d)))
             goto fail;
         a->agg_syms[i] = sl_sym_intern_c(it->key);
         if (arg) {
             char opt[300];
             snprintf(opt, sizeof(opt), "aggregates.%s", it->key);
-            rc = sl_io_compile_expr(c, opt, it->line, it->col, arg, false, &a->arg_progs[i], d);
+            rc = sl_io_compile_expr(c, opt, it->line, it->col ? it->col + off : 0, arg, false,
+                                    &a->arg_progs[i], d);
             sl_free(arg);
             if (rc)
                 goto fail;

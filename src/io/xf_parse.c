@@ -406,7 +406,8 @@ static int init_patterns(struct sl_component *c, struct parse *p, struct sl_diag
                                      gd.col, gd.msg);
                 else
                     rc = sl_diag_set(d, SL_ECONFIG, "grok pattern %zu: %.400s", i + 1, gd.msg);
-                sl_diag_hint(d, "built-in patterns: sluice help parse");
+                sl_diag_hint(d, "built-in patterns: docs/components/parse.md; add others with "
+                                "pattern_definitions");
                 goto done;
             }
             rc = compile_pat(c, p, pt, g.regex, g.regex_len, &g, (uint32_t)i, d);

@@ -235,6 +235,26 @@ static void test_dead_letters(void **state)
            "no usable time in field t");
 }
 
+static void test_processing_time(void **state)
+{
+    (void)state;
+    /* the wall clock decides: events far apart in event time share the current window, and
+     * the windows still open are emitted when the input ends */
+    struct result r;
+    struct sl_diag d;
+    assert_int_equal(run("    window: tumbling\n    size: 1d\n    time: processing\n"
+                         "    time_field: t\n    group_by: {k: \"k\"}\n",
+                         "{\"k\":1,\"t\":0}\n{\"k\":1,\"t\":999999}\n{\"k\":2}\n", &r, &d),
+                     0);
+    assert_non_null(strstr(r.out, "{\"k\":1,"));
+    assert_non_null(strstr(r.out, "\"count\":2}\n{\"k\":2,"));
+    assert_non_null(strstr(r.out, "\"count\":1}\n"));
+    assert_null(strstr(r.out, "1970-"));
+    assert_string_equal(r.errs, "");
+    sl_free(r.out);
+    sl_free(r.errs);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -271,7 +291,7 @@ int main(void)
         cmocka_unit_test(test_wordcount),     cmocka_unit_test(test_batch_times_and_split_regex),
         cmocka_unit_test(test_tumbling),      cmocka_unit_test(test_sliding),
         cmocka_unit_test(test_functions),     cmocka_unit_test(test_dead_letters),
-        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_errors), cmocka_unit_test(test_processing_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

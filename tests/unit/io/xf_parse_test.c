@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/pipeline.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,13 @@ struct fx {
     struct sl_component *f;
 };
 
+static int fx_try_workers(struct fx *fx, const char *opts, int workers, struct sl_diag *d);
 static int fx_try(struct fx *fx, const char *opts, struct sl_diag *d)
+{
+    return fx_try_workers(fx, opts, 1, d);
+}
+
+static int fx_try_workers(struct fx *fx, const char *opts, int workers, struct sl_diag *d)
 {
     char yaml[8192];
     snprintf(yaml, sizeof(yaml),
@@ -56,7 +63,7 @@ static int fx_try(struct fx *fx, const char *opts, struct sl_diag *d)
     int rc = sl_config_load_string(yaml, strlen(yaml), "p.yaml", &fx->cfg, d);
     if (rc)
         return rc;
-    struct sl_pipeline_opts o = {.workers = 1};
+    struct sl_pipeline_opts o = {.workers = workers};
     fx->p = sl_pipeline_new(fx->cfg, &o, d);
     if (!fx->p) {
         sl_config_free(fx->cfg);
@@ -335,6 +342,62 @@ static void test_few_allocations(void **state)
     fx_free(&fx);
 }
 
+/* Two workers at once: per-worker match data and scratch, shared compiled patterns. */
+struct thr {
+    struct fx *fx;
+    uint32_t worker;
+    int bad;
+};
+
+static void *thr_run(void *arg)
+{
+    struct thr *t = arg;
+    sl_sym msg = sl_sym_intern_c("message"), resp = sl_sym_intern_c("response");
+    for (int round = 0; round < 50; round++) {
+        struct sl_batch *b = sl_batch_new();
+        for (int i = 0; i < 200; i++) {
+            struct sl_event *ev = sl_batch_push(b);
+            const char *l = apache[(i + (int)t->worker) % 4];
+            sl_event_set(b, ev, msg, sl_value_str(l, strlen(l)));
+        }
+        struct sl_xf_ctx x = {.worker = t->worker, .comp = t->fx->f};
+        struct sl_batch *r = t->fx->f->ops->process(t->fx->f, b, &x);
+        /* 3 of 4 lines parse; response is an int */
+        if (!r || r->count != 150 || !x.errors || x.errors->count != 50)
+            t->bad++;
+        for (uint32_t k = 0; r && k < r->count; k++) {
+            const struct sl_value *v = sl_event_get(&r->events[k], resp);
+            if (!v || v->type != SL_V_INT)
+                t->bad++;
+        }
+        if (r)
+            sl_batch_unref(r);
+        if (x.errors)
+            sl_batch_unref(x.errors);
+    }
+    return NULL;
+}
+
+static void test_two_workers(void **state)
+{
+    (void)state;
+    struct fx fx;
+    struct sl_diag d;
+    if (fx_try_workers(&fx,
+                       "    format: grok\n    pattern: \"%{COMBINEDAPACHELOG}\"\n"
+                       "    types: {response: int}\n",
+                       2, &d))
+        fail_msg("%s", d.msg);
+    struct thr t[2] = {{&fx, 0, 0}, {&fx, 1, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, thr_run, &t[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(t[0].bad + t[1].bad, 0);
+    fx_free(&fx);
+}
+
 int main(void)
 {
     sl_core_init();
@@ -348,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_few_allocations),
+        cmocka_unit_test(test_two_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
