@@ -721,6 +721,18 @@ static int gen_source(struct sl_usecase *u, const char *src_name, struct sl_diag
             goto out;
         }
         char *path = join_path(u->dir, file->value);
+        FILE *probe = fopen(path, "rb");
+        if (!probe) {
+            rc = at(d, u->path, file->vline, file->vcol, SL_ENOENT, "cannot open %s: %s", path,
+                    strerror(errno));
+            sl_diag_hint(d, "`file` is read from the .conf's directory");
+            sl_free(path);
+            goto out;
+        }
+        fclose(probe);
+        const struct sl_cobj *in = sl_cobj_get(u->root, "input");
+        if (in)
+            note(u, in, "input ignored: a batch use case reads `file` (as dataShark)");
         sl_buf_appendf(&l, "  %s:", src_name);
         rc = put_line(&u->src, at_key(u, file), &l);
         if (!rc)

@@ -380,6 +380,7 @@ bad() { # NAME WANT (a regex over stderr)
   grep -Eq "$2" bad.err || { cat bad.err; fail "$1: no '$2'"; }
 }
 mkdir -p b
+touch b/x.txt
 cp uc/wordcount/wordcount.yaml b/dup.yaml
 printf 'type = batch\nfile = x.txt\noutput = csv\n[out_csv]\n  path = a.csv\n  path = b.csv\n' > b/dup.conf
 bad b/dup.conf "^sluice: b/dup.conf:6:3: Duplicate keyword name"

@@ -44,6 +44,8 @@ static int setup(void **state)
     list[n++] = &sl_usecase_debug_ops;
     list[n] = NULL;
     sl_registry_set(list);
+    put("words.txt", "a b\n"); /* the batch use cases' `file` */
+    put("a", "a\n");
     return 0;
 }
 
@@ -261,6 +263,8 @@ static void test_errors(void **state)
          "e.conf:2:1: input = file needs a [in_file] section"},
         {"type = streaming\ninput = hdfs\n", "transforms: {a: {type: eval, inputs: [input]}}\n",
          "e.conf:2:9: input must be file, kafka or syslog, not 'hdfs'"},
+        {"type = batch\nfile = missing.txt\n", "transforms: {a: {type: eval, inputs: [input]}}\n",
+         "e.conf:2:8: cannot open "},
         {"type = batch\nfile = a\noutput = csv, syslog\n",
          "transforms: {a: {type: eval, inputs: [input]}}\n",
          "e.conf:3:10: 'output' must be one value, not a list"},
