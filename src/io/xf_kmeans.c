@@ -86,6 +86,7 @@ struct km_conf {
     bool online;
     double learning_rate;
     int64_t max_keys;
+    int64_t max_training_vectors;
     char *key_field, *score_field, *metadata_field;
 };
 
@@ -145,6 +146,8 @@ static const struct sl_option km_opts[] = {
      "online: 0 = 1/count, else a fixed rate in (0, 1]", NULL, 0, 0, 0},
     {"max_keys", SL_OPT_INT, "100000", offsetof(struct km_conf, max_keys),
      "open (key, window) accumulators at most", NULL, 1, 100000000, 0},
+    {"max_training_vectors", SL_OPT_INT, "1000000", offsetof(struct km_conf, max_training_vectors),
+     "training: (key, window) vectors at most", NULL, 1, 268435456, 0},
     {"key_field", SL_OPT_STRING, "key", offsetof(struct km_conf, key_field),
      "output field of the primary key", NULL, 0, 0, 0},
     {"score_field", SL_OPT_STRING, "score", offsetof(struct km_conf, score_field),
@@ -979,6 +982,7 @@ struct trainer {
     uint64_t lines, bad, skipped;
     struct sl_diag first_bad;
     int64_t win_ns;
+    uint64_t max_vectors;
     bool event_time;
 };
 
@@ -1003,7 +1007,7 @@ static int train_batch(struct trainer *t, struct sl_batch *b)
         }
         int err = 0;
         struct acc *a = acc_get(k, &t->accs, w->rows[0].win, w->rows[0].key, w->rows[0].key_len,
-                                SL_KMEANS_MAX_POINTS, &err);
+                                t->max_vectors, &err);
         if (!a || acc_fold(k, a, w->vals, w->has, w->hashes))
             return err ? err : SL_ENOMEM;
     }
@@ -1075,7 +1079,10 @@ static int train(struct sl_component *c, struct km *k, const struct km_conf *cf,
         sl_component_diag_opt(c, "training", d);
         return sl_diag_set(d, SL_ECONFIG, "training file '%s': %s", cf->training, strerror(errno));
     }
-    struct trainer t = {.k = k, .win_ns = cf->training_window_ns, .event_time = k->event_time};
+    struct trainer t = {.k = k,
+                        .win_ns = cf->training_window_ns,
+                        .max_vectors = (uint64_t)cf->max_training_vectors,
+                        .event_time = k->event_time};
     sl_hmap_init(&t.accs);
     sl_diag_init(&t.first_bad);
     if (t.win_ns > 0 && !k->event_time) {
@@ -1120,8 +1127,12 @@ static int train(struct sl_component *c, struct km *k, const struct km_conf *cf,
     fclose(f);
     if (rc) {
         sl_component_diag_opt(c, "training", d);
+        if (rc == SL_ELIMIT)
+            sl_diag_hint(d, "raise max_training_vectors, or train on a sample");
         rc = sl_diag_set(d, SL_ECONFIG, "training file '%s': %s", path,
-                         rc == SL_E2BIG ? "a line longer than 64 MiB" : sl_strerror(rc));
+                         rc == SL_E2BIG    ? "a line longer than 64 MiB"
+                         : rc == SL_ELIMIT ? "more (key, window) vectors than max_training_vectors"
+                                           : sl_strerror(rc));
         goto out;
     }
     size_t np = t.accs.count;
