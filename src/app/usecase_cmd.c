@@ -249,6 +249,11 @@ int sl_cmd_usecase(int argc, char **argv)
     for (size_t i = 0; i < nfiles && !rc; i++) {
         struct sl_diag d;
         sl_diag_init(&d);
+        const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+        if (production && !strcmp(base, "datashark.conf")) {
+            fprintf(stderr, "Skipped (dataShark's global settings, not read): %s\n", files[i]);
+            continue;
+        }
         if (production && !sl_usecase_conf_enabled(files[i], &d)) {
             if (d.msg[0]) {
                 sl_app_print_diag(&d);
@@ -265,7 +270,7 @@ int sl_cmd_usecase(int argc, char **argv)
             break;
         }
         /* component names are prefixed by the stem: two use cases may not share one */
-        const char *stem = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+        const char *stem = base;
         for (size_t k = 0; k < n; k++) {
             const char *other = sl_usecase_path(ucs[k]);
             other = strrchr(other, '/') ? strrchr(other, '/') + 1 : other;
