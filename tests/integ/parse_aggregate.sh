@@ -69,7 +69,7 @@ $SLUICE run -c p.yaml --once --no-status 2> log.txt || { cat log.txt; fail "slui
 $PY - <<'PYEOF' || fail "access log aggregates"
 import json, re, collections, calendar, time, ipaddress
 rx = re.compile(r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "(\S+) (\S+) HTTP/([0-9.]+)" (\d+) (\d+|-) "([^"]*)" "([^"]*)"$')
-want = collections.defaultdict(lambda: {"hits": 0, "twoxx": 0, "nxx": 0, "bytes": None, "paths": set()})
+want = collections.defaultdict(lambda: {"hits": 0, "twoxx": 0, "nxx": 0, "bytes": 0, "paths": set()})
 bad = 0
 for line in open("access.log"):
     m = rx.match(line.rstrip("\n"))
@@ -85,7 +85,7 @@ for line in open("access.log"):
     g["twoxx"] += 200 <= code < 300
     g["nxx"] += code >= 500
     if m.group(9) != "-":
-        g["bytes"] = (g["bytes"] or 0) + int(m.group(9))
+        g["bytes"] += int(m.group(9))  # a sum of no values is 0
     g["paths"].add(m.group(6))
 got = {}
 for line in open("out.json"):
