@@ -140,6 +140,8 @@ struct worker {
     struct sl_buf scratch; /* text of non-string source values, names */
     bool *keep;
     uint32_t keep_cap;
+    struct sl_field *saved; /* the event's fields before the parse, restored on a miss */
+    uint32_t saved_cap;
     struct sl_kv *kvs; /* target map under construction (kv/csv) */
     uint32_t nkvs, kvs_cap;
     struct sl_log_limit lim;
@@ -225,6 +227,7 @@ static void parse_fini(struct sl_component *c)
         pcre2_jit_stack_free(w->jstack);
         sl_buf_fini(&w->scratch);
         sl_free(w->keep);
+        sl_free(w->saved);
         sl_free(w->kvs);
     }
     sl_free(p->workers);
@@ -820,7 +823,6 @@ static int parse_event(struct parse *p, struct worker *w, struct sl_batch *b, st
     w->b = b;
     w->ev = ev;
     w->nkvs = 0;
-    uint32_t nfields = ev->count;
     int rc;
     struct cbctx cx = {p, w};
     struct sl_diag d;
@@ -858,7 +860,6 @@ static int parse_event(struct parse *p, struct worker *w, struct sl_batch *b, st
     if (rc) {
         if (rc != SL_EINVAL && rc != SL_EPARSE && rc != SL_E2BIG && rc != SL_ELIMIT && !w->msg[0])
             snprintf(w->msg, sizeof(w->msg), "%s", sl_strerror(rc));
-        ev->count = nfields; /* drop what a half-done parse set */
         return rc;
     }
     if (p->has_event_time) {
@@ -900,13 +901,29 @@ static struct sl_batch *parse_process(struct sl_component *c, struct sl_batch *b
     for (uint32_t i = 0; i < n; i++) {
         struct sl_event *ev = &b->events[i];
         w->msg[0] = 0;
+        /* a miss leaves the event as it came (a half-done parse may have replaced or added
+         * fields): the dead letter and on_miss: keep show the original */
         uint32_t before = ev->count;
+        bool saved = false;
+        if (before > w->saved_cap) {
+            struct sl_field *f = sl_realloc(w->saved, before * sizeof(*f));
+            if (f) {
+                w->saved = f;
+                w->saved_cap = before;
+            }
+        }
+        if (before && before <= w->saved_cap) {
+            memcpy(w->saved, ev->fields, before * sizeof(*w->saved));
+            saved = true;
+        }
         int rc = parse_event(p, w, b, ev);
         w->keep[i] = true;
         if (!rc) {
             kept++;
             continue;
         }
+        if (saved)
+            memcpy(ev->fields, w->saved, before * sizeof(*w->saved));
         ev->count = before;
         atomic_fetch_add_explicit(&p->misses, 1, memory_order_relaxed);
         switch (p->cf->on_miss) {

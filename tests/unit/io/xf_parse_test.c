@@ -195,6 +195,11 @@ static void test_grok_misses(void **state)
     const char *l3[] = {"n=12x"};
     expect_out("    format: grok\n    pattern: \"n=%{NOTSPACE:n:int}\"\n", l3, 1, "",
                "field n: \"12x\" is not an int");
+    /* a miss after a capture replaced a field: the event comes back as it was */
+    const char *l5[] = {"abc def"};
+    expect_out("    format: grok\n    pattern: \"%{WORD:message} %{WORD:n:int}\"\n"
+               "    on_miss: keep\n",
+               l5, 1, "{\"message\":\"abc def\"} ts=1000\n", NULL);
     /* on_miss: keep passes the line unchanged, drop drops it (counted) */
     const char *l4[] = {"a 1", "b"};
     expect_out(
