@@ -269,6 +269,7 @@ struct km {
     struct sl_hmap accs;           /* guarded_by: lock */
     int64_t max_ts;                /* guarded_by: lock (event time) */
     int64_t closed_before;         /* guarded_by: lock: windows with id < this are closed */
+    int64_t min_win;               /* guarded_by: lock: no open window has a smaller id */
     atomic_uint_fast64_t scored, anomalies, late, overflow, training_points;
 };
 
@@ -921,6 +922,8 @@ static void close_windows(struct sl_component *c, struct km *k, int64_t before,
 {
     if (before > k->closed_before)
         k->closed_before = before;
+    if (before <= k->min_win)
+        return; /* nothing to close: no scan of the open keys per batch */
     size_t n = 0, it = 0;
     struct sl_str key;
     uint64_t val;
@@ -961,6 +964,11 @@ static void close_windows(struct sl_component *c, struct km *k, int64_t before,
         acc_free(k, list[i]);
     }
     sl_free(list);
+    k->min_win = INT64_MAX;
+    it = 0;
+    while (sl_hmap_next(&k->accs, &it, &key, &val))
+        if (((struct acc *)(uintptr_t)val)->win < k->min_win)
+            k->min_win = ((struct acc *)(uintptr_t)val)->win;
 }
 
 static void emit_all(struct sl_xf_ctx *x, struct sl_batch **outs, size_t n)
@@ -1252,6 +1260,7 @@ static int km_init(struct sl_component *c, struct sl_diag *d)
     sl_mutex_init(&k->lock);
     sl_hmap_init(&k->accs);
     k->closed_before = INT64_MIN;
+    k->min_win = INT64_MAX;
     k->max_ts = INT64_MIN;
     int rc = 0;
     if (!cf->features.count || cf->features.count > MAX_FEATURES) {
@@ -1457,6 +1466,8 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
                                          &b->events[row->ev]);
             continue;
         }
+        if (row->win < k->min_win)
+            k->min_win = row->win;
         if (row->ts > k->max_ts)
             k->max_ts = row->ts;
     }
