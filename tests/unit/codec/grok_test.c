@@ -212,13 +212,43 @@ static void test_errors(void **state)
     sl_grok_lib_free(lib);
 }
 
+/* Every allocation of a compile may fail: SL_ENOMEM, nothing leaked (ASan), and a compile
+ * that does not fail gives the same regex. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    struct sl_grok_lib *lib = sl_grok_lib_new();
+    const char *pat = "%{COMBINEDAPACHELOG} %{NUMBER:[a][b]:int} %{SYSLOGBASE}";
+    struct sl_grok ref, g;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    assert_int_equal(sl_grok_compile(lib, pat, strlen(pat), &ref, &d), 0);
+    int failures = 0;
+    for (uint64_t nth = 1; nth < 400; nth++) {
+        sl_diag_init(&d);
+        sl_alloc_fail_nth(nth);
+        int rc = sl_grok_compile(lib, pat, strlen(pat), &g, &d);
+        sl_alloc_fail_nth(0);
+        if (rc) {
+            assert_int_equal(rc, SL_ENOMEM);
+            failures++;
+        } else {
+            assert_string_equal(g.regex, ref.regex);
+            assert_int_equal(g.ncaps, ref.ncaps);
+        }
+        sl_grok_fini(&g);
+    }
+    assert_true(failures > 0);
+    sl_grok_fini(&ref);
+    sl_grok_lib_free(lib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtins_compile),
-        cmocka_unit_test(test_builtins_match),
-        cmocka_unit_test(test_captures),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_builtins_compile), cmocka_unit_test(test_builtins_match),
+        cmocka_unit_test(test_captures),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
