@@ -861,6 +861,22 @@ int sl_json_write_string(struct sl_buf *out, const char *p, size_t n)
     const unsigned char *s = (const unsigned char *)p, *end = s + n;
     static const char hex[] = "0123456789abcdef";
     while (s < end) {
+        /* eight plain bytes at a time (no control byte, quote, backslash or non-ASCII):
+         * the byte loop alone was 14% of a syslog tcp -> file run (perf, bench_syslog.sh) */
+        while (end - s >= 8) {
+            uint64_t v;
+            memcpy(&v, s, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+            uint64_t special = ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v;
+            if (special & high)
+                break;
+            memcpy(o, s, 8);
+            o += 8;
+            s += 8;
+        }
+        if (s == end)
+            break;
         unsigned c = *s;
         unsigned k = esc_class[c];
         if (k == 0) {

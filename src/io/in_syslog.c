@@ -88,6 +88,8 @@ struct syslog_state {
     struct sl_syslog_msg msg; /* 5 KiB: reused, only its header is cleared per message */
     uint64_t parse_errors;
     uint64_t udp_dropped_seen;
+    int64_t now_ns;
+    uint32_t clock_n;
     bool keep_raw;
 };
 
@@ -150,7 +152,11 @@ static int syslog_frame(void *arg, struct sl_netconn *k, const char *p, size_t n
     if (!s->batch)
         s->batch = sl_batch_new();
     struct sl_batch *b = s->batch;
-    int64_t now = sl_clock_wall_ns();
+    /* arrival time: the clock read every 64 messages (clock_gettime was 2.3% of a
+     * tcp -> file run in perf; arrival times stay within a read() or two) */
+    if ((s->clock_n++ & 63) == 0)
+        s->now_ns = sl_clock_wall_ns();
+    int64_t now = s->now_ns;
     char *copy = sl_batch_copy(b, p, n);
     struct sl_event *ev = copy ? sl_batch_push(b) : NULL;
     struct sl_field *f = ev ? sl_arena_alloc(&b->arena, F__COUNT * sizeof(*f)) : NULL;
@@ -224,6 +230,7 @@ static void syslog_idle(void *arg, struct sl_netconn *k)
     struct syslog_state *s = c->state;
     if (k)
         return;
+    s->clock_n = 0; /* read the clock again at the next message */
     struct sl_netserver_stats st;
     sl_netserver_stats(s->srv, &st);
     if (st.udp_dropped > s->udp_dropped_seen) {
