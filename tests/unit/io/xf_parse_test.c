@@ -221,6 +221,11 @@ static void test_grok_patterns(void **state)
 {
     (void)state;
     /* the first pattern that matches wins; custom definitions; nested field names */
+    /* a hand-written named group inside a grok pattern is a field too */
+    const char *l0[] = {"took 15ms"};
+    expect_out("    format: grok\n    pattern: \"%{WORD:verb} (?<ms>\\\\d+)ms\"\n"
+               "    types: {ms: int}\n",
+               l0, 1, "{\"message\":\"took 15ms\",\"verb\":\"took\",\"ms\":15} ts=1000\n", NULL);
     const char *l[] = {"id=abc-42 WARN disk full", "Oct 11 22:14:15 host1 sshd[99]: hi"};
     expect_out("    format: grok\n"
                "    pattern:\n"
