@@ -1,29 +1,28 @@
 /*
- * out_syslog.c — the `syslog` sink: one syslog message per event over UDP, TCP
- * or TLS (dataShark's [out_syslog]; docs/components/syslog-sink.md).
+ * out_syslog.c — the `syslog` sink: one syslog message per event over UDP, TCP or TLS
+ * (dataShark's [out_syslog]; docs/components/syslog-sink.md).
  *
- * Message: a header (codec/syslog_fmt.h: RFC 5424, RFC 3164 or dataShark's bare
- * `<PRI>`) rendered once per batch and severity, then the body: dataShark's
- * JSON document (codec/dsdoc.h), the whole event as JSON, or one field's text.
- * Too long: dead letter or truncation (`oversize`).
+ * Message: a header (codec/syslog_fmt.h: RFC 5424, RFC 3164 or dataShark's bare `<PRI>`)
+ * rendered once per batch and severity, then the body: dataShark's JSON document
+ * (codec/dsdoc.h), the whole event as JSON, or one field's text. Too long: dead letter or
+ * truncation (`oversize`).
  *
- * DESIGN — delivery over TCP/TLS without an application-level acknowledgement.
- * Framed messages are appended to a pending buffer and written to a
- * non-blocking socket. A message stays pending, and the delivery token of its
- * batch held (core/ack.h: the hold sits on the batch's last message), until
- *   1. the server's TCP acknowledged its last byte on the wire: the socket's
- * unacknowledged byte count (SIOCOUTQ = write_seq - snd_una) against the bytes
- * this connection wrote (for TLS, the ciphertext counted by our push function;
- * a message counts as written once the TLS record holding its last byte was
- * pushed), and
- *   2. the connection was still ESTABLISHED `confirm_delay` later, with nothing
- * to read (a syslog server never talks back: readable means FIN, RST or a TLS
- * alert). Condition 2 is what makes a server restart lossless: a server that
- * closes with bytes it acknowledged but never read makes its kernel answer with
- * RST, which we see within the delay. On any failure the connection is dropped,
- * and after the back-off every pending message — acknowledged or not — is
- * written again on the new one (at-least-once: the ones the old server did read
- * are duplicated). UDP writes datagrams (sendmmsg) and forgets them.
+ * DESIGN — delivery over TCP/TLS without an application-level acknowledgement. Framed
+ * messages are appended to a pending buffer and written to a non-blocking socket. A message
+ * stays pending, and the delivery token of its batch held (core/ack.h: the hold sits on the
+ * batch's last message), until
+ *   1. the server's TCP acknowledged its last byte on the wire: the socket's unacknowledged
+ *      byte count (SIOCOUTQ = write_seq - snd_una) against the bytes this connection wrote
+ *      (for TLS, the ciphertext counted by our push function; a message counts as written
+ *      once the TLS record holding its last byte was pushed), and
+ *   2. the connection was still ESTABLISHED `confirm_delay` later, with nothing to read
+ *      (a syslog server never talks back: readable means FIN, RST or a TLS alert; TLS 1.3
+ *      session tickets are read and ignored).
+ * Condition 2 is what makes a server restart lossless: a server that closes with bytes it
+ * acknowledged but never read makes its kernel answer with RST, which we see within the
+ * delay. On any failure the connection is dropped, and after the back-off every pending
+ * message — acknowledged or not — is written again on the new one (at-least-once: the ones
+ * the old server did read are duplicated). UDP writes datagrams (sendmmsg) and forgets them.
  *
  * Threads: the sink's thread only; stats() reads atomics.
  */
@@ -195,8 +194,7 @@ struct sys_sink {
     bool ever_connected;
     uint64_t rnd;
 
-    /* stream pending data: pend.ptr[pend_head..] is absolute offset pend_base +
-     * pend_head.. */
+    /* stream pending data: pend.ptr[pend_head..] is absolute offset pend_base + pend_head.. */
     struct sl_buf pend;
     size_t pend_head;
     uint64_t pend_base;
@@ -215,8 +213,7 @@ struct sys_sink {
     atomic_uint_fast64_t reconnects, resent, truncated, send_errors;
 };
 
-/* ------------------------------------------------------------------ connection
- */
+/* ------------------------------------------------------------------ connection */
 
 static ssize_t tls_push(gnutls_transport_ptr_t p, const void *data, size_t n)
 {
@@ -388,8 +385,7 @@ static int tls_start(struct sys_sink *s, int64_t deadline)
     return SL_EIO;
 }
 
-/* Connect when due. 0 connected, SL_EAGAIN not yet due, else the failure
- * (already logged). */
+/* Connect when due. 0 connected, SL_EAGAIN not yet due, else the failure (already logged). */
 static int ensure_connected(struct sys_sink *s)
 {
     if (s->connected)
@@ -428,13 +424,35 @@ static int ensure_connected(struct sys_sink *s)
     return 0;
 }
 
-/* A stream connection that is readable (FIN, RST, a TLS alert) or left
- * ESTABLISHED is gone. */
+/*
+ * A stream connection whose server closed it (FIN, RST, a TLS close_notify or alert) or that
+ * left ESTABLISHED is gone. A syslog server does not talk back, but a TLS 1.3 server sends
+ * session tickets after the handshake: those are read (and ignored) here, as would be any
+ * stray bytes.
+ */
 static bool stream_healthy(struct sys_sink *s)
 {
-    struct pollfd pfd = {.fd = s->fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&pfd, 1, 0) != 0)
-        return false;
+    char junk[4096];
+    for (int k = 0; k < 16; k++) {
+        struct pollfd pfd = {.fd = s->fd, .events = POLLIN | POLLRDHUP};
+        int r = poll(&pfd, 1, 0);
+        if (r == 0)
+            break;
+        if (r < 0 || (pfd.revents & (POLLRDHUP | POLLERR | POLLHUP | POLLNVAL)))
+            return false;
+        ssize_t n;
+        if (s->tls) {
+            n = gnutls_record_recv(s->tls, junk, sizeof(junk));
+            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+                continue; /* a handshake message (a ticket) was consumed */
+        } else {
+            n = recv(s->fd, junk, sizeof(junk), MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+        }
+        if (n <= 0)
+            return false;
+    }
     struct tcp_info ti;
     socklen_t len = sizeof(ti);
     if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state != TCP_ESTABLISHED)
@@ -442,8 +460,7 @@ static bool stream_healthy(struct sys_sink *s)
     return true;
 }
 
-/* ------------------------------------------------------------------ stream
- * pending data */
+/* ------------------------------------------------------------------ stream pending data */
 
 static void mark_written(struct sys_sink *s)
 {
@@ -451,8 +468,7 @@ static void mark_written(struct sys_sink *s)
         s->ents[s->ent_sent++].wire_end = s->wire_total;
 }
 
-/* Write what is pending without waiting. 0, or a connection failure (connection
- * dropped). */
+/* Write what is pending without waiting. 0, or a connection failure (connection dropped). */
 static int send_some(struct sys_sink *s)
 {
     uint64_t end = s->pend_base + s->pend.len;
@@ -561,8 +577,7 @@ static void service(struct sys_sink *s)
     check_acks(s);
 }
 
-/* Wait a little for progress (socket writable, back-off over, the confirm
- * delay). */
+/* Wait a little for progress (socket writable, back-off over, the confirm delay). */
 static void idle_wait(struct sys_sink *s)
 {
     int64_t ms = 10;
@@ -620,8 +635,7 @@ static int make_room(struct sys_sink *s, size_t n)
     return 0;
 }
 
-/* ------------------------------------------------------------------ formatting
- */
+/* ------------------------------------------------------------------ formatting */
 
 static int severity_of(struct sys_sink *s, const struct sl_event *ev)
 {
@@ -739,8 +753,7 @@ static void udp_flush(struct sys_sink *s)
     s->dg_count = 0;
 }
 
-/* ------------------------------------------------------------------ sink ops
- */
+/* ------------------------------------------------------------------ sink ops */
 
 static int sys_write(struct sl_component *c, struct sl_batch *b)
 {
