@@ -23,15 +23,20 @@
  * counted first, so dead letters still carry the file's real line numbers and offsets.
  */
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/log.h"
+#include "core/ack.h"
 #include "core/component.h"
 #include "io/linereader.h"
+#include "sys/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +50,9 @@ enum { START_END, START_BEGINNING };
 #define FLUSH_NS     (150 * 1000000LL)
 #define RESCAN_NS    (1000 * 1000000LL)
 #define GONE_IDLE_NS (5000 * 1000000LL)
+#define SAVE_NS      (250 * 1000000LL) /* checkpoints are written at most this often */
+#define FP_LEN       256               /* bytes of a file's start that identify it */
+#define CKPT_MAGIC   "sluice-file-checkpoints 1"
 
 struct file_conf {
     struct sl_strlist path;
@@ -54,6 +62,31 @@ struct file_conf {
     uint64_t max_line;
     char *message_field;
     uint64_t read_buffer;
+    char *checkpoints;
+};
+
+/* One batch in flight: where reading resumes once it (and those before it) are delivered. */
+struct ckpt_token {
+    struct sl_ack ack;
+    struct ckpt_token *next;
+    uint64_t offset, line;
+};
+
+/* The delivered position of one file, as the checkpoint file keeps it. Stable address
+ * (linked list): the emit function of the file's reader points to it. */
+struct position {
+    struct position *next;
+    struct sl_component *c;
+    char *path;
+    uint64_t dev, ino;
+    uint64_t fp;                    /* sl_hash64 of the first fp_len bytes */
+    uint32_t fp_len;                /* < FP_LEN while the file was shorter */
+    uint64_t offset, line;          /* delivered up to here (line: the next line's number) */
+    struct ckpt_token *head, *tail; /* in flight, in emit order */
+    struct sl_linereader *r;        /* the open file's reader (live only) */
+    bool live;                      /* a file of this run (else loaded and not matched yet) */
+    bool dropped;                   /* the file was truncated: removed once its tokens are done */
+    bool stuck; /* a batch failed: the position stays before it (a restart reads it again) */
 };
 
 struct watched {
@@ -63,8 +96,9 @@ struct watched {
     ino_t ino;
     off_t pos;
     struct sl_linereader *r;
-    bool gone;         /* the path vanished; still reading the open fd */
-    int64_t last_data; /* mono ns of the last read that returned data */
+    struct position *ck; /* with checkpoints: this file's position */
+    bool gone;           /* the path vanished; still reading the open fd */
+    int64_t last_data;   /* mono ns of the last read that returned data */
 };
 
 struct file_state {
@@ -74,7 +108,303 @@ struct file_state {
     size_t buf_len;
     sl_sym msg;
     struct sl_log_limit open_limit;
+    struct position *positions; /* with checkpoints */
+    bool dirty;                 /* a position moved since the last save */
+    int64_t saved_at;
+    uint64_t saves;
 };
+
+/* ------------------------------------------------------------------------------------------
+ * Checkpoints (`checkpoints: FILE`): see docs/components/sources.md "Checkpoints".
+ *
+ * Each batch a file's reader emits carries a delivery token (core/ack.h) that records the
+ * position after it; the source thread pops the tokens that are done, in emit order, and
+ * moves the file's position; the checkpoint file is rewritten (write, fsync, rename) at most
+ * once a second and when the source ends (fini runs after every sink released its holds). A
+ * file is recognised on restart by a fingerprint of its first bytes (so a rotation while
+ * sluice was down, or an inode reused by a new file, are told apart), then by path and inode.
+ */
+
+static uint64_t fingerprint(int fd, uint32_t *len_io)
+{
+    char buf[FP_LEN];
+    ssize_t n = pread(fd, buf, *len_io, 0);
+    if (n < 0)
+        n = 0;
+    *len_io = (uint32_t)n;
+    return n ? sl_hash64(buf, (size_t)n) : 0;
+}
+
+static struct position *position_new(struct file_state *s, struct sl_component *c, const char *path)
+{
+    struct position *p = sl_xcalloc(1, sizeof *p);
+    p->c = c;
+    p->path = sl_xstrdup(path);
+    p->line = 1;
+    p->next = s->positions;
+    s->positions = p;
+    return p;
+}
+
+static void position_free(struct position *p)
+{
+    while (p->head) {
+        struct ckpt_token *t = p->head;
+        p->head = t->next;
+        sl_free(t);
+    }
+    sl_free(p->path);
+    sl_free(p);
+}
+
+/* Parse the checkpoint file. 0, or SL_EPARSE with FILE:LINE in d. A missing file is empty. */
+static int ckpt_load(struct sl_component *c, struct sl_diag *d)
+{
+    struct file_conf *cf = c->conf;
+    struct file_state *s = c->state;
+    FILE *f = fopen(cf->checkpoints, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        sl_component_diag_opt(c, "checkpoints", d);
+        return sl_diag_set(d, SL_ECONFIG, "file source '%s': cannot read checkpoints %s: %s",
+                           c->name, cf->checkpoints, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    unsigned lineno = 0;
+    while (!rc && (n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (lineno == 1) {
+            if (strcmp(line, CKPT_MAGIC) != 0)
+                rc = SL_EPARSE;
+            continue;
+        }
+        unsigned long long off, ln, dev, ino, fp;
+        unsigned fl;
+        int used = 0;
+        if (sscanf(line, "%llu\t%llu\t%llu\t%llu\t%llx\t%u\t%n", &off, &ln, &dev, &ino, &fp, &fl,
+                   &used) != 6 ||
+            !used || !line[used] || fl > FP_LEN || ln < 1) {
+            rc = SL_EPARSE;
+            break;
+        }
+        struct position *p = position_new(s, c, line + used);
+        p->offset = off;
+        p->line = ln;
+        p->dev = dev;
+        p->ino = ino;
+        p->fp = fp;
+        p->fp_len = fl;
+    }
+    sl_free(line);
+    fclose(f);
+    if (rc) {
+        sl_component_diag_opt(c, "checkpoints", d);
+        sl_diag_hint(d, "remove the file to start over (files are then read as start_at says)");
+        return sl_diag_set(d, SL_EPARSE, "file source '%s': %s:%u: not a checkpoint line", c->name,
+                           cf->checkpoints, lineno);
+    }
+    return 0;
+}
+
+/* Write every position (write a temporary file, fsync, rename over, fsync the directory). */
+static int ckpt_save(struct sl_component *c)
+{
+    struct file_conf *cf = c->conf;
+    struct file_state *s = c->state;
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_buf_appendf(&b, "%s\n", CKPT_MAGIC);
+    for (struct position *p = s->positions; p; p = p->next) {
+        if (strpbrk(p->path, "\t\n"))
+            continue; /* cannot be written on one line: read again after a restart */
+        sl_buf_appendf(&b, "%llu\t%llu\t%llu\t%llu\t%016llx\t%u\t%s\n",
+                       (unsigned long long)p->offset, (unsigned long long)p->line,
+                       (unsigned long long)p->dev, (unsigned long long)p->ino,
+                       (unsigned long long)p->fp, p->fp_len, p->path);
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cf->checkpoints);
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || sl_fd_write_all(fd, b.ptr, b.len) || fsync(fd) != 0)
+        rc = -errno ? -errno : SL_EIO;
+    if (fd >= 0)
+        close(fd);
+    if (!rc && rename(tmp, cf->checkpoints) != 0)
+        rc = -errno;
+    if (!rc) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", cf->checkpoints);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        int dfd = open(slash ? (slash == dir ? "/" : dir) : ".", O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    sl_buf_fini(&b);
+    if (rc) {
+        sl_log_ratelimited(&s->open_limit, 1, SL_LOG_WARN, c->name,
+                           "cannot write checkpoints %s: %s (positions kept in memory)",
+                           cf->checkpoints, sl_strerror(rc));
+        atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+        return rc;
+    }
+    s->dirty = false;
+    s->saves++;
+    return 0;
+}
+
+/* Move positions past the batches delivered (in emit order); save when due (or now). */
+static void ckpt_tick(struct sl_component *c, bool now)
+{
+    struct file_state *s = c->state;
+    if (!s->positions && !s->dirty)
+        return;
+    for (struct position *p = s->positions; p; p = p->next) {
+        while (p->head && sl_ack_done(&p->head->ack)) {
+            struct ckpt_token *t = p->head;
+            if (sl_ack_failed(&t->ack) && !p->stuck) {
+                p->stuck = true;
+                sl_warn(c->name,
+                        "%s: a batch ending at byte %llu was not delivered: its checkpoint stays "
+                        "at byte %llu (a restart reads from there again)",
+                        p->path, (unsigned long long)t->offset, (unsigned long long)p->offset);
+            }
+            if (!p->stuck && (t->offset != p->offset || t->line != p->line)) {
+                p->offset = t->offset;
+                p->line = t->line;
+                s->dirty = true;
+            }
+            p->head = t->next;
+            if (!p->head)
+                p->tail = NULL;
+            sl_free(t);
+        }
+    }
+    for (struct position **pp = &s->positions; *pp;) {
+        struct position *p = *pp;
+        if (p->dropped && !p->head) {
+            *pp = p->next;
+            position_free(p);
+            s->dirty = true;
+        } else {
+            pp = &p->next;
+        }
+    }
+    int64_t t = sl_clock_mono_ns();
+    if (s->dirty && (now || t - s->saved_at >= SAVE_NS)) {
+        ckpt_save(c);
+        s->saved_at = t;
+    }
+}
+
+/* The reader's emit function with checkpoints: a token per batch (events or dead letters). */
+static int ckpt_emit(void *arg, struct sl_batch *b, bool is_errors)
+{
+    struct position *p = arg;
+    struct sl_component *c = p->c;
+    struct ckpt_token *t = sl_xcalloc(1, sizeof *t);
+    sl_ack_init(&t->ack, NULL, NULL);
+    sl_batch_set_ack(b, &t->ack);
+    /* inside emit, the reader's position is the one after this batch */
+    t->offset = sl_linereader_taken(p->r, &t->line);
+    if (p->tail)
+        p->tail->next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    int rc = is_errors ? sl_source_emit_errors(c, b) : sl_source_emit(c, b);
+    sl_ack_release(&t->ack, rc == 0); /* the owner's hold */
+    return rc;
+}
+
+/* Keep a fingerprint of the first FP_LEN bytes once the file has them. */
+static void fp_refresh(struct watched *w)
+{
+    if (w->ck && w->ck->fp_len < FP_LEN && (uint64_t)w->pos > w->ck->fp_len) {
+        uint32_t len = FP_LEN;
+        w->ck->fp = fingerprint(w->fd, &len);
+        w->ck->fp_len = len;
+    }
+}
+
+/* The position of the file just opened at w (fd, dev, ino set): a saved one it matches (then
+ * *resume is true), else a new one at 0. *known: a saved position had this path but did not
+ * match (the file was replaced or truncated while sluice was down). */
+static struct position *ckpt_attach(struct sl_component *c, struct watched *w, off_t size,
+                                    bool *resume, bool *known)
+{
+    struct file_state *s = c->state;
+    *resume = *known = false;
+    struct position *best = NULL;
+    int best_score = 0;
+    for (struct position *p = s->positions; p; p = p->next) {
+        if (p->live || p->dropped)
+            continue; /* another open file's, or a truncated file's */
+        bool same_path = strcmp(p->path, w->path) == 0;
+        bool same_ino = p->dev == (uint64_t)w->dev && p->ino == (uint64_t)w->ino;
+        if (same_path)
+            *known = true;
+        if ((uint64_t)size < p->offset)
+            continue;
+        int score = 0;
+        if (p->fp_len) {
+            uint32_t len = p->fp_len;
+            if (fingerprint(w->fd, &len) != p->fp || len != p->fp_len)
+                continue;
+            score = 1 + same_path * 2 + same_ino;
+        } else if (same_path && same_ino) {
+            score = 1;
+        }
+        if (score > best_score) {
+            best = p;
+            best_score = score;
+        }
+    }
+    if (best) {
+        *resume = true;
+        if (strcmp(best->path, w->path) != 0) {
+            sl_info(c->name, "%s: resuming at byte %llu (it was %s)", w->path,
+                    (unsigned long long)best->offset, best->path);
+            sl_free(best->path);
+            best->path = sl_xstrdup(w->path);
+        }
+    } else {
+        best = position_new(s, c, w->path);
+    }
+    best->live = true;
+    best->stuck = false;
+    best->dev = (uint64_t)w->dev;
+    best->ino = (uint64_t)w->ino;
+    if (!*resume) {
+        best->offset = 0;
+        best->line = 1;
+        best->fp_len = FP_LEN;
+        best->fp = fingerprint(w->fd, &best->fp_len);
+    }
+    s->dirty = true;
+    return best;
+}
+
+/* The file closed: its position stays (saved) for a restart, or goes when dropped (the file
+ * was truncated: its old position means nothing). Tokens in flight still move it. */
+static void ckpt_detach(struct watched *w)
+{
+    if (w->ck) {
+        w->ck->live = false;
+        w->ck->r = NULL;
+    }
+    w->ck = NULL;
+}
 
 static int file_init(struct sl_component *c, struct sl_diag *d)
 {
@@ -112,11 +442,25 @@ static int file_init(struct sl_component *c, struct sl_diag *d)
     s->buf = sl_xmalloc(s->buf_len);
     s->msg = msg;
     c->state = s;
+    if (cf->checkpoints) {
+        int rc = sl_fs_mkdir_parents(cf->checkpoints);
+        if (!rc)
+            rc = sl_fs_check_writable(cf->checkpoints);
+        if (rc) {
+            sl_component_diag_opt(c, "checkpoints", d);
+            return sl_diag_set(d, SL_ECONFIG, "file source '%s': checkpoints %s: %s", c->name,
+                               cf->checkpoints, sl_strerror(rc));
+        }
+        rc = ckpt_load(c, d);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
 static void close_watched(struct watched *w)
 {
+    ckpt_detach(w);
     if (w->fd >= 0)
         close(w->fd);
     w->fd = -1;
@@ -134,6 +478,15 @@ static void file_fini(struct sl_component *c)
         sl_free(s->files[i].path);
     }
     sl_free(s->files);
+    /* every sink released its holds by now (sources are freed last): the final positions */
+    ckpt_tick(c, true);
+    if (s->saves)
+        sl_info(c->name, "checkpoints saved to %s", ((struct file_conf *)c->conf)->checkpoints);
+    while (s->positions) {
+        struct position *p = s->positions;
+        s->positions = p->next;
+        position_free(p);
+    }
     sl_free(s->buf);
     sl_free(s);
     c->state = NULL;
@@ -201,8 +554,10 @@ static ssize_t drain(struct sl_component *c, struct watched *w, unsigned max_rea
         }
         w->pos += n;
         total += n;
+        fp_refresh(w);
         if (sl_linereader_feed(w->r, s->buf, (size_t)n))
             return -1;
+        ckpt_tick(c, false);
     }
     if (total)
         w->last_data = sl_clock_mono_ns();
@@ -228,13 +583,33 @@ static int open_watched(struct sl_component *c, struct watched *w, bool at_end)
     w->ino = st.st_ino;
     w->pos = 0;
     uint64_t line = 1;
-    if (at_end && S_ISREG(st.st_mode)) {
+    struct file_conf *cf = c->conf;
+    bool resume = false, known = false;
+    if (cf->checkpoints && S_ISREG(st.st_mode))
+        w->ck = ckpt_attach(c, w, st.st_size, &resume, &known);
+    if (resume) {
+        w->pos = lseek(fd, (off_t)w->ck->offset, SEEK_SET);
+        if (w->pos < 0)
+            w->pos = 0;
+        line = w->ck->line;
+        if (w->pos)
+            sl_info(c->name, "%s: resuming at byte %lld, line %llu (checkpoint)", w->path,
+                    (long long)w->pos, (unsigned long long)line);
+    } else if (at_end && !known && S_ISREG(st.st_mode)) {
         w->pos = lseek(fd, 0, SEEK_END);
         if (w->pos < 0)
             w->pos = 0;
         line += count_lines(c, fd, w->pos);
+        if (w->ck) {
+            w->ck->offset = (uint64_t)w->pos;
+            w->ck->line = line;
+        }
     }
     w->r = new_reader(c, w->path, line, (uint64_t)w->pos);
+    if (w->ck) {
+        w->ck->r = w->r;
+        sl_linereader_set_emit(w->r, ckpt_emit, w->ck);
+    }
     w->gone = false;
     w->last_data = sl_clock_mono_ns();
     return 0;
@@ -398,6 +773,14 @@ static int check_file(struct sl_component *c, struct watched *w, int64_t now)
         w->r = new_reader(c, w->path, 1, 0);
         lseek(w->fd, 0, SEEK_SET);
         w->pos = 0;
+        if (w->ck) { /* the old content's position means nothing now */
+            w->ck->dropped = true;
+            ckpt_detach(w);
+            bool resume, known;
+            w->ck = ckpt_attach(c, w, 0, &resume, &known);
+            w->ck->r = w->r;
+            sl_linereader_set_emit(w->r, ckpt_emit, w->ck);
+        }
         return rc ? -1 : 0;
     }
     if (stat(w->path, &st) != 0) {
@@ -467,6 +850,7 @@ static int tail_mode(struct sl_component *c)
             rescan(c, false);
             last_scan = now;
         }
+        ckpt_tick(c, false);
         if (!busy) {
             struct pollfd pfd = {.fd = sl_source_stop_fd(c), .events = POLLIN};
             poll(&pfd, 1, POLL_MS);
@@ -506,6 +890,10 @@ static const struct sl_option file_opts[] = {
      "field that holds a raw line (format: lines)", NULL, 0, 0, 0},
     {"read_buffer", SL_OPT_SIZE, "1MiB", offsetof(struct file_conf, read_buffer),
      "bytes per read(2)", NULL, 0, 0, 0},
+    {"checkpoints", SL_OPT_STRING, NULL, offsetof(struct file_conf, checkpoints),
+     "file keeping each file's delivered position (written after the sinks acknowledged): a "
+     "restart resumes there, rotated and replaced files told apart by their first bytes",
+     NULL, 0, 0, 0},
     {0},
 };
 

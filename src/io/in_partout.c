@@ -876,18 +876,18 @@ static size_t partout_stats(struct sl_component *c, struct sl_comp_stat *out)
     if (s->store && n + 4 <= SL_COMP_STATS_MAX) {
         struct sl_partout_store_stats ss;
         sl_partout_store_get_stats(s->store, &ss);
-        out[n++] = (struct sl_comp_stat){"sluice_partout_store_leaves",
-                                         "leaf counts committed to the store", false,
-                                         (double)ss.leaves};
+        out[n++] =
+            (struct sl_comp_stat){"sluice_partout_store_leaves",
+                                  "leaf counts committed to the store", false, (double)ss.leaves};
         out[n++] = (struct sl_comp_stat){"sluice_partout_store_commits",
                                          "store transactions committed or failed", false,
                                          (double)ss.commits};
         out[n++] = (struct sl_comp_stat){"sluice_partout_store_commit_errors",
                                          "store commits that failed (retried)", false,
                                          (double)ss.commit_errors};
-        out[n++] = (struct sl_comp_stat){"sluice_partout_store_rolled",
-                                         "rows rolled up into a coarser tier", false,
-                                         (double)ss.rolled};
+        out[n++] =
+            (struct sl_comp_stat){"sluice_partout_store_rolled",
+                                  "rows rolled up into a coarser tier", false, (double)ss.rolled};
     }
     return n;
 }

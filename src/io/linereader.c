@@ -40,6 +40,7 @@ struct sl_linereader {
     uint64_t line;         /* number of the next line */
     uint64_t offset;       /* stream offset of the next byte fed */
     uint64_t line_start;   /* stream offset where the current partial line starts */
+    uint64_t taken;        /* stream offset just past the last line handed over */
     uint64_t events, errors;
     uint64_t carry_bytes; /* input bytes (blank lines) not yet counted in a batch */
     uint64_t owed_bytes;  /* bytes the dead letters counted already (their raw copies) */
@@ -64,7 +65,7 @@ struct sl_linereader *sl_linereader_new(struct sl_component *c, const struct sl_
     r->msg = o->message_field ? o->message_field : SL_SYM_MESSAGE;
     r->where = o->where ? sl_xstrdup(o->where) : NULL;
     r->line = o->first_line ? o->first_line : 1;
-    r->offset = r->line_start = o->first_offset;
+    r->offset = r->line_start = r->taken = o->first_offset;
     sl_buf_init(&r->partial, r->max_line + 1);
     r->emit = default_emit;
     r->emit_arg = c;
@@ -154,6 +155,7 @@ static void count_bytes(struct sl_linereader *r, struct sl_batch *b, uint64_t n)
 static int take_line(struct sl_linereader *r, const char *p, size_t n, uint64_t start,
                      size_t consumed)
 {
+    r->taken = start + consumed;
     if (n && p[n - 1] == '\r')
         n--;
     size_t i = 0;
@@ -250,7 +252,7 @@ int sl_linereader_feed(struct sl_linereader *r, const char *p, size_t n)
             r->skipping = false;
             r->line++;
             r->offset += len + 1;
-            r->line_start = r->offset;
+            r->line_start = r->taken = r->offset;
             p = nl + 1;
             continue;
         }
@@ -306,7 +308,7 @@ int sl_linereader_finish(struct sl_linereader *r)
         r->line_start = r->offset;
     } else if (r->skipping) {
         r->line++; /* the over-long last line ends here */
-        r->line_start = r->offset;
+        r->line_start = r->taken = r->offset;
     }
     sl_buf_reset(&r->partial);
     r->skipping = false;
@@ -322,6 +324,13 @@ int sl_linereader_flush(struct sl_linereader *r)
 uint64_t sl_linereader_lines(const struct sl_linereader *r)
 {
     return r->line - 1;
+}
+
+uint64_t sl_linereader_taken(const struct sl_linereader *r, uint64_t *next_line)
+{
+    if (next_line)
+        *next_line = r->line;
+    return r->taken;
 }
 
 uint64_t sl_linereader_offset(const struct sl_linereader *r)

@@ -59,6 +59,11 @@ int sl_linereader_flush(struct sl_linereader *r);
 uint64_t sl_linereader_lines(const struct sl_linereader *r);
 /* Byte offset just past the last complete line consumed (for resume positions). */
 uint64_t sl_linereader_offset(const struct sl_linereader *r);
+/* Byte offset just past the last line handed to a batch (an event, a dead letter or a blank
+ * line), and the number of the line after it: where a reader that resumes after everything
+ * emitted so far starts (the file source's checkpoints; inside an emit function these are
+ * the position after the batch being emitted). A partial line fed is not included. */
+uint64_t sl_linereader_taken(const struct sl_linereader *r, uint64_t *next_line);
 /* Events and dead letters produced so far. */
 uint64_t sl_linereader_events(const struct sl_linereader *r);
 uint64_t sl_linereader_errors(const struct sl_linereader *r);
