@@ -329,7 +329,7 @@ static int find_win(struct sl_aggtable *t, int64_t ws, int64_t we, struct win **
     w->ws = ws;
     w->we = we;
     sl_hmap_init(&w->groups);
-    sl_arena_init(&w->arena, 64 * 1024, WIN_ARENA_MAX);
+    sl_arena_init(&w->arena, 4096, WIN_ARENA_MAX); /* small: sliding windows are many */
     if (sl_hmap_put(&t->wins, sl_str_make((const char *)k, sizeof(k)), (uint64_t)(uintptr_t)w)) {
         win_free(t, w);
         return SL_ENOMEM;
