@@ -189,6 +189,7 @@ struct sys_sink {
     gnutls_certificate_credentials_t cred;
     gnutls_session_t tls;
     uint64_t wire_total; /* bytes this connection wrote to the socket */
+    size_t tls_inflight; /* size of a gnutls_record_send() that returned GNUTLS_E_AGAIN */
     uint32_t failures;
     int64_t next_connect_at;
     bool ever_connected;
@@ -254,6 +255,7 @@ static void disconnect(struct sys_sink *s)
         close(s->fd);
     s->fd = -1;
     s->connected = false;
+    s->tls_inflight = 0;
 }
 
 static int64_t backoff_ns(struct sys_sink *s)
@@ -477,14 +479,17 @@ static int send_some(struct sys_sink *s)
         size_t n = (size_t)(end - s->sent_abs);
         ssize_t r;
         if (s->tls) {
-            r = gnutls_record_send(s->tls, p, n > TLS_CHUNK ? TLS_CHUNK : n);
+            /* after GNUTLS_E_AGAIN the record is encrypted and half pushed: GnuTLS wants the
+             * same call again, so the size is kept even when more data arrived since */
+            size_t want = s->tls_inflight ? s->tls_inflight : n > TLS_CHUNK ? TLS_CHUNK : n;
+            r = gnutls_record_send(s->tls, p, want);
             if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-                /* must be called again with the same arguments: wait a little for room
-                 */
+                s->tls_inflight = want;
                 if (wait_fd(s->fd, POLLOUT, sl_clock_mono_ns() + 50000000) == 0)
                     continue;
                 return 0;
             }
+            s->tls_inflight = 0;
             if (r < 0) {
                 sl_log_ratelimited(&s->elim, 1, SL_LOG_WARN, s->c->name, "TLS send: %s",
                                    gnutls_strerror((int)r));

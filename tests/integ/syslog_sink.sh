@@ -350,3 +350,33 @@ print("ok: all %d records after the restart; %d duplicates (sent again after the
 PYEOF
 grep -q "again" log3.txt || { cat log3.txt; fail "no reconnect logged"; }
 ok "server restart: nothing lost"
+
+# ---- config errors point at the option
+cat > bad.yaml <<'YAML'
+sources:
+  u: {type: file, path: [udp.json]}
+sinks:
+  s:
+    type: syslog
+    inputs: [u]
+    facility: local9
+YAML
+if $SLUICE check -c bad.yaml > bad.txt 2>&1; then fail "facility local9 accepted"; fi
+grep -q 'bad.yaml:7:.*unknown facility "local9"' bad.txt || { cat bad.txt; fail "facility error"; }
+cat > bad2.yaml <<'YAML'
+sources:
+  u: {type: file, path: [udp.json]}
+sinks:
+  s: {type: syslog, inputs: [u], app_name: "two words"}
+YAML
+if $SLUICE check -c bad2.yaml > bad2.txt 2>&1; then fail "app_name with a space accepted"; fi
+grep -q 'not a syslog header token' bad2.txt || { cat bad2.txt; fail "app_name error"; }
+cat > bad3.yaml <<'YAML'
+sources:
+  u: {type: file, path: [udp.json]}
+sinks:
+  s: {type: syslog, inputs: [u], transport: tls, tls_ca: /nonexistent/ca.pem}
+YAML
+if $SLUICE check -c bad3.yaml > bad3.txt 2>&1; then fail "missing tls_ca accepted"; fi
+grep -q 'cannot load CA certificates from /nonexistent/ca.pem' bad3.txt || { cat bad3.txt; fail "tls_ca error"; }
+ok "config errors"
