@@ -669,6 +669,15 @@ static int load_xf(struct sl_usecase *u, struct sl_diag *d)
                           "component otherwise");
                 goto out;
             }
+            if (!strcmp(nm, "source") || !strcmp(nm, "output") || !strcmp(nm, "debug") ||
+                !strcmp(nm, "output-debug")) {
+                sl_diag_hint(d, "source, output, debug and output-debug are the names of the "
+                                "components the .conf gives");
+                rc = yerr(u, ynode(u, pr->key), d,
+                          "this name is taken: name this component "
+                          "otherwise");
+                goto out;
+            }
             names.names[names.n++] = nm;
             if (!g)
                 last = nm;

@@ -278,6 +278,8 @@ static void test_errors(void **state)
         {"type = batch\nfile = a\noutput = csv\n", "transforms:\n  input: {type: eval}\n",
          "e.yaml:2:3: 'input' is the use case's input (after [log_filter]): name this "
          "component otherwise"},
+        {"type = batch\nfile = a\noutput = csv\n", "transforms:\n  output: {type: eval}\n",
+         "e.yaml:2:3: this name is taken: name this component otherwise"},
         {"type = batch\nfile = a\noutput = csv\n",
          "transforms: {a: {type: eval, inputs: [input]}}\noutput: b\n",
          "e.yaml:2:9: output: names no transform of this file"},
