@@ -182,29 +182,32 @@ static int tls_setup(struct sl_netserver *s, const struct sl_netserver_opts *o, 
 {
     int rc = gnutls_certificate_allocate_credentials(&s->cred);
     if (rc < 0)
-        return sl_diag_set(d, SL_ECONFIG, "%s: TLS: %s", s->c->name, gnutls_strerror(rc));
+        return sl_diag_set(d, SL_ECONFIG, "%s '%s': TLS: %s", s->c->ops->type, s->c->name,
+                           gnutls_strerror(rc));
     if (!o->tls_key)
-        return sl_diag_set(d, SL_ECONFIG, "%s: tls.cert needs tls.key", s->c->name);
+        return sl_diag_set(d, SL_ECONFIG, "%s '%s': tls.cert needs tls.key", s->c->ops->type,
+                           s->c->name);
     rc =
         gnutls_certificate_set_x509_key_file(s->cred, o->tls_cert, o->tls_key, GNUTLS_X509_FMT_PEM);
     if (rc < 0)
-        return sl_diag_set(d, SL_ECONFIG, "%s: TLS certificate %s / key %s: %s", s->c->name,
-                           o->tls_cert, o->tls_key, gnutls_strerror(rc));
+        return sl_diag_set(d, SL_ECONFIG, "%s '%s': TLS certificate %s / key %s: %s",
+                           s->c->ops->type, s->c->name, o->tls_cert, o->tls_key,
+                           gnutls_strerror(rc));
     if (o->tls_ca) {
         rc = gnutls_certificate_set_x509_trust_file(s->cred, o->tls_ca, GNUTLS_X509_FMT_PEM);
         if (rc <= 0)
-            return sl_diag_set(d, SL_ECONFIG, "%s: TLS CA %s: %s", s->c->name, o->tls_ca,
-                               rc < 0 ? gnutls_strerror(rc) : "no certificate in it");
+            return sl_diag_set(d, SL_ECONFIG, "%s '%s': TLS CA %s: %s", s->c->ops->type, s->c->name,
+                               o->tls_ca, rc < 0 ? gnutls_strerror(rc) : "no certificate in it");
     } else if (o->tls_require_client_cert) {
         return sl_diag_set(d, SL_ECONFIG,
-                           "%s: tls.require_client_cert needs tls.ca (the CA that signs the "
+                           "%s '%s': tls.require_client_cert needs tls.ca (the CA that signs the "
                            "clients' certificates)",
-                           s->c->name);
+                           s->c->ops->type, s->c->name);
     }
     rc = gnutls_priority_init(&s->prio, NULL, NULL);
     if (rc < 0)
-        return sl_diag_set(d, SL_ECONFIG, "%s: TLS priorities: %s", s->c->name,
-                           gnutls_strerror(rc));
+        return sl_diag_set(d, SL_ECONFIG, "%s '%s': TLS priorities: %s", s->c->ops->type,
+                           s->c->name, gnutls_strerror(rc));
     s->tls = true;
     s->require_cert = o->tls_require_client_cert;
     return 0;
@@ -224,8 +227,8 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
     int rc = 0;
     if (!o->tcp && !o->udp) {
         sl_component_diag_opt(c, tcp_opt, d);
-        rc = sl_diag_set(d, SL_ECONFIG, "%s: nothing to listen on: set %s or %s", c->name, tcp_opt,
-                         udp_opt ? udp_opt : tcp_opt);
+        rc = sl_diag_set(d, SL_ECONFIG, "%s '%s': nothing to listen on: set %s or %s", c->ops->type,
+                         c->name, tcp_opt, udp_opt ? udp_opt : tcp_opt);
         goto fail;
     }
     if (o->tcp) {
@@ -234,15 +237,16 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
         if (sl_net_split_hostport(o->tcp, host, sizeof(host), &port)) {
             sl_component_diag_opt(c, tcp_opt, d);
             sl_diag_hint(d, "write %s: \"127.0.0.1:9000\"", tcp_opt);
-            rc = sl_diag_set(d, SL_ECONFIG, "%s: invalid address \"%s\"", c->name, o->tcp);
+            rc = sl_diag_set(d, SL_ECONFIG, "%s '%s': invalid address \"%s\"", c->ops->type,
+                             c->name, o->tcp);
             goto fail;
         }
         int fd = sl_net_listen_tcp(host, port, 512);
         if (fd < 0) {
             sl_component_diag_opt(c, tcp_opt, d);
             sl_diag_hint(d, "pick another port, or stop what listens there");
-            rc = sl_diag_set(d, SL_ECONFIG, "%s: cannot listen on %s: %s", c->name, o->tcp,
-                             sl_strerror(fd));
+            rc = sl_diag_set(d, SL_ECONFIG, "%s '%s': cannot listen on %s: %s", c->ops->type,
+                             c->name, o->tcp, sl_strerror(fd));
             goto fail;
         }
         s->lfd = fd;
@@ -260,8 +264,8 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
         rc = bind_udp(o->udp, o->udp_rcvbuf > 0 ? o->udp_rcvbuf : 8 << 20, &fd);
         if (rc) {
             sl_component_diag_opt(c, udp_opt, d);
-            rc = sl_diag_set(d, SL_ECONFIG, "%s: cannot bind UDP %s: %s", c->name, o->udp,
-                             sl_strerror(rc));
+            rc = sl_diag_set(d, SL_ECONFIG, "%s '%s': cannot bind UDP %s: %s", c->ops->type,
+                             c->name, o->udp, sl_strerror(rc));
             goto fail;
         }
         s->ufd = fd;
