@@ -829,6 +829,17 @@ static int parse_event(struct parse *p, struct worker *w, struct sl_batch *b, st
     switch (p->cf->format) {
     case FMT_REGEX:
     case FMT_GROK:
+        /* room for every capture at once: no doubling copies of the field array */
+        if (!p->has_target && ev->cap < ev->count + p->nouts) {
+            uint32_t cap = ev->count + p->nouts;
+            struct sl_field *f = sl_arena_alloc(&b->arena, cap * sizeof(*f));
+            if (f) {
+                if (ev->count)
+                    memcpy(f, ev->fields, ev->count * sizeof(*f));
+                ev->fields = f;
+                ev->cap = cap;
+            }
+        }
         rc = do_regex(p, w, s);
         break;
     case FMT_KV:
