@@ -13,7 +13,7 @@
 #   bash bench/parse_vs_onigmo.sh [BUILD_DIR (default build/release)] [LINES (default 200000)]
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$SRC/build/release}
+BUILD=$(cd "${1:-$SRC/build/release}" && pwd)
 LINES=${2:-200000}
 W=$(mktemp -d /tmp/sluice-onigmo.XXXXXX)
 trap 'rm -rf "$W"' EXIT
