@@ -50,7 +50,12 @@ for who in server client; do
 done
 ok "certificates made with certtool"
 
-P_MAIN=$(free_port); P_OCT=$(free_port); P_TLS=$(free_port); P_RS=$(free_port)
+# four distinct free ports (separate free_port calls may return the same one twice)
+read -r P_MAIN P_OCT P_TLS P_RS < <($PY -c '
+import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 cat > p.yaml <<YAML
 sources:
   main: {type: syslog, listen: "127.0.0.1:$P_MAIN", udp: "127.0.0.1:$P_MAIN"}
@@ -146,7 +151,8 @@ except (ssl.SSLError, OSError):
 PYEOF
 ok "concurrent clients done"
 
-lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+# the file sink writes <path>.tmp and renames it at the end
+lines() { if [ -f "$1.tmp" ]; then wc -l < "$1.tmp"; elif [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 # ---- wait for everything (rsyslog forwards asynchronously)
 want_main=$((N_RS + 2 * N_LG + 200 + CLIENTS * PER + 4))
 for i in $(seq 1 600); do
