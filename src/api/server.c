@@ -11,6 +11,10 @@
  *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
  *   POST /ksql, /query, /query-stream  ksqlDB's REST API on the sql transform (ksql_api.c)
  *   other paths 404, other methods 405 (JSON error bodies)
+ *
+ * Security (io/httpd.h): with `tokens`, every request but /health and /metrics (unless
+ * open_metrics: false) needs a token, else 401; with tls_ca, a client certificate that does
+ * not verify gets 403. TLS and connection limits come from the same options.
  */
 #include "api/server.h"
 
@@ -19,6 +23,7 @@
 #include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "io/httpd.h"
 #include "sys/net.h"
 
 #include <arpa/inet.h>
@@ -30,9 +35,9 @@
 #include <unistd.h>
 
 struct sl_api_server {
-    struct MHD_Daemon *mhd;
+    struct sl_httpd *h;
     struct sl_pipeline *pipe;
-    int port;
+    bool open_metrics;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -55,6 +60,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
     struct sl_api_server *s = cls;
     (void)version;
+    if (!*con_cls) { /* the first call of a request: its client and token */
+        if (!sl_httpd_client_cert_ok(s->h, conn))
+            return sl_httpd_error(conn, MHD_HTTP_FORBIDDEN, "client certificate refused");
+        bool open = s->open_metrics && (!strcmp(url, "/health") || !strcmp(url, "/metrics"));
+        if (!open) {
+            enum sl_auth a = sl_httpd_authorize(s->h, conn, NULL);
+            if (a != SL_AUTH_OK)
+                return sl_httpd_refuse(conn, a);
+        }
+    }
     if (sl_ksql_api_match(url))
         return (enum MHD_Result)sl_ksql_api_handle(s->pipe, conn, url, method, upload, upload_len,
                                                    con_cls);
@@ -118,34 +133,27 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sl_ksql_api_completed(con_cls);
 }
 
-struct sl_api_server *sl_api_server_start(const char *listen, struct sl_pipeline *p,
-                                          struct sl_diag *d)
+struct sl_api_server *sl_api_server_start(const char *listen, const struct sl_config_api *sec,
+                                          struct sl_pipeline *p, struct sl_diag *d)
 {
-    char host[256];
-    uint16_t port;
-    if (sl_net_split_hostport(listen, host, sizeof(host), &port)) {
-        sl_diag_hint(d, "write api: {listen: \"127.0.0.1:8686\"}");
-        sl_diag_set(d, SL_ECONFIG, "api.listen: invalid address \"%s\"", listen);
-        return NULL;
-    }
-    int fd = sl_net_listen_tcp(host, port, 64);
-    if (fd < 0) {
-        sl_diag_hint(d, "pick another port, or stop what listens there");
-        sl_diag_set(d, SL_ECONFIG, "api.listen: cannot listen on %s: %s", listen, sl_strerror(fd));
-        return NULL;
-    }
     struct sl_api_server *s = sl_xcalloc(1, sizeof(*s));
     s->pipe = p;
-    s->port = sl_net_local_port(fd);
-    s->mhd =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, s,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_NOTIFY_COMPLETED,
-                         completed, NULL, MHD_OPTION_END);
-    if (!s->mhd) {
-        close(fd);
+    s->open_metrics = !sec || sec->open_metrics;
+    struct sl_httpd_opts o = {
+        .what = "api", .listen = listen, .max_connections = 64, .timeout_secs = 30, .backlog = 64};
+    if (sec) {
+        o.tokens = sec->tokens;
+        o.tls_cert = sec->tls_cert;
+        o.tls_key = sec->tls_key;
+        o.tls_ca = sec->tls_ca;
+        o.require_client_cert = sec->require_client_cert;
+        if (sec->max_connections)
+            o.max_connections = (unsigned)sec->max_connections;
+        o.max_per_ip = (unsigned)sec->max_per_ip;
+    }
+    const char *bad = NULL;
+    if (sl_httpd_start(&o, handle, s, completed, NULL, &s->h, &bad, d)) {
         sl_free(s);
-        sl_diag_set(d, SL_ESYS, "api: cannot start the HTTP server on %s", listen);
         return NULL;
     }
     return s;
@@ -155,11 +163,11 @@ void sl_api_server_stop(struct sl_api_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->mhd); /* closes the listening socket too */
+    sl_httpd_stop(s->h);
     sl_free(s);
 }
 
 int sl_api_server_port(const struct sl_api_server *s)
 {
-    return s->port;
+    return sl_httpd_port(s->h);
 }

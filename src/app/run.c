@@ -173,11 +173,19 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
     struct sl_diag d;
     sl_diag_init(&d);
     if (cfg->api_listen) {
-        api = sl_api_server_start(cfg->api_listen, p, &d);
-        if (!api)
+        api = sl_api_server_start(cfg->api_listen, &cfg->api, p, &d);
+        if (!api) {
+            snprintf(d.file, sizeof d.file, "%s", cfg->path);
+            d.line = cfg->api.line;
+            d.col = cfg->api.col;
             goto fail;
-        sl_info("api", "listening on %s (port %d): /health /metrics /api/v1/pipeline",
-                cfg->api_listen, sl_api_server_port(api));
+        }
+        sl_info("api", "listening on %s%s (port %d): /health /metrics /api/v1/pipeline%s",
+                cfg->api.tls_cert ? "https://" : "", cfg->api_listen, sl_api_server_port(api),
+                cfg->api.tokens
+                    ? (cfg->api.open_metrics ? "; tokens required but on /health and /metrics"
+                                             : "; tokens required everywhere")
+                    : "");
     }
     if (cfg->push_gateway.url) {
         pg = sl_pushgw_start(&cfg->push_gateway, p, &d);

@@ -381,21 +381,64 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
                 sl_diag_hint(d, "write api: {listen: \"127.0.0.1:8686\"}");
                 return sl_diag_set(d, SL_ECONFIG, "'api' must be a mapping");
             }
+            cfg->api.line = k->start_mark.line + 1;
+            cfg->api.col = k->start_mark.column + 1;
+            cfg->api.open_metrics = true;
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
                  q++) {
                 yaml_node_t *ak = node(cfg, q->key), *av = node(cfg, q->value);
-                if (scalar(ak) && strcmp(scalar(ak), "listen") == 0 && scalar(av)) {
-                    sl_free(cfg->api_listen);
-                    cfg->api_listen = NULL;
-                    rc = expand_env(cfg, av, scalar(av), &cfg->api_listen, d);
+                const char *an = scalar(ak) ? scalar(ak) : "?";
+                char **str = !strcmp(an, "listen")     ? &cfg->api_listen
+                             : !strcmp(an, "tokens")   ? &cfg->api.tokens
+                             : !strcmp(an, "tls_cert") ? &cfg->api.tls_cert
+                             : !strcmp(an, "tls_key")  ? &cfg->api.tls_key
+                             : !strcmp(an, "tls_ca")   ? &cfg->api.tls_ca
+                                                       : NULL;
+                bool *flag = !strcmp(an, "require_client_cert") ? &cfg->api.require_client_cert
+                             : !strcmp(an, "open_metrics")      ? &cfg->api.open_metrics
+                                                                : NULL;
+                int64_t *num = !strcmp(an, "max_connections") ? &cfg->api.max_connections
+                               : !strcmp(an, "max_per_ip")    ? &cfg->api.max_per_ip
+                                                              : NULL;
+                char *val = NULL;
+                if ((str || flag || num) &&
+                    (!scalar(av) || (rc = expand_env(cfg, av, scalar(av), &val, d)) != 0)) {
+                    sl_free(val);
                     if (rc)
                         return rc;
-                } else {
-                    diag_at(d, cfg, ak);
-                    sl_diag_hint(d, "the api section knows: listen");
-                    return sl_diag_set(d, SL_ECONFIG, "unknown api option '%s'",
-                                       scalar(ak) ? scalar(ak) : "?");
+                    diag_at(d, cfg, av);
+                    return sl_diag_set(d, SL_ECONFIG, "api.%s must be a scalar", an);
                 }
+                if (str) {
+                    sl_free(*str);
+                    *str = val;
+                    continue;
+                }
+                if (flag) {
+                    bool ok = !strcmp(val, "true") || !strcmp(val, "false");
+                    *flag = !strcmp(val, "true");
+                    sl_free(val);
+                    if (!ok) {
+                        diag_at(d, cfg, av);
+                        return sl_diag_set(d, SL_ECONFIG, "api.%s must be true or false", an);
+                    }
+                    continue;
+                }
+                if (num) {
+                    bool ok = !sl_str_to_i64(sl_str_c(val), num) && *num >= 0 && *num <= 100000;
+                    sl_free(val);
+                    if (!ok) {
+                        diag_at(d, cfg, av);
+                        return sl_diag_set(d, SL_ECONFIG, "api.%s must be a number (0..100000)",
+                                           an);
+                    }
+                    continue;
+                }
+                diag_at(d, cfg, ak);
+                sl_diag_hint(d, "the api section knows: listen, tokens, open_metrics, tls_cert, "
+                                "tls_key, tls_ca, require_client_cert, max_connections, "
+                                "max_per_ip");
+                return sl_diag_set(d, SL_ECONFIG, "unknown api option '%s'", an);
             }
         } else if (strcmp(key, "workers") == 0 || strcmp(key, "queue_batches") == 0) {
             char *s = NULL;
@@ -509,6 +552,10 @@ void sl_config_free(struct sl_config *cfg)
         sl_free(cfg->doc);
     }
     sl_free(cfg->api_listen);
+    sl_free(cfg->api.tokens);
+    sl_free(cfg->api.tls_cert);
+    sl_free(cfg->api.tls_key);
+    sl_free(cfg->api.tls_ca);
     sl_free(cfg->profile_store);
     sl_free(cfg->log_level);
     sl_free(cfg->push_gateway.url);

@@ -42,13 +42,24 @@ struct sl_config_pushgw {
     uint32_t line, col;  /* the push_gateway key */
 };
 
+/* `api:` besides listen. */
+struct sl_config_api {
+    char *tokens;                      /* tokens file: every path but the open ones needs one */
+    char *tls_cert, *tls_key, *tls_ca; /* HTTPS; tls_ca: client certificates */
+    bool require_client_cert;
+    bool open_metrics; /* /health and /metrics without a token (default true) */
+    int64_t max_connections, max_per_ip;
+    uint32_t line, col; /* the api key */
+};
+
 struct sl_config {
     char *path;
     void *doc; /* private: yaml_document_t */
     struct sl_config_comp *comps;
     size_t ncomps;
-    char *api_listen; /* NULL: no API server */
-    int64_t workers;  /* 0: default */
+    char *api_listen;         /* NULL: no API server */
+    struct sl_config_api api; /* the rest of `api:` (io/httpd.h; docs/api.md "Security") */
+    int64_t workers;          /* 0: default */
     int64_t queue_batches;
     char *log_level; /* NULL: default */
     /* `profile_store: URL`: the store PROFILE_GET reads and profilers without their own

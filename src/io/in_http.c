@@ -7,6 +7,8 @@
  *   413 body larger than max_body (discarded as it arrives, never buffered)
  *   429 the pipeline is full (Retry-After: 1): this body's remaining events are not taken
  *   503 the source is stopping;  405 other methods on `path`;  404 other paths
+ *   401 / 403 with `tokens` (a tokens file) and no or a wrong token, or a refused client
+ *       certificate (tls_ca); TLS and connection limits: io/httpd.h
  *
  * DESIGN: libmicrohttpd with its internal epoll thread and a pool of two threads: request
  * handling is short (parse into a batch, try to queue it), so a small pool keeps up, and it
@@ -21,8 +23,8 @@
 #include "base/log.h"
 #include "codec/json.h"
 #include "core/component.h"
+#include "io/httpd.h"
 #include "io/linereader.h"
-#include "sys/net.h"
 
 #include <microhttpd.h>
 #include <unistd.h>
@@ -35,11 +37,12 @@ struct http_conf {
     char *path;
     uint64_t max_body;
     uint64_t max_line;
+    char *tokens;
+    struct sl_httpd_conf net;
 };
 
 struct http_state {
-    struct MHD_Daemon *mhd;
-    int port;
+    struct sl_httpd *h;
     atomic_uint_fast64_t requests, rejected;
 };
 
@@ -184,7 +187,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct http_state *s = c->state;
     struct request *rq = *con_cls;
     if (!rq) {
-        /* first call: headers only */
+        /* first call: headers only; the client's certificate and token first */
+        if (!sl_httpd_client_cert_ok(s->h, conn)) {
+            atomic_fetch_add_explicit(&s->rejected, 1, memory_order_relaxed);
+            return sl_httpd_error(conn, MHD_HTTP_FORBIDDEN, "client certificate refused");
+        }
+        enum sl_auth a = sl_httpd_authorize(s->h, conn, NULL);
+        if (a != SL_AUTH_OK) {
+            atomic_fetch_add_explicit(&s->rejected, 1, memory_order_relaxed);
+            return sl_httpd_refuse(conn, a);
+        }
         rq = sl_xcalloc(1, sizeof(*rq));
         sl_buf_init(&rq->body, cf->max_body);
         *con_cls = rq;
@@ -267,50 +279,37 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static int http_init(struct sl_component *c, struct sl_diag *d)
 {
     struct http_conf *cf = c->conf;
-    char host[256];
-    uint16_t port;
-    if (sl_net_split_hostport(cf->listen, host, sizeof(host), &port)) {
-        sl_component_diag_opt(c, "listen", d);
-        sl_diag_hint(d, "write listen: \"127.0.0.1:8080\"");
-        return sl_diag_set(d, SL_ECONFIG, "http '%s': invalid address \"%s\"", c->name, cf->listen);
-    }
     if (cf->path[0] != '/') {
         sl_component_diag_opt(c, "path", d);
         sl_diag_hint(d, "paths start with '/'");
         return sl_diag_set(d, SL_ECONFIG, "http '%s': invalid path", c->name);
     }
-    int fd = sl_net_listen_tcp(host, port, 512);
-    if (fd < 0) {
-        sl_component_diag_opt(c, "listen", d);
-        sl_diag_hint(d, "pick another port, or stop what listens there");
-        return sl_diag_set(d, SL_ECONFIG, "http '%s': cannot listen on %s: %s", c->name, cf->listen,
-                           sl_strerror(fd));
-    }
     struct http_state *s = sl_xcalloc(1, sizeof(*s));
     c->state = s;
-    s->port = sl_net_local_port(fd);
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                              handle, c, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                              (unsigned)2, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
-    if (!s->mhd) {
-        close(fd);
-        return sl_diag_set(d, SL_ESYS, "http '%s': cannot start the HTTP server", c->name);
-    }
-    return 0;
+    char what[160];
+    snprintf(what, sizeof what, "http '%s'", c->name);
+    struct sl_httpd_opts o = {
+        .what = what, .listen = cf->listen, .tokens = cf->tokens, .threads = 2, .timeout_secs = 60};
+    sl_httpd_opts_set(&o, &cf->net);
+    const char *bad = NULL;
+    int rc = sl_httpd_start(&o, handle, c, completed, NULL, &s->h, &bad, d);
+    if (rc)
+        sl_component_diag_opt(c, bad ? bad : "listen", d);
+    return rc;
 }
 
 static int http_run(struct sl_component *c)
 {
     struct http_state *s = c->state;
-    sl_info(c->name, "listening on port %d", s->port);
+    sl_info(c->name, "listening on port %d%s", sl_httpd_port(s->h),
+            sl_httpd_tls(s->h) ? " (HTTPS)" : "");
     while (!sl_source_stopping(c)) {
         struct pollfd pfd = {.fd = sl_source_stop_fd(c), .events = POLLIN};
         poll(&pfd, 1, 500);
     }
     /* requests in flight finish (they see "stopping" and answer 503 or are queued) */
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
+    sl_httpd_stop(s->h);
+    s->h = NULL;
     sl_info(c->name, "stopped: %llu requests, %llu rejected",
             (unsigned long long)atomic_load(&s->requests),
             (unsigned long long)atomic_load(&s->rejected));
@@ -322,8 +321,7 @@ static void http_fini(struct sl_component *c)
     struct http_state *s = c->state;
     if (!s)
         return;
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
+    sl_httpd_stop(s->h);
     sl_free(s);
 }
 
@@ -336,6 +334,11 @@ static const struct sl_option http_opts[] = {
      "larger bodies are answered 413", NULL, 0, 0, 0},
     {"max_line", SL_OPT_SIZE, "1MiB", offsetof(struct http_conf, max_line),
      "longer NDJSON lines become dead letters", NULL, 0, 0, 0},
+    {"tokens", SL_OPT_STRING, NULL, offsetof(struct http_conf, tokens),
+     "file of \"<name> <token>\" lines, re-read when it changes: requests need one "
+     "(Authorization: Bearer, or X-Api-Key)",
+     NULL, 0, 0, 0},
+    SL_HTTPD_OPTIONS(struct http_conf, net),
     {0},
 };
 

@@ -24,15 +24,14 @@
  * wait). Nothing is shared with in_http in code: its body handling (NDJSON lines through the
  * line reader) and its answers have nothing in common with this one beyond a dozen lines of
  * MHD boilerplate. A body becomes one batch (up to max_leaves events, 10,000 by default), so
- * an aggregate is accepted or refused whole. The policy and the keys sit behind one mutex:
- * a request holds it for a hash lookup and a few additions.
+ * an aggregate is accepted or refused whole. The policy sits behind one mutex: a request
+ * holds it for a hash lookup and a few additions.
  *
- * Auth: `keys` names a file of "<agent uuid> <api key>" lines ("*" for any agent; '#'
- * comments), re-read when it changes. The key comes in `X-Api-Key` or `Authorization: Bearer`.
- * TLS (tls_cert + tls_key) is GnuTLS inside libmicrohttpd; with tls_ca, client certificates
- * are asked for and checked against it (tls_client_cert: optional | required). The check calls
- * gnutls_certificate_verify_peers2, looked up at run time in the GnuTLS that libmicrohttpd
- * already loaded, so the build needs no link of its own to GnuTLS.
+ * The listener is io/httpd.h, as for the API and the http source. Auth: `keys` names its
+ * tokens file, "<agent uuid> <api key>" lines ("*" for any agent; '#' comments), re-read when
+ * it changes; the key comes in `X-Api-Key` or `Authorization: Bearer`, and must be given to
+ * the agent the body names. TLS (tls_cert + tls_key); with tls_ca, client certificates are
+ * asked for and checked against it (tls_client_cert: optional | required).
  */
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -41,15 +40,13 @@
 #include "codec/json.h"
 #include "codec/partout_body.h"
 #include "core/component.h"
+#include "io/httpd.h"
 #include "state/partout_policy.h"
 #include "state/partout_store.h"
-#include "sys/net.h"
 #include "sys/thread.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <stdio.h>
@@ -57,16 +54,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEYS_MAX_LEN ((size_t)4 << 20)
-#define PEM_MAX_LEN  ((size_t)1 << 20)
-
 struct partout_conf {
     char *listen;
     char *path;        /* /events */
     char *legacy_path; /* /event */
     char *keys;
-    char *tls_cert, *tls_key, *tls_ca;
-    int tls_client_cert; /* 0 optional, 1 required */
+    struct sl_httpd_conf net; /* TLS, client certificates, connection limits (io/httpd.h) */
     uint64_t max_body;
     int64_t max_leaves, max_key_len, max_depth;
     double divisor;
@@ -79,11 +72,6 @@ struct partout_conf {
     int64_t max_agents;
     int64_t threads;
     char *store; /* partout_store.h: every accepted aggregate */
-};
-
-struct key {
-    char *uuid; /* NULL: any agent */
-    char *key;
 };
 
 enum {
@@ -101,19 +89,13 @@ enum {
 };
 
 struct partout_state {
-    struct MHD_Daemon *mhd;
-    int port;
+    struct sl_httpd *h;
     struct sl_partout_conf pc;
     struct sl_partout_limits lim;
-    char *pem_cert, *pem_key, *pem_ca; /* kept alive while the daemon runs */
-    int (*verify_peers)(gnutls_session_t, unsigned *);
     sl_sym f_agent, f_hostname, f_module, f_object, f_msg, f_level, f_detail, f_count, f_period;
     atomic_uint_fast64_t st[ST__COUNT];
     struct sl_mutex lock;
     struct sl_partout_policy *policy; /* guarded_by: lock */
-    struct key *keys;                 /* guarded_by: lock */
-    size_t nkeys;                     /* guarded_by: lock */
-    struct stat keys_st;              /* guarded_by: lock: the file as last loaded */
     struct sl_partout_store *store;   /* NULL: no `store:` */
 };
 
@@ -125,189 +107,6 @@ struct request {
 static void bump(struct partout_state *s, int i)
 {
     atomic_fetch_add_explicit(&s->st[i], 1, memory_order_relaxed);
-}
-
-/* ---------------------------------------------------------------- files and keys */
-
-static int read_file(const char *path, size_t max, struct sl_buf *out, struct stat *st)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (fstat(fd, st) != 0) {
-        rc = -errno;
-        goto done;
-    }
-    if ((uint64_t)st->st_size > max) {
-        rc = SL_E2BIG;
-        goto done;
-    }
-    char tmp[65536];
-    for (;;) {
-        ssize_t k = read(fd, tmp, sizeof(tmp));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        if ((rc = sl_buf_append(out, tmp, (size_t)k)) != 0)
-            break;
-    }
-    if (!rc && sl_buf_putc(out, '\0') == 0)
-        out->len--;
-done:
-    close(fd);
-    return rc;
-}
-
-static void free_keys(struct key *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        sl_free(k[i].uuid);
-        sl_free(k[i].key);
-    }
-    sl_free(k);
-}
-
-/* Parse "<uuid|*> <key>" lines. 0, or SL_EPARSE with d naming the line. */
-static int parse_keys(const char *path, const char *p, size_t len, struct key **out, size_t *nout,
-                      struct sl_diag *d)
-{
-    struct key *keys = NULL;
-    size_t n = 0, cap = 0;
-    uint32_t lineno = 0;
-    while (len) {
-        const char *e = memchr(p, '\n', len);
-        size_t ll = e ? (size_t)(e - p) : len;
-        lineno++;
-        struct sl_str line = sl_str_trim(sl_str_make(p, ll));
-        p += ll + (e ? 1 : 0);
-        len -= ll + (e ? 1 : 0);
-        if (!line.len || line.ptr[0] == '#')
-            continue;
-        size_t i = 0;
-        while (i < line.len && line.ptr[i] != ' ' && line.ptr[i] != '\t')
-            i++;
-        struct sl_str uuid = sl_str_make(line.ptr, i);
-        struct sl_str key = sl_str_trim(sl_str_make(line.ptr + i, line.len - i));
-        if (!key.len || memchr(key.ptr, ' ', key.len) || memchr(key.ptr, '\t', key.len)) {
-            free_keys(keys, n);
-            sl_diag_set(d, SL_EPARSE, "%s:%u: expected \"<agent uuid or *> <api key>\"", path,
-                        lineno);
-            return SL_EPARSE;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            keys = sl_xrealloc(keys, cap * sizeof(*keys));
-        }
-        keys[n].uuid = sl_str_eq_c(uuid, "*") ? NULL : sl_xstrndup(uuid.ptr, uuid.len);
-        keys[n].key = sl_xstrndup(key.ptr, key.len);
-        n++;
-    }
-    *out = keys;
-    *nout = n;
-    return 0;
-}
-
-/* (Re)load the keys file when it changed. Called with the lock held (or before the daemon
- * starts). On failure the old keys stay. */
-static int load_keys(struct sl_component *c, bool force, struct sl_diag *d)
-{
-    struct partout_conf *cf = c->conf;
-    struct partout_state *s = c->state;
-    struct stat st;
-    if (stat(cf->keys, &st) != 0)
-        return sl_diag_set(d, SL_EIO, "keys file %s: %s", cf->keys, strerror(errno));
-    if (!force && st.st_ino == s->keys_st.st_ino && st.st_dev == s->keys_st.st_dev &&
-        st.st_size == s->keys_st.st_size && st.st_mtim.tv_sec == s->keys_st.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == s->keys_st.st_mtim.tv_nsec)
-        return 0;
-    struct sl_buf b;
-    sl_buf_init(&b, KEYS_MAX_LEN);
-    int rc = read_file(cf->keys, KEYS_MAX_LEN, &b, &st);
-    if (rc) {
-        sl_buf_fini(&b);
-        return sl_diag_set(d, rc, "keys file %s: %s", cf->keys, sl_strerror(rc));
-    }
-    struct key *keys;
-    size_t n;
-    rc = parse_keys(cf->keys, b.ptr ? b.ptr : "", b.len, &keys, &n, d);
-    sl_buf_fini(&b);
-    if (rc)
-        return rc;
-    free_keys(s->keys, s->nkeys);
-    s->keys = keys;
-    s->nkeys = n;
-    s->keys_st = st;
-    sl_info(c->name, "loaded %zu api key(s) from %s", n, cf->keys);
-    return 0;
-}
-
-static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < alen; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-enum auth { AUTH_OK, AUTH_MISSING, AUTH_UNKNOWN, AUTH_FORBIDDEN };
-
-/* Is `key` known (uuid NULL), or given to agent `uuid` (or to any agent)? Lock held. */
-static enum auth check_key(struct partout_state *s, const char *key, const struct sl_str *uuid)
-{
-    if (!key || !*key)
-        return AUTH_MISSING;
-    size_t kl = strlen(key);
-    bool known = false, allowed = false;
-    for (size_t i = 0; i < s->nkeys; i++) {
-        if (!ct_equal(s->keys[i].key, strlen(s->keys[i].key), key, kl))
-            continue;
-        known = true;
-        if (!s->keys[i].uuid ||
-            (uuid && ct_equal(s->keys[i].uuid, strlen(s->keys[i].uuid), uuid->ptr, uuid->len)))
-            allowed = true;
-    }
-    if (!known)
-        return AUTH_UNKNOWN;
-    return !uuid || allowed ? AUTH_OK : AUTH_FORBIDDEN;
-}
-
-static const char *api_key_of(struct MHD_Connection *conn)
-{
-    const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Api-Key");
-    if (k)
-        return k;
-    const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (a && strncasecmp(a, "Bearer ", 7) == 0)
-        return a + 7;
-    return NULL;
-}
-
-/* With tls_ca: a client certificate, when one is presented (or always: required), must verify.
- * True when the connection may go on. */
-static bool client_cert_ok(struct sl_component *c, struct MHD_Connection *conn)
-{
-    struct partout_conf *cf = c->conf;
-    struct partout_state *s = c->state;
-    if (!cf->tls_ca || !s->verify_peers)
-        return true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session)
-        return false;
-    gnutls_session_t sess = (gnutls_session_t)ci->tls_session;
-    unsigned status = 0;
-    int rc = s->verify_peers(sess, &status);
-    if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND)
-        return cf->tls_client_cert == 0;
-    return rc == 0 && status == 0;
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -421,23 +220,17 @@ static enum MHD_Result answer_accepted(struct sl_component *c, struct MHD_Connec
 static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection *conn,
                                    struct request *rq, bool legacy)
 {
-    struct partout_conf *cf = c->conf;
     struct partout_state *s = c->state;
     const char *where = legacy ? "partout POST /event" : "partout POST /events";
-    const char *key = api_key_of(conn);
-    if (cf->keys) {
-        sl_mutex_lock(&s->lock);
-        struct sl_diag kd;
-        sl_diag_init(&kd);
-        if (load_keys(c, false, &kd))
-            sl_warn(c->name, "%s (keeping the %zu key(s) loaded before)", kd.msg, s->nkeys);
-        enum auth a = check_key(s, key, NULL);
-        sl_mutex_unlock(&s->lock);
-        if (a != AUTH_OK) {
+    const char *key = sl_httpd_token_of(conn);
+    struct sl_tokens *tok = sl_httpd_tokens(s->h); /* the keys file, re-read when it changes */
+    if (tok) {
+        enum sl_auth a = sl_tokens_check(tok, key, NULL, NULL);
+        if (a != SL_AUTH_OK) {
             bump(s, ST_UNAUTH);
             return error_answer(conn, MHD_HTTP_UNAUTHORIZED,
-                                a == AUTH_MISSING ? "missing api key (X-Api-Key)"
-                                                  : "unknown api key");
+                                a == SL_AUTH_MISSING ? "missing api key (X-Api-Key)"
+                                                     : "unknown api key");
         }
     }
     struct sl_batch *b = sl_batch_new();
@@ -458,19 +251,11 @@ static enum MHD_Result handle_post(struct sl_component *c, struct MHD_Connection
         dead_letter(c, d.msg, &rq->body, where);
         return settings_error(c, conn, MHD_HTTP_BAD_REQUEST, d.msg);
     }
-    if (cf->keys) {
-        sl_mutex_lock(&s->lock);
-        enum auth a = AUTH_FORBIDDEN;
-        if (pb.uuid.len) {
-            a = check_key(s, key, &pb.uuid);
-        } else { /* an anonymous legacy event needs a key given to any agent ("*") */
-            for (size_t i = 0; i < s->nkeys; i++)
-                if (!s->keys[i].uuid &&
-                    ct_equal(s->keys[i].key, strlen(s->keys[i].key), key, strlen(key)))
-                    a = AUTH_OK;
-        }
-        sl_mutex_unlock(&s->lock);
-        if (a != AUTH_OK) {
+    if (tok) {
+        /* an anonymous legacy event needs a key given to any agent ("*"): no name is "" */
+        struct sl_str none = sl_str_make("", 0);
+        enum sl_auth a = sl_tokens_check(tok, key, pb.uuid.len ? &pb.uuid : &none, NULL);
+        if (a != SL_AUTH_OK) {
             sl_batch_unref(b);
             bump(s, ST_FORBIDDEN);
             return error_answer(conn, MHD_HTTP_FORBIDDEN,
@@ -585,7 +370,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return error_answer(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (strcmp(method, "POST") != 0)
         return error_answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-    if (!client_cert_ok(c, conn)) {
+    if (!sl_httpd_client_cert_ok(s->h, conn)) {
         bump(s, ST_FORBIDDEN);
         return error_answer(conn, MHD_HTTP_FORBIDDEN, "client certificate missing or not trusted");
     }
@@ -614,26 +399,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---------------------------------------------------------------- lifecycle */
 
-static int read_pem(struct sl_component *c, const char *opt, const char *path, char **out,
-                    struct sl_diag *d)
-{
-    struct sl_buf b;
-    struct stat st;
-    sl_buf_init(&b, PEM_MAX_LEN + 1);
-    int rc = read_file(path, PEM_MAX_LEN, &b, &st);
-    if (rc) {
-        sl_buf_fini(&b);
-        sl_component_diag_opt(c, opt, d);
-        return sl_diag_set(d, SL_ECONFIG, "partout '%s': %s %s: %s", c->name, opt, path,
-                           sl_strerror(rc));
-    }
-    size_t len;
-    *out = sl_buf_steal(&b, &len);
-    if (!*out)
-        *out = sl_xstrdup("");
-    return 0;
-}
-
 /* A restart keeps the estimator: the counts of the last window, from the store. */
 static int replay_one(void *ud, struct sl_str agent, int64_t at_ms, uint64_t count)
 {
@@ -647,14 +412,6 @@ static int replay_one(void *ud, struct sl_str agent, int64_t at_ms, uint64_t cou
 static int init_inner(struct sl_component *c, struct sl_diag *d)
 {
     struct partout_conf *cf = c->conf;
-    char host[256];
-    uint16_t port;
-    if (sl_net_split_hostport(cf->listen, host, sizeof(host), &port)) {
-        sl_component_diag_opt(c, "listen", d);
-        sl_diag_hint(d, "write listen: \"127.0.0.1:10443\"");
-        return sl_diag_set(d, SL_ECONFIG, "partout '%s': invalid address \"%s\"", c->name,
-                           cf->listen);
-    }
     if (cf->path[0] != '/' || cf->legacy_path[0] != '/') {
         sl_component_diag_opt(c, cf->path[0] != '/' ? "path" : "legacy_path", d);
         sl_diag_hint(d, "paths start with '/'");
@@ -714,77 +471,19 @@ static int init_inner(struct sl_component *c, struct sl_diag *d)
         sl_partout_store_replay(s->store, sl_clock_wall_ns() / 1000000 - window_ns / 1000000,
                                 replay_one, s);
     }
-    if (cf->keys) {
-        int rc = load_keys(c, true, d);
-        if (rc) {
-            sl_component_diag_opt(c, "keys", d);
-            return rc == SL_EPARSE ? rc : SL_ECONFIG;
-        }
-        if (!s->nkeys)
-            sl_warn(c->name, "no api key in %s: every request will be refused (401)", cf->keys);
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-    bool tls = cf->tls_cert || cf->tls_key;
-    if (tls) {
-        if (!cf->tls_cert || !cf->tls_key) {
-            sl_component_diag_opt(c, cf->tls_cert ? "tls_key" : "tls_cert", d);
-            return sl_diag_set(d, SL_ECONFIG, "partout '%s': tls_cert and tls_key go together",
-                               c->name);
-        }
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            sl_component_diag_opt(c, "tls_cert", d);
-            return sl_diag_set(d, SL_ECONFIG, "partout '%s': this libmicrohttpd has no TLS",
-                               c->name);
-        }
-        int rc = read_pem(c, "tls_cert", cf->tls_cert, &s->pem_cert, d);
-        if (!rc)
-            rc = read_pem(c, "tls_key", cf->tls_key, &s->pem_key, d);
-        if (!rc && cf->tls_ca)
-            rc = read_pem(c, "tls_ca", cf->tls_ca, &s->pem_ca, d);
-        if (rc)
-            return rc;
-        if (cf->tls_ca) {
-            *(void **)&s->verify_peers = dlsym(RTLD_DEFAULT, "gnutls_certificate_verify_peers2");
-            if (!s->verify_peers) {
-                sl_component_diag_opt(c, "tls_ca", d);
-                return sl_diag_set(d, SL_ECONFIG,
-                                   "partout '%s': cannot find GnuTLS to check client "
-                                   "certificates",
-                                   c->name);
-            }
-        }
-        flags |= MHD_USE_TLS;
-    } else if (cf->tls_ca) {
-        sl_component_diag_opt(c, "tls_ca", d);
-        return sl_diag_set(d, SL_ECONFIG, "partout '%s': tls_ca needs tls_cert and tls_key",
-                           c->name);
-    }
-    int fd = sl_net_listen_tcp(host, port, 512);
-    if (fd < 0) {
-        sl_component_diag_opt(c, "listen", d);
-        sl_diag_hint(d, "pick another port, or stop what listens there");
-        return sl_diag_set(d, SL_ECONFIG, "partout '%s': cannot listen on %s: %s", c->name,
-                           cf->listen, sl_strerror(fd));
-    }
-    s->port = sl_net_local_port(fd);
-    struct MHD_OptionItem opts[8];
-    size_t no = 0;
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cf->threads, NULL};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
-    if (tls) {
-        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->pem_cert};
-        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->pem_key};
-    }
-    if (s->pem_ca)
-        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->pem_ca};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, c, MHD_OPTION_NOTIFY_COMPLETED,
-                              completed, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (!s->mhd) {
-        close(fd);
-        return sl_diag_set(d, SL_ESYS, "partout '%s': cannot start the HTTP server%s", c->name,
-                           tls ? " (check tls_cert / tls_key)" : "");
+    char what[160];
+    snprintf(what, sizeof what, "partout '%s'", c->name);
+    struct sl_httpd_opts o = {.what = what,
+                              .listen = cf->listen,
+                              .tokens = cf->keys,
+                              .threads = (unsigned)cf->threads,
+                              .timeout_secs = 60};
+    sl_httpd_opts_set(&o, &cf->net);
+    const char *bad = NULL;
+    int rc = sl_httpd_start(&o, handle, c, completed, NULL, &s->h, &bad, d);
+    if (rc) {
+        sl_component_diag_opt(c, !bad ? "listen" : !strcmp(bad, "tokens") ? "keys" : bad, d);
+        return rc;
     }
     return 0;
 }
@@ -805,13 +504,14 @@ static int partout_init(struct sl_component *c, struct sl_diag *d)
 static int partout_run(struct sl_component *c)
 {
     struct partout_state *s = c->state;
-    sl_info(c->name, "listening on port %d", s->port);
+    sl_info(c->name, "listening on port %d%s", sl_httpd_port(s->h),
+            sl_httpd_tls(s->h) ? " (HTTPS)" : "");
     while (!sl_source_stopping(c)) {
         struct pollfd pfd = {.fd = sl_source_stop_fd(c), .events = POLLIN};
         poll(&pfd, 1, 500);
     }
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
+    sl_httpd_stop(s->h);
+    s->h = NULL;
     sl_info(c->name, "stopped: %llu requests, %llu aggregates, %llu counts, %llu bad",
             (unsigned long long)atomic_load(&s->st[ST_REQUESTS]),
             (unsigned long long)atomic_load(&s->st[ST_AGGREGATES]),
@@ -825,18 +525,13 @@ static void partout_fini(struct sl_component *c)
     struct partout_state *s = c->state;
     if (!s)
         return;
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
+    sl_httpd_stop(s->h);
     if (s->store) { /* after the daemon: no put is in flight */
         if (sl_partout_store_default() == s->store)
             sl_partout_store_set_default(NULL);
         sl_partout_store_close(s->store);
     }
     sl_partout_policy_free(s->policy);
-    free_keys(s->keys, s->nkeys);
-    sl_free(s->pem_cert);
-    sl_free(s->pem_key);
-    sl_free(s->pem_ca);
     sl_mutex_fini(&s->lock);
     sl_free(s);
 }
@@ -902,15 +597,7 @@ static const struct sl_option partout_opts[] = {
     {"keys", SL_OPT_STRING, NULL, offsetof(struct partout_conf, keys),
      "file of \"<agent uuid or *> <api key>\" lines, re-read when it changes; unset: no keys", NULL,
      0, 0, 0},
-    {"tls_cert", SL_OPT_STRING, NULL, offsetof(struct partout_conf, tls_cert),
-     "PEM certificate (chain): serve HTTPS", NULL, 0, 0, 0},
-    {"tls_key", SL_OPT_STRING, NULL, offsetof(struct partout_conf, tls_key),
-     "PEM private key of tls_cert", NULL, 0, 0, 0},
-    {"tls_ca", SL_OPT_STRING, NULL, offsetof(struct partout_conf, tls_ca),
-     "PEM CA(s): ask agents for client certificates and check them against these", NULL, 0, 0, 0},
-    {"tls_client_cert", SL_OPT_ENUM, "optional", offsetof(struct partout_conf, tls_client_cert),
-     "with tls_ca: optional (a certificate given must verify) or required", "optional|required", 0,
-     0, 0},
+    SL_HTTPD_OPTIONS(struct partout_conf, net),
     {"max_body", SL_OPT_SIZE, "1MiB", offsetof(struct partout_conf, max_body),
      "larger bodies are answered 413", NULL, 0, 0, 0},
     {"max_leaves", SL_OPT_INT, "10000", offsetof(struct partout_conf, max_leaves),
