@@ -4,9 +4,8 @@
  * DESIGN: one level-triggered epoll set on the source thread holds the stop fd, the TCP
  * listener, the UDP socket and every connection. A readable connection gets a bounded number
  * of reads (16 x 256 KiB) per wake-up so one fast client cannot starve the others. Framing is
- * a small per-connection state machine (START, LEN, LINE, OCTET and their skipping forms);
- * a frame that lies whole in the read buffer is passed as a view of it, only a frame split
- * across reads is copied into the connection's carry buffer (bounded by max_frame). TLS is a
+ * io/netframe.c, one framer per connection: a frame that lies whole in the read buffer is
+ * passed as a view of it, only a frame split across reads is copied. TLS is a
  * GnuTLS session per connection on the same non-blocking socket: the handshake advances on
  * readiness (EPOLLOUT only while GnuTLS wants to write), and records buffered inside GnuTLS
  * are drained before going back to epoll, since epoll cannot see them. UDP datagrams are
@@ -38,8 +37,6 @@
 #define UDP_BATCH     64
 #define IDLE_MS       100
 
-enum fstate { FS_START, FS_LEN, FS_LINE, FS_SKIP_LINE, FS_OCTET };
-
 struct sl_netconn {
     int fd;
     bool udp;
@@ -50,13 +47,7 @@ struct sl_netconn {
     char peer[INET6_ADDRSTRLEN + 16];
     size_t peer_len;
     uint64_t peer_gen;
-    /* framing */
-    enum fstate st;
-    uint32_t len_digits;
-    size_t want; /* FS_OCTET: bytes of the frame still to come */
-    bool cut;    /* the current frame passed max_frame */
-    char *carry;
-    size_t carry_len;
+    struct sl_netframer fr;
     struct sl_netconn *next, *prev;
 };
 
@@ -291,7 +282,7 @@ static void conn_free(struct sl_netconn *k)
         gnutls_deinit(k->tls);
     if (k->fd >= 0 && !k->udp)
         close(k->fd);
-    sl_free(k->carry);
+    sl_netframer_fini(&k->fr);
     sl_free(k);
 }
 
@@ -348,130 +339,20 @@ void sl_netserver_stats(const struct sl_netserver *s, struct sl_netserver_stats 
 
 #define BUMP(s, f, n) atomic_fetch_add_explicit(&(s)->st.f, (n), memory_order_relaxed)
 
-/* ---- framing */
+/* ---- framing (io/netframe.c) */
 
-static int deliver(struct sl_netserver *s, struct sl_netconn *k, const char *p, size_t n,
-                   unsigned flags)
+struct frame_ctx {
+    struct sl_netserver *s;
+    struct sl_netconn *k;
+};
+
+static int on_frame(void *arg, const char *p, size_t n, unsigned flags)
 {
-    if (n && p[n - 1] == '\r' && !(flags & SL_NETFRAME_OCTET))
-        n--;
-    if (!n && !(flags & SL_NETFRAME_OCTET))
-        return 0; /* empty line */
-    BUMP(s, frames, 1);
+    struct frame_ctx *x = arg;
+    BUMP(x->s, frames, 1);
     if (flags & SL_NETFRAME_TRUNCATED)
-        BUMP(s, truncated, 1);
-    return s->cb.frame(s->cb.arg, k, p, n, flags);
-}
-
-/* append to the carry buffer up to max_frame; false when it had to cut */
-static bool carry(struct sl_netserver *s, struct sl_netconn *k, const char *p, size_t n)
-{
-    if (!k->carry)
-        k->carry = sl_xmalloc(s->max_frame);
-    size_t room = s->max_frame - k->carry_len;
-    size_t take = n < room ? n : room;
-    memcpy(k->carry + k->carry_len, p, take);
-    k->carry_len += take;
-    return take == n;
-}
-
-/* Frame p[0..n) on connection k; a non-zero return closes the connection. */
-static int frame_bytes(struct sl_netserver *s, struct sl_netconn *k, const char *p, size_t n)
-{
-    size_t i = 0;
-    int rc = 0;
-    while (i < n && !rc) {
-        switch (k->st) {
-        case FS_START:
-            k->carry_len = 0;
-            k->cut = false;
-            if (s->framing == SL_NETSERVER_LF ||
-                (s->framing == SL_NETSERVER_AUTO && (p[i] < '1' || p[i] > '9'))) {
-                k->st = FS_LINE;
-            } else {
-                k->st = FS_LEN;
-                k->len_digits = 0;
-                k->want = 0;
-            }
-            break;
-        case FS_LEN: {
-            char ch = p[i];
-            if (ch >= '0' && ch <= '9' && k->len_digits < 9) {
-                k->want = k->want * 10 + (size_t)(ch - '0');
-                k->len_digits++;
-                carry(s, k, p + i, 1); /* kept in case it turns out to be a line */
-                i++;
-            } else if (ch == ' ' && k->len_digits > 0) {
-                i++;
-                k->carry_len = 0;
-                k->st = FS_OCTET;
-                if (k->want == 0)
-                    k->st = FS_START; /* an empty frame */
-            } else if (s->framing == SL_NETSERVER_AUTO) {
-                k->st = FS_LINE; /* digits that were not a count: the start of a line */
-            } else {
-                sl_warn(s->c->name, "%s: invalid octet count (byte 0x%02x): closing", k->peer,
-                        (unsigned char)ch);
-                return SL_EPARSE;
-            }
-            break;
-        }
-        case FS_LINE: {
-            const char *nl = memchr(p + i, '\n', n - i);
-            if (!nl) {
-                if (!carry(s, k, p + i, n - i)) {
-                    rc = deliver(s, k, k->carry, k->carry_len, SL_NETFRAME_TRUNCATED);
-                    k->st = FS_SKIP_LINE;
-                }
-                i = n;
-                break;
-            }
-            size_t j = (size_t)(nl - p);
-            if (!k->carry_len) {
-                size_t len = j - i;
-                unsigned fl = 0;
-                if (len > s->max_frame) {
-                    len = s->max_frame;
-                    fl = SL_NETFRAME_TRUNCATED;
-                }
-                rc = deliver(s, k, p + i, len, fl);
-            } else {
-                bool whole = carry(s, k, p + i, j - i);
-                rc = deliver(s, k, k->carry, k->carry_len, whole ? 0 : SL_NETFRAME_TRUNCATED);
-            }
-            i = j + 1;
-            k->st = FS_START;
-            break;
-        }
-        case FS_SKIP_LINE: {
-            const char *nl = memchr(p + i, '\n', n - i);
-            i = nl ? (size_t)(nl - p) + 1 : n;
-            if (nl)
-                k->st = FS_START;
-            break;
-        }
-        case FS_OCTET: {
-            size_t avail = n - i;
-            size_t take = avail < k->want ? avail : k->want;
-            if (!k->carry_len && !k->cut && take == k->want && take <= s->max_frame) {
-                rc = deliver(s, k, p + i, take, SL_NETFRAME_OCTET);
-                k->want = 0;
-            } else {
-                if (!k->cut && !carry(s, k, p + i, take))
-                    k->cut = true;
-                k->want -= take;
-                if (!k->want)
-                    rc = deliver(s, k, k->carry, k->carry_len,
-                                 SL_NETFRAME_OCTET | (k->cut ? SL_NETFRAME_TRUNCATED : 0));
-            }
-            i += take;
-            if (!k->want)
-                k->st = FS_START;
-            break;
-        }
-        }
-    }
-    return rc;
+        BUMP(x->s, truncated, 1);
+    return x->s->cb.frame(x->s->cb.arg, x->k, p, n, flags);
 }
 
 /* End of stream: a last line without newline counts; a half octet frame is reported. */
@@ -479,23 +360,23 @@ static void frame_eof(struct sl_netserver *s, struct sl_netconn *k)
 {
     if (s->framing == SL_NETSERVER_STREAM)
         return;
-    if ((k->st == FS_LINE || k->st == FS_LEN) && k->carry_len)
-        deliver(s, k, k->carry, k->carry_len, 0);
-    else if (k->st == FS_OCTET && (k->carry_len || k->cut)) {
+    struct frame_ctx x = {s, k};
+    size_t missing = sl_netframer_eof(&k->fr, on_frame, &x);
+    if (missing)
         sl_warn(s->c->name,
                 "%s: connection closed inside an octet-counted frame (%zu bytes missing)", k->peer,
-                k->want);
-        deliver(s, k, k->carry, k->carry_len, SL_NETFRAME_OCTET | SL_NETFRAME_TRUNCATED);
-    }
-    k->st = FS_START;
-    k->carry_len = 0;
+                missing);
 }
 
 static int feed(struct sl_netserver *s, struct sl_netconn *k, const char *p, size_t n)
 {
     if (s->framing == SL_NETSERVER_STREAM)
         return s->cb.data(s->cb.arg, k, p, n);
-    return frame_bytes(s, k, p, n);
+    struct frame_ctx x = {s, k};
+    int rc = sl_netframer_feed(&k->fr, p, n, on_frame, &x);
+    if (rc == SL_EPARSE)
+        sl_warn(s->c->name, "%s: invalid octet count: closing", k->peer);
+    return rc;
 }
 
 /* ---- connections */
@@ -547,6 +428,8 @@ static void accept_all(struct sl_netserver *s, int ep)
             return;
         struct sl_netconn *k = sl_xcalloc(1, sizeof(*k));
         k->fd = fd;
+        sl_netframer_init(&k->fr, s->framing == SL_NETSERVER_STREAM ? SL_NETSERVER_LF : s->framing,
+                          s->max_frame);
         format_peer(s, k, &ss);
         if (s->tls) {
             int rc = gnutls_init(&k->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);

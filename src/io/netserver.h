@@ -32,20 +32,11 @@
 #define SL_IO_NETSERVER_H
 
 #include "core/component.h"
+#include "io/netframe.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum sl_netserver_framing {
-    SL_NETSERVER_AUTO,
-    SL_NETSERVER_LF,
-    SL_NETSERVER_OCTET,
-    SL_NETSERVER_STREAM,
-};
-
-#define SL_NETFRAME_TRUNCATED 1u /* longer than max_frame: cut */
-#define SL_NETFRAME_OCTET     2u /* came octet-counted */
 
 struct sl_netconn; /* one TCP connection, or the UDP socket (peer = last datagram's source) */
 
