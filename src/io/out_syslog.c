@@ -54,7 +54,7 @@
 #include <unistd.h>
 
 enum { T_UDP, T_TCP, T_TLS };
-enum { B_DATASHARK, B_EVENT, B_FIELD };
+enum { B_DATASHARK, B_EVENT, B_FIELD, B_TEMPLATE };
 
 struct sys_conf {
     char *host;
@@ -68,6 +68,7 @@ struct sys_conf {
     char *facility, *severity, *severity_field, *app_name, *hostname, *procid, *msgid;
     int body;
     char *message_field;
+    char *template;
     uint64_t max_message_size;
     int oversize; /* 0 error, 1 truncate */
     char *title, *pkey, *score, *key_field, *score_field, *metadata_field;
@@ -120,10 +121,13 @@ static const struct sl_option sys_opts[] = {
      NULL, 0, 0, 0},
     {"msgid", SL_OPT_STRING, "-", O(msgid), "MSGID (5424)", NULL, 0, 0, 0},
     {"body", SL_OPT_ENUM, "datashark", O(body),
-     "datashark document, the whole event as JSON, or one field's text", "datashark|event|field", 0,
-     0, 0},
+     "datashark document, the whole event as JSON, one field's text, or a template",
+     "datashark|event|field|template", 0, 0, 0},
     {"message_field", SL_OPT_STRING, "message", O(message_field), "with body: field", NULL, 0, 0,
      0},
+    {"template", SL_OPT_STRING, NULL, O(template),
+     "with body: template: text with %{field.path} replaced by the field's text (%% is %)", NULL, 0,
+     0, 0},
     {"max_message_size", SL_OPT_SIZE, "64KiB", O(max_message_size),
      "largest message, header included (UDP: at most 65507)", NULL, 0, 0, 0},
     {"oversize", SL_OPT_ENUM, "error", O(oversize),
@@ -169,6 +173,8 @@ struct sys_sink {
     const struct sys_conf *cf;
     struct sl_dsdoc doc;
     struct sl_path sev_path, msg_path;
+    struct tpl_seg *tpl;
+    size_t ntpl;
     bool has_sev_path;
     struct sl_syslog_hdr hdr;
     char hostname[256], procid[32];
@@ -656,6 +662,101 @@ static int severity_of(struct sys_sink *s, const struct sl_event *ev)
     return s->severity;
 }
 
+/* A piece of `template`: literal text, or a field (path set). */
+struct tpl_seg {
+    char *lit;
+    size_t lit_len;
+    struct sl_path path;
+    bool field;
+};
+
+static void tpl_free(struct sys_sink *s)
+{
+    for (size_t i = 0; i < s->ntpl; i++) {
+        sl_free(s->tpl[i].lit);
+        if (s->tpl[i].field)
+            sl_path_fini(&s->tpl[i].path);
+    }
+    sl_free(s->tpl);
+    s->tpl = NULL;
+    s->ntpl = 0;
+}
+
+/* Compile `template`. NULL, or what is wrong with it. */
+static const char *tpl_compile(struct sys_sink *s, const char *t)
+{
+    struct sl_buf lit;
+    sl_buf_init(&lit, (size_t)1 << 20);
+    const char *err = NULL;
+    for (const char *p = t;; p++) {
+        bool end = !*p;
+        bool field = !end && p[0] == '%' && p[1] == '{';
+        if (!end && p[0] == '%' && p[1] == '%') {
+            sl_buf_putc(&lit, '%');
+            p++;
+            continue;
+        }
+        if (!end && !field) {
+            sl_buf_putc(&lit, *p);
+            continue;
+        }
+        if (lit.len) {
+            s->tpl = sl_xrealloc(s->tpl, (s->ntpl + 1) * sizeof(*s->tpl));
+            struct tpl_seg *g = &s->tpl[s->ntpl++];
+            memset(g, 0, sizeof(*g));
+            g->lit_len = lit.len;
+            g->lit = sl_buf_steal(&lit, NULL);
+        }
+        if (end)
+            break;
+        const char *close = strchr(p + 2, '}');
+        if (!close || close == p + 2) {
+            err = "a %{ without a field name and }";
+            break;
+        }
+        char name[256];
+        if ((size_t)(close - p - 2) >= sizeof(name)) {
+            err = "a field name longer than 255 bytes";
+            break;
+        }
+        memcpy(name, p + 2, (size_t)(close - p - 2));
+        name[close - p - 2] = 0;
+        s->tpl = sl_xrealloc(s->tpl, (s->ntpl + 1) * sizeof(*s->tpl));
+        struct tpl_seg *g = &s->tpl[s->ntpl++];
+        memset(g, 0, sizeof(*g));
+        g->field = true;
+        if (sl_path_init(&g->path, name)) {
+            err = "a field path has at most 9 dot-separated parts";
+            break;
+        }
+        p = close;
+    }
+    sl_buf_fini(&lit);
+    return err;
+}
+
+static int tpl_render(struct sys_sink *s, const struct sl_event *ev)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->ntpl && !rc; i++) {
+        const struct tpl_seg *g = &s->tpl[i];
+        if (!g->field) {
+            rc = sl_buf_append(&s->msg, g->lit, g->lit_len);
+            continue;
+        }
+        const struct sl_value *v = sl_path_get(&g->path, ev);
+        if (!v || v->type == SL_V_NULL)
+            continue;                 /* a missing field is empty text */
+        if (v->type == SL_V_DOUBLE) { /* with a decimal point, as in the JSON bodies: 3.0 */
+            rc = sl_json_write_value(&s->msg, v);
+            continue;
+        }
+        struct sl_str t = sl_value_to_text(v, &s->scratch);
+        rc = sl_buf_append(&s->msg, t.ptr, t.len);
+    }
+    return rc;
+}
+
 /* Render one message into s->msg. NULL, or why it cannot be sent. */
 static const char *render(struct sys_sink *s, const struct sl_event *ev, int64_t now_wall)
 {
@@ -673,6 +774,9 @@ static const char *render(struct sys_sink *s, const struct sl_event *ev, int64_t
         break;
     case B_EVENT:
         rc = sl_json_write_event(&s->msg, ev);
+        break;
+    case B_TEMPLATE:
+        rc = tpl_render(s, ev);
         break;
     default: {
         const struct sl_value *v = sl_path_get(&s->msg_path, ev);
@@ -877,6 +981,7 @@ static void sys_fini(struct sl_component *c)
     sl_dsdoc_fini(&s->doc);
     sl_path_fini(&s->sev_path);
     sl_path_fini(&s->msg_path);
+    tpl_free(s);
     for (int i = 0; i < 8; i++)
         sl_buf_fini(&s->hdrs[i]);
     sl_buf_fini(&s->msg);
@@ -1044,6 +1149,18 @@ static int sys_init(struct sl_component *c, struct sl_diag *d)
             goto fail;
         }
         s->has_sev_path = true;
+    }
+    if (cf->body == B_TEMPLATE || cf->template) {
+        const char *why = cf->template ? tpl_compile(s, cf->template) : NULL;
+        if (cf->body != B_TEMPLATE || !cf->template || why) {
+            snprintf(msg, sizeof(msg), "%s",
+                     !cf->template ? "body: template needs a template"
+                     : why         ? why
+                                   : "template is set but body is not template");
+            rc = opt_err(c, d, cf->template ? "template" : "body",
+                         "e.g. body: template, template: \"%{key} scored %{score}\"", msg);
+            goto fail;
+        }
     }
     if (sl_path_init(&s->msg_path, cf->message_field)) {
         rc = opt_err(c, d, "message_field", NULL, "bad field path");

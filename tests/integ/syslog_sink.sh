@@ -116,7 +116,8 @@ import json, sys
 n, path, seed = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 with open(path, "w") as f:
     for i in range(n):
-        md = {"cluster": i % 2, "twoxx": i * 3, "nxx": i % 5, "note": "r\u00e9 \"%s\" %d" % (seed, i)}
+        md = {"cluster": i % 2, "twoxx": i * 3, "nxx": i % 5, "note": "r\u00e9 \"%s\" %d" % (seed, i),
+              "sev": ["err", "warning", 5, "bogus"][i % 4]}
         if i % 97 == 0:
             md["title"] = "override %d" % i  # replaces the title in place (dict.update)
         f.write(json.dumps({"key": "%s-10.0.%d.%d" % (seed, i // 256, i % 256),
@@ -190,6 +191,16 @@ sinks:
     app_name: dsk-mtls
     hostname: testhost
     title: Web Anomaly Detection
+  s_tpl:
+    type: syslog
+    inputs: [u]
+    transport: tcp
+    port: $TCP
+    app_name: dsk-tpl
+    hostname: testhost
+    severity_field: metadata.sev
+    body: template
+    template: "key=%{key} score=%{score} cluster=%{metadata.cluster} 100%% [%{nope}] %x"
   dead: {type: file, inputs: [s_tcp.errors, s_lf.errors], path: dead.json}
 YAML
 timeout 120 $SLUICE run -c p1.yaml --once --no-status 2> log1.txt || { cat log1.txt; fail "run 1"; }
@@ -199,7 +210,7 @@ want_lines() { # FILE N
   local i=0
   while [ "$(count_lines "$1")" -lt "$2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 }
-want_lines udp.log 300; want_lines tcp.log 6000; want_lines tls.log 3001; want_lines mtls.log 300
+want_lines udp.log 300; want_lines tcp.log 6300; want_lines tls.log 3001; want_lines mtls.log 300
 
 $PY - <<'PYEOF' || { cat log1.txt rsyslog.out; fail "messages as rsyslog received them"; }
 import json, re, time, sys
@@ -270,6 +281,18 @@ with open("tls.log.ok", "w", encoding="utf-8") as f:
     f.write("".join(l + "\n" for l in lines if l not in huge))
 check("tls.log.ok", R5424, T, 13 * 8 + 6, app="dsk-tls", msgid="ANOMALY", pkey="src", score="dist", ts=TS_UTC)
 check("mtls.log", R5424, U, 13 * 8 + 6, app="dsk-mtls")
+# body: template, severity from a field (a name, a number; an unknown name: severity)
+tpl = {}
+for line in open("tcp.log", encoding="utf-8"):
+    m = R5424.match(line.rstrip("\n"))
+    if m and m.group(4) == "dsk-tpl":
+        tpl[m.group(7)] = int(m.group(1))
+assert len(tpl) == len(U), len(tpl)
+for r in U.values():
+    body = "key=%s score=%r cluster=%d 100%% [] %%x" % (r["key"], r["score"], r["metadata"]["cluster"])
+    sev = {"err": 3, "warning": 4, 5: 5, "bogus": 6}[r["metadata"]["sev"]]
+    assert tpl.get(body) == 13 * 8 + sev, (body, tpl.get(body), list(tpl)[:2])
+print("ok: tcp.log dsk-tpl", len(tpl), "template messages, severities from the field")
 PYEOF
 ok "udp bare, tcp octet-counting 5424, tcp lf 3164, tls 5424, tls with client certificate: every record once"
 
