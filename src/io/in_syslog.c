@@ -90,6 +90,7 @@ struct syslog_state {
     uint64_t udp_dropped_seen;
     int64_t now_ns;
     uint32_t clock_n;
+    struct sl_log_limit oom_log;
     bool keep_raw;
 };
 
@@ -157,14 +158,28 @@ static int syslog_frame(void *arg, struct sl_netconn *k, const char *p, size_t n
     if ((s->clock_n++ & 63) == 0)
         s->now_ns = sl_clock_wall_ns();
     int64_t now = s->now_ns;
-    char *copy = sl_batch_copy(b, p, n);
-    struct sl_event *ev = copy ? sl_batch_push(b) : NULL;
-    struct sl_field *f = ev ? sl_arena_alloc(&b->arena, F__COUNT * sizeof(*f)) : NULL;
-    if (!f) {
+    char *copy;
+    struct sl_event *ev;
+    struct sl_field *f;
+    for (int attempt = 0;; attempt++) {
+        copy = sl_batch_copy(b, p, n);
+        ev = copy ? sl_batch_push(b) : NULL;
+        f = ev ? sl_arena_alloc(&b->arena, F__COUNT * sizeof(*f)) : NULL;
+        if (f)
+            break;
         if (ev)
             sl_batch_pop(b);
+        if (attempt == 0 && b->count) {
+            /* the batch's arena is at its cap: hand it over and start a new one */
+            if (emit_batch(c, s) == SL_ECLOSED)
+                return SL_ECLOSED;
+            b = s->batch = sl_batch_new();
+            continue;
+        }
+        size_t plen;
         atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
-        sl_warn(c->name, "out of memory: message from %s dropped", sl_netconn_peer(k, &n));
+        sl_log_ratelimited(&s->oom_log, 2, SL_LOG_WARN, c->name,
+                           "out of memory: a message from %s is lost", sl_netconn_peer(k, &plen));
         return 0;
     }
     struct sl_syslog_msg *m = &s->msg;
@@ -272,6 +287,11 @@ static int syslog_init(struct sl_component *c, struct sl_diag *d)
     s->popts.format = (enum sl_syslog_format)cf->format;
     s->popts.future_days = (int32_t)cf->year_future_days;
     s->popts.max_len = cf->max_message;
+    if (cf->max_message < 16 || cf->max_message > (16u << 20)) {
+        sl_component_diag_opt(c, "max_message", d);
+        return sl_diag_set(d, SL_ECONFIG, "syslog '%s': max_message must be 16 B .. 16 MiB",
+                           c->name);
+    }
     if (parse_tz(cf->timezone, &s->popts.tz_offset_s)) {
         sl_component_diag_opt(c, "timezone", d);
         sl_diag_hint(d, "write timezone: UTC, or an offset such as \"+01:00\"");
