@@ -231,10 +231,14 @@ static bool match_keyword(const char *s, size_t n, struct keyword_match *m)
                 return true;
             }
         }
-        return false;
     }
-    if (q == '=')
-        return false;
+    if (q == '"' || q == '\'' || q == '=') {
+        /* the regex gives back one blank of the indentation: the key is that blank and what
+         * follows up to the '=' (ConfigObj reads `  """x = 1` as the key ' """x') */
+        if (i == 0)
+            return false;
+        i--;
+    }
     const char *eq = memchr(s + i + 1, '=', n - i - 1);
     if (!eq)
         return false;
@@ -248,132 +252,245 @@ static bool match_keyword(const char *s, size_t n, struct keyword_match *m)
     return true;
 }
 
-/* ---- values: ConfigObj's _valueexp / _listvalueexp ---- */
+/* ---- values: ConfigObj's _valueexp / _listvalueexp ----
+ *
+ * _valueexp is  ^(?:((?:ITEM\s*,\s*)*)(SINGLE)?|(,))\s*(\#.*)?$  with
+ *   ITEM   = ".*?" | '.*?' | [^'",\#][^,\#]*?
+ *   SINGLE = ".*?" | '.*?' | [^'",\#\s][^,]*? | (?<!,)<empty>
+ * matched here by a backtracking search in the regex engine's order (greedy star, lazy items,
+ * the whitespace after a comma given back one character at a time, since an unquoted item may
+ * start with a blank), with failed positions remembered so a hostile line costs O(n^2), not
+ * an exponential. The list part is then cut into items again by _listvalueexp's findall, as
+ * ConfigObj does: `x, "y, z` is the list ['x', '"y', 'z']. */
+
+#define MAX_LIST_ITEMS 65536
+#define MAX_LIST_DEPTH 4096 /* list items before a single value: recursion depth */
 
 struct item {
     size_t start, len;
 };
 
-/* Parse the value s[v..n) of line `ln` into node. */
+struct vmatch {
+    const char *s;
+    size_t n;
+    uint8_t *failed; /* star() failed from this position */
+    size_t list_end; /* group 1 is s[0..list_end) */
+    unsigned depth;  /* star() recursion: one level per list item */
+    bool too_deep;
+    bool have_single;
+    size_t single_start, single_len;
+};
+
+static bool single_then_tail(struct vmatch *m, size_t p)
+{
+    const char *s = m->s;
+    size_t n = m->n;
+    if (p < n && (s[p] == '"' || s[p] == '\'')) {
+        for (size_t c = p + 1; c < n; c++)
+            if (s[c] == s[p] && rest_is_comment(s, c + 1, n)) {
+                m->have_single = true;
+                m->single_start = p;
+                m->single_len = c + 1 - p;
+                return true;
+            }
+    } else if (p < n && s[p] != ',' && s[p] != '#' && !is_ws(s[p])) {
+        for (size_t e = p + 1; e <= n; e++) {
+            if (e - 1 > p && s[e - 1] == ',')
+                break;
+            if (rest_is_comment(s, e, n)) {
+                m->have_single = true;
+                m->single_start = p;
+                m->single_len = e - p;
+                return true;
+            }
+        }
+    }
+    if ((p == 0 || s[p - 1] != ',') && rest_is_comment(s, p, n)) { /* (?<!,) empty */
+        m->have_single = true;
+        m->single_start = p;
+        m->single_len = 0;
+        return true;
+    }
+    if (rest_is_comment(s, p, n)) { /* no single */
+        m->have_single = false;
+        return true;
+    }
+    return false;
+}
+
+static bool star(struct vmatch *m, size_t pos);
+static bool star_at(struct vmatch *m, size_t pos);
+
+/* After an item ending at e: \s*,\s* then more items (the blanks after the comma greedy). */
+static bool after_item(struct vmatch *m, size_t e)
+{
+    size_t j = skip_ws(m->s, e, m->n);
+    if (j >= m->n || m->s[j] != ',')
+        return false;
+    size_t k = skip_ws(m->s, j + 1, m->n);
+    for (size_t w = k;; w--) {
+        if (star(m, w))
+            return true;
+        if (w == j + 1)
+            break;
+    }
+    return false;
+}
+
+static bool star(struct vmatch *m, size_t pos)
+{
+    if (m->failed[pos] || m->too_deep)
+        return false;
+    if (m->depth >= MAX_LIST_DEPTH) {
+        m->too_deep = true;
+        return false;
+    }
+    m->depth++;
+    bool ok = star_at(m, pos);
+    m->depth--;
+    return ok;
+}
+
+static bool star_at(struct vmatch *m, size_t pos)
+{
+    const char *s = m->s;
+    size_t n = m->n;
+    if (pos < n && (s[pos] == '"' || s[pos] == '\'')) {
+        for (size_t c = pos + 1; c < n; c++)
+            if (s[c] == s[pos] && after_item(m, c + 1))
+                return true;
+    } else if (pos < n && s[pos] != ',' && s[pos] != '#') {
+        for (size_t e = pos + 1; e <= n; e++) {
+            if (e - 1 > pos && (s[e - 1] == ',' || s[e - 1] == '#'))
+                break;
+            if (after_item(m, e))
+                return true;
+        }
+    }
+    m->list_end = pos; /* no more items */
+    if (single_then_tail(m, pos))
+        return true;
+    m->failed[pos] = 1;
+    return false;
+}
+
+/* _listvalueexp's findall over s[0..len): the next item at or after *i, false at the end. */
+static bool next_item(const char *s, size_t len, size_t *i, struct item *it)
+{
+    for (; *i < len; (*i)++) {
+        size_t p = *i;
+        char q = s[p];
+        if (q == '"' || q == '\'') {
+            for (size_t c = p + 1; c < len; c++) {
+                if (s[c] != q)
+                    continue;
+                size_t j = skip_ws(s, c + 1, len);
+                if (j < len && s[j] == ',') {
+                    *it = (struct item){p, c + 1 - p};
+                    *i = skip_ws(s, j + 1, len);
+                    return true;
+                }
+            }
+        }
+        /* [^'",\#]?.*? then \s*,\s* : the optional character taken first, then not */
+        for (int opt = 1; opt >= 0; opt--) {
+            if (opt && (q == '\'' || q == '"' || q == ',' || q == '#'))
+                continue;
+            size_t q0 = p + (size_t)opt;
+            const char *comma = q0 <= len ? memchr(s + q0, ',', len - q0) : NULL;
+            if (!comma)
+                continue;
+            size_t c = (size_t)(comma - s), e = c;
+            while (e > q0 && is_ws(s[e - 1]))
+                e--;
+            *it = (struct item){p, e - p};
+            *i = skip_ws(s, c + 1, len);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parse the value s[v..n) of line `ln` into node (ConfigObj's _handle_value). */
 static int parse_value(struct parser *ps, size_t ln, const char *s, size_t v, size_t n,
                        struct sl_cobj *node)
 {
-    struct item small[16];
-    struct item *items = small;
-    size_t nitems = 0, cap = 16;
-    bool is_list = false;
-    bool have_single = false;
-    struct item single = {v, 0};
-    size_t i = v;
+    struct vmatch m = {.s = s + v, .n = n - v};
+    m.failed = sl_calloc(m.n + 1, 1);
+    if (!m.failed)
+        return SL_ENOMEM;
+    bool empty_list = false;
     int rc = 0;
-
-    if (i < n && s[i] == ',') {
-        /* `(,)`: a lone comma is the empty list */
-        if (!rest_is_comment(s, i + 1, n))
-            return err_at(ps, ln, i, SL_EPARSE, "Parse error in value");
-        is_list = true;
-        goto done;
-    }
-    for (;;) {
-        if (i >= n || s[i] == '#')
-            break;
-        struct item it = {i, 0};
-        bool comma = false, last = false;
-        if (s[i] == '"' || s[i] == '\'') {
-            char q = s[i];
-            size_t c;
-            for (c = i + 1; c < n; c++) {
-                if (s[c] != q)
-                    continue;
-                size_t j = skip_ws(s, c + 1, n);
-                if (j < n && s[j] == ',') {
-                    comma = true;
-                    it.len = c + 1 - i;
-                    i = skip_ws(s, j + 1, n);
-                    break;
-                }
-                if (j >= n || s[j] == '#') {
-                    last = true;
-                    it.len = c + 1 - i;
-                    i = j;
-                    break;
-                }
-            }
-            if (!comma && !last) {
-                rc = err_at(ps, ln, it.start, SL_EPARSE, "Parse error in value");
-                goto out;
-            }
-        } else {
-            size_t j = i;
-            while (j < n && s[j] != ',' && s[j] != '#')
-                j++;
-            size_t e = j;
-            while (e > i && is_ws(s[e - 1]))
-                e--;
-            it.len = e - i;
-            if (j < n && s[j] == ',') {
-                comma = true;
-                i = skip_ws(s, j + 1, n);
-            } else {
-                last = true;
-                i = j;
-            }
+    if (!star(&m, 0)) {
+        if (m.too_deep) {
+            rc = err_at(ps, ln, v, SL_E2BIG,
+                        "Parse error in value (a list of more than 4096 items)");
+            goto out;
         }
-        if (comma) {
-            if (nitems == cap) {
-                size_t ncap = cap * 2;
-                struct item *ni = sl_arena_alloc(&ps->c->arena, ncap * sizeof(*ni));
-                if (!ni) {
-                    rc = SL_ENOMEM;
-                    goto out;
-                }
-                memcpy(ni, items, nitems * sizeof(*ni));
-                items = ni;
-                cap = ncap;
-            }
-            items[nitems++] = it;
-            is_list = true;
-            if (i < n && s[i] == ',') {
-                /* `a,,b`: no item can start with a comma */
-                rc = err_at(ps, ln, i, SL_EPARSE, "Parse error in value");
-                goto out;
-            }
+        if (m.n && m.s[0] == ',' && rest_is_comment(m.s, 1, m.n)) { /* (,) */
+            empty_list = true;
+            m.list_end = 0;
+            m.have_single = false;
         } else {
-            single = it;
-            have_single = true;
-            break;
+            rc = err_at(ps, ln, v, SL_EPARSE, "Parse error in value");
+            goto out;
         }
     }
-done:
     node->vline = (uint32_t)(ln + 1);
     node->vcol = (uint32_t)(v + 1);
-    if (!is_list) {
+    if (!empty_list && m.list_end == 0) { /* a string */
         node->type = SL_COBJ_STRING;
-        node->value = have_single ? unquote_dup(ps, s + single.start, single.len)
-                                  : sl_arena_strndup(&ps->c->arena, "", 0);
-        if (!node->value)
-            rc = SL_ENOMEM;
+        if (!m.have_single) {
+            rc = err_at(ps, ln, v, SL_EPARSE, "Parse error in value");
+            goto out;
+        }
+        node->value = m.single_len ? unquote_dup(ps, m.s + m.single_start, m.single_len)
+                                   : sl_arena_strndup(&ps->c->arena, "", 0);
+        rc = node->value ? 0 : SL_ENOMEM;
         goto out;
     }
     node->type = SL_COBJ_LIST;
-    size_t total = nitems + (have_single ? 1 : 0);
+    if (m.have_single && m.single_len == 0) /* `a, ` ends with an empty match: no item */
+        m.have_single = false;
+    /* count, then fill */
+    size_t count = 0;
+    struct item it;
+    for (size_t i = 0; next_item(m.s, m.list_end, &i, &it);)
+        if (++count > MAX_LIST_ITEMS) {
+            rc = err_at(ps, ln, v, SL_E2BIG, "Parse error in value (more than 65536 items)");
+            goto out;
+        }
+    size_t total = count + (m.have_single ? 1 : 0);
     node->items = sl_arena_alloc(&ps->c->arena, (total ? total : 1) * sizeof(char *));
     node->item_cols = sl_arena_alloc(&ps->c->arena, (total ? total : 1) * sizeof(uint32_t));
     if (!node->items || !node->item_cols) {
         rc = SL_ENOMEM;
         goto out;
     }
-    for (size_t k = 0; k < total; k++) {
-        struct item it = k < nitems ? items[k] : single;
-        node->items[k] = unquote_dup(ps, s + it.start, it.len);
-        node->item_cols[k] = (uint32_t)(it.start + 1);
+    size_t k = 0;
+    for (size_t i = 0; k < count && next_item(m.s, m.list_end, &i, &it); k++) {
+        if (!it.len) { /* ConfigObj's _unquote refuses an empty item */
+            rc = err_at(ps, ln, v + it.start, SL_EPARSE, "Parse error in value");
+            goto out;
+        }
+        node->items[k] = unquote_dup(ps, m.s + it.start, it.len);
+        node->item_cols[k] = (uint32_t)(v + it.start + 1);
         if (!node->items[k]) {
             rc = SL_ENOMEM;
             goto out;
         }
     }
-    node->nitems = total;
+    if (m.have_single) {
+        node->items[k] = unquote_dup(ps, m.s + m.single_start, m.single_len);
+        node->item_cols[k] = (uint32_t)(v + m.single_start + 1);
+        if (!node->items[k++]) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
+    }
+    node->nitems = k;
 out:
+    sl_free(m.failed);
     return rc;
 }
 
@@ -423,8 +540,8 @@ static int parse_multiline(struct parser *ps, size_t *li, size_t v, struct sl_co
             if (M->p[c] == q && M->p[c + 1] == q && M->p[c + 2] == q &&
                 rest_is_comment(M->p, c + 3, M->len))
                 break;
-        if (c + 3 > M->len) {
-            rc = err_at(ps, k, 0, SL_EPARSE, "Parse error in multiline value");
+        if (c + 3 > M->len) { /* ConfigObj reports it at the key's line */
+            rc = err_at(ps, ln, v, SL_EPARSE, "Parse error in multiline value");
             goto out;
         }
         if (rc == 0)

@@ -23,7 +23,12 @@
  *   - keys and sections share one namespace per section: a repeated name is an error;
  *   - lines end at LF, CRLF or CR; a UTF-8 byte-order mark is skipped; a line whose first
  *     non-blank character is '#' is a comment.
+ *   - the regex quirks too (checked against ConfigObj 5 on thousands of mutated files): a blank
+ *     after a comma may start an unquoted item (`x, "y, z` is ['x', '"y', 'z']), a key that
+ *     cannot start where the indentation ends takes one blank of it (`  """k = v`: ' """k');
  * Not done: `%(name)s` interpolation and ConfigObj's configspec/validation (values stay text).
+ * Differences: a duplicate key whose value spans lines is reported at the key (ConfigObj names
+ * the value's last line); a list value has at most 4096 items.
  *
  * Errors use ConfigObj's own wording, with file:line:col of what is wrong, in a struct sl_diag.
  * A parsed tree is immutable and owned by its struct sl_configobj; any thread may read it.
