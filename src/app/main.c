@@ -34,6 +34,7 @@
 #include "core/config.h"
 #include "core/pipeline.h"
 #include "io/plugins.h"
+#include "io/sinkbuf_disk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,7 @@ int main(int argc, char **argv)
 {
     sl_core_init();
     sl_registry_set(sl_io_builtins());
+    sl_sinkbuf_set_store(&sl_io_sinkbuf_disk); /* sinks' buffer: {type: disk} */
     const char *env_level = getenv("SLUICE_LOG");
     if (env_level && sl_log_level_parse(env_level) >= 0)
         sl_log_set_level((enum sl_log_level)sl_log_level_parse(env_level));

@@ -170,6 +170,107 @@ static int parse_inputs(struct sl_config *cfg, struct sl_config_comp *cc, yaml_n
     return 0;
 }
 
+static const char *opt_type_name(enum sl_opt_type t);
+
+#define BUF_OFF(f) offsetof(struct sl_sinkbuf_conf, f)
+static const struct sl_option buffer_options[] = {
+    {"type", SL_OPT_ENUM, "memory", BUF_OFF(type), "memory (the queue) or disk (a segment log)",
+     "memory|disk", 0, 0, 0},
+    {"path", SL_OPT_STRING, NULL, BUF_OFF(path),
+     "directory of the disk buffer (default <config dir>/sluice-data/buffer-<sink>)", NULL, 0, 0,
+     0},
+    {"max_size", SL_OPT_SIZE, "1GiB", BUF_OFF(max_size), "bytes on disk at most", NULL, 0, 0, 0},
+    {"when_full", SL_OPT_ENUM, "block", BUF_OFF(when_full),
+     "block (back-pressure) or drop_newest (counted and logged)", "block|drop_newest", 0, 0, 0},
+    {"sync", SL_OPT_ENUM, "batch", BUF_OFF(sync),
+     "fsync per append (always), per group of appends (batch) or on a timer (interval)",
+     "always|batch|interval", 0, 0, 0},
+    {"sync_interval", SL_OPT_DURATION, "1s", BUF_OFF(sync_interval_ns), "sync: interval period",
+     NULL, 0, 0, 0},
+    {"sync_every", SL_OPT_INT, "64", BUF_OFF(sync_every), "sync: batch: appends per fsync at most",
+     NULL, 1, 1000000, 0},
+    {"segment_size", SL_OPT_SIZE, "64MiB", BUF_OFF(segment_size), "bytes per segment file", NULL, 0,
+     0, 0},
+    {"drain_timeout", SL_OPT_DURATION, "10s", BUF_OFF(drain_timeout_ns),
+     "at shutdown, how long to keep delivering from the buffer", NULL, 0, 0, 0},
+    {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
+};
+
+/* buffer: {type: memory|disk, ...} or buffer: memory|disk (sinks only; core/sinkbuf.h) */
+static int parse_buffer(struct sl_config *cfg, struct sl_config_comp *cc, yaml_node_t *k,
+                        yaml_node_t *v, struct sl_diag *d)
+{
+    struct sl_sinkbuf_conf *b = &cc->buffer;
+    if (cc->kind != SL_KIND_SINK) {
+        diag_at(d, cfg, k);
+        sl_diag_hint(d, "buffers hold what a sink has not delivered yet; remove 'buffer'");
+        return sl_diag_set(d, SL_ECONFIG, "only sinks take 'buffer' ('%s' is a %s)", cc->name,
+                           sl_kind_name(cc->kind));
+    }
+    b->line = (uint32_t)k->start_mark.line + 1;
+    b->col = (uint32_t)k->start_mark.column + 1;
+    for (const struct sl_option *o = buffer_options; o->key; o++)
+        if (o->def)
+            sl_assert(sl_config_parse_option_text(o, o->def, b, d) == 0);
+    if (scalar(v)) { /* buffer: disk */
+        int rc = sl_config_parse_option_text(&buffer_options[0], scalar(v), b, d);
+        if (rc)
+            diag_at(d, cfg, v);
+        return rc;
+    }
+    if (v->type != YAML_MAPPING_NODE) {
+        diag_at(d, cfg, v);
+        sl_diag_hint(d, "write buffer: {type: disk, max_size: 1GiB}");
+        return sl_diag_set(d, SL_ECONFIG, "'buffer' of '%s' must be a mapping", cc->name);
+    }
+    bool other = false;
+    yaml_node_t *other_k = NULL;
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *bk = node(cfg, p->key), *bv = node(cfg, p->value);
+        const char *key = scalar(bk);
+        const struct sl_option *o = buffer_options;
+        while (o->key && (!key || strcmp(o->key, key) != 0))
+            o++;
+        if (!o->key) {
+            diag_at(d, cfg, bk);
+            sl_diag_hint(d, "buffer options: type, path, max_size, when_full, sync, "
+                            "sync_interval, sync_every, segment_size, drain_timeout");
+            return sl_diag_set(d, SL_ECONFIG, "unknown buffer option '%s' of '%s'", key ? key : "?",
+                               cc->name);
+        }
+        char *text = NULL;
+        if (!scalar(bv)) {
+            diag_at(d, cfg, bv);
+            return sl_diag_set(d, SL_ECONFIG, "buffer option '%s' takes a %s", o->key,
+                               opt_type_name(o->type));
+        }
+        int rc = expand_env(cfg, bv, scalar(bv), &text, d);
+        if (!rc)
+            rc = sl_config_parse_option_text(o, text, b, d);
+        sl_free(text);
+        if (rc) {
+            diag_at(d, cfg, bv);
+            return rc;
+        }
+        if (o != buffer_options) {
+            other = true;
+            other_k = bk;
+        }
+    }
+    if (b->type == SL_SINKBUF_MEMORY && other) {
+        diag_at(d, cfg, other_k);
+        sl_diag_hint(d, "write type: disk, or remove the disk options");
+        return sl_diag_set(d, SL_ECONFIG, "buffer option '%s' of '%s' needs type: disk",
+                           scalar(other_k), cc->name);
+    }
+    if (b->type == SL_SINKBUF_DISK && b->max_size < ((uint64_t)1 << 20)) {
+        diag_at(d, cfg, v);
+        return sl_diag_set(d, SL_ECONFIG, "buffer max_size of '%s' must be at least 1MiB",
+                           cc->name);
+    }
+    return 0;
+}
+
 static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g, struct sl_diag *d)
 {
     if (g->type == YAML_SCALAR_NODE && scalar(g)[0] == 0)
@@ -242,6 +343,10 @@ static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
                     return sl_diag_set(d, SL_ECONFIG, "source '%s' cannot have inputs", name);
                 }
                 int rc = parse_inputs(cfg, cc, ov, d);
+                if (rc)
+                    return rc;
+            } else if (strcmp(key, "buffer") == 0) {
+                int rc = parse_buffer(cfg, cc, ok, ov, d);
                 if (rc)
                     return rc;
             }
@@ -542,6 +647,7 @@ void sl_config_free(struct sl_config *cfg)
         struct sl_config_comp *cc = &cfg->comps[i];
         sl_free(cc->name);
         sl_free(cc->type);
+        sl_free(cc->buffer.path);
         for (size_t j = 0; j < cc->ninputs; j++)
             sl_free(cc->inputs[j].name);
         sl_free(cc->inputs);
@@ -957,7 +1063,8 @@ int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_com
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(cfg, p->key), *v = node(cfg, p->value);
         const char *key = scalar(k);
-        if (!key || strcmp(key, "type") == 0 || strcmp(key, "inputs") == 0)
+        if (!key || strcmp(key, "type") == 0 || strcmp(key, "inputs") == 0 ||
+            (cc->kind == SL_KIND_SINK && strcmp(key, "buffer") == 0))
             continue;
         size_t idx = 0;
         for (; idx < nopts; idx++)

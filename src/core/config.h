@@ -13,6 +13,7 @@
 
 #include "base/err.h"
 #include "core/component.h"
+#include "core/sinkbuf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +31,8 @@ struct sl_config_comp {
     uint32_t type_line, type_col;
     struct sl_config_input *inputs;
     size_t ninputs;
-    int node; /* private: YAML mapping node */
+    struct sl_sinkbuf_conf buffer; /* sinks: `buffer:` (core/sinkbuf.h); memory by default */
+    int node;                      /* private: YAML mapping node */
 };
 
 /* `push_gateway:` (api/pushgw.h). */

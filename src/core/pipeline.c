@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "core/config.h"
+#include "core/sinkbuf.h"
 #include "sys/queue.h"
 #include "sys/thread.h"
 
@@ -42,6 +43,7 @@ struct node {
     struct sl_thread thread;
     /* sink */
     struct sl_queue *q;
+    struct sl_sinkbuf *buf;       /* buffer: {type: disk}, else NULL (the queue is the buffer) */
     struct sl_batch *writing;     /* sink thread: the batch in write() (its token goes on
                                    * the dead letters the sink emits meanwhile) */
     struct sl_log_limit dl_limit; /* dead letters nobody consumes */
@@ -348,6 +350,16 @@ struct sl_pipeline *sl_pipeline_new(struct sl_config *cfg, const struct sl_pipel
             }
         }
         nd->inited = true;
+        const struct sl_sinkbuf_conf *bc = &cfg->comps[k % p->n].buffer;
+        if (nd->comp.ops->kind == SL_KIND_SINK && bc->type == SL_SINKBUF_DISK) {
+            struct sl_diag tmp;
+            sl_diag_init(&tmp);
+            if (sl_sinkbuf_open(&nd->comp, bc, cfg->path, &nd->buf, &tmp) != 0) {
+                *d = tmp;
+                diag_pos(d, cfg, bc->line, bc->col);
+                goto fail;
+            }
+        }
     }
     return p;
 fail:
@@ -387,6 +399,7 @@ void sl_pipeline_free(struct sl_pipeline *p)
     }
     for (uint32_t i = 0; i < p->n; i++) {
         struct node *nd = &p->nodes[i];
+        sl_sinkbuf_close(nd->buf); /* after fini: late delivery reports ack into it */
         if (nd->comp.ops)
             sl_config_free_options(nd->comp.ops, nd->comp.conf);
         else
@@ -825,7 +838,7 @@ static void *source_main(void *arg)
     return NULL;
 }
 
-static void sink_write(struct node *nd, struct sl_batch *b)
+static int sink_write(struct node *nd, struct sl_batch *b)
 {
     struct sl_component *c = &nd->comp;
     nd->writing = b;
@@ -838,10 +851,24 @@ static void sink_write(struct node *nd, struct sl_batch *b)
         sl_ack_fail(b->ack);
         sl_mutex_lock(&nd->dl_lock);
         sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_ERROR, c->name,
-                           "write failed for %u events: %s", b->count, sl_strerror(rc));
+                           "write failed for %u events: %s%s", b->count, sl_strerror(rc),
+                           nd->buf ? " (kept in the disk buffer, retried)" : "");
         sl_mutex_unlock(&nd->dl_lock);
     }
     sl_batch_unref(b);
+    return rc;
+}
+
+static int buf_write(void *arg, struct sl_batch *b)
+{
+    return sink_write(arg, b);
+}
+
+static void buf_flush(void *arg)
+{
+    struct node *nd = arg;
+    if (nd->comp.ops->flush)
+        nd->comp.ops->flush(&nd->comp);
 }
 
 static void *sink_main(void *arg)
@@ -850,7 +877,9 @@ static void *sink_main(void *arg)
     struct sl_component *c = &nd->comp;
     int64_t interval = c->ops->flush_interval_ns ? c->ops->flush_interval_ns : 1000000000;
     int64_t next_flush = sl_clock_mono_ns() + interval;
-    for (;;) {
+    if (nd->buf) /* queue -> disk buffer -> write() (core/sinkbuf.h) */
+        sl_sinkbuf_run(nd->buf, nd->q, buf_write, buf_flush, nd, interval);
+    for (; !nd->buf;) {
         void *item;
         int64_t wait = next_flush - sl_clock_mono_ns();
         int rc = sl_queue_pop(nd->q, &item, wait > 0 ? wait : 0);
@@ -904,6 +933,7 @@ static void *supervisor_main(void *arg)
         if (nd->comp.ops->kind != SL_KIND_SINK || nd->comp.ops->no_inputs != (k < n))
             continue;
         sl_queue_close(nd->q);
+        sl_sinkbuf_input_closed(nd->buf);
         sl_thread_join(&nd->thread);
     }
     sl_free(order);
@@ -1157,11 +1187,18 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
         }
     }
     /* component types' own metrics: each family's HELP once, then one line per component */
-    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * SL_COMP_STATS_MAX + 1, sizeof *st);
-    uint32_t *owner = sl_xcalloc((size_t)p->n * SL_COMP_STATS_MAX + 1, sizeof *owner);
+    /* + 8 a component: its sink buffer's (sl_sinkbuf_metrics) */
+    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *st);
+    uint32_t *owner = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *owner);
     size_t nst = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         struct sl_component *c = &p->nodes[i].comp;
+        if (p->nodes[i].buf) {
+            size_t k = sl_sinkbuf_metrics(p->nodes[i].buf, st + nst);
+            for (size_t j = 0; j < k; j++)
+                owner[nst + j] = i;
+            nst += k;
+        }
         if (!c->ops->stats)
             continue;
         size_t k = c->ops->stats(c, st + nst);

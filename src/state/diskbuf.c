@@ -432,6 +432,10 @@ static int recover(struct sl_diskbuf *db, struct sl_diag *d)
             size = sc.valid_end;
         }
         close(fd);
+        if (sc.records == 0) { /* all acknowledged (or nothing valid): nothing to keep */
+            unlink(path);
+            continue;
+        }
         if (!have_first) {
             db->first_seg = ids[i];
             have_first = true;

@@ -1,0 +1,367 @@
+/*
+ * sinkbuf.c — disk buffers between a sink's queue and its write() (see sinkbuf.h).
+ *
+ * Threads: the buffer's writer ("sl-b-<sink>") owns the store's append side and the list of
+ * upstream holds waiting for an fsync; the sink's thread (sl_sinkbuf_run) owns the read side
+ * and calls write()/flush(). They share only the store (which locks itself) and a few atomics.
+ *
+ * DESIGN: `batch` durability is a group commit: the writer fsyncs when its queue runs empty
+ * (or after sync_every appends), so a busy sink pays one fsync per burst and an idle one
+ * never keeps a source waiting. Holds are released only after the fsync that covers them; a
+ * failed fsync releases them as failed (the source may replay: duplicates, never a loss).
+ */
+#include "core/sinkbuf.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "sys/queue.h"
+#include "sys/thread.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const struct sl_sinkbuf_store_ops *g_store;
+
+void sl_sinkbuf_set_store(const struct sl_sinkbuf_store_ops *ops)
+{
+    g_store = ops;
+}
+
+const struct sl_sinkbuf_store_ops *sl_sinkbuf_store(void)
+{
+    return g_store;
+}
+
+struct sl_sinkbuf {
+    const struct sl_sinkbuf_store_ops *ops;
+    void *st;
+    struct sl_component *c;
+    struct sl_sinkbuf_conf conf;
+    struct sl_queue *q;
+    struct sl_thread writer;
+    atomic_bool writer_done;
+    atomic_bool input_closed; /* the pipeline closed the sink's queue */
+    atomic_bool abandon;      /* the reader gave up (drain_timeout): fail what cannot be stored */
+    atomic_bool flush_req;
+    /* writer thread: holds waiting for the next fsync */
+    struct sl_ack **holds;
+    size_t nholds, cap_holds;
+    struct sl_log_limit lim;
+    struct sl_mutex lim_lock;
+};
+
+/* One delivery from the log: the token of the batch handed to write(). */
+struct delivery {
+    struct sl_ack ack;
+    struct sl_sinkbuf *sb;
+    uint64_t ticket;
+};
+
+static void sleep_ns(int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+}
+
+int sl_sinkbuf_open(struct sl_component *c, const struct sl_sinkbuf_conf *conf,
+                    const char *config_path, struct sl_sinkbuf **out, struct sl_diag *d)
+{
+    if (!g_store) {
+        sl_diag_hint(d, "this program was built without disk buffers; use buffer: {type: "
+                        "memory}");
+        return sl_diag_set(d, SL_ECONFIG, "sink '%s': disk buffers are not available", c->name);
+    }
+    char dir[4096];
+    if (conf->path) {
+        snprintf(dir, sizeof dir, "%s", conf->path);
+    } else {
+        const char *slash = config_path ? strrchr(config_path, '/') : NULL;
+        int n = slash ? (int)(slash - config_path) : 1;
+        snprintf(dir, sizeof dir, "%.*s/sluice-data/buffer-%s", n, slash ? config_path : ".",
+                 c->name);
+    }
+    struct sl_sinkbuf *sb = sl_xcalloc(1, sizeof(*sb));
+    sb->ops = g_store;
+    sb->c = c;
+    sb->conf = *conf;
+    sb->conf.path = NULL; /* not owned here */
+    sl_mutex_init(&sb->lim_lock);
+    int rc = g_store->open(conf, dir, c->name, &sb->st, d);
+    if (rc) {
+        sl_mutex_fini(&sb->lim_lock);
+        sl_free(sb);
+        return rc;
+    }
+    *out = sb;
+    return 0;
+}
+
+void sl_sinkbuf_close(struct sl_sinkbuf *sb)
+{
+    if (!sb)
+        return;
+    struct sl_sinkbuf_stats s;
+    memset(&s, 0, sizeof s);
+    sb->ops->stats(sb->st, &s);
+    sl_info(sb->c->name,
+            "disk buffer closed: %llu batches appended, %llu delivered, %llu fsyncs, %llu left "
+            "(%llu bytes), %llu dropped",
+            (unsigned long long)s.appended, (unsigned long long)s.acked,
+            (unsigned long long)s.fsyncs, (unsigned long long)s.records,
+            (unsigned long long)s.bytes, (unsigned long long)s.dropped);
+    sb->ops->close(sb->st);
+    sl_free(sb->holds);
+    sl_mutex_fini(&sb->lim_lock);
+    sl_free(sb);
+}
+
+size_t sl_sinkbuf_metrics(struct sl_sinkbuf *sb, struct sl_comp_stat *out)
+{
+    struct sl_sinkbuf_stats s;
+    memset(&s, 0, sizeof s);
+    sb->ops->stats(sb->st, &s);
+    size_t n = 0;
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_records",
+                                     "Records (batches) in a sink's disk buffer not yet delivered.",
+                                     true, (double)s.records};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_bytes",
+                                     "Bytes of those records in a sink's disk buffer.", true,
+                                     (double)s.bytes};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_disk_bytes",
+                                     "Bytes of a disk buffer's segment files (max_size limits it).",
+                                     true, (double)s.disk_bytes};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_dropped_total",
+                                     "Batches refused by a full disk buffer (when_full: "
+                                     "drop_newest).",
+                                     false, (double)s.dropped};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_fsyncs_total", "fsync calls of a disk buffer.",
+                                     false, (double)s.fsyncs};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_corrupt_total",
+                                     "Corrupted regions of a disk buffer skipped at recovery.",
+                                     false, (double)s.corrupt};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_write_errors_total",
+                                     "Failed writes and fsyncs of a disk buffer.", false,
+                                     (double)s.write_errors};
+    out[n++] =
+        (struct sl_comp_stat){"sluice_buffer_appended_total", "Batches appended to a disk buffer.",
+                              false, (double)s.appended};
+    return n;
+}
+
+/* ---------------------------------------------------------------- writer thread */
+
+static void release_holds(struct sl_sinkbuf *sb, bool ok)
+{
+    for (size_t i = 0; i < sb->nholds; i++)
+        sl_ack_release(sb->holds[i], ok);
+    sb->nholds = 0;
+}
+
+static void sync_now(struct sl_sinkbuf *sb)
+{
+    bool ok = sb->ops->sync(sb->st) == 0;
+    release_holds(sb, ok);
+}
+
+/* Store one batch; consumes b. Retries while the disk fails (space may come back) or the
+ * buffer is full under `block`, until the reader abandons at shutdown. */
+static void store_batch(struct sl_sinkbuf *sb, struct sl_batch *b)
+{
+    struct sl_component *c = sb->c;
+    int64_t backoff = 100000000;
+    for (;;) {
+        int rc = sb->ops->append(sb->st, b, atomic_load(&sb->abandon) ? 0 : 100000000);
+        if (rc == 0) {
+            if (b->ack) {
+                sl_ack_hold(b->ack);
+                if (sb->nholds == sb->cap_holds) {
+                    sb->cap_holds = sb->cap_holds ? sb->cap_holds * 2 : 64;
+                    sb->holds = sl_xrealloc(sb->holds, sb->cap_holds * sizeof(*sb->holds));
+                }
+                sb->holds[sb->nholds++] = b->ack;
+            }
+            if (sb->ops->unsynced(sb->st) == 0)
+                release_holds(sb, true); /* the append synced (always, or batch thresholds) */
+            break;
+        }
+        if (rc == SL_ELIMIT) { /* drop_newest: the user's choice, counted and logged */
+            atomic_fetch_add_explicit(&c->m.dropped, b->count, memory_order_relaxed);
+            sl_mutex_lock(&sb->lim_lock);
+            sl_log_ratelimited(&sb->lim, 1, SL_LOG_WARN, c->name,
+                               "disk buffer full: %u events dropped (when_full: drop_newest)",
+                               b->count);
+            sl_mutex_unlock(&sb->lim_lock);
+            break;
+        }
+        if (rc == SL_EAGAIN && !atomic_load(&sb->abandon))
+            continue; /* block: the reader's acks make room */
+        if (rc == SL_EIO && !atomic_load(&sb->abandon)) {
+            sl_mutex_lock(&sb->lim_lock);
+            sl_log_ratelimited(&sb->lim, 1, SL_LOG_ERROR, c->name,
+                               "disk buffer: cannot write (%s); retrying, input held back",
+                               sl_strerror(rc));
+            sl_mutex_unlock(&sb->lim_lock);
+            sleep_ns(backoff);
+            backoff = backoff < 2000000000 ? backoff * 2 : backoff;
+            continue;
+        }
+        /* can never be stored (an object value, a batch larger than a segment), or the
+         * reader gave up at shutdown: not delivered, the source decides */
+        atomic_fetch_add_explicit(&c->m.errors, b->count, memory_order_relaxed);
+        sl_ack_fail(b->ack);
+        sl_error(c->name, "disk buffer: %u events not buffered: %s", b->count, sl_strerror(rc));
+        break;
+    }
+    sl_batch_unref(b);
+}
+
+static void *writer_main(void *arg)
+{
+    struct sl_sinkbuf *sb = arg;
+    int64_t next_due = INT64_MAX;
+    for (;;) {
+        void *item;
+        int64_t now = sl_clock_mono_ns();
+        int64_t wait = next_due == INT64_MAX ? 200000000 : next_due - now;
+        if (wait > 200000000)
+            wait = 200000000;
+        int rc = sl_queue_pop(sb->q, &item, wait > 0 ? wait : 0);
+        if (rc == SL_ECLOSED)
+            break;
+        if (rc == 0) {
+            struct sl_batch *b = item;
+            if (b->flags & SL_BATCH_FLUSH) {
+                /* a source waits for its acks (a Kafka rebalance): make them durable now */
+                if (sb->ops->unsynced(sb->st) || sb->nholds)
+                    sync_now(sb);
+                atomic_store(&sb->flush_req, true);
+                sb->ops->wake(sb->st);
+                sl_batch_unref(b);
+            } else {
+                store_batch(sb, b);
+            }
+        }
+        if (sb->ops->sync_due(sb->st, sl_clock_mono_ns(), &next_due) != 0)
+            release_holds(sb, false);
+        else if (sb->ops->unsynced(sb->st) == 0)
+            release_holds(sb, true);
+        /* batch: group commit when the queue runs dry */
+        if (sb->conf.sync == 1 && sb->ops->unsynced(sb->st) && sl_queue_count(sb->q) == 0)
+            sync_now(sb);
+    }
+    sync_now(sb);
+    atomic_store(&sb->writer_done, true);
+    sb->ops->wake(sb->st);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- sink thread */
+
+static void delivered(void *arg)
+{
+    struct delivery *dl = arg;
+    dl->sb->ops->ack(dl->sb->st, dl->ticket, !sl_ack_failed(&dl->ack));
+    sl_free(dl);
+}
+
+void sl_sinkbuf_input_closed(struct sl_sinkbuf *sb)
+{
+    if (!sb)
+        return;
+    atomic_store(&sb->input_closed, true);
+    sb->ops->wake(sb->st);
+}
+
+void sl_sinkbuf_run(struct sl_sinkbuf *sb, struct sl_queue *q,
+                    int (*write_fn)(void *arg, struct sl_batch *b), void (*flush_fn)(void *arg),
+                    void *arg, int64_t flush_interval_ns)
+{
+    struct sl_component *c = sb->c;
+    sb->q = q;
+    char name[16];
+    snprintf(name, sizeof(name), "sl-b-%s", c->name);
+    sl_assert(sl_thread_start(&sb->writer, name, writer_main, sb) == 0);
+    int64_t next_flush = sl_clock_mono_ns() + flush_interval_ns;
+    int64_t deadline = INT64_MAX, backoff = 0;
+    struct sl_log_limit lim = {0};
+    for (;;) {
+        int64_t now = sl_clock_mono_ns();
+        if (deadline == INT64_MAX && atomic_load(&sb->input_closed))
+            deadline = now + (sb->conf.drain_timeout_ns > 0 ? sb->conf.drain_timeout_ns : 0);
+        if (atomic_exchange(&sb->flush_req, false) || now >= next_flush) {
+            flush_fn(arg);
+            next_flush = sl_clock_mono_ns() + flush_interval_ns;
+        }
+        struct sl_sinkbuf_stats s;
+        bool wdone = atomic_load(&sb->writer_done);
+        sb->ops->stats(sb->st, &s);
+        if (wdone && s.records == 0)
+            break; /* everything delivered (and acknowledged) */
+        if (now >= deadline) {
+            /* what the writer still holds is failed back to its sources; the log keeps
+             * the rest for the next run */
+            atomic_store(&sb->abandon, true);
+            sb->ops->wake(sb->st);
+            if (wdone) {
+                sl_warn(c->name, "shutdown: %llu batches stay in the disk buffer for the next run",
+                        (unsigned long long)s.records);
+                break;
+            }
+            sleep_ns(20000000);
+            continue;
+        }
+        if (backoff) {
+            int64_t until = now + backoff;
+            if (until > deadline)
+                until = deadline;
+            /* once input ended, retry at least every 500 ms within drain_timeout */
+            for (int64_t t = sl_clock_mono_ns(); t < until; t = sl_clock_mono_ns()) {
+                if (atomic_load(&sb->input_closed) && until > t + 500000000)
+                    until = t + 500000000;
+                sleep_ns(20000000);
+            }
+        }
+        int64_t wait = next_flush - sl_clock_mono_ns();
+        if (wait > 100000000)
+            wait = 100000000;
+        struct sl_batch *b = NULL;
+        uint64_t ticket = 0;
+        int rc = sb->ops->read(sb->st, &b, &ticket, wait > 0 ? wait : 0);
+        if (rc == SL_EAGAIN)
+            continue;
+        if (rc == SL_EPARSE) { /* passed its checksum but does not decode: not retried */
+            atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+            sl_log_ratelimited(&lim, 1, SL_LOG_ERROR, c->name,
+                               "disk buffer: a record does not decode; skipped");
+            sb->ops->ack(sb->st, ticket, true);
+            continue;
+        }
+        if (rc) {
+            sl_log_ratelimited(&lim, 1, SL_LOG_ERROR, c->name, "disk buffer: read failed: %s",
+                               sl_strerror(rc));
+            sleep_ns(100000000);
+            continue;
+        }
+        struct delivery *dl = sl_xmalloc(sizeof(*dl));
+        dl->sb = sb;
+        dl->ticket = ticket;
+        sl_ack_init(&dl->ack, delivered, dl);
+        sl_batch_set_ack(b, &dl->ack);
+        rc = write_fn(arg, b); /* unrefs b: its hold goes, or stays with sl_sink_hold */
+        sl_ack_release(&dl->ack, rc == 0);
+        if (rc == 0) {
+            backoff = 0;
+        } else {
+            backoff = backoff ? backoff * 2 : 100000000;
+            if (backoff > 5000000000)
+                backoff = 5000000000;
+        }
+    }
+    atomic_store(&sb->abandon, true);
+    sl_thread_join(&sb->writer);
+}
