@@ -3,7 +3,8 @@
  *
  * A file that fails must name a line and column inside the input with a message; a file that
  * parses must give a consistent tree: positions inside the input, each section one level below
- * its parent, children counted right, no name twice in a section, and a dump that succeeds.
+ * its parent, children counted right, no name twice in a section, and a dump that succeeds;
+ * then %(name)s interpolation, whose errors must also name a place in the input.
  */
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -62,6 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (c || !d.msg[0] || d.line < 1 || d.line > nlines || d.col < 1)
             abort();
     } else {
+        /* %(name)s interpolation: an error names a line of the input; else the same checks */
+        struct sl_diag di;
+        sl_diag_init(&di);
+        if (sl_configobj_interpolate(c, &di) &&
+            (!di.msg[0] || di.line < 1 || di.line > nlines || di.col < 1))
+            abort();
         const struct sl_cobj *root = sl_configobj_root(c);
         if (root->depth != 0 || root->type != SL_COBJ_SECTION)
             abort();

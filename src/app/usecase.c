@@ -1033,6 +1033,8 @@ static int load_conf(struct sl_usecase *u, struct sl_diag *d)
     if (!rc)
         rc = sl_configobj_parse(text.ptr, text.len - 1, u->path, &u->conf, d);
     sl_buf_fini(&text);
+    if (!rc) /* dataShark read every value through ConfigObj's %(name)s interpolation */
+        rc = sl_configobj_interpolate(u->conf, d);
     if (rc)
         return rc;
     u->root = sl_configobj_root(u->conf);

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/arena.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -716,6 +717,162 @@ fail:
         sl_diag_set(d, rc, "out of memory reading %s", ps.file);
     sl_configobj_free(c);
     return rc;
+}
+
+/* ---- %(name)s interpolation (ConfigObj's ConfigParserInterpolation) ---- */
+
+#define INTERP_MAX_DEPTH 64
+#define INTERP_MAX_LEN   ((size_t)1 << 20)
+
+struct interp {
+    struct sl_configobj *c;
+    const struct sl_cobj *where; /* the value being interpolated, for errors */
+    struct {
+        const char *key;
+        const struct sl_cobj *sec;
+    } trail[INTERP_MAX_DEPTH];
+    int depth;
+    struct sl_diag *d;
+};
+
+static int interp_err(struct interp *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int interp_err(struct interp *in, const char *fmt, ...)
+{
+    struct sl_diag *d = in->d;
+    if (d) {
+        snprintf(d->file, sizeof(d->file), "%s", in->c->file);
+        d->line = in->where->vline;
+        d->col = in->where->vcol;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+        va_end(ap);
+    }
+    return SL_ECONFIG;
+}
+
+/* ConfigObj's _fetch: name in sec, its DEFAULT, then the parents. */
+static const struct sl_cobj *interp_fetch(const struct sl_cobj *sec, const char *name,
+                                          const struct sl_cobj **found_in)
+{
+    for (const struct sl_cobj *cur = sec; cur; cur = cur->parent) {
+        const struct sl_cobj *n = find_child(cur, name);
+        if (!n || n->type == SL_COBJ_SECTION) {
+            const struct sl_cobj *dflt = find_child(cur, "DEFAULT");
+            n = dflt && dflt->type == SL_COBJ_SECTION ? find_child(dflt, name) : NULL;
+        }
+        if (n && n->type != SL_COBJ_SECTION) {
+            *found_in = cur;
+            return n;
+        }
+    }
+    return NULL;
+}
+
+/* recursive_interpolate(key, value, section): the result appended to out. */
+static int interp_value(struct interp *in, const char *key, const struct sl_cobj *sec,
+                        const char *value, struct sl_buf *out)
+{
+    for (int k = 0; k < in->depth; k++)
+        if (in->trail[k].sec == sec && !strcmp(in->trail[k].key, key))
+            return interp_err(in, "interpolation loop detected in value \"%s\"", key);
+    if (in->depth == INTERP_MAX_DEPTH)
+        return interp_err(in, "interpolation nested more than 64 deep (at \"%s\")", key);
+    in->trail[in->depth].key = key;
+    in->trail[in->depth].sec = sec;
+    in->depth++;
+    int rc = 0;
+    const char *p = value;
+    for (;;) {
+        /* %\(([^)]*)\)s */
+        const char *m = strstr(p, "%(");
+        const char *close = NULL;
+        while (m) {
+            close = strchr(m + 2, ')');
+            if (close && close[1] == 's')
+                break;
+            m = strstr(m + 1, "%(");
+        }
+        if (!m) {
+            rc = sl_buf_puts(out, p);
+            break;
+        }
+        if ((rc = sl_buf_append(out, p, (size_t)(m - p))) != 0)
+            break;
+        char name[256];
+        size_t nl = (size_t)(close - (m + 2));
+        if (nl >= sizeof(name)) {
+            rc = interp_err(in, "interpolation name longer than 255 bytes");
+            break;
+        }
+        memcpy(name, m + 2, nl);
+        name[nl] = 0;
+        const struct sl_cobj *where = NULL;
+        const struct sl_cobj *v = interp_fetch(sec, name, &where);
+        if (!v) {
+            rc = interp_err(in, "missing option \"%s\" in interpolation", name);
+            break;
+        }
+        if (v->type != SL_COBJ_STRING) {
+            rc = interp_err(in, "\"%s\" is a list: it cannot be interpolated", name);
+            break;
+        }
+        if ((rc = interp_value(in, name, where, v->value, out)) != 0)
+            break;
+        if (out->len > INTERP_MAX_LEN) {
+            rc = interp_err(in, "interpolated value longer than 1 MiB");
+            break;
+        }
+        p = close + 2;
+    }
+    in->depth--;
+    return rc == SL_E2BIG ? interp_err(in, "interpolated value longer than 1 MiB") : rc;
+}
+
+static int interp_one(struct interp *in, const struct sl_cobj *node, const char *key,
+                      const char *value, const char **result)
+{
+    *result = value;
+    if (!strchr(value, '%'))
+        return 0;
+    struct sl_buf b;
+    sl_buf_init(&b, INTERP_MAX_LEN * 2);
+    in->where = node;
+    in->depth = 0;
+    int rc = interp_value(in, key, node->parent, value, &b);
+    if (!rc) {
+        char *s = sl_arena_strndup(&in->c->arena, b.ptr ? b.ptr : "", b.len);
+        if (s)
+            *result = s;
+        else
+            rc = SL_ENOMEM;
+    }
+    sl_buf_fini(&b);
+    return rc;
+}
+
+static int interp_section(struct interp *in, struct sl_cobj *sec)
+{
+    int rc = 0;
+    for (struct sl_cobj *k = (struct sl_cobj *)sec->first; k && !rc;
+         k = (struct sl_cobj *)k->next) {
+        if (k->type == SL_COBJ_SECTION)
+            rc = interp_section(in, k);
+        else if (k->type == SL_COBJ_STRING)
+            rc = interp_one(in, k, k->name, k->value, &k->value);
+        else
+            for (size_t i = 0; i < k->nitems && !rc; i++)
+                rc = interp_one(in, k, k->name, k->items[i], &k->items[i]);
+    }
+    return rc;
+}
+
+int sl_configobj_interpolate(struct sl_configobj *c, struct sl_diag *d)
+{
+    struct interp in = {.c = c, .d = d};
+    return interp_section(&in, &c->root);
 }
 
 void sl_configobj_free(struct sl_configobj *c)

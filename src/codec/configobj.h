@@ -26,7 +26,8 @@
  *   - the regex quirks too (checked against ConfigObj 5 on thousands of mutated files): a blank
  *     after a comma may start an unquoted item (`x, "y, z` is ['x', '"y', 'z']), a key that
  *     cannot start where the indentation ends takes one blank of it (`  """k = v`: ' """k');
- * Not done: `%(name)s` interpolation and ConfigObj's configspec/validation (values stay text).
+ * `%(name)s` interpolation is a separate pass (sl_configobj_interpolate). Not done: the
+ * `template` interpolation engine, configspecs and validation (values stay text).
  * Differences: a duplicate key whose value spans lines is reported at the key (ConfigObj names
  * the value's last line); a list value has at most 4096 items.
  *
@@ -73,6 +74,13 @@ struct sl_configobj;
 int sl_configobj_parse(const char *text, size_t len, const char *file, struct sl_configobj **out,
                        struct sl_diag *d);
 void sl_configobj_free(struct sl_configobj *c);
+/* ConfigObj's default `%(name)s` interpolation (its ConfigParser engine), done on every value
+ * of the tree at once where ConfigObj does it when a value is read: `name` is looked up in the
+ * value's section, then its [DEFAULT] subsection, then in the parent sections up to the root;
+ * the value found is interpolated in turn. Errors at the value: SL_ECONFIG for a missing name
+ * ("missing option "x" in interpolation"), a loop, a list named, more than 64 levels or a
+ * result past 1 MiB. Main thread, before the tree is shared. */
+int sl_configobj_interpolate(struct sl_configobj *c, struct sl_diag *d);
 /* The root section (depth 0). */
 const struct sl_cobj *sl_configobj_root(const struct sl_configobj *c);
 /* The file name given to sl_configobj_parse. */

@@ -215,6 +215,48 @@ static void test_datashark_files(void **state)
     sl_configobj_free(c);
 }
 
+/* Parse and interpolate; the dump or "E<line>:<col>: msg". */
+static char *run_interp(const char *text)
+{
+    struct sl_configobj *c = NULL;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    int rc = sl_configobj_parse(text, strlen(text), "t.conf", &c, &d);
+    assert_int_equal(rc, 0);
+    if (sl_configobj_interpolate(c, &d))
+        sl_buf_appendf(&b, "E%u:%u: %s", d.line, d.col, d.msg);
+    else
+        assert_int_equal(sl_configobj_dump(sl_configobj_root(c), &b), 0);
+    sl_configobj_free(c);
+    return sl_buf_steal(&b, NULL);
+}
+
+#define EXPECT_I(text, want)                                                                       \
+    do {                                                                                           \
+        char *got_ = run_interp(text);                                                             \
+        assert_string_equal(got_, want);                                                           \
+        sl_free(got_);                                                                             \
+    } while (0)
+
+/* ConfigObj's default %(name)s interpolation; expected results from ConfigObj 5. */
+static void test_interpolation(void **state)
+{
+    (void)state;
+    EXPECT_I("dir = /opt\nlog = %(dir)s/logs\n", "dir = \"/opt\"\nlog = \"/opt/logs\"\n");
+    /* from the section, its DEFAULT, then the parents; the found value in turn */
+    EXPECT_I("a = top\n[s]\n  b = %(a)s-%(c)s\n  [[DEFAULT]]\n    c = dflt\n",
+             "a = \"top\"\n[s]\n  b = \"top-dflt\"\n  [[DEFAULT]]\n    c = \"dflt\"\n");
+    EXPECT_I("x = 1\ny = %(x)s%(x)s\nz = [%(y)s]\n", "x = \"1\"\ny = \"11\"\nz = \"[11]\"\n");
+    EXPECT_I("l = %(x)s, b\nx = q\n", "l = [\"q\", \"b\"]\nx = \"q\"\n");
+    /* not a reference: left as it is */
+    EXPECT_I("r = 100%\ns = %(x\nt = %(x)d\n", "r = \"100%\"\ns = \"%(x\"\nt = \"%(x)d\"\n");
+    EXPECT_I("a = %(nope)s\n", "E1:5: missing option \"nope\" in interpolation");
+    EXPECT_I("a = %(b)s\nb = %(a)s\n", "E1:5: interpolation loop detected in value \"a\"");
+    EXPECT_I("a = %(b)s\nb = x, y\n", "E1:5: \"b\" is a list: it cannot be interpolated");
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -238,10 +280,10 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_values),    cmocka_unit_test(test_lists),
-        cmocka_unit_test(test_multiline),      cmocka_unit_test(test_sections),
-        cmocka_unit_test(test_errors),         cmocka_unit_test(test_datashark_files),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_keys_values),   cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_multiline),     cmocka_unit_test(test_sections),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_datashark_files),
+        cmocka_unit_test(test_interpolation), cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
