@@ -724,7 +724,8 @@ static int es_init(struct sl_component *c, struct sl_diag *d)
     sl_buf_init(&s->body, DATA_MAX_CAP);
     sl_buf_init(&s->gz, DATA_MAX_CAP);
     sl_buf_init(&s->resp, RESP_MAX);
-    sl_buf_init(&s->data, DATA_MAX_CAP);
+    /* pending documents: 4 x bulk_bytes before write() waits, plus one batch */
+    sl_buf_init(&s->data, (size_t)4 * (size_t)cf->bulk_bytes + DATA_MAX_CAP);
     sl_buf_init(&s->scratch, (size_t)1 << 20);
     sl_arena_init(&s->arena, 64 << 10, RESP_MAX * 2);
     s->op = cf->op_type ? "create" : "index";

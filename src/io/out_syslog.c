@@ -520,9 +520,11 @@ static int send_some(struct sys_sink *s)
     return 0;
 }
 
-static void compact(struct sys_sink *s)
+/* Drop confirmed bytes and entries from the front: when they are at least half (amortized
+ * O(1) per byte), or always when `force` (the buffer needs the room). */
+static void compact(struct sys_sink *s, bool force)
 {
-    if (s->pend_head && (s->pend_head == s->pend.len ||
+    if (s->pend_head && (force || s->pend_head == s->pend.len ||
                          (s->pend_head > ((size_t)1 << 20) && s->pend_head * 2 > s->pend.len))) {
         sl_buf_consume(&s->pend, s->pend_head);
         s->pend_base += s->pend_head;
@@ -568,7 +570,7 @@ static void check_acks(struct sys_sink *s)
         uint64_t end = s->ents[i - 1].end;
         s->pend_head = (size_t)(end - s->pend_base);
         s->ent_head = i;
-        compact(s);
+        compact(s, false);
     }
     /* stamp the rest that are acknowledged (their delay runs from now) */
     for (; i < s->ent_sent && s->ents[i].wire_end <= acked; i++)
@@ -613,7 +615,7 @@ static void fail_pending(struct sys_sink *s, const char *why)
     s->pend_head = s->pend.len;
     s->sent_abs = s->pend_base + s->pend.len;
     s->ent_head = s->ent_sent = s->ent_count;
-    compact(s);
+    compact(s, false);
 }
 
 /* While the pipeline stops, give up after drain_timeout. True: gave up. */
@@ -633,7 +635,7 @@ static int make_room(struct sys_sink *s, size_t n)
 {
     while (s->pend.len - s->pend_head + n > PEND_MAX && s->ent_head < s->ent_count) {
         service(s);
-        compact(s);
+        compact(s, false);
         if (s->pend.len - s->pend_head + n <= PEND_MAX)
             break;
         if (stop_expired(s)) {
@@ -642,7 +644,8 @@ static int make_room(struct sys_sink *s, size_t n)
         }
         idle_wait(s);
     }
-    compact(s);
+    /* live bytes fit now; the confirmed ones before them may still take the room */
+    compact(s, s->pend.len + n > PEND_MAX);
     return 0;
 }
 
@@ -899,7 +902,7 @@ static int sys_write(struct sl_component *c, struct sl_batch *b)
         }
         make_room(s, s->msg.len + 24);
         if (sl_syslog_fmt_frame(&s->pend, cf->framing == 0, s->msg.ptr, s->msg.len)) {
-            dead_letter(s, &errs, ev, "out of memory");
+            dead_letter(s, &errs, ev, "no room in the retransmit buffer");
             continue;
         }
         if (s->ent_count == s->ent_cap) {
@@ -1050,7 +1053,7 @@ static int sys_init(struct sl_component *c, struct sl_diag *d)
     for (int i = 0; i < 8; i++)
         sl_buf_init(&s->hdrs[i], 4096);
     sl_buf_init(&s->scratch, MSG_MAX_CAP);
-    sl_buf_init(&s->pend, PEND_MAX + MSG_MAX_CAP);
+    sl_buf_init(&s->pend, PEND_MAX + MSG_MAX_CAP + 64);
     sl_buf_init(&s->dgrams, (size_t)16 << 20);
     char msg[512];
     int rc;

@@ -374,6 +374,22 @@ PYEOF
 grep -q "again" log3.txt || { cat log3.txt; fail "no reconnect logged"; }
 ok "server restart: nothing lost"
 
+# ---- volume: more than the 64 MiB retransmit buffer holds while confirm_delay keeps every
+# message pending; the sink waits for room (back-pressure), nothing is dropped or dead-lettered
+cat > p4.yaml <<YAML
+sources:
+  gen: {type: generator, count: 150000, seed: 3}
+sinks:
+  s: {type: syslog, inputs: [gen], transport: tcp, port: $TCP, app_name: dsk-volume,
+      confirm_delay: 2s}
+  dead: {type: file, inputs: [s.errors], path: dead4.json}
+YAML
+timeout 200 $SLUICE run -c p4.yaml --once --no-status 2> log4.txt || { cat log4.txt; fail "run 4"; }
+i=0
+while [ "$(grep -c ' dsk-volume ' tcp.log)" -lt 150000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+expect_eq "volume messages in rsyslog's file" "$(grep -c ' dsk-volume ' tcp.log)" 150000
+expect_eq "volume dead letters" "$(count_lines dead4.json)" 0
+
 # ---- config errors point at the option
 cat > bad.yaml <<'YAML'
 sources:
