@@ -90,8 +90,9 @@ static void caret_hint(struct parser *p, uint32_t off, uint32_t col)
     h[o] = 0;
 }
 
-static int verr_at(struct parser *p, int err, uint32_t off, uint32_t line, uint32_t col,
-                   const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static int verr_at(struct parser *p, int err, uint32_t off,
+                                                         uint32_t line, uint32_t col,
+                                                         const char *fmt, va_list ap)
 {
     if (!p->d)
         return err;
