@@ -6,7 +6,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps build debug release asan tsan fuzz run test test-tsan bench fuzz-run conformance \
-        format-check checksrc clean
+        fuzz-ci format-check checksrc clean
 
 all: build
 
@@ -60,6 +60,11 @@ fuzz-run: fuzz
 	@for f in build/fuzz/fuzz_*; do \
 	  n=$$(basename $$f); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $$c; \
 	  echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-60} $$c || exit 1; done
+
+# The CI-sized campaign: every target FUZZ_SECONDS (default 20) on a scratch copy of its corpus;
+# a row per target (runs, exec/s, cov); fails on any crash, kept in build/fuzz/fuzz-ci/.
+fuzz-ci: fuzz
+	@bash scripts/fuzz-ci.sh build/fuzz
 
 checksrc:
 	@bash scripts/checksrc.sh
