@@ -41,6 +41,64 @@ assert len(bad[3]["raw"]) == 65536, len(bad[3]["raw"])
 PYEOF
 ok "json: depth 64 ok, 65 dead letter; 4096 fields ok, 4097 dead letter; max_line dead letter"
 
+# --- zeek: a #fields header of more than 1024 columns is a dead letter ----------------------
+$PY - <<'PYEOF'
+cols = ["c%d" % i for i in range(1025)]
+with open("wide.log", "w") as f:
+    f.write("#separator \\x09\n#path\tconn\n#fields\t" + "\t".join(cols) + "\n")
+    f.write("#fields\tts\tuid\n#types\ttime\tstring\n1.5\tCabc\n")
+PYEOF
+cat > zeek.yaml <<'YAML'
+sources:
+  in: {type: file, path: [wide.log], format: zeek}
+sinks:
+  out: {type: file, inputs: [in], path: zeek.json}
+  bad: {type: file, inputs: [in.errors], path: zbad.json}
+YAML
+$SLUICE run -c zeek.yaml --once --no-status 2> log.txt || { cat log.txt; fail "zeek run"; }
+grep -q '"error":"invalid Zeek line: #fields: 1025 columns (at most 1024)"' zbad.json ||
+  fail "zeek columns: $(cut -c1-300 zbad.json)"
+grep -q '"uid":"Cabc"' zeek.json || fail "zeek: the next header was not used: $(cat zeek.json)"
+ok "zeek: 1025 columns is a dead letter, the next header works"
+
+# --- tcp: past max_connections the listener stops accepting until a connection closes ------
+PORT=$(free_port)
+cat > tcp.yaml <<YAML
+sources:
+  net: {type: tcp, listen: "127.0.0.1:$PORT", format: json, max_connections: 2}
+sinks:
+  out: {type: file, inputs: [net], path: tcp.json}
+YAML
+$SLUICE run -c tcp.yaml --no-status 2> tcp.log &
+PIDS+=($!)
+wait_port "$PORT"
+$PY - "$PORT" <<'PYEOF' || { cat tcp.log; fail "tcp max_connections"; }
+import glob, json, socket, sys, time
+port = int(sys.argv[1])
+def got():  # the file sink writes into tcp.json.tmp until it closes the file
+    out = []
+    for p in glob.glob("tcp.json*"):
+        out += [json.loads(l)["c"] for l in open(p) if l.endswith("\n")]
+    return sorted(out)
+def wait_for(want, secs):
+    end = time.time() + secs
+    while time.time() < end and got() != want:
+        time.sleep(0.1)
+    return got()
+time.sleep(0.3)  # wait_port's probe connection has closed
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+for i, s in enumerate(socks):
+    s.sendall(b'{"c": %d}\n' % i)
+    time.sleep(0.2)
+assert wait_for([0, 1], 10) == [0, 1], got()
+time.sleep(1.0)
+assert got() == [0, 1], "the third connection was read: %r" % got()
+socks[0].close()
+assert wait_for([0, 1, 2], 10) == [0, 1, 2], got()
+PYEOF
+grep -q 'max_connections (2) reached: not accepting for now' tcp.log || fail "tcp: no warning"
+ok "tcp: max_connections 2: a third client waits until one closes"
+
 # --- parse transform: csv past 65536 fields is a dead letter --------------------------------
 cat > csv.yaml <<'YAML'
 sources:
