@@ -29,7 +29,7 @@ now() { date +%s.%N; }
 cd "$T"
 
 # ---- rsyslogd
-TCP=$(free_port); TLS=$(free_port)
+TCP=$(free_port); TLS=$(free_port); LG=$(free_port)
 GTLS=0; [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] && GTLS=1
 if [ $GTLS = 1 ]; then
   printf 'cn = "bench CA"\nca\ncert_signing_key\nexpiration_days = 2\n' > ca.tmpl
@@ -50,6 +50,8 @@ mkdir -p rs
   echo 'template(name="raw" type="string" string="%rawmsg%\n")'
   echo "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$TCP\" ruleset=\"r\")"
   [ $GTLS = 1 ] && echo "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$TLS\" ruleset=\"r2\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")"
+  echo "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$LG\" ruleset=\"lg\")"
+  echo "ruleset(name=\"lg\") { action(type=\"omfile\" file=\"$T/lg.log\" template=\"raw\") }"
   echo "ruleset(name=\"r\") { action(type=\"omfile\" file=\"$T/tcp.log\" template=\"raw\") }"
   echo "ruleset(name=\"r2\") { action(type=\"omfile\" file=\"$T/tls.log\" template=\"raw\") }"
 } > rsyslog.conf
@@ -116,6 +118,24 @@ if [ $GTLS = 1 ]; then
     port: $TLS
     tls_ca: $T/ca.pem
     confirm_delay: 100ms" tls.log
+fi
+# the peer: syslog-ng's loggen (3.38) sending as many RFC 5424 octet-counted messages of the
+# same average size to the same rsyslogd (it formats nothing: a fixed padded message)
+NG=/opt/sluice-peers/syslog-ng
+loggen_run() { # WHAT PORT FILE
+  local size t0 t2
+  size=$(awk '{s+=length($0)} END {print int(s/NR)}' tcp.log)
+  t0=$(now)
+  SYSLOGNG_PREFIX=$NG/usr LD_LIBRARY_PATH=$NG/usr/lib/syslog-ng:$NG/usr/lib $NG/usr/bin/loggen \
+    --inet --stream --syslog-proto --size "$size" --rate 100000000 --number "$N" \
+    127.0.0.1 "$2" > "loggen-$1.txt" 2>&1 || { cat "loggen-$1.txt"; fail "loggen"; }
+  for _ in $(seq 1200); do [ "$(wc -l < "$3" 2>/dev/null || echo 0)" -ge "$N" ] && break; sleep 0.05; done
+  [ "$(wc -l < "$3")" -ge "$N" ] || fail "$1: the receiver got $(wc -l < "$3") of $N"
+  t2=$(now)
+  $PY -c "print('bench=datashark_sinks what=$1 events=$N size=$size all_written_seconds=%.3f events_per_s=%.0f' % ($t2-$t0, $N/($t2-$t0)))"
+}
+if [ -x $NG/usr/bin/loggen ]; then
+  loggen_run loggen_tcp_rsyslog $LG lg.log   # (loggen's TLS plugin sent nothing here: no TLS peer row)
 fi
 run elasticsearch_python_bulk "    type: elasticsearch
     url: http://127.0.0.1:$ES
