@@ -250,3 +250,79 @@ timeout 60 $SLUICE run -c p2.yaml --once --no-status 2> log2.txt || true
 grep -q "500 documents not indexed" log2.txt || { cat log2.txt; fail "undelivered documents not reported"; }
 grep -q "Could not connect\|Couldn't connect\|Connection refused\|Failed to connect" log2.txt || { cat log2.txt; fail "connection error not logged"; }
 ok "node down: retried with back-off, given up at drain_timeout"
+
+# ---- https: the node's certificate verified against tls_ca; refused with another CA
+cat > ca.tmpl <<'TEOF'
+cn = "sluice test CA"
+ca
+cert_signing_key
+expiration_days = 2
+TEOF
+cat > srv.tmpl <<'TEOF'
+cn = "localhost"
+ip_address = "127.0.0.1"
+tls_www_server
+encryption_key
+signing_key
+expiration_days = 2
+TEOF
+{
+  certtool --generate-privkey --key-type=ecdsa --outfile ca.key
+  certtool --generate-self-signed --load-privkey ca.key --template ca.tmpl --outfile ca.pem
+  certtool --generate-privkey --key-type=ecdsa --outfile other.key
+  certtool --generate-self-signed --load-privkey other.key --template ca.tmpl --outfile other.pem
+  certtool --generate-privkey --key-type=ecdsa --outfile srv.key
+  certtool --generate-certificate --load-privkey srv.key --load-ca-certificate ca.pem \
+    --load-ca-privkey ca.key --template srv.tmpl --outfile srv.pem
+} > certtool.log 2>&1 || { cat certtool.log; fail "certtool"; }
+cat > tls_server.py <<'PYEOF'
+import json, ssl, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+ids = set()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, obj):
+        b = json.dumps(obj).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def do_GET(self):
+        self.reply(sorted(ids))
+    def do_POST(self):
+        lines = self.rfile.read(int(self.headers["Content-Length"])).decode().splitlines()
+        items = []
+        for i in range(0, len(lines), 2):
+            ids.add(json.loads(lines[i])["index"]["_id"])
+            items.append({"index": {"status": 201}})
+        self.reply({"errors": False, "items": items})
+srv = HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("srv.pem", "srv.key")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(sys.argv[1], "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PYEOF
+$PY tls_server.py tls.port 2> tls_server.log &
+PIDS+=($!)
+for i in $(seq 50); do [ -s tls.port ] && break; sleep 0.1; done
+TPORT=$(cat tls.port)
+wait_port $TPORT
+tls_run() { # NAME EXTRA_OPTIONS
+  cat > p3.yaml <<YAML
+sources:
+  recs2: {type: file, path: [in2.json]}
+sinks:
+  es: {type: elasticsearch, inputs: [recs2], url: "https://127.0.0.1:$TPORT", id_field: doc_id,
+       retry_initial: 20ms, retry_max: 100ms, drain_timeout: 1s, $2}
+YAML
+  timeout 60 $SLUICE run -c p3.yaml --once --no-status 2> "log-$1.txt" || true
+}
+tls_run good "tls_ca: ca.pem"
+grep -q "errors 0" log-good.txt || { cat log-good.txt; fail "https with tls_ca"; }
+expect_eq "documents over https" "$(curl -s --cacert ca.pem "https://127.0.0.1:$TPORT/" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')" 500
+tls_run wrong_ca "tls_ca: other.pem"
+grep -q "500 documents not indexed" log-wrong_ca.txt || { cat log-wrong_ca.txt; fail "a server signed by another CA was accepted"; }
+grep -qi "certificate" log-wrong_ca.txt || { cat log-wrong_ca.txt; fail "no certificate error logged"; }
+tls_run no_verify "tls_ca: other.pem, tls_verify: false"
+grep -q "errors 0" log-no_verify.txt || { cat log-no_verify.txt; fail "tls_verify: false"; }
+ok "https: verified with tls_ca, refused with another CA, accepted with tls_verify: false"
