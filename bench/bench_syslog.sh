@@ -3,6 +3,8 @@
 # rsyslog (Debian's rsyslogd) and syslog-ng 3.38 (unpacked under /opt/sluice-peers) in the
 # same run, on the same input.
 #   bash bench/bench_syslog.sh [BUILD_DIR=build/release] [MESSAGES=2000000] [CONNECTIONS=4] [RUNS=3]
+#   FRAMING=octet bash bench/bench_syslog.sh ...   (RFC 6587 octet counting instead of LF;
+#   syslog-ng then listens with its syslog() driver, which expects octet-counted RFC 5424)
 #
 # Input: tests/tools/syslog_blast builds MESSAGES messages in memory first (half RFC 5424
 # with an SD element, half RFC 3164 with a BSD timestamp and tag[pid]; ~135 bytes each,
@@ -27,6 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/release}; N=${2:-2000000}; C=${3:-4}; RUNS=${4:-3}
+FRAMING=${FRAMING:-lf}
 SLUICE=$PWD/$dir/sluice
 BLAST=$PWD/$dir/syslog_blast
 RSYSLOGD=${RSYSLOGD:-/usr/sbin/rsyslogd}
@@ -51,7 +54,7 @@ wait_port() {
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 now() { date +%s.%N; }
 
-echo "# $("$BLAST" --discard "$N" "$C" | sed 's/^/bench=syslog_sender /')"
+echo "# $("$BLAST" --discard "$N" "$C" "$FRAMING" | sed 's/^/bench=syslog_sender framing='"$FRAMING"' /')"
 
 start_sluice() { # port out
   cat > sluice.yaml <<YAML
@@ -92,11 +95,13 @@ EOF
 }
 
 start_syslogng() { # port out
+  local NGDRIVER=network
+  [ "$FRAMING" = octet ] && NGDRIVER=syslog
   cat > ng.conf <<EOF
 @version: 3.38
 options { keep-hostname(yes); chain-hostnames(no); use-dns(no); use-fqdn(no); stats-freq(0);
           log-fifo-size(100000); flush-lines(1000); };
-source s { network(ip("127.0.0.1") port($1) transport("tcp") max-connections(1000)
+source s { $NGDRIVER(ip("127.0.0.1") port($1) transport("tcp") max-connections(1000)
                    log-iw-size(100000)); };
 destination d { file("$T/$2" template("\$(format-json facility=\$FACILITY_NUM severity=\$LEVEL_NUM
   timestamp=\$ISODATE host=\$HOST app=\$PROGRAM procid=\$PID msgid=\$MSGID sd=\$SDATA
@@ -119,7 +124,7 @@ run_one() {
   local c0 t0 t1 size prev=-1 stable=0 c1
   c0=$(cpu_ticks $RPID)
   t0=$(now)
-  "$BLAST" 127.0.0.1 "$port" "$N" "$C" > blast.txt
+  "$BLAST" 127.0.0.1 "$port" "$N" "$C" "$FRAMING" > blast.txt
   t0=$(sed -n 's/.* start=\([0-9.]*\).*/\1/p' blast.txt)   # sending began (messages built)
   t1=$(now)
   # until the file stops growing for 1 s
@@ -153,7 +158,7 @@ for name in sluice rsyslog syslogng; do
       BEST_C[$name]=$c
     fi
   done
-  printf 'bench=syslog_tcp_file peer=%s messages=%d connections=%d seconds=%.3f msgs_per_s=%.0f cpu_s=%.3f msgs_per_cpu_s=%.0f\n' \
+  printf 'bench=syslog_tcp_file peer=%s framing='"$FRAMING"' messages=%d connections=%d seconds=%.3f msgs_per_s=%.0f cpu_s=%.3f msgs_per_cpu_s=%.0f\n' \
     $name "$N" "$C" "${BEST_S[$name]}" "$(echo "$N / ${BEST_S[$name]}" | bc -l)" \
     "${BEST_C[$name]}" "$(echo "$N / ${BEST_C[$name]}" | bc -l)"
 done
