@@ -60,6 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sl_evbin_decode(out.ptr, out.len, c, NULL) != 0)
             abort();
         same(b, c);
+        struct sl_batch *v = sl_batch_new();
+        if (sl_evbin_decode_view(copy, size, v, NULL) != 0)
+            abort();
+        same(b, v);
+        sl_batch_unref(v);
         struct sl_buf again;
         sl_buf_init(&again, (size_t)256 << 20);
         if (sl_evbin_encode(c, &again) != 0 || again.len != out.len ||

@@ -48,5 +48,9 @@ int sl_evbin_encode(const struct sl_batch *b, struct sl_buf *out);
  * b's arena, b->bytes set. 0 or SL_EPARSE / SL_EDEPTH / SL_ELIMIT / SL_ENOMEM with d (may be
  * NULL) naming the byte offset; b then holds what was decoded before the error. */
 int sl_evbin_decode(const void *p, size_t n, struct sl_batch *b, struct sl_diag *d);
+/* The same, but strings and bytes point into p instead of being copied: p must live as long
+ * as b (sl_batch_adopt it first). The disk buffer's reader does this: a copy per string was
+ * a measurable share of its time. */
+int sl_evbin_decode_view(const void *p, size_t n, struct sl_batch *b, struct sl_diag *d);
 
 #endif

@@ -70,6 +70,10 @@ struct sl_sinkbuf_store_ops {
     uint64_t (*unsynced)(void *st);
     int (*sync)(void *st);
     int (*sync_due)(void *st, int64_t now_ns, int64_t *next_ns);
+    /* an fsync in two halves: begin on the writer thread (*fd, or -1 for nothing), finish
+     * (wait, close fd) on another, so appends go on meanwhile */
+    int (*sync_begin)(void *st, int *fd);
+    int (*sync_finish)(void *st, int fd);
     int (*read)(void *st, struct sl_batch **out, uint64_t *ticket, int64_t wait_ns);
     void (*wake)(void *st);
     void (*ack)(void *st, uint64_t ticket, bool ok);

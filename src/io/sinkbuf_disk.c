@@ -29,7 +29,10 @@ static int d_open(const struct sl_sinkbuf_conf *conf, const char *dir, const cha
         .sync = conf->sync == 0   ? SL_DISKBUF_SYNC_ALWAYS
                 : conf->sync == 2 ? SL_DISKBUF_SYNC_INTERVAL
                                   : SL_DISKBUF_SYNC_BATCH,
-        .sync_every = conf->sync_every > 0 ? (uint32_t)conf->sync_every : 0,
+        /* batch: the sink's writer commits groups itself (sync_begin/finish, off its
+         * thread); the log's own thresholds would fsync on the writer thread */
+        .sync_every = conf->sync == 1 ? UINT32_MAX : 0,
+        .sync_bytes = conf->sync == 1 ? UINT64_MAX : 0,
         .sync_interval_ns = conf->sync_interval_ns,
         .when_full = conf->when_full == 1 ? SL_DISKBUF_DROP_NEWEST : SL_DISKBUF_BLOCK,
     };
@@ -83,6 +86,16 @@ static int d_sync_due(void *st, int64_t now_ns, int64_t *next_ns)
     return sl_diskbuf_sync_due(((struct store *)st)->db, now_ns, next_ns);
 }
 
+static int d_sync_begin(void *st, int *fd)
+{
+    return sl_diskbuf_sync_begin(((struct store *)st)->db, fd);
+}
+
+static int d_sync_finish(void *st, int fd)
+{
+    return sl_diskbuf_sync_finish(((struct store *)st)->db, fd);
+}
+
 static int d_read(void *st, struct sl_batch **out, uint64_t *ticket, int64_t wait_ns)
 {
     struct store *s = st;
@@ -92,8 +105,10 @@ static int d_read(void *st, struct sl_batch **out, uint64_t *ticket, int64_t wai
     if (rc)
         return rc;
     struct sl_batch *b = sl_batch_new();
-    rc = sl_evbin_decode(p, n, b, NULL);
-    sl_free(p);
+    /* the batch owns the record; its strings point into it (no copy per string) */
+    rc = sl_batch_adopt(b, p);
+    if (rc == 0)
+        rc = sl_evbin_decode_view(p, n, b, NULL);
     if (rc) {
         sl_batch_unref(b);
         if (rc == SL_ENOMEM) {
@@ -138,6 +153,8 @@ const struct sl_sinkbuf_store_ops sl_io_sinkbuf_disk = {
     .unsynced = d_unsynced,
     .sync = d_sync,
     .sync_due = d_sync_due,
+    .sync_begin = d_sync_begin,
+    .sync_finish = d_sync_finish,
     .read = d_read,
     .wake = d_wake,
     .ack = d_ack,

@@ -62,7 +62,8 @@ struct sl_diskbuf {
     uint64_t wseg, woff; /* guarded_by: lock (written by the writer only) */
     uint64_t unsynced, unsynced_bytes;
     int64_t last_sync_ns;
-    bool roll_next; /* after a failed fsync: new data goes to a new segment */
+    int64_t last_ack_sync_ns; /* guarded_by: lock */
+    atomic_bool roll_next;    /* after a failed fsync: new data goes to a new segment */
     atomic_uint_fast64_t nwrites, nfsyncs;
     /* reader (reader thread) */
     int rfd;
@@ -564,6 +565,54 @@ void sl_diskbuf_close(struct sl_diskbuf *db)
 
 /* ---------------------------------------------------------------- writer */
 
+/* Any thread. The read pointer at most once a second: losing its last updates only means
+ * duplicates after a crash, and its fsync doubled the cost of a group commit. */
+static void sync_pointer(struct sl_diskbuf *db)
+{
+    int64_t now = sl_clock_mono_ns();
+    sl_mutex_lock(&db->lock);
+    bool dirty = db->ack_dirty && now - db->last_ack_sync_ns >= 1000000000;
+    if (dirty) {
+        db->ack_dirty = false;
+        db->last_ack_sync_ns = now;
+    }
+    sl_mutex_unlock(&db->lock);
+    if (dirty)
+        (void)do_fsync(db, db->ack_fd);
+}
+
+int sl_diskbuf_sync_begin(struct sl_diskbuf *db, int *fd)
+{
+    *fd = -1;
+    if (!db->unsynced)
+        return 0;
+    *fd = dup(db->wfd);
+    if (*fd < 0)
+        return sl_diskbuf_sync(db) ? SL_EIO : 0; /* no descriptor to spare: sync here */
+    db->unsynced = 0;
+    db->unsynced_bytes = 0;
+    db->last_sync_ns = sl_clock_mono_ns();
+    return 0;
+}
+
+int sl_diskbuf_sync_finish(struct sl_diskbuf *db, int fd)
+{
+    int rc = 0;
+    if (fd >= 0) {
+        rc = do_fsync(db, fd);
+        if (rc) {
+            sl_mutex_lock(&db->lock);
+            db->write_errors++;
+            sl_mutex_unlock(&db->lock);
+            sl_error(db->name, "disk buffer: fsync failed: %s", strerror(errno ? errno : EIO));
+            atomic_store(&db->roll_next, true);
+        }
+        close(fd);
+    }
+    sync_pointer(db);
+    return rc;
+}
+
 int sl_diskbuf_sync(struct sl_diskbuf *db)
 {
     int rc = 0;
@@ -574,17 +623,12 @@ int sl_diskbuf_sync(struct sl_diskbuf *db)
             db->write_errors++;
             sl_mutex_unlock(&db->lock);
             sl_error(db->name, "disk buffer: fsync failed: %s", strerror(errno ? errno : EIO));
-            db->roll_next = true; /* what the kernel dropped is unknown: start afresh */
+            atomic_store(&db->roll_next, true); /* what the kernel dropped is unknown */
         }
         db->unsynced = 0;
         db->unsynced_bytes = 0;
     }
-    sl_mutex_lock(&db->lock);
-    bool dirty = db->ack_dirty;
-    db->ack_dirty = false;
-    sl_mutex_unlock(&db->lock);
-    if (dirty)
-        (void)do_fsync(db, db->ack_fd); /* a lost pointer update only means duplicates */
+    sync_pointer(db);
     db->last_sync_ns = sl_clock_mono_ns();
     return rc;
 }
@@ -639,7 +683,7 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
     uint64_t woff = db->woff;
     sl_mutex_unlock(&db->lock);
     int rc;
-    if (db->roll_next || woff + need > db->o.segment_size) {
+    if (atomic_load(&db->roll_next) || woff + need > db->o.segment_size) {
         if (db->unsynced && (rc = sl_diskbuf_sync(db)) != 0)
             return rc;
         if ((rc = new_segment(db, db->wseg + 1)) != 0) {
@@ -648,7 +692,7 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
             sl_mutex_unlock(&db->lock);
             return SL_EIO;
         }
-        db->roll_next = false;
+        atomic_store(&db->roll_next, false);
         woff = SEG_HDR;
     }
     uint8_t hdr[REC_HDR];
@@ -660,7 +704,7 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
         /* nothing of the record counts: cut what reached the file (the next append writes
          * over it anyway, and recovery would truncate it as a torn tail) */
         if (ftruncate(db->wfd, (off_t)woff) != 0)
-            db->roll_next = true;
+            atomic_store(&db->roll_next, true);
         sl_mutex_lock(&db->lock);
         db->write_errors++;
         sl_mutex_unlock(&db->lock);

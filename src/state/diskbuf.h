@@ -16,9 +16,12 @@
  * records read but not yet acknowledged (or acknowledged after the pointer's last fsync).
  *
  * Durability: `always` fsyncs after each append; `batch` after `sync_every` appends or
- * `sync_bytes` bytes, and whenever the writer calls sl_diskbuf_sync() (the pipeline does when
- * its queue runs empty: group commit); `interval` when sl_diskbuf_sync_due() finds
- * `sync_interval_ns` passed. sl_diskbuf_unsynced() == 0 means every append so far is durable.
+ * `sync_bytes` bytes, and whenever the writer calls sl_diskbuf_sync() or begins one with
+ * sl_diskbuf_sync_begin() to finish on another thread (the sinks' group commit);
+ * `interval` when sl_diskbuf_sync_due() finds `sync_interval_ns` passed.
+ * sl_diskbuf_unsynced() == 0 means every append so far is durable or being made so. The read
+ * pointer is fsynced at most once a second (and at close): losing its last updates in a
+ * crash only means duplicates.
  *
  * Recovery (open): every segment is scanned; a record that fails its check is skipped up to
  * the next record that passes (counted in `corrupt` and logged with segment and byte offset);
@@ -63,7 +66,7 @@ struct sl_diskbuf_opts {
     const char *name;          /* for logs ("sink out") */
     uint64_t max_size;         /* bytes on disk; 0: 1 GiB */
     uint64_t segment_size;     /* 0: 64 MiB; clamped to [64 KiB, max_size / 4] */
-    enum sl_diskbuf_sync sync; /* default batch */
+    enum sl_diskbuf_sync sync; /* zero: always */
     uint32_t sync_every;       /* batch: appends per fsync; 0: 64 */
     uint64_t sync_bytes;       /* batch: bytes per fsync; 0: 8 MiB */
     int64_t sync_interval_ns;  /* interval: 0: 1 s */
@@ -107,6 +110,14 @@ uint64_t sl_diskbuf_unsynced(const struct sl_diskbuf *db);
 /* Writer thread. fsync what was appended (and the read pointer). 0 or SL_EIO: then the
  * unsynced appends must be treated as not durable; later appends go to a new segment. */
 int sl_diskbuf_sync(struct sl_diskbuf *db);
+/* Writer thread: start an fsync of everything appended so far without waiting for it (the
+ * writer goes on appending): *fd gets a descriptor to hand to sl_diskbuf_sync_finish on
+ * another thread, or -1 when nothing was unsynced (or it synced here, having no descriptor
+ * to spare). Appends from now on count as unsynced again. 0 or SL_EIO. */
+int sl_diskbuf_sync_begin(struct sl_diskbuf *db, int *fd);
+/* Any thread: wait for the fsync begun with fd (-1: none) and close fd. 0, or SL_EIO: the
+ * appends it covered must be treated as not durable; later appends go to a new segment. */
+int sl_diskbuf_sync_finish(struct sl_diskbuf *db, int fd);
 /* Writer thread. Sync when the policy says so at now_ns (interval passed, batch thresholds).
  * Returns as sl_diskbuf_sync(), 0 when nothing was due. *next_ns (may be NULL) gets when to
  * call again (interval policy), else INT64_MAX. */

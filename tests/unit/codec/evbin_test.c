@@ -106,6 +106,13 @@ static void test_roundtrip(void **state)
     sl_diag_init(&d);
     assert_int_equal(sl_evbin_decode(out.ptr, out.len, c, &d), 0);
     assert_same(b, c);
+    /* the view decoder: the same values, strings pointing into the input */
+    struct sl_batch *v = sl_batch_new();
+    assert_int_equal(sl_evbin_decode_view(out.ptr, out.len, v, &d), 0);
+    assert_same(b, v);
+    const char *sp = v->events[0].fields[0].val.u.s;
+    assert_true(sp >= out.ptr && sp < out.ptr + out.len);
+    sl_batch_unref(v);
     assert_true(isnan(c->events[0].fields[3].val.u.d));
     assert_true(signbit(c->events[0].fields[2].val.u.d));
     /* names are written once per batch: the second event is much smaller than the first */

@@ -334,6 +334,45 @@ static void test_faults(void **state)
     }
 }
 
+/* The two-half fsync the sinks' group commits use: appends go on while it runs; a failed
+ * one moves later appends to a new segment. */
+static void test_sync_begin_finish(void **state)
+{
+    (void)state;
+    struct sl_diskbuf_faults f = {.fail_fsync_nth = 3}; /* open's directory fsync is 1 */
+    struct sl_diskbuf_opts o = {
+        .sync = SL_DISKBUF_SYNC_BATCH, .sync_every = UINT32_MAX, .sync_bytes = UINT64_MAX};
+    o.faults = &f;
+    struct sl_diskbuf *db = open_db(&o);
+    int fd = -2;
+    assert_int_equal(sl_diskbuf_sync_begin(db, &fd), 0);
+    assert_int_equal(fd, -1); /* nothing to sync */
+    append_n(db, 0, 5);
+    assert_int_equal(sl_diskbuf_unsynced(db), 5);
+    assert_int_equal(sl_diskbuf_sync_begin(db, &fd), 0);
+    assert_true(fd >= 0);
+    assert_int_equal(sl_diskbuf_unsynced(db), 0);
+    append_n(db, 5, 8);                                  /* while the fsync is "in flight" */
+    assert_int_equal(sl_diskbuf_sync_finish(db, fd), 0); /* fsync 2 */
+    assert_int_equal(sl_diskbuf_unsynced(db), 3);
+    assert_int_equal(sl_diskbuf_sync_begin(db, &fd), 0);
+    assert_int_equal(sl_diskbuf_sync_finish(db, fd), SL_EIO); /* fsync 3 fails */
+    struct sl_diskbuf_stats st;
+    sl_diskbuf_stats(db, &st);
+    uint64_t segs = st.segments;
+    append_n(db, 8, 10); /* goes to a new segment */
+    sl_diskbuf_stats(db, &st);
+    assert_int_equal(st.segments, segs + 1);
+    assert_int_equal(sl_diskbuf_sync(db), 0);
+    sl_diskbuf_close(db);
+    o.faults = NULL;
+    db = open_db(&o);
+    for (int i = 0; i < 10; i++)
+        sl_diskbuf_ack(db, expect(db, i), true);
+    expect_empty(db);
+    sl_diskbuf_close(db);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -377,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail_and_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_begin_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
