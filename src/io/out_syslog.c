@@ -161,10 +161,8 @@ static const struct sl_option sys_opts[] = {
 /* One message pending on a stream transport. */
 struct ent {
     uint64_t end;      /* absolute stream offset just past its last byte */
-    uint64_t wire_end; /* wire bytes of this connection when its last byte was
-                          written */
-    int64_t acked_at;  /* mono ns when its last byte was first seen acknowledged; 0
-                          not yet */
+    uint64_t wire_end; /* wire bytes of this connection when its last byte was written */
+    int64_t acked_at;  /* mono ns when its end was first seen acknowledged; 0 not yet */
     struct sl_ack *hold;
 };
 
@@ -629,8 +627,7 @@ static bool stop_expired(struct sys_sink *s)
     return now - s->stopping_since >= s->cf->drain_timeout;
 }
 
-/* Make room for n more pending bytes (back-pressure while the server is away).
- */
+/* Make room for n more pending bytes (back-pressure while the server is away). */
 static int make_room(struct sys_sink *s, size_t n)
 {
     while (s->pend.len - s->pend_head + n > PEND_MAX && s->ent_head < s->ent_count) {
@@ -846,20 +843,20 @@ static void udp_flush(struct sys_sink *s)
             done += (size_t)r;
             continue;
         }
-        if (errno == EAGAIN || errno == ENOBUFS) {
+        int e = errno;
+        if (e == EAGAIN || e == ENOBUFS) {
             wait_fd(s->fd, POLLOUT, sl_clock_mono_ns() + 1000000000);
             continue;
         }
-        if (errno == EINTR)
+        if (e == EINTR)
             continue;
-        /* ICMP port unreachable from an earlier datagram, or the like: that one is
-         * lost; this one was not sent and goes again once */
+        /* ICMP port unreachable from an earlier datagram, or the like: that one is lost;
+         * this one was not sent and goes again once */
         atomic_fetch_add_explicit(&s->send_errors, 1, memory_order_relaxed);
         sl_log_ratelimited(&s->elim, 1, SL_LOG_WARN, s->c->name, "UDP send to %s:%u: %s",
-                           s->cf->host, s->port, sl_strerror(-errno));
-        if (errno != ECONNREFUSED) {
+                           s->cf->host, s->port, sl_strerror(-e));
+        if (e != ECONNREFUSED)
             done++; /* skip the datagram the kernel refuses (EMSGSIZE...) */
-        }
     }
     sl_buf_reset(&s->dgrams);
     s->dg_count = 0;
@@ -916,8 +913,7 @@ static int sys_write(struct sl_component *c, struct sl_batch *b)
     if (cf->transport == T_UDP) {
         udp_flush(s);
     } else if (queued && s->ent_count > s->ent_head) {
-        /* the batch's last message carries its hold: messages are confirmed in
-         * order */
+        /* the batch's last message carries its hold: messages are confirmed in order */
         s->ents[s->ent_count - 1].hold = sl_sink_hold(b);
         service(s);
     }
