@@ -382,12 +382,17 @@ sources:
 sinks:
   s: {type: syslog, inputs: [gen], transport: tcp, port: $TCP, app_name: dsk-volume,
       confirm_delay: 2s}
-  dead: {type: file, inputs: [s.errors], path: dead4.json}
+  s_tls: {type: syslog, inputs: [gen], transport: tls, port: $TLS, tls_ca: ca.pem,
+          app_name: dsk-volume-tls, confirm_delay: 2s}
+  dead: {type: file, inputs: [s.errors, s_tls.errors], path: dead4.json}
 YAML
 timeout 200 $SLUICE run -c p4.yaml --once --no-status 2> log4.txt || { cat log4.txt; fail "run 4"; }
 i=0
 while [ "$(grep -c ' dsk-volume ' tcp.log)" -lt 150000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 expect_eq "volume messages in rsyslog's file" "$(grep -c ' dsk-volume ' tcp.log)" 150000
+i=0
+while [ "$(grep -c ' dsk-volume-tls ' tls.log)" -lt 150000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+expect_eq "volume messages over TLS" "$(grep -c ' dsk-volume-tls ' tls.log)" 150000
 expect_eq "volume dead letters" "$(count_lines dead4.json)" 0
 
 # ---- config errors point at the option
