@@ -42,6 +42,7 @@ struct compiler {
     uint32_t nchunks, capchunks;
     struct cchunk *cur;
     struct sl_stellar_vm *foldvm;
+    uint32_t height; /* fold/gen recursion now: bounded by SL_STELLAR_MAX_TREE */
 };
 
 static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
@@ -166,16 +167,54 @@ int sl_lang__fold_call(struct sl_stellar_vm *vm, const struct sl_sfunc *fn,
                        const struct sl_value *args, int argc, struct sl_arena *arena,
                        struct sl_value *out);
 
+/* The parser bounds nesting, but a chain of left-associative operators (1 + 1 + ... + 1)
+ * is a loop there and a left-deep tree here, as tall as the chain is long: fold and gen
+ * recurse over that height, so it is bounded (a 100,000-term chain overflowed the stack). */
+static int enter(struct compiler *c, const struct sl_node *n)
+{
+    if (++c->height <= SL_STELLAR_MAX_TREE)
+        return 0;
+    c->height--;
+    char msg[96];
+    snprintf(
+        msg, sizeof msg,
+        "expression too deep: more than %u levels (a chain of operators counts one per operator)",
+        SL_STELLAR_MAX_TREE);
+    return cerr(c, n->pos, SL_EDEPTH, msg);
+}
+
+static int fold_node(struct compiler *c, struct sl_node *n);
+
 static int fold(struct compiler *c, struct sl_node *n)
 {
     if (!n)
         return 0;
+    int rc = enter(c, n);
+    if (rc)
+        return rc;
+    rc = fold_node(c, n);
+    c->height--;
+    return rc;
+}
+
+static int fold_here(struct compiler *c, struct sl_node *n);
+
+static int fold_node(struct compiler *c, struct sl_node *n)
+{
     int rc;
     if ((rc = fold(c, n->a)) || (rc = fold(c, n->b)) || (rc = fold(c, n->c)))
         return rc;
     for (uint32_t i = 0; i < n->nargs; i++)
         if ((rc = fold(c, n->args[i])))
             return rc;
+    return fold_here(c, n);
+}
+
+/* The node itself, once its children are folded. Not inlined: its locals (call arguments,
+ * an error text) would otherwise sit in every frame of the recursion above. */
+__attribute__((noinline)) static int fold_here(struct compiler *c, struct sl_node *n)
+{
+    int rc;
     struct sl_value v;
     char err[256];
     switch (n->kind) {
@@ -319,7 +358,19 @@ static int gen_lambda(struct compiler *c, struct sl_node *n, unsigned dst)
     return emit(c, n->pos, SL_OP_LAMBDA, dst, ci, 0, 0);
 }
 
+static int gen_node(struct compiler *c, struct sl_node *n, unsigned dst);
+
 static int gen(struct compiler *c, struct sl_node *n, unsigned dst)
+{
+    int rc = enter(c, n);
+    if (rc)
+        return rc;
+    rc = gen_node(c, n, dst);
+    c->height--;
+    return rc;
+}
+
+static int gen_node(struct compiler *c, struct sl_node *n, unsigned dst)
 {
     int rc;
     unsigned k = 0, r1 = 0, r2 = 0;

@@ -20,6 +20,7 @@
 #define SL_STELLAR_MAX_REGS       250        /* registers per chunk */
 #define SL_STELLAR_MAX_CODE       60000      /* instructions per program */
 #define SL_STELLAR_MAX_CALL_DEPTH 64         /* nested lambda calls at run time */
+#define SL_STELLAR_MAX_TREE       6000       /* AST height the compiler recurses over */
 #define SL_STELLAR_REGFILE        8192       /* registers of one VM (all frames) */
 
 /* ---- tokens ---- */
