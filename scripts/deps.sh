@@ -26,7 +26,7 @@ PKGS=(
   dnsmasq-base libcurl4-openssl-dev prometheus-pushgateway
   librdkafka-dev librabbitmq-dev libpq-dev
   rabbitmq-server postgresql python3-pika python3-confluent-kafka python3-psycopg2
-  libgnutls28-dev gnutls-bin rsyslog python3-sklearn python3-numpy bsdutils
+  libgnutls28-dev gnutls-bin rsyslog rsyslog-gnutls python3-sklearn python3-numpy bsdutils openssl
   libivykis0 libnet1 libjson-c5 libpcre3 libwrap0 libglib2.0-0 libcap2
 )
 missing=()
