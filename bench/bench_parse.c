@@ -7,7 +7,7 @@
  *   aggregate count-by-key (10,000 keys, batch mode) and the wordcount (split, lower, count).
  *
  *   bench_parse [LINES]    (default 200,000; best of 5 runs each)
- *   bench_parse --write-apache FILE LINES   (the access-log lines, for bench/parse_vs_onigmo.sh)
+ *   bench_parse --write-apache FILE LINES   (the lines, for a peer run by hand: PERFORMANCE.md)
  *
  * Output: one `bench=... lines_per_s=...` line per case (machine-readable, no asserts).
  */
@@ -236,7 +236,7 @@ static void bench_pcre_floor(const struct sl_buf *in, size_t lines)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--write-apache") == 0) {
-        /* the access-log lines of the benchmark, for a peer's run (bench/parse_vs_onigmo.sh) */
+        /* the access-log lines of the benchmark, for a peer run by hand (docs/PERFORMANCE.md) */
         struct sl_buf b;
         sl_buf_init(&b, 0);
         gen(&b, (size_t)strtoul(argv[3], NULL, 10), 0);
