@@ -9,6 +9,8 @@
 #      are counted and printed.
 #  (c) a restart delivers what a previous run left in the buffer first, with the target
 #      still down at shutdown (drain_timeout), and config errors point at the buffer option.
+#  (e) kill -9 while the target is down and the batches are only in the buffer (the file
+#      checkpoint already past them): the next run delivers them.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.bash"
 
@@ -189,4 +191,32 @@ wait $dpid || { tail -20 dlog.txt; fail "run (d) exit status"; }
 grep -q "to deliver" dlog.txt || { tail dlog.txt; fail "restart did not find the buffer"; }
 expect_eq "the next run delivered what the buffer kept" \
   "$(pg_q 'SELECT count(DISTINCT n) FROM buffered')" $((M + 5000))
+
+# ---- (e) kill -9 with batches in the buffer (target down), then a restart with it back
+pg_ctl_as -m fast -w stop >/dev/null
+$PY -c "
+with open('a.json','a') as f:
+    for i in range($M + 5000, $M + 10000):
+        f.write('{\"n\":%d,\"msg\":\"event %d\"}\n' % (i, i))
+"
+$SLUICE run -c a.yaml --no-status 2> elog.txt &
+epid=$!
+PIDS+=($epid)
+for _ in $(seq 300); do [ "$(count_lines copy.json*)" -ge $((M + 10000)) ] && break; sleep 0.1; done
+sleep 0.5 # the group commit (10 ms) and the checkpoint save (250 ms)
+kill -9 $epid
+wait $epid 2>/dev/null || true
+pg_ctl_as -w -t 60 start >/dev/null
+$SLUICE run -c a.yaml --no-status 2> flog.txt &
+fpid=$!
+PIDS+=($fpid)
+for _ in $(seq 300); do
+  [ "$(pg_q 'SELECT count(DISTINCT n) FROM buffered' 2>/dev/null || echo 0)" -ge $((M + 10000)) ] && break
+  sleep 0.1
+done
+kill -TERM $fpid
+wait $fpid || { tail -20 flog.txt; fail "run (f) exit status"; }
+grep -q "to deliver" flog.txt || { tail flog.txt; fail "restart after kill -9 did not find the buffer"; }
+expect_eq "after kill -9 with the target down, the next run delivered everything" \
+  "$(pg_q 'SELECT count(DISTINCT n) FROM buffered')" $((M + 10000))
 ok "disk buffer"
