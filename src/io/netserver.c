@@ -59,7 +59,8 @@ struct sl_netserver {
     int64_t max_connections;
     int lfd, ufd;
     int tcp_port, udp_port;
-    bool paused;
+    bool paused; /* the listener is out of the epoll set (max_connections, or accept failed) */
+    struct sl_log_limit accept_log;
     struct sl_netconn *conns;
     struct sl_netconn *udp; /* the UDP socket's pseudo-connection */
     int64_t nconns;
@@ -424,8 +425,20 @@ static void accept_all(struct sl_netserver *s, int ep)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* EMFILE, ENFILE, ENOBUFS, ENOMEM: the client stays in the backlog, so the
+                 * level-triggered listener would wake the loop again at once and spin on
+                 * accept(); stop watching it until the next idle tick (100 ms) */
+                sl_log_ratelimited(&s->accept_log, 1, SL_LOG_WARN, s->c->name,
+                                   "accept: %s: not accepting for 100 ms", strerror(errno));
+                epoll_ctl(ep, EPOLL_CTL_DEL, s->lfd, NULL);
+                s->paused = true;
+            }
             return;
+        }
         struct sl_netconn *k = sl_xcalloc(1, sizeof(*k));
         k->fd = fd;
         sl_netframer_init(&k->fr, s->framing == SL_NETSERVER_STREAM ? SL_NETSERVER_LF : s->framing,
@@ -657,6 +670,11 @@ int sl_netserver_run(struct sl_netserver *s)
         if (n <= 0 || now - s->last_idle_ns >= IDLE_MS * 1000000LL) {
             idle_all(s);
             s->last_idle_ns = now;
+            if (s->paused && s->nconns < s->max_connections) {
+                /* paused by a failed accept(): try again */
+                epoll_ctl(ep, EPOLL_CTL_ADD, s->lfd, &lev);
+                s->paused = false;
+            }
         }
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;

@@ -22,8 +22,9 @@
  * (SO_RXQ_OVFL: the kernel's per-socket drop counter, read with each batch of datagrams).
  * Quiet flush: idle() is called when nothing arrived for 100 ms and at least every 100 ms
  * under load, so partial batches leave. At max_connections the listener is paused until a
- * client leaves. Stop (sl_source_stopping): no new connections; what clients already sent is
- * read (one bounded pass per connection), close() is called for each, then idle().
+ * client leaves; when accept() fails (out of file descriptors) it is paused for 100 ms. Stop
+ * (sl_source_stopping): no new connections; what clients already sent is read (one bounded pass per
+ * connection), close() is called for each, then idle().
  *
  * Threads: everything runs on the thread that calls sl_netserver_run() (the source's);
  * sl_netserver_new() may run on another (init), the counters may be read from any.

@@ -22,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int free_port(void)
@@ -163,6 +167,73 @@ static void test_no_heap_allocation_per_message(void **state)
     assert_true(allocs * 50 < n);
 }
 
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Out of file descriptors (clients waiting in the backlog, accept() fails with EMFILE): the
+ * level-triggered listener must not make the source thread spin on accept(). */
+static void test_fd_exhaustion_does_not_spin(void **state)
+{
+    (void)state;
+    int port = free_port();
+    struct sl_config *cfg;
+    struct sl_pipeline *p = start(port, "", "collect", &cfg);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* the clients live in another process: only the server runs out of descriptors */
+        int fds[64];
+        for (int i = 0; i < 64; i++)
+            fds[i] = sl_net_connect_tcp("127.0.0.1", (uint16_t)port);
+        (void)fds;
+        char x = 1;
+        if (write(ready[1], &x, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    struct rlimit low = old;
+    low.rlim_cur = (rlim_t)open_fds() + 8;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    usleep(300 * 1000); /* the server accepts what it can */
+    double c0 = cpu_s();
+    usleep(500 * 1000);
+    double used = cpu_s() - c0;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(ready[0]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+    print_message("%.3f s of CPU in 0.5 s while out of descriptors\n", used);
+    assert_true(used < 0.15);
+}
+
 int main(void)
 {
     sl_core_init();
@@ -176,6 +247,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_no_heap_allocation_per_message),
+        cmocka_unit_test(test_fd_exhaustion_does_not_spin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
