@@ -145,11 +145,26 @@ static int sd_value(struct sl_batch *b, const struct sl_syslog_msg *m, struct sl
     return 0;
 }
 
+/* An octet-counted frame the connection's end cut short: not trusted, like any parse error
+ * (only the PRI fields kept, the raw text as the message). */
+static void cut_short(struct sl_syslog_msg *m, const char *p, size_t n)
+{
+    m->has_ts = false;
+    m->ts_ns = 0;
+    m->ts_text = m->host = m->app = m->procid = m->msgid = m->sd_text = sl_str_make(NULL, 0);
+    m->sd_count = m->param_count = 0;
+    m->msg = sl_str_make(p, n);
+    m->parse_error = true;
+    m->error = "connection closed inside an octet-counted frame (truncated)";
+    m->error_offset = (uint32_t)n;
+}
+
 static int syslog_frame(void *arg, struct sl_netconn *k, const char *p, size_t n, unsigned flags)
 {
     struct sl_component *c = arg;
     struct syslog_state *s = c->state;
-    (void)flags; /* a cut frame is one byte over max_message: the parser reports it */
+    /* a frame cut at max_frame is one byte over max_message: the parser reports it; one
+     * cut short by the end of the connection is flagged here */
     if (!s->batch)
         s->batch = sl_batch_new();
     struct sl_batch *b = s->batch;
@@ -185,6 +200,8 @@ static int syslog_frame(void *arg, struct sl_netconn *k, const char *p, size_t n
     struct sl_syslog_msg *m = &s->msg;
     s->popts.now_ns = now;
     sl_syslog_parse(copy, n, &s->popts, m);
+    if ((flags & SL_NETFRAME_TRUNCATED) && n <= s->popts.max_len)
+        cut_short(m, copy, n);
     if (s->peer_batch != b || s->peer_gen != sl_netconn_peer_gen(k)) {
         size_t plen;
         const char *peer = sl_netconn_peer(k, &plen);

@@ -167,6 +167,32 @@ static void test_no_heap_allocation_per_message(void **state)
     assert_true(allocs * 50 < n);
 }
 
+/* A connection that closes inside an octet-counted frame: what arrived is an event flagged
+ * parse_error (docs/components/syslog-source.md, "Framing"), not a well-formed message. */
+static void test_octet_frame_cut_by_close(void **state)
+{
+    (void)state;
+    int port = free_port();
+    struct sl_config *cfg;
+    struct sl_pipeline *p = start(port, ", framing: octet", "collect", &cfg);
+    int fd = sl_net_connect_tcp("127.0.0.1", (uint16_t)port);
+    assert_true(fd >= 0);
+    const char *tcp = "100 <13>1 2024-03-10T11:00:00Z host app - - - rm -rf /tmp/x";
+    send_all(fd, tcp, strlen(tcp));
+    close(fd);
+    wait_events(p, 1);
+    sl_pipeline_stop(p);
+    assert_true(sl_pipeline_wait(p, 10000));
+    struct collect *c = sl_pipeline_find(p, "out")->state;
+    const char *t = c->text.ptr;
+    if (!strstr(t, "\"parse_error\":true") || strstr(t, "\"host\":\"host\""))
+        fail_msg("a frame cut short is not flagged:\n%s", t);
+    if (!strstr(t, "\"message\":\"<13>1 2024-03-10T11:00:00Z host app - - - rm -rf /tmp/x\""))
+        fail_msg("the raw frame is not the message:\n%s", t);
+    sl_pipeline_free(p);
+    sl_config_free(cfg);
+}
+
 static int open_fds(void)
 {
     int n = 0;
@@ -248,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_no_heap_allocation_per_message),
         cmocka_unit_test(test_fd_exhaustion_does_not_spin),
+        cmocka_unit_test(test_octet_frame_cut_by_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
