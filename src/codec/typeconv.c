@@ -9,6 +9,7 @@
 #include "codec/typeconv.h"
 
 #include "base/alloc.h"
+#include "base/clock.h"
 
 #include <string.h>
 
@@ -110,7 +111,9 @@ int sl_typeconv_apply(const struct sl_typeconv *t, struct sl_str s, struct sl_va
         return sl_value_ip_parse(s, out) ? SL_EINVAL : 0;
     case SL_TC_TIMESTAMP: {
         int64_t ns;
-        int rc = t->fmt ? sl_typeconv_ts_format(t->fmt, s, &ns) : sl_typeconv_ts_auto(s, 0, &ns);
+        /* now: the year of a syslog date (without it, 1970) */
+        int rc = t->fmt ? sl_typeconv_ts_format(t->fmt, s, &ns)
+                        : sl_typeconv_ts_auto(s, sl_clock_wall_ns(), &ns);
         if (rc)
             return SL_EINVAL;
         *out = sl_value_ts(ns);

@@ -34,7 +34,8 @@ void sl_typeconv_fini(struct sl_typeconv *t);
 /* Name of the kind ("int") for messages. */
 const char *sl_typeconv_name(enum sl_typeconv_kind k);
 
-/* Convert s. SL_TC_STRING gives a view of s itself. 0, or SL_EINVAL (does not convert). */
+/* Convert s. SL_TC_STRING gives a view of s itself; a `timestamp` syslog date takes the year
+ * of the wall clock. 0, or SL_EINVAL (does not convert). */
 int sl_typeconv_apply(const struct sl_typeconv *t, struct sl_str s, struct sl_value *out);
 
 /*

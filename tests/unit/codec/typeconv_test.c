@@ -10,6 +10,7 @@
 #include "codec/typeconv.h"
 
 #include <string.h>
+#include <time.h>
 
 static int64_t ts_auto(const char *s, int64_t now)
 {
@@ -99,11 +100,36 @@ static void test_types(void **state)
     assert_non_null(strstr(d.msg, "unknown type"));
 }
 
+/* `timestamp` on a syslog date (no year) takes the current year, as docs/components/parse.md
+ * says, not 1970. */
+static void test_syslog_date_current_year(void **state)
+{
+    (void)state;
+    struct sl_typeconv t;
+    struct sl_diag d;
+    struct sl_value v;
+    sl_diag_init(&d);
+    assert_int_equal(sl_typeconv_parse("timestamp", &t, &d), 0);
+    assert_int_equal(sl_typeconv_apply(&t, sl_str_c("Jan  1 00:00:00"), &v), 0);
+    assert_int_equal(v.type, SL_V_TS);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int64_t y = tm.tm_year + 1900;
+    /* Jan 1 of this year (or of next year in the last day of December, a day ahead) */
+    int64_t want = sl_typeconv_days_from_civil(y, 1, 1) * 86400 * 1000000000LL;
+    int64_t next = sl_typeconv_days_from_civil(y + 1, 1, 1) * 86400 * 1000000000LL;
+    if (v.u.ts_ns != want && v.u.ts_ns != next)
+        fail_msg("Jan  1 00:00:00 became %lld ns, not %lld", (long long)v.u.ts_ns, (long long)want);
+    sl_typeconv_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_types),
+        cmocka_unit_test(test_syslog_date_current_year),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
