@@ -237,8 +237,12 @@ struct tm_parts {
 
 static bool parts_valid(const struct tm_parts *t)
 {
-    return t->y >= 0 && t->y <= 9999 && t->mo >= 1 && t->mo <= 12 && t->d >= 1 && t->d <= 31 &&
-           t->h <= 23 && t->mi <= 59 && t->s <= 60;
+    static const unsigned char mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!(t->y >= 0 && t->y <= 9999 && t->mo >= 1 && t->mo <= 12 && t->d >= 1 &&
+          t->d <= mdays[t->mo - 1] && t->h <= 23 && t->mi <= 59 && t->s <= 60))
+        return false;
+    bool leap = (t->y % 4 == 0 && t->y % 100 != 0) || t->y % 400 == 0;
+    return t->mo != 2 || t->d <= 28 || leap; /* "02-30" does not roll into March */
 }
 
 /* ns since the epoch; false past the int64 range (before 1677 or after 2262) */

@@ -124,12 +124,25 @@ static void test_syslog_date_current_year(void **state)
     sl_typeconv_fini(&t);
 }
 
+/* A day past the end of its month is not a date (it used to roll into the next month). */
+static void test_day_past_month_end(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(sl_typeconv_ts_auto(sl_str_c("2023-02-31T00:00:00Z"), 0, &v), SL_EINVAL);
+    assert_int_equal(sl_typeconv_ts_auto(sl_str_c("2023-04-31 10:00:00"), 0, &v), SL_EINVAL);
+    assert_int_equal(sl_typeconv_ts_format("%Y-%m-%d", sl_str_c("2023-02-29"), &v), SL_EINVAL);
+    assert_int_equal(sl_typeconv_ts_format("%Y-%m-%d", sl_str_c("2024-02-29"), &v), 0);
+    assert_int_equal(v, sl_typeconv_days_from_civil(2024, 2, 29) * 86400 * 1000000000LL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_syslog_date_current_year),
+        cmocka_unit_test(test_day_past_month_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
