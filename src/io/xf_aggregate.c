@@ -558,6 +558,18 @@ static bool event_time(struct agg *a, const struct sl_event *ev, int64_t *t)
     }
 }
 
+/* Room for the window arithmetic on t (t - size, start + size, max_t - allowed_lateness): a
+ * time within that of the int64 ends (a hostile time_field: 9223372036854775807) is not
+ * usable; it overflowed and then held the watermark at the end of time. */
+static bool time_in_range(const struct agg *a, int64_t t)
+{
+    int64_t room;
+    if (__builtin_add_overflow(a->size, a->slide, &room) ||
+        __builtin_add_overflow(room, a->cf->allowed_lateness, &room) || room < 0)
+        return false;
+    return t > INT64_MIN + room && t < INT64_MAX - room;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -748,13 +760,19 @@ static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, 
         u.bad = false;
         int64_t t;
         bool have_t = event_time(a, ev, &t);
+        if (have_t && a->cf->window != WIN_BATCH && !time_in_range(a, t))
+            have_t = false;
         if (!have_t && a->cf->window == WIN_BATCH) {
             t = ev->ts_ns; /* batch: time only sets window_start / window_end */
             have_t = !a->has_time_field;
         }
         if (!have_t && a->cf->window != WIN_BATCH) {
             char msg[300];
-            snprintf(msg, sizeof(msg), "aggregate: no usable time in field %s", a->cf->time_field);
+            if (a->has_time_field)
+                snprintf(msg, sizeof(msg), "aggregate: no usable time in field %s",
+                         a->cf->time_field);
+            else
+                snprintf(msg, sizeof(msg), "aggregate: the event time is out of range");
             dead_letter(&u, msg);
             continue;
         }

@@ -255,6 +255,26 @@ static void test_processing_time(void **state)
     sl_free(r.errs);
 }
 
+/* Event times at the ends of the int64 range (a hostile time_field) are not usable times:
+ * the window arithmetic (start + size, time - size) would overflow. */
+static void test_extreme_times(void **state)
+{
+    (void)state;
+    const char *in = "{\"k\":\"a\",\"t\":9223372036854775807}\n"
+                     "{\"k\":\"a\",\"t\":-9223372036854775808}\n"
+                     "{\"k\":\"a\",\"t\":-9223372036854775807}\n"
+                     "{\"k\":\"a\",\"t\":1e300}\n"
+                     "{\"k\":\"a\",\"t\":61}\n";
+    expect("    window: sliding\n    size: 1m\n    slide: 30s\n    time_field: t\n"
+           "    group_by: {k: \"k\"}\n    aggregates: {n: \"count()\"}\n",
+           in,
+           "{\"k\":\"a\",\"window_start\":\"1970-01-01T00:00:30.000000000Z\","
+           "\"window_end\":\"1970-01-01T00:01:30.000000000Z\",\"n\":1}\n"
+           "{\"k\":\"a\",\"window_start\":\"1970-01-01T00:01:00.000000000Z\","
+           "\"window_end\":\"1970-01-01T00:02:00.000000000Z\",\"n\":1}\n",
+           "no usable time");
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -288,10 +308,11 @@ int main(void)
     sl_core_init();
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wordcount),     cmocka_unit_test(test_batch_times_and_split_regex),
-        cmocka_unit_test(test_tumbling),      cmocka_unit_test(test_sliding),
-        cmocka_unit_test(test_functions),     cmocka_unit_test(test_dead_letters),
-        cmocka_unit_test(test_config_errors), cmocka_unit_test(test_processing_time),
+        cmocka_unit_test(test_wordcount),       cmocka_unit_test(test_batch_times_and_split_regex),
+        cmocka_unit_test(test_tumbling),        cmocka_unit_test(test_sliding),
+        cmocka_unit_test(test_functions),       cmocka_unit_test(test_dead_letters),
+        cmocka_unit_test(test_extreme_times),   cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_processing_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
