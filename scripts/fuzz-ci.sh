@@ -5,6 +5,8 @@
 #   FUZZ_SECONDS    seconds per target (default 20)
 #   FUZZ_TARGETS    space-separated names (json syslog ...) to run a subset (default: all)
 #   FUZZ_ARTIFACTS  where crashing inputs and logs go (default BUILD_DIR/fuzz-ci)
+#   FUZZ_MAX_LEN    largest input libFuzzer makes (default: its own, 4096 or the largest seed);
+#                   long inputs find what short ones cannot (operator chains, deep nesting)
 #
 # Every fuzz/fuzz_<name>.c must have a built BUILD_DIR/fuzz_<name>; it runs on a scratch copy
 # of fuzz/corpus/<name>/ (new inputs stay out of the repository; the checked-in corpus is
@@ -46,6 +48,7 @@ for n in "${names[@]}"; do
     [ -d "$SRC/fuzz/corpus/$n" ] && cp -r "$SRC/fuzz/corpus/$n/." "$corpus/" 2>/dev/null
     dict=()
     [ -f "$SRC/fuzz/dict/$n.dict" ] && dict=(-dict="$SRC/fuzz/dict/$n.dict")
+    [ -n "${FUZZ_MAX_LEN:-}" ] && dict+=(-max_len="$FUZZ_MAX_LEN")
     log=$ART/$n.log
     "$bin" -max_total_time="$SECS" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$WORK/$n-" "${dict[@]}" "$corpus" >"$log" 2>&1

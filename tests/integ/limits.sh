@@ -41,6 +41,20 @@ assert len(bad[3]["raw"]) == 65536, len(bad[3]["raw"])
 PYEOF
 ok "json: depth 64 ok, 65 dead letter; 4096 fields ok, 4097 dead letter; max_line dead letter"
 
+# JSON document length: 16 MiB even when max_line allows more
+cat > huge.yaml <<'YAML'
+sources:
+  in: {type: stdin, max_line: 32MiB}
+sinks:
+  out: {type: file, inputs: [in], path: hout.json}
+  bad: {type: file, inputs: [in.errors], path: hbad.json}
+YAML
+$PY -c 'import sys; sys.stdout.write("{\"a\":\"" + "x" * (17 << 20) + "\"}\n{\"ok\":1}\n")' |
+  $SLUICE run -c huge.yaml --once --no-status 2> log.txt || { cat log.txt; fail "huge run"; }
+grep -q '"error":"invalid JSON at byte 16777216 of the line: document of 17825800 bytes exceeds the limit of 16777216"' hbad.json ||
+  fail "json 16 MiB: $(cut -c1-300 hbad.json)"
+expect_eq "json: the line after a 17 MiB document" "$(cat hout.json)" '{"ok":1}'
+
 # --- zeek: a #fields header of more than 1024 columns is a dead letter ----------------------
 $PY - <<'PYEOF'
 cols = ["c%d" % i for i in range(1025)]
@@ -187,10 +201,48 @@ $PY -c 'print("(" * 1000 + "1" + ")" * 1000)' > deep.st
 if $SLUICE stellar -f deep.st > st.txt 2>&1; then fail "1000 nested parentheses accepted"; fi
 grep -q 'expression nested too deeply' st.txt || fail "stellar depth: $(head -c 300 st.txt)"
 ok "stellar: nesting past the parser's 200 levels is an error"
+# a chain of 10,000 operators is one level each (it overflowed the compiler's stack before)
+$PY -c 'print("sources: {in: {type: stdin}}\ntransforms: {f: {type: filter, inputs: [in], condition: \"" + "1 + " * 10000 + "1 == 3\"}}\nsinks: {out: {type: null, inputs: [f]}}")' > chain.yaml
+if $SLUICE check -c chain.yaml > chain.txt 2>&1; then fail "a 10,000-operator chain was accepted"; fi
+grep -q 'expression too deep: more than 6000 levels' chain.txt || fail "stellar chain: $(head -c 300 chain.txt)"
+ok "stellar: a chain of 10,000 operators is a config error, not a crash"
 $PY -c 'print("CREATE STREAM S (K INT) WITH (kafka_topic='"'s'"', value_format='"'json'"');\nSELECT " + "(" * 1000 + "K" + ")" * 1000 + " FROM S EMIT CHANGES;")' > deep.sql
 $SLUICE sql < deep.sql > sql.txt 2>&1 || true
 grep -q 'nesting deeper than 200 levels' sql.txt || fail "sql depth: $(head -c 300 sql.txt)"
 ok "sql: nesting past 200 levels is an error"
+
+# --- http source: past max_connections a client waits (kernel backlog) until one closes ----
+PORT=$(free_port)
+cat > hc.yaml <<YAML
+sources:
+  web: {type: http, listen: "127.0.0.1:$PORT", max_connections: 1}
+sinks:
+  out: {type: null, inputs: [web]}
+YAML
+$SLUICE run -c hc.yaml --no-status 2> hc.log &
+PIDS+=($!)
+wait_port "$PORT"
+if command -v curl > /dev/null; then
+  $PY - "$PORT" <<'PYEOF' || { cat hc.log; fail "http max_connections"; }
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+def post():
+    r = subprocess.run(["curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "-XPOST",
+                        "--data-binary", '{"a":1}', "http://127.0.0.1:%d/" % port],
+                       capture_output=True, text=True)
+    return r.stdout
+time.sleep(0.3)
+held = socket.create_connection(("127.0.0.1", port))
+time.sleep(0.3)
+code = post()
+assert code == "000", "answered while the only connection was held: %s" % code
+held.close()
+time.sleep(0.3)
+code = post()
+assert code == "200", code
+PYEOF
+  ok "http: max_connections 1: a second client waits until the first closes"
+fi
 
 # --- HTTP: tokens file over 4 MiB refused at start; ksql body over 4 MiB is 413 -------------
 PORT=$(free_port)
