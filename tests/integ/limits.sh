@@ -242,6 +242,12 @@ code = post()
 assert code == "200", code
 PYEOF
   ok "http: max_connections 1: a second client waits until the first closes"
+  # request head: libmicrohttpd's 32 KiB per connection
+  big=$(head -c 40000 /dev/zero | tr '\0' a)
+  expect_eq "http: a 40 KB header" "$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H "X-Big: $big" \
+    --data-binary '{"a":1}' "http://127.0.0.1:$PORT/")" 431
+  expect_eq "http: a 40 KB URL" "$(curl -s -o /dev/null -w '%{http_code}' -XPOST \
+    --data-binary '{"a":1}' "http://127.0.0.1:$PORT/$big")" 414
 fi
 
 # --- HTTP: tokens file over 4 MiB refused at start; ksql body over 4 MiB is 413 -------------
