@@ -267,6 +267,14 @@ static void test_year_inference(void **state)
     /* Feb 29 read in 2025: the leap year before */
     int64_t in2025 = sl_syslog_days_from_civil(2025, 3, 10) * 86400 * 1000000000LL;
     assert_int_equal(year_of("<13>Feb 29 12:00:00 h a: x", in2025, 0), 2024);
+    /* read in 2026: no leap year within one: not a timestamp, the text stays in the message */
+    int64_t in2026 = sl_syslog_days_from_civil(2026, 6, 10) * 86400 * 1000000000LL;
+    static struct sl_syslog_msg fm;
+    struct sl_syslog_opts fo = {.now_ns = in2026};
+    const char *feb = "<13>Feb 29 12:00:00 h a: x";
+    assert_int_equal(sl_syslog_parse(feb, strlen(feb), &fo, &fm), 0);
+    assert_false(fm.has_ts);
+    assert_true(fm.msg.len == strlen(feb) - 4 && memcmp(fm.msg.ptr, feb + 4, fm.msg.len) == 0);
     /* zone offset of BSD timestamps */
     static struct sl_syslog_msg m;
     struct sl_syslog_opts o = {.now_ns = NOW_NS, .tz_offset_s = 3600};
