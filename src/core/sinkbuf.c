@@ -225,8 +225,37 @@ static void store_batch(struct sl_sinkbuf *sb, struct sl_batch *b)
             backoff = backoff < 2000000000 ? backoff * 2 : backoff;
             continue;
         }
-        /* can never be stored (an object value, a batch larger than a segment), or the
-         * reader gave up at shutdown: not delivered, the source decides */
+        if (rc == SL_E2BIG && b->count > 1) {
+            /* larger than max_size allows: store it in halves (each takes its own hold) */
+            uint32_t half = b->count / 2;
+            for (int k = 0; k < 2; k++) {
+                struct sl_batch *h = sl_batch_new();
+                sl_batch_ref(b);
+                h->parent = b; /* the events' memory */
+                uint32_t from = k ? half : 0, to = k ? b->count : half;
+                h->bytes = k ? b->bytes - b->bytes / 2 : b->bytes / 2;
+                bool ok = true;
+                for (uint32_t i = from; i < to && ok; i++) {
+                    struct sl_event *ev = sl_batch_push(h);
+                    if (ev)
+                        *ev = b->events[i];
+                    ok = ev != NULL;
+                }
+                if (!ok) {
+                    atomic_fetch_add_explicit(&c->m.errors, to - from, memory_order_relaxed);
+                    sl_ack_fail(b->ack);
+                    sl_error(c->name, "disk buffer: out of memory splitting a batch");
+                    sl_batch_unref(h);
+                    continue;
+                }
+                if (b->ack)
+                    sl_batch_set_ack(h, b->ack);
+                store_batch(sb, h);
+            }
+            break;
+        }
+        /* can never be stored (an object value, one event larger than max_size allows), or
+         * the reader gave up at shutdown: not delivered, the source decides */
         atomic_fetch_add_explicit(&c->m.errors, b->count, memory_order_relaxed);
         sl_ack_fail(b->ack);
         sl_error(c->name, "disk buffer: %u events not buffered: %s", b->count, sl_strerror(rc));

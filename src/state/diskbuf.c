@@ -657,15 +657,37 @@ int sl_diskbuf_sync_due(struct sl_diskbuf *db, int64_t now_ns, int64_t *next_ns)
     return rc;
 }
 
+static void drop_segments(struct sl_diskbuf *db);
+
 int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wait_ns)
 {
-    if (n == 0 || n > db->o.segment_size - SEG_HDR - REC_HDR)
+    /* a record larger than a segment gets a segment of its own; only one that could never
+     * fit max_size is refused */
+    if (n == 0 || n > db->o.max_size - 2 * SEG_HDR - REC_HDR || n > UINT32_MAX / 2)
         return SL_E2BIG;
     uint64_t need = REC_HDR + n;
     /* room: what is on disk, plus a new segment's header if this one rolls */
     sl_mutex_lock(&db->lock);
     int64_t deadline = wait_ns < 0 ? INT64_MAX : sl_clock_mono_ns() + wait_ns;
     while (db->disk_bytes + need + SEG_HDR > db->o.max_size) {
+        if (db->aseg == db->wseg && db->aoff >= db->woff && db->woff > SEG_HDR &&
+            db->head == db->tail) {
+            /* full of records that are all acknowledged, in the segment being written
+             * (which is never deleted): start a new one, move the pointer there and delete
+             * the old one. Large records with a small max_size waited forever here. */
+            sl_mutex_unlock(&db->lock);
+            int rc = db->unsynced ? sl_diskbuf_sync(db) : 0;
+            if (rc == 0)
+                rc = new_segment(db, db->wseg + 1);
+            if (rc)
+                return SL_EIO;
+            sl_mutex_lock(&db->lock);
+            db->aseg = db->wseg;
+            db->aoff = SEG_HDR;
+            write_pointer(db);
+            drop_segments(db);
+            continue;
+        }
         if (db->o.when_full == SL_DISKBUF_DROP_NEWEST) {
             db->dropped++;
             sl_mutex_unlock(&db->lock);
@@ -683,7 +705,7 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
     uint64_t woff = db->woff;
     sl_mutex_unlock(&db->lock);
     int rc;
-    if (atomic_load(&db->roll_next) || woff + need > db->o.segment_size) {
+    if (atomic_load(&db->roll_next) || (woff > SEG_HDR && woff + need > db->o.segment_size)) {
         if (db->unsynced && (rc = sl_diskbuf_sync(db)) != 0)
             return rc;
         if ((rc = new_segment(db, db->wseg + 1)) != 0) {

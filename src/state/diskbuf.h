@@ -98,10 +98,11 @@ int sl_diskbuf_open(const struct sl_diskbuf_opts *o, struct sl_diskbuf **out, st
  * still out are ignored from then on: close only when no ack can come any more. NULL: no-op. */
 void sl_diskbuf_close(struct sl_diskbuf *db);
 
-/* Writer thread. Append one record (1 byte .. segment_size - 24). When the buffer is full:
+/* Writer thread. Append one record (1 byte .. max_size - 40; a record larger than a segment
+ * is written alone in a segment of its own). When the buffer is full:
  * block waits up to wait_ns (-1: forever) for acks to make room, then SL_EAGAIN;
- * drop_newest counts a drop and returns SL_ELIMIT at once. SL_E2BIG: too large for a
- * segment. SL_EIO: the write failed (nothing of the record is kept). Under `always` the
+ * drop_newest counts a drop and returns SL_ELIMIT at once. SL_E2BIG: larger than
+ * max_size allows. SL_EIO: the write failed (nothing of the record is kept). Under `always` the
  * record is durable on return; a failed fsync returns SL_EIO (the record may or may not
  * survive a crash: treat it as not durable). */
 int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wait_ns);

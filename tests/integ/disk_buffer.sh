@@ -9,6 +9,7 @@
 #      are counted and printed.
 #  (c) a restart delivers what a previous run left in the buffer first, with the target
 #      still down at shutdown (drain_timeout), and config errors point at the buffer option.
+#  (f) batches larger than a segment, and larger than max_size (split), are delivered.
 #  (e) kill -9 while the target is down and the batches are only in the buffer (the file
 #      checkpoint already past them): the next run delivers them.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,25 @@ rc=$?
 set -e
 [ $rc -ne 0 ] && grep -q "needs type: disk" bad.txt || { cat bad.txt; fail "disk option on memory"; }
 ok "buffer config errors"
+
+# ---- (f) batches larger than a segment or than max_size: nothing lost (docs/limits.md)
+$PY -c "
+with open('big1.txt','w') as f:
+    for i in range(40): f.write('%d ' % i + 'x' * 900000 + '\n')
+with open('big2.txt','w') as f:
+    for i in range(3000): f.write('%d ' % i + 'z' * 1020 + '\n')
+"
+for t in "big1 4MiB" "big2 1MiB"; do
+  set -- $t
+  cat > $1.yaml <<YAML
+sources:
+  in: {type: file, path: $1.txt, format: lines}
+sinks:
+  out: {type: file, inputs: [in], path: $1.json, buffer: {type: disk, path: $1-buf, max_size: $2}}
+YAML
+  timeout 120 $SLUICE run -c $1.yaml --once --no-status 2> $1.log || { cat $1.log; fail "$1 run"; }
+  expect_eq "$1 (max_size $2): lines delivered" "$(count_lines $1.json)" "$(count_lines $1.txt)"
+done
 
 # ---- (b) kill -9 loop: file (checkpoints) -> disk buffer -> file
 N=200000

@@ -269,8 +269,45 @@ static void test_full(void **state)
     sl_diskbuf_stats(db, &st);
     assert_int_equal(st.dropped, 2);
     assert_true(st.disk_bytes <= (1 << 20));
-    assert_int_equal(sl_diskbuf_append(db, buf, (size_t)(64 << 10), 0), SL_E2BIG);
+    char *big = sl_xcalloc(1, 1 << 20);
+    assert_int_equal(sl_diskbuf_append(db, big, (size_t)1 << 20, 0), SL_E2BIG); /* > max_size */
     sl_diskbuf_close(db);
+    /* a record larger than a segment gets a segment of its own */
+    rmrf(dir);
+    o.when_full = SL_DISKBUF_BLOCK;
+    db = open_db(&o);
+    memset(big, 'b', 200 << 10);
+    assert_int_equal(sl_diskbuf_append(db, buf, 100, 0), 0);
+    assert_int_equal(sl_diskbuf_append(db, big, (size_t)200 << 10, 0), 0);
+    assert_int_equal(sl_diskbuf_append(db, buf, 100, 0), 0);
+    sl_diskbuf_close(db);
+    db = open_db(&o);
+    size_t want[3] = {100, 200 << 10, 100};
+    for (int i = 0; i < 3; i++) {
+        void *p;
+        size_t len;
+        uint64_t t;
+        assert_int_equal(sl_diskbuf_read(db, &p, &len, &t, 0), 0);
+        assert_int_equal(len, want[i]);
+        assert_memory_equal(p, i == 1 ? big : buf, len);
+        sl_free(p);
+        sl_diskbuf_ack(db, t, true);
+    }
+    /* records of most of max_size, one after the other: each is delivered and acknowledged
+     * before the next; the segment they sit in is replaced to make room */
+    memset(big, 'c', 700 << 10);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sl_diskbuf_append(db, big, (size_t)700 << 10, 0), 0);
+        void *p;
+        size_t len;
+        uint64_t t;
+        assert_int_equal(sl_diskbuf_read(db, &p, &len, &t, 0), 0);
+        assert_int_equal(len, 700 << 10);
+        sl_free(p);
+        sl_diskbuf_ack(db, t, true);
+    }
+    sl_diskbuf_close(db);
+    sl_free(big);
 }
 
 /* Append 0..n-1 with the Nth write or fsync failing; what was appended and synced without
