@@ -103,6 +103,7 @@ wait $appender
 $SLUICE run -c k.yaml --no-status 2>> klog.txt &
 pid=$!
 PIDS+=($pid)
+sleep 1 # the output may be complete already: a SIGTERM before the handler is set kills
 for _ in $(seq 600); do
   [ "$(cat out.json* 2>/dev/null | cut -d, -f1 | sort -u | wc -l)" -ge $N ] && break
   sleep 0.1
