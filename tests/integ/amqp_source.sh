@@ -66,6 +66,7 @@ sinks:
     routing_key: x
     retry_for: 200ms
     reconnect_min: 50ms
+    reconnect_max: 400ms   # 9 failed deliveries must fit the 40 s wait below on a loaded machine
   pz_err: {type: file, inputs: [pz.errors], path: pz_err.json}
 YAML
 $SLUICE run -c p.yaml --no-status 2> log.txt &
