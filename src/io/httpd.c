@@ -256,8 +256,11 @@ enum sl_auth sl_tokens_check(struct sl_tokens *k, const char *token, const struc
         struct stat before = k->st;
         if (reload(k, false, &d))
             sl_warn(k->who, "%s (the previous tokens stay)", d.msg);
-        else if (memcmp(&before, &k->st, sizeof before) != 0)
+        else if (memcmp(&before, &k->st, sizeof before) != 0) {
+            if (who)
+                *who = NULL; /* it pointed into the table the reload freed */
             known = lookup(k, token, tl, name, who, &allowed);
+        }
     }
     sl_mutex_unlock(&k->lock);
     if (!known)
