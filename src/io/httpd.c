@@ -405,15 +405,18 @@ int sl_httpd_start(const struct sl_httpd_opts *o, MHD_AccessHandlerCallback h, v
     if (done)
         opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)done, done_cls};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* the handler may run before MHD_start_daemon returns and reads the caller's pointer to
+     * this listener: it is set first (thread creation orders it before the handler) */
+    *out = s;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, h, cls, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->mhd) {
+        *out = NULL;
         close(fd);
         bad = s->tls ? "tls_cert" : "listen";
         rc = sl_diag_set(d, SL_ESYS, "%s: cannot start the HTTP server on %s%s", o->what, o->listen,
                          s->tls ? " (check tls_cert and tls_key)" : "");
         goto fail;
     }
-    *out = s;
     return 0;
 fail:
     if (bad_opt)

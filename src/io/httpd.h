@@ -133,9 +133,10 @@ void sl_httpd_opts_set(struct sl_httpd_opts *o, const struct sl_httpd_conf *cf);
 
 struct sl_httpd;
 
-/* Start serving with handler h(cls, ...) and done(cls2...) called when a request ends (may be
- * NULL). Errors in d name the option ("tls_key", "listen") in d->hint... as
- * "<what>: ..." messages; *bad_opt (may be NULL) gets the option's key for file:line:col. */
+/* Start serving: h(cls, ...) answers requests, done(done_cls, ...) (may be NULL) runs when one
+ * ends. *out is set before the first request can reach h, so a handler may read the caller's
+ * copy of it. Errors: "<what>: ..." in d; *bad_opt (may be NULL) gets the key of the option at
+ * fault ("listen", "tls_key", "tokens"...) for file:line:col. */
 int sl_httpd_start(const struct sl_httpd_opts *o, MHD_AccessHandlerCallback h, void *cls,
                    MHD_RequestCompletedCallback done, void *done_cls, struct sl_httpd **out,
                    const char **bad_opt, struct sl_diag *d);
