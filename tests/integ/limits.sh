@@ -55,6 +55,31 @@ grep -q '"error":"invalid JSON at byte 16777216 of the line: document of 1782580
   fail "json 16 MiB: $(cut -c1-300 hbad.json)"
 expect_eq "json: the line after a 17 MiB document" "$(cat hout.json)" '{"ok":1}'
 
+# distinct field names: the process-wide symbol table holds 2^20; past it an event naming a
+# new field is a dead letter, events naming known fields still pass
+$PY - <<'PYEOF'
+with open("syms.json", "w") as f:
+    i = 0
+    while i < (1 << 20) + 1000:
+        f.write("{" + ",".join('"k%d":1' % j for j in range(i, i + 4000)) + "}\n")
+        i += 4000
+    f.write('{"k5":2}\n')
+PYEOF
+cat > syms.yaml <<'YAML'
+sources:
+  in: {type: stdin}
+transforms:
+  last: {type: filter, inputs: [in], condition: "k5 == 2"}
+sinks:
+  out: {type: file, inputs: [last], path: sout.json}
+  bad: {type: file, inputs: [in.errors], path: sbad.json}
+YAML
+$SLUICE run -c syms.yaml --once --no-status < syms.json 2> log.txt || { cat log.txt; fail "symbols run"; }
+expect_eq "symbol table full: dead letters" "$(count_lines sbad.json)" 1
+grep -q '"error":"invalid JSON at byte [0-9]* of the line: too many distinct field names (symbol table full)".*"line":263,' sbad.json ||
+  fail "symbol table: $(cut -c1-300 sbad.json)"
+expect_eq "symbol table full: a known field still passes" "$(cat sout.json)" '{"k5":2}'
+
 # --- zeek: a #fields header of more than 1024 columns is a dead letter ----------------------
 $PY - <<'PYEOF'
 cols = ["c%d" % i for i in range(1025)]
