@@ -505,9 +505,11 @@ static int run(struct sl_stellar_vm *vm, const struct sl_stellar_prog *p, uint32
     }
     uint32_t base = vm->regtop;
     struct sl_value *r = vm->regs + base;
-    /* no clearing: the compiler writes every register before reading it */
-    for (int i = 0; i < argc && i < ch->nparams; i++)
-        r[i] = args[i];
+    /* no clearing: the compiler writes every register before reading it, except parameters
+     * the caller did not pass (MAP calls a two-parameter lambda with one argument): those are
+     * null, not what an earlier call left there (a view into a program since freed) */
+    for (int i = 0; i < ch->nparams; i++)
+        r[i] = i < argc ? args[i] : sl_value_null();
     vm->frames[vm->nframes].prog = p;
     vm->frames[vm->nframes].base = base;
     vm->nframes++;

@@ -335,6 +335,41 @@ static void test_limits(void **state)
     sl_free(flat);
 }
 
+static void test_operator_chain(void **state)
+{
+    (void)state;
+    /* a chain of operators is a loop in the parser but a left-deep tree in the compiler: past
+     * SL_STELLAR_MAX_TREE it is refused with a column, not a stack overflow */
+    char *chain = sl_xmalloc(40016);
+    size_t o = 0;
+    for (int i = 0; i < 10000; i++)
+        o += (size_t)snprintf(chain + o, 40016 - o, "%sx", i ? " + " : "");
+    struct sl_stellar_prog *p = NULL;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    assert_int_equal(sl_stellar_compile(chain, o, NULL, &p, &d), SL_EDEPTH);
+    assert_true(d.col > 0 && d.col <= o);
+    assert_non_null(strstr(d.msg, "expression too deep"));
+    sl_free(chain);
+}
+
+static void test_missing_lambda_args(void **state)
+{
+    (void)state;
+    /* MAP passes one argument to a two-parameter lambda: the second is null, not what the
+     * REDUCE call before it left in that register (found by fuzz_stellar: a use after free
+     * once the earlier program was freed) */
+    struct sl_value v;
+    assert_int_equal(
+        eval("[REDUCE(['left'], (s, x) -> x, 'i'), MAP(['foo'], (a, b) -> b)]", NULL, false, &v),
+        0);
+    assert_int_equal(v.type, SL_V_LIST);
+    assert_int_equal(v.len, 2);
+    assert_int_equal(v.u.list[1].type, SL_V_LIST);
+    assert_int_equal(v.u.list[1].len, 1);
+    assert_int_equal(v.u.list[1].u.list[0].type, SL_V_NULL);
+}
+
 static void test_java_tostring(void **state)
 {
     (void)state;
@@ -383,6 +418,8 @@ int main(void)
         cmocka_unit_test(test_no_allocation_per_eval),
         cmocka_unit_test(test_event_resolver),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_operator_chain),
+        cmocka_unit_test(test_missing_lambda_args),
         cmocka_unit_test(test_java_tostring),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
