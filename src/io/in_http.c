@@ -9,6 +9,10 @@
  *   503 the source is stopping;  405 other methods on `path`;  404 other paths
  *   401 / 403 with `tokens` (a tokens file) and no or a wrong token, or a refused client
  *       certificate (tls_ca); TLS and connection limits: io/httpd.h
+ *   With `ack: true` the answer waits until every sink made the body's events durable (a
+ *   disk buffer counts: core/sinkbuf.h): 200 then means delivered, 503 that a sink failed
+ *   them, 504 that `ack_timeout` passed first (the events may still arrive: resend for
+ *   at-least-once). The waiting holds one of `threads` HTTP threads.
  *
  * DESIGN: libmicrohttpd with its internal epoll thread and a pool of two threads: request
  * handling is short (parse into a batch, try to queue it), so a small pool keeps up, and it
@@ -25,6 +29,7 @@
 #include "core/component.h"
 #include "io/httpd.h"
 #include "io/linereader.h"
+#include "sys/thread.h"
 
 #include <microhttpd.h>
 #include <unistd.h>
@@ -39,7 +44,60 @@ struct http_conf {
     uint64_t max_line;
     char *tokens;
     struct sl_httpd_conf net;
+    bool ack;
+    int64_t ack_timeout_ns;
+    int64_t threads;
 };
+
+/* `ack: true`: one token for a request's batches; the waiting handler and the last hold's
+ * release meet under `m`, and whichever of them comes second frees it (a handler that timed
+ * out leaves it to the sinks). */
+struct req_ack {
+    struct sl_ack ack;
+    struct sl_mutex m;
+    struct sl_cond cv;
+    bool done, abandoned;
+};
+
+static void req_ack_free(struct req_ack *t)
+{
+    sl_cond_fini(&t->cv);
+    sl_mutex_fini(&t->m);
+    sl_free(t);
+}
+
+static void req_ack_done(void *arg)
+{
+    struct req_ack *t = arg;
+    sl_mutex_lock(&t->m);
+    t->done = true;
+    bool mine = t->abandoned;
+    sl_cond_signal(&t->cv);
+    sl_mutex_unlock(&t->m);
+    if (mine)
+        req_ack_free(t);
+}
+
+/* Release the handler's hold and wait. 1: delivered, 0: a sink failed, -1: timed out (then
+ * the token belongs to the sinks). */
+static int req_ack_wait(struct req_ack *t, int64_t timeout_ns)
+{
+    int64_t deadline = sl_clock_mono_ns() + timeout_ns;
+    sl_ack_release(&t->ack, true);
+    sl_mutex_lock(&t->m);
+    while (!t->done)
+        if (sl_cond_wait_until(&t->cv, &t->m, deadline) == SL_ETIMEDOUT && !t->done)
+            break;
+    bool done = t->done;
+    if (!done)
+        t->abandoned = true;
+    sl_mutex_unlock(&t->m);
+    if (!done)
+        return -1;
+    int rc = sl_ack_failed(&t->ack) ? 0 : 1;
+    req_ack_free(t);
+    return rc;
+}
 
 struct http_state {
     struct sl_httpd *h;
@@ -228,9 +286,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     parse_body(c, rq);
     uint64_t accepted = 0;
     bool full = false;
+    struct req_ack *t = NULL;
+    if (cf->ack) {
+        t = sl_xcalloc(1, sizeof *t);
+        sl_mutex_init(&t->m);
+        sl_cond_init(&t->cv);
+        sl_ack_init(&t->ack, req_ack_done, t);
+    }
     for (size_t i = 0; i < rq->nbatches; i++) {
         struct sl_batch *b = rq->batches[i];
         uint32_t n = b->count;
+        if (t && !full)
+            sl_batch_set_ack(b, &t->ack);
         if (!full && sl_source_try_emit(c, b) == 0) {
             rq->batches[i] = NULL;
             accepted += n;
@@ -242,12 +309,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     for (size_t i = 0; i < rq->nerrs && !full; i++) {
         struct sl_batch *e = rq->errs[i];
         rq->errs[i] = NULL;
+        if (t)
+            sl_batch_set_ack(e, &t->ack);
         sl_source_emit_errors(c, e);
+    }
+    /* batches not taken (429) still hold the token: freed with the request, after the wait */
+    int delivered = 1;
+    if (t) {
+        for (size_t i = 0; i < rq->nbatches; i++) {
+            sl_batch_unref(rq->batches[i]);
+            rq->batches[i] = NULL;
+        }
+        delivered = req_ack_wait(t, cf->ack_timeout_ns);
     }
     struct sl_buf b;
     sl_buf_init(&b, 1 << 20);
     unsigned status = MHD_HTTP_OK;
-    if (full) {
+    if (delivered <= 0) {
+        status = delivered ? MHD_HTTP_GATEWAY_TIMEOUT : MHD_HTTP_SERVICE_UNAVAILABLE;
+        atomic_fetch_add_explicit(&s->rejected, 1, memory_order_relaxed);
+        sl_buf_appendf(&b, "{\"accepted\":%llu,\"error\":\"%s\"}\n", (unsigned long long)accepted,
+                       delivered ? "not confirmed by the sinks within ack_timeout: resend"
+                                 : "a sink could not deliver these events: resend");
+    } else if (full) {
         status = MHD_HTTP_TOO_MANY_REQUESTS;
         atomic_fetch_add_explicit(&s->rejected, 1, memory_order_relaxed);
         sl_buf_appendf(&b, "{\"accepted\":%llu,\"error\":\"pipeline full, retry later\"}\n",
@@ -265,7 +349,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     } else {
         sl_buf_appendf(&b, "{\"accepted\":%llu,\"errors\":0}\n", (unsigned long long)accepted);
     }
-    return respond(conn, status, &b, full);
+    return respond(conn, status, &b, full || delivered <= 0);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -288,8 +372,11 @@ static int http_init(struct sl_component *c, struct sl_diag *d)
     c->state = s;
     char what[160];
     snprintf(what, sizeof what, "http '%s'", c->name);
-    struct sl_httpd_opts o = {
-        .what = what, .listen = cf->listen, .tokens = cf->tokens, .threads = 2, .timeout_secs = 60};
+    struct sl_httpd_opts o = {.what = what,
+                              .listen = cf->listen,
+                              .tokens = cf->tokens,
+                              .threads = (unsigned)cf->threads,
+                              .timeout_secs = 60};
     sl_httpd_opts_set(&o, &cf->net);
     const char *bad = NULL;
     int rc = sl_httpd_start(&o, handle, c, completed, NULL, &s->h, &bad, d);
@@ -339,6 +426,14 @@ static const struct sl_option http_opts[] = {
      "(Authorization: Bearer, or X-Api-Key)",
      NULL, 0, 0, 0},
     SL_HTTPD_OPTIONS(struct http_conf, net),
+    {"ack", SL_OPT_BOOL, "false", offsetof(struct http_conf, ack),
+     "answer only once every sink made the events durable (200), or failed them (503), or "
+     "ack_timeout passed (504)",
+     NULL, 0, 0, 0},
+    {"ack_timeout", SL_OPT_DURATION, "30s", offsetof(struct http_conf, ack_timeout_ns),
+     "with ack: how long an answer waits for the sinks", NULL, 0, 0, 0},
+    {"threads", SL_OPT_INT, "2", offsetof(struct http_conf, threads),
+     "HTTP threads (with ack each waiting request holds one)", NULL, 1, 256, 0},
     {0},
 };
 
