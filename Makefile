@@ -6,7 +6,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps build debug release asan tsan fuzz run test test-tsan bench fuzz-run conformance \
-        fuzz-ci format-check checksrc clean
+        fuzz-ci soak format-check checksrc clean
 
 all: build
 
@@ -65,6 +65,16 @@ fuzz-run: fuzz
 # a row per target (runs, exec/s, cov); fails on any crash, kept in build/fuzz/fuzz-ci/.
 fuzz-ci: fuzz
 	@bash scripts/fuzz-ci.sh build/fuzz
+
+# The chaos tests at soak size (not in `make test`): kill -9 in a loop while lines keep coming,
+# file checkpoints and disk-buffered sinks. SOAK_KILLS (default 60) restarts over SOAK_LINES
+# (default 3,000,000) lines; every line must come out at least once.
+SOAK_KILLS ?= 60
+SOAK_LINES ?= 3000000
+soak: asan
+	@for t in file_checkpoints disk_buffer; do echo "== $$t (SOAK_KILLS=$(SOAK_KILLS), SOAK_LINES=$(SOAK_LINES))"; \
+	  SOAK_KILLS=$(SOAK_KILLS) SOAK_LINES=$(SOAK_LINES) SLUICE=$(CURDIR)/build/asan/sluice \
+	  SL_SRC=$(CURDIR) SL_BUILD=$(CURDIR)/build/asan bash tests/integ/$$t.sh || exit 1; done
 
 checksrc:
 	@bash scripts/checksrc.sh

@@ -64,8 +64,9 @@ YAML
   expect_eq "$1 (max_size $2): lines delivered" "$(count_lines $1.json)" "$(count_lines $1.txt)"
 done
 
-# ---- (b) kill -9 loop: file (checkpoints) -> disk buffer -> file
-N=200000
+# ---- (b) kill -9 loop: file (checkpoints) -> disk buffer -> file (`make soak`: SOAK_LINES,
+# SOAK_KILLS)
+N=${SOAK_LINES:-200000}
 : > in.json
 # lines keep arriving (about 8 s) while sluice is killed and restarted
 $PY - "$N" <<'PYEOF' &
@@ -90,7 +91,7 @@ sinks:
     buffer: {type: disk, path: kbuf, sync: batch, max_size: 64MiB, segment_size: 1MiB}
 YAML
 kills=0
-for i in 1 2 3 4 5 6 7 8; do
+for i in $(seq "${SOAK_KILLS:-8}"); do
   $SLUICE run -c k.yaml --no-status 2>> klog.txt &
   pid=$!
   PIDS+=($pid)
@@ -104,7 +105,7 @@ $SLUICE run -c k.yaml --no-status 2>> klog.txt &
 pid=$!
 PIDS+=($pid)
 sleep 1 # the output may be complete already: a SIGTERM before the handler is set kills
-for _ in $(seq 600); do
+for _ in $(seq $(( 600 + N / 500 ))); do
   [ "$(cat out.json* 2>/dev/null | cut -d, -f1 | sort -u | wc -l)" -ge $N ] && break
   sleep 0.1
 done
