@@ -37,6 +37,7 @@ struct syslog_conf {
     char *timezone;
     bool keep_raw;
     uint64_t udp_buffer;
+    int64_t idle_timeout_ns, handshake_timeout_ns;
 };
 
 enum {
@@ -320,8 +321,10 @@ static int syslog_init(struct sl_component *c, struct sl_diag *d)
                                   .framing = (enum sl_netserver_framing)cf->framing,
                                   .max_frame = cf->max_message + 1,
                                   .max_connections = cf->max_connections,
-                                  .udp_rcvbuf = cf->udp_buffer > (1u << 30) ? (1 << 30)
-                                                                            : (int)cf->udp_buffer};
+                                  .udp_rcvbuf =
+                                      cf->udp_buffer > (1u << 30) ? (1 << 30) : (int)cf->udp_buffer,
+                                  .idle_timeout_ns = cf->idle_timeout_ns,
+                                  .handshake_timeout_ns = cf->handshake_timeout_ns};
     for (size_t i = 0; i < cf->tls.count; i++) {
         const char *key = cf->tls.items[i].key, *val = cf->tls.items[i].val;
         if (strcmp(key, "cert") == 0) {
@@ -426,6 +429,12 @@ static const struct sl_option syslog_opts[] = {
      "longer messages are cut there and flagged parse_error", NULL, 0, 0, 0},
     {"max_connections", SL_OPT_INT, "1024", offsetof(struct syslog_conf, max_connections),
      "TCP clients served at once; more wait in the listen backlog", NULL, 1, 1000000, 0},
+    {"idle_timeout", SL_OPT_DURATION, "0s", offsetof(struct syslog_conf, idle_timeout_ns),
+     "a TCP client that sends nothing this long is closed (0s: never; senders reconnect)", NULL, 0,
+     0, 0},
+    {"handshake_timeout", SL_OPT_DURATION, "10s",
+     offsetof(struct syslog_conf, handshake_timeout_ns),
+     "TLS: a client whose handshake is not done in this time is dropped", NULL, 0, 0, 0},
     {"year_future_days", SL_OPT_INT, "7", offsetof(struct syslog_conf, year_future_days),
      "RFC 3164 dates have no year: one more than this many days ahead is last year's", NULL, 1, 180,
      0},

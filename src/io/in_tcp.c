@@ -25,6 +25,7 @@ struct tcp_conf {
     uint64_t max_line;
     int64_t max_connections;
     char *message_field;
+    int64_t idle_timeout_ns;
 };
 
 struct tcp_state {
@@ -74,8 +75,10 @@ static int tcp_init(struct sl_component *c, struct sl_diag *d)
     struct tcp_state *s = sl_xcalloc(1, sizeof(*s));
     s->message_field = sl_sym_intern_c(cf->message_field);
     c->state = s;
-    struct sl_netserver_opts o = {
-        .tcp = cf->listen, .framing = SL_NETSERVER_STREAM, .max_connections = cf->max_connections};
+    struct sl_netserver_opts o = {.tcp = cf->listen,
+                                  .framing = SL_NETSERVER_STREAM,
+                                  .max_connections = cf->max_connections,
+                                  .idle_timeout_ns = cf->idle_timeout_ns};
     struct sl_netserver_cbs cb = {
         .arg = c, .open = tcp_open, .data = tcp_data, .close = tcp_close, .idle = tcp_idle};
     return sl_netserver_new(c, &o, &cb, "listen", NULL, &s->srv, d);
@@ -106,6 +109,8 @@ static const struct sl_option tcp_opts[] = {
      "longer lines become dead letters", NULL, 0, 0, 0},
     {"max_connections", SL_OPT_INT, "1024", offsetof(struct tcp_conf, max_connections),
      "clients served at once; more wait in the listen backlog", NULL, 1, 1000000, 0},
+    {"idle_timeout", SL_OPT_DURATION, "0s", offsetof(struct tcp_conf, idle_timeout_ns),
+     "a client that sends nothing this long is closed (0s: never)", NULL, 0, 0, 0},
     {"message_field", SL_OPT_STRING, "message", offsetof(struct tcp_conf, message_field),
      "field that holds a raw line (format: lines)", NULL, 0, 0, 0},
     {0},

@@ -47,6 +47,7 @@ struct sl_netconn {
     char peer[INET6_ADDRSTRLEN + 16];
     size_t peer_len;
     uint64_t peer_gen;
+    int64_t since_ns; /* mono: accepted, or last readable */
     struct sl_netframer fr;
     struct sl_netconn *next, *prev;
 };
@@ -80,9 +81,10 @@ struct sl_netserver {
     bool require_cert;
     uint64_t peer_gen;
     int64_t last_idle_ns;
+    int64_t idle_timeout_ns, handshake_timeout_ns;
     struct {
         atomic_uint_fast64_t accepted, open, tls_failed, frames, truncated, udp_datagrams,
-            udp_dropped;
+            udp_dropped, timed_out;
     } st;
 };
 
@@ -215,6 +217,9 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
     s->framing = o->framing;
     s->max_frame = o->max_frame ? o->max_frame : 64u * 1024u;
     s->max_connections = o->max_connections > 0 ? o->max_connections : 1024;
+    s->idle_timeout_ns = o->idle_timeout_ns > 0 ? o->idle_timeout_ns : 0;
+    s->handshake_timeout_ns =
+        o->handshake_timeout_ns > 0 ? o->handshake_timeout_ns : 10 * 1000000000LL;
     s->lfd = s->ufd = -1;
     int rc = 0;
     if (!o->tcp && !o->udp) {
@@ -335,6 +340,7 @@ void sl_netserver_stats(const struct sl_netserver *s, struct sl_netserver_stats 
     out->truncated = LD(truncated);
     out->udp_datagrams = LD(udp_datagrams);
     out->udp_dropped = LD(udp_dropped);
+    out->timed_out = LD(timed_out);
 #undef LD
 }
 
@@ -441,6 +447,7 @@ static void accept_all(struct sl_netserver *s, int ep)
         }
         struct sl_netconn *k = sl_xcalloc(1, sizeof(*k));
         k->fd = fd;
+        k->since_ns = sl_clock_mono_ns();
         sl_netframer_init(&k->fr, s->framing == SL_NETSERVER_STREAM ? SL_NETSERVER_LF : s->framing,
                           s->max_frame);
         format_peer(s, k, &ss);
@@ -670,6 +677,22 @@ int sl_netserver_run(struct sl_netserver *s)
         if (n <= 0 || now - s->last_idle_ns >= IDLE_MS * 1000000LL) {
             idle_all(s);
             s->last_idle_ns = now;
+            /* a stalled TLS handshake, or a client silent past idle_timeout, gives its slot
+             * back (max_connections would otherwise fill with them for good) */
+            for (struct sl_netconn *k = s->conns, *next; k; k = next) {
+                next = k->next;
+                bool hs = k->handshaking && now - k->since_ns > s->handshake_timeout_ns;
+                bool idle =
+                    !k->handshaking && s->idle_timeout_ns && now - k->since_ns > s->idle_timeout_ns;
+                if (!hs && !idle)
+                    continue;
+                sl_log_ratelimited(&s->accept_log, 2, SL_LOG_INFO, c->name, "%s: closed: %s",
+                                   k->peer,
+                                   hs ? "TLS handshake not done within handshake_timeout"
+                                      : "nothing received within idle_timeout");
+                BUMP(s, timed_out, 1);
+                conn_close(s, k, true, opened(k));
+            }
             if (s->paused && s->nconns < s->max_connections) {
                 /* paused by a failed accept(): try again */
                 epoll_ctl(ep, EPOLL_CTL_ADD, s->lfd, &lev);
@@ -689,6 +712,7 @@ int sl_netserver_run(struct sl_netserver *s)
                 continue;
             }
             struct sl_netconn *k = tag;
+            k->since_ns = now;
             int st;
             if (k->handshaking) {
                 st = handshake(s, k, ep);

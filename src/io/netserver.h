@@ -77,6 +77,8 @@ struct sl_netserver_opts {
     size_t max_frame;        /* 0: 64 KiB */
     int64_t max_connections; /* 0: 1024 */
     int udp_rcvbuf;          /* SO_RCVBUF for UDP, 0: 8 MiB (the kernel caps it at rmem_max) */
+    int64_t idle_timeout_ns; /* a TCP client that sends nothing this long is closed; 0: never */
+    int64_t handshake_timeout_ns; /* TLS: a handshake not done in this time is dropped; 0: 10 s */
 };
 
 struct sl_netserver_stats {
@@ -87,6 +89,7 @@ struct sl_netserver_stats {
     uint64_t truncated;     /* of which cut at max_frame */
     uint64_t udp_datagrams; /* received */
     uint64_t udp_dropped;   /* the kernel's count of datagrams dropped on the socket */
+    uint64_t timed_out;     /* connections closed by idle_timeout or handshake_timeout */
 };
 
 struct sl_netserver;
