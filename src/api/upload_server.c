@@ -129,40 +129,6 @@ static void free_keys(char **keys, size_t n)
     sl_free(keys);
 }
 
-static int read_small_file(const char *path, size_t max, struct sl_buf *out, struct stat *st)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (fstat(fd, st) != 0) {
-        rc = -errno;
-        goto done;
-    }
-    if ((uint64_t)st->st_size > max) {
-        rc = SL_E2BIG;
-        goto done;
-    }
-    sl_buf_reset(out);
-    char tmp[65536];
-    for (;;) {
-        ssize_t k = read(fd, tmp, sizeof(tmp));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        if ((rc = sl_buf_append(out, tmp, (size_t)k)) != 0)
-            break;
-    }
-done:
-    close(fd);
-    return rc;
-}
-
 /* (Re)load the keys when the file changed or a reload was asked. On failure the old keys
  * stay. 0 or an error (d set). */
 static int load_keys(struct sl_upload_server *r, bool force, struct sl_diag *d)
@@ -174,7 +140,7 @@ static int load_keys(struct sl_upload_server *r, bool force, struct sl_diag *d)
         return 0;
     struct sl_buf b;
     sl_buf_init(&b, KEYS_MAX_LEN);
-    int rc = read_small_file(r->keys_path, KEYS_MAX_LEN, &b, &st);
+    int rc = sl_fs_read_small(r->keys_path, KEYS_MAX_LEN, &b, &st);
     if (rc) {
         r->keys_w.loaded = false;
         sl_buf_fini(&b);
@@ -356,7 +322,7 @@ static int load_aggs(struct sl_upload_server *r, struct sl_diag *d)
     struct sl_buf b;
     sl_buf_init(&b, AGGS_FILE_MAX);
     struct stat st;
-    int rc = read_small_file(path, AGGS_FILE_MAX, &b, &st);
+    int rc = sl_fs_read_small(path, AGGS_FILE_MAX, &b, &st);
     if (rc == -ENOENT) {
         sl_buf_fini(&b);
         return 0;
@@ -574,7 +540,7 @@ static enum MHD_Result serve_commands(struct sl_upload_server *r, struct MHD_Con
                       "{\"error\":\"no commands file\"}\n", 29, NULL);
     }
     if (changed(&r->cmd_w, &st)) {
-        int rc = read_small_file(r->commands_path, COMMANDS_MAX, &r->cmd_body, &st);
+        int rc = sl_fs_read_small(r->commands_path, COMMANDS_MAX, &r->cmd_body, &st);
         if (rc) {
             r->cmd_w.loaded = false;
             r->st.commands_404++;

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "codec/json.h"
+#include "sys/fdio.h"
 #include "sys/net.h"
 #include "sys/thread.h"
 
@@ -31,45 +32,6 @@
 #define TOKENS_MAX_LEN (4u << 20)
 #define PEM_MAX_LEN    (1u << 20)
 #define CHECK_NS       (1000 * 1000000LL)
-
-/* ------------------------------------------------------------------------------------------
- * Files
- */
-
-static int read_file(const char *path, size_t max, struct sl_buf *out, struct stat *st)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (fstat(fd, st) != 0) {
-        rc = -errno;
-        goto done;
-    }
-    if ((uint64_t)st->st_size > max) {
-        rc = SL_E2BIG;
-        goto done;
-    }
-    char tmp[65536];
-    for (;;) {
-        ssize_t k = read(fd, tmp, sizeof(tmp));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        if ((rc = sl_buf_append(out, tmp, (size_t)k)) != 0)
-            break;
-    }
-    if (!rc && sl_buf_putc(out, '\0') == 0)
-        out->len--;
-done:
-    close(fd);
-    return rc;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Tokens
@@ -152,7 +114,7 @@ static int reload(struct sl_tokens *k, bool force, struct sl_diag *d)
         return 0;
     struct sl_buf b;
     sl_buf_init(&b, TOKENS_MAX_LEN);
-    int rc = read_file(k->path, TOKENS_MAX_LEN, &b, &st);
+    int rc = sl_fs_read_small(k->path, TOKENS_MAX_LEN, &b, &st);
     if (rc) {
         sl_buf_fini(&b);
         return sl_diag_set(d, rc, "tokens file %s: %s", k->path, sl_strerror(rc));
@@ -297,7 +259,7 @@ static int read_pem(const char *what, const char *key, const char *path, char **
     struct sl_buf b;
     sl_buf_init(&b, PEM_MAX_LEN);
     struct stat st;
-    int rc = read_file(path, PEM_MAX_LEN, &b, &st);
+    int rc = sl_fs_read_small(path, PEM_MAX_LEN, &b, &st);
     if (rc) {
         sl_buf_fini(&b);
         return sl_diag_set(d, SL_ECONFIG, "%s: %s %s: %s", what, key, path, sl_strerror(rc));

@@ -3,9 +3,12 @@
  */
 #include "sys/fdio.h"
 
+#include "base/err.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,4 +136,40 @@ int sl_fs_rename_unique(const char *from, const char *to, enum sl_fs_variant how
             return rc;
     }
     return -EEXIST;
+}
+
+int sl_fs_read_small(const char *path, size_t max, struct sl_buf *out, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (fstat(fd, st) != 0) {
+        rc = -errno;
+        goto done;
+    }
+    if ((uint64_t)st->st_size > max) {
+        rc = SL_E2BIG;
+        goto done;
+    }
+    sl_buf_reset(out);
+    char tmp[65536];
+    for (;;) {
+        ssize_t k = read(fd, tmp, sizeof(tmp));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            rc = -errno;
+            break;
+        }
+        if (k == 0)
+            break;
+        if ((rc = sl_buf_append(out, tmp, (size_t)k)) != 0)
+            break;
+    }
+    if (!rc && sl_buf_putc(out, '\0') == 0)
+        out->len--;
+done:
+    close(fd);
+    return rc;
 }

@@ -4,10 +4,18 @@
 #ifndef SL_SYS_FDIO_H
 #define SL_SYS_FDIO_H
 
+#include "base/buf.h"
+
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* Write all n bytes, retrying on EINTR and short writes. 0 or -errno. */
 int sl_fd_write_all(int fd, const void *p, size_t n);
+
+/* Read the whole file at path into out (reset first; a NUL is kept after out->len) and its
+ * fstat into *st. 0, SL_E2BIG (larger than max), SL_ENOMEM, or -errno. For small files a
+ * process re-reads when they change (tokens, keys, PEM, command sets). */
+int sl_fs_read_small(const char *path, size_t max, struct sl_buf *out, struct stat *st);
 
 /* Create the directories above `path` (mkdir -p of its dirname); the parent of each one
  * created is fsynced. 0 or -errno. */
