@@ -248,6 +248,24 @@ static bool cell_double(const struct sl_store__cell *c, double *out)
     }
 }
 
+bool sl_store__dense(const int64_t *periods, size_t n)
+{
+    if (n < 4)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (periods[i] <= periods[i - 1])
+            return false;
+    uint64_t span = (uint64_t)periods[n - 1] - (uint64_t)periods[0];
+    return span / 4 < n;
+}
+
+void sl_store__release(struct sl_value *v)
+{
+    if (v->type == SL_V_OBJECT && v->u.obj)
+        sl_object_unref(v->u.obj);
+    *v = sl_value_null();
+}
+
 int sl_store__decode(const char *t, const struct sl_store__cell *c, struct sl_arena *a,
                      struct sl_value *out)
 {

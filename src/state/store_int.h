@@ -50,6 +50,12 @@ struct sl_store__row {
 int sl_store__decode(const char *vtype, const struct sl_store__cell *c, struct sl_arena *a,
                      struct sl_value *out);
 
+/* Periods that ascend strictly and span at most 4 times their count: read with one range
+ * scan instead of a lookup each (both backends). */
+bool sl_store__dense(const int64_t *periods, size_t n);
+/* Drop a decoded value (a sketch's reference) and make it null. */
+void sl_store__release(struct sl_value *v);
+
 struct sl_store_ops {
     const char *scheme; /* "sqlite" */
     /* Open what `target` names (the URL after "scheme:"); the error (with url) in d. */

@@ -317,25 +317,6 @@ static int decode(const struct sl_sqldb_row *r, int i, struct sl_arena *a, struc
     return sl_store__decode(vtype, &c, a, out);
 }
 
-static void release_value(struct sl_value *v)
-{
-    if (v->type == SL_V_OBJECT && v->u.obj)
-        sl_object_unref(v->u.obj);
-    *v = sl_value_null();
-}
-
-/* True when periods ascend strictly and span at most 4 times their count. */
-static bool dense(const int64_t *periods, size_t n)
-{
-    if (n < 4)
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (periods[i] <= periods[i - 1])
-            return false;
-    uint64_t span = (uint64_t)periods[n - 1] - (uint64_t)periods[0];
-    return span / 4 < n;
-}
-
 struct get_walk {
     const int64_t *periods;
     size_t n, at; /* at: the point lookup's index */
@@ -379,7 +360,7 @@ static int pg_get(void *be, const char *url, struct sl_str profile, struct sl_st
         return rc;
     struct sl_sqldb_param p[6] = {SL_SQLDB_S(profile), SL_SQLDB_S(entity), SL_SQLDB_S(groups),
                                   SL_SQLDB_I(duration_ms)};
-    struct get_walk w = {periods, n, 0, a, values, found, dense(periods, n)};
+    struct get_walk w = {periods, n, 0, a, values, found, sl_store__dense(periods, n)};
     if (w.range) {
         p[4] = SL_SQLDB_I(periods[0]);
         p[5] = SL_SQLDB_I(periods[n - 1]);
@@ -397,7 +378,7 @@ static int pg_get(void *be, const char *url, struct sl_str profile, struct sl_st
     reader_give(b, r, rc == SL_EIO);
     if (rc) {
         for (size_t i = 0; i < n; i++) {
-            release_value(&values[i]);
+            sl_store__release(&values[i]);
             found[i] = false;
         }
     }
@@ -426,7 +407,7 @@ static int series_row(void *ud, const struct sl_sqldb_row *r)
     if (rc)
         return rc;
     rc = w->fn(w->ud, &m);
-    release_value(&m.value);
+    sl_store__release(&m.value);
     return rc;
 }
 

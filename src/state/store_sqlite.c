@@ -409,13 +409,6 @@ static int decode(sqlite3_stmt *st, int i, struct sl_arena *a, struct sl_value *
     return sl_store__decode(vtype ? vtype : "null", &c, a, out);
 }
 
-static void release_value(struct sl_value *v)
-{
-    if (v->type == SL_V_OBJECT && v->u.obj)
-        sl_object_unref(v->u.obj);
-    *v = sl_value_null();
-}
-
 static void bind_key(sqlite3_stmt *st, struct sl_str profile, struct sl_str entity,
                      struct sl_str groups, int64_t duration_ms)
 {
@@ -431,18 +424,6 @@ static void run(sqlite3_stmt *st)
     sqlite3_reset(st);
 }
 
-/* True when periods ascend strictly and span at most 4 times their count. */
-static bool dense(const int64_t *periods, size_t n)
-{
-    if (n < 4)
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (periods[i] <= periods[i - 1])
-            return false;
-    uint64_t span = (uint64_t)periods[n - 1] - (uint64_t)periods[0];
-    return span / 4 < n;
-}
-
 static int sq_get(void *be, const char *url, struct sl_str profile, struct sl_str entity,
                   struct sl_str groups, int64_t duration_ms, const int64_t *periods, size_t n,
                   struct sl_arena *a, struct sl_value *values, bool *found)
@@ -455,7 +436,7 @@ static int sq_get(void *be, const char *url, struct sl_str profile, struct sl_st
     /* one read transaction: every period from the same snapshot */
     run(r->begin);
     int step = SQLITE_DONE;
-    if (dense(periods, n)) {
+    if (sl_store__dense(periods, n)) {
         sqlite3_stmt *st = r->range;
         bind_key(st, profile, entity, groups, duration_ms);
         sqlite3_bind_int64(st, 5, periods[0]);
@@ -503,7 +484,7 @@ static int sq_get(void *be, const char *url, struct sl_str profile, struct sl_st
     reader_give(b, r);
     if (rc) {
         for (size_t i = 0; i < n; i++) {
-            release_value(&values[i]);
+            sl_store__release(&values[i]);
             found[i] = false;
         }
     }
@@ -566,7 +547,7 @@ static int sq_series(void *be, const char *url, struct sl_str profile, struct sl
         if (rc)
             break;
         rc = fn(ud, &m);
-        release_value(&m.value);
+        sl_store__release(&m.value);
     }
     if (!rc && step != SQLITE_DONE) {
         sl_warn("store", "%s: read failed: %s", url, sqlite3_errmsg(r->db));
