@@ -8,8 +8,10 @@
  *   GET /health           200 {"status":"ok"}
  *   GET /metrics          200 Prometheus text exposition 0.0.4
  *   GET /api/v1/pipeline  200 graph and counters as JSON
+ *   GET /api/v1/cluster  the nodes sharing this node's `cluster:` section (io/cluster.h)
  *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
  *   POST /ksql, /query, /query-stream  ksqlDB's REST API on the sql transform (ksql_api.c)
+ *   GET /console/, /api/v1/console/...  the web console and its data (console.c)
  *   other paths 404, other methods 405 (JSON error bodies)
  *
  * Security (io/httpd.h): with `tokens`, every request but /health and /metrics (unless
@@ -18,11 +20,13 @@
  */
 #include "api/server.h"
 
+#include "api/console.h"
 #include "api/ksql_api.h"
 #include "api/partout_api.h"
 #include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "io/cluster.h"
 #include "io/httpd.h"
 #include "sys/net.h"
 
@@ -37,6 +41,7 @@
 struct sl_api_server {
     struct sl_httpd *h;
     struct sl_pipeline *pipe;
+    struct sl_console *console;
     bool open_metrics;
 };
 
@@ -64,7 +69,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (!sl_httpd_client_cert_ok(s->h, conn))
             return sl_httpd_error(conn, MHD_HTTP_FORBIDDEN, "client certificate refused");
         bool open = s->open_metrics && (!strcmp(url, "/health") || !strcmp(url, "/metrics"));
-        if (!open) {
+        bool asset = false; /* the console's files: its login prompt must load */
+        if (!open && !(sl_console_match(url, &asset) && asset)) {
             enum sl_auth a = sl_httpd_authorize(s->h, conn, NULL);
             if (a != SL_AUTH_OK)
                 return sl_httpd_refuse(conn, a);
@@ -73,17 +79,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (sl_ksql_api_match(url))
         return (enum MHD_Result)sl_ksql_api_handle(s->pipe, conn, url, method, upload, upload_len,
                                                    con_cls);
+    bool asset;
+    if (sl_console_match(url, &asset)) {
+        if (*upload_len) { /* drain any body before answering */
+            *upload_len = 0;
+            return MHD_YES;
+        }
+        return sl_console_handle(s->console, conn, url, method);
+    }
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url) ||
-                 sl_api_partout_match(url);
+                 strcmp(url, "/api/v1/pipeline") == 0 || strcmp(url, "/api/v1/cluster") == 0 ||
+                 sl_api_profiles_match(url) || sl_api_partout_match(url);
     if (!known) {
         sl_buf_appendf(
             &b,
             "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\","
             "\"/api/v1/pipeline\",\"/api/v1/profiles\",\"/api/v1/partout\",\"/ksql\",\"/query\","
-            "\"/query-stream\"]}\n");
+            "\"/query-stream\",\"/console/\",\"/api/v1/console\"]}\n");
         return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -97,6 +111,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (strcmp(url, "/health") == 0) {
         sl_buf_puts(&b, "{\"status\":\"ok\"}\n");
+        return reply(conn, MHD_HTTP_OK, "application/json", &b);
+    }
+    if (strcmp(url, "/api/v1/cluster") == 0) {
+        struct sl_cluster *cl = sl_cluster_default();
+        if (!cl) {
+            sl_buf_puts(&b, "{\"error\":\"this node has no cluster section\"}\n");
+            return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
+        }
+        sl_cluster_json(cl, &b);
         return reply(conn, MHD_HTTP_OK, "application/json", &b);
     }
     if (strcmp(url, "/metrics") == 0) {
@@ -151,8 +174,13 @@ struct sl_api_server *sl_api_server_start(const char *listen, const struct sl_co
             o.max_connections = (unsigned)sec->max_connections;
         o.max_per_ip = (unsigned)sec->max_per_ip;
     }
+    if (sl_console_new(p, sec ? sec->samples : 0, &s->console, d)) {
+        sl_free(s);
+        return NULL;
+    }
     const char *bad = NULL;
     if (sl_httpd_start(&o, handle, s, completed, NULL, &s->h, &bad, d)) {
+        sl_console_free(s->console);
         sl_free(s);
         return NULL;
     }
@@ -164,6 +192,7 @@ void sl_api_server_stop(struct sl_api_server *s)
     if (!s)
         return;
     sl_httpd_stop(s->h);
+    sl_console_free(s->console);
     sl_free(s);
 }
 

@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "core/config.h"
 #include "core/sinkbuf.h"
 #include "sys/queue.h"
@@ -48,6 +49,8 @@ struct node {
                                    * the dead letters the sink emits meanwhile) */
     struct sl_log_limit dl_limit; /* dead letters nobody consumes */
     struct sl_mutex dl_lock;
+    struct sl_outage wfail; /* sink thread: write() failing (target down, disk full) */
+    uint64_t wfail_events;  /* sink thread: events of the failed writes in that episode */
 };
 
 struct sl_pipeline {
@@ -72,6 +75,14 @@ struct sl_pipeline {
     struct sl_cond cond; /* guarded_by: lock — sources_running changes, all_done */
     bool all_done;       /* guarded_by: lock */
     bool started;
+    /* sl_pipeline_set_tap: published once (release), read per dispatched batch (acquire) */
+    _Atomic(struct tap *) tap;
+};
+
+struct tap {
+    sl_pipeline_tap_fn fn;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
 };
 
 /* ---------------------------------------------------------------- building */
@@ -374,6 +385,12 @@ void sl_pipeline_free(struct sl_pipeline *p)
         return;
     if (p->started)
         sl_pipeline_wait(p, -1);
+    struct tap *t = atomic_load_explicit(&p->tap, memory_order_acquire);
+    if (t) { /* every thread that could call it has ended */
+        if (t->free_ctx)
+            t->free_ctx(t->ctx);
+        sl_free(t);
+    }
     /* what is still queued (only when a start failed half-way) was never delivered; its
      * delivery tokens are released before their sources go */
     for (uint32_t i = 0; i <= p->n; i++) {
@@ -460,6 +477,15 @@ static void report_unconsumed(struct node *nd, struct sl_batch *errs, unsigned p
 static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, struct sl_batch *b);
 static void flush_errors(struct sl_xf_ctx *x);
 
+/* sl_pipeline_set_tap: one acquire load per batch when no tap is set */
+static inline void tap_call(struct sl_pipeline *p, const struct sl_component *c, unsigned port,
+                            const struct sl_batch *b)
+{
+    struct tap *t = atomic_load_explicit(&p->tap, memory_order_acquire);
+    if (t && port < 2 && b->count)
+        t->fn(t->ctx, c, port, b);
+}
+
 static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, struct sl_batch *b)
 {
     struct sl_component *c = &to->comp;
@@ -530,6 +556,7 @@ static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, stru
     struct node *from = &p->nodes[SL_PORT_NODE(port)];
     unsigned idx = SL_PORT_INDEX(port);
     uint32_t n = from->ncons[idx];
+    tap_call(p, &from->comp, idx, b);
     if (b->count == 0 || n == 0) {
         if (b->count && idx)
             report_unconsumed(from, b, idx);
@@ -648,6 +675,7 @@ int sl_sink_emit_errors(struct sl_component *c, struct sl_batch *errs)
     }
     ADD(c->m.errors, n);
     errs->port = SL_PORT(c->id, 1);
+    tap_call(p, c, 1, errs);
     if (!errs->ack && nd->writing)
         sl_batch_set_ack(errs, nd->writing->ack);
     if (nd->ncons[1] == 0) {
@@ -841,19 +869,30 @@ static void *source_main(void *arg)
 static int sink_write(struct node *nd, struct sl_batch *b)
 {
     struct sl_component *c = &nd->comp;
+    tap_call(c->pipe, c, 0, b); /* a sink's samples are what it is given to write */
     nd->writing = b;
     int rc = c->ops->write ? c->ops->write(c, b) : 0;
     nd->writing = NULL;
+    /* failures are logged once per episode (a target down for an hour is one line, a
+     * reminder a minute, and one when writes succeed again); every event is counted */
+    uint64_t failures;
+    int64_t lasted;
     if (rc == 0) {
         ADD(c->m.events_out, b->count);
+        if (sl_outage_ok(&nd->wfail, sl_clock_mono_ns(), &failures, &lasted))
+            sl_info(c->name,
+                    "writes succeed again after %.1f s (%llu failed writes, %llu events %s)",
+                    (double)lasted / 1e9, (unsigned long long)failures,
+                    (unsigned long long)nd->wfail_events,
+                    nd->buf ? "retried from the disk buffer" : "failed back to their sources");
     } else {
         ADD(c->m.errors, b->count);
         sl_ack_fail(b->ack);
-        sl_mutex_lock(&nd->dl_lock);
-        sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_ERROR, c->name,
-                           "write failed for %u events: %s%s", b->count, sl_strerror(rc),
-                           nd->buf ? " (kept in the disk buffer, retried)" : "");
-        sl_mutex_unlock(&nd->dl_lock);
+        nd->wfail_events = sl_outage_active(&nd->wfail) ? nd->wfail_events + b->count : b->count;
+        if (sl_outage_fail(&nd->wfail, sl_clock_mono_ns()))
+            sl_error(c->name, "write failed for %u events: %s%s", b->count, sl_strerror(rc),
+                     nd->buf ? " (kept in the disk buffer, retried)"
+                             : " (failed back to their sources; counted as errors)");
     }
     sl_batch_unref(b);
     return rc;
@@ -1187,9 +1226,10 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
         }
     }
     /* component types' own metrics: each family's HELP once, then one line per component */
-    /* + 8 a component: its sink buffer's (sl_sinkbuf_metrics) */
-    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *st);
-    uint32_t *owner = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *owner);
+    /* + SL_SINKBUF_STATS_MAX a component: its sink buffer's (sl_sinkbuf_metrics) */
+    size_t per = SL_COMP_STATS_MAX + SL_SINKBUF_STATS_MAX;
+    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * per + 1, sizeof *st);
+    uint32_t *owner = sl_xcalloc((size_t)p->n * per + 1, sizeof *owner);
     size_t nst = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         struct sl_component *c = &p->nodes[i].comp;
@@ -1290,6 +1330,22 @@ void sl_pipeline_metrics_json(const struct sl_pipeline *p, struct sl_buf *out)
     }
     sl_buf_appendf(out, "],\"queues\":{\"work\":{\"depth\":%zu,\"capacity\":%u}}}",
                    p->work_q ? sl_queue_count(p->work_q) : 0, p->queue_batches);
+}
+
+int sl_pipeline_set_tap(struct sl_pipeline *p, sl_pipeline_tap_fn fn, void *ctx,
+                        void (*free_ctx)(void *ctx))
+{
+    struct tap *t = sl_xcalloc(1, sizeof(*t));
+    t->fn = fn;
+    t->ctx = ctx;
+    t->free_ctx = free_ctx;
+    struct tap *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&p->tap, &none, t, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        sl_free(t);
+        return SL_EEXIST;
+    }
+    return 0;
 }
 
 void sl_pipeline_totals(const struct sl_pipeline *p, struct sl_pipeline_totals *t)

@@ -65,6 +65,18 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out);
 /* JSON: {"components":[{name,type,kind,inputs,events_in,...}],"queues":{...}} */
 void sl_pipeline_metrics_json(const struct sl_pipeline *p, struct sl_buf *out);
 
+/* A tap sees every non-empty batch a component sends on its main output (port 0; for a sink,
+ * each batch it is given to write) or its errors (port 1), on the thread that sends it (a
+ * source's batch when a worker takes it), before the consumers get it. It must not keep or change
+ * b, must not block, and should be cheap: the API's console samples (api/console.c) are its one
+ * user. ctx belongs to the pipeline once set: free_ctx(ctx) runs in sl_pipeline_free(), after every
+ * thread has ended, so the tap never outlives it. One tap per pipeline (SL_EEXIST on a second). Any
+ * thread. */
+typedef void (*sl_pipeline_tap_fn)(void *ctx, const struct sl_component *c, unsigned port,
+                                   const struct sl_batch *b);
+int sl_pipeline_set_tap(struct sl_pipeline *p, sl_pipeline_tap_fn fn, void *ctx,
+                        void (*free_ctx)(void *ctx));
+
 struct sl_pipeline_totals {
     uint64_t events_in;  /* emitted by sources */
     uint64_t events_out; /* written by sinks */

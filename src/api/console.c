@@ -1,0 +1,506 @@
+/*
+ * console.c — the web console's assets and endpoints (see console.h, docs/console.md).
+ *
+ * DESIGN: the assets are static arrays generated at build time (cmake/embed_assets.cmake), so
+ * an answer is a persistent MHD buffer: no copy, no file system, nothing to install. They are
+ * revalidated by ETag (Cache-Control: no-cache): a reload costs a 304 once the browser has
+ * them. The data endpoints answer like the rest of the API (JSON, no-store) and need a token
+ * when the API has a tokens file; the console asks for one when it gets a 401.
+ *
+ * Samples: see console.h. A ring keeps N owned JSON texts; the tap formats the batch's last
+ * events into a local buffer first and holds the ring's mutex only to swap pointers, so a
+ * reader (the API thread copying the ring into an answer) never waits for a formatter.
+ */
+#include "api/console.h"
+
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/str.h"
+#include "codec/json.h"
+#include "core/event.h"
+#include "io/httpd.h"
+#include "lang/stellar.h"
+#include "state/store.h"
+#include "sys/thread.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CONSOLE_PREFIX "/console"
+#define DATA_PREFIX    "/api/v1/console/"
+
+/* ---------------------------------------------------------------- samples */
+
+struct ring {
+    struct sl_mutex lock;
+    atomic_int_fast64_t last_ns; /* mono time of the last sampled batch (0: never) */
+    char **items;                /* guarded_by: lock — cap JSON texts, NULL when unused */
+    int64_t *at_ms;              /* guarded_by: lock — wall time each was taken */
+    uint32_t head;               /* guarded_by: lock — the next slot to write */
+    uint64_t seen;               /* guarded_by: lock — events sampled so far */
+};
+
+struct samples {
+    uint32_t ncomp, cap;
+    struct ring *rings; /* 2 per component: main output, errors */
+};
+
+static void samples_free(void *ctx)
+{
+    struct samples *s = ctx;
+    for (uint32_t i = 0; i < 2 * s->ncomp; i++) {
+        struct ring *r = &s->rings[i];
+        for (uint32_t k = 0; k < s->cap; k++)
+            sl_free(r->items[k]);
+        sl_free(r->items);
+        sl_free(r->at_ms);
+        sl_mutex_fini(&r->lock);
+    }
+    sl_free(s->rings);
+    sl_free(s);
+}
+
+/* The pipeline's tap: any thread that sends a batch. */
+static void samples_tap(void *ctx, const struct sl_component *c, unsigned port,
+                        const struct sl_batch *b)
+{
+    struct samples *s = ctx;
+    if (c->id >= s->ncomp)
+        return;
+    struct ring *r = &s->rings[2 * c->id + port];
+    int64_t now = sl_clock_mono_ns();
+    int_fast64_t last = atomic_load_explicit(&r->last_ns, memory_order_relaxed);
+    if (last && now - last < (int64_t)SL_CONSOLE_SAMPLE_EVERY_MS * 1000000)
+        return;
+    if (!atomic_compare_exchange_strong_explicit(&r->last_ns, &last, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return; /* another thread samples this port now */
+    uint32_t n = b->count < s->cap ? b->count : s->cap;
+    char *texts[SL_CONSOLE_MAX_SAMPLES];
+    struct sl_buf one;
+    sl_buf_init(&one, SL_CONSOLE_SAMPLE_MAX_LEN);
+    for (uint32_t i = 0; i < n; i++) {
+        sl_buf_reset(&one);
+        const struct sl_event *ev = &b->events[b->count - n + i];
+        if (sl_json_write_event(&one, ev) != 0) {
+            sl_buf_reset(&one);
+            sl_buf_puts(&one, "{\"_sample\":\"longer than 16 KiB: not kept\"}");
+        }
+        size_t len = 0;
+        char *p = sl_buf_steal(&one, &len);
+        texts[i] = p ? p : sl_xstrdup("{}");
+    }
+    sl_buf_fini(&one);
+    int64_t at = sl_clock_wall_ns() / 1000000;
+    sl_mutex_lock(&r->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        char *old = r->items[r->head];
+        r->items[r->head] = texts[i];
+        r->at_ms[r->head] = at;
+        texts[i] = old;
+        r->head = (r->head + 1) % s->cap;
+    }
+    r->seen += n;
+    sl_mutex_unlock(&r->lock);
+    for (uint32_t i = 0; i < n; i++)
+        sl_free(texts[i]);
+}
+
+/* ---------------------------------------------------------------- console */
+
+struct sl_console {
+    struct sl_pipeline *pipe;
+    struct samples *samples; /* the pipeline's, or NULL */
+};
+
+int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **out,
+                   struct sl_diag *d)
+{
+    *out = NULL;
+    if (samples < 0 || samples > SL_CONSOLE_MAX_SAMPLES)
+        return sl_diag_set(d, SL_EINVAL, "api: samples must be 0..%d (events kept per component)",
+                           SL_CONSOLE_MAX_SAMPLES);
+    struct sl_console *c = sl_xcalloc(1, sizeof(*c));
+    c->pipe = p;
+    if (samples > 0) {
+        struct samples *s = sl_xcalloc(1, sizeof(*s));
+        s->ncomp = sl_pipeline_count(p);
+        s->cap = (uint32_t)samples;
+        s->rings = sl_xcalloc(2 * (size_t)s->ncomp + 1, sizeof(*s->rings));
+        for (uint32_t i = 0; i < 2 * s->ncomp; i++) {
+            sl_mutex_init(&s->rings[i].lock);
+            s->rings[i].items = sl_xcalloc(s->cap, sizeof(char *));
+            s->rings[i].at_ms = sl_xcalloc(s->cap, sizeof(int64_t));
+        }
+        if (sl_pipeline_set_tap(p, samples_tap, s, samples_free) != 0) {
+            samples_free(s);
+            sl_free(c);
+            return sl_diag_set(d, SL_EEXIST, "api: the pipeline has a tap already");
+        }
+        c->samples = s;
+    }
+    *out = c;
+    return 0;
+}
+
+void sl_console_free(struct sl_console *c)
+{
+    sl_free(c);
+}
+
+bool sl_console_match(const char *url, bool *open)
+{
+    *open = false;
+    if (!strncmp(url, DATA_PREFIX, strlen(DATA_PREFIX)))
+        return true;
+    if (!strcmp(url, CONSOLE_PREFIX) ||
+        !strncmp(url, CONSOLE_PREFIX "/", strlen(CONSOLE_PREFIX) + 1)) {
+        *open = true;
+        return true;
+    }
+    return false;
+}
+
+static void json_str(struct sl_buf *out, const char *s)
+{
+    (void)sl_json_write_string(out, s, strlen(s));
+}
+
+static void json_num(struct sl_buf *out, double v)
+{
+    if (v != v || v > 1e300 || v < -1e300)
+        sl_buf_puts(out, "null");
+    else if (v == (double)(int64_t)v && v < 9e15 && v > -9e15)
+        sl_buf_appendf(out, "%lld", (long long)v);
+    else
+        sl_buf_appendf(out, "%.17g", v);
+}
+
+unsigned sl_console_stats_json(struct sl_console *c, struct sl_buf *out)
+{
+    sl_buf_appendf(out, "{\"samples\":%u,\"now_ms\":%lld,\"components\":[",
+                   c->samples ? c->samples->cap : 0, (long long)(sl_clock_wall_ns() / 1000000));
+    uint32_t n = sl_pipeline_count(c->pipe);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sl_component *comp = sl_pipeline_component(c->pipe, i);
+        if (i)
+            sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        json_str(out, comp->name);
+        sl_buf_appendf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"stats\":{", comp->ops->type,
+                       sl_kind_name(comp->ops->kind));
+        struct sl_comp_stat st[SL_COMP_STATS_MAX];
+        size_t ns = comp->ops->stats ? comp->ops->stats(comp, st) : 0;
+        for (size_t k = 0; k < ns && k < SL_COMP_STATS_MAX; k++) {
+            if (k)
+                sl_buf_putc(out, ',');
+            json_str(out, st[k].name);
+            sl_buf_putc(out, ':');
+            json_num(out, st[k].value);
+        }
+        sl_buf_puts(out, "}}");
+    }
+    sl_buf_puts(out, "]}\n");
+    return MHD_HTTP_OK;
+}
+
+static void ring_json(const struct samples *s, struct ring *r, const char *name, struct sl_buf *out)
+{
+    sl_mutex_lock(&r->lock);
+    sl_buf_appendf(out, ",\"%s\":[", name);
+    bool first = true;
+    /* newest first */
+    for (uint32_t k = 0; k < s->cap; k++) {
+        uint32_t at = (r->head + s->cap - 1 - k) % s->cap;
+        if (!r->items[at])
+            break;
+        if (!first)
+            sl_buf_putc(out, ',');
+        first = false;
+        sl_buf_appendf(out, "{\"at_ms\":%lld,\"event\":%s}", (long long)r->at_ms[at], r->items[at]);
+    }
+    sl_buf_appendf(out, "],\"%s_seen\":%llu", name, (unsigned long long)r->seen);
+    sl_mutex_unlock(&r->lock);
+}
+
+unsigned sl_console_samples_json(struct sl_console *c, const char *component, struct sl_buf *out)
+{
+    struct sl_component *comp = sl_pipeline_find(c->pipe, component);
+    if (!comp) {
+        sl_buf_puts(out, "{\"error\":\"no such component\",\"component\":");
+        json_str(out, component);
+        sl_buf_puts(out, "}\n");
+        return MHD_HTTP_NOT_FOUND;
+    }
+    sl_buf_puts(out, "{\"component\":");
+    json_str(out, comp->name);
+    sl_buf_appendf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"capacity\":%u", comp->ops->type,
+                   sl_kind_name(comp->ops->kind), c->samples ? c->samples->cap : 0);
+    if (!c->samples) {
+        sl_buf_puts(out, ",\"enabled\":false,\"output\":[],\"errors\":[]}\n");
+        return MHD_HTTP_OK;
+    }
+    struct samples *s = c->samples;
+    sl_buf_puts(out, ",\"enabled\":true");
+    ring_json(s, &s->rings[2 * comp->id], "output", out);
+    ring_json(s, &s->rings[2 * comp->id + 1], "errors", out);
+    sl_buf_puts(out, "}\n");
+    return MHD_HTTP_OK;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static bool no_var(void *ud, sl_sym sym, const char *name, size_t name_len, struct sl_value *out)
+{
+    (void)ud;
+    (void)sym;
+    (void)name;
+    (void)name_len;
+    (void)out;
+    return false;
+}
+
+static unsigned query_error(struct sl_buf *out, unsigned status, const char *msg, unsigned col)
+{
+    sl_buf_reset(out);
+    sl_buf_puts(out, "{\"error\":");
+    json_str(out, msg && *msg ? msg : "failed");
+    if (col)
+        sl_buf_appendf(out, ",\"col\":%u", col);
+    sl_buf_puts(out, "}\n");
+    return status;
+}
+
+static unsigned query_stellar(const char *text, struct sl_buf *out)
+{
+    struct sl_diag d;
+    sl_diag_init(&d);
+    struct sl_stellar_prog *p = NULL;
+    int rc = sl_stellar_compile(text, strlen(text), NULL, &p, &d);
+    if (rc)
+        return query_error(out, MHD_HTTP_BAD_REQUEST, d.msg, d.col);
+    struct sl_stellar_vm *vm = sl_stellar_vm_new();
+    struct sl_arena a;
+    sl_arena_init(&a, 64u << 10, 64u << 20);
+    struct sl_stellar_resolver r = {.get = no_var};
+    struct sl_value v;
+    unsigned status = MHD_HTTP_OK;
+    rc = sl_stellar_eval(vm, p, &r, &a, &v);
+    if (rc) {
+        const char *why = sl_stellar_vm_error(vm);
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, *why ? why : sl_strerror(rc), 0);
+    } else {
+        sl_buf_puts(out, "{\"lang\":\"stellar\",\"result\":");
+        if (sl_json_write_value(out, &v) != 0)
+            status = query_error(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "result too large", 0);
+        else
+            sl_buf_puts(out, "}\n");
+    }
+    sl_stellar_vm_release(vm);
+    sl_arena_fini(&a);
+    sl_stellar_vm_free(vm);
+    sl_stellar_free(p);
+    return status;
+}
+
+/* SQLite's progress handler: stop a query past its deadline. */
+static int sql_deadline(void *ud)
+{
+    return sl_clock_mono_ns() > *(int64_t *)ud;
+}
+
+/* A read-only query on the SQLite file of the default profile store (a connection of its
+ * own, opened read-only: the store's writer is never blocked, nothing can be changed). */
+static unsigned query_sql(const char *text, struct sl_buf *out)
+{
+    struct sl_store *st = sl_store_default();
+    if (!st)
+        return query_error(out, MHD_HTTP_SERVICE_UNAVAILABLE,
+                           "no profile store configured (start with --store sqlite:PATH)", 0);
+    const char *url = sl_store_url(st);
+    if (strncmp(url, "sqlite:", 7) != 0)
+        return query_error(out, MHD_HTTP_NOT_IMPLEMENTED,
+                           "SQL from the console reads SQLite stores; query PostgreSQL with psql",
+                           0);
+    const char *path = url + 7;
+    if (!strncmp(path, "//", 2))
+        path += 2;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    unsigned status = MHD_HTTP_OK;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        status = query_error(out, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             db ? sqlite3_errmsg(db) : "cannot open the store", 0);
+        goto done;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    int64_t deadline = sl_clock_mono_ns() + 5 * (int64_t)1000000000;
+    sqlite3_progress_handler(db, 10000, sql_deadline, &deadline);
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(db, text, -1, &stmt, &tail) != SQLITE_OK) {
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, sqlite3_errmsg(db), 0);
+        goto done;
+    }
+    if (!stmt) {
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, "empty query", 0);
+        goto done;
+    }
+    while (tail &&
+           (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';' || *tail == '\r'))
+        tail++;
+    if (tail && *tail) {
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, "one statement at a time", 0);
+        goto done;
+    }
+    if (!sqlite3_stmt_readonly(stmt)) {
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, "only read-only statements (SELECT)", 0);
+        goto done;
+    }
+    int ncol = sqlite3_column_count(stmt);
+    sl_buf_puts(out, "{\"lang\":\"sql\",\"columns\":[");
+    for (int i = 0; i < ncol; i++) {
+        if (i)
+            sl_buf_putc(out, ',');
+        const char *name = sqlite3_column_name(stmt, i);
+        json_str(out, name ? name : "?");
+    }
+    sl_buf_puts(out, "],\"rows\":[");
+    unsigned rows = 0;
+    bool truncated = false;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (rows == SL_CONSOLE_QUERY_MAX_ROWS) {
+            truncated = true;
+            break;
+        }
+        sl_buf_puts(out, rows++ ? ",[" : "[");
+        for (int i = 0; i < ncol; i++) {
+            if (i)
+                sl_buf_putc(out, ',');
+            switch (sqlite3_column_type(stmt, i)) {
+            case SQLITE_INTEGER:
+                sl_buf_appendf(out, "%lld", (long long)sqlite3_column_int64(stmt, i));
+                break;
+            case SQLITE_FLOAT:
+                json_num(out, sqlite3_column_double(stmt, i));
+                break;
+            case SQLITE_TEXT:
+                (void)sl_json_write_string(out, (const char *)sqlite3_column_text(stmt, i),
+                                           (size_t)sqlite3_column_bytes(stmt, i));
+                break;
+            case SQLITE_BLOB:
+                sl_buf_appendf(out, "\"(%d bytes)\"", sqlite3_column_bytes(stmt, i));
+                break;
+            default:
+                sl_buf_puts(out, "null");
+            }
+        }
+        sl_buf_putc(out, ']');
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        status =
+            query_error(out, MHD_HTTP_BAD_REQUEST,
+                        rc == SQLITE_INTERRUPT ? "query stopped after 5 s" : sqlite3_errmsg(db), 0);
+        goto done;
+    }
+    sl_buf_appendf(out, "],\"truncated\":%s}\n", truncated ? "true" : "false");
+done:
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return status;
+}
+
+unsigned sl_console_query_json(const char *lang, const char *text, struct sl_buf *out)
+{
+    if (!text || !*text)
+        return query_error(out, MHD_HTTP_BAD_REQUEST, "q: the expression or query is missing", 0);
+    if (!lang || !strcmp(lang, "stellar"))
+        return query_stellar(text, out);
+    if (!strcmp(lang, "sql"))
+        return query_sql(text, out);
+    return query_error(out, MHD_HTTP_BAD_REQUEST, "lang: stellar or sql", 0);
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, struct sl_buf *body)
+{
+    size_t len = 0;
+    char *p = sl_buf_steal(body, &len);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(len, p ? p : sl_xstrdup(""), sl_free);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result serve_asset(struct MHD_Connection *conn, const char *url)
+{
+    if (!strcmp(url, CONSOLE_PREFIX)) { /* relative asset paths need the slash */
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", CONSOLE_PREFIX "/");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_MOVED_PERMANENTLY, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    const char *name = url + strlen(CONSOLE_PREFIX "/");
+    if (!*name)
+        name = "index.html";
+    const struct sl_console_asset *a = NULL;
+    for (size_t i = 0; i < sl_console_asset_count; i++)
+        if (!strcmp(sl_console_assets[i].path, name))
+            a = &sl_console_assets[i];
+    if (!a)
+        return sl_httpd_error(conn, MHD_HTTP_NOT_FOUND, "no such console file");
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = inm && strstr(inm, a->etag);
+    struct MHD_Response *r =
+        fresh ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+              : MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", a->type);
+    MHD_add_response_header(r, "ETag", a->etag);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+                            "data:; frame-ancestors 'none'");
+    enum MHD_Result ret = MHD_queue_response(conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+enum MHD_Result sl_console_handle(struct sl_console *c, struct MHD_Connection *conn,
+                                  const char *url, const char *method)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return sl_httpd_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    bool open;
+    (void)sl_console_match(url, &open);
+    if (open)
+        return serve_asset(conn, url);
+    const char *what = url + strlen(DATA_PREFIX);
+    struct sl_buf b;
+    sl_buf_init(&b, 64u << 20);
+    unsigned status;
+    if (!strcmp(what, "stats")) {
+        status = sl_console_stats_json(c, &b);
+    } else if (!strncmp(what, "samples/", 8) && what[8]) {
+        status = sl_console_samples_json(c, what + 8, &b);
+    } else if (!strcmp(what, "query")) {
+        status = sl_console_query_json(
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lang"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q"), &b);
+    } else {
+        sl_buf_puts(&b, "{\"error\":\"not found\",\"paths\":[\"/api/v1/console/stats\","
+                        "\"/api/v1/console/samples/{component}\","
+                        "\"/api/v1/console/query?lang=stellar|sql&q=\"]}\n");
+        status = MHD_HTTP_NOT_FOUND;
+    }
+    return reply(conn, status, &b);
+}
