@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "core/config.h"
 #include "core/sinkbuf.h"
 #include "sys/queue.h"
@@ -48,6 +49,8 @@ struct node {
                                    * the dead letters the sink emits meanwhile) */
     struct sl_log_limit dl_limit; /* dead letters nobody consumes */
     struct sl_mutex dl_lock;
+    struct sl_outage wfail; /* sink thread: write() failing (target down, disk full) */
+    uint64_t wfail_events;  /* sink thread: events of the failed writes in that episode */
 };
 
 struct sl_pipeline {
@@ -870,16 +873,26 @@ static int sink_write(struct node *nd, struct sl_batch *b)
     nd->writing = b;
     int rc = c->ops->write ? c->ops->write(c, b) : 0;
     nd->writing = NULL;
+    /* failures are logged once per episode (a target down for an hour is one line, a
+     * reminder a minute, and one when writes succeed again); every event is counted */
+    uint64_t failures;
+    int64_t lasted;
     if (rc == 0) {
         ADD(c->m.events_out, b->count);
+        if (sl_outage_ok(&nd->wfail, sl_clock_mono_ns(), &failures, &lasted))
+            sl_info(c->name,
+                    "writes succeed again after %.1f s (%llu failed writes, %llu events %s)",
+                    (double)lasted / 1e9, (unsigned long long)failures,
+                    (unsigned long long)nd->wfail_events,
+                    nd->buf ? "retried from the disk buffer" : "failed back to their sources");
     } else {
         ADD(c->m.errors, b->count);
         sl_ack_fail(b->ack);
-        sl_mutex_lock(&nd->dl_lock);
-        sl_log_ratelimited(&nd->dl_limit, 5, SL_LOG_ERROR, c->name,
-                           "write failed for %u events: %s%s", b->count, sl_strerror(rc),
-                           nd->buf ? " (kept in the disk buffer, retried)" : "");
-        sl_mutex_unlock(&nd->dl_lock);
+        nd->wfail_events = sl_outage_active(&nd->wfail) ? nd->wfail_events + b->count : b->count;
+        if (sl_outage_fail(&nd->wfail, sl_clock_mono_ns()))
+            sl_error(c->name, "write failed for %u events: %s%s", b->count, sl_strerror(rc),
+                     nd->buf ? " (kept in the disk buffer, retried)"
+                             : " (failed back to their sources; counted as errors)");
     }
     sl_batch_unref(b);
     return rc;
@@ -1213,9 +1226,10 @@ void sl_pipeline_metrics_prom(const struct sl_pipeline *p, struct sl_buf *out)
         }
     }
     /* component types' own metrics: each family's HELP once, then one line per component */
-    /* + 8 a component: its sink buffer's (sl_sinkbuf_metrics) */
-    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *st);
-    uint32_t *owner = sl_xcalloc((size_t)p->n * (SL_COMP_STATS_MAX + 8) + 1, sizeof *owner);
+    /* + SL_SINKBUF_STATS_MAX a component: its sink buffer's (sl_sinkbuf_metrics) */
+    size_t per = SL_COMP_STATS_MAX + SL_SINKBUF_STATS_MAX;
+    struct sl_comp_stat *st = sl_xcalloc((size_t)p->n * per + 1, sizeof *st);
+    uint32_t *owner = sl_xcalloc((size_t)p->n * per + 1, sizeof *owner);
     size_t nst = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         struct sl_component *c = &p->nodes[i].comp;

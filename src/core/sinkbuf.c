@@ -165,6 +165,10 @@ size_t sl_sinkbuf_metrics(struct sl_sinkbuf *sb, struct sl_comp_stat *out)
     out[n++] =
         (struct sl_comp_stat){"sluice_buffer_appended_total", "Batches appended to a disk buffer.",
                               false, (double)s.appended};
+    out[n++] = (struct sl_comp_stat){"sluice_buffer_write_failing",
+                                     "1 while a disk buffer cannot write (disk full): input is "
+                                     "held back and retried.",
+                                     true, (double)s.write_failing};
     return n;
 }
 
@@ -216,11 +220,8 @@ static void store_batch(struct sl_sinkbuf *sb, struct sl_batch *b)
         if (rc == SL_EAGAIN && !atomic_load(&sb->abandon))
             continue; /* block: the reader's acks make room */
         if (rc == SL_EIO && !atomic_load(&sb->abandon)) {
-            sl_mutex_lock(&sb->lim_lock);
-            sl_log_ratelimited(&sb->lim, 1, SL_LOG_ERROR, c->name,
-                               "disk buffer: cannot write (%s); retrying, input held back",
-                               sl_strerror(rc));
-            sl_mutex_unlock(&sb->lim_lock);
+            /* the store logged it (with the path and the reason, once per episode) and
+             * counts it (sluice_buffer_write_errors_total, sluice_buffer_write_failing) */
             sleep_ns(backoff);
             backoff = backoff < 2000000000 ? backoff * 2 : backoff;
             continue;

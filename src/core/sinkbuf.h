@@ -52,7 +52,11 @@ struct sl_sinkbuf_conf {
 
 struct sl_sinkbuf_stats {
     uint64_t records, bytes, disk_bytes, dropped, fsyncs, corrupt, write_errors, appended, acked;
+    bool write_failing; /* appends fail now (disk full): input held back */
 };
+
+/* Metrics sl_sinkbuf_metrics() appends at most. */
+#define SL_SINKBUF_STATS_MAX 9
 
 /*
  * A durable store of batches (io/sinkbuf_disk.c). append/unsynced/sync/sync_due run on the
@@ -107,7 +111,8 @@ void sl_sinkbuf_run(struct sl_sinkbuf *sb, struct sl_queue *q,
  * Any thread; NULL: no-op. */
 void sl_sinkbuf_input_closed(struct sl_sinkbuf *sb);
 
-/* Metrics of the buffer (sluice_buffer_*), appended to out; returns how many (at most 8). */
+/* Metrics of the buffer (sluice_buffer_*), appended to out; returns how many (at most
+ * SL_SINKBUF_STATS_MAX). */
 size_t sl_sinkbuf_metrics(struct sl_sinkbuf *sb, struct sl_comp_stat *out);
 
 #endif

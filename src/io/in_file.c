@@ -27,8 +27,10 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "core/ack.h"
 #include "core/component.h"
+#include "io/in_file.h"
 #include "io/linereader.h"
 #include "sys/fdio.h"
 
@@ -36,6 +38,8 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +116,7 @@ struct file_state {
     bool dirty;                 /* a position moved since the last save */
     int64_t saved_at;
     uint64_t saves;
+    struct sl_outage save_fail; /* saves failing (disk full): logged once per episode */
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -212,32 +217,108 @@ static int ckpt_load(struct sl_component *c, struct sl_diag *d)
     return 0;
 }
 
-/* Write every position (write a temporary file, fsync, rename over, fsync the directory). */
+/* ---- fault injection (io/in_file.h): tests only; g_faults is NULL in production */
+
+static struct sl_in_file_faults g_fault_conf;
+static _Atomic(const struct sl_in_file_faults *) g_faults;
+static atomic_uint_fast64_t g_nalloc, g_nwrite, g_nfsync, g_nrename, g_fired;
+
+void sl_in_file_set_faults(const struct sl_in_file_faults *f)
+{
+    atomic_store(&g_faults, NULL);
+    atomic_store(&g_nalloc, 0);
+    atomic_store(&g_nwrite, 0);
+    atomic_store(&g_nfsync, 0);
+    atomic_store(&g_nrename, 0);
+    atomic_store(&g_fired, 0);
+    if (f) {
+        g_fault_conf = *f;
+        atomic_store(&g_faults, &g_fault_conf);
+    }
+}
+
+uint64_t sl_in_file_faults_fired(void)
+{
+    return atomic_load(&g_fired);
+}
+
+/* True when the injected fault `nth` is due at this call (counted in *counter). */
+static bool fault_due(atomic_uint_fast64_t *counter, size_t field)
+{
+    const struct sl_in_file_faults *f = atomic_load(&g_faults);
+    if (!f)
+        return false;
+    uint64_t nth = *(const uint64_t *)((const char *)f + field);
+    if (atomic_fetch_add(counter, 1) + 1 != nth || !nth)
+        return false;
+    atomic_fetch_add(&g_fired, 1);
+    return true;
+}
+
+#define FAULT(counter, field) fault_due(&(counter), offsetof(struct sl_in_file_faults, field))
+
+static int ckpt_write(int fd, const char *p, size_t n)
+{
+    if (FAULT(g_nwrite, fail_write_nth)) {
+        (void)!write(fd, p, n / 2); /* half reaches the file, like a disk that filled up */
+        return -ENOSPC;
+    }
+    return sl_fd_write_all(fd, p, n);
+}
+
+static int ckpt_fsync(int fd)
+{
+    if (FAULT(g_nfsync, fail_fsync_nth))
+        return SL_EIO;
+    return fsync(fd) == 0 ? 0 : -errno;
+}
+
+static int ckpt_rename(const char *from, const char *to)
+{
+    if (FAULT(g_nrename, fail_rename_nth))
+        return -ENOSPC;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
+/* sl_buf_appendf through the allocation fault */
+#define CKPT_APPENDF(b, ...)                                                                       \
+    (FAULT(g_nalloc, fail_alloc_nth) ? SL_ENOMEM : sl_buf_appendf((b), __VA_ARGS__))
+
+/* Write every position: a temporary file, fsync, rename over the old one, fsync the directory.
+ * Any failure (disk full, no memory) leaves the old file whole and removes the temporary one
+ * (its space goes back to a full disk); the positions stay in memory and the next save
+ * (SAVE_NS later) tries again. A checkpoint that is older than the delivered position only
+ * costs duplicates after a restart, never lines. */
 static int ckpt_save(struct sl_component *c)
 {
     struct file_conf *cf = c->conf;
     struct file_state *s = c->state;
     struct sl_buf b;
     sl_buf_init(&b, 0);
-    sl_buf_appendf(&b, "%s\n", CKPT_MAGIC);
-    for (struct position *p = s->positions; p; p = p->next) {
+    int rc = CKPT_APPENDF(&b, "%s\n", CKPT_MAGIC);
+    for (struct position *p = s->positions; p && !rc; p = p->next) {
         if (strpbrk(p->path, "\t\n"))
             continue; /* cannot be written on one line: read again after a restart */
-        sl_buf_appendf(&b, "%llu\t%llu\t%llu\t%llu\t%016llx\t%u\t%s\n",
-                       (unsigned long long)p->offset, (unsigned long long)p->line,
-                       (unsigned long long)p->dev, (unsigned long long)p->ino,
-                       (unsigned long long)p->fp, p->fp_len, p->path);
+        rc = CKPT_APPENDF(&b, "%llu\t%llu\t%llu\t%llu\t%016llx\t%u\t%s\n",
+                          (unsigned long long)p->offset, (unsigned long long)p->line,
+                          (unsigned long long)p->dev, (unsigned long long)p->ino,
+                          (unsigned long long)p->fp, p->fp_len, p->path);
     }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", cf->checkpoints);
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || sl_fd_write_all(fd, b.ptr, b.len) || fsync(fd) != 0)
-        rc = -errno ? -errno : SL_EIO;
-    if (fd >= 0)
-        close(fd);
-    if (!rc && rename(tmp, cf->checkpoints) != 0)
+    int fd = -1;
+    if (!rc && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
         rc = -errno;
+    if (!rc)
+        rc = ckpt_write(fd, b.ptr, b.len);
+    if (!rc)
+        rc = ckpt_fsync(fd);
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc)
+        rc = ckpt_rename(tmp, cf->checkpoints);
+    if (rc && fd >= 0)
+        (void)unlink(tmp); /* the old file stays whole; give the space back */
     if (!rc) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", cf->checkpoints);
@@ -251,13 +332,22 @@ static int ckpt_save(struct sl_component *c)
         }
     }
     sl_buf_fini(&b);
+    int64_t now = sl_clock_mono_ns();
     if (rc) {
-        sl_log_ratelimited(&s->open_limit, 1, SL_LOG_WARN, c->name,
-                           "cannot write checkpoints %s: %s (positions kept in memory)",
-                           cf->checkpoints, sl_strerror(rc));
         atomic_fetch_add_explicit(&c->m.errors, 1, memory_order_relaxed);
+        if (sl_outage_fail(&s->save_fail, now))
+            sl_error(c->name,
+                     "cannot write checkpoints %s: %s; positions kept in memory, saving is "
+                     "retried (a restart before it succeeds reads from the last saved "
+                     "positions: duplicates, no loss)",
+                     cf->checkpoints, sl_strerror(rc));
         return rc;
     }
+    uint64_t failures;
+    int64_t lasted;
+    if (sl_outage_ok(&s->save_fail, now, &failures, &lasted))
+        sl_info(c->name, "checkpoints %s saved again after %.1f s (%llu failed saves)",
+                cf->checkpoints, (double)lasted / 1e9, (unsigned long long)failures);
     s->dirty = false;
     s->saves++;
     return 0;

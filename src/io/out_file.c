@@ -21,7 +21,8 @@
  * DESIGN: sink thread only. A batch is rendered into one buffer and written with one
  * write(2). A failed write (disk full) is undone with ftruncate() to the length before the
  * batch, so the file never holds a torn line; the batch is reported as failed (the core
- * counts its events as errors) and the error is logged at most twice a second. Files open
+ * counts its events as errors) and the error is logged once per episode (sl_outage: at the
+ * first failure, a reminder a minute, and when writes succeed again). Files open
  * lazily at the first event, so `sluice check` and an idle sink create nothing; init only
  * checks that the directory could be created and written. `fsync: true` makes each flush
  * (every second) and each finish call fdatasync() first.
@@ -30,6 +31,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "codec/json.h"
 #include "core/component.h"
 #include "sys/fdio.h"
@@ -68,6 +70,7 @@ struct file_sink {
     bool templated; /* the path has strftime parts */
     struct sl_buf out;
     struct sl_log_limit lim;
+    struct sl_outage wfail; /* writes failing (disk full): logged once per episode */
 };
 
 #define OUT_MAX  ((size_t)512 << 20) /* one event larger than this is not written */
@@ -270,9 +273,16 @@ static int file_write(struct sl_component *c, struct sl_batch *b)
         }
         s->holds[s->nholds++] = sl_sink_hold(b);
     }
-    if (rc)
-        sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s",
-                           s->fd >= 0 ? s->tmp : cf->path, sl_strerror(rc));
+    uint64_t failures;
+    int64_t lasted;
+    if (rc && sl_outage_fail(&s->wfail, sl_clock_mono_ns()))
+        sl_error(c->name,
+                 "cannot write %s: %s; batches fail until it can (a disk buffer retries them, "
+                 "a source with checkpoints or acks replays them)",
+                 s->fd >= 0 ? s->tmp : cf->path, sl_strerror(rc));
+    else if (!rc && sl_outage_ok(&s->wfail, sl_clock_mono_ns(), &failures, &lasted))
+        sl_info(c->name, "writes to %s succeed again after %.1f s (%llu failed batches)",
+                s->fd >= 0 ? s->tmp : cf->path, (double)lasted / 1e9, (unsigned long long)failures);
     return rc;
 }
 

@@ -144,6 +144,7 @@ static void d_stats(void *st, struct sl_sinkbuf_stats *out)
     out->write_errors = s.write_errors;
     out->appended = s.appended;
     out->acked = s.acked;
+    out->write_failing = s.write_failing;
 }
 
 const struct sl_sinkbuf_store_ops sl_io_sinkbuf_disk = {

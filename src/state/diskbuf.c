@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "sys/thread.h"
 
 #include <dirent.h>
@@ -65,6 +66,8 @@ struct sl_diskbuf {
     int64_t last_ack_sync_ns; /* guarded_by: lock */
     atomic_bool roll_next;    /* after a failed fsync: new data goes to a new segment */
     atomic_uint_fast64_t nwrites, nfsyncs;
+    struct sl_outage wfail; /* writer thread: appends failing (disk full), logged per episode */
+    atomic_bool failing;    /* the last append failed to write (stats) */
     /* reader (reader thread) */
     int rfd;
     uint64_t rfd_seg, rfd_size; /* segment open in rfd; its size when not the write one */
@@ -122,6 +125,38 @@ static uint64_t get64(const uint8_t *p)
 static void seg_path(const struct sl_diskbuf *db, uint64_t id, char *out, size_t n)
 {
     snprintf(out, n, "%s/seg-%016" PRIx64 ".log", db->dir, id);
+}
+
+/* Writer thread: an append could not write segment `seg` (err: the errno). Counted; logged
+ * with the path and the reason once per episode (a full disk retries for as long as it is
+ * full: one line, a reminder a minute, and one when writes succeed again). */
+static void write_failed(struct sl_diskbuf *db, uint64_t seg, int err)
+{
+    sl_mutex_lock(&db->lock);
+    db->write_errors++;
+    sl_mutex_unlock(&db->lock);
+    atomic_store(&db->failing, true);
+    if (sl_outage_fail(&db->wfail, sl_clock_mono_ns())) {
+        char path[4200];
+        seg_path(db, seg, path, sizeof path);
+        sl_error(db->name,
+                 "disk buffer: cannot write %s: %s; input held back and retried until it "
+                 "succeeds (%" PRIu64 " failed attempts so far)",
+                 path, strerror(err ? err : EIO), db->wfail.failures);
+    }
+}
+
+/* Writer thread: an append succeeded; ends a failure episode. */
+static void write_ok(struct sl_diskbuf *db)
+{
+    uint64_t failures;
+    int64_t lasted;
+    if (sl_outage_ok(&db->wfail, sl_clock_mono_ns(), &failures, &lasted)) {
+        atomic_store(&db->failing, false);
+        sl_info(db->name,
+                "disk buffer %s: writes succeed again after %.1f s (%" PRIu64 " failed attempts)",
+                db->dir, (double)lasted / 1e9, failures);
+    }
 }
 
 /* ---------------------------------------------------------------- faults and I/O */
@@ -332,9 +367,11 @@ static int new_segment(struct sl_diskbuf *db, uint64_t id)
     if (rc == 0)
         rc = do_fsync(db, db->dir_fd); /* the name is durable before records are */
     if (rc) {
+        int err = errno;
         close(fd);
         unlink(path);
         db->wfd = old;
+        errno = err; /* for the caller's message */
         return rc;
     }
     if (old >= 0)
@@ -677,8 +714,8 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
              * the old one. Large records with a small max_size waited forever here. */
             sl_mutex_unlock(&db->lock);
             int rc = db->unsynced ? sl_diskbuf_sync(db) : 0;
-            if (rc == 0)
-                rc = new_segment(db, db->wseg + 1);
+            if (rc == 0 && (rc = new_segment(db, db->wseg + 1)) != 0)
+                write_failed(db, db->wseg + 1, errno);
             if (rc)
                 return SL_EIO;
             sl_mutex_lock(&db->lock);
@@ -709,9 +746,7 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
         if (db->unsynced && (rc = sl_diskbuf_sync(db)) != 0)
             return rc;
         if ((rc = new_segment(db, db->wseg + 1)) != 0) {
-            sl_mutex_lock(&db->lock);
-            db->write_errors++;
-            sl_mutex_unlock(&db->lock);
+            write_failed(db, db->wseg + 1, errno);
             return SL_EIO;
         }
         atomic_store(&db->roll_next, false);
@@ -724,14 +759,15 @@ int sl_diskbuf_append(struct sl_diskbuf *db, const void *p, size_t n, int64_t wa
     rc = data_pwrite(db, db->wfd, iov, 2, woff);
     if (rc) {
         /* nothing of the record counts: cut what reached the file (the next append writes
-         * over it anyway, and recovery would truncate it as a torn tail) */
+         * over it anyway, and recovery would truncate it as a torn tail; on a full disk the
+         * cut gives the space back) */
+        int err = errno;
         if (ftruncate(db->wfd, (off_t)woff) != 0)
             atomic_store(&db->roll_next, true);
-        sl_mutex_lock(&db->lock);
-        db->write_errors++;
-        sl_mutex_unlock(&db->lock);
+        write_failed(db, db->wseg, err);
         return rc;
     }
+    write_ok(db);
     sl_mutex_lock(&db->lock);
     db->woff = woff + need;
     db->disk_bytes += need;
@@ -963,6 +999,7 @@ void sl_diskbuf_stats(struct sl_diskbuf *db, struct sl_diskbuf_stats *s)
     s->segments = db->segments;
     s->write_errors = db->write_errors;
     s->recover_ns = db->recover_ns;
+    s->write_failing = atomic_load(&db->failing);
     sl_mutex_unlock(&db->lock);
     s->fsyncs = atomic_load(&db->nfsyncs);
 }

@@ -86,6 +86,7 @@ struct sl_diskbuf_stats {
     uint64_t truncated;    /* torn-tail bytes removed at open */
     uint64_t segments;     /* segment files */
     uint64_t write_errors; /* failed writes and fsyncs */
+    bool write_failing;    /* the last append failed to write (disk full); cleared by a success */
     int64_t recover_ns;    /* time open() took */
 };
 

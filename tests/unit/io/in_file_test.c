@@ -8,6 +8,9 @@
  * numbers), appends (also a line written in two pieces), rotation (rename + new file, with
  * the rest of the old file read first), truncation, a file that appears later, flush on stop.
  * Config errors at the option's line. The stdin source reads a pipe put on fd 0.
+ * Checkpoints under injected faults (a failing allocation, write, fsync or rename of the
+ * checkpoint writer at chosen call counts): the file on disk stays whole (old or new), no
+ * temporary file is left, the failure is counted, and the next runs lose no line.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +26,7 @@
 #include "codec/json.h"
 #include "core/config.h"
 #include "core/pipeline.h"
+#include "io/in_file.h"
 #include "io/plugins.h"
 
 #include <dirent.h>
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- helpers */
@@ -453,6 +458,113 @@ static void test_stdin_pipe(void **state)
     close(saved);
 }
 
+/* ---- checkpoints under injected faults (io/in_file.h) */
+
+static void append_lines(const char *name, int from, int to)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    for (int i = from; i < to; i++)
+        assert_int_equal(sl_buf_appendf(&b, "{\"n\":%d}\n", i), 0);
+    write_file(name, "a", b.ptr);
+    sl_buf_fini(&b);
+}
+
+/* The offset the checkpoint file holds for its one file; -1 when there is none. Fails the
+ * test when the file is not whole (a header and one complete line). */
+static long long ckpt_offset(void)
+{
+    char path[PATH_MAX + 64];
+    path_of(path, sizeof(path), "ck.pos");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[PATH_MAX + 256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "sluice-file-checkpoints 1\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(strchr(line, '\n')); /* complete */
+    long long off = strtoll(line, NULL, 10);
+    assert_null(fgets(line, sizeof line, f));
+    fclose(f);
+    return off;
+}
+
+/* Read data.json with checkpoints once; the events delivered, in *out (caller frees). */
+static uint64_t ckpt_run(char **out)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "sources:\n  in: {type: file, path: \"%s/data.json\", checkpoints: \"%s/ck.pos\"}\n"
+             "sinks:\n  out: {type: collect, inputs: [in]}\n",
+             dir, dir);
+    struct sl_config *cfg;
+    struct sl_pipeline *p = start(yaml, &cfg, false);
+    assert_true(sl_pipeline_wait(p, 30000));
+    uint64_t n;
+    *out = got(p, "out", &n);
+    finish(p, cfg); /* fini writes the final checkpoint */
+    return n;
+}
+
+static void test_checkpoint_faults(void **state)
+{
+    enum sl_log_level lvl = sl_log_get_level();
+    sl_log_set_level(SL_LOG_OFF);
+    char tmp[PATH_MAX + 64], data[PATH_MAX + 64], ck[PATH_MAX + 64];
+    path_of(tmp, sizeof tmp, "ck.pos.tmp");
+    path_of(data, sizeof data, "data.json");
+    path_of(ck, sizeof ck, "ck.pos");
+    for (int kind = 0; kind < 4; kind++) {
+        for (uint64_t nth = 1; nth <= 2; nth++) {
+            unlink(data);
+            unlink(ck);
+            /* a clean run leaves a checkpoint at the end of 200 lines */
+            append_lines("data.json", 0, 200);
+            char *out;
+            assert_int_equal(ckpt_run(&out), 200);
+            sl_free(out);
+            struct stat st;
+            assert_int_equal(stat(data, &st), 0);
+            long long size200 = (long long)st.st_size;
+            assert_int_equal(ckpt_offset(), size200);
+            /* 100 more lines, read with the nth save failing */
+            append_lines("data.json", 200, 300);
+            struct sl_in_file_faults f = {0};
+            uint64_t *field[] = {&f.fail_alloc_nth, &f.fail_write_nth, &f.fail_fsync_nth,
+                                 &f.fail_rename_nth};
+            *field[kind] = nth;
+            sl_in_file_set_faults(&f);
+            uint64_t n = ckpt_run(&out);
+            uint64_t fired = sl_in_file_faults_fired();
+            sl_in_file_set_faults(NULL);
+            assert_int_equal(n, 100); /* a failed save does not hold the events back */
+            assert_non_null(strstr(out, "{\"n\":200}"));
+            assert_non_null(strstr(out, "{\"n\":299}"));
+            sl_free(out);
+            if (nth == 1) /* every run saves at least once (at the end) */
+                assert_int_equal(fired, 1);
+            assert_int_not_equal(access(tmp, F_OK), 0); /* no temporary file left */
+            assert_int_equal(stat(data, &st), 0);
+            long long size300 = (long long)st.st_size, off = ckpt_offset();
+            /* whole: the old position or the new one, nothing in between */
+            if (off != size200 && off != size300)
+                fail_msg("kind %d nth %llu: checkpoint at %lld (want %lld or %lld)", kind,
+                         (unsigned long long)nth, off, size200, size300);
+            /* the next run resumes there: lines 300..349, and 200..299 again if the save
+             * that failed was the last one (duplicates, never a gap) */
+            append_lines("data.json", 300, 350);
+            n = ckpt_run(&out);
+            assert_int_equal(n, off == size300 ? 50 : 150);
+            assert_non_null(strstr(out, "{\"n\":349}"));
+            assert_non_null(strstr(out, off == size300 ? "{\"n\":300}" : "{\"n\":200}"));
+            sl_free(out);
+            assert_int_equal(ckpt_offset(), (long long)size300 + 50 * 10);
+        }
+    }
+    sl_log_set_level(lvl);
+}
+
 int main(void)
 {
     sl_core_init();
@@ -473,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tail_start_at_beginning_and_busy_files, setup,
                                         teardown),
         cmocka_unit_test(test_stdin_pipe),
+        cmocka_unit_test_setup_teardown(test_checkpoint_faults, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
