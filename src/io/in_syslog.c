@@ -33,6 +33,7 @@ struct syslog_conf {
     int format;
     uint64_t max_message;
     int64_t max_connections;
+    int64_t max_per_ip;
     int64_t year_future_days;
     char *timezone;
     bool keep_raw;
@@ -321,6 +322,7 @@ static int syslog_init(struct sl_component *c, struct sl_diag *d)
                                   .framing = (enum sl_netserver_framing)cf->framing,
                                   .max_frame = cf->max_message + 1,
                                   .max_connections = cf->max_connections,
+                                  .max_per_ip = cf->max_per_ip,
                                   .udp_rcvbuf =
                                       cf->udp_buffer > (1u << 30) ? (1 << 30) : (int)cf->udp_buffer,
                                   .idle_timeout_ns = cf->idle_timeout_ns,
@@ -405,6 +407,10 @@ static size_t syslog_stats(struct sl_component *c, struct sl_comp_stat *out)
     STAT("sluice_syslog_udp_datagrams_total", "UDP datagrams received.", false, st.udp_datagrams);
     STAT("sluice_syslog_udp_dropped_total", "UDP datagrams the kernel dropped (buffer full).",
          false, st.udp_dropped);
+    STAT("sluice_syslog_rejected_total", "TCP connections closed at once: max_per_ip reached.",
+         false, st.rejected);
+    STAT("sluice_syslog_timed_out_total",
+         "TCP connections closed by idle_timeout or handshake_timeout.", false, st.timed_out);
 #undef STAT
     return n;
 }
@@ -429,6 +435,10 @@ static const struct sl_option syslog_opts[] = {
      "longer messages are cut there and flagged parse_error", NULL, 0, 0, 0},
     {"max_connections", SL_OPT_INT, "1024", offsetof(struct syslog_conf, max_connections),
      "TCP clients served at once; more wait in the listen backlog", NULL, 1, 1000000, 0},
+    {"max_per_ip", SL_OPT_INT, "0", offsetof(struct syslog_conf, max_per_ip),
+     "TCP connections open at once from one client address; one more is closed at once and "
+     "counted (0: no limit)",
+     NULL, 0, 1000000, 0},
     {"idle_timeout", SL_OPT_DURATION, "0s", offsetof(struct syslog_conf, idle_timeout_ns),
      "a TCP client that sends nothing this long is closed (0s: never; senders reconnect)", NULL, 0,
      0, 0},

@@ -24,6 +24,7 @@ struct tcp_conf {
     int format;
     uint64_t max_line;
     int64_t max_connections;
+    int64_t max_per_ip;
     char *message_field;
     int64_t idle_timeout_ns;
 };
@@ -78,6 +79,7 @@ static int tcp_init(struct sl_component *c, struct sl_diag *d)
     struct sl_netserver_opts o = {.tcp = cf->listen,
                                   .framing = SL_NETSERVER_STREAM,
                                   .max_connections = cf->max_connections,
+                                  .max_per_ip = cf->max_per_ip,
                                   .idle_timeout_ns = cf->idle_timeout_ns};
     struct sl_netserver_cbs cb = {
         .arg = c, .open = tcp_open, .data = tcp_data, .close = tcp_close, .idle = tcp_idle};
@@ -99,6 +101,24 @@ static int tcp_run(struct sl_component *c)
     return sl_netserver_run(s->srv);
 }
 
+static size_t tcp_stats(struct sl_component *c, struct sl_comp_stat *out)
+{
+    struct tcp_state *s = c->state;
+    if (!s || !s->srv)
+        return 0;
+    struct sl_netserver_stats st;
+    sl_netserver_stats(s->srv, &st);
+    size_t n = 0;
+#define STAT(nm, hp, g, v) out[n++] = (struct sl_comp_stat){nm, hp, g, (double)(v)}
+    STAT("sluice_tcp_connections_total", "TCP connections accepted.", false, st.accepted);
+    STAT("sluice_tcp_connections_open", "TCP connections open.", true, st.open);
+    STAT("sluice_tcp_rejected_total", "Connections closed at once: max_per_ip reached.", false,
+         st.rejected);
+    STAT("sluice_tcp_timed_out_total", "Connections closed by idle_timeout.", false, st.timed_out);
+#undef STAT
+    return n;
+}
+
 static const struct sl_option tcp_opts[] = {
     {"listen", SL_OPT_STRING, NULL, offsetof(struct tcp_conf, listen),
      "address to listen on, \"host:port\"", NULL, 0, 0, SL_OPT_REQUIRED},
@@ -109,6 +129,10 @@ static const struct sl_option tcp_opts[] = {
      "longer lines become dead letters", NULL, 0, 0, 0},
     {"max_connections", SL_OPT_INT, "1024", offsetof(struct tcp_conf, max_connections),
      "clients served at once; more wait in the listen backlog", NULL, 1, 1000000, 0},
+    {"max_per_ip", SL_OPT_INT, "0", offsetof(struct tcp_conf, max_per_ip),
+     "connections open at once from one client address; one more is closed at once and counted "
+     "(0: no limit)",
+     NULL, 0, 1000000, 0},
     {"idle_timeout", SL_OPT_DURATION, "0s", offsetof(struct tcp_conf, idle_timeout_ns),
      "a client that sends nothing this long is closed (0s: never)", NULL, 0, 0, 0},
     {"message_field", SL_OPT_STRING, "message", offsetof(struct tcp_conf, message_field),
@@ -125,4 +149,5 @@ const struct sl_component_ops sl_in_tcp_ops = {
     .init = tcp_init,
     .fini = tcp_fini,
     .run = tcp_run,
+    .stats = tcp_stats,
 };

@@ -47,6 +47,8 @@ struct sl_netconn {
     char peer[INET6_ADDRSTRLEN + 16];
     size_t peer_len;
     uint64_t peer_gen;
+    uint8_t addr[16]; /* the client's address (IPv4 in the first 4 bytes), for max_per_ip */
+    uint8_t addr_len; /* 4 or 16; 0 unknown (never counted) */
     int64_t since_ns; /* mono: accepted, or last readable */
     struct sl_netframer fr;
     struct sl_netconn *next, *prev;
@@ -58,10 +60,12 @@ struct sl_netserver {
     enum sl_netserver_framing framing;
     size_t max_frame;
     int64_t max_connections;
+    int64_t max_per_ip; /* 0: no per-address limit */
     int lfd, ufd;
     int tcp_port, udp_port;
     bool paused; /* the listener is out of the epoll set (max_connections, or accept failed) */
     struct sl_log_limit accept_log;
+    struct sl_log_limit reject_log;
     struct sl_netconn *conns;
     struct sl_netconn *udp; /* the UDP socket's pseudo-connection */
     int64_t nconns;
@@ -84,7 +88,7 @@ struct sl_netserver {
     int64_t idle_timeout_ns, handshake_timeout_ns;
     struct {
         atomic_uint_fast64_t accepted, open, tls_failed, frames, truncated, udp_datagrams,
-            udp_dropped, timed_out;
+            udp_dropped, timed_out, rejected;
     } st;
 };
 
@@ -217,6 +221,7 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
     s->framing = o->framing;
     s->max_frame = o->max_frame ? o->max_frame : 64u * 1024u;
     s->max_connections = o->max_connections > 0 ? o->max_connections : 1024;
+    s->max_per_ip = o->max_per_ip > 0 ? o->max_per_ip : 0;
     s->idle_timeout_ns = o->idle_timeout_ns > 0 ? o->idle_timeout_ns : 0;
     s->handshake_timeout_ns =
         o->handshake_timeout_ns > 0 ? o->handshake_timeout_ns : 10 * 1000000000LL;
@@ -341,6 +346,7 @@ void sl_netserver_stats(const struct sl_netserver *s, struct sl_netserver_stats 
     out->udp_datagrams = LD(udp_datagrams);
     out->udp_dropped = LD(udp_dropped);
     out->timed_out = LD(timed_out);
+    out->rejected = LD(rejected);
 #undef LD
 }
 
@@ -416,6 +422,36 @@ static bool opened(const struct sl_netconn *k)
     return !k->handshaking;
 }
 
+/* The client's address bytes (IPv4-mapped IPv6 counts as IPv4: one client, one count). */
+static void peer_addr(struct sl_netconn *k, const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        memcpy(k->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        k->addr_len = 4;
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            memcpy(k->addr, a->s6_addr + 12, 4);
+            k->addr_len = 4;
+        } else {
+            memcpy(k->addr, a->s6_addr, 16);
+            k->addr_len = 16;
+        }
+    }
+}
+
+/* Connections open from k's address. A scan of the open connections: they are at most
+ * max_connections (1024 by default), and the compare is cheap next to the accept() and
+ * close() of the connection it decides on; a map would cost more for the usual few
+ * clients. */
+static int64_t open_from(const struct sl_netserver *s, const struct sl_netconn *k)
+{
+    int64_t n = 0;
+    for (const struct sl_netconn *o = s->conns; o; o = o->next)
+        n += o->addr_len == k->addr_len && memcmp(o->addr, k->addr, k->addr_len) == 0;
+    return n;
+}
+
 static void accept_all(struct sl_netserver *s, int ep)
 {
     for (;;) {
@@ -451,6 +487,17 @@ static void accept_all(struct sl_netserver *s, int ep)
         sl_netframer_init(&k->fr, s->framing == SL_NETSERVER_STREAM ? SL_NETSERVER_LF : s->framing,
                           s->max_frame);
         format_peer(s, k, &ss);
+        peer_addr(k, &ss);
+        if (s->max_per_ip && k->addr_len && open_from(s, k) >= s->max_per_ip) {
+            /* over the per-address limit: closed at once, before any TLS work */
+            BUMP(s, rejected, 1);
+            sl_log_ratelimited(&s->reject_log, 1, SL_LOG_WARN, s->c->name,
+                               "%s: closed: max_per_ip (%lld) connections from this address "
+                               "are open",
+                               k->peer, (long long)s->max_per_ip);
+            conn_free(k);
+            continue;
+        }
         if (s->tls) {
             int rc = gnutls_init(&k->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
             if (rc >= 0)

@@ -22,9 +22,11 @@
  * (SO_RXQ_OVFL: the kernel's per-socket drop counter, read with each batch of datagrams).
  * Quiet flush: idle() is called when nothing arrived for 100 ms and at least every 100 ms
  * under load, so partial batches leave. At max_connections the listener is paused until a
- * client leaves; when accept() fails (out of file descriptors) it is paused for 100 ms. Stop
- * (sl_source_stopping): no new connections; what clients already sent is read (one bounded pass per
- * connection), close() is called for each, then idle().
+ * client leaves; a client address that already has max_per_ip connections open gets its next
+ * one closed at once (counted as rejected, logged at most once a second); when accept() fails (out
+ * of file descriptors) it is paused for 100 ms. Stop (sl_source_stopping): no new connections; what
+ * clients already sent is read (one bounded pass per connection), close() is called for each, then
+ * idle().
  *
  * Threads: everything runs on the thread that calls sl_netserver_run() (the source's);
  * sl_netserver_new() may run on another (init), the counters may be read from any.
@@ -76,6 +78,7 @@ struct sl_netserver_opts {
     enum sl_netserver_framing framing;
     size_t max_frame;        /* 0: 64 KiB */
     int64_t max_connections; /* 0: 1024 */
+    int64_t max_per_ip;      /* TCP connections open at once from one address; 0: no limit */
     int udp_rcvbuf;          /* SO_RCVBUF for UDP, 0: 8 MiB (the kernel caps it at rmem_max) */
     int64_t idle_timeout_ns; /* a TCP client that sends nothing this long is closed; 0: never */
     int64_t handshake_timeout_ns; /* TLS: a handshake not done in this time is dropped; 0: 10 s */
@@ -90,6 +93,7 @@ struct sl_netserver_stats {
     uint64_t udp_datagrams; /* received */
     uint64_t udp_dropped;   /* the kernel's count of datagrams dropped on the socket */
     uint64_t timed_out;     /* connections closed by idle_timeout or handshake_timeout */
+    uint64_t rejected;      /* connections closed at once: max_per_ip from their address */
 };
 
 struct sl_netserver;
