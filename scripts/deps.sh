@@ -28,6 +28,7 @@ PKGS=(
   rabbitmq-server postgresql python3-pika python3-confluent-kafka python3-psycopg2
   libgnutls28-dev gnutls-bin rsyslog rsyslog-gnutls python3-sklearn python3-numpy bsdutils openssl
   libivykis0 libnet1 libjson-c5 libpcre3 libwrap0 libglib2.0-0 libcap2
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -37,12 +38,19 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The web console's npm packages (esbuild and uPlot to rebuild web/console/dist, playwright-core
+# for tests/integ/console.sh, which drives the chromium above): npm ci once per lock file.
+web="$(cd "$(dirname "${BASH_SOURCE[0]}")/../web/console" && pwd)"
+if ! cmp -s "$web/package-lock.json" "$web/node_modules/.sluice-lock" 2>/dev/null; then
+  echo "deps: npm ci in web/console"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$web/package-lock.json" "$web/node_modules/.sluice-lock"
+fi

@@ -11,19 +11,21 @@ export function lineChart(parent, { title, series, height = 180, time = true, na
   if (name) el.dataset.chart = name;
   parent.append(el);
   let plot = null, last = null;
+  // the chart's own box (a grid cell), less its padding
+  const widthOf = () => Math.max(280, (el.clientWidth || parent.clientWidth || 620) - 10);
   const make = () => new uPlot({
-    title, width: Math.max(280, (parent.clientWidth || 620) - 20), height,
+    title, width: widthOf(), height,
     scales: { x: { time } },
     series: [{}, ...series.map((s, i) => ({ label: s, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
     axes: [{}, { size: 60 }],
   }, last || [[], ...series.map(() => [])], el);
   let w = 0;
   const ro = new ResizeObserver(() => {
-    if (parent.clientWidth === w) return;
-    w = parent.clientWidth;
-    if (plot) plot.setSize({ width: Math.max(280, (parent.clientWidth || 620) - 20), height });
+    if (el.clientWidth === w) return;
+    w = el.clientWidth;
+    if (plot) plot.setSize({ width: widthOf(), height });
   });
-  ro.observe(parent);
+  ro.observe(el);
   return {
     el,
     set(data) {

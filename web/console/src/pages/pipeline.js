@@ -5,7 +5,7 @@ import { api } from '../api.js';
 import { latest, rate, series, rateOf, comp } from '../history.js';
 import { lineChart } from '../chart.js';
 
-const W = 210, HGT = 96, GX = 70, GY = 24;
+const W = 230, HGT = 96, GX = 70, GY = 24;
 
 function layout(comps) {
   const byName = new Map(comps.map(c => [c.name, c]));
@@ -23,6 +23,9 @@ function layout(comps) {
     return v;
   };
   comps.forEach(c => d(c));
+  // a sink fed through a side channel (the receiver takes the parquet sink's files) goes last
+  const last = Math.max(0, ...depth.values());
+  for (const c of comps) if (c.kind === 'sink' && !c.inputs.length) depth.set(c.name, Math.max(1, last));
   const cols = [];
   for (const c of comps) (cols[depth.get(c.name)] ||= []).push(c);
   const pos = new Map();
