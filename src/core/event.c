@@ -85,6 +85,7 @@ static bool pool_put(struct sl_batch *b)
     b->parent = NULL;
     b->adopted_count = 0;
     b->ack = NULL;
+    b->origin = (struct sl_batch_origin){0};
     bool ok = false;
     pthread_mutex_lock(&pool_lock);
     if (pool_count < POOL_MAX) {
@@ -185,6 +186,7 @@ struct sl_batch *sl_batch_own(struct sl_batch *b)
     struct sl_batch *c = sl_batch_new();
     c->port = b->port;
     c->bytes = b->bytes;
+    c->origin = b->origin;
     c->parent = b; /* takes over the caller's reference */
     sl_batch_set_ack(c, b->ack);
     if (b->count) {

@@ -39,6 +39,17 @@ struct sl_event {
     uint32_t cap;
 };
 
+/* Where a batch's events were read, for stages that keep state per input partition
+ * (core/partstate.h): a source that reads partitioned input (kafka) sets it on each batch it
+ * emits; topic 0 means none. seq numbers a partition's non-empty batches 1, 2, ... within
+ * one assignment (epoch), so that a stage can apply them in the order they were read. */
+struct sl_batch_origin {
+    uint32_t topic; /* sl_partstate_topic_id(); 0: not from a partitioned source */
+    int32_t partition;
+    uint32_t epoch;
+    uint32_t seq;
+};
+
 struct sl_batch {
     struct sl_arena arena;
     struct sl_event *events; /* heap array, grows */
@@ -52,7 +63,8 @@ struct sl_batch {
     void **adopted;          /* heap blocks freed with the batch */
     uint32_t adopted_count;
     uint32_t adopted_cap;
-    struct sl_ack *ack; /* delivery token this batch holds (core/ack.h), or NULL */
+    struct sl_ack *ack;            /* delivery token this batch holds (core/ack.h), or NULL */
+    struct sl_batch_origin origin; /* kept by sl_batch_own() */
 };
 
 /* Each component has SL_PORTS output ports: 0 main, 1 errors (`<name>.errors`), 2.. the named

@@ -26,6 +26,13 @@
  * in time is re-read by the next owner (at-least-once). Eager and cooperative assignment
  * protocols are both followed. Shutdown does the same for every partition.
  *
+ * Partition-scoped state (core/partstate.h): when a stage downstream keeps state per input
+ * partition (the profiler with a changelog), every batch carries its origin (topic id,
+ * partition, assignment epoch, sequence number) and every event @kafka.offset. Before a newly
+ * assigned partition is read the stages restore their state and say which offset they need;
+ * reading starts at the lowest of that and the committed offset. After the drain of a revoked
+ * partition (and on shutdown) the stages snapshot and drop it.
+ *
  * Threads: every librdkafka call is made on the source thread (the rebalance callback runs
  * inside rd_kafka_consume_batch_queue there). Tokens are released on worker and sink threads;
  * their notify function only writes an eventfd that the source's poll() wakes on, next to the
@@ -34,8 +41,10 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/evbin.h"
 #include "codec/json.h"
 #include "core/component.h"
+#include "core/partstate.h"
 #include "core/pipeline.h"
 #include "io/kafka_conf.h"
 
@@ -47,7 +56,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { FMT_JSON, FMT_LINES, FMT_RAW };
+enum { FMT_JSON, FMT_LINES, FMT_RAW, FMT_EVBIN };
 
 struct kin_conf {
     char *brokers;
@@ -93,6 +102,7 @@ struct part {
     int64_t retry_first; /* offset of the rec that failed last, and how often */
     uint32_t retries;
     bool eof;
+    uint32_t topic_id, epoch, seq; /* batch origins (partition-scoped state) */
     struct part *next;
 };
 
@@ -118,6 +128,7 @@ struct kin {
     size_t nheld, held_pos;
     int64_t last_commit_ns;
     bool assigned_once;
+    bool partstate; /* a stage keeps state per partition: origins, @kafka.offset */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -127,17 +138,21 @@ struct kin {
 
 static const struct sl_option kin_opts[] = {
     {"brokers", SL_OPT_STRING, NULL, offsetof(struct kin_conf, brokers),
-     "bootstrap servers, \"host:port,host:port\"", NULL, 0, 0, SL_OPT_REQUIRED},
+     "bootstrap servers, \"host:port,host:port\" (default: cluster.brokers)", NULL, 0, 0,
+     SL_OPT_REQUIRED | SL_OPT_FROM_CLUSTER},
     {"topics", SL_OPT_STRING_LIST, NULL, offsetof(struct kin_conf, topics),
      "topics to read; a name starting with ^ is a regular expression", NULL, 0, 0, SL_OPT_REQUIRED},
     {"group", SL_OPT_STRING, NULL, offsetof(struct kin_conf, group),
-     "consumer group (default: sluice-<config file name>.<source name>)", NULL, 0, 0, 0},
+     "consumer group (default: <cluster.group>.<source name>, without a cluster section "
+     "sluice-<config file name>.<source name>)",
+     NULL, 0, 0, SL_OPT_FROM_CLUSTER},
     {"offset_reset", SL_OPT_ENUM, "earliest", offsetof(struct kin_conf, offset_reset),
      "where a partition without a committed offset starts", "earliest|latest", 0, 0, 0},
     {"format", SL_OPT_ENUM, "json", offsetof(struct kin_conf, format),
      "json: each line of a record is a JSON object; lines: each line is a `message`; raw: the "
-     "whole record is a `message`",
-     "json|lines|raw", 0, 0, 0},
+     "whole record is a `message`; evbin: sluice's binary events (the kafka sink's `format: "
+     "evbin`, a repartition topic)",
+     "json|lines|raw|evbin", 0, 0, 0},
     {"metadata", SL_OPT_BOOL, "false", offsetof(struct kin_conf, metadata),
      "add @kafka.topic, @kafka.partition, @kafka.offset, @kafka.key, @kafka.timestamp and "
      "@kafka.headers to each event",
@@ -282,6 +297,8 @@ static int part_emit(struct kin *s, struct part *p)
         sl_source_emit_errors(s->c, errs);
     }
     if (b) {
+        if (b->count && p->topic_id)
+            b->origin = (struct sl_batch_origin){p->topic_id, p->partition, p->epoch, ++p->seq};
         sl_batch_set_ack(b, &r->ack);
         rc = sl_source_emit(s->c, b);
     }
@@ -491,6 +508,86 @@ static void drain(struct kin *s, const rd_kafka_topic_partition_list_t *l)
     }
 }
 
+/* The partitions this member holds now, for /api/v1/cluster. */
+static void publish_assignment(struct kin *s)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    char *member = rd_kafka_memberid(s->rk);
+    sl_kafka_assignment_set(s->c->name, ((const struct kin_conf *)s->c->conf)->group, member, l);
+    if (member)
+        rd_kafka_mem_free(s->rk, member);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Newly assigned partitions: the stages that keep state per partition restore it; a
+ * partition is read from the lowest of the committed offset and what they need. */
+static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
+{
+    const struct kin_conf *cf = s->c->conf;
+    rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t e = rd_kafka_committed(s->rk, cl, 10000);
+    if (e)
+        sl_warn(s->c->name,
+                "committed offsets not known (%s): partitions with state start from the "
+                "beginning",
+                rd_kafka_err2str(e));
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *el = &parts->elems[i];
+        struct part *p = part_find(s, el->topic, el->partition);
+        struct sl_partstate_part pp = {
+            .topic = el->topic,
+            .partition = el->partition,
+            .topic_id = sl_partstate_topic_id(el->topic),
+            .group = s->group,
+            .brokers = cf->brokers,
+        };
+        int64_t need = sl_partstate_assigned(s->c->pipe, &pp);
+        if (p) {
+            p->topic_id = pp.topic_id;
+            p->epoch = pp.epoch;
+            p->seq = 0;
+        }
+        if (need < 0)
+            continue;
+        int64_t committed = e ? RD_KAFKA_OFFSET_INVALID : cl->elems[i].offset;
+        int64_t start;
+        if (committed >= 0)
+            start = committed < need ? committed : need;
+        else if (e || !cf->offset_reset)
+            start = RD_KAFKA_OFFSET_BEGINNING;
+        else
+            start = need;
+        el->offset = start;
+        sl_info(s->c->name,
+                "%s[%d]: state restored up to offset %lld, committed %lld: reading from %lld",
+                el->topic, (int)el->partition, (long long)need, (long long)committed,
+                (long long)start);
+    }
+    rd_kafka_topic_partition_list_destroy(cl);
+}
+
+/* The partitions in l (NULL: all) are let go: the stages snapshot and drop their state. */
+static void revoke_state(struct kin *s, const rd_kafka_topic_partition_list_t *l, bool lost)
+{
+    const struct kin_conf *cf = s->c->conf;
+    for (struct part *p = s->parts; p; p = p->next) {
+        if (!p->epoch || (l && !rd_kafka_topic_partition_list_find(l, p->topic, p->partition)))
+            continue;
+        struct sl_partstate_part pp = {
+            .topic = p->topic,
+            .partition = p->partition,
+            .topic_id = p->topic_id,
+            .epoch = p->epoch,
+            .group = s->group,
+            .brokers = cf->brokers,
+        };
+        sl_partstate_revoked(s->c->pipe, &pp, lost);
+        p->epoch = 0;
+    }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -502,6 +599,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             part_add(s, parts->elems[i].topic, parts->elems[i].partition);
         s->assigned_once = true;
         sl_info(c->name, "assigned %d partition(s)", parts->cnt);
+        if (s->partstate)
+            assign_state(s, parts);
         rd_kafka_error_t *e = NULL;
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
@@ -511,6 +610,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl_error(c->name, "assign: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
+        publish_assignment(s);
         return;
     }
     /* revoked (or an error): finish what is in flight, commit, let go */
@@ -519,6 +619,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         drain(s, parts);
         commit(s, true, parts);
     }
+    if (s->partstate)
+        revoke_state(s, parts, lost);
     for (int i = 0; i < parts->cnt; i++) {
         struct part *p = part_find(s, parts->elems[i].topic, parts->elems[i].partition);
         if (p)
@@ -532,6 +634,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+    publish_assignment(s);
 }
 
 /* ---------------------------------------------------------------- records to events */
@@ -615,12 +718,46 @@ static bool take_one(struct kin *s, struct part *p, const rd_kafka_message_t *m,
         }
     }
     ev->ts_ns = ts_ns;
-    if (cf->metadata && add_metadata(s, b, ev, p, m, ts_ns)) {
+    if (cf->metadata ? add_metadata(s, b, ev, p, m, ts_ns) != 0
+                     : s->partstate && sl_event_set(b, ev, s->s_off, sl_value_int(m->offset))) {
         sl_batch_pop(b);
         dead_letter(s, p, m, "out of memory", line);
         return false;
     }
     return true;
+}
+
+/* An evbin record (events with their own times; strings stay in the batch's copy of it). A
+ * record that does not decode is a dead letter as a whole: what it decoded is taken back. */
+static void take_evbin(struct kin *s, struct part *p, const rd_kafka_message_t *m,
+                       const char *copy, size_t len)
+{
+    const struct kin_conf *cf = s->c->conf;
+    struct sl_batch *b = p->b;
+    uint32_t before = b->count;
+    uint64_t bytes = b->bytes;
+    struct sl_diag d;
+    d.offset = -1;
+    d.msg[0] = 0;
+    if (!len || sl_evbin_decode_view(copy, len, b, &d)) {
+        while (b->count > before)
+            sl_batch_pop(b);
+        b->bytes = bytes;
+        char msg[600];
+        snprintf(msg, sizeof msg, "invalid evbin record at byte %lld: %s",
+                 (long long)(d.offset > 0 ? d.offset : 0), len ? d.msg : "empty");
+        dead_letter(s, p, m, msg, -1);
+        return;
+    }
+    for (uint32_t i = before; (cf->metadata || s->partstate) && i < b->count; i++) {
+        if (cf->metadata ? add_metadata(s, b, &b->events[i], p, m, b->events[i].ts_ns) != 0
+                         : sl_event_set(b, &b->events[i], s->s_off, sl_value_int(m->offset))) {
+            while (b->count > i)
+                sl_batch_pop(b);
+            dead_letter(s, p, m, "out of memory", -1);
+            return;
+        }
+    }
 }
 
 /* One record into the partition's batch (events, or dead letters). */
@@ -649,6 +786,10 @@ static void take(struct kin *s, struct part *p, const rd_kafka_message_t *m)
     b->bytes += len;
     if (cf->format == FMT_RAW) {
         take_one(s, p, m, copy ? copy : "", len, -1, ts_ns);
+        return;
+    }
+    if (cf->format == FMT_EVBIN) {
+        take_evbin(s, p, m, copy, len);
         return;
     }
     /* json and lines: each non-blank line is an event; line numbers only when there are
@@ -751,6 +892,7 @@ static void kin_fini(struct sl_component *c)
     struct kin *s = c->state;
     if (!s)
         return;
+    sl_kafka_assignment_clear(c->name);
     while (s->parts)
         part_remove(s, s->parts);
     /* the pipeline has ended and the sinks' fini ran before (sl_pipeline_free): every token is
@@ -803,6 +945,7 @@ static int kin_run(struct sl_component *c)
         return SL_EIO;
     }
     sl_info(c->name, "consumer group %s", s->group);
+    s->partstate = sl_partstate_active(c->pipe);
     int rc = 0;
     bool once = sl_source_once(c);
     bool more = false; /* the last call returned records: the queue may hold more */
@@ -902,6 +1045,8 @@ static int kin_run(struct sl_component *c)
      * commit, leave the group */
     drain(s, NULL);
     commit(s, true, NULL);
+    if (s->partstate)
+        revoke_state(s, NULL, false); /* before leaving: the next owner restores it */
     rd_kafka_consumer_close(s->rk);
     return rc == SL_ECLOSED ? 0 : rc;
 }

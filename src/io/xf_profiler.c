@@ -33,6 +33,17 @@
  * instead; a hand-off costs a cross-core wake-up (30-80 us) per batch and per worker, while an
  * uncontended lock per shard per batch costs tens of nanoseconds, and the outcome (each
  * (profile, entity) updated by one thread at a time) is the same. Per-worker VMs and arenas.
+ *
+ * Partition-scoped state (core/partstate.h, docs/cluster.md "State and takeover"): a batch
+ * that comes from a partitioned source (kafka) goes to the state of its input partition, a
+ * `struct stream` with its own engine and its own watermark (that partition's newest event time
+ * - lag), applied event by event in the order the partition was read (batches by their
+ * sequence number, whichever worker carries them). A partition's measurements then depend only
+ * on the partition's records, whichever node reads it and however partitions interleave; the
+ * input must be keyed by the profile's entity (or by a key that determines it). The source
+ * calls assigned() before reading a partition (the state is restored from the changelog,
+ * changelog.c) and revoked() once every batch of it was applied (snapshot, then the state is
+ * dropped; without a changelog it is flushed at the next tick, as at the end of input).
  */
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -41,6 +52,7 @@
 #include "codec/json.h"
 #include "core/component.h"
 #include "core/event.h"
+#include "core/partstate.h"
 #include "core/pipeline.h"
 #include "lang/stellar.h"
 #include "state/profiler.h"
@@ -108,6 +120,30 @@ struct shard {
     struct sl_profiler *p;
 };
 
+/* The state of one input partition. Kept (not freed) once created: workers may hold it. */
+struct stream {
+    uint32_t topic_id;
+    int32_t partition;
+    struct sl_mutex lock;
+    struct sl_cond cond; /* next_seq moved, or the partition was let go */
+    uint32_t epoch;      /* guarded_by: lock (and below) */
+    bool live;
+    struct sl_profiler *p;         /* NULL while the partition is not held */
+    uint32_t next_seq;             /* sequence number of the next batch to apply */
+    int64_t next_offset;           /* first input offset not in the state; -1: none yet */
+    int64_t max_ts;                /* newest event time of the partition; INT64_MIN: none */
+    int64_t wm;                    /* watermark applied to p */
+    uint64_t dropped;              /* batches of an epoch that was over */
+    struct sl_profiler_stats gone; /* counters of the engines let go */
+    struct stream *next;           /* guarded_by: prof.streams_lock */
+};
+
+/* An engine let go without a changelog: its open periods are flushed by the next tick. */
+struct orphan {
+    struct sl_profiler *p;
+    struct orphan *next;
+};
+
 /* A routed (event, profile) pair. */
 struct route {
     uint32_t ev;
@@ -127,6 +163,8 @@ struct worker {
     uint32_t *count; /* per shard */
     bool *late;      /* per event */
     size_t caplate;
+    int64_t *evts; /* per event: its time, INT64_MIN when rejected */
+    size_t capevts;
     struct sl_log_limit lim;
 };
 
@@ -151,9 +189,18 @@ struct prof {
     struct sl_mutex advance_lock;   /* one advancer at a time */
     int64_t last_expire_ms;         /* guarded_by: advance_lock */
     struct sl_mutex out_lock;       /* measurements to the store, from several shards */
+    struct sl_profiler_opts popts;  /* for the engines of streams */
+    struct sl_mutex streams_lock;
+    struct stream *streams; /* guarded_by: streams_lock */
+    struct orphan *orphans; /* guarded_by: streams_lock */
+    bool partstate;         /* registered with core/partstate */
+    int64_t order_wait_ns;  /* how long a batch waits for its predecessor */
     sl_sym sym_profile, sym_entity, sym_period, sym_pstart, sym_pend, sym_groups, sym_value,
-        sym_timestamp, sym_srctype, sym_isalert, sym_guid;
+        sym_timestamp, sym_srctype, sym_isalert, sym_guid, sym_offset;
 };
+
+static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
+static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -162,6 +209,21 @@ static void prof_fini(struct sl_component *c)
     struct prof *p = c->state;
     if (!p)
         return;
+    if (p->partstate)
+        sl_partstate_unregister(p);
+    for (struct stream *st = p->streams, *nx; st; st = nx) {
+        nx = st->next;
+        sl_profiler_free(st->p);
+        sl_mutex_fini(&st->lock);
+        sl_cond_fini(&st->cond);
+        sl_free(st);
+    }
+    for (struct orphan *o = p->orphans, *nx; o; o = nx) {
+        nx = o->next;
+        sl_profiler_free(o->p);
+        sl_free(o);
+    }
+    sl_mutex_fini(&p->streams_lock);
     for (uint32_t i = 0; i < p->nshards; i++) {
         sl_profiler_free(p->shards[i].p);
         sl_mutex_fini(&p->shards[i].lock);
@@ -175,6 +237,7 @@ static void prof_fini(struct sl_component *c)
         sl_free(w->sorted);
         sl_free(w->count);
         sl_free(w->late);
+        sl_free(w->evts);
     }
     sl_free(p->workers);
     if (p->store && p->store_owned) {
@@ -233,6 +296,8 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     c->state = p;
     sl_mutex_init(&p->advance_lock);
     sl_mutex_init(&p->out_lock);
+    sl_mutex_init(&p->streams_lock);
+    p->order_wait_ns = 10 * 1000000000ll;
     int rc;
     char *text = NULL;
     size_t len = 0;
@@ -335,6 +400,8 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
         .max_entities =
             cf->max_entities > 0 ? ((uint64_t)cf->max_entities + p->nshards - 1) / p->nshards : 0,
     };
+    p->popts = po;
+    p->popts.max_entities = cf->max_entities > 0 ? (uint64_t)cf->max_entities : 0;
     p->shards = sl_xcalloc(p->nshards, sizeof *p->shards);
     for (uint32_t i = 0; i < p->nshards; i++) {
         sl_mutex_init(&p->shards[i].lock);
@@ -362,6 +429,12 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     p->sym_srctype = sl_sym_intern_c("source.type");
     p->sym_isalert = sl_sym_intern_c("is_alert");
     p->sym_guid = sl_sym_intern_c("guid");
+    p->sym_offset = sl_sym_intern_c("@kafka.offset");
+    if (c->pipe) {
+        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked};
+        sl_partstate_register(c->pipe, &ps_ops, p);
+        p->partstate = true;
+    }
     return 0;
 fail:
     prof_fini(c);
@@ -633,6 +706,231 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
     return true;
 }
 
+/* ---------------------------------------------------------------- partition-scoped state */
+
+/* The state of (topic_id, partition); created when create is set (never freed before fini). */
+static struct stream *stream_find(struct prof *p, uint32_t topic_id, int32_t partition, bool create)
+{
+    sl_mutex_lock(&p->streams_lock);
+    struct stream *st = p->streams;
+    while (st && (st->topic_id != topic_id || st->partition != partition))
+        st = st->next;
+    if (!st && create) {
+        st = sl_xcalloc(1, sizeof *st);
+        st->topic_id = topic_id;
+        st->partition = partition;
+        sl_mutex_init(&st->lock);
+        sl_cond_init(&st->cond);
+        st->next = p->streams;
+        p->streams = st;
+    }
+    sl_mutex_unlock(&p->streams_lock);
+    return st;
+}
+
+static void orphan_add(struct prof *p, struct sl_profiler *e)
+{
+    struct orphan *o = sl_xcalloc(1, sizeof *o);
+    o->p = e;
+    sl_mutex_lock(&p->streams_lock);
+    o->next = p->orphans;
+    p->orphans = o;
+    sl_mutex_unlock(&p->streams_lock);
+}
+
+/* Flush every open period of the engines let go without a changelog (a worker's tick). */
+static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x, struct worker *w)
+{
+    struct prof *p = c->state;
+    sl_mutex_lock(&p->streams_lock);
+    struct orphan *list = p->orphans;
+    p->orphans = NULL;
+    sl_mutex_unlock(&p->streams_lock);
+    if (!list)
+        return;
+    struct flush_out o;
+    flush_begin(&o, p, c, x);
+    struct sl_profiler_sink sink = {on_result, on_fail, &o};
+    for (struct orphan *e = list, *nx; e; e = nx) {
+        nx = e->next;
+        sl_profiler_flush_all(e->p, w->vm, &sink);
+        sl_stellar_vm_release(w->vm);
+        if (p->store)
+            flush_store(&o);
+        sl_profiler_free(e->p);
+        sl_free(e);
+    }
+    flush_end(&o);
+}
+
+static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
+{
+    struct prof *p = ud;
+    struct stream *st = stream_find(p, pp->topic_id, pp->partition, true);
+    sl_mutex_lock(&st->lock);
+    struct sl_profiler *old = st->p;
+    st->p = sl_profiler_new(p->def, &p->popts);
+    st->epoch = pp->epoch;
+    st->live = true;
+    st->next_seq = 1;
+    st->next_offset = -1;
+    st->max_ts = INT64_MIN;
+    st->wm = INT64_MIN;
+    int64_t need = SL_PARTSTATE_NONE;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->lock);
+    if (old) /* assigned again without a revoke in between: flush what it held */
+        orphan_add(p, old);
+    return need;
+}
+
+static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
+{
+    struct prof *p = ud;
+    struct stream *st = stream_find(p, pp->topic_id, pp->partition, false);
+    if (!st)
+        return;
+    sl_mutex_lock(&st->lock);
+    if (!st->live || st->epoch != pp->epoch) {
+        sl_mutex_unlock(&st->lock);
+        return;
+    }
+    st->live = false;
+    struct sl_profiler *e = st->p;
+    st->p = NULL;
+    if (e) {
+        struct sl_profiler_stats h;
+        sl_profiler_get_stats(e, &h);
+        st->gone.messages += h.messages;
+        st->gone.late += h.late;
+        st->gone.update_errors += h.update_errors;
+        st->gone.measurements += h.measurements;
+        st->gone.dropped += h.dropped;
+        st->gone.evicted += h.evicted;
+        st->gone.expired += h.expired;
+    }
+    (void)lost;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->lock);
+    if (e)
+        orphan_add(p, e);
+}
+
+/* The input offset of an event (@kafka.offset), -1 when it has none. */
+static int64_t event_offset(const struct prof *p, const struct sl_event *ev)
+{
+    const struct sl_value *v = sl_event_get(ev, p->sym_offset);
+    return v && v->type == SL_V_INT ? v->u.i : -1;
+}
+
+/* Apply a routed batch of one input partition to that partition's state, in the order the
+ * partition was read: event by event, each followed by the partition's watermark. */
+static struct sl_batch *process_stream(struct sl_component *c, struct sl_batch *b,
+                                       struct sl_xf_ctx *x, struct worker *w, int64_t now_ms)
+{
+    struct prof *p = c->state;
+    const struct sl_batch_origin og = b->origin;
+    struct stream *st = stream_find(p, og.topic, og.partition, false);
+    if (!st) {
+        sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name,
+                           "a batch of %s[%d] that this node does not hold: not applied",
+                           sl_partstate_topic_name(og.topic), (int)og.partition);
+        sl_batch_unref(b);
+        return NULL;
+    }
+    sl_mutex_lock(&st->lock);
+    int64_t deadline = sl_clock_mono_ns() + p->order_wait_ns;
+    while (st->live && st->epoch == og.epoch && og.seq > st->next_seq) {
+        if (sl_cond_wait_until(&st->cond, &st->lock, deadline)) {
+            sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name,
+                               "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
+                               "the profiler dropped it?): applied out of order",
+                               sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
+                               (long long)(p->order_wait_ns / 1000000), st->next_seq);
+            break;
+        }
+    }
+    if (!st->live || st->epoch != og.epoch || !st->p) {
+        st->dropped++;
+        sl_mutex_unlock(&st->lock);
+        sl_log_ratelimited(&w->lim, 5, SL_LOG_INFO, c->name,
+                           "a batch of %s[%d] from before its partition was let go: not applied "
+                           "(its next owner reads it again)",
+                           sl_partstate_topic_name(og.topic), (int)og.partition);
+        sl_batch_unref(b);
+        return NULL;
+    }
+    struct flush_out o;
+    flush_begin(&o, p, c, x);
+    struct sl_profiler_sink sink = {on_result, on_fail, &o};
+    uint32_t n = b->count, nlate = 0;
+    size_t r = 0;
+    char msg[600];
+    int64_t skip_below = st->next_offset, last_off = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct sl_event *ev = &b->events[i];
+        int64_t off = event_offset(p, ev);
+        bool skip = off >= 0 && off < skip_below; /* in the restored state already */
+        for (; r < w->nroutes && w->routes[r].ev == i; r++) {
+            if (skip)
+                continue;
+            const struct route *rt = &w->routes[r];
+            struct sl_stellar_resolver rs = {sl_stellar_event_get, (void *)ev, false,
+                                             sl_stellar_event_all, ev};
+            const char *err = NULL;
+            int64_t idle = p->event_time ? (st->max_ts == INT64_MIN ? rt->ts : st->max_ts) : now_ms;
+            int rc =
+                sl_profiler_apply(st->p, rt->profile, rt->entity, w->vm, &rs, rt->ts, idle, &err);
+            if (rc == SL_PROFILER_LATE) {
+                nlate += !w->late[i];
+                w->late[i] = true;
+            } else if (rc < 0) {
+                snprintf(msg, sizeof msg, "profile '%s' entity '%.*s': %s",
+                         sl_profiler_def_name(p->def, rt->profile),
+                         (int)(rt->entity.len > 200 ? 200 : rt->entity.len), rt->entity.ptr,
+                         err ? err : "update failed");
+                reject(c, x, w, ev, msg);
+            }
+        }
+        if (skip)
+            continue;
+        if (off > last_off)
+            last_off = off;
+        int64_t ts = w->evts[i];
+        if (ts != INT64_MIN && ts > st->max_ts)
+            st->max_ts = ts;
+        int64_t wm = p->event_time ? (st->max_ts == INT64_MIN ? INT64_MIN : st->max_ts - p->lag_ms)
+                                   : now_ms - p->lag_ms;
+        if (wm > st->wm) {
+            st->wm = wm;
+            sl_profiler_advance(st->p, w->vm, wm, p->event_time ? st->max_ts : now_ms, &sink);
+        }
+    }
+    sl_stellar_vm_release(w->vm);
+    if (last_off >= 0 && last_off + 1 > st->next_offset)
+        st->next_offset = last_off + 1;
+    if (p->store)
+        flush_store(&o); /* under the lock: the snapshot after it sees it queued */
+    if (og.seq >= st->next_seq)
+        st->next_seq = og.seq + 1;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->lock);
+    if (nlate) {
+        sl_batch_ref(b);
+        struct sl_batch *late = sl_batch_own(b);
+        if (late) {
+            sl_batch_compact(late, w->late);
+            sl_xf_emit(x, PORT_LATE, late);
+        } else {
+            sl_error(c->name, "out of memory: %u late events not forwarded", nlate);
+            atomic_fetch_add(&c->m.errors, nlate);
+        }
+    }
+    sl_batch_unref(b);
+    flush_end(&o);
+    return NULL;
+}
+
 static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
                                      struct sl_xf_ctx *x)
 {
@@ -641,6 +939,7 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
     struct worker *w = &p->workers[wi];
     uint32_t n = b->count;
     if (!grow((void **)&w->late, &w->caplate, n, sizeof(bool)) ||
+        !grow((void **)&w->evts, &w->capevts, n, sizeof(int64_t)) ||
         !grow((void **)&w->routes, &w->caproutes, (size_t)n * p->nprof, sizeof(struct route)) ||
         !grow((void **)&w->sorted, &w->capsorted, (size_t)n * p->nprof, sizeof(struct route))) {
         sl_error(c->name, "out of memory: %u events not profiled", n);
@@ -657,12 +956,14 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
     for (uint32_t i = 0; i < n; i++) {
         const struct sl_event *ev = &b->events[i];
         int64_t ts = now_ms;
+        w->evts[i] = INT64_MIN;
         if (p->event_time && !event_ts(p, ev, &ts)) {
             snprintf(msg, sizeof msg, "no usable event time in '%s' (epoch milliseconds)",
                      p->ts_path.text);
             reject(c, x, w, ev, msg);
             continue;
         }
+        w->evts[i] = ts;
         if (ts > batch_max)
             batch_max = ts;
         struct sl_stellar_resolver r = {sl_stellar_event_get, (void *)ev, false,
@@ -684,6 +985,8 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
         }
     }
     sl_stellar_vm_release(w->vm);
+    if (b->origin.topic)
+        return process_stream(c, b, x, w, now_ms);
     /* the newest event time seen, before applying: the engine's idle clock must not go back */
     if (p->event_time) {
         int64_t cur = atomic_load(&p->max_ts);
@@ -772,6 +1075,75 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
     return NULL;
 }
 
+/* Streams on a tick: flush the engines let go; in processing time, close periods by the wall
+ * clock; at the end (all), flush every stream still held as well. */
+static void streams_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ms, bool all)
+{
+    struct prof *p = c->state;
+    struct worker *w = &p->workers[x->worker < p->nworkers ? x->worker : 0];
+    flush_orphans(c, x, w);
+    if (p->event_time && !all)
+        return; /* a partition's event time moves with its own events only */
+    sl_mutex_lock(&p->streams_lock);
+    struct stream *head = p->streams; /* streams are only ever added at the head */
+    sl_mutex_unlock(&p->streams_lock);
+    struct flush_out o;
+    flush_begin(&o, p, c, x);
+    struct sl_profiler_sink sink = {on_result, on_fail, &o};
+    for (struct stream *st = head; st; st = st->next) {
+        sl_mutex_lock(&st->lock);
+        if (st->p && all) {
+            sl_profiler_flush_all(st->p, w->vm, &sink);
+        } else if (st->p && now_ms - p->lag_ms > st->wm) {
+            st->wm = now_ms - p->lag_ms;
+            sl_profiler_advance(st->p, w->vm, st->wm, now_ms, &sink);
+        }
+        sl_stellar_vm_release(w->vm);
+        if (p->store)
+            flush_store(&o);
+        sl_mutex_unlock(&st->lock);
+    }
+    flush_end(&o);
+}
+
+/* The sum of the streams' engine statistics (held and let go). */
+static void streams_stats(struct prof *p, struct sl_profiler_stats *t)
+{
+    memset(t, 0, sizeof *t);
+    sl_mutex_lock(&p->streams_lock);
+    struct stream *head = p->streams;
+    sl_mutex_unlock(&p->streams_lock);
+    for (struct stream *st = head; st; st = st->next) {
+        sl_mutex_lock(&st->lock);
+        struct sl_profiler_stats s = st->gone;
+        if (st->p) {
+            struct sl_profiler_stats h;
+            sl_profiler_get_stats(st->p, &h);
+            s.messages += h.messages;
+            s.late += h.late;
+            s.update_errors += h.update_errors;
+            s.measurements += h.measurements;
+            s.dropped += h.dropped;
+            s.evicted += h.evicted;
+            s.expired += h.expired;
+            s.entities = h.entities;
+            s.open_periods = h.open_periods;
+            s.bytes = h.bytes;
+        }
+        sl_mutex_unlock(&st->lock);
+        t->messages += s.messages;
+        t->late += s.late;
+        t->update_errors += s.update_errors;
+        t->measurements += s.measurements;
+        t->dropped += s.dropped;
+        t->evicted += s.evicted;
+        t->expired += s.expired;
+        t->entities += s.entities;
+        t->open_periods += s.open_periods;
+        t->bytes += s.bytes;
+    }
+}
+
 /* Every second: close periods in processing time, expire idle entities, apply `expires`. */
 static void prof_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns)
 {
@@ -779,6 +1151,7 @@ static void prof_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_n
     int64_t now_ms = sl_clock_wall_ns() / 1000000;
     if (!sl_mutex_trylock(&p->advance_lock))
         return;
+    streams_tick(c, x, now_ms, false);
     int64_t wm;
     if (p->event_time) {
         int64_t mx = atomic_load(&p->max_ts);
@@ -814,11 +1187,15 @@ static void prof_finish(struct sl_component *c, struct sl_xf_ctx *x)
     struct prof *p = c->state;
     sl_mutex_lock(&p->advance_lock);
     advance_all(c, x, INT64_MAX, 0, true);
+    streams_tick(c, x, sl_clock_wall_ns() / 1000000, true);
     sl_mutex_unlock(&p->advance_lock);
     uint64_t ent = 0, meas = 0, late = 0, dropped = 0, evicted = 0, expired = 0, errs = 0;
-    for (uint32_t i = 0; i < p->nshards; i++) {
-        struct sl_profiler_stats st;
-        sl_profiler_get_stats(p->shards[i].p, &st);
+    struct sl_profiler_stats tot;
+    streams_stats(p, &tot);
+    for (uint32_t i = 0; i <= p->nshards; i++) {
+        struct sl_profiler_stats st = tot;
+        if (i < p->nshards)
+            sl_profiler_get_stats(p->shards[i].p, &st);
         ent += st.entities;
         meas += st.measurements;
         late += st.late;
@@ -843,6 +1220,8 @@ static size_t prof_stats(struct sl_component *c, struct sl_comp_stat *out)
 {
     struct prof *p = c->state;
     struct sl_profiler_stats t = {0};
+    if (p)
+        streams_stats(p, &t);
     for (uint32_t i = 0; p && i < p->nshards; i++) {
         struct sl_profiler_stats st;
         sl_mutex_lock(&p->shards[i].lock);
