@@ -73,11 +73,15 @@ static void samples_tap(void *ctx, const struct sl_component *c, unsigned port,
     struct ring *r = &s->rings[2 * c->id + port];
     int64_t now = sl_clock_mono_ns();
     int_fast64_t last = atomic_load_explicit(&r->last_ns, memory_order_relaxed);
-    if (last && now - last < (int64_t)SL_CONSOLE_SAMPLE_EVERY_MS * 1000000)
-        return;
-    if (!atomic_compare_exchange_strong_explicit(&r->last_ns, &last, now, memory_order_relaxed,
-                                                 memory_order_relaxed))
-        return; /* another thread samples this port now */
+    /* the main output at most every SL_CONSOLE_SAMPLE_EVERY_MS, by one thread at a time; dead
+     * letters are rare and each one tells something, so every error batch is taken */
+    if (port == 0) {
+        if (last && now - last < (int64_t)SL_CONSOLE_SAMPLE_EVERY_MS * 1000000)
+            return;
+        if (!atomic_compare_exchange_strong_explicit(&r->last_ns, &last, now, memory_order_relaxed,
+                                                     memory_order_relaxed))
+            return; /* another thread samples this port now */
+    }
     uint32_t n = b->count < s->cap ? b->count : s->cap;
     char *texts[SL_CONSOLE_MAX_SAMPLES];
     struct sl_buf one;
