@@ -341,6 +341,9 @@ static unsigned query_sql(const char *text, struct sl_buf *out)
         goto done;
     }
     sqlite3_busy_timeout(db, 2000);
+    /* no ATTACH: a token holder reads the store, not other SQLite files of the host */
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);
     int64_t deadline = sl_clock_mono_ns() + 5 * (int64_t)1000000000;
     sqlite3_progress_handler(db, 10000, sql_deadline, &deadline);
     const char *tail = NULL;

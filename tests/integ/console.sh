@@ -57,7 +57,9 @@ TOKEN="console-$RANDOM$RANDOM"
 echo "ops $TOKEN" > api.tokens
 echo "good-key" > keys.txt
 
-RPORT=$(free_port); APORT=$(free_port); PPORT=$(free_port)
+RPORT=$(free_port); APORT=$(free_port); PPORT=$(free_port); CPORT=$(free_port)
+echo '{"version": 1, "commands": [{"collector": "*", "action": "set-interval", "seconds": 30}]}' \
+  > commands.json
 $SLUICE receiver --listen 127.0.0.1:$RPORT --root store --keys keys.txt 2> receiver.log &
 RPID=$!
 PIDS+=($RPID)
@@ -71,6 +73,7 @@ sources:
   zeek: {type: generator, types: [conn], rate: 400, count: $COUNT, seed: 3}
   access: {type: file, path: [access_log], format: lines}
   master: {type: partout, listen: "127.0.0.1:$PPORT", store: partout.db}
+  cmds: {type: commands, file: commands.json, listen: "127.0.0.1:$CPORT", state: cmds.db, poll_interval: 1s}
 transforms:
   typed: {type: eval, inputs: [zeek], set: {msgtype: "'GENERAL'"}}
   prof: {type: profiler, inputs: [zeek], profiles_file: profiler.json, period: 2s, lag: 1s}
@@ -109,6 +112,7 @@ sinks:
   scores: {type: file, inputs: [web_anomaly], path: scores.json}
   dead: {type: file, inputs: [web_anomaly.errors], path: dead.json}
   agents: {type: null, inputs: [master]}
+  commands: {type: null, inputs: [cmds]}
 YAML
 $SLUICE run -c p.yaml --no-status 2> run.log &
 SPID=$!
@@ -133,6 +137,18 @@ for rnd in range(2):
         post("agent-%d" % i, n)
 PYEOF
 ok "partout agents posted"
+
+# ---- three collectors ask for their commands (the set is delivered once to each)
+( wait_port $CPORT 20 ) || { tail -20 run.log; fail "commands source did not start"; }
+for i in 1 2 3; do
+  for try in $(seq 50); do
+    st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$CPORT/agent/ping?id=collector-$i")
+    [ "$st" = 200 ] && break
+    sleep 0.1 # until the first poll has read commands.json
+  done
+  [ "$st" = 200 ] || fail "ping collector-$i: $st"
+done
+ok "collectors pinged"
 
 args=(--url "http://127.0.0.1:$APORT" --token "$TOKEN" --generator zeek --count $COUNT)
 [ -n "$SHOTS" ] && args+=(--screenshots "$SHOTS")

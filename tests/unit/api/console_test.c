@@ -197,6 +197,9 @@ static void test_query(void **state)
     assert_non_null(strstr(b.ptr, "syntax error"));
     sl_buf_reset(&b);
     assert_int_equal(sl_console_query_json("sql", "  ; ", &b), 400);
+    sl_buf_reset(&b);
+    assert_int_equal(sl_console_query_json("sql", "ATTACH DATABASE '/tmp/x.db' AS x", &b), 400);
+    assert_int_equal(access("/tmp/x.db", F_OK), -1);
     sl_store_set_default(NULL);
     sl_store_close(st);
     sl_buf_fini(&b);

@@ -151,8 +151,9 @@ try {
     int(await page.getAttribute('[data-chart="profile"]', 'data-points')) === npts || 'points differ');
   await page.selectOption('#query-lang', 'sql');
   await page.fill('#query-text', 'SELECT count(*) AS n FROM measurements');
-  await page.click('#query-run');
   await until('a SQL query against the store: the table shows the API\'s answer', 10, async () => {
+    await page.click('#query-run'); /* again each time: the store may still be growing */
+    await page.waitForSelector('#query-result table.result');
     const q = await api('/api/v1/console/query?lang=sql&q=' + encodeURIComponent('SELECT count(*) AS n FROM measurements'));
     const cell = await page.textContent('#query-result table.result tbody td');
     const head = await page.textContent('#query-result table.result th');
@@ -161,8 +162,9 @@ try {
   const expr = `PROFILE_GET('${first}', '${ent}', PROFILE_FIXED(1, 'HOURS', {'profiler.client.period.duration': 2, 'profiler.client.period.duration.units': 'SECONDS'}))`;
   await page.selectOption('#query-lang', 'stellar');
   await page.fill('#query-text', expr);
-  await page.click('#query-run');
   await until('a Stellar PROFILE_GET: one row per value, as the API answers', 10, async () => {
+    await page.click('#query-run');
+    await page.waitForSelector('#query-result table.result');
     const q = await api('/api/v1/console/query?lang=stellar&q=' + encodeURIComponent(expr));
     const cells = await page.$$eval('#query-result table.result tbody tr td:nth-child(2)', t => t.map(x => x.textContent));
     return Array.isArray(q.result) && q.result.length > 0 && JSON.stringify(cells.map(Number)) === JSON.stringify(q.result) || `${cells} vs ${JSON.stringify(q.result)}`;
@@ -219,6 +221,13 @@ try {
     const w = s('parquet', 'sluice_parquet_files_finished_total'), u = s('receiver', 'sluice_receiver_uploaded_files_total');
     return w > 0 && u === w && await get('files_written') === w && await get('uploads') === u &&
       await get('spool_files') === s('receiver', 'sluice_receiver_spool_files') || `written ${w}, uploaded ${u}`;
+  });
+  await until('collectors and command deliveries are the API\'s', 10, async () => {
+    const st = (await api('/api/v1/console/stats')).components.find(c => c.type === 'commands').stats;
+    const get = async f => int(await page.textContent(`[data-field="${f}"]`));
+    return st.sluice_commands_collectors === 3 && await get('collectors') === 3 &&
+      await get('deliveries') === st.sluice_commands_deliveries_total && st.sluice_commands_deliveries_total === 3 &&
+      await get('pings') === st.sluice_commands_pings_total || JSON.stringify(st);
   });
   await page.waitForSelector('[data-chart="files"][data-points]');
   await shot(page, 'aggregator');
