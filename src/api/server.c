@@ -8,6 +8,7 @@
  *   GET /health           200 {"status":"ok"}
  *   GET /metrics          200 Prometheus text exposition 0.0.4
  *   GET /api/v1/pipeline  200 graph and counters as JSON
+ *   GET /api/v1/cluster  the nodes sharing this node's `cluster:` section (io/cluster.h)
  *   GET /api/v1/profiles[/{profile}[/{entity}]]  the profile store (profiles_api.c)
  *   POST /ksql, /query, /query-stream  ksqlDB's REST API on the sql transform (ksql_api.c)
  *   GET /console/, /api/v1/console/...  the web console and its data (console.c)
@@ -25,6 +26,7 @@
 #include "api/profiles_api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "io/cluster.h"
 #include "io/httpd.h"
 #include "sys/net.h"
 
@@ -88,8 +90,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct sl_buf b;
     sl_buf_init(&b, 64u << 20);
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/api/v1/pipeline") == 0 || sl_api_profiles_match(url) ||
-                 sl_api_partout_match(url);
+                 strcmp(url, "/api/v1/pipeline") == 0 || strcmp(url, "/api/v1/cluster") == 0 ||
+                 sl_api_profiles_match(url) || sl_api_partout_match(url);
     if (!known) {
         sl_buf_appendf(
             &b,
@@ -109,6 +111,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (strcmp(url, "/health") == 0) {
         sl_buf_puts(&b, "{\"status\":\"ok\"}\n");
+        return reply(conn, MHD_HTTP_OK, "application/json", &b);
+    }
+    if (strcmp(url, "/api/v1/cluster") == 0) {
+        struct sl_cluster *cl = sl_cluster_default();
+        if (!cl) {
+            sl_buf_puts(&b, "{\"error\":\"this node has no cluster section\"}\n");
+            return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", &b);
+        }
+        sl_cluster_json(cl, &b);
         return reply(conn, MHD_HTTP_OK, "application/json", &b);
     }
     if (strcmp(url, "/metrics") == 0) {

@@ -14,6 +14,8 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "io/cluster.h"
+#include "io/kafka_conf.h"
 #include "state/store.h"
 #include "sys/signals.h"
 
@@ -49,6 +51,8 @@ struct sl_pipeline *sl_app_build(struct sl_config *cfg, const struct sl_app_opts
     sl_diag_init(&d);
     if (cfg->log_level && !o->log_level_given)
         sl_log_set_level((enum sl_log_level)sl_log_level_parse(cfg->log_level));
+    if (cfg->cluster.brokers) /* every librdkafka client's client.id names this node */
+        sl_kafka_set_node_id(cfg->cluster.node_id);
     if (cfg->profile_store) { /* before the pipeline: profilers and PROFILE_GET use it */
         struct sl_store *st = NULL;
         if (sl_store_open(cfg->profile_store, &st, &d)) {
@@ -170,6 +174,7 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
     sl_pipeline_start(p);
     struct sl_api_server *api = NULL;
     struct sl_pushgw *pg = NULL;
+    struct sl_cluster *cluster = NULL;
     struct sl_diag d;
     sl_diag_init(&d);
     if (cfg->api_listen) {
@@ -186,6 +191,22 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
                     ? (cfg->api.open_metrics ? "; tokens required but on /health and /metrics"
                                              : "; tokens required everywhere")
                     : "");
+    }
+    if (cfg->cluster.brokers) {
+        char api_addr[300] = "";
+        if (api) { /* the bound port: "127.0.0.1:0" is no use to the other nodes */
+            const char *colon = strrchr(cfg->api_listen, ':');
+            int hl = colon ? (int)(colon - cfg->api_listen) : (int)strlen(cfg->api_listen);
+            snprintf(api_addr, sizeof api_addr, "%.*s:%d", hl, cfg->api_listen,
+                     sl_api_server_port(api));
+        }
+        cluster = sl_cluster_start(&cfg->cluster, api ? api_addr : NULL, &d);
+        if (!cluster) {
+            snprintf(d.file, sizeof d.file, "%s", cfg->path);
+            d.line = cfg->cluster.line;
+            d.col = cfg->cluster.col;
+            goto fail;
+        }
     }
     if (cfg->push_gateway.url) {
         pg = sl_pushgw_start(&cfg->push_gateway, p, &d);
@@ -233,12 +254,14 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
         sl_error(NULL, "%d source(s) stopped with an error (see above)", failed);
     sl_pushgw_stop(pg); /* the final push: after the drain, before the pipeline goes */
     sl_api_server_stop(api);
+    sl_cluster_stop(cluster); /* "left": after the drain let this node's partitions go */
     sl_app_teardown(p, cfg);
     return failed ? 1 : 0;
 
 fail:
     sl_app_print_diag(&d);
     sl_api_server_stop(api);
+    sl_cluster_stop(cluster);
     sl_pipeline_stop(p);
     sl_app_teardown(p, cfg);
     return 2;

@@ -181,13 +181,19 @@ static uint32_t name_ref(struct enc *e, sl_sym sym)
 
 int sl_evbin_encode(const struct sl_batch *b, struct sl_buf *out)
 {
+    return sl_evbin_encode_events(b->events, b->count, b->bytes, out);
+}
+
+int sl_evbin_encode_events(const struct sl_event *evs, uint32_t n, uint64_t bytes,
+                           struct sl_buf *out)
+{
     size_t start = out->len;
     struct enc e = {.out = out};
     put(&e, MAGIC, 4);
-    put_varint(&e, b->count);
-    put_varint(&e, b->bytes);
-    for (uint32_t i = 0; i < b->count && !e.err; i++) {
-        const struct sl_event *ev = &b->events[i];
+    put_varint(&e, n);
+    put_varint(&e, bytes);
+    for (uint32_t i = 0; i < n && !e.err; i++) {
+        const struct sl_event *ev = &evs[i];
         put_u64(&e, (uint64_t)ev->ts_ns);
         put_varint(&e, ev->count);
         for (uint32_t f = 0; f < ev->count && !e.err; f++) {
@@ -446,7 +452,7 @@ static int decode(const void *p, size_t n, struct sl_batch *b, struct sl_diag *d
         rc = fail(x, SL_ELIMIT, "too many events");
         goto out;
     }
-    b->bytes = bytes;
+    b->bytes += bytes;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t ts;
         uint32_t nf;

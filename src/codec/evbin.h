@@ -43,9 +43,12 @@
 /* Append the encoding of b's events (and b->bytes) to out. 0, SL_ETYPE (an object value,
  * out unchanged), SL_EDEPTH, SL_E2BIG / SL_ENOMEM (out's cap; out unchanged). */
 int sl_evbin_encode(const struct sl_batch *b, struct sl_buf *out);
+/* The same for n events that need not be a batch (the kafka sink encodes one per record). */
+int sl_evbin_encode_events(const struct sl_event *evs, uint32_t n, uint64_t bytes,
+                           struct sl_buf *out);
 
-/* Decode p[0..n) into b (normally new and empty): events are appended, strings copied into
- * b's arena, b->bytes set. 0 or SL_EPARSE / SL_EDEPTH / SL_ELIMIT / SL_ENOMEM with d (may be
+/* Decode p[0..n) into b: events are appended, strings copied into b's arena, the encoded
+ * input-bytes added to b->bytes. 0 or SL_EPARSE / SL_EDEPTH / SL_ELIMIT / SL_ENOMEM with d (may be
  * NULL) naming the byte offset; b then holds what was decoded before the error. */
 int sl_evbin_decode(const void *p, size_t n, struct sl_batch *b, struct sl_diag *d);
 /* The same, but strings and bytes point into p instead of being copied: p must live as long

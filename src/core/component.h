@@ -46,6 +46,9 @@ enum sl_opt_type {
 };
 
 #define SL_OPT_REQUIRED 1u
+/* Not set: taken from the top-level `cluster:` section when there is one (`brokers`; `group`
+ * becomes "<cluster.group>.<component name>"). */
+#define SL_OPT_FROM_CLUSTER 2u
 
 struct sl_option {
     const char *key;

@@ -6,6 +6,7 @@
  * parsed later, when the component type (and so its option table) is known.
  */
 #include "core/config.h"
+#include "core/config_int.h"
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -376,6 +377,32 @@ static int parse_group(struct sl_config *cfg, enum sl_kind kind, yaml_node_t *g,
 }
 
 /* push_gateway: {url, job, instance, interval}, or push_gateway: URL */
+yaml_node_t *sl_cfg_node(const struct sl_config *cfg, int id)
+{
+    return node(cfg, id);
+}
+
+const char *sl_cfg_scalar(const yaml_node_t *n)
+{
+    return scalar(n);
+}
+
+void sl_cfg_diag_at(struct sl_diag *d, const struct sl_config *cfg, const yaml_node_t *n)
+{
+    diag_at(d, cfg, n);
+}
+
+int sl_cfg_expand_env(const struct sl_config *cfg, const yaml_node_t *n, char **out,
+                      struct sl_diag *d)
+{
+    return expand_env(cfg, n, scalar(n), out, d);
+}
+
+bool sl_cfg_valid_name(const char *s)
+{
+    return valid_name(s);
+}
+
 static int parse_pushgw(struct sl_config *cfg, yaml_node_t *k, yaml_node_t *v, struct sl_diag *d)
 {
     struct sl_config_pushgw *pg = &cfg->push_gateway;
@@ -576,6 +603,9 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
         } else if (strcmp(key, "push_gateway") == 0) {
             if ((rc = parse_pushgw(cfg, k, v, d)))
                 return rc;
+        } else if (strcmp(key, "cluster") == 0) {
+            if ((rc = sl_cfg_parse_cluster(cfg, k, v, d)))
+                return rc;
         } else if (strcmp(key, "log_level") == 0) {
             if (!scalar(v) || sl_log_level_parse(scalar(v)) < 0) {
                 diag_at(d, cfg, v);
@@ -587,13 +617,13 @@ static int parse_top(struct sl_config *cfg, struct sl_diag *d)
         } else {
             diag_at(d, cfg, k);
             sl_diag_hint(d, "top-level keys: sources, transforms, sinks, api, workers, "
-                            "queue_batches, log_level, profile_store, push_gateway");
+                            "queue_batches, log_level, profile_store, push_gateway, cluster");
             return sl_diag_set(d, SL_ECONFIG, "unknown top-level key '%s'", key);
         }
         if (rc)
             return rc;
     }
-    return 0;
+    return sl_cfg_expand_repartition(cfg, d);
 }
 
 int sl_config_load_string(const char *text, size_t len, const char *name, struct sl_config **out,
@@ -668,6 +698,7 @@ void sl_config_free(struct sl_config *cfg)
     sl_free(cfg->push_gateway.url);
     sl_free(cfg->push_gateway.job);
     sl_free(cfg->push_gateway.instance);
+    sl_cfg_free_cluster(&cfg->cluster);
     sl_free(cfg->path);
     sl_free(cfg);
 }
@@ -1090,6 +1121,22 @@ int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_com
             return rc;
         c->opt_pos[idx] = (struct sl_opt_pos){(uint32_t)v->start_mark.line + 1,
                                               (uint32_t)v->start_mark.column + 1, true};
+    }
+    for (size_t k = 0; k < nopts && cfg->cluster.brokers; k++) {
+        const struct sl_option *o = &ops->options[k];
+        if (!(o->flags & SL_OPT_FROM_CLUSTER) || c->opt_pos[k].set)
+            continue;
+        char text[512];
+        if (strcmp(o->key, "group") == 0)
+            snprintf(text, sizeof text, "%s.%s", cfg->cluster.group, cc->name);
+        else if (strcmp(o->key, "brokers") == 0)
+            snprintf(text, sizeof text, "%s", cfg->cluster.brokers);
+        else
+            continue;
+        int rc = sl_config_parse_option_text(o, text, c->conf, d);
+        if (rc)
+            return rc;
+        c->opt_pos[k] = (struct sl_opt_pos){cfg->cluster.line, cfg->cluster.col, true};
     }
     for (size_t k = 0; k < nopts; k++) {
         const struct sl_option *o = &ops->options[k];

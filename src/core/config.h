@@ -4,9 +4,9 @@
  * A config names components in three groups (`sources`, `transforms`, `sinks`); each
  * transform and sink lists its `inputs`. Top-level settings: `api: {listen: "host:port"}`,
  * `workers`, `queue_batches`, `log_level`, `profile_store`, `push_gateway: {url, job, instance,
- * interval}`. Every scalar may use `${NAME}` or `${NAME:-default}`; an unset variable without
- * a default is an error at its line:col; `$${` is a literal `${`.
- * Errors carry file:line:col (1-based) and a one-line hint.
+ * interval}`, `cluster: {brokers, group, node_id}`. Every scalar may use `${NAME}` or
+ * `${NAME:-default}`; an unset variable without a default is an error at its line:col; `$${` is a
+ * literal `${`. Errors carry file:line:col (1-based) and a one-line hint.
  */
 #ifndef SL_CORE_CONFIG_H
 #define SL_CORE_CONFIG_H
@@ -55,6 +55,17 @@ struct sl_config_api {
     uint32_t line, col; /* the api key */
 };
 
+/* `cluster:` (docs/cluster.md): the Kafka cluster and consumer group this node shares with
+ * the others running the same file. */
+struct sl_config_cluster {
+    char *brokers;              /* NULL: no cluster section */
+    char *group;                /* consumer group prefix; "sluice" */
+    char *node_id;              /* this node's name; default the host name */
+    char *status_topic;         /* compacted topic of member statuses; "<group>.cluster" */
+    int64_t status_interval_ns; /* how often this node publishes its status; 2 s */
+    uint32_t line, col;         /* the cluster key */
+};
+
 struct sl_config {
     char *path;
     void *doc; /* private: yaml_document_t */
@@ -70,6 +81,7 @@ struct sl_config {
     char *profile_store;
     uint32_t profile_store_line, profile_store_col;
     struct sl_config_pushgw push_gateway;
+    struct sl_config_cluster cluster;
 };
 
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *d);

@@ -27,6 +27,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/evbin.h"
 #include "codec/json.h"
 #include "core/component.h"
 #include "io/kafka_conf.h"
@@ -49,7 +50,12 @@ struct kout_conf {
     int64_t delivery_timeout_ns;
     int64_t flush_timeout_ns;
     struct sl_strmap librdkafka;
+    int format;
+    int64_t partitions;
+    int64_t replication;
 };
+
+enum { KFMT_JSON, KFMT_EVBIN };
 
 /* one {field} or literal piece of the topic template */
 struct tpart {
@@ -79,11 +85,14 @@ struct kout {
     struct sl_batch *dead; /* dead letters from delivery reports, handed over after a poll */
     struct sl_log_limit lim;
     uint64_t delivered, failed;
+    struct sl_field *kept; /* evbin: the fields of one event without @kafka.* */
+    uint32_t kept_cap;
 };
 
 static const struct sl_option kout_opts[] = {
     {"brokers", SL_OPT_STRING, NULL, offsetof(struct kout_conf, brokers),
-     "bootstrap servers, \"host:port,host:port\"", NULL, 0, 0, SL_OPT_REQUIRED},
+     "bootstrap servers, \"host:port,host:port\" (default: cluster.brokers)", NULL, 0, 0,
+     SL_OPT_REQUIRED | SL_OPT_FROM_CLUSTER},
     {"topic", SL_OPT_STRING, NULL, offsetof(struct kout_conf, topic),
      "topic name, or a template with {field} parts (\"events-{type}\")", NULL, 0, 0,
      SL_OPT_REQUIRED},
@@ -112,6 +121,16 @@ static const struct sl_option kout_opts[] = {
      "at shutdown, how long to wait for the last delivery reports", NULL, 0, 0, 0},
     {"librdkafka", SL_OPT_STRING_MAP, NULL, offsetof(struct kout_conf, librdkafka),
      "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...)", NULL, 0, 0, 0},
+    {"format", SL_OPT_ENUM, "json", offsetof(struct kout_conf, format),
+     "record value: one JSON object, or evbin (sluice's binary event: every type and the event "
+     "time kept, for topics sluice reads back)",
+     "json|evbin", 0, 0, 0},
+    {"partitions", SL_OPT_INT, "0", offsetof(struct kout_conf, partitions),
+     "create a static topic with this many partitions when it does not exist (0: do not create)",
+     NULL, 0, 100000, 0},
+    {"replication", SL_OPT_INT, "-1", offsetof(struct kout_conf, replication),
+     "replication factor of a topic created by `partitions` (-1: the broker's default)", NULL, -1,
+     32, 0},
     {0},
 };
 
@@ -237,6 +256,8 @@ static int kout_init(struct sl_component *c, struct sl_diag *d)
         {"queue.buffering.max.kbytes", qkb, false},
         {"message.timeout.ms", tmo, false},
         {"client.id", "sluice", false},
+        /* Java's partitioner: a key lands where Java clients, Kafka Streams and ksqlDB put it */
+        {"partitioner", "murmur2_random", false},
         {NULL, NULL, false},
     };
     rd_kafka_conf_t *conf = sl_kafka_conf_new(c, settings, &cf->librdkafka, "librdkafka", d);
@@ -250,8 +271,19 @@ static int kout_init(struct sl_component *c, struct sl_diag *d)
         sl_component_diag_opt(c, "brokers", d);
         return sl_diag_set(d, SL_ECONFIG, "kafka '%s': %s", c->name, err);
     }
-    if (s->ntparts == 1 && !s->tparts[0].field)
+    if (s->ntparts == 1 && !s->tparts[0].field) {
+        if (cf->partitions > 0 &&
+            sl_kafka_create_topic(s->rk, c->name, s->tparts[0].text, (int)cf->partitions,
+                                  (int)cf->replication, NULL, err, sizeof err)) {
+            sl_component_diag_opt(c, "partitions", d);
+            return sl_diag_set(d, SL_ECONFIG, "kafka '%s': %s", c->name, err);
+        }
         s->rkt = rd_kafka_topic_new(s->rk, s->tparts[0].text, NULL);
+    } else if (cf->partitions > 0) {
+        sl_component_diag_opt(c, "partitions", d);
+        return sl_diag_set(d, SL_ECONFIG, "kafka '%s': partitions needs a static topic name",
+                           c->name);
+    }
     return 0;
 }
 
@@ -268,10 +300,33 @@ static int put_text(struct sl_buf *out, const struct sl_value *v)
     return sl_json_write_value(out, v);
 }
 
+/* evbin: the event as a one-event batch, without @kafka.* unless drop_metadata is off */
+static int render_evbin(struct kout *s, const struct sl_event *ev)
+{
+    const struct kout_conf *cf = s->c->conf;
+    struct sl_event e = *ev;
+    if (cf->drop_metadata) {
+        if (ev->count > s->kept_cap) {
+            s->kept = sl_xrealloc(s->kept, ev->count * sizeof(*s->kept));
+            s->kept_cap = ev->count;
+        }
+        e.count = 0;
+        for (uint32_t i = 0; i < ev->count; i++) {
+            struct sl_str name = sl_sym_name(ev->fields[i].sym);
+            if (!(name.len > 7 && memcmp(name.ptr, "@kafka.", 7) == 0))
+                s->kept[e.count++] = ev->fields[i];
+        }
+        e.fields = s->kept;
+    }
+    return sl_evbin_encode_events(&e, 1, 0, &s->val);
+}
+
 static int render_value(struct kout *s, const struct sl_event *ev)
 {
     const struct kout_conf *cf = s->c->conf;
     sl_buf_reset(&s->val);
+    if (cf->format == KFMT_EVBIN)
+        return render_evbin(s, ev);
     if (!cf->drop_metadata)
         return sl_json_write_event(&s->val, ev);
     int rc = sl_buf_putc(&s->val, '{');
@@ -371,7 +426,9 @@ static int kout_write(struct sl_component *c, struct sl_batch *b)
         bool has_key = false;
         int rc = render_value(s, ev);
         if (rc)
-            snprintf(msg, sizeof msg, "record too large");
+            snprintf(msg, sizeof msg, "%s",
+                     rc == SL_ETYPE ? "an object value (a sketch or model) has no evbin form"
+                                    : "record too large");
         if (!rc)
             rc = render_key(s, ev, &has_key, msg, sizeof msg);
         if (!rc && !s->rkt)
@@ -485,6 +542,7 @@ static void kout_fini(struct sl_component *c)
         sl_free(s->tparts[i].text);
     }
     sl_free(s->tparts);
+    sl_free(s->kept);
     if (s->key_is_path)
         sl_path_fini(&s->key_path);
     sl_stellar_free(s->key_prog);
