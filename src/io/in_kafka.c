@@ -41,6 +41,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/evbin.h"
 #include "codec/json.h"
 #include "core/component.h"
 #include "core/partstate.h"
@@ -55,7 +56,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { FMT_JSON, FMT_LINES, FMT_RAW };
+enum { FMT_JSON, FMT_LINES, FMT_RAW, FMT_EVBIN };
 
 struct kin_conf {
     char *brokers;
@@ -137,17 +138,21 @@ struct kin {
 
 static const struct sl_option kin_opts[] = {
     {"brokers", SL_OPT_STRING, NULL, offsetof(struct kin_conf, brokers),
-     "bootstrap servers, \"host:port,host:port\"", NULL, 0, 0, SL_OPT_REQUIRED},
+     "bootstrap servers, \"host:port,host:port\" (default: cluster.brokers)", NULL, 0, 0,
+     SL_OPT_REQUIRED | SL_OPT_FROM_CLUSTER},
     {"topics", SL_OPT_STRING_LIST, NULL, offsetof(struct kin_conf, topics),
      "topics to read; a name starting with ^ is a regular expression", NULL, 0, 0, SL_OPT_REQUIRED},
     {"group", SL_OPT_STRING, NULL, offsetof(struct kin_conf, group),
-     "consumer group (default: sluice-<config file name>.<source name>)", NULL, 0, 0, 0},
+     "consumer group (default: <cluster.group>.<source name>, without a cluster section "
+     "sluice-<config file name>.<source name>)",
+     NULL, 0, 0, SL_OPT_FROM_CLUSTER},
     {"offset_reset", SL_OPT_ENUM, "earliest", offsetof(struct kin_conf, offset_reset),
      "where a partition without a committed offset starts", "earliest|latest", 0, 0, 0},
     {"format", SL_OPT_ENUM, "json", offsetof(struct kin_conf, format),
      "json: each line of a record is a JSON object; lines: each line is a `message`; raw: the "
-     "whole record is a `message`",
-     "json|lines|raw", 0, 0, 0},
+     "whole record is a `message`; evbin: sluice's binary events (the kafka sink's `format: "
+     "evbin`, a repartition topic)",
+     "json|lines|raw|evbin", 0, 0, 0},
     {"metadata", SL_OPT_BOOL, "false", offsetof(struct kin_conf, metadata),
      "add @kafka.topic, @kafka.partition, @kafka.offset, @kafka.key, @kafka.timestamp and "
      "@kafka.headers to each event",
@@ -503,6 +508,19 @@ static void drain(struct kin *s, const rd_kafka_topic_partition_list_t *l)
     }
 }
 
+/* The partitions this member holds now, for /api/v1/cluster. */
+static void publish_assignment(struct kin *s)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    char *member = rd_kafka_memberid(s->rk);
+    sl_kafka_assignment_set(s->c->name, ((const struct kin_conf *)s->c->conf)->group, member, l);
+    if (member)
+        rd_kafka_mem_free(s->rk, member);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Newly assigned partitions: the stages that keep state per partition restore it; a
  * partition is read from the lowest of the committed offset and what they need. */
 static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
@@ -592,6 +610,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl_error(c->name, "assign: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
+        publish_assignment(s);
         return;
     }
     /* revoked (or an error): finish what is in flight, commit, let go */
@@ -615,6 +634,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+    publish_assignment(s);
 }
 
 /* ---------------------------------------------------------------- records to events */
@@ -707,6 +727,39 @@ static bool take_one(struct kin *s, struct part *p, const rd_kafka_message_t *m,
     return true;
 }
 
+/* An evbin record (events with their own times; strings stay in the batch's copy of it). A
+ * record that does not decode is a dead letter as a whole: what it decoded is taken back. */
+static void take_evbin(struct kin *s, struct part *p, const rd_kafka_message_t *m,
+                       const char *copy, size_t len)
+{
+    const struct kin_conf *cf = s->c->conf;
+    struct sl_batch *b = p->b;
+    uint32_t before = b->count;
+    uint64_t bytes = b->bytes;
+    struct sl_diag d;
+    d.offset = -1;
+    d.msg[0] = 0;
+    if (!len || sl_evbin_decode_view(copy, len, b, &d)) {
+        while (b->count > before)
+            sl_batch_pop(b);
+        b->bytes = bytes;
+        char msg[600];
+        snprintf(msg, sizeof msg, "invalid evbin record at byte %lld: %s",
+                 (long long)(d.offset > 0 ? d.offset : 0), len ? d.msg : "empty");
+        dead_letter(s, p, m, msg, -1);
+        return;
+    }
+    for (uint32_t i = before; (cf->metadata || s->partstate) && i < b->count; i++) {
+        if (cf->metadata ? add_metadata(s, b, &b->events[i], p, m, b->events[i].ts_ns) != 0
+                         : sl_event_set(b, &b->events[i], s->s_off, sl_value_int(m->offset))) {
+            while (b->count > i)
+                sl_batch_pop(b);
+            dead_letter(s, p, m, "out of memory", -1);
+            return;
+        }
+    }
+}
+
 /* One record into the partition's batch (events, or dead letters). */
 static void take(struct kin *s, struct part *p, const rd_kafka_message_t *m)
 {
@@ -733,6 +786,10 @@ static void take(struct kin *s, struct part *p, const rd_kafka_message_t *m)
     b->bytes += len;
     if (cf->format == FMT_RAW) {
         take_one(s, p, m, copy ? copy : "", len, -1, ts_ns);
+        return;
+    }
+    if (cf->format == FMT_EVBIN) {
+        take_evbin(s, p, m, copy, len);
         return;
     }
     /* json and lines: each non-blank line is an event; line numbers only when there are
@@ -835,6 +892,7 @@ static void kin_fini(struct sl_component *c)
     struct kin *s = c->state;
     if (!s)
         return;
+    sl_kafka_assignment_clear(c->name);
     while (s->parts)
         part_remove(s, s->parts);
     /* the pipeline has ended and the sinks' fini ran before (sl_pipeline_free): every token is
