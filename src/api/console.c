@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/arena.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "codec/json.h"
 #include "core/event.h"
@@ -118,7 +119,107 @@ static void samples_tap(void *ctx, const struct sl_component *c, unsigned port,
 struct sl_console {
     struct sl_pipeline *pipe;
     struct samples *samples; /* the pipeline's, or NULL */
+    /* history: a thread renders a point every SL_CONSOLE_HISTORY_EVERY_MS */
+    struct sl_thread thread;
+    struct sl_mutex lock;
+    struct sl_cond cond;
+    bool stopping;                           /* guarded_by: lock */
+    char *points[SL_CONSOLE_HISTORY_POINTS]; /* guarded_by: lock — JSON texts, a ring */
+    uint32_t head;                           /* guarded_by: lock — the next slot */
 };
+
+static void json_str(struct sl_buf *out, const char *s);
+static void json_num(struct sl_buf *out, double v);
+
+/* {"a":1,...}: the component's own metrics (ops->stats), as /metrics names them. */
+static void comp_stats_json(struct sl_component *comp, struct sl_buf *out)
+{
+    struct sl_comp_stat st[SL_COMP_STATS_MAX];
+    size_t ns = comp->ops->stats ? comp->ops->stats(comp, st) : 0;
+    sl_buf_putc(out, '{');
+    for (size_t k = 0; k < ns && k < SL_COMP_STATS_MAX; k++) {
+        if (k)
+            sl_buf_putc(out, ',');
+        json_str(out, st[k].name);
+        sl_buf_putc(out, ':');
+        json_num(out, st[k].value);
+    }
+    sl_buf_putc(out, '}');
+}
+
+/* One point of the history: the time, every component's counters and own metrics. */
+static void history_point(struct sl_console *c, struct sl_buf *out)
+{
+    sl_buf_appendf(out, "{\"t_ms\":%lld,\"components\":[",
+                   (long long)(sl_clock_wall_ns() / 1000000));
+    uint32_t n = sl_pipeline_count(c->pipe);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sl_component *comp = sl_pipeline_component(c->pipe, i);
+        if (i)
+            sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        json_str(out, comp->name);
+        sl_buf_appendf(
+            out,
+            ",\"events_in\":%llu,\"events_out\":%llu,\"errors\":%llu,\"dropped\":%llu,\"stats\":",
+            (unsigned long long)atomic_load_explicit(&comp->m.events_in, memory_order_relaxed),
+            (unsigned long long)atomic_load_explicit(&comp->m.events_out, memory_order_relaxed),
+            (unsigned long long)atomic_load_explicit(&comp->m.errors, memory_order_relaxed),
+            (unsigned long long)atomic_load_explicit(&comp->m.dropped, memory_order_relaxed));
+        comp_stats_json(comp, out);
+        sl_buf_putc(out, '}');
+    }
+    sl_buf_puts(out, "]}");
+}
+
+/* The history thread: a point now, then every SL_CONSOLE_HISTORY_EVERY_MS until stopped. */
+static void *history_main(void *arg)
+{
+    struct sl_console *c = arg;
+    int64_t next = sl_clock_mono_ns();
+    sl_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        if (sl_clock_mono_ns() < next) {
+            (void)sl_cond_wait_until(&c->cond, &c->lock, next);
+            continue;
+        }
+        next += (int64_t)SL_CONSOLE_HISTORY_EVERY_MS * 1000000;
+        sl_mutex_unlock(&c->lock);
+        struct sl_buf b;
+        sl_buf_init(&b, 8u << 20);
+        history_point(c, &b);
+        size_t len = 0;
+        char *p = sl_buf_steal(&b, &len);
+        sl_mutex_lock(&c->lock);
+        char *old = c->points[c->head];
+        c->points[c->head] = p;
+        c->head = (c->head + 1) % SL_CONSOLE_HISTORY_POINTS;
+        sl_mutex_unlock(&c->lock);
+        sl_free(old);
+        sl_mutex_lock(&c->lock);
+    }
+    sl_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+unsigned sl_console_history_json(struct sl_console *c, struct sl_buf *out)
+{
+    sl_buf_appendf(out, "{\"every_ms\":%d,\"points\":[", SL_CONSOLE_HISTORY_EVERY_MS);
+    bool first = true;
+    sl_mutex_lock(&c->lock);
+    for (uint32_t k = 0; k < SL_CONSOLE_HISTORY_POINTS; k++) { /* oldest first */
+        const char *p = c->points[(c->head + k) % SL_CONSOLE_HISTORY_POINTS];
+        if (!p)
+            continue;
+        if (!first)
+            sl_buf_putc(out, ',');
+        first = false;
+        sl_buf_puts(out, p);
+    }
+    sl_mutex_unlock(&c->lock);
+    sl_buf_puts(out, "]}\n");
+    return MHD_HTTP_OK;
+}
 
 int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **out,
                    struct sl_diag *d)
@@ -146,12 +247,28 @@ int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **o
         }
         c->samples = s;
     }
+    sl_mutex_init(&c->lock);
+    sl_cond_init(&c->cond);
+    if (sl_thread_start(&c->thread, "sl-console", history_main, c) != 0)
+        sl_warn("api", "no console history: cannot start its thread");
     *out = c;
     return 0;
 }
 
 void sl_console_free(struct sl_console *c)
 {
+    if (!c)
+        return;
+    sl_mutex_lock(&c->lock);
+    c->stopping = true;
+    sl_cond_signal(&c->cond);
+    sl_mutex_unlock(&c->lock);
+    if (c->thread.started)
+        sl_thread_join(&c->thread);
+    for (uint32_t k = 0; k < SL_CONSOLE_HISTORY_POINTS; k++)
+        sl_free(c->points[k]);
+    sl_cond_fini(&c->cond);
+    sl_mutex_fini(&c->lock);
     sl_free(c);
 }
 
@@ -194,18 +311,10 @@ unsigned sl_console_stats_json(struct sl_console *c, struct sl_buf *out)
             sl_buf_putc(out, ',');
         sl_buf_puts(out, "{\"name\":");
         json_str(out, comp->name);
-        sl_buf_appendf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"stats\":{", comp->ops->type,
+        sl_buf_appendf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"stats\":", comp->ops->type,
                        sl_kind_name(comp->ops->kind));
-        struct sl_comp_stat st[SL_COMP_STATS_MAX];
-        size_t ns = comp->ops->stats ? comp->ops->stats(comp, st) : 0;
-        for (size_t k = 0; k < ns && k < SL_COMP_STATS_MAX; k++) {
-            if (k)
-                sl_buf_putc(out, ',');
-            json_str(out, st[k].name);
-            sl_buf_putc(out, ':');
-            json_num(out, st[k].value);
-        }
-        sl_buf_puts(out, "}}");
+        comp_stats_json(comp, out);
+        sl_buf_putc(out, '}');
     }
     sl_buf_puts(out, "]}\n");
     return MHD_HTTP_OK;
@@ -497,6 +606,8 @@ enum MHD_Result sl_console_handle(struct sl_console *c, struct MHD_Connection *c
     unsigned status;
     if (!strcmp(what, "stats")) {
         status = sl_console_stats_json(c, &b);
+    } else if (!strcmp(what, "history")) {
+        status = sl_console_history_json(c, &b);
     } else if (!strncmp(what, "samples/", 8) && what[8]) {
         status = sl_console_samples_json(c, what + 8, &b);
     } else if (!strcmp(what, "query")) {
@@ -505,7 +616,7 @@ enum MHD_Result sl_console_handle(struct sl_console *c, struct MHD_Connection *c
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q"), &b);
     } else {
         sl_buf_puts(&b, "{\"error\":\"not found\",\"paths\":[\"/api/v1/console/stats\","
-                        "\"/api/v1/console/samples/{component}\","
+                        "\"/api/v1/console/history\",\"/api/v1/console/samples/{component}\","
                         "\"/api/v1/console/query?lang=stellar|sql&q=\"]}\n");
         status = MHD_HTTP_NOT_FOUND;
     }

@@ -6,6 +6,8 @@
  *                                           open without a token so the login prompt loads
  *   GET /api/v1/console/stats               every component's own metrics as JSON (what
  *                                           /metrics shows: Em, files written, spool...)
+ *   GET /api/v1/console/history             every component's counters and metrics, every 2 s
+ *                                           over the last 10 minutes (the charts' past)
  *   GET /api/v1/console/samples/{component} the last events of its output and of its errors
  *                                           (opt-in: `api: {samples: N}`)
  *   GET /api/v1/console/query?lang=stellar|sql&q=TEXT
@@ -19,6 +21,12 @@
  * formats up to N of its last events outside the lock, and swaps them in under it, so a
  * busy pipeline pays a clock read per batch. The rings belong to the pipeline (freed with
  * it); the console only reads them, and the API server stops before the pipeline is freed.
+ *
+ * History: a thread of the console renders a point (every component's counters and own
+ * metrics, as JSON text) every SL_CONSOLE_HISTORY_EVERY_MS into a ring of
+ * SL_CONSOLE_HISTORY_POINTS, so a chart opened now starts with the last ten minutes. It reads
+ * only atomics and ops->stats (callable from any thread); about 1 KB a point per ten
+ * components.
  */
 #ifndef SL_API_CONSOLE_H
 #define SL_API_CONSOLE_H
@@ -32,10 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_CONSOLE_MAX_SAMPLES     1000  /* `api: {samples: N}` at most */
-#define SL_CONSOLE_SAMPLE_EVERY_MS 200   /* a component's port is sampled at most this often */
-#define SL_CONSOLE_SAMPLE_MAX_LEN  16384 /* bytes of one sampled event's JSON; longer: cut */
-#define SL_CONSOLE_QUERY_MAX_ROWS  1000  /* rows of a SQL answer; more: "truncated": true */
+#define SL_CONSOLE_MAX_SAMPLES      1000  /* `api: {samples: N}` at most */
+#define SL_CONSOLE_SAMPLE_EVERY_MS  200   /* a component's port is sampled at most this often */
+#define SL_CONSOLE_SAMPLE_MAX_LEN   16384 /* bytes of one sampled event's JSON; longer: cut */
+#define SL_CONSOLE_QUERY_MAX_ROWS   1000  /* rows of a SQL answer; more: "truncated": true */
+#define SL_CONSOLE_HISTORY_POINTS   300   /* points of /api/v1/console/history ... */
+#define SL_CONSOLE_HISTORY_EVERY_MS 2000  /* ... one every 2 s: the last 10 minutes */
 
 /* An embedded file (generated at build time from web/console/dist by cmake/embed_assets.cmake). */
 struct sl_console_asset {
@@ -50,12 +60,13 @@ extern const size_t sl_console_asset_count;
 
 struct sl_console;
 
-/* The console of pipeline p. samples > 0 installs the tap that keeps the last `samples`
- * events of every component's output and errors; SL_EINVAL in d beyond
+/* The console of pipeline p; starts the history thread. samples > 0 installs the tap that keeps the
+ * last `samples` events of every component's output and errors; SL_EINVAL in d beyond
  * SL_CONSOLE_MAX_SAMPLES, SL_EEXIST when the pipeline has a tap already. Main thread. */
 int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **out,
                    struct sl_diag *d);
-void sl_console_free(struct sl_console *c); /* NULL is fine; the rings stay with the pipeline */
+/* Stop the history thread and free (NULL is fine; the sample rings stay with the pipeline). */
+void sl_console_free(struct sl_console *c);
 
 /* True for the paths sl_console_handle answers; *open is set when it needs no token (the
  * static assets). */
@@ -67,6 +78,7 @@ enum MHD_Result sl_console_handle(struct sl_console *c, struct MHD_Connection *c
 
 /* The JSON bodies, without HTTP (unit tests). Each appends to out and returns the status. */
 unsigned sl_console_stats_json(struct sl_console *c, struct sl_buf *out);
+unsigned sl_console_history_json(struct sl_console *c, struct sl_buf *out);
 unsigned sl_console_samples_json(struct sl_console *c, const char *component, struct sl_buf *out);
 unsigned sl_console_query_json(const char *lang, const char *text, struct sl_buf *out);
 

@@ -90,6 +90,17 @@ static void test_samples(void **state)
         strstr(b.ptr, "{\"name\":\"in\",\"type\":\"file\",\"kind\":\"source\",\"stats\":{"));
     assert_non_null(
         strstr(b.ptr, "{\"name\":\"out\",\"type\":\"null\",\"kind\":\"sink\",\"stats\":{"));
+    /* history: the first point is taken when the console starts */
+    for (int i = 0; i < 300; i++) { /* the thread may not have run yet */
+        sl_buf_reset(&b);
+        assert_int_equal(sl_console_history_json(con, &b), 200);
+        if (!strstr(b.ptr, "\"points\":[]"))
+            break;
+        usleep(10000);
+    }
+    assert_non_null(strstr(b.ptr, "{\"every_ms\":2000,\"points\":[{\"t_ms\":"));
+    assert_non_null(strstr(b.ptr, "{\"name\":\"in\",\"events_in\":"));
+    assert_non_null(strstr(b.ptr, "{\"name\":\"dead\",\"events_in\":"));
     /* one tap per pipeline */
     struct sl_console *again = NULL;
     struct sl_diag d;

@@ -14,6 +14,19 @@ export async function poll() {
   return s;
 }
 
+// The server's last ten minutes (/api/v1/console/history), once at start: charts open with
+// a past. Its points carry counters and metrics by name, which is all the charts read.
+export async function seed() {
+  const h = await api('/api/v1/console/history');
+  const first = snaps.length ? snaps[0].t : Infinity;
+  const past = h.points.filter(p => p.t_ms / 1000 < first - 0.5).map(p => ({
+    t: p.t_ms / 1000,
+    pipeline: { components: p.components },
+    stats: { components: p.components.map(c => ({ name: c.name, stats: c.stats })) },
+  }));
+  snaps.unshift(...past.slice(-(KEEP - snaps.length)));
+}
+
 export function latest() { return snaps[snaps.length - 1]; }
 
 export function comp(snap, name) {

@@ -1,7 +1,7 @@
 // The console: a hash router over five pages, one poll loop that refreshes the history and
 // the page on screen. ?interval=MS (default 2000) sets the poll period.
 import './style.css';
-import { poll } from './history.js';
+import { poll, seed } from './history.js';
 import pipeline from './pages/pipeline.js';
 import profiles from './pages/profiles.js';
 import partout from './pages/partout.js';
@@ -47,5 +47,5 @@ async function tick(fetchNew = true) {
 }
 
 window.addEventListener('hashchange', route);
-tick().then(route);
+tick().then(() => seed().catch(() => {})).then(route);
 setInterval(tick, INTERVAL);

@@ -197,6 +197,13 @@ try {
   });
   const e0 = int(await page.getAttribute('[data-chart="em"]', 'data-points'));
   await until('the Em chart grows', 10, async () => int(await page.getAttribute('[data-chart="em"]', 'data-points')) >= e0 + 2 || 'no new points');
+  await page.reload();
+  await page.waitForSelector('[data-chart="em"][data-points]', { timeout: 10000 });
+  const hist = await api('/api/v1/console/history');
+  const hp = int(await page.getAttribute('[data-chart="em"]', 'data-points'));
+  hist.points.length >= 5 && hp >= hist.points.length - 1
+    ? ok(`after a reload the Em chart starts with the server's history (${hp} points)`)
+    : fail(`after a reload: ${hp} points, history ${hist.points.length}`);
   await shot(page, 'partout');
 
   // ---- Anomalies: the k-means scores of the samples, highest first
