@@ -1,6 +1,6 @@
 # embed_assets.cmake — write a C file that holds every file of a directory (the web console's
 # built bundle, web/console/dist) as byte arrays, with its Content-Type and an ETag made from
-# its SHA-256, for src/api/console.c. Run at build time:
+# its SHA-256, and a gzip copy of each file that compresses, for src/api/console.c. Run at build time:
 #   cmake -DSRC_DIR=web/console/dist -DOUT=console_assets.c -P cmake/embed_assets.cmake
 # No network and no npm: the bundle is committed (web/console: `npm run build` refreshes it).
 cmake_minimum_required(VERSION 3.25)
@@ -33,16 +33,41 @@ foreach(f ${files})
   else()
     set(type "application/octet-stream")
   endif()
-  file(READ ${SRC_DIR}/${f} hex HEX)
   file(SHA256 ${SRC_DIR}/${f} sum)
   string(SUBSTRING ${sum} 0 20 etag)
-  string(LENGTH "${hex}" hexlen)
-  math(EXPR len "${hexlen} / 2")
-  # 0xNN, per byte; 32 bytes a line
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n" bytes "${bytes}")
-  string(APPEND body "static const unsigned char a${i}[${len} + 1] = {\n${bytes}0};\n")
-  string(APPEND table "    {\"${f}\", \"${type}\", \"\\\"${etag}\\\"\", a${i}, ${len}},\n")
+  # the file, and its gzip form (served to clients that accept it) when that is smaller
+  set(gz ${OUT}.d/${f}.gz)
+  get_filename_component(gzdir ${gz} DIRECTORY)
+  file(MAKE_DIRECTORY ${gzdir})
+  file(ARCHIVE_CREATE OUTPUT ${gz} PATHS ${SRC_DIR}/${f} FORMAT raw COMPRESSION GZip
+       COMPRESSION_LEVEL 9)
+  set(gzname "NULL")
+  set(gzlen 0)
+  foreach(form "plain" "gzip")
+    if("${form}" STREQUAL "plain")
+      file(READ ${SRC_DIR}/${f} hex HEX)
+      set(name a${i})
+    else()
+      file(READ ${gz} hex HEX)
+      set(name z${i})
+    endif()
+    string(LENGTH "${hex}" hexlen)
+    math(EXPR len "${hexlen} / 2")
+    if("${form}" STREQUAL "gzip")
+      if(NOT len LESS plainlen)
+        break()
+      endif()
+      set(gzname ${name})
+      set(gzlen ${len})
+    else()
+      set(plainlen ${len})
+    endif()
+    # 0xNN, per byte; 32 bytes a line
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n" bytes "${bytes}")
+    string(APPEND body "static const unsigned char ${name}[${len} + 1] = {\n${bytes}0};\n")
+  endforeach()
+  string(APPEND table "    {\"${f}\", \"${type}\", \"\\\"${etag}\\\"\", a${i}, ${plainlen}, ${gzname}, ${gzlen}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
 string(APPEND body "\nconst struct sl_console_asset sl_console_assets[] = {\n${table}    {0}};\n")

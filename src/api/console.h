@@ -54,6 +54,8 @@ struct sl_console_asset {
     const char *etag; /* "\"<sha256 prefix>\"" */
     const unsigned char *data;
     size_t len;
+    const unsigned char *gz_data; /* the same, gzip-compressed; NULL when that is not smaller */
+    size_t gz_len;
 };
 extern const struct sl_console_asset sl_console_assets[];
 extern const size_t sl_console_asset_count;

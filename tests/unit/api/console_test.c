@@ -241,6 +241,8 @@ static void test_paths_and_assets(void **state)
         assert_true(!strncmp(a->type, want[i][1], strlen(want[i][1])));
         assert_true(a->len > 100 && a->data[a->len] == 0);
         assert_true(a->etag[0] == '"' && strlen(a->etag) == 22);
+        assert_true(a->gz_data && a->gz_len < a->len && a->gz_data[0] == 0x1f &&
+                    a->gz_data[1] == 0x8b);
     }
 }
 

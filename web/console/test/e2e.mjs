@@ -57,6 +57,13 @@ try {
     if (r.status === 200 && r.headers.get('content-type').startsWith(type) && et && r2.status === 304) ok(`${path}: 200 ${type}, 304 with its ETag`);
     else fail(`${path}: ${r.status} ${r.headers.get('content-type')} etag ${et} then ${r2.status}`);
   }
+  {
+    const gz = await fetch(BASE + '/console/app.js', { headers: { 'Accept-Encoding': 'gzip' } });
+    const plain = await fetch(BASE + '/console/app.js', { headers: { 'Accept-Encoding': 'identity' } });
+    const a = await gz.text(), b = await plain.text();
+    gz.headers.get('content-encoding') === 'gzip' && !plain.headers.get('content-encoding') && a === b && a.length > 1000
+      ? ok('app.js gzip-compressed for clients that accept it, the same text') : fail('gzip: ' + gz.headers.get('content-encoding'));
+  }
   const r401 = await fetch(BASE + '/api/v1/console/stats');
   r401.status === 401 ? ok('data endpoints need the token') : fail(`/api/v1/console/stats without a token: ${r401.status}`);
 
