@@ -98,6 +98,7 @@ try {
     const p1 = int(await page.getAttribute('[data-chart="component-rate"]', 'data-points'));
     return p1 >= p0 + 2 || `points ${p0} -> ${p1}`;
   });
+  await shot(page, 'pipeline'); /* while events flow */
   const gen = pipe.components.find(c => c.name === GEN);
   if (gen && COUNT) {
     await until(`${GEN} has emitted its ${COUNT} events`, 60, async () => (await api('/api/v1/pipeline')).components.find(c => c.name === GEN).events_out === COUNT || 'running');
@@ -132,10 +133,7 @@ try {
       const shown = await page.$$eval('.sample-list.errors pre', ps => ps.map(p => p.textContent));
       return s.errors.length > 0 && shown.length === s.errors.length && shown[0].includes('pattern does not match') || `${shown.length} vs ${s.errors.length}`;
     });
-    await page.click(`.node[data-component="prof"]`);
-    await sleep(1200);
   }
-  await shot(page, 'pipeline');
 
   // ---- Profiles: the store's profiles and entities, a chart per entity, queries
   await go('profiles');
