@@ -222,32 +222,45 @@ unsigned sl_console_history_json(struct sl_console *c, struct sl_buf *out)
     return MHD_HTTP_OK;
 }
 
+static int check_samples(int64_t samples, struct sl_diag *d)
+{
+    if (samples < 0 || samples > SL_CONSOLE_MAX_SAMPLES)
+        return sl_diag_set(d, SL_EINVAL, "api: samples must be 0..%d (events kept per component)",
+                           SL_CONSOLE_MAX_SAMPLES);
+    return 0;
+}
+
+int sl_console_install_samples(struct sl_pipeline *p, int64_t samples, struct sl_diag *d)
+{
+    int rc = check_samples(samples, d);
+    if (rc || samples == 0 || sl_pipeline_tap_ctx(p, samples_tap))
+        return rc;
+    struct samples *s = sl_xcalloc(1, sizeof(*s));
+    s->ncomp = sl_pipeline_count(p);
+    s->cap = (uint32_t)samples;
+    s->rings = sl_xcalloc(2 * (size_t)s->ncomp + 1, sizeof(*s->rings));
+    for (uint32_t i = 0; i < 2 * s->ncomp; i++) {
+        sl_mutex_init(&s->rings[i].lock);
+        s->rings[i].items = sl_xcalloc(s->cap, sizeof(char *));
+        s->rings[i].at_ms = sl_xcalloc(s->cap, sizeof(int64_t));
+    }
+    if (sl_pipeline_set_tap(p, samples_tap, s, samples_free) != 0) {
+        samples_free(s);
+        return sl_diag_set(d, SL_EEXIST, "api: the pipeline has another tap already");
+    }
+    return 0;
+}
+
 int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **out,
                    struct sl_diag *d)
 {
     *out = NULL;
-    if (samples < 0 || samples > SL_CONSOLE_MAX_SAMPLES)
-        return sl_diag_set(d, SL_EINVAL, "api: samples must be 0..%d (events kept per component)",
-                           SL_CONSOLE_MAX_SAMPLES);
+    int rc = samples ? sl_console_install_samples(p, samples, d) : check_samples(samples, d);
+    if (rc)
+        return rc;
     struct sl_console *c = sl_xcalloc(1, sizeof(*c));
     c->pipe = p;
-    if (samples > 0) {
-        struct samples *s = sl_xcalloc(1, sizeof(*s));
-        s->ncomp = sl_pipeline_count(p);
-        s->cap = (uint32_t)samples;
-        s->rings = sl_xcalloc(2 * (size_t)s->ncomp + 1, sizeof(*s->rings));
-        for (uint32_t i = 0; i < 2 * s->ncomp; i++) {
-            sl_mutex_init(&s->rings[i].lock);
-            s->rings[i].items = sl_xcalloc(s->cap, sizeof(char *));
-            s->rings[i].at_ms = sl_xcalloc(s->cap, sizeof(int64_t));
-        }
-        if (sl_pipeline_set_tap(p, samples_tap, s, samples_free) != 0) {
-            samples_free(s);
-            sl_free(c);
-            return sl_diag_set(d, SL_EEXIST, "api: the pipeline has a tap already");
-        }
-        c->samples = s;
-    }
+    c->samples = samples ? sl_pipeline_tap_ctx(p, samples_tap) : NULL;
     sl_mutex_init(&c->lock);
     sl_cond_init(&c->cond);
     if (sl_thread_start(&c->thread, "sl-console", history_main, c) != 0)

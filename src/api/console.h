@@ -62,9 +62,15 @@ extern const size_t sl_console_asset_count;
 
 struct sl_console;
 
-/* The console of pipeline p; starts the history thread. samples > 0 installs the tap that keeps the
- * last `samples` events of every component's output and errors; SL_EINVAL in d beyond
- * SL_CONSOLE_MAX_SAMPLES, SL_EEXIST when the pipeline has a tap already. Main thread. */
+/* Install the tap that keeps the last `samples` events of every component's output and
+ * errors (`api: {samples: N}`), before sl_pipeline_start() so the first events are kept too;
+ * 0 does nothing, as does a second call. SL_EINVAL in d beyond SL_CONSOLE_MAX_SAMPLES,
+ * SL_EEXIST when the pipeline has another tap. Main thread. */
+int sl_console_install_samples(struct sl_pipeline *p, int64_t samples, struct sl_diag *d);
+
+/* The console of pipeline p; starts the history thread. samples > 0: the samples above
+ * (installed now if sl_console_install_samples was not called: later events only). Errors as
+ * sl_console_install_samples. Main thread. */
 int sl_console_new(struct sl_pipeline *p, int64_t samples, struct sl_console **out,
                    struct sl_diag *d);
 /* Stop the history thread and free (NULL is fine; the sample rings stay with the pipeline). */

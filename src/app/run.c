@@ -8,6 +8,7 @@
  */
 #include "app/run.h"
 
+#include "api/console.h"
 #include "api/pushgw.h"
 #include "api/server.h"
 #include "base/alloc.h"
@@ -165,6 +166,18 @@ int sl_app_run(struct sl_config *cfg, const struct sl_app_opts *o)
     if (!p) {
         sl_config_free(cfg);
         return 2;
+    }
+    if (cfg->api_listen && cfg->api.samples > 0) { /* the console's samples, from the start */
+        struct sl_diag d0;
+        sl_diag_init(&d0);
+        if (sl_console_install_samples(p, cfg->api.samples, &d0)) {
+            snprintf(d0.file, sizeof d0.file, "%s", cfg->path);
+            d0.line = cfg->api.line;
+            d0.col = cfg->api.col;
+            sl_app_print_diag(&d0);
+            sl_app_teardown(p, cfg);
+            return 2;
+        }
     }
     bool show = o->status == 1 || (o->status < 0 && isatty(STDERR_FILENO));
     status_own_line = !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO);

@@ -1348,6 +1348,12 @@ int sl_pipeline_set_tap(struct sl_pipeline *p, sl_pipeline_tap_fn fn, void *ctx,
     return 0;
 }
 
+void *sl_pipeline_tap_ctx(const struct sl_pipeline *p, sl_pipeline_tap_fn fn)
+{
+    struct tap *t = atomic_load_explicit(&((struct sl_pipeline *)p)->tap, memory_order_acquire);
+    return t && t->fn == fn ? t->ctx : NULL;
+}
+
 void sl_pipeline_totals(const struct sl_pipeline *p, struct sl_pipeline_totals *t)
 {
     memset(t, 0, sizeof(*t));

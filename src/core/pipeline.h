@@ -76,6 +76,8 @@ typedef void (*sl_pipeline_tap_fn)(void *ctx, const struct sl_component *c, unsi
                                    const struct sl_batch *b);
 int sl_pipeline_set_tap(struct sl_pipeline *p, sl_pipeline_tap_fn fn, void *ctx,
                         void (*free_ctx)(void *ctx));
+/* The ctx given with fn when fn is the tap installed, else NULL. Any thread. */
+void *sl_pipeline_tap_ctx(const struct sl_pipeline *p, sl_pipeline_tap_fn fn);
 
 struct sl_pipeline_totals {
     uint64_t events_in;  /* emitted by sources */

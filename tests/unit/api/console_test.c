@@ -26,7 +26,8 @@ static int count_of(const char *s, const char *needle)
     return n;
 }
 
-/* Build and run a pipeline from yaml to its end (--once), the console made before the start. */
+/* Build and run a pipeline from yaml to its end (--once), the samples installed before the
+ * start, the console made after it (as `sluice run` does). */
 static struct sl_pipeline *run_once(const char *yaml, int64_t samples, struct sl_config **cfg,
                                     struct sl_console **con)
 {
@@ -36,8 +37,9 @@ static struct sl_pipeline *run_once(const char *yaml, int64_t samples, struct sl
     struct sl_pipeline_opts o = {.workers = 2, .once = true};
     struct sl_pipeline *p = sl_pipeline_new(*cfg, &o, &d);
     assert_non_null(p);
-    assert_int_equal(sl_console_new(p, samples, con, &d), 0);
+    assert_int_equal(sl_console_install_samples(p, samples, &d), 0); /* as sluice run does */
     assert_int_equal(sl_pipeline_start(p), 0);
+    assert_int_equal(sl_console_new(p, samples, con, &d), 0);
     assert_true(sl_pipeline_wait(p, 60000));
     return p;
 }
@@ -101,12 +103,16 @@ static void test_samples(void **state)
     assert_non_null(strstr(b.ptr, "{\"every_ms\":2000,\"points\":[{\"t_ms\":"));
     assert_non_null(strstr(b.ptr, "{\"name\":\"in\",\"events_in\":"));
     assert_non_null(strstr(b.ptr, "{\"name\":\"dead\",\"events_in\":"));
-    /* one tap per pipeline */
+    /* a second console shares the rings (install_samples once: a no-op after) */
     struct sl_console *again = NULL;
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_console_new(p, 3, &again, &d), SL_EEXIST);
-    assert_null(again);
+    assert_int_equal(sl_console_install_samples(p, 5, &d), 0);
+    assert_int_equal(sl_console_new(p, 5, &again, &d), 0);
+    sl_buf_reset(&b);
+    assert_int_equal(sl_console_samples_json(again, "out", &b), 200);
+    assert_int_equal(count_of(b.ptr, "\"event\":{\"seq\":"), 5);
+    sl_console_free(again);
     assert_int_equal(sl_console_new(p, 0, &again, &d), 0); /* no samples: no tap needed */
     sl_buf_reset(&b);
     assert_int_equal(sl_console_samples_json(again, "in", &b), 200);
@@ -117,6 +123,15 @@ static void test_samples(void **state)
     sl_pipeline_free(p); /* frees the rings */
     sl_config_free(cfg);
     unlink(path);
+}
+
+static void other_tap(void *ctx, const struct sl_component *c, unsigned port,
+                      const struct sl_batch *b)
+{
+    (void)ctx;
+    (void)c;
+    (void)port;
+    (void)b;
 }
 
 static void test_limits(void **state)
@@ -137,6 +152,10 @@ static void test_limits(void **state)
     assert_int_equal(sl_console_new(p, SL_CONSOLE_MAX_SAMPLES + 1, &c, &d), SL_EINVAL);
     assert_non_null(strstr(d.msg, "samples must be 0..1000"));
     assert_int_equal(sl_console_new(p, -1, &c, &d), SL_EINVAL);
+    assert_null(c);
+    /* another tap: no samples */
+    assert_int_equal(sl_pipeline_set_tap(p, other_tap, NULL, NULL), 0);
+    assert_int_equal(sl_console_new(p, 5, &c, &d), SL_EEXIST);
     assert_null(c);
     sl_pipeline_free(p);
     sl_config_free(cfg);
