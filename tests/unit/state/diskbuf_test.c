@@ -410,6 +410,43 @@ static void test_sync_begin_finish(void **state)
     sl_diskbuf_close(db);
 }
 
+/* A write that fails like a full disk (ENOSPC after half the record): the append fails,
+ * nothing of it counts, write_failing is set until an append succeeds again, and the record
+ * appended again afterwards follows the others in order. */
+static void test_write_failing(void **state)
+{
+    (void)state;
+    struct sl_diskbuf_faults f = {.fail_write_nth = 3}; /* 1: open's segment header */
+    struct sl_diskbuf_opts o = {0};
+    o.faults = &f;
+    struct sl_diskbuf *db = open_db(&o);
+    struct sl_diskbuf_stats st;
+    append_n(db, 0, 1); /* write 2 */
+    sl_diskbuf_stats(db, &st);
+    assert_false(st.write_failing);
+    char buf[4096];
+    rec(buf, rec_len(1), 1);
+    assert_int_equal(sl_diskbuf_append(db, buf, rec_len(1), 0), SL_EIO); /* write 3 */
+    sl_diskbuf_stats(db, &st);
+    assert_true(st.write_failing);
+    assert_int_equal(st.write_errors, 1);
+    assert_int_equal(st.appended, 1);
+    assert_int_equal(st.records, 1);
+    append_n(db, 1, 3); /* the disk has room again */
+    sl_diskbuf_stats(db, &st);
+    assert_false(st.write_failing);
+    assert_int_equal(st.appended, 3);
+    sl_diskbuf_close(db);
+    o.faults = NULL;
+    db = open_db(&o);
+    sl_diskbuf_stats(db, &st);
+    assert_int_equal(st.truncated, 0); /* the half record was cut at once */
+    for (int i = 0; i < 3; i++)
+        sl_diskbuf_ack(db, expect(db, i), true);
+    expect_empty(db);
+    sl_diskbuf_close(db);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -454,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_begin_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
