@@ -8,6 +8,9 @@
 #include "io/sinkbuf_disk.h"
 
 #include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/outage.h"
 #include "codec/evbin.h"
 #include "state/diskbuf.h"
 
@@ -16,6 +19,8 @@
 struct store {
     struct sl_diskbuf *db;
     struct sl_buf enc; /* writer thread: encoding scratch, reused */
+    char *name;
+    struct sl_outage enc_fail; /* writer thread: encoding out of memory (retried) */
 };
 
 static int d_open(const struct sl_sinkbuf_conf *conf, const char *dir, const char *name, void **st,
@@ -44,6 +49,7 @@ static int d_open(const struct sl_sinkbuf_conf *conf, const char *dir, const cha
     }
     /* a record must fit a segment: the log refuses larger ones with SL_E2BIG */
     sl_buf_init(&s->enc, (size_t)2 << 30);
+    s->name = sl_xstrdup(name);
     *st = s;
     return 0;
 }
@@ -53,6 +59,7 @@ static void d_close(void *st)
     struct store *s = st;
     sl_diskbuf_close(s->db);
     sl_buf_fini(&s->enc);
+    sl_free(s->name);
     sl_free(s);
 }
 
@@ -61,8 +68,18 @@ static int d_append(void *st, const struct sl_batch *b, int64_t wait_ns)
     struct store *s = st;
     sl_buf_reset(&s->enc);
     int rc = sl_evbin_encode(b, &s->enc);
+    if (rc == SL_ENOMEM) { /* retried like a failed write; said once per episode */
+        if (sl_outage_fail(&s->enc_fail, sl_clock_mono_ns()))
+            sl_error(s->name,
+                     "disk buffer: out of memory encoding a batch of %u events; input held back "
+                     "and retried",
+                     b->count);
+        return SL_EIO;
+    }
     if (rc)
-        return rc == SL_ENOMEM ? SL_EIO : rc;
+        return rc;
+    if (sl_outage_ok(&s->enc_fail, sl_clock_mono_ns(), NULL, NULL))
+        sl_info(s->name, "disk buffer: encoding batches works again");
     rc = sl_diskbuf_append(s->db, s->enc.ptr, s->enc.len, wait_ns);
     if (s->enc.cap > ((size_t)8 << 20)) { /* do not keep a huge scratch after a huge batch */
         sl_buf_fini(&s->enc);
