@@ -33,6 +33,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/outage.h"
 #include "codec/dsdoc.h"
 #include "codec/json.h"
 #include "core/component.h"
@@ -71,6 +72,7 @@ struct csv_sink {
     struct sl_buf out;
     struct sl_buf scratch; /* text of one cell */
     struct sl_log_limit lim;
+    struct sl_outage wfail; /* writes failing (disk full): logged once per episode */
     /* layout: datashark */
     bool datashark;
     struct sl_dsdoc doc;
@@ -309,9 +311,14 @@ static int csv_write(struct sl_component *c, struct sl_batch *b)
         rc = emit(c, s);
 out:
     sl_buf_reset(&s->out);
-    if (rc)
-        sl_log_ratelimited(&s->lim, 2, SL_LOG_ERROR, c->name, "writing %s: %s", cf->path,
-                           sl_strerror(rc));
+    uint64_t failures;
+    int64_t lasted;
+    if (rc && sl_outage_fail(&s->wfail, sl_clock_mono_ns()))
+        sl_error(c->name, "cannot write %s: %s; batches fail until it can", cf->path,
+                 sl_strerror(rc));
+    else if (!rc && sl_outage_ok(&s->wfail, sl_clock_mono_ns(), &failures, &lasted))
+        sl_info(c->name, "writes to %s succeed again after %.1f s (%llu failed batches)", cf->path,
+                (double)lasted / 1e9, (unsigned long long)failures);
     return rc;
 }
 
