@@ -26,6 +26,7 @@
 #include "state/store.h"
 #include "sys/thread.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -394,7 +395,12 @@ static unsigned query_error(struct sl_buf *out, unsigned status, const char *msg
 {
     sl_buf_reset(out);
     sl_buf_puts(out, "{\"error\":");
-    json_str(out, msg && *msg ? msg : "failed");
+    if (!msg || !*msg)
+        msg = "failed";
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) /* libpq's end with a newline */
+        n--;
+    (void)sl_json_write_string(out, msg, n);
     if (col)
         sl_buf_appendf(out, ",\"col\":%u", col);
     sl_buf_puts(out, "}\n");
@@ -439,8 +445,99 @@ static int sql_deadline(void *ud)
     return sl_clock_mono_ns() > *(int64_t *)ud;
 }
 
-/* A read-only query on the SQLite file of the default profile store (a connection of its
- * own, opened read-only: the store's writer is never blocked, nothing can be changed). */
+/* A PostgreSQL value as JSON: numbers and booleans by their column type, the rest as text. */
+static void pg_value(const PGresult *r, int row, int col, struct sl_buf *out)
+{
+    if (PQgetisnull(r, row, col)) {
+        sl_buf_puts(out, "null");
+        return;
+    }
+    const char *v = PQgetvalue(r, row, col);
+    switch (PQftype(r, col)) {
+    case 16: /* bool */
+        sl_buf_puts(out, *v == 't' ? "true" : "false");
+        return;
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+    case 26: /* oid */
+        sl_buf_puts(out, v);
+        return;
+    case 700:  /* float4 */
+    case 701:  /* float8 */
+    case 1700: /* numeric */
+        if (strspn(v, "0123456789.-+eE") == strlen(v) && *v) {
+            sl_buf_puts(out, v);
+            return;
+        }
+        sl_buf_puts(out, "null"); /* NaN, Infinity */
+        return;
+    default:
+        (void)sl_json_write_string(out, v, (size_t)PQgetlength(r, row, col));
+    }
+}
+
+/* A query on the PostgreSQL store: a connection of its own, one statement (the extended
+ * protocol takes no more) in a READ ONLY transaction with a 5 s statement_timeout, rolled
+ * back. */
+static unsigned query_pg(const char *url, const char *text, struct sl_buf *out)
+{
+    const char *conninfo = strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13)
+                               ? strchr(url, ':') + 1 /* postgres:KEY=VALUE ... */
+                               : url;
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {conninfo, "5", "sluice-console", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    PGresult *r = NULL;
+    unsigned status = MHD_HTTP_OK;
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        status =
+            query_error(out, MHD_HTTP_BAD_GATEWAY, pg ? PQerrorMessage(pg) : "out of memory", 0);
+        goto done;
+    }
+    r = PQexec(pg, "BEGIN READ ONLY; SET LOCAL statement_timeout = 5000");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        status = query_error(out, MHD_HTTP_BAD_GATEWAY, PQerrorMessage(pg), 0);
+        goto done;
+    }
+    PQclear(r);
+    r = PQexecParams(pg, text, 0, NULL, NULL, NULL, NULL, 0);
+    ExecStatusType rs = PQresultStatus(r);
+    if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+        const char *why = PQresultErrorMessage(r);
+        status = query_error(out, MHD_HTTP_BAD_REQUEST, why && *why ? why : PQerrorMessage(pg), 0);
+        goto done;
+    }
+    int ncol = PQnfields(r), nrow = PQntuples(r);
+    sl_buf_puts(out, "{\"lang\":\"sql\",\"columns\":[");
+    for (int i = 0; i < ncol; i++) {
+        if (i)
+            sl_buf_putc(out, ',');
+        json_str(out, PQfname(r, i));
+    }
+    sl_buf_puts(out, "],\"rows\":[");
+    for (int k = 0; k < nrow && k < SL_CONSOLE_QUERY_MAX_ROWS; k++) {
+        sl_buf_puts(out, k ? ",[" : "[");
+        for (int i = 0; i < ncol; i++) {
+            if (i)
+                sl_buf_putc(out, ',');
+            pg_value(r, k, i, out);
+        }
+        sl_buf_putc(out, ']');
+    }
+    sl_buf_appendf(out, "],\"truncated\":%s}\n",
+                   nrow > SL_CONSOLE_QUERY_MAX_ROWS ? "true" : "false");
+done:
+    PQclear(r);
+    if (pg && PQstatus(pg) == CONNECTION_OK)
+        PQclear(PQexec(pg, "ROLLBACK"));
+    PQfinish(pg);
+    return status;
+}
+
+/* A read-only SQL query on the default profile store: SQLite through a connection of its own,
+ * opened read-only (the store's writer is never blocked, nothing can be changed);
+ * PostgreSQL as query_pg says. */
 static unsigned query_sql(const char *text, struct sl_buf *out)
 {
     struct sl_store *st = sl_store_default();
@@ -448,10 +545,10 @@ static unsigned query_sql(const char *text, struct sl_buf *out)
         return query_error(out, MHD_HTTP_SERVICE_UNAVAILABLE,
                            "no profile store configured (start with --store sqlite:PATH)", 0);
     const char *url = sl_store_url(st);
+    if (!strncmp(url, "postgres", 8))
+        return query_pg(url, text, out);
     if (strncmp(url, "sqlite:", 7) != 0)
-        return query_error(out, MHD_HTTP_NOT_IMPLEMENTED,
-                           "SQL from the console reads SQLite stores; query PostgreSQL with psql",
-                           0);
+        return query_error(out, MHD_HTTP_NOT_IMPLEMENTED, "SQL on this kind of store", 0);
     const char *path = url + 7;
     if (!strncmp(path, "//", 2))
         path += 2;
