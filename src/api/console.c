@@ -11,6 +11,10 @@
  * Samples: see console.h. A ring keeps N owned JSON texts; the tap formats the batch's last
  * events into a local buffer first and holds the ring's mutex only to swap pointers, so a
  * reader (the API thread copying the ring into an answer) never waits for a formatter.
+ *
+ * Queries run on the API's one thread, each on a connection of its own (SQLite opened
+ * read-only; PostgreSQL in a READ ONLY transaction), capped at 5 s and 1,000 rows: a long
+ * query delays the other API answers (/metrics) by that much at most.
  */
 #include "api/console.h"
 

@@ -16,10 +16,10 @@
  *
  * DESIGN: samples come from a pipeline tap (core/pipeline.h): for each component and port a
  * ring of N JSON texts behind its own mutex. The tap takes at most one batch of a component's
- * output every SL_CONSOLE_SAMPLE_EVERY_MS (an atomic timestamp decides without the lock; every
- * batch of its errors, which are rare and each tell something),
- * formats up to N of its last events outside the lock, and swaps them in under it, so a
- * busy pipeline pays a clock read per batch. The rings belong to the pipeline (freed with
+ * output every SL_CONSOLE_SAMPLE_EVERY_MS (an atomic timestamp decides without the lock) and
+ * every batch of its errors (rare, and each one tells something), formats up to N of its last
+ * events outside the lock, and swaps them in under it, so a busy pipeline pays a clock read
+ * per batch. The rings belong to the pipeline (freed with
  * it); the console only reads them, and the API server stops before the pipeline is freed.
  *
  * History: a thread of the console renders a point (every component's counters and own
