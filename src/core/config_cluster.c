@@ -124,7 +124,7 @@ void sl_cfg_free_cluster(struct sl_config_cluster *cl)
 /* ---------------------------------------------------------------- repartition */
 
 struct rp {
-    char *key, *topic, *brokers, *group, *partitions, *replication;
+    char *key, *topic, *brokers, *group, *partitions, *replication, *max_inflight;
     yaml_mark_t mark; /* the step's position, given to the nodes made for it */
 };
 
@@ -173,6 +173,7 @@ static void rp_free(struct rp *r)
     sl_free(r->group);
     sl_free(r->partitions);
     sl_free(r->replication);
+    sl_free(r->max_inflight);
 }
 
 /* The step's options (everything but type and inputs). */
@@ -186,17 +187,18 @@ static int rp_read(struct sl_config *cfg, const struct sl_config_comp *cc, struc
         const char *name = sl_cfg_scalar(ak);
         if (!strcmp(name, "type") || !strcmp(name, "inputs"))
             continue;
-        char **slot = !strcmp(name, "key")           ? &r->key
-                      : !strcmp(name, "topic")       ? &r->topic
-                      : !strcmp(name, "brokers")     ? &r->brokers
-                      : !strcmp(name, "group")       ? &r->group
-                      : !strcmp(name, "partitions")  ? &r->partitions
-                      : !strcmp(name, "replication") ? &r->replication
-                                                     : NULL;
+        char **slot = !strcmp(name, "key")            ? &r->key
+                      : !strcmp(name, "topic")        ? &r->topic
+                      : !strcmp(name, "brokers")      ? &r->brokers
+                      : !strcmp(name, "group")        ? &r->group
+                      : !strcmp(name, "partitions")   ? &r->partitions
+                      : !strcmp(name, "replication")  ? &r->replication
+                      : !strcmp(name, "max_inflight") ? &r->max_inflight
+                                                      : NULL;
         if (!slot) {
             sl_cfg_diag_at(d, cfg, ak);
             sl_diag_hint(d, "repartition knows: inputs, key, partitions, replication, topic, "
-                            "brokers, group");
+                            "brokers, group, max_inflight");
             return sl_diag_set(d, SL_ECONFIG, "unknown option '%s' for repartition '%s'", name,
                                cc->name);
         }
@@ -275,6 +277,9 @@ int sl_cfg_expand_repartition(struct sl_config *cfg, struct sl_diag *d)
         add_pair(doc, so, "group", r.group, r.mark);
         add_pair(doc, so, "format", "evbin", r.mark);
         add_pair(doc, so, "offset_reset", "earliest", r.mark);
+        /* one uncommitted batch per partition of a topic of up to 256: the source's default
+         * (32) would make the commit round trip the limit of a node holding many partitions */
+        add_pair(doc, so, "max_inflight", r.max_inflight ? r.max_inflight : "256", r.mark);
         sl_info("config",
                 "repartition '%s': kafka sink '%s' -> topic %s (key %s) -> kafka source "
                 "'%s' (group %s)",

@@ -73,7 +73,7 @@ static rd_kafka_t *client(struct sl_cluster *cl, rd_kafka_type_t type, struct sl
     const char *kv[] = {"bootstrap.servers", cl->brokers, "client.id", id, NULL};
     const char *pk[] = {"linger.ms", "5", NULL};
     const char *ck[] = {"group.id", reader, "enable.auto.commit", "false", "enable.partition.eof",
-                        "false", NULL};
+                        "false",    NULL};
     const char *const *sets[] = {kv, type == RD_KAFKA_PRODUCER ? pk : ck};
     for (size_t k = 0; k < 2; k++) {
         for (const char *const *x = sets[k]; *x; x += 2) {

@@ -128,6 +128,9 @@ struct kin {
     size_t nheld, held_pos;
     int64_t last_commit_ns;
     bool assigned_once;
+    /* a commit came back "rebalance in progress" and the rebalance has not reached this
+     * member yet: max_inflight must not stop the reading that serves it (see kin_run) */
+    bool rebalancing;
     bool partstate; /* a stage keeps state per partition: origins, @kafka.offset */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
@@ -469,9 +472,14 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             confirm(s, e->topic, e->partition, e->offset);
             continue;
         }
-        sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name,
-                           "offset commit of %s[%d] failed: %s (will retry)", e->topic,
-                           (int)e->partition, rd_kafka_err2str(pe));
+        if (pe == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+            pe == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) {
+            s->rebalancing = true; /* sent again after the rebalance, if still ours */
+        } else {
+            sl_log_ratelimited(&s->lim, 5, SL_LOG_WARN, c->name,
+                               "offset commit of %s[%d] failed: %s (will retry)", e->topic,
+                               (int)e->partition, rd_kafka_err2str(pe));
+        }
         struct part *p = part_find(s, e->topic, e->partition);
         if (p && p->committed == e->offset)
             p->committed = -1;
@@ -593,6 +601,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct sl_component *c = opaque;
     struct kin *s = c->state;
+    s->rebalancing = false;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
@@ -729,8 +738,8 @@ static bool take_one(struct kin *s, struct part *p, const rd_kafka_message_t *m,
 
 /* An evbin record (events with their own times; strings stay in the batch's copy of it). A
  * record that does not decode is a dead letter as a whole: what it decoded is taken back. */
-static void take_evbin(struct kin *s, struct part *p, const rd_kafka_message_t *m,
-                       const char *copy, size_t len)
+static void take_evbin(struct kin *s, struct part *p, const rd_kafka_message_t *m, const char *copy,
+                       size_t len)
 {
     const struct kin_conf *cf = s->c->conf;
     struct sl_batch *b = p->b;
@@ -957,8 +966,12 @@ static int kin_run(struct sl_component *c)
         if (once && all_eof(s) && s->held_pos == s->nheld)
             break; /* the drain below waits for the acknowledgements and commits */
         /* batches emitted and not committed, and those being built, stay within
-         * max_inflight: that is what bounds what a crash re-delivers */
-        bool full = s->inflight + s->building >= (uint32_t)cf->max_inflight;
+         * max_inflight: that is what bounds what a crash re-delivers. Not while a rebalance
+         * waits for this member: its commits fail until the rebalance callback has run, and
+         * that runs only inside the consume call below, so holding back would stall the
+         * group and spin here (seen with three nodes joining one after another); the
+         * partitions let go are read again by their next owner from the last commit. */
+        bool full = !s->rebalancing && s->inflight + s->building >= (uint32_t)cf->max_inflight;
         if (full)
             commit(s, false, NULL); /* what waits for a commit: commit it now */
         if (full && s->inflight == 0) {
@@ -967,7 +980,7 @@ static int kin_run(struct sl_component *c)
             if (rc)
                 break;
         }
-        full = s->inflight + s->building >= (uint32_t)cf->max_inflight;
+        full = !s->rebalancing && s->inflight + s->building >= (uint32_t)cf->max_inflight;
         bool pending = s->held_pos < s->nheld;
         struct pollfd pfd[3] = {
             {.fd = s->io_pipe[0], .events = POLLIN}, /* records, or commit results */
@@ -1014,7 +1027,8 @@ static int kin_run(struct sl_component *c)
                 }
             } else {
                 struct part *p = part_of(s, m);
-                if (p && !p->b_any && s->inflight + s->building >= (uint32_t)cf->max_inflight)
+                if (p && !p->b_any && !s->rebalancing &&
+                    s->inflight + s->building >= (uint32_t)cf->max_inflight)
                     break; /* no room for another batch: the rest waits, in order */
                 if (p) {
                     p->eof = false;

@@ -103,8 +103,8 @@ int sl_kafka_create_topic(rd_kafka_t *rk, const char *who, const char *topic, in
         rd_kafka_topic_destroy(rkt);
     if (have > 0) {
         if (have != partitions)
-            sl_warn(who, "topic %s exists with %d partition(s), not %d: left as it is", topic,
-                    have, partitions);
+            sl_warn(who, "topic %s exists with %d partition(s), not %d: left as it is", topic, have,
+                    partitions);
         return 0;
     }
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, err, errlen);
