@@ -35,10 +35,10 @@ async function until(what, secs, check) {
   fail(`${what} (${last})`);
   return false;
 }
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -209,7 +209,14 @@ try {
   hist.points.length >= 5 && hp >= hist.points.length - 1
     ? ok(`after a reload the Em chart starts with the server's history (${hp} points)`)
     : fail(`after a reload: ${hp} points, history ${hist.points.length}`);
-  await shot(page, 'partout');
+  await page.click(`table.agents-table [data-agent="${top.agent}"]`);
+  await until(`a click on ${top.agent} charts its counts over time`, 10, async () => {
+    const r = await api(`/api/v1/partout/agents/${encodeURIComponent(top.agent)}?level=2`);
+    const times = new Set(r.series.map(x => x.at_ms)).size;
+    const pts = int(await page.getAttribute('[data-chart="agent"]', 'data-points'));
+    return times > 0 && pts === times && r.total === top.count || `${pts} points, ${times} in the API`;
+  });
+  await shot(page, 'partout', true);
 
   // ---- Anomalies: the k-means scores of the samples, highest first
   await go('anomalies');

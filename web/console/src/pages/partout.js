@@ -10,8 +10,30 @@ const LEVELS = ['alive only', 'by agent', 'by module', 'by object', 'full detail
 
 export default function mount(root) {
   const cards = h('div.cards'), charts = h('div.chart-row'), loud = h('section.loudest'), agents = h('section.agents');
-  root.append(h('h1', 'Partout'), cards, charts, loud, agents);
-  let chart = null;
+  const detail = h('section.agent-detail');
+  root.append(h('h1', 'Partout'), cards, charts, loud, agents, detail);
+  let chart = null, agentChart = null, selected = null, shownAt = 0;
+
+  // An agent's counts per module over time (its store series at level 2), five loudest modules.
+  async function showAgent(uuid) {
+    selected = uuid;
+    shownAt = Date.now();
+    let r;
+    try { r = await api('/api/v1/partout/agents/' + encodeURIComponent(uuid) + '?level=2'); } catch (e) {
+      set(detail, message(e.message, 'error'));
+      return;
+    }
+    const times = [...new Set(r.series.map(x => x.at_ms))].sort((a, b) => a - b);
+    const byMod = new Map();
+    for (const x of r.series) byMod.set(x.module ?? '', (byMod.get(x.module ?? '') || 0) + x.count);
+    const mods = [...byMod.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(e => e[0]);
+    const col = m => times.map(t => r.series.filter(x => x.at_ms === t && (x.module ?? '') === m).reduce((a, x) => a + x.count, null));
+    const total = times.map(t => r.series.filter(x => x.at_ms === t).reduce((a, x) => a + x.count, 0));
+    if (agentChart) agentChart.destroy();
+    set(detail, h('h2', `Agent ${uuid}`, h('span.muted', ` ${num(r.total)} counted, ${times.length} points`)));
+    agentChart = lineChart(detail, { title: 'counts per aggregate', series: ['total', ...mods.map(m => m || '(none)')], name: 'agent' });
+    agentChart.set([times.map(t => t / 1000), total, ...mods.map(col)]);
+  }
 
   async function update() {
     const snap = latest();
@@ -44,9 +66,10 @@ export default function mount(root) {
       h('span.bar-value', num(a.count)))));
     set(agents, h('h2', `Agents (${list.length})`), table(
       ['agent', 'host', 'level', 'period told (s)', 'last period (s)', 'count', 'aggregates', 'last seen'],
-      list.map(a => [a.agent, a.hostname, h('span', { title: LEVELS[a.level] || '' }, String(a.level)), num(a.told_period_secs),
+      list.map(a => [h('a', { role: 'button', tabindex: '0', dataset: { agent: a.agent }, onclick: () => showAgent(a.agent) }, a.agent), a.hostname, h('span', { title: LEVELS[a.level] || '' }, String(a.level)), num(a.told_period_secs),
         num(a.period_secs), num(a.count), num(a.aggregates), ago(a.last_ms)]), { class: 'agents-table' }));
   }
 
-  return { update, unmount() { if (chart) chart.destroy(); } };
+  const refresh = async () => { await update(); if (selected && Date.now() - shownAt > 10000) await showAgent(selected); };
+  return { update: refresh, unmount() { if (chart) chart.destroy(); if (agentChart) agentChart.destroy(); } };
 }

@@ -57,7 +57,7 @@ export default function mount(root) {
     }
     set(plist, h('h3', `Profiles (${r.profiles.length})`), h('p.muted', r.store),
       r.profiles.map(p => h('a.item' + (p.profile === profile ? '.active' : ''), {
-        href: 'javascript:', dataset: { profile: p.profile }, onclick: () => { profile = p.profile; entity = null; refresh(); },
+        role: 'button', tabindex: '0', dataset: { profile: p.profile }, onclick: () => { profile = p.profile; entity = null; refresh(); },
       }, h('b', p.profile), h('span.muted', ` ${num(p.entities)} entities · ${num(p.measurements)} values`))));
     if (!profile && r.profiles.length) profile = r.profiles[0].profile;
   }
@@ -67,7 +67,7 @@ export default function mount(root) {
     const r = await api('/api/v1/profiles/' + encodeURIComponent(profile));
     set(elist, h('h3', `${profile}: entities (${r.entities.length})`),
       r.entities.map(e => h('a.item' + (e.entity === entity ? '.active' : ''), {
-        href: 'javascript:', dataset: { entity: e.entity, measurements: e.measurements },
+        role: 'button', tabindex: '0', dataset: { entity: e.entity, measurements: e.measurements },
         onclick: () => { entity = e.entity; refresh(); },
       }, h('b', e.entity), h('span.muted', ` ${num(e.measurements)} · ${ago(e.last_ms)}`))));
     if (!entity && r.entities.length) entity = r.entities[0].entity;
