@@ -233,7 +233,7 @@ static void test_repartition_errors(void **st)
          "only sinks take 'buffer' ('r' is a transform)", 5, 47},
         {"cluster: {brokers: b}\nsources:\n  g: {type: generator}\n"
          "transforms:\n  r: {type: repartition, inputs: [g], key: [a]}\n",
-         "repartition 'r': key must be a scalar", 5, 45},
+         "repartition 'r': key must be a scalar", 5, 44},
         {"cluster: {brokers: b}\nsources:\n  g: {type: generator}\n"
          "transforms:\n  r: {type: repartition, inputs: [g], key: k}\n"
          "sinks:\n  r-produce: {type: null, inputs: [r]}\n",
