@@ -50,7 +50,7 @@ cat > profiler.json <<'JSON'
 {"profiles": [
   {"profile": "conns", "foreach": "id.orig_h", "init": {"n": 0}, "update": {"n": "n + 1"}, "result": "n"},
   {"profile": "bytes", "foreach": "id.orig_h", "onlyif": "exists(orig_bytes)",
-   "init": {"b": 0}, "update": {"b": "b + orig_bytes"}, "result": "b"}
+   "init": {"b": 0}, "update": {"b": "b + orig_bytes", "p": "proto"}, "result": "b", "groupBy": ["p"]}
 ]}
 JSON
 TOKEN="console-$RANDOM$RANDOM"

@@ -35,7 +35,7 @@ export default function mount(root) {
   const run = h('button#query-run', { onclick: () => runQuery() }, 'Run');
   root.append(h('h1', 'Profiles'), h('div.cols3', plist, elist, view),
     h('section.query', h('h2', 'Query the store'), h('div.qbar', qlang, qtext, run), qout));
-  let profile = null, entity = null, chart = null, loadedAt = 0;
+  let profile = null, entity = null, group = null, chart = null, loadedAt = 0;
 
   async function runQuery() {
     set(qout, message('running…'));
@@ -81,7 +81,8 @@ export default function mount(root) {
     const others = entities.filter(e => e.entity !== entity).slice(0, BASELINE_ENTITIES);
     const theirs = await Promise.all(others.map(e => api(path(e.entity))));
     const groups = [...new Set(mine.measurements.map(m => JSON.stringify(m.groups)))];
-    const g = groups[0];
+    if (!groups.includes(group)) group = groups[0];
+    const g = group;
     const pick = ms => ms.filter(m => JSON.stringify(m.groups) === g);
     const byStart = new Map();
     for (const r of theirs) for (const m of pick(r.measurements)) {
@@ -94,7 +95,9 @@ export default function mount(root) {
     const xs = own.map(m => m.start_ms / 1000);
     const ys = own.map(m => numeric(m.value));
     const base = own.map(m => { const a = byStart.get(m.start_ms); return a ? a[0] / a[1] : null; });
-    set(view, h('h3', `${entity} in ${profile}`, groups.length > 1 ? h('span.muted', ` groups ${g} (of ${groups.length})`) : null));
+    const pickGroup = groups.length > 1 ? h('select.groups', { onchange: ev => { group = ev.target.value; refresh(); } },
+      groups.map(x => h('option', x === g ? { value: x, selected: true } : { value: x }, 'groups ' + x))) : null;
+    set(view, h('h3', `${entity} in ${profile} `, pickGroup));
     if (chart) chart.destroy();
     chart = lineChart(view, { title: 'value per period', series: [entity, `baseline (mean of ${theirs.length})`], name: 'profile' });
     chart.set([xs, ys, base]);
