@@ -470,6 +470,7 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t pe = err ? err : e->err;
         if (!pe) {
             confirm(s, e->topic, e->partition, e->offset);
+            s->rebalancing = false; /* (a cooperative rebalance may not call this member) */
             continue;
         }
         if (pe == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
