@@ -1515,6 +1515,68 @@ static const struct sl_sql_aggfn fns[] = {
      vlist_agg_bytes, vlist_agg_fini},
 };
 
+/* ------------------------------------------------------------------ checkpoints */
+
+int sl_sql_agg_export(const struct sl_sql_aggcfg *cfg, const void *state,
+                      struct sl_sql_agg_image *out)
+{
+    const struct sl_sql_aggfn *fn = cfg->fn;
+    memset(out, 0, sizeof *out);
+    out->v = sl_value_null();
+    if (fn->init == count_init) {
+        out->a = ((const struct count_state *)state)->n;
+    } else if (fn->init == sum_init) {
+        memcpy(&out->a, &((const struct sum_state *)state)->u, sizeof out->a);
+    } else if (fn->init == avg_init) {
+        const struct avg_state *s = state;
+        memcpy(&out->a, &s->sum, sizeof out->a);
+        out->b = s->n;
+    } else if (fn->init == minmax_init) {
+        const struct minmax_state *s = state;
+        out->v = s->h.v;
+        out->a = s->h.has;
+    } else {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+int sl_sql_agg_import(const struct sl_sql_aggcfg *cfg, void *state,
+                      const struct sl_sql_agg_image *in)
+{
+    const struct sl_sql_aggfn *fn = cfg->fn;
+    if (fn->init == count_init) {
+        if (in->a < 0)
+            return SL_EPARSE;
+        ((struct count_state *)state)->n = in->a;
+    } else if (fn->init == sum_init) {
+        memcpy(&((struct sum_state *)state)->u, &in->a, sizeof in->a);
+    } else if (fn->init == avg_init) {
+        struct avg_state *s = state;
+        if (in->b < 0)
+            return SL_EPARSE;
+        memcpy(&s->sum, &in->a, sizeof in->a);
+        s->n = in->b;
+    } else if (fn->init == minmax_init) {
+        struct minmax_state *s = state;
+        const struct sl_value *v = &in->v;
+        if (v->type == SL_V_NULL)
+            return 0;
+        bool num = kind_numeric(cfg->in);
+        if (num ? !is_num(v)
+                : !(v->type == SL_V_STRING || v->type == SL_V_BYTES || v->type == SL_V_INT ||
+                    v->type == SL_V_BOOL || v->type == SL_V_TS))
+            return SL_EPARSE;
+        int rc = hslot_set(&s->h, v);
+        if (rc)
+            return rc;
+        s->h.has = true;
+    } else {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
 const struct sl_sql_aggfn *sl_sql_agg_find(const char *name)
 {
     if (!name)

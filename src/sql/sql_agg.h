@@ -69,6 +69,24 @@ struct sl_sql_aggfn {
     void (*fini)(const struct sl_sql_aggcfg *cfg, void *state);
 };
 
+/* The checkpointed form of an aggregate's state (sql_state.c): two integers (a double's bits
+ * in `a`), and for MIN/MAX the kept value (a view into the state, or into the caller's memory
+ * on import). */
+struct sl_sql_agg_image {
+    int64_t a, b;
+    struct sl_value v;
+};
+/* Export state (of cfg's function) into *out: 0, or SL_EINVAL for the functions whose state is
+ * not checkpointed (COUNT_DISTINCT, TOPK, TOPKDISTINCT, LATEST/EARLIEST_BY_OFFSET,
+ * COLLECT_LIST, COLLECT_SET). */
+int sl_sql_agg_export(const struct sl_sql_aggcfg *cfg, const void *state,
+                      struct sl_sql_agg_image *out);
+/* Load an image into a state just made by init(): 0, SL_EPARSE when the image cannot be a
+ * state of this function (a negative count, a value of another type), SL_EINVAL for the
+ * functions export refuses, SL_ENOMEM. The image may come from anywhere: it is checked. */
+int sl_sql_agg_import(const struct sl_sql_aggcfg *cfg, void *state,
+                      const struct sl_sql_agg_image *in);
+
 /* Lookup by upper-case name; NULL if NAME is not an aggregate. */
 const struct sl_sql_aggfn *sl_sql_agg_find(const char *name);
 

@@ -2281,3 +2281,237 @@ void sq_query_input(struct sq_query *q, struct sq_source *s, struct sq_row *r)
     }
     after_where(q, row, r->ts, r->seq);
 }
+
+/* ------------------------------------------------------------------ checkpoints */
+
+bool sq_query_state_partial(const struct sq_query *q)
+{
+    for (uint32_t j = 0; j < q->njoins; j++)
+        if (q->joins[j].buf[0].count || q->joins[j].buf[1].count || q->joins[j].live.count ||
+            q->joins[j].npend)
+            return true;
+    return false;
+}
+
+static int went_save(const struct sq_query *q, const struct went *w, struct sl_buf *b)
+{
+    int rc = sq_put_u64(b, (uint64_t)w->ws);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)w->we);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)w->max_ts);
+    if (!rc)
+        rc = sq_put_u64(b, w->seq);
+    if (!rc)
+        rc = sq_put_u8(b, w->emitted);
+    for (uint32_t i = 0; i < q->ngroup && !rc; i++)
+        rc = sq_put_value(b, &w->g[i]);
+    for (uint32_t i = 0; i < q->naggs && !rc; i++) {
+        struct sl_sql_agg_image im;
+        rc = sl_sql_agg_export(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE, &im);
+        if (!rc)
+            rc = sq_put_u64(b, (uint64_t)im.a);
+        if (!rc)
+            rc = sq_put_u64(b, (uint64_t)im.b);
+        if (!rc)
+            rc = sq_put_value(b, &im.v);
+    }
+    return rc;
+}
+
+/*
+ * u8 agg; when 1: u8 window kind, u32 ngroup, u32 naggs, i64 stream time, u8 its flag,
+ * i64 next sweep, u32 windows, each: i64 start, end, max_ts, u64 seq, u8 emitted, the group
+ * values, per aggregate i64 a, i64 b and a value (sl_sql_agg_export).
+ */
+int sq_query_state_save(const struct sq_query *q, struct sl_buf *b)
+{
+    int rc = sq_put_u8(b, q->agg);
+    if (rc || !q->agg)
+        return rc;
+    uint32_t n = (uint32_t)q->wtab.count;
+    size_t it = 0;
+    struct sl_str k;
+    uint64_t v;
+    while (sl_hmap_next(&q->wmap, &it, &k, &v))
+        n += ((struct sessions *)(uintptr_t)v)->n;
+    rc = sq_put_u8(b, (uint8_t)q->win.kind);
+    if (!rc)
+        rc = sq_put_u32(b, q->ngroup);
+    if (!rc)
+        rc = sq_put_u32(b, q->naggs);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)q->st);
+    if (!rc)
+        rc = sq_put_u8(b, q->st_set);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)q->next_sweep);
+    if (!rc)
+        rc = sq_put_u32(b, n);
+    for (size_t i = 0; i < q->wtab.cap && !rc; i++)
+        if (q->wtab.s[i].hash > 1)
+            rc = went_save(q, q->wtab.s[i].w, b);
+    it = 0;
+    while (!rc && sl_hmap_next(&q->wmap, &it, &k, &v)) {
+        struct sessions *ss = (struct sessions *)(uintptr_t)v;
+        for (uint32_t i = 0; i < ss->n && !rc; i++)
+            rc = went_save(q, ss->w[i], b);
+    }
+    return rc;
+}
+
+static bool ts_ok(int64_t t)
+{
+    return t >= 0 && t <= SQ_MAX_TS_MS;
+}
+
+/* one window read back into q (the caller resets arena a after it) */
+static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
+{
+    int64_t ws = sq_get_i64(r), we = sq_get_i64(r), max_ts = sq_get_i64(r);
+    uint64_t seq = sq_get_u64(r);
+    uint8_t emitted = sq_get_u8(r);
+    if (!r->ok)
+        return SL_EPARSE;
+    bool windowed = q->win.kind != SL_SQL_WIN_NONE;
+    if (!windowed                           ? ws != 0 || we != 0
+        : q->win.kind == SL_SQL_WIN_SESSION ? !ts_ok(ws) || !ts_ok(we) || we < ws
+                                            : !ts_ok(ws) || we != ws + q->win.size_ms) {
+        sq_rd_fail(r, "a window's bounds do not fit the query's window");
+        return SL_EPARSE;
+    }
+    if (max_ts != INT64_MIN && !ts_ok(max_ts)) {
+        sq_rd_fail(r, "a window's time is out of range");
+        return SL_EPARSE;
+    }
+    struct sl_value g[SQ_MAX_KEYS];
+    if (q->ngroup > SQ_MAX_KEYS) {
+        sq_rd_fail(r, "too many group values");
+        return SL_EPARSE;
+    }
+    for (uint32_t i = 0; i < q->ngroup; i++) {
+        int rc = sq_get_value(r, a, &g[i]);
+        if (rc)
+            return rc;
+        if (g[i].type == SL_V_NULL) {
+            sq_rd_fail(r, "a NULL group value");
+            return SL_EPARSE;
+        }
+    }
+    struct sl_buf *kb = &q->e->keybuf;
+    sl_buf_reset(kb);
+    if (sq_key_encode(kb, g, q->ngroup)) {
+        sq_rd_fail(r, "a group key too large");
+        return SL_EPARSE;
+    }
+    size_t klen = kb->len;
+    if (!state_room(q, sizeof(struct went) + klen + 64 * (q->ngroup + q->naggs)))
+        return SL_E2BIG;
+    /* the key is the group's bytes then the window start, as aggregate() builds it */
+    char *key = sl_xmalloc(klen + sizeof ws);
+    memcpy(key, kb->ptr ? kb->ptr : "", klen);
+    memcpy(key + klen, &ws, sizeof ws);
+    int rc = 0;
+    struct sessions *ss = NULL;
+    if (q->win.kind == SL_SQL_WIN_SESSION) {
+        uint64_t sv;
+        struct sl_str mk = sl_str_make(key, klen);
+        if (sl_hmap_get(&q->wmap, mk, &sv)) {
+            ss = (struct sessions *)(uintptr_t)sv;
+            for (uint32_t i = 0; i < ss->n && !rc; i++)
+                if (ss->w[i]->we >= ws && ss->w[i]->ws <= we)
+                    rc = SL_EPARSE;
+        } else {
+            ss = sl_xcalloc(1, sizeof *ss);
+            if (sl_hmap_put(&q->wmap, mk, (uint64_t)(uintptr_t)ss)) {
+                sl_free(ss);
+                ss = NULL;
+                rc = SL_ENOMEM;
+            }
+        }
+    } else if (wtab_get(&q->wtab, wkey_hash(key, klen + sizeof ws), key, klen + sizeof ws)) {
+        rc = SL_EPARSE;
+    }
+    if (rc) {
+        if (rc == SL_EPARSE)
+            sq_rd_fail(r, "a window twice");
+        sl_free(key);
+        return rc;
+    }
+    struct went *w = went_new(q, g, key, klen, ws, we);
+    sl_free(key);
+    w->max_ts = max_ts;
+    w->seq = seq;
+    w->emitted = emitted != 0;
+    if (q->win.kind == SL_SQL_WIN_SESSION) {
+        if (ss->n == ss->cap) {
+            ss->cap = ss->cap ? 2 * ss->cap : 2;
+            ss->w = sl_xrealloc(ss->w, ss->cap * sizeof *ss->w);
+        }
+        ss->w[ss->n++] = w;
+    } else {
+        size_t before = q->wtab.cap;
+        wtab_put(&q->wtab, w);
+        q->state_bytes += (q->wtab.cap - before) * sizeof(struct wslot);
+    }
+    /* from here on the window is q's: a failure below leaves it for sq_query_free */
+    for (uint32_t i = 0; i < q->naggs; i++) {
+        struct sl_sql_agg_image im;
+        im.a = sq_get_i64(r);
+        im.b = sq_get_i64(r);
+        if ((rc = sq_get_value(r, a, &im.v)) != 0)
+            return rc;
+        const struct aggcall *ac = &q->aggs[i];
+        void *st = w->states + (size_t)i * SL_SQL_AGG_STATE;
+        rc = sl_sql_agg_import(&ac->cfg, st, &im);
+        if (rc) {
+            if (rc == SL_EPARSE)
+                sq_rd_fail(r, "an aggregate's state does not fit its function");
+            return rc;
+        }
+        size_t extra = ac->cfg.fn->bytes ? ac->cfg.fn->bytes(&ac->cfg, st) : 0;
+        w->bytes += extra;
+        q->state_bytes += extra;
+    }
+    return 0;
+}
+
+int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
+{
+    uint8_t agg = sq_get_u8(r);
+    if (!r->ok)
+        return SL_EPARSE;
+    if (agg != q->agg) {
+        sq_rd_fail(r, "aggregation state for a query without one, or none for one with it");
+        return SL_EPARSE;
+    }
+    if (!agg)
+        return 0;
+    uint8_t kind = sq_get_u8(r);
+    uint32_t ng = sq_get_u32(r), na = sq_get_u32(r);
+    int64_t st = sq_get_i64(r);
+    uint8_t st_set = sq_get_u8(r);
+    int64_t next_sweep = sq_get_i64(r);
+    /* a window takes at least 33 bytes, each group value 1, each aggregate 17 */
+    uint32_t n = sq_get_count(r, 33 + (size_t)q->ngroup + 17 * (size_t)q->naggs);
+    if (!r->ok)
+        return SL_EPARSE;
+    if (kind != q->win.kind || ng != q->ngroup || na != q->naggs) {
+        sq_rd_fail(r, "the state's window or columns differ from the query's");
+        return SL_EPARSE;
+    }
+    if (st_set && !ts_ok(st)) {
+        sq_rd_fail(r, "stream time out of range");
+        return SL_EPARSE;
+    }
+    q->st = st_set ? st : 0;
+    q->st_set = st_set != 0;
+    q->next_sweep = next_sweep;
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = went_load(q, r, a);
+        sl_arena_reset(a);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
