@@ -137,6 +137,15 @@ try {
   }
 
   // ---- Profiles: the store's profiles and entities, a chart per entity, queries
+  // the store's writer runs behind the profiler: wait until two looks a second apart agree
+  let prev = '';
+  await until('the profile store has stopped changing', 30, async () => {
+    const now = JSON.stringify((await api('/api/v1/profiles')).profiles);
+    const same = now === prev;
+    prev = now;
+    if (!same) await sleep(1000);
+    return same || 'changing';
+  });
   await go('profiles');
   const prof = await api('/api/v1/profiles');
   await until('profiles listed as the API has them', 10, async () => {
