@@ -27,8 +27,10 @@ struct reg {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg regs[MAX_REG]; /* guarded_by: lock */
 static size_t nregs;             /* guarded_by: lock */
-static char *topics[MAX_TOPICS]; /* guarded_by: lock (written once per slot) */
-static size_t ntopics;           /* guarded_by: lock */
+/* a lock of its own: the hooks, which run under `lock`, name topics */
+static pthread_mutex_t topics_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *topics[MAX_TOPICS]; /* guarded_by: topics_lock (written once per slot) */
+static size_t ntopics;           /* guarded_by: topics_lock */
 static atomic_uint epochs;
 
 void sl_partstate_register(const struct sl_pipeline *pipe, const struct sl_partstate_ops *ops,
@@ -90,7 +92,7 @@ void sl_partstate_revoked(const struct sl_pipeline *pipe, const struct sl_partst
 uint32_t sl_partstate_topic_id(const char *topic)
 {
     uint32_t id = 0;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&topics_lock);
     for (size_t i = 0; i < ntopics && !id; i++)
         if (strcmp(topics[i], topic) == 0)
             id = (uint32_t)i + 1;
@@ -98,16 +100,16 @@ uint32_t sl_partstate_topic_id(const char *topic)
         topics[ntopics++] = sl_xstrdup(topic); /* kept for the process's lifetime */
         id = (uint32_t)ntopics;
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&topics_lock);
     return id;
 }
 
 const char *sl_partstate_topic_name(uint32_t id)
 {
     const char *s = NULL;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&topics_lock);
     if (id >= 1 && id <= ntopics)
         s = topics[id - 1];
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&topics_lock);
     return s;
 }

@@ -55,7 +55,9 @@
 #include "core/partstate.h"
 #include "core/pipeline.h"
 #include "lang/stellar.h"
+#include "io/changelog.h"
 #include "state/profiler.h"
+#include "state/statecodec.h"
 #include "state/store.h"
 #include "sys/thread.h"
 
@@ -80,6 +82,8 @@ struct prof_conf {
     int64_t max_entities;
     char *store;
     char *timestamp_field;
+    struct sl_strmap changelog;
+    int64_t changelog_interval_ns;
 };
 
 static const struct sl_option prof_opts[] = {
@@ -110,6 +114,16 @@ static const struct sl_option prof_opts[] = {
      NULL, 0, 0, 0},
     {"timestamp_field", SL_OPT_STRING, NULL, offsetof(struct prof_conf, timestamp_field),
      "event-time field (epoch ms); overrides profiler.json's timestampField", NULL, 0, 0, 0},
+    {"changelog", SL_OPT_STRING_MAP, NULL, offsetof(struct prof_conf, changelog),
+     "input from a kafka source: checkpoint each input partition's in-period state to a "
+     "compacted topic, restored by the node that takes the partition over (docs/cluster.md): "
+     "brokers (default: the source's), topic (default: <group>-<name>-changelog), partitions "
+     "(when it is created; default 6)",
+     NULL, 0, 0, 0},
+    {"changelog_interval", SL_OPT_DURATION, "5s", offsetof(struct prof_conf, changelog_interval_ns),
+     "how often each input partition's state is checkpointed (also when a partition is let go "
+     "and at shutdown); a takeover re-reads what came after the last checkpoint",
+     NULL, 0, 0, 0},
     {0},
 };
 
@@ -134,6 +148,9 @@ struct stream {
     int64_t max_ts;                /* newest event time of the partition; INT64_MIN: none */
     int64_t wm;                    /* watermark applied to p */
     uint64_t dropped;              /* batches of an epoch that was over */
+    struct sl_mutex snap_lock;     /* one checkpoint of this partition at a time */
+    uint64_t generation;           /* guarded_by: snap_lock: of the last checkpoint written */
+    int64_t snap_offset;           /* guarded_by: snap_lock: its next_offset */
     struct sl_profiler_stats gone; /* counters of the engines let go */
     struct stream *next;           /* guarded_by: prof.streams_lock */
 };
@@ -195,12 +212,24 @@ struct prof {
     struct orphan *orphans; /* guarded_by: streams_lock */
     bool partstate;         /* registered with core/partstate */
     int64_t order_wait_ns;  /* how long a batch waits for its predecessor */
+    struct sl_component *c;
+    bool use_changelog;
+    struct sl_mutex cl_lock;
+    struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
+    bool cl_failed;          /* guarded_by: cl_lock */
+    struct sl_thread snap_thread;
+    bool snap_started;
+    struct sl_mutex snap_mu;
+    struct sl_cond snap_cv;
+    bool snap_stop; /* guarded_by: snap_mu */
+    atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
     sl_sym sym_profile, sym_entity, sym_period, sym_pstart, sym_pend, sym_groups, sym_value,
         sym_timestamp, sym_srctype, sym_isalert, sym_guid, sym_offset;
 };
 
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
 static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
+static void *snap_main(void *arg);
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -211,9 +240,21 @@ static void prof_fini(struct sl_component *c)
         return;
     if (p->partstate)
         sl_partstate_unregister(p);
+    if (p->snap_started) {
+        sl_mutex_lock(&p->snap_mu);
+        p->snap_stop = true;
+        sl_cond_signal(&p->snap_cv);
+        sl_mutex_unlock(&p->snap_mu);
+        sl_thread_join(&p->snap_thread);
+    }
+    sl_changelog_close(p->cl);
+    sl_mutex_fini(&p->cl_lock);
+    sl_mutex_fini(&p->snap_mu);
+    sl_cond_fini(&p->snap_cv);
     for (struct stream *st = p->streams, *nx; st; st = nx) {
         nx = st->next;
         sl_profiler_free(st->p);
+        sl_mutex_fini(&st->snap_lock);
         sl_mutex_fini(&st->lock);
         sl_cond_fini(&st->cond);
         sl_free(st);
@@ -297,6 +338,10 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     sl_mutex_init(&p->advance_lock);
     sl_mutex_init(&p->out_lock);
     sl_mutex_init(&p->streams_lock);
+    sl_mutex_init(&p->cl_lock);
+    sl_mutex_init(&p->snap_mu);
+    sl_cond_init(&p->snap_cv);
+    p->c = c;
     p->order_wait_ns = 10 * 1000000000ll;
     int rc;
     char *text = NULL;
@@ -434,6 +479,19 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
         static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked};
         sl_partstate_register(c->pipe, &ps_ops, p);
         p->partstate = true;
+    }
+    p->use_changelog = opt_set(c, "changelog");
+    if (p->use_changelog && cf->changelog_interval_ns < 100000000) {
+        sl_component_diag_opt(c, "changelog_interval", d);
+        rc = sl_diag_set(d, SL_ECONFIG, "profiler: changelog_interval must be at least 100ms");
+        goto fail;
+    }
+    if (p->use_changelog) {
+        if (sl_thread_start(&p->snap_thread, "sl-ckpt", snap_main, p) != 0) {
+            rc = sl_diag_set(d, SL_ESYS, "profiler: cannot start the checkpoint thread");
+            goto fail;
+        }
+        p->snap_started = true;
     }
     return 0;
 fail:
@@ -720,7 +778,9 @@ static struct stream *stream_find(struct prof *p, uint32_t topic_id, int32_t par
         st->topic_id = topic_id;
         st->partition = partition;
         sl_mutex_init(&st->lock);
+        sl_mutex_init(&st->snap_lock);
         sl_cond_init(&st->cond);
+        st->snap_offset = -1;
         st->next = p->streams;
         p->streams = st;
     }
@@ -763,22 +823,212 @@ static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x, struct wo
     flush_end(&o);
 }
 
+/* The changelog, opened at the first assignment (the source's group names its default topic).
+ * NULL without `changelog:`, or when it cannot be opened (logged once: the state is then kept
+ * in memory only). Source thread. */
+static struct sl_changelog *changelog_get(struct prof *p, const struct sl_partstate_part *pp)
+{
+    if (!p->use_changelog)
+        return NULL;
+    const struct prof_conf *cf = p->c->conf;
+    sl_mutex_lock(&p->cl_lock);
+    if (!p->cl && !p->cl_failed) {
+        const char *brokers = pp->brokers, *topic = NULL;
+        long parts = 6;
+        for (size_t i = 0; i < cf->changelog.count; i++) {
+            const struct sl_strmap_item *it = &cf->changelog.items[i];
+            if (!strcmp(it->key, "brokers"))
+                brokers = it->val;
+            else if (!strcmp(it->key, "topic"))
+                topic = it->val;
+            else if (!strcmp(it->key, "partitions"))
+                parts = strtol(it->val, NULL, 10);
+            else
+                sl_warn(p->c->name, "changelog: unknown key '%s' ignored", it->key);
+        }
+        char name[512];
+        if (!topic) {
+            snprintf(name, sizeof name, "%s-%s-changelog", pp->group ? pp->group : "sluice",
+                     p->c->name);
+            topic = name;
+        }
+        struct sl_diag d;
+        memset(&d, 0, sizeof d);
+        if (!brokers || parts < 1 || parts > 100000 ||
+            sl_changelog_open(p->c, brokers, topic, (int)parts, &p->cl, &d)) {
+            sl_error(p->c->name,
+                     "changelog %s: %s; in-period state is NOT checkpointed (a takeover starts "
+                     "the partitions' open periods empty)",
+                     topic,
+                     !brokers                      ? "no brokers"
+                     : parts < 1 || parts > 100000 ? "bad partitions"
+                                                   : d.msg);
+            p->cl_failed = true;
+        }
+    }
+    struct sl_changelog *cl = p->cl;
+    sl_mutex_unlock(&p->cl_lock);
+    return cl;
+}
+
+static void state_key(char *key, size_t cap, uint32_t topic_id, int32_t partition)
+{
+    const char *t = sl_partstate_topic_name(topic_id);
+    snprintf(key, cap, "%s/%d", t ? t : "?", (int)partition);
+}
+
+/* Write checkpoint b (of k) of st as the next generation. Caller holds st->snap_lock. Any
+ * thread but a worker (it waits for the store and for the brokers). */
+static void checkpoint_write(struct prof *p, struct sl_changelog *cl, struct stream *st,
+                             const struct sl_buf *b, const struct sl_profiler_ckpt *k)
+{
+    char key[400];
+    state_key(key, sizeof key, st->topic_id, st->partition);
+    /* what the engine flushed before this snapshot must be durable before the snapshot says
+     * those periods are closed */
+    int rc = p->store ? sl_store_sync(p->store) : 0;
+    struct sl_diag d;
+    memset(&d, 0, sizeof d);
+    if (rc)
+        sl_diag_set(&d, rc, "the store did not commit: %s", sl_strerror(rc));
+    else
+        rc = sl_changelog_write(cl, key, st->partition, st->generation + 1, b->ptr, b->len, &d);
+    if (rc) {
+        atomic_fetch_add(&p->ckpt_errors, 1);
+        sl_error(p->c->name, "checkpoint of %s not written (the last one stays): %s", key, d.msg);
+        return;
+    }
+    st->generation++;
+    st->snap_offset = k->next_offset;
+    atomic_fetch_add(&p->ckpt_written, 1);
+    sl_log(st->generation == 1 ? SL_LOG_INFO : SL_LOG_DEBUG, p->c->name,
+           "checkpoint %s: generation %llu, offset %lld, %zu bytes", key,
+           (unsigned long long)st->generation, (long long)k->next_offset, b->len);
+}
+
+/* A checkpoint of st if it moved since the last one (the checkpoint thread). */
+static void checkpoint_stream(struct prof *p, struct sl_changelog *cl, struct stream *st)
+{
+    sl_mutex_lock(&st->snap_lock);
+    sl_mutex_lock(&st->lock);
+    if (!st->live || !st->p || st->next_offset == st->snap_offset) {
+        sl_mutex_unlock(&st->lock);
+        sl_mutex_unlock(&st->snap_lock);
+        return;
+    }
+    struct sl_profiler_ckpt k = {st->next_offset, st->max_ts, st->wm};
+    struct sl_buf b;
+    sl_buf_init(&b, SL_SC_MAX_STATE);
+    int rc = sl_profiler_snapshot(st->p, &k, &b);
+    sl_mutex_unlock(&st->lock);
+    if (rc) {
+        atomic_fetch_add(&p->ckpt_errors, 1);
+        sl_error(p->c->name, "checkpoint of %s[%d]: %s", sl_partstate_topic_name(st->topic_id),
+                 (int)st->partition, sl_strerror(rc));
+    } else {
+        checkpoint_write(p, cl, st, &b, &k);
+    }
+    sl_buf_fini(&b);
+    sl_mutex_unlock(&st->snap_lock);
+}
+
+/* The checkpoint thread: every changelog_interval, each partition held that moved. */
+static void *snap_main(void *arg)
+{
+    struct prof *p = arg;
+    const struct prof_conf *cf = p->c->conf;
+    sl_mutex_lock(&p->snap_mu);
+    while (!p->snap_stop) {
+        int64_t deadline = sl_clock_mono_ns() + cf->changelog_interval_ns;
+        while (!p->snap_stop && sl_clock_mono_ns() < deadline)
+            sl_cond_wait_until(&p->snap_cv, &p->snap_mu, deadline);
+        if (p->snap_stop)
+            break;
+        sl_mutex_unlock(&p->snap_mu);
+        sl_mutex_lock(&p->cl_lock);
+        struct sl_changelog *cl = p->cl;
+        sl_mutex_unlock(&p->cl_lock);
+        sl_mutex_lock(&p->streams_lock);
+        struct stream *head = p->streams; /* streams are only ever added at the head */
+        sl_mutex_unlock(&p->streams_lock);
+        for (struct stream *st = head; cl && st; st = st->next)
+            checkpoint_stream(p, cl, st);
+        sl_mutex_lock(&p->snap_mu);
+    }
+    sl_mutex_unlock(&p->snap_mu);
+    return NULL;
+}
+
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
 {
     struct prof *p = ud;
     struct stream *st = stream_find(p, pp->topic_id, pp->partition, true);
+    struct sl_changelog *cl = changelog_get(p, pp);
+    struct sl_profiler *e = sl_profiler_new(p->def, &p->popts);
+    struct sl_profiler_ckpt k = {-1, INT64_MIN, INT64_MIN};
+    uint64_t gen = 0;
+    int64_t need = SL_PARTSTATE_NONE;
+    if (cl) {
+        char key[400];
+        state_key(key, sizeof key, pp->topic_id, pp->partition);
+        void *data = NULL;
+        size_t len = 0;
+        struct sl_diag d;
+        memset(&d, 0, sizeof d);
+        int64_t t0 = sl_clock_mono_ns();
+        int rc = sl_changelog_read(cl, key, pp->partition, &data, &len, &gen, &d);
+        uint64_t skipped = 0;
+        if (!rc && (rc = sl_profiler_restore(e, data, len, &k, &skipped, &d)) != 0) {
+            sl_profiler_free(e); /* it may hold part of the snapshot */
+            e = sl_profiler_new(p->def, &p->popts);
+            k = (struct sl_profiler_ckpt){-1, INT64_MIN, INT64_MIN};
+        }
+        sl_free(data);
+        if (!rc) {
+            struct sl_profiler_stats h;
+            sl_profiler_get_stats(e, &h);
+            need = k.next_offset >= 0 ? k.next_offset : SL_PARTSTATE_NONE;
+            atomic_fetch_add(&p->ckpt_restored, 1);
+            sl_info(p->c->name,
+                    "%s: state restored from %s (generation %llu, %zu bytes, %llu entities, "
+                    "%llu open periods, input offset %lld) in %lld ms%s",
+                    key, sl_changelog_topic(cl), (unsigned long long)gen, len,
+                    (unsigned long long)h.entities, (unsigned long long)h.open_periods,
+                    (long long)k.next_offset, (long long)((sl_clock_mono_ns() - t0) / 1000000),
+                    skipped ? " (entities of profiles no longer defined skipped)" : "");
+        } else if (rc == SL_ENOENT) {
+            /* no checkpoint: the state of no input at all, so the partition is read from its
+             * start, whatever the group committed (a node may have read and committed part of
+             * it and died before its first checkpoint) */
+            need = 0;
+            sl_info(p->c->name,
+                    "%s: no checkpoint in %s: the state is rebuilt from the start of "
+                    "the partition",
+                    key, sl_changelog_topic(cl));
+        } else {
+            need = 0;
+            atomic_fetch_add(&p->ckpt_restore_errors, 1);
+            sl_error(p->c->name,
+                     "%s: state not restored (%s): rebuilt from the start of the "
+                     "partition",
+                     key, d.msg);
+        }
+    }
+    sl_mutex_lock(&st->snap_lock);
+    st->generation = gen;
+    st->snap_offset = k.next_offset;
     sl_mutex_lock(&st->lock);
     struct sl_profiler *old = st->p;
-    st->p = sl_profiler_new(p->def, &p->popts);
+    st->p = e;
     st->epoch = pp->epoch;
     st->live = true;
     st->next_seq = 1;
-    st->next_offset = -1;
-    st->max_ts = INT64_MIN;
-    st->wm = INT64_MIN;
-    int64_t need = SL_PARTSTATE_NONE;
+    st->next_offset = k.next_offset;
+    st->max_ts = k.max_ts;
+    st->wm = k.wm;
     sl_cond_broadcast(&st->cond);
     sl_mutex_unlock(&st->lock);
+    sl_mutex_unlock(&st->snap_lock);
     if (old) /* assigned again without a revoke in between: flush what it held */
         orphan_add(p, old);
     return need;
@@ -790,14 +1040,17 @@ static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
     struct stream *st = stream_find(p, pp->topic_id, pp->partition, false);
     if (!st)
         return;
+    sl_mutex_lock(&st->snap_lock);
     sl_mutex_lock(&st->lock);
     if (!st->live || st->epoch != pp->epoch) {
         sl_mutex_unlock(&st->lock);
+        sl_mutex_unlock(&st->snap_lock);
         return;
     }
     st->live = false;
     struct sl_profiler *e = st->p;
     st->p = NULL;
+    struct sl_profiler_ckpt k = {st->next_offset, st->max_ts, st->wm};
     if (e) {
         struct sl_profiler_stats h;
         sl_profiler_get_stats(e, &h);
@@ -809,10 +1062,32 @@ static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
         st->gone.evicted += h.evicted;
         st->gone.expired += h.expired;
     }
-    (void)lost;
     sl_cond_broadcast(&st->cond);
     sl_mutex_unlock(&st->lock);
-    if (e)
+    sl_mutex_lock(&p->cl_lock);
+    struct sl_changelog *cl = p->cl;
+    sl_mutex_unlock(&p->cl_lock);
+    if (e && cl && !lost && k.next_offset != st->snap_offset) {
+        struct sl_buf b;
+        sl_buf_init(&b, SL_SC_MAX_STATE);
+        int rc = sl_profiler_snapshot(e, &k, &b);
+        if (rc) {
+            atomic_fetch_add(&p->ckpt_errors, 1);
+            sl_error(p->c->name, "checkpoint of %s[%d]: %s", pp->topic, (int)pp->partition,
+                     sl_strerror(rc));
+        } else {
+            checkpoint_write(p, cl, st, &b, &k);
+        }
+        sl_buf_fini(&b);
+    }
+    sl_mutex_unlock(&st->snap_lock);
+    if (!e)
+        return;
+    /* with a changelog the next owner continues the open periods; at the end of input
+     * (--once), or without one, they are flushed here as at any end */
+    if (cl && !(p->c->pipe && sl_pipeline_once(p->c->pipe)))
+        sl_profiler_free(e);
+    else
         orphan_add(p, e);
 }
 

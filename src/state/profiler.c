@@ -38,6 +38,7 @@
 #include "lang/sketch.h"
 #include "lang/sval.h"
 #include "state/profiler_int.h"
+#include "state/statecodec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -1170,4 +1171,302 @@ void sl_profiler_get_stats(const struct sl_profiler *p, struct sl_profiler_stats
 int64_t sl_profiler_next_close(const struct sl_profiler *p)
 {
     return p->nbuckets ? (p->buckets[0].period + 1) * p->period_ms : INT64_MAX;
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+/*
+ * Layout (statecodec.h's primitives, little-endian):
+ *   "SLPE" u8 version 1; i64 next_offset, max_ts, wm (the caller's checkpoint); i64 watermark;
+ *   u32 profiles: (str name; u16 variables: str name each);
+ *   u64 entities: (u8 pending; u16 profile; str entity; i64 seen_ms; u8 flags; i64 period;
+ *                  value x variables; u32 older: (i64 period; u8 flags; value x variables))
+ * Entities in LRU order (most recent first), then the evicted ones waiting for their flush.
+ * Profiles and variables go by name, so a snapshot survives a profiler.json that gained or
+ * reordered profiles or variables.
+ */
+#define SNAP_MAGIC "SLPE"
+
+static int snap_vars(struct sl_buf *b, const struct sl_value *vars, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = sl_sc_put_value(b, &vars[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int snap_ent(const struct sl_profiler *p, struct sl_buf *b, const struct ent *e,
+                    bool pending)
+{
+    const struct sl_pdef *pd = pdef(p, e->prof);
+    uint32_t nolder = 0;
+    for (const struct bld *x = e->older; x; x = x->next)
+        nolder++;
+    int rc = sl_sc_put_u8(b, pending ? 1 : 0);
+    rc = rc ? rc : sl_sc_put_u16(b, e->prof);
+    rc = rc ? rc : sl_sc_put_str(b, ent_text(e, pd), e->len);
+    rc = rc ? rc : sl_sc_put_u64(b, (uint64_t)e->seen_ms);
+    rc = rc ? rc : sl_sc_put_u8(b, (uint8_t)(e->flags & (B_OPEN | B_INIT)));
+    rc = rc ? rc : sl_sc_put_u64(b, (uint64_t)e->period);
+    rc = rc ? rc : snap_vars(b, e->vars, pd->nvars);
+    rc = rc ? rc : sl_sc_put_u32(b, nolder);
+    for (const struct bld *x = e->older; x && !rc; x = x->next) {
+        rc = sl_sc_put_u64(b, (uint64_t)x->period);
+        rc = rc ? rc : sl_sc_put_u8(b, (uint8_t)(x->flags & B_INIT));
+        rc = rc ? rc : snap_vars(b, x->vars, pd->nvars);
+    }
+    return rc;
+}
+
+int sl_profiler_snapshot(const struct sl_profiler *p, const struct sl_profiler_ckpt *k,
+                         struct sl_buf *out)
+{
+    const struct sl_profiler_def *def = p->def;
+    size_t np = sl_profiler_def_count(def);
+    int rc = sl_buf_append(out, SNAP_MAGIC, 4);
+    rc = rc ? rc : sl_sc_put_u8(out, 1);
+    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->next_offset);
+    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->max_ts);
+    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->wm);
+    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)p->watermark);
+    rc = rc ? rc : sl_sc_put_u32(out, (uint32_t)np);
+    for (size_t i = 0; i < np && !rc; i++) {
+        const struct sl_pdef *pd = &def->profiles[i];
+        rc = sl_sc_put_str(out, pd->name, pd->name_len);
+        rc = rc ? rc : sl_sc_put_u16(out, pd->nvars);
+        for (uint16_t v = 0; v < pd->nvars && !rc; v++)
+            rc = sl_sc_put_str(out, pd->var_names[v], pd->var_lens[v]);
+    }
+    uint64_t n = p->count;
+    for (const struct ent *e = p->pending; e; e = e->next)
+        n++;
+    rc = rc ? rc : sl_sc_put_u64(out, n);
+    for (const struct ent *e = p->head; e && !rc; e = e->next)
+        rc = snap_ent(p, out, e, false);
+    for (const struct ent *e = p->pending; e && !rc; e = e->next)
+        rc = snap_ent(p, out, e, true);
+    return rc;
+}
+
+/* A profile of the snapshot: the current index (-1: gone) and its variables' (-1: gone). */
+struct snap_prof {
+    int32_t index;
+    uint16_t nvars;
+    int32_t *vars;
+};
+
+/* Read n values; each that maps to a current variable is copied (owned) into vars. */
+static int restore_vars(struct sl_profiler *p, struct sl_sc_rd *r, struct sl_arena *a,
+                        const struct snap_prof *sp, struct sl_value *vars, const char **why)
+{
+    for (uint16_t j = 0; j < sp->nvars; j++) {
+        struct sl_value v;
+        int rc = sl_sc_get_value(r, a, &v);
+        if (rc) {
+            *why = r->why ? r->why : "bad value";
+            return rc;
+        }
+        if (vars && sp->vars[j] >= 0 && v.type != SL_V_NULL) {
+            rc = own_value(p, &v, &vars[sp->vars[j]]);
+            if (rc) {
+                sl_sc_value_release(&v);
+                *why = "a variable could not be copied";
+                return rc;
+            }
+        }
+        sl_sc_value_release(&v);
+    }
+    return 0;
+}
+
+static void lru_push_tail(struct sl_profiler *p, struct ent *e)
+{
+    e->next = NULL;
+    e->prev = p->tail;
+    if (p->tail)
+        p->tail->next = e;
+    p->tail = e;
+    if (!p->head)
+        p->head = e;
+}
+
+int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
+                        struct sl_profiler_ckpt *ck, uint64_t *skipped, struct sl_diag *d)
+{
+    struct sl_sc_rd r;
+    struct sl_arena a, va; /* the profile table; the values of one entity */
+    sl_arena_init(&a, 4096, 64u << 20);
+    sl_arena_init(&va, 16384, 512u << 20);
+    sl_sc_rd_init(&r, data, len);
+    const char *why = NULL;
+    int rc = SL_EPARSE;
+    *skipped = 0;
+    if (p->count || p->pending || p->nbuckets) {
+        sl_arena_fini(&a);
+        sl_arena_fini(&va);
+        return sl_diag_set(d, SL_EINVAL, "profiler snapshot: the engine is not empty");
+    }
+    const uint8_t *m = sl_sc_get(&r, 4);
+    if (!m || memcmp(m, SNAP_MAGIC, 4) != 0 || sl_sc_get_u8(&r) != 1) {
+        why = "not a profiler snapshot (magic or version)";
+        goto fail;
+    }
+    ck->next_offset = sl_sc_get_i64(&r);
+    ck->max_ts = sl_sc_get_i64(&r);
+    ck->wm = sl_sc_get_i64(&r);
+    int64_t wm = sl_sc_get_i64(&r);
+    uint32_t np = sl_sc_get_count(&r, 6);
+    if (!r.ok || np > 65535)
+        goto bad;
+    struct snap_prof *sp = np ? sl_arena_alloc(&a, np * sizeof *sp) : NULL;
+    if (np && !sp) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    size_t ncur = sl_profiler_def_count(p->def);
+    for (uint32_t i = 0; i < np; i++) {
+        struct sl_str name = sl_sc_get_str(&r, 1u << 16);
+        uint16_t nv = sl_sc_get_u16(&r);
+        if (!r.ok || (size_t)nv * 4 > r.n - r.pos)
+            goto bad;
+        sp[i].index = -1;
+        sp[i].nvars = nv;
+        sp[i].vars = nv ? sl_arena_alloc(&a, nv * sizeof(int32_t)) : NULL;
+        if (nv && !sp[i].vars) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        for (size_t k = 0; k < ncur; k++)
+            if (pdef(p, k)->name_len == name.len && !memcmp(pdef(p, k)->name, name.ptr, name.len))
+                sp[i].index = (int32_t)k;
+        for (uint16_t j = 0; j < nv; j++) {
+            struct sl_str vn = sl_sc_get_str(&r, 1u << 16);
+            if (!r.ok)
+                goto bad;
+            sp[i].vars[j] = -1;
+            if (sp[i].index < 0)
+                continue;
+            const struct sl_pdef *pd = pdef(p, (size_t)sp[i].index);
+            for (uint16_t k = 0; k < pd->nvars; k++)
+                if (pd->var_lens[k] == vn.len && !memcmp(pd->var_names[k], vn.ptr, vn.len))
+                    sp[i].vars[j] = k;
+        }
+    }
+    uint64_t n = sl_sc_get_u64(&r);
+    if (!r.ok || n > (r.n - r.pos) / 26) {
+        why = "entity count larger than the snapshot";
+        goto fail;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t pend = sl_sc_get_u8(&r);
+        uint16_t pi = sl_sc_get_u16(&r);
+        struct sl_str text = sl_sc_get_str(&r, UINT32_MAX / 2);
+        int64_t seen = sl_sc_get_i64(&r);
+        uint8_t flags = sl_sc_get_u8(&r);
+        int64_t period = sl_sc_get_i64(&r);
+        if (!r.ok)
+            goto bad;
+        if (pend > 1 || pi >= np || (flags & ~(B_OPEN | B_INIT)) ||
+            period > MAX_TS_MS / p->period_ms || period < -MAX_TS_MS / p->period_ms) {
+            why = "bad entity record";
+            goto fail;
+        }
+        const struct snap_prof *sprof = &sp[pi];
+        struct ent *e = NULL;
+        if (sprof->index >= 0) {
+            size_t prof = (size_t)sprof->index;
+            uint64_t h = ent_hash(prof, text.ptr, text.len);
+            bool found;
+            if ((p->count + 1) * 4 > p->cap * 3 && table_grow(p)) {
+                rc = SL_ENOMEM;
+                goto fail;
+            }
+            size_t at = probe_find(p, h, prof, text.ptr, text.len, &found);
+            if (found) {
+                why = "an entity appears twice";
+                goto fail;
+            }
+            e = new_ent(p, prof, text);
+            if (!e) {
+                rc = SL_ENOMEM;
+                goto fail;
+            }
+            e->seen_ms = seen;
+            if (pend) {
+                e->flags |= E_PENDING;
+                e->next = p->pending;
+                p->pending = e;
+            } else {
+                p->slots[at] = (struct slot){h, e};
+                p->count++;
+                lru_push_tail(p, e);
+            }
+            if (flags & B_OPEN) {
+                if ((rc = bucket_reserve(p, period)))
+                    goto fail;
+                e->flags |= (uint8_t)(flags & (B_OPEN | B_INIT));
+                e->period = period;
+                e->slot = bucket_add(p, period, e);
+            }
+        } else {
+            ++*skipped;
+        }
+        if ((rc = restore_vars(p, &r, &va, sprof, e ? e->vars : NULL, &why)))
+            goto fail;
+        uint32_t nold = sl_sc_get_count(&r, 9);
+        if (!r.ok)
+            goto bad;
+        for (uint32_t k = 0; k < nold; k++) {
+            int64_t op = sl_sc_get_i64(&r);
+            uint8_t of = sl_sc_get_u8(&r);
+            if (!r.ok)
+                goto bad;
+            if ((of & ~B_INIT) || op > MAX_TS_MS / p->period_ms || op < -MAX_TS_MS / p->period_ms ||
+                (e && slot_of(e, op))) {
+                why = "bad builder record (flags, or a period twice)";
+                goto fail;
+            }
+            struct bld *b = NULL;
+            if (e) {
+                const struct sl_pdef *pd = pdef(p, e->prof);
+                if ((rc = bucket_reserve(p, op)))
+                    goto fail;
+                b = sl_malloc(bld_len(pd));
+                if (!b) {
+                    bucket_drop_if_empty(p, bucket_get(p, op, false));
+                    rc = SL_ENOMEM;
+                    goto fail;
+                }
+                memset(b, 0, bld_len(pd));
+                p->bytes += chunk_len(bld_len(pd));
+                b->period = op;
+                b->flags = of;
+                b->next = e->older;
+                e->older = b;
+                b->slot = bucket_add(p, op, e);
+            }
+            if ((rc = restore_vars(p, &r, &va, sprof, b ? b->vars : NULL, &why)))
+                goto fail;
+        }
+        sl_arena_reset(&va);
+    }
+    if (r.pos != r.n) {
+        why = "trailing bytes";
+        goto fail;
+    }
+    p->watermark = wm;
+    sl_arena_fini(&a);
+    sl_arena_fini(&va);
+    return 0;
+bad:
+    why = r.why ? r.why : "bad snapshot";
+fail:
+    sl_arena_fini(&a);
+    sl_arena_fini(&va);
+    if (rc == SL_ENOMEM)
+        return sl_diag_set(d, SL_ENOMEM, "profiler snapshot: out of memory");
+    return sl_diag_set(d, SL_EPARSE, "profiler snapshot: %s at byte %zu", why ? why : "bad record",
+                       r.pos);
 }

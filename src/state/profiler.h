@@ -147,6 +147,25 @@ void sl_profiler_get_stats(const struct sl_profiler *p, struct sl_profiler_stats
 /* The earliest end among open periods (INT64_MAX when none): when the next close is due. */
 int64_t sl_profiler_next_close(const struct sl_profiler *p);
 
+/* The engine's whole state (every entity with its carried variables, every open builder and
+ * its variables, the evicted entities waiting for their flush, the watermark) appended to out
+ * with the caller's checkpoint k (statecodec.h's primitives; the layout is in profiler.c). 0;
+ * SL_ETYPE when a variable holds an object that is not a sketch; SL_ENOMEM/SL_E2BIG from out's cap.
+ * The caller holds p. */
+struct sl_profiler_ckpt { /* the caller's position, kept with the snapshot */
+    int64_t next_offset;  /* first input offset not in the state */
+    int64_t max_ts, wm;   /* newest event time and watermark of the input */
+};
+int sl_profiler_snapshot(const struct sl_profiler *p, const struct sl_profiler_ckpt *k,
+                         struct sl_buf *out);
+/* Load a snapshot into an engine that holds nothing yet. Profiles and variables match by name;
+ * an entity of a profile no longer defined is skipped (*skipped counts them). SL_EPARSE with d
+ * for a snapshot that is truncated, inconsistent or out of bounds (it may come from a topic
+ * others can write): every length and count is checked before use. On failure p may hold part
+ * of the snapshot: free it. */
+int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
+                        struct sl_profiler_ckpt *k, uint64_t *skipped, struct sl_diag *d);
+
 /* The Stellar functions PROFILER_INIT, PROFILER_APPLY and PROFILER_FLUSH are the table
  * `sl_sfuncs_profiler` in profiler_fns.c, which lang/fn_registry.c refers to weakly. */
 
