@@ -117,6 +117,9 @@ int sl_changelog_open(struct sl_component *c, const char *brokers, const char *t
         {"acks", "all", true},
         {"enable.idempotence", "true", true},
         {"linger.ms", "5", false},
+        /* every record gets its delivery report within the write's wait */
+        {"message.timeout.ms", "20000", false},
+        {"request.timeout.ms", "10000", false},
         {"message.max.bytes", "2000000", false},
         {"client.id", "sluice-changelog", false},
         {NULL, NULL, false},
@@ -236,7 +239,8 @@ int sl_changelog_write(struct sl_changelog *cl, const char *key, int32_t partiti
     h.checksum = sl_hash64(data, len);
     struct sl_buf b;
     sl_buf_init(&b, SL_SC_MAX_CHUNK + 64);
-    struct wr w = {0};
+    /* on the heap: if the brokers never answer, reports may come after the write gave up */
+    struct wr *wp = sl_xcalloc(1, sizeof *wp);
     char ck[SL_SC_MAX_KEY + 1];
     int rc = 0;
     sl_mutex_lock(&cl->lock);
@@ -249,31 +253,36 @@ int sl_changelog_write(struct sl_changelog *cl, const char *key, int32_t partiti
             rc = sl_diag_set(d, SL_E2BIG, "changelog: key %s too long", key);
         else if ((rc = sl_sc_put_chunk(&b, generation, i, (const char *)data + off, n)))
             sl_diag_set(d, rc, "changelog: chunk of %s: %s", key, sl_strerror(rc));
-        else if ((rc = produce(cl, part, ck, kl, b.ptr, b.len, &w)))
-            sl_diag_set(d, rc, "changelog %s: %s", cl->topic, w.err);
+        else if ((rc = produce(cl, part, ck, kl, b.ptr, b.len, wp)))
+            sl_diag_set(d, rc, "changelog %s: %s", cl->topic, wp->err);
     }
     if (!rc) {
         sl_buf_reset(&b);
         rc = sl_sc_put_header(&b, &h);
-        if (!rc && (rc = produce(cl, part, key, strlen(key), b.ptr, b.len, &w)))
-            sl_diag_set(d, rc, "changelog %s: %s", cl->topic, w.err);
+        if (!rc && (rc = produce(cl, part, key, strlen(key), b.ptr, b.len, wp)))
+            sl_diag_set(d, rc, "changelog %s: %s", cl->topic, wp->err);
     }
-    /* wait for every delivery report, also after a failure (w lives on this stack) */
+    /* wait for every delivery report, also after a failure (message.timeout.ms bounds it) */
     int64_t deadline = sl_clock_mono_ns() + (int64_t)WRITE_TIMEOUT_MS * 1000000;
-    while (w.pending && sl_clock_mono_ns() < deadline)
+    while (wp->pending && sl_clock_mono_ns() < deadline)
         rd_kafka_poll(cl->prod, 50);
-    if (w.pending) {
-        /* the reports still refer to w: purge what is queued, then wait for their reports */
+    if (wp->pending) {
         rd_kafka_purge(cl->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        while (w.pending)
+        deadline = sl_clock_mono_ns() + (int64_t)WRITE_TIMEOUT_MS * 1000000;
+        while (wp->pending && sl_clock_mono_ns() < deadline)
             rd_kafka_poll(cl->prod, 50);
         if (!rc)
             rc = sl_diag_set(d, SL_ETIMEDOUT, "changelog %s: not acknowledged in %d s", cl->topic,
                              WRITE_TIMEOUT_MS / 1000);
     }
-    if (!rc && w.failed)
+    if (!rc && wp->failed)
         rc = sl_diag_set(d, SL_EIO, "changelog %s: %u record(s) not written: %s", cl->topic,
-                         w.failed, w.err);
+                         wp->failed, wp->err);
+    if (wp->pending) /* reports still to come refer to it: kept (logged) */
+        sl_warn(cl->c->name, "changelog %s: %u delivery report(s) never came", cl->topic,
+                wp->pending);
+    else
+        sl_free(wp);
     sl_mutex_unlock(&cl->lock);
     sl_buf_fini(&b);
     return rc;

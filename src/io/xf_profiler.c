@@ -1530,6 +1530,17 @@ static size_t prof_stats(struct sl_component *c, struct sl_comp_stat *out)
     STAT("sluice_profiler_entities", "(profile, entity) builders held.", true, t.entities);
     STAT("sluice_profiler_open_periods", "Open periods held.", true, t.open_periods);
     STAT("sluice_profiler_state_bytes", "Memory held by builders, approximately.", true, t.bytes);
+    if (p && p->use_changelog) {
+        STAT("sluice_profiler_checkpoints_total",
+             "Checkpoints of input partitions written to the changelog.", false,
+             atomic_load(&p->ckpt_written));
+        STAT("sluice_profiler_checkpoint_errors_total",
+             "Checkpoints not written (the previous one stays) or not readable (the partition is "
+             "rebuilt from its start).",
+             false, atomic_load(&p->ckpt_errors) + atomic_load(&p->ckpt_restore_errors));
+        STAT("sluice_profiler_restores_total", "Partitions taken over with a restored checkpoint.",
+             false, atomic_load(&p->ckpt_restored));
+    }
     if (p && p->store) {
         struct sl_store_stats ss;
         sl_store_get_stats(p->store, &ss);
