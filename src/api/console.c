@@ -135,7 +135,7 @@ struct sl_console {
 };
 
 static void json_str(struct sl_buf *out, const char *s);
-static void json_num(struct sl_buf *out, double v);
+static int json_num(struct sl_buf *out, double v);
 
 /* {"a":1,...}: the component's own metrics (ops->stats), as /metrics names them. */
 static void comp_stats_json(struct sl_component *comp, struct sl_buf *out)
@@ -309,14 +309,13 @@ static void json_str(struct sl_buf *out, const char *s)
     (void)sl_json_write_string(out, s, strlen(s));
 }
 
-static void json_num(struct sl_buf *out, double v)
+static int json_num(struct sl_buf *out, double v)
 {
     if (v != v || v > 1e300 || v < -1e300)
-        sl_buf_puts(out, "null");
-    else if (v == (double)(int64_t)v && v < 9e15 && v > -9e15)
-        sl_buf_appendf(out, "%lld", (long long)v);
-    else
-        sl_buf_appendf(out, "%.17g", v);
+        return sl_buf_puts(out, "null");
+    if (v == (double)(int64_t)v && v < 9e15 && v > -9e15)
+        return sl_buf_appendf(out, "%lld", (long long)v);
+    return sl_buf_appendf(out, "%.17g", v);
 }
 
 unsigned sl_console_stats_json(struct sl_console *c, struct sl_buf *out)
@@ -449,41 +448,56 @@ static int sql_deadline(void *ud)
     return sl_clock_mono_ns() > *(int64_t *)ud;
 }
 
+/* The rows of an answer stop at SL_CONSOLE_QUERY_MAX_BYTES (the API's buffer takes 64 MiB: an
+ * append past it would fail and leave a hole in the JSON). The row written from `mark` on
+ * stays when the answer, begun at `start`, is still within that and every append succeeded;
+ * else it is taken back and the answer ends there, "truncated". */
+static bool row_kept(struct sl_buf *out, size_t start, size_t mark, bool failed)
+{
+    if (!failed && out->len - start <= SL_CONSOLE_QUERY_MAX_BYTES)
+        return true;
+    out->len = mark;
+    if (out->ptr)
+        out->ptr[mark] = '\0';
+    return false;
+}
+
+static bool over_budget(const struct sl_buf *out, size_t start)
+{
+    return out->len - start > SL_CONSOLE_QUERY_MAX_BYTES;
+}
+
 /* A PostgreSQL value as JSON: numbers and booleans by their column type, the rest as text. */
-static void pg_value(const PGresult *r, int row, int col, struct sl_buf *out)
+static int pg_value(const PGresult *r, int row, int col, struct sl_buf *out)
 {
     if (PQgetisnull(r, row, col)) {
-        sl_buf_puts(out, "null");
-        return;
+        return sl_buf_puts(out, "null");
     }
     const char *v = PQgetvalue(r, row, col);
     switch (PQftype(r, col)) {
     case 16: /* bool */
-        sl_buf_puts(out, *v == 't' ? "true" : "false");
-        return;
+        return sl_buf_puts(out, *v == 't' ? "true" : "false");
     case 20: /* int8 */
     case 21: /* int2 */
     case 23: /* int4 */
     case 26: /* oid */
-        sl_buf_puts(out, v);
-        return;
+        return sl_buf_puts(out, v);
     case 700:  /* float4 */
     case 701:  /* float8 */
     case 1700: /* numeric */
-        if (strspn(v, "0123456789.-+eE") == strlen(v) && *v) {
-            sl_buf_puts(out, v);
-            return;
-        }
-        sl_buf_puts(out, "null"); /* NaN, Infinity */
-        return;
+        if (strspn(v, "0123456789.-+eE") == strlen(v) && *v)
+            return sl_buf_puts(out, v);
+        return sl_buf_puts(out, "null"); /* NaN, Infinity */
     default:
-        (void)sl_json_write_string(out, v, (size_t)PQgetlength(r, row, col));
+        return sl_json_write_string(out, v, (size_t)PQgetlength(r, row, col));
     }
 }
 
 /* A query on the PostgreSQL store: a connection of its own, one statement (the extended
  * protocol takes no more) in a READ ONLY transaction with a 5 s statement_timeout, rolled
- * back. */
+ * back. Rows come one at a time (single-row mode): past SL_CONSOLE_QUERY_MAX_ROWS or
+ * SL_CONSOLE_QUERY_MAX_BYTES the statement is cancelled, so a query that selects millions of
+ * rows costs this process one row's memory, not the whole result's. */
 static unsigned query_pg(const char *url, const char *text, struct sl_buf *out)
 {
     const char *conninfo = strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13)
@@ -505,32 +519,72 @@ static unsigned query_pg(const char *url, const char *text, struct sl_buf *out)
         goto done;
     }
     PQclear(r);
-    r = PQexecParams(pg, text, 0, NULL, NULL, NULL, NULL, 0);
-    ExecStatusType rs = PQresultStatus(r);
-    if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
-        const char *why = PQresultErrorMessage(r);
-        status = query_error(out, MHD_HTTP_BAD_REQUEST, why && *why ? why : PQerrorMessage(pg), 0);
+    r = NULL;
+    if (!PQsendQueryParams(pg, text, 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(pg)) {
+        status = query_error(out, MHD_HTTP_BAD_GATEWAY, PQerrorMessage(pg), 0);
         goto done;
     }
-    int ncol = PQnfields(r), nrow = PQntuples(r);
-    sl_buf_puts(out, "{\"lang\":\"sql\",\"columns\":[");
-    for (int i = 0; i < ncol; i++) {
-        if (i)
-            sl_buf_putc(out, ',');
-        json_str(out, PQfname(r, i));
-    }
-    sl_buf_puts(out, "],\"rows\":[");
-    for (int k = 0; k < nrow && k < SL_CONSOLE_QUERY_MAX_ROWS; k++) {
-        sl_buf_puts(out, k ? ",[" : "[");
-        for (int i = 0; i < ncol; i++) {
-            if (i)
-                sl_buf_putc(out, ',');
-            pg_value(r, k, i, out);
+    size_t start = out->len;
+    int rows = 0;
+    bool head = false, truncated = false, failed = false;
+    while ((r = PQgetResult(pg)) != NULL) {
+        ExecStatusType rs = PQresultStatus(r);
+        if (truncated) { /* cancelled: what is left is dropped */
+            PQclear(r);
+            continue;
         }
-        sl_buf_putc(out, ']');
+        if (rs != PGRES_SINGLE_TUPLE && rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+            if (!failed) {
+                const char *why = PQresultErrorMessage(r);
+                status = query_error(out, MHD_HTTP_BAD_REQUEST,
+                                     why && *why ? why : PQerrorMessage(pg), 0);
+            }
+            failed = true;
+            PQclear(r);
+            continue;
+        }
+        if (failed) {
+            PQclear(r);
+            continue;
+        }
+        if (!head) {
+            int ncol = PQnfields(r);
+            sl_buf_puts(out, "{\"lang\":\"sql\",\"columns\":[");
+            for (int i = 0; i < ncol; i++) {
+                if (i)
+                    sl_buf_putc(out, ',');
+                json_str(out, PQfname(r, i));
+            }
+            sl_buf_puts(out, "],\"rows\":[");
+            head = true;
+        }
+        if (rs == PGRES_SINGLE_TUPLE) {
+            size_t mark = out->len;
+            bool bad = rows == SL_CONSOLE_QUERY_MAX_ROWS;
+            if (!bad)
+                bad = sl_buf_puts(out, rows ? ",[" : "[") != 0;
+            for (int i = 0, ncol = PQnfields(r); i < ncol && !bad && !over_budget(out, start);
+                 i++) {
+                if (i)
+                    bad |= sl_buf_putc(out, ',') != 0;
+                bad |= pg_value(r, 0, i, out) != 0;
+            }
+            if (rows == SL_CONSOLE_QUERY_MAX_ROWS ||
+                !row_kept(out, start, mark, bad || sl_buf_putc(out, ']') != 0)) {
+                truncated = true; /* stop the statement: its other rows are not wanted */
+                PGcancel *cancel = PQgetCancel(pg);
+                char err[256];
+                if (cancel)
+                    (void)PQcancel(cancel, err, sizeof err);
+                PQfreeCancel(cancel);
+            } else {
+                rows++;
+            }
+        }
+        PQclear(r);
     }
-    sl_buf_appendf(out, "],\"truncated\":%s}\n",
-                   nrow > SL_CONSOLE_QUERY_MAX_ROWS ? "true" : "false");
+    if (!failed)
+        sl_buf_appendf(out, "],\"truncated\":%s}\n", truncated ? "true" : "false");
 done:
     PQclear(r);
     if (pg && PQstatus(pg) == CONNECTION_OK)
@@ -591,6 +645,7 @@ static unsigned query_sql(const char *text, struct sl_buf *out)
         goto done;
     }
     int ncol = sqlite3_column_count(stmt);
+    size_t start = out->len;
     sl_buf_puts(out, "{\"lang\":\"sql\",\"columns\":[");
     for (int i = 0; i < ncol; i++) {
         if (i)
@@ -607,29 +662,36 @@ static unsigned query_sql(const char *text, struct sl_buf *out)
             truncated = true;
             break;
         }
-        sl_buf_puts(out, rows++ ? ",[" : "[");
-        for (int i = 0; i < ncol; i++) {
+        size_t mark = out->len;
+        bool failed = sl_buf_puts(out, rows ? ",[" : "[") != 0;
+        for (int i = 0; i < ncol && !failed && !over_budget(out, start); i++) {
             if (i)
-                sl_buf_putc(out, ',');
+                failed |= sl_buf_putc(out, ',') != 0;
             switch (sqlite3_column_type(stmt, i)) {
             case SQLITE_INTEGER:
-                sl_buf_appendf(out, "%lld", (long long)sqlite3_column_int64(stmt, i));
+                failed |=
+                    sl_buf_appendf(out, "%lld", (long long)sqlite3_column_int64(stmt, i)) != 0;
                 break;
             case SQLITE_FLOAT:
-                json_num(out, sqlite3_column_double(stmt, i));
+                failed |= json_num(out, sqlite3_column_double(stmt, i)) != 0;
                 break;
             case SQLITE_TEXT:
-                (void)sl_json_write_string(out, (const char *)sqlite3_column_text(stmt, i),
-                                           (size_t)sqlite3_column_bytes(stmt, i));
+                failed |= sl_json_write_string(out, (const char *)sqlite3_column_text(stmt, i),
+                                               (size_t)sqlite3_column_bytes(stmt, i)) != 0;
                 break;
             case SQLITE_BLOB:
-                sl_buf_appendf(out, "\"(%d bytes)\"", sqlite3_column_bytes(stmt, i));
+                failed |= sl_buf_appendf(out, "\"(%d bytes)\"", sqlite3_column_bytes(stmt, i)) != 0;
                 break;
             default:
-                sl_buf_puts(out, "null");
+                failed |= sl_buf_puts(out, "null") != 0;
             }
         }
-        sl_buf_putc(out, ']');
+        failed |= sl_buf_putc(out, ']') != 0;
+        if (!row_kept(out, start, mark, failed)) {
+            truncated = true;
+            break;
+        }
+        rows++;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         status =

@@ -44,8 +44,9 @@
 #define SL_CONSOLE_SAMPLE_EVERY_MS  200   /* a component's port is sampled at most this often */
 #define SL_CONSOLE_SAMPLE_MAX_LEN   16384 /* bytes of one sampled event's JSON; longer: cut */
 #define SL_CONSOLE_QUERY_MAX_ROWS   1000  /* rows of a SQL answer; more: "truncated": true */
-#define SL_CONSOLE_HISTORY_POINTS   300   /* points of /api/v1/console/history ... */
-#define SL_CONSOLE_HISTORY_EVERY_MS 2000  /* ... one every 2 s: the last 10 minutes */
+#define SL_CONSOLE_QUERY_MAX_BYTES  (16u << 20) /* bytes of a SQL answer's rows; more: truncated */
+#define SL_CONSOLE_HISTORY_POINTS   300         /* points of /api/v1/console/history ... */
+#define SL_CONSOLE_HISTORY_EVERY_MS 2000        /* ... one every 2 s: the last 10 minutes */
 
 /* An embedded file (generated at build time from web/console/dist by cmake/embed_assets.cmake). */
 struct sl_console_asset {

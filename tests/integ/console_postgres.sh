@@ -76,6 +76,34 @@ expect_eq "syntax error" "$ST" 400
 grep -q 'syntax error at or near' ans.json || fail "syntax: $(cat ans.json)"
 expect_eq "rows still there" "$(pg_q "SELECT COALESCE(sum(v_int), 0) FROM measurements")" 3000
 
+# a query that selects far more than an answer holds: rows come one at a time and the
+# statement is cancelled after the 1,000th (was: libpq kept the whole result, here ~400 MB,
+# in sluice's memory before 1,000 rows of it were sent); an answer stops at 16 MiB
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$SPID/status"; }
+before=$(hwm)
+q sql "SELECT i, repeat('x', 1000) AS pad FROM generate_series(1, 400000) i" > /dev/null
+expect_eq "large result status" "$ST" 200
+after=$(hwm)
+$PY - <<'PYEOF' || fail "large result: $(head -c 300 ans.json)"
+import json
+got = json.load(open("ans.json"))
+assert got["truncated"] is True and len(got["rows"]) == 1000, (got["truncated"], len(got["rows"]))
+assert [r[0] for r in got["rows"]] == list(range(1, 1001))
+assert all(r[1] == "x" * 1000 for r in got["rows"])
+PYEOF
+[ $((after - before)) -lt 150000 ] || fail "a 1,000-row answer grew sluice's peak memory by $((after - before)) KB"
+q sql "SELECT i, repeat('y', 1000000) AS pad FROM generate_series(1, 100) i" > /dev/null
+expect_eq "16 MiB answer status" "$ST" 200
+$PY - <<'PYEOF' || fail "16 MiB answer: $(head -c 300 ans.json)"
+import json
+got = json.load(open("ans.json"))
+assert got["truncated"] is True and 10 <= len(got["rows"]) <= 17, (got["truncated"], len(got["rows"]))
+assert [r[0] for r in got["rows"]] == list(range(1, len(got["rows"]) + 1))
+PYEOF
+q sql "SELECT 1 AS one WHERE false" > /dev/null
+expect_eq "empty result" "$(cat ans.json)" '{"lang":"sql","columns":["one"],"rows":[],"truncated":false}'
+ok "large results: 1,000 rows or 16 MiB, streamed"
+
 # Stellar through the same store
 ent=$(pg_q "SELECT entity FROM measurements ORDER BY entity LIMIT 1")
 want=$(pg_q "SELECT json_agg(v_int ORDER BY period) FROM measurements WHERE entity = '$ent'")

@@ -230,6 +230,21 @@ static void test_query(void **state)
     sl_buf_reset(&b);
     assert_int_equal(sl_console_query_json("sql", "ATTACH DATABASE '/tmp/x.db' AS x", &b), 400);
     assert_int_equal(access("/tmp/x.db", F_OK), -1);
+    /* an answer larger than the API's 64 MiB buffer: rows stop there ("truncated": true),
+     * the JSON stays whole (was: values silently left out, "[,,,]", "truncated": false) */
+    struct sl_buf big;
+    sl_buf_init(&big, 64u << 20);
+    assert_int_equal(sl_console_query_json("sql",
+                                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + "
+                                           "1 FROM n WHERE i < 100) SELECT i, printf('%.*c', "
+                                           "1000000, 'x') AS s FROM n",
+                                           &big),
+                     200);
+    assert_non_null(strstr(big.ptr, "\"truncated\":true}\n"));
+    assert_null(strstr(big.ptr, ",,"));
+    assert_null(strstr(big.ptr, ",]"));
+    assert_int_equal(count_of(big.ptr, "[") - 2, count_of(big.ptr, "]") - 2);
+    sl_buf_fini(&big);
     sl_store_set_default(NULL);
     sl_store_close(st);
     sl_buf_fini(&b);
