@@ -570,7 +570,7 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
             start = need;
         el->offset = start;
         sl_info(s->c->name,
-                "%s[%d]: state restored up to offset %lld, committed %lld: reading from %lld",
+                "%s[%d]: the stages' state needs offset %lld on, committed %lld: reading from %lld",
                 el->topic, (int)el->partition, (long long)need, (long long)committed,
                 (long long)start);
     }
