@@ -223,6 +223,7 @@ struct prof {
     struct sl_cond snap_cv;
     bool snap_stop; /* guarded_by: snap_mu */
     atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
+    atomic_uint_fast64_t orphan_measurements, orphan_dropped; /* flushes of engines let go */
     sl_sym sym_profile, sym_entity, sym_period, sym_pstart, sym_pend, sym_groups, sym_value,
         sym_timestamp, sym_srctype, sym_isalert, sym_guid, sym_offset;
 };
@@ -813,10 +814,16 @@ static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x, struct wo
     struct sl_profiler_sink sink = {on_result, on_fail, &o};
     for (struct orphan *e = list, *nx; e; e = nx) {
         nx = e->next;
+        struct sl_profiler_stats h0;
+        sl_profiler_get_stats(e->p, &h0);
         sl_profiler_flush_all(e->p, w->vm, &sink);
         sl_stellar_vm_release(w->vm);
         if (p->store)
             flush_store(&o);
+        struct sl_profiler_stats h;
+        sl_profiler_get_stats(e->p, &h);
+        atomic_fetch_add(&p->orphan_measurements, h.measurements - h0.measurements);
+        atomic_fetch_add(&p->orphan_dropped, h.dropped - h0.dropped);
         sl_profiler_free(e->p);
         sl_free(e);
     }
@@ -1388,6 +1395,9 @@ static void streams_stats(struct prof *p, struct sl_profiler_stats *t)
     sl_mutex_lock(&p->streams_lock);
     struct stream *head = p->streams;
     sl_mutex_unlock(&p->streams_lock);
+    /* what the engines let go flushed after their counters were taken (revoked) */
+    t->measurements += atomic_load(&p->orphan_measurements);
+    t->dropped += atomic_load(&p->orphan_dropped);
     for (struct stream *st = head; st; st = st->next) {
         sl_mutex_lock(&st->lock);
         struct sl_profiler_stats s = st->gone;
