@@ -132,6 +132,7 @@ struct kin {
      * member yet: max_inflight must not stop the reading that serves it (see kin_run) */
     bool rebalancing;
     bool partstate; /* a stage keeps state per partition: origins, @kafka.offset */
+    bool closing;   /* in rd_kafka_consumer_close() */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -517,9 +518,16 @@ static void drain(struct kin *s, const rd_kafka_topic_partition_list_t *l)
     }
 }
 
-/* The partitions this member holds now, for /api/v1/cluster. */
+/* The partitions this member holds now, for /api/v1/cluster. Not while closing: inside the
+ * revoke that rd_kafka_consumer_close() runs, rd_kafka_memberid() waits for librdkafka's main
+ * thread, which waits for the close: the source hung there (gdb: rebalance_cb ->
+ * publish_assignment -> rd_kafka_memberid, in tests/integ/cluster_profiles.sh and kafka.sh). */
 static void publish_assignment(struct kin *s)
 {
+    if (s->closing) {
+        sl_kafka_assignment_clear(s->c->name);
+        return;
+    }
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
@@ -1062,6 +1070,7 @@ static int kin_run(struct sl_component *c)
     commit(s, true, NULL);
     if (s->partstate)
         revoke_state(s, NULL, false); /* before leaving: the next owner restores it */
+    s->closing = true;
     rd_kafka_consumer_close(s->rk);
     return rc == SL_ECLOSED ? 0 : rc;
 }
