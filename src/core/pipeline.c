@@ -516,8 +516,11 @@ static void deliver(struct sl_pipeline *p, uint32_t worker, struct node *to, str
     struct sl_xf_ctx x = {.errors = NULL, .ack = own->ack, .worker = worker, .comp = c, .pipe = p};
     if (x.ack)
         sl_ack_hold(x.ack);
+    struct sl_batch_origin origin = own->origin;
     struct sl_batch *out = c->ops->process(c, own, &x);
     flush_errors(&x);
+    if (!out && origin.topic && (out = sl_batch_new()) != NULL)
+        out->origin = origin; /* emptied: dispatch() still shows it to the stages below */
     if (out)
         sl_xf_emit(&x, 0, out);
     sl_ack_release(x.ack, true);
@@ -557,6 +560,20 @@ static void dispatch(struct sl_pipeline *p, uint32_t worker, uint32_t port, stru
     unsigned idx = SL_PORT_INDEX(port);
     uint32_t n = from->ncons[idx];
     tap_call(p, &from->comp, idx, b);
+    if (b->count == 0 && b->origin.topic && idx == 0) {
+        /* A batch of a partitioned input that a transform emptied still goes to the
+         * transforms below (not to sinks): a stage applying a partition's batches in order
+         * (core/partstate.h: the profiler) would otherwise wait for its sequence number. */
+        for (uint32_t k = 0; k < n; k++) {
+            struct node *to = &p->nodes[from->cons[idx][k]];
+            if (to->comp.ops->kind != SL_KIND_TRANSFORM)
+                continue;
+            sl_batch_ref(b);
+            deliver(p, worker, to, b);
+        }
+        sl_batch_unref(b);
+        return;
+    }
     if (b->count == 0 || n == 0) {
         if (b->count && idx)
             report_unconsumed(from, b, idx);

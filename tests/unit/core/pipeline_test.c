@@ -452,9 +452,73 @@ static void test_delivery_acks(void **state)
     sl_config_free(cfg);
 }
 
+/* "parted": a source whose batches carry an origin (topic 1, partition 0, epoch 1, seq 1..N)
+ * as the kafka source marks them; batch k holds the numbers k*10 .. k*10+9 when k is even and
+ * only odd numbers when k is odd (so "odd" empties it). */
+static int parted_run(struct sl_component *c)
+{
+    struct cnt_conf *cf = c->conf;
+    for (int64_t k = 0; k < cf->count; k++) {
+        struct sl_batch *b = sl_batch_new();
+        for (int64_t i = 0; i < 10; i++) {
+            int64_t n = k % 2 ? k * 20 + 2 * i + 1 : k * 20 + i;
+            assert_int_equal(sl_event_set(b, sl_batch_push(b), SYM_N, sl_value_int(n)), 0);
+        }
+        b->origin = (struct sl_batch_origin){1, 0, 1, (uint32_t)k + 1};
+        sl_source_emit(c, b);
+    }
+    return 0;
+}
+
+static const struct sl_component_ops parted_ops = {
+    .type = "parted",
+    .kind = SL_KIND_SOURCE,
+    .summary = "batches with origins",
+    .options = cnt_opts,
+    .conf_len = sizeof(struct cnt_conf),
+    .run = parted_run,
+};
+
+/* "nullify": returns NULL for every third batch (by origin seq) */
+static struct sl_batch *nullify_process(struct sl_component *c, struct sl_batch *b,
+                                        struct sl_xf_ctx *x)
+{
+    if (b->origin.seq % 3 == 0) {
+        sl_batch_unref(b);
+        return NULL;
+    }
+    return b;
+}
+
+static const struct sl_component_ops nullify_ops = {
+    .type = "nullify",
+    .kind = SL_KIND_TRANSFORM,
+    .summary = "drops every third batch whole",
+    .options = (const struct sl_option[]){{0}},
+    .process = nullify_process,
+};
+
+/* "seqs": records which origin sequence numbers reach it (empty batches included) */
+static atomic_uint seqs_seen[64];
+static struct sl_batch *seqs_process(struct sl_component *c, struct sl_batch *b,
+                                     struct sl_xf_ctx *x)
+{
+    if (b->origin.topic == 1 && b->origin.seq < 64)
+        atomic_fetch_add(&seqs_seen[b->origin.seq], 1);
+    return b;
+}
+
+static const struct sl_component_ops seqs_ops = {
+    .type = "seqs",
+    .kind = SL_KIND_TRANSFORM,
+    .summary = "records origins",
+    .options = (const struct sl_option[]){{0}},
+    .process = seqs_process,
+};
+
 static const struct sl_component_ops *const test_types[] = {
-    &acker_ops, &later_ops, &failer_ops, &cnt_ops, &odd_ops, &hold_ops,
-    &sink_ops,  &picky_ops, &ord_ops,    &fed_ops, NULL};
+    &acker_ops, &later_ops, &failer_ops, &cnt_ops,    &odd_ops,     &hold_ops, &sink_ops,
+    &picky_ops, &ord_ops,   &fed_ops,    &parted_ops, &nullify_ops, &seqs_ops, NULL};
 
 /* ---- helpers */
 
@@ -536,6 +600,44 @@ static void test_counts_exact(void **state)
         sl_pipeline_totals(p, &t);
         assert_int_equal(t.events_in, 100000);
         assert_int_equal(t.events_out, 150000);
+        sl_pipeline_free(p);
+        sl_config_free(cfg);
+    }
+}
+
+/* A batch of a partitioned input that a transform empties (returns NULL, or compacts to
+ * nothing) still reaches the transforms below with its origin, so a stage that applies a
+ * partition's batches in order never waits for a sequence number; sinks get no empty batch. */
+static void test_emptied_origin_batches(void **state)
+{
+    const char *y = "sources:\n"
+                    "  src: {type: parted, count: 30}\n"
+                    "transforms:\n"
+                    "  nul: {type: nullify, inputs: [src]}\n"
+                    "  odd: {type: odd, inputs: [nul]}\n"
+                    "  seen: {type: seqs, inputs: [odd]}\n"
+                    "sinks:\n"
+                    "  out: {type: count, inputs: [seen]}\n";
+    for (int workers = 1; workers <= 2; workers++) {
+        for (size_t i = 0; i < 64; i++)
+            atomic_store(&seqs_seen[i], 0);
+        struct sl_config *cfg;
+        struct sl_diag d;
+        struct sl_pipeline *p = build(y, &cfg, &d, workers, true);
+        assert_non_null(p);
+        sl_pipeline_start(p);
+        assert_true(sl_pipeline_wait(p, 60000));
+        for (uint32_t k = 1; k <= 30; k++)
+            if (atomic_load(&seqs_seen[k]) != 1)
+                fail_msg("seq %u seen %u times", k, atomic_load(&seqs_seen[k]));
+        /* kept: batches with even k (seq odd), not nullified, even n not a multiple of ten */
+        uint64_t want = 0;
+        for (int64_t k = 0; k < 30; k++)
+            for (int64_t i = 0; i < 10 && k % 2 == 0 && (k + 1) % 3 != 0; i++) {
+                int64_t n = k * 20 + i;
+                want += n % 2 == 0 && n % 10 != 0;
+            }
+        assert_int_equal(sink_count(p, "out"), want);
         sl_pipeline_free(p);
         sl_config_free(cfg);
     }
@@ -795,11 +897,12 @@ int main(void)
     SYM_N = sl_sym_intern_c("n");
     sl_registry_set(test_types);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_exact),        cmocka_unit_test(test_outputs_ticks_finish),
-        cmocka_unit_test(test_sink_dead_letters),   cmocka_unit_test(test_backpressure_and_stop),
-        cmocka_unit_test(test_metrics_text),        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_env_substitution),    cmocka_unit_test(test_help_text),
-        cmocka_unit_test(test_no_inputs_sink_last), cmocka_unit_test(test_delivery_acks),
+        cmocka_unit_test(test_counts_exact),           cmocka_unit_test(test_outputs_ticks_finish),
+        cmocka_unit_test(test_sink_dead_letters),      cmocka_unit_test(test_backpressure_and_stop),
+        cmocka_unit_test(test_metrics_text),           cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_env_substitution),       cmocka_unit_test(test_help_text),
+        cmocka_unit_test(test_no_inputs_sink_last),    cmocka_unit_test(test_delivery_acks),
+        cmocka_unit_test(test_emptied_origin_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
