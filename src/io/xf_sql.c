@@ -53,15 +53,22 @@
 #include "io/xf_sql.h"
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "core/component.h"
 #include "core/event.h"
+#include "core/partstate.h"
 #include "core/pipeline.h"
 #include "codec/json.h"
+#include "io/changelog.h"
 #include "sql/sql_engine.h"
 #include "sql/sql_parse.h"
+#include "sql/sql_state.h"
 #include "sys/thread.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +90,8 @@ struct sql_conf {
     char *shard_by;
     int64_t shards;
     uint64_t max_state_bytes;
+    struct sl_strmap changelog;
+    int64_t changelog_interval_ns;
 };
 
 struct tap {
@@ -119,6 +128,27 @@ struct shard {
 };
 
 #define MAX_SHARDS 256
+#define CKPT_MAX   (256u << 20) /* one partition's checkpoint */
+
+/* The state of one input partition (a kafka source's topic and partition) when `changelog` is
+ * set: its own engine, made at assignment from the statements run so far and restored from the
+ * changelog, applied in the order the partition was read. Never freed before fini (the list is
+ * only ever added to at its head); the engine is dropped when the partition is let go. */
+struct pstream {
+    struct shard sh; /* sh.eng NULL while the partition is not held; sh.lock guards below */
+    uint32_t topic_id;
+    int32_t partition;
+    struct sl_cond cond; /* next_seq moved, or the partition was let go */
+    uint32_t epoch;
+    bool live;
+    uint32_t next_seq;         /* sequence number of the next batch to apply */
+    int64_t next_offset;       /* first input offset not in the state; -1: none yet */
+    uint64_t dropped;          /* batches of an epoch that was over */
+    struct sl_mutex snap_lock; /* one checkpoint of this partition at a time */
+    uint64_t generation;       /* guarded_by: snap_lock: of the last checkpoint written */
+    int64_t snap_offset;       /* guarded_by: snap_lock: its next_offset */
+    struct pstream *next;      /* guarded_by: xsql.streams_lock */
+};
 
 struct xsql {
     struct shard *shards;
@@ -145,6 +175,25 @@ struct xsql {
     uint32_t nqents;
     uint32_t nentries; /* entries in the state file */
     bool replaying;
+    /* partition-scoped state (`changelog`) */
+    bool partstate; /* registered with core/partstate */
+    struct sl_sql_engine_opts eopts;
+    struct sl_mutex cat_lock; /* taken before any engine lock by whoever changes catalogs */
+    struct sl_buf catalog;    /* guarded_by: cat_lock: every statement shard 0 accepted */
+    struct sl_mutex streams_lock;
+    struct pstream *streams;    /* guarded_by: streams_lock */
+    struct sl_log_limit ps_lim; /* guarded_by: streams_lock */
+    sl_sym sym_offset;
+    int64_t order_wait_ns;
+    struct sl_mutex cl_lock;
+    struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
+    bool cl_failed;          /* guarded_by: cl_lock */
+    struct sl_thread snap_thread;
+    bool snap_started;
+    struct sl_mutex snap_mu;
+    struct sl_cond snap_cv;
+    bool snap_stop; /* guarded_by: snap_mu */
+    atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
 };
 
 static const struct sl_option sql_opts[] = {
@@ -182,8 +231,23 @@ static const struct sl_option sql_opts[] = {
      "state (tables, join buffers, windows) one query may keep, over all shards; records "
      "beyond it are dropped and counted",
      NULL, 0, 0, 0},
+    {"changelog", SL_OPT_STRING_MAP, NULL, offsetof(struct sql_conf, changelog),
+     "input from a kafka source: one engine per input partition, its tables and windows "
+     "checkpointed to a compacted topic and restored by the node that takes the partition over "
+     "(docs/sql.md): brokers (default: the source's), topic (default: "
+     "<group>-<name>-changelog), partitions (when it is created; default 6)",
+     NULL, 0, 0, 0},
+    {"changelog_interval", SL_OPT_DURATION, "5s", offsetof(struct sql_conf, changelog_interval_ns),
+     "how often each input partition's state is checkpointed (also when a partition is let go); "
+     "a takeover re-reads what came after the last checkpoint",
+     NULL, 0, 0, 0},
     {0},
 };
+
+static bool opt_set(const struct sl_component *c, const char *key);
+static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
+static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
+static void *snap_main(void *arg);
 
 /* the engine's callbacks run under their shard's lock */
 static void on_error(void *ud, const char *query, const char *msg)
@@ -358,16 +422,62 @@ static int set_outputs(struct xsql *s, const struct sql_conf *cf, struct sl_diag
 
 /* ---- statements on every shard */
 
+static struct pstream *streams_head(struct xsql *s)
+{
+    sl_mutex_lock(&s->streams_lock);
+    struct pstream *h = s->streams; /* streams are only ever added at the head */
+    sl_mutex_unlock(&s->streams_lock);
+    return h;
+}
+
+/* every engine's lock: the catalog lock first (no partition engine is made meanwhile), the
+ * shards ascending, then the partitions' */
 static void lock_all(struct xsql *s)
 {
+    sl_mutex_lock(&s->cat_lock);
     for (uint32_t i = 0; i < s->nshards; i++)
         sl_mutex_lock(&s->shards[i].lock);
+    for (struct pstream *st = streams_head(s); st; st = st->next)
+        sl_mutex_lock(&st->sh.lock);
 }
 
 static void unlock_all(struct xsql *s)
 {
+    for (struct pstream *st = streams_head(s); st; st = st->next)
+        sl_mutex_unlock(&st->sh.lock);
     for (uint32_t i = s->nshards; i-- > 0;)
         sl_mutex_unlock(&s->shards[i].lock);
+    sl_mutex_unlock(&s->cat_lock);
+}
+
+/* one statement shard 0 accepted, on a partition's engine (its lock held) */
+static void stream_exec(struct xsql *s, struct pstream *st, const char *text, size_t len)
+{
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (st->sh.eng && sl_sql_engine_exec(st->sh.eng, text, len, NULL, &d))
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "%s[%d] refused a statement shard 0 accepted (%s): %.*s",
+               sl_partstate_topic_name(st->topic_id), (int)st->partition, d.msg, (int)len, text);
+}
+
+/* a statement for the partitions' engines: kept for the engines made later, run on the live
+ * ones (the caller holds every lock) */
+static void catalog_add(struct xsql *s, const char *text, size_t len)
+{
+    if (!s->partstate)
+        return;
+    size_t at = s->catalog.len;
+    if (sl_buf_append(&s->catalog, text, len) || sl_buf_puts(&s->catalog, ";\n")) {
+        s->catalog.len = at;
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "statements past 64 MiB: partitions assigned from now on do not run this one: "
+               "%.*s",
+               (int)(len > 200 ? 200 : len), text);
+        return;
+    }
+    for (struct pstream *st = streams_head(s); st; st = st->next)
+        stream_exec(s, st, s->catalog.ptr + at, s->catalog.len - at);
 }
 
 static int shard_check(void *ud, struct sl_sql_engine *e, const struct sl_sql_stmt *st,
@@ -402,8 +512,13 @@ static int fwd_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_resu
         }
         sl_buf_fini(&b);
     }
+    if (!r->rc)
+        catalog_add(s, r->text, strlen(r->text));
     for (uint32_t k = 1; k < s->nshards; k++)
         sl_sqlcat_sync_ids(s->shards[k].eng, e);
+    for (struct pstream *st = s->partstate ? streams_head(s) : NULL; st; st = st->next)
+        if (st->sh.eng)
+            sl_sqlcat_sync_ids(st->sh.eng, e);
     return f->cb ? f->cb(f->ud, e, r) : 0;
 }
 
@@ -615,6 +730,19 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     c->state = s;
     s->comp = c;
     s->nshards = 1;
+    sl_mutex_init(&s->cat_lock);
+    sl_mutex_init(&s->streams_lock);
+    sl_mutex_init(&s->cl_lock);
+    sl_mutex_init(&s->snap_mu);
+    sl_cond_init(&s->snap_cv);
+    sl_buf_init(&s->catalog, 64u << 20);
+    s->order_wait_ns = 10 * 1000000000ll;
+    s->sym_offset = sl_sym_intern_c("@kafka.offset");
+    s->partstate = c->pipe && opt_set(c, "changelog");
+    if (opt_set(c, "changelog") && cf->changelog_interval_ns < 100000000) {
+        sl_component_diag_opt(c, "changelog_interval", d);
+        return sl_diag_set(d, SL_ECONFIG, "sql: changelog_interval must be at least 100ms");
+    }
     if (cf->shard_by) {
         int w = c->pipe ? sl_pipeline_workers(c->pipe) : 1;
         s->nshards = cf->shards > 0 ? (uint32_t)cf->shards : w > 0 ? (uint32_t)w : 1;
@@ -630,6 +758,8 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     uint64_t max = cf->max_state_bytes ? cf->max_state_bytes : 1ull << 30;
     struct sl_sql_engine_opts o = {.compat06 = cf->compat == 1,
                                    .max_state_bytes = (max + s->nshards - 1) / s->nshards};
+    /* a partition's engine has the whole bound (a node may hold every partition) */
+    s->eopts = (struct sl_sql_engine_opts){.compat06 = cf->compat == 1, .max_state_bytes = max};
     s->shards = sl_xcalloc(s->nshards, sizeof *s->shards);
     for (uint32_t i = 0; i < s->nshards; i++) {
         struct shard *sh = &s->shards[i];
@@ -696,6 +826,16 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         replay(s, cf);
     if (s->has_shard)
         sl_log(SL_LOG_INFO, c->name, "state in %u shards by %s", s->nshards, cf->shard_by);
+    if (s->partstate) {
+        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked};
+        if (sl_thread_start(&s->snap_thread, "sl-sqlckpt", snap_main, s) != 0)
+            return sl_diag_set(d, SL_ESYS, "sql: cannot start the checkpoint thread");
+        s->snap_started = true;
+        sl_partstate_register(c->pipe, &ps_ops, s);
+        sl_log(SL_LOG_INFO, c->name,
+               "state per input partition, checkpointed every %lld ms to a changelog",
+               (long long)(cf->changelog_interval_ns / 1000000));
+    }
     return 0;
 }
 
@@ -715,6 +855,30 @@ static void sql_fini(struct sl_component *c)
     struct xsql *s = c->state;
     if (!s)
         return;
+    if (s->partstate)
+        sl_partstate_unregister(s);
+    if (s->snap_started) {
+        sl_mutex_lock(&s->snap_mu);
+        s->snap_stop = true;
+        sl_cond_signal(&s->snap_cv);
+        sl_mutex_unlock(&s->snap_mu);
+        sl_thread_join(&s->snap_thread);
+    }
+    sl_changelog_close(s->cl);
+    for (struct pstream *st = s->streams, *nx; st; st = nx) {
+        nx = st->next;
+        sl_sql_engine_free(st->sh.eng);
+        sl_mutex_fini(&st->sh.lock);
+        sl_mutex_fini(&st->snap_lock);
+        sl_cond_fini(&st->cond);
+        sl_free(st);
+    }
+    sl_buf_fini(&s->catalog);
+    sl_mutex_fini(&s->cat_lock);
+    sl_mutex_fini(&s->streams_lock);
+    sl_mutex_fini(&s->cl_lock);
+    sl_mutex_fini(&s->snap_mu);
+    sl_cond_fini(&s->snap_cv);
     for (uint32_t i = 0; s->shards && i < s->nshards; i++) {
         sl_sql_engine_free(s->shards[i].eng);
         sl_mutex_fini(&s->shards[i].lock);
@@ -802,6 +966,370 @@ static void push_event(struct xsql *s, struct shard *sh, const struct sl_event *
     sl_arena_reset(tmp);
 }
 
+/* ---- partition-scoped state (`changelog`): core/partstate.h, docs/sql.md */
+
+static bool opt_set(const struct sl_component *c, const char *key)
+{
+    size_t i = 0;
+    for (const struct sl_option *o = c->ops->options; o->key; o++, i++)
+        if (strcmp(o->key, key) == 0)
+            return c->opt_pos && c->opt_pos[i].set;
+    return false;
+}
+
+static struct pstream *stream_find(struct xsql *s, uint32_t topic_id, int32_t partition,
+                                   bool create)
+{
+    sl_mutex_lock(&s->streams_lock);
+    struct pstream *st = s->streams;
+    while (st && (st->topic_id != topic_id || st->partition != partition))
+        st = st->next;
+    if (!st && create) {
+        st = sl_xcalloc(1, sizeof *st);
+        st->topic_id = topic_id;
+        st->partition = partition;
+        st->sh.x = s;
+        sl_mutex_init(&st->sh.lock);
+        sl_mutex_init(&st->snap_lock);
+        sl_cond_init(&st->cond);
+        st->snap_offset = -1;
+        st->next_offset = -1;
+        st->next = s->streams;
+        s->streams = st;
+    }
+    sl_mutex_unlock(&s->streams_lock);
+    return st;
+}
+
+/* A partition's engine: the statements run so far, in their order (query ids come out the
+ * same as shard 0's). Caller holds cat_lock. */
+static struct sl_sql_engine *stream_engine(struct xsql *s, struct pstream *st)
+{
+    struct sl_sql_engine *e = sl_sql_engine_new(&s->eopts, on_emit, &st->sh);
+    sl_sql_engine_on_error(e, on_error, &st->sh);
+    sl_sql_engine_on_late(e, on_late, &st->sh);
+    struct sl_diag d;
+    sl_diag_init(&d);
+    if (s->catalog.len && sl_sql_engine_exec(e, s->catalog.ptr, s->catalog.len, NULL, &d))
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "%s[%d]: the statements shard 0 accepted failed on the partition's engine: %s",
+               sl_partstate_topic_name(st->topic_id), (int)st->partition, d.msg);
+    sl_sqlcat_sync_ids(e, s->shards[0].eng);
+    return e;
+}
+
+/* The changelog, opened at the first assignment (the source's group names its default topic).
+ * NULL when it cannot be opened (logged once: state is then kept in memory only). */
+static struct sl_changelog *changelog_get(struct xsql *s, const struct sl_partstate_part *pp)
+{
+    const struct sql_conf *cf = s->comp->conf;
+    sl_mutex_lock(&s->cl_lock);
+    if (!s->cl && !s->cl_failed) {
+        const char *brokers = pp->brokers, *topic = NULL;
+        long parts = 6;
+        for (size_t i = 0; i < cf->changelog.count; i++) {
+            const struct sl_strmap_item *it = &cf->changelog.items[i];
+            if (!strcmp(it->key, "brokers"))
+                brokers = it->val;
+            else if (!strcmp(it->key, "topic"))
+                topic = it->val;
+            else if (!strcmp(it->key, "partitions"))
+                parts = strtol(it->val, NULL, 10);
+        }
+        char name[512];
+        if (!topic) {
+            snprintf(name, sizeof name, "%s-%s-changelog", pp->group ? pp->group : "sluice",
+                     s->comp->name);
+            topic = name;
+        }
+        struct sl_diag d;
+        sl_diag_init(&d);
+        if (!brokers || parts < 1 || parts > 100000 ||
+            sl_changelog_open(s->comp, brokers, topic, (int)parts, &s->cl, &d)) {
+            sl_log(SL_LOG_ERROR, s->comp->name,
+                   "changelog %s: %s; SQL state is NOT checkpointed (a takeover starts the "
+                   "partitions' tables and windows empty)",
+                   topic,
+                   !brokers                      ? "no brokers"
+                   : parts < 1 || parts > 100000 ? "bad partitions"
+                                                 : d.msg);
+            s->cl_failed = true;
+        }
+    }
+    struct sl_changelog *cl = s->cl;
+    sl_mutex_unlock(&s->cl_lock);
+    return cl;
+}
+
+static struct sl_changelog *changelog_now(struct xsql *s)
+{
+    sl_mutex_lock(&s->cl_lock);
+    struct sl_changelog *cl = s->cl;
+    sl_mutex_unlock(&s->cl_lock);
+    return cl;
+}
+
+static void state_key(char *key, size_t cap, uint32_t topic_id, int32_t partition)
+{
+    const char *t = sl_partstate_topic_name(topic_id);
+    snprintf(key, cap, "%s/%d", t ? t : "?", (int)partition);
+}
+
+/* Snapshot engine e of st (its lock held by the caller, or e already detached) into b. */
+static int snapshot(struct xsql *s, struct pstream *st, struct sl_sql_engine *e, int64_t offset,
+                    struct sl_buf *b)
+{
+    struct sl_diag d;
+    sl_diag_init(&d);
+    bool partial = false;
+    int rc = sl_sql_state_save(e, offset, b, &partial, &d);
+    if (rc) {
+        atomic_fetch_add(&s->ckpt_errors, 1);
+        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of %s[%d] not written: %s",
+               sl_partstate_topic_name(st->topic_id), (int)st->partition,
+               d.msg[0] ? d.msg : sl_strerror(rc));
+    } else if (partial) {
+        sl_log(SL_LOG_DEBUG, s->comp->name,
+               "checkpoint of %s[%d]: join buffers are not saved (a takeover starts them empty)",
+               sl_partstate_topic_name(st->topic_id), (int)st->partition);
+    }
+    return rc;
+}
+
+/* Write b as st's next generation. Caller holds st->snap_lock; not a worker (it waits for the
+ * brokers). */
+static void checkpoint_write(struct xsql *s, struct sl_changelog *cl, struct pstream *st,
+                             const struct sl_buf *b, int64_t offset)
+{
+    char key[400];
+    state_key(key, sizeof key, st->topic_id, st->partition);
+    struct sl_diag d;
+    sl_diag_init(&d);
+    int rc = sl_changelog_write(cl, key, st->partition, st->generation + 1, b->ptr, b->len, &d);
+    if (rc) {
+        atomic_fetch_add(&s->ckpt_errors, 1);
+        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of %s not written (the last one stays): %s",
+               key, d.msg);
+        return;
+    }
+    st->generation++;
+    st->snap_offset = offset;
+    atomic_fetch_add(&s->ckpt_written, 1);
+    sl_log(st->generation == 1 ? SL_LOG_INFO : SL_LOG_DEBUG, s->comp->name,
+           "checkpoint %s: generation %llu, offset %lld, %zu bytes", key,
+           (unsigned long long)st->generation, (long long)offset, b->len);
+}
+
+/* A checkpoint of st if it moved since the last one (the checkpoint thread). */
+static void checkpoint_stream(struct xsql *s, struct sl_changelog *cl, struct pstream *st)
+{
+    sl_mutex_lock(&st->snap_lock);
+    sl_mutex_lock(&st->sh.lock);
+    if (!st->live || !st->sh.eng || st->next_offset == st->snap_offset) {
+        sl_mutex_unlock(&st->sh.lock);
+        sl_mutex_unlock(&st->snap_lock);
+        return;
+    }
+    int64_t offset = st->next_offset;
+    struct sl_buf b;
+    sl_buf_init(&b, CKPT_MAX);
+    int rc = snapshot(s, st, st->sh.eng, offset, &b);
+    sl_mutex_unlock(&st->sh.lock);
+    if (!rc)
+        checkpoint_write(s, cl, st, &b, offset);
+    sl_buf_fini(&b);
+    sl_mutex_unlock(&st->snap_lock);
+}
+
+static void *snap_main(void *arg)
+{
+    struct xsql *s = arg;
+    const struct sql_conf *cf = s->comp->conf;
+    sl_mutex_lock(&s->snap_mu);
+    while (!s->snap_stop) {
+        int64_t deadline = sl_clock_mono_ns() + cf->changelog_interval_ns;
+        while (!s->snap_stop && sl_clock_mono_ns() < deadline)
+            sl_cond_wait_until(&s->snap_cv, &s->snap_mu, deadline);
+        if (s->snap_stop)
+            break;
+        sl_mutex_unlock(&s->snap_mu);
+        struct sl_changelog *cl = changelog_now(s);
+        for (struct pstream *st = streams_head(s); cl && st; st = st->next)
+            checkpoint_stream(s, cl, st);
+        sl_mutex_lock(&s->snap_mu);
+    }
+    sl_mutex_unlock(&s->snap_mu);
+    return NULL;
+}
+
+static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
+{
+    struct xsql *s = ud;
+    struct pstream *st = stream_find(s, pp->topic_id, pp->partition, true);
+    struct sl_changelog *cl = changelog_get(s, pp);
+    sl_mutex_lock(&s->cat_lock);
+    struct sl_sql_engine *e = stream_engine(s, st);
+    int64_t next = -1, need = 0;
+    uint64_t gen = 0;
+    char key[400];
+    state_key(key, sizeof key, pp->topic_id, pp->partition);
+    if (cl) {
+        void *data = NULL;
+        size_t len = 0;
+        struct sl_diag d;
+        sl_diag_init(&d);
+        int64_t t0 = sl_clock_mono_ns();
+        int rc = sl_changelog_read(cl, key, pp->partition, &data, &len, &gen, &d);
+        if (!rc && (rc = sl_sql_state_load(e, data, len, &next, &d)) != 0) {
+            sl_sql_engine_free(e); /* it may hold part of the checkpoint */
+            e = stream_engine(s, st);
+            next = -1;
+        }
+        sl_free(data);
+        if (!rc) {
+            struct sl_sql_engine_stats h;
+            sl_sql_engine_stats(e, &h);
+            atomic_fetch_add(&s->ckpt_restored, 1);
+            need = next >= 0 ? next : 0;
+            sl_log(SL_LOG_INFO, s->comp->name,
+                   "%s: state restored from %s (generation %llu, %zu bytes, %llu state bytes, "
+                   "input offset %lld) in %lld ms",
+                   key, sl_changelog_topic(cl), (unsigned long long)gen, len,
+                   (unsigned long long)h.state_bytes, (long long)next,
+                   (long long)((sl_clock_mono_ns() - t0) / 1000000));
+        } else if (rc == SL_ENOENT) {
+            /* no checkpoint: the state of no input at all, so the partition is read from its
+             * start whatever the group committed (a node may have read and committed part of
+             * it and died before its first checkpoint) */
+            sl_log(SL_LOG_INFO, s->comp->name,
+                   "%s: no checkpoint in %s: the state is rebuilt from the start of the "
+                   "partition",
+                   key, sl_changelog_topic(cl));
+            gen = 0;
+        } else {
+            atomic_fetch_add(&s->ckpt_restore_errors, 1);
+            sl_log(SL_LOG_ERROR, s->comp->name,
+                   "%s: state not restored (%s): rebuilt from the start of the partition", key,
+                   d.msg);
+            gen = 0;
+        }
+    } else {
+        need = SL_PARTSTATE_NONE;
+    }
+    sl_mutex_lock(&st->snap_lock);
+    st->generation = gen;
+    st->snap_offset = next;
+    sl_mutex_lock(&st->sh.lock);
+    struct sl_sql_engine *old = st->sh.eng;
+    st->sh.eng = e;
+    st->epoch = pp->epoch;
+    st->live = true;
+    st->next_seq = 1;
+    st->next_offset = next;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->sh.lock);
+    sl_mutex_unlock(&st->snap_lock);
+    sl_mutex_unlock(&s->cat_lock);
+    sl_sql_engine_free(old); /* assigned again without a revoke in between */
+    return need;
+}
+
+static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
+{
+    struct xsql *s = ud;
+    struct pstream *st = stream_find(s, pp->topic_id, pp->partition, false);
+    if (!st)
+        return;
+    sl_mutex_lock(&st->snap_lock);
+    sl_mutex_lock(&st->sh.lock);
+    if (!st->live || st->epoch != pp->epoch) {
+        sl_mutex_unlock(&st->sh.lock);
+        sl_mutex_unlock(&st->snap_lock);
+        return;
+    }
+    st->live = false;
+    struct sl_sql_engine *e = st->sh.eng;
+    st->sh.eng = NULL;
+    int64_t offset = st->next_offset;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->sh.lock);
+    struct sl_changelog *cl = changelog_now(s);
+    if (e && cl && !lost && offset != st->snap_offset) {
+        struct sl_buf b;
+        sl_buf_init(&b, CKPT_MAX);
+        if (!snapshot(s, st, e, offset, &b))
+            checkpoint_write(s, cl, st, &b, offset);
+        sl_buf_fini(&b);
+    }
+    sl_mutex_unlock(&st->snap_lock);
+    sl_sql_engine_free(e);
+}
+
+/* The input offset of an event (@kafka.offset), -1 when it has none. */
+static int64_t event_offset(const struct xsql *s, const struct sl_event *ev)
+{
+    const struct sl_value *v = sl_event_get(ev, s->sym_offset);
+    return v && v->type == SL_V_INT ? v->u.i : -1;
+}
+
+/* A batch of one input partition into that partition's engine, in the order the partition was
+ * read (batches by sequence number, whichever worker carries them); events below the restored
+ * state's offset are in it already. */
+static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic,
+                           struct emit_ctx *cx, struct sl_arena *tmp)
+{
+    const struct sl_batch_origin og = b->origin;
+    struct pstream *st = stream_find(s, og.topic, og.partition, false);
+    if (!st) {
+        sl_mutex_lock(&s->streams_lock);
+        sl_log_ratelimited(&s->ps_lim, 5, SL_LOG_WARN, s->comp->name,
+                           "a batch of %s[%d] that this node does not hold: not applied",
+                           sl_partstate_topic_name(og.topic), (int)og.partition);
+        sl_mutex_unlock(&s->streams_lock);
+        return;
+    }
+    sl_mutex_lock(&st->sh.lock);
+    struct sl_log_limit *lim = &st->sh.lim;
+    int64_t deadline = sl_clock_mono_ns() + s->order_wait_ns;
+    while (st->live && st->epoch == og.epoch && og.seq > st->next_seq) {
+        if (sl_cond_wait_until(&st->cond, &st->sh.lock, deadline)) {
+            sl_log_ratelimited(lim, 5, SL_LOG_WARN, s->comp->name,
+                               "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
+                               "the sql one dropped it?): applied out of order",
+                               sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
+                               (long long)(s->order_wait_ns / 1000000), st->next_seq);
+            break;
+        }
+    }
+    if (!st->live || st->epoch != og.epoch || !st->sh.eng) {
+        st->dropped++;
+        sl_log_ratelimited(lim, 5, SL_LOG_INFO, s->comp->name,
+                           "a batch of %s[%d] from before its partition was let go: not applied "
+                           "(its next owner reads it again)",
+                           sl_partstate_topic_name(og.topic), (int)og.partition);
+        sl_mutex_unlock(&st->sh.lock);
+        return;
+    }
+    st->sh.ctx = cx;
+    int64_t skip_below = st->next_offset, last = -1;
+    for (uint32_t i = 0; i < b->count; i++) {
+        const struct sl_event *ev = &b->events[i];
+        int64_t off = event_offset(s, ev);
+        if (off >= 0 && off < skip_below)
+            continue; /* in the restored state already */
+        push_event(s, &st->sh, ev, topic, tmp);
+        if (off > last)
+            last = off;
+    }
+    st->sh.ctx = NULL;
+    if (last >= 0 && last + 1 > st->next_offset)
+        st->next_offset = last + 1;
+    if (og.seq >= st->next_seq)
+        st->next_seq = og.seq + 1;
+    sl_cond_broadcast(&st->cond);
+    sl_mutex_unlock(&st->sh.lock);
+}
+
 static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
 {
     const struct sql_conf *cf = c->conf;
@@ -818,7 +1346,9 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
     struct sl_arena tmp;
     sl_arena_init(&tmp, 16384, 256u << 20);
     uint32_t n = b->count, ns = s->nshards;
-    if (ns == 1) {
+    if (s->partstate && b->origin.topic) {
+        process_stream(s, b, topic, &cx, &tmp);
+    } else if (ns == 1) {
         struct shard *sh = &s->shards[0];
         sl_mutex_lock(&sh->lock);
         sh->ctx = &cx;
@@ -907,6 +1437,20 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
         st.state_full += one.state_full;
         st.state_bytes += one.state_bytes;
     }
+    for (struct pstream *ps = s->partstate ? streams_head(s) : NULL; ps; ps = ps->next) {
+        struct sl_sql_engine_stats one = {0};
+        sl_mutex_lock(&ps->sh.lock);
+        if (ps->sh.eng)
+            sl_sql_engine_stats(ps->sh.eng, &one);
+        sl_mutex_unlock(&ps->sh.lock);
+        st.records_in += one.records_in;
+        st.records_out += one.records_out;
+        st.decode_errors += one.decode_errors;
+        st.eval_errors += one.eval_errors;
+        st.late += one.late;
+        st.state_full += one.state_full;
+        st.state_bytes += one.state_bytes;
+    }
     size_t n = 0;
     out[n++] = (struct sl_comp_stat){"sluice_sql_records_in", "records entering the SQL engine",
                                      false, (double)st.records_in};
@@ -926,6 +1470,20 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[n++] = (struct sl_comp_stat){"sluice_sql_state_bytes",
                                      "bytes of tables, windows, joins (all shards)", true,
                                      (double)st.state_bytes};
+    if (s->partstate) {
+        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoints_written",
+                                         "partition checkpoints written to the changelog", false,
+                                         (double)atomic_load(&s->ckpt_written)};
+        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoint_errors",
+                                         "partition checkpoints not written", false,
+                                         (double)atomic_load(&s->ckpt_errors)};
+        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoints_restored",
+                                         "partition states restored from the changelog", false,
+                                         (double)atomic_load(&s->ckpt_restored)};
+        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoint_restore_errors",
+                                         "checkpoints that could not be restored", false,
+                                         (double)atomic_load(&s->ckpt_restore_errors)};
+    }
     return n;
 }
 
@@ -1111,6 +1669,7 @@ void sl_xf_sql_query_stop(struct sl_component *c, struct sl_xf_sql_tap *tap)
         if (sl_sql_engine_exec(s->shards[k].eng, q, strlen(q), NULL, &d) && k == 0)
             sl_log(SL_LOG_WARN, c->name, "terminating %s: %s", t->id, d.msg);
     }
+    catalog_add(s, q, strlen(q) - 1);
     unlock_all(s);
     sl_free(t->id);
     sl_free(t->topic);
