@@ -33,7 +33,8 @@
  * is recorded against the entry that created the query ({"terminate_entry": n}), because ids
  * are numbered in creation order and transient queries take numbers too; a query from
  * `statements` is named by its id ({"terminate": id}). State (tables, windows, join buffers)
- * is not saved: it is rebuilt from what the inputs deliver again (docs/sql.md "Restart").
+ * is not saved, unless `changelog` is set (below): it is rebuilt from what the inputs deliver
+ * again (docs/sql.md "Restart").
  * Push queries (REST /query) are taps: their records go to the caller's callback.
  *
  * DESIGN: N engines per transform (sql_engine.h), each with its own mutex: a shard. Without
@@ -49,6 +50,18 @@
  * time), so the catalogs and query ids stay identical; catalog reads (SHOW, DESCRIBE) use shard
  * 0. Output events are built in the worker's own batches (struct emit_ctx, lent to a shard
  * while it is locked) and emitted after the locks are released. Stats are summed over shards.
+ *
+ * Partition-scoped state (`changelog`, core/partstate.h, docs/sql.md "Scale-out and restart
+ * state"): a batch from a kafka source carries its origin (topic, partition, assignment epoch,
+ * sequence number) and goes to that input partition's own engine (struct pstream), as ksqlDB
+ * runs one stream task per partition; batches are applied in the order the partition was read,
+ * whichever worker carries them. The engine is made when the source is assigned the partition:
+ * it runs every statement shard 0 accepted so far (kept in `catalog`; statements arriving later
+ * run on the live partition engines too, under lock_all), then loads the partition's checkpoint
+ * from the changelog topic (sql_state.h) and answers its input offset, below which events are
+ * skipped. A checkpoint thread writes each partition that moved every changelog_interval, and
+ * revoked() writes a last one before the engine is dropped (not when the partition was lost).
+ * Batches without an origin (other sources) still go to the shards.
  */
 #include "io/xf_sql.h"
 
@@ -832,6 +845,12 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
             return sl_diag_set(d, SL_ESYS, "sql: cannot start the checkpoint thread");
         s->snap_started = true;
         sl_partstate_register(c->pipe, &ps_ops, s);
+        if (sl_sql_state_has_joins(s->shards[0].eng))
+            sl_log(SL_LOG_WARN, c->name,
+                   "changelog: each input partition (topic, partition) has its own engine: a "
+                   "join meets only rows of the same input topic and partition (join two "
+                   "topics without `changelog`); stream-stream join buffers are not "
+                   "checkpointed (docs/sql.md \"Scale-out and restart state\")");
         sl_log(SL_LOG_INFO, c->name,
                "state per input partition, checkpointed every %lld ms to a changelog",
                (long long)(cf->changelog_interval_ns / 1000000));

@@ -186,6 +186,8 @@ int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
 /* true when q keeps state a checkpoint does not hold (stream–stream join buffers, table–table
  * join results) */
 bool sq_query_state_partial(const struct sq_query *q);
+/* true when q joins sources */
+bool sq_query_joins(const struct sq_query *q);
 
 /* rows (sql_row.c) */
 struct sq_srow *sq_srow_new(const struct sl_value *v, uint32_t n, int64_t ts, uint64_t seq);

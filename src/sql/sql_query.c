@@ -2284,6 +2284,11 @@ void sq_query_input(struct sq_query *q, struct sq_source *s, struct sq_row *r)
 
 /* ------------------------------------------------------------------ checkpoints */
 
+bool sq_query_joins(const struct sq_query *q)
+{
+    return q->njoins > 0;
+}
+
 bool sq_query_state_partial(const struct sq_query *q)
 {
     for (uint32_t j = 0; j < q->njoins; j++)

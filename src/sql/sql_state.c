@@ -468,3 +468,11 @@ int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n, int64_t 
     sl_arena_fini(&a);
     return rc;
 }
+
+bool sl_sql_state_has_joins(struct sl_sql_engine *e)
+{
+    for (uint32_t i = 0; i < e->nqueries; i++)
+        if (sq_query_joins(e->queries[i]))
+            return true;
+    return false;
+}

@@ -43,4 +43,8 @@ int sl_sql_state_save(struct sl_sql_engine *e, int64_t next_offset, struct sl_bu
 int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n, int64_t *next_offset,
                       struct sl_diag *d);
 
+/* True when a persistent query of e joins two sources: with one engine per input partition,
+ * both sides must come from the same input topic to meet (xf_sql.c warns). */
+bool sl_sql_state_has_joins(struct sl_sql_engine *e);
+
 #endif
