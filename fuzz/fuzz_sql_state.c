@@ -3,7 +3,8 @@
  * are read from a changelog topic anyone with access to the cluster can write.
  *
  * Every input is loaded into a fresh engine running fixed statements (a tumbling and a session
- * window with every checkpointed aggregate, a plain GROUP BY, a table read by a join). A
+ * window with every checkpointed aggregate, a plain GROUP BY, a table read by a join, a
+ * stream-stream LEFT JOIN with pending outer rows, a table-table join). A
  * refusal must say where; a checkpoint that loads must run (records are pushed through it),
  * save again, and that saving must load into another engine and save to the same bytes (a
  * fixed point after one round). ASan catches reads outside the input.
@@ -33,7 +34,14 @@ static const char SQL[] =
     "CREATE STREAM clicks (id STRING KEY, url STRING) WITH (kafka_topic='clicks', "
     "value_format='json');"
     "CREATE STREAM enriched AS SELECT clicks.id, url, region, score FROM clicks JOIN users ON "
-    "clicks.id = users.id EMIT CHANGES;";
+    "clicks.id = users.id EMIT CHANGES;"
+    "CREATE STREAM l (id STRING KEY, a INT) WITH (kafka_topic='l', value_format='json');"
+    "CREATE STREAM r (id STRING KEY, b INT) WITH (kafka_topic='r', value_format='json');"
+    "CREATE STREAM j AS SELECT l.id AS id, a, b FROM l LEFT JOIN r WITHIN 10 SECONDS GRACE "
+    "PERIOD 5 SECONDS ON l.id = r.id EMIT CHANGES;"
+    "CREATE TABLE ta (id STRING PRIMARY KEY, a INT) WITH (kafka_topic='ta', value_format='json');"
+    "CREATE TABLE tb (id STRING PRIMARY KEY, b INT) WITH (kafka_topic='tb', value_format='json');"
+    "CREATE TABLE tj AS SELECT ta.id AS id, a, b FROM ta JOIN tb ON ta.id = tb.id EMIT CHANGES;";
 
 static void sink(void *ud, const struct sl_sql_record *r)
 {
@@ -95,6 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     push(e, "in", "\"k1\"", "{\"x\": 3, \"name\": \"a\"}", 1000000);
     push(e, "in", "\"k2\"", "{\"x\": 5, \"name\": \"b\"}", 5000000);
     push(e, "clicks", "\"u1\"", "{\"url\": \"/\"}", 5000001);
+    push(e, "l", "\"i1\"", "{\"a\": 1}", 5000002);
+    push(e, "r", "\"i1\"", "{\"b\": 2}", 5000003);
+    push(e, "ta", "\"i2\"", "{\"a\": 1}", 5000004);
     sl_buf_fini(&b1);
     sl_buf_fini(&b2);
     sl_sql_engine_free(e2);

@@ -848,9 +848,9 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         if (sl_sql_state_has_joins(s->shards[0].eng))
             sl_log(SL_LOG_WARN, c->name,
                    "changelog: each input partition (topic, partition) has its own engine: a "
-                   "join meets only rows of the same input topic and partition (join two "
-                   "topics without `changelog`); stream-stream join buffers are not "
-                   "checkpointed (docs/sql.md \"Scale-out and restart state\")");
+                   "join meets only rows of the same input topic and partition (route several "
+                   "event types of one topic with topic_field, or join two topics without "
+                   "`changelog`; docs/sql.md \"Scale-out and restart state\")");
         sl_log(SL_LOG_INFO, c->name,
                "state per input partition, checkpointed every %lld ms to a changelog",
                (long long)(cf->changelog_interval_ns / 1000000));

@@ -2291,11 +2291,166 @@ bool sq_query_joins(const struct sq_query *q)
 
 bool sq_query_state_partial(const struct sq_query *q)
 {
-    for (uint32_t j = 0; j < q->njoins; j++)
-        if (q->joins[j].buf[0].count || q->joins[j].buf[1].count || q->joins[j].live.count ||
-            q->joins[j].npend)
-            return true;
-    return false;
+    (void)q;
+    return false; /* join buffers, pending outer rows and table-table results are saved */
+}
+
+/* u8 1, i64 stream time, u8 its flag, i64 next sweep, per side u32 keys, each: bytes key,
+ * u32 rows, each: i64 ts, u64 seq, u8 matched, u32 slots, values; then u32 live keys (bytes). A
+ * join that is not stream-stream nor table-table: u8 0. Pending outer rows are the buffered
+ * rows marked so (matched bit 1), listed again at load. */
+static bool ts_ok(int64_t t);
+
+static int join_save(const struct join *J, struct sl_buf *b)
+{
+    int rc = sq_put_u8(b, 1);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)J->st);
+    if (!rc)
+        rc = sq_put_u8(b, J->st_set);
+    if (!rc)
+        rc = sq_put_u64(b, (uint64_t)J->next_sweep);
+    for (int side = 0; side < 2 && !rc; side++) {
+        rc = sq_put_u32(b, (uint32_t)J->buf[side].count);
+        size_t it = 0;
+        struct sl_str k;
+        uint64_t v;
+        while (!rc && sl_hmap_next(&J->buf[side], &it, &k, &v)) {
+            const struct sbuf *sb = (const struct sbuf *)(uintptr_t)v;
+            rc = sq_put_bytes(b, k.ptr, k.len);
+            if (!rc)
+                rc = sq_put_u32(b, sb->n);
+            for (uint32_t i = 0; i < sb->n && !rc; i++) {
+                const struct sq_srow *r = sb->rows[i];
+                rc = sq_put_u64(b, (uint64_t)r->ts);
+                if (!rc)
+                    rc = sq_put_u64(b, r->seq);
+                if (!rc)
+                    rc = sq_put_u8(b, (uint8_t)(r->matched & 3u));
+                if (!rc)
+                    rc = sq_put_u32(b, r->n);
+                for (uint32_t c = 0; c < r->n && !rc; c++)
+                    rc = sq_put_value(b, &r->v[c]);
+            }
+        }
+    }
+    if (!rc)
+        rc = sq_put_u32(b, (uint32_t)J->live.count);
+    size_t it = 0;
+    struct sl_str k;
+    uint64_t v;
+    while (!rc && sl_hmap_next(&J->live, &it, &k, &v))
+        rc = sq_put_bytes(b, k.ptr, k.len);
+    return rc;
+}
+
+static int cmp_pend(const void *a, const void *b)
+{
+    const struct pending *x = a, *y = b;
+    return x->row->seq < y->row->seq ? -1 : x->row->seq > y->row->seq;
+}
+
+static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct sl_arena *a)
+{
+    if (sq_get_u8(r) != 1 || !r->ok) {
+        sq_rd_fail(r, "a join's state of an unknown form");
+        return SL_EPARSE;
+    }
+    int64_t st = sq_get_i64(r);
+    uint8_t st_set = sq_get_u8(r);
+    int64_t next_sweep = sq_get_i64(r);
+    if (!r->ok)
+        return SL_EPARSE;
+    if (st_set && !ts_ok(st)) {
+        sq_rd_fail(r, "a join's stream time out of range");
+        return SL_EPARSE;
+    }
+    J->st = st_set ? st : 0;
+    J->st_set = st_set != 0;
+    J->next_sweep = next_sweep;
+    for (int side = 0; side < 2; side++) {
+        const struct sq_source *src = q->in[side ? J->right : 0].s;
+        uint32_t nk = sq_get_count(r, 8);
+        for (uint32_t i = 0; i < nk && r->ok; i++) {
+            struct sl_str k = sq_get_bytes(r, 1u << 20);
+            uint32_t nr = sq_get_count(r, 21);
+            if (!r->ok)
+                break;
+            if (!J->ss || !nr || sbuf_get(&J->buf[side], k.ptr, k.len, false)) {
+                sq_rd_fail(r, "a join buffer that cannot be this query's");
+                break;
+            }
+            struct sbuf *sb = sbuf_get(&J->buf[side], k.ptr, k.len, true);
+            if (!sb)
+                return SL_ENOMEM;
+            sb->rows = sl_xcalloc(nr, sizeof *sb->rows);
+            sb->cap = nr;
+            for (uint32_t j = 0; j < nr && r->ok; j++) {
+                int64_t ts = sq_get_i64(r);
+                uint64_t seq = sq_get_u64(r);
+                uint8_t matched = sq_get_u8(r);
+                uint32_t n = sq_get_u32(r);
+                if (!r->ok)
+                    break;
+                if (n != src->nslots || matched > 3 || !ts_ok(ts)) {
+                    sq_rd_fail(r, "a buffered join row that does not fit its source");
+                    break;
+                }
+                struct sl_value *v = sl_arena_alloc(a, (n ? n : 1) * sizeof *v);
+                if (!v)
+                    return SL_ENOMEM;
+                for (uint32_t c = 0; c < n; c++) {
+                    int rc = sq_get_value(r, a, &v[c]);
+                    if (rc)
+                        return rc;
+                }
+                if (!state_room(q, 256))
+                    return SL_E2BIG;
+                struct sq_srow *row = sq_srow_new(v, n, ts, seq);
+                row->matched = matched;
+                row->bytes += SQ_ALLOC_OVERHEAD + sizeof(struct sq_srow *);
+                q->state_bytes += row->bytes;
+                sb->rows[sb->n++] = row;
+                sl_arena_reset(a);
+                if (!(matched & 2u))
+                    continue;
+                /* a pending outer row: listed again, closing as ss_input set it */
+                bool left = side == 0;
+                bool outer = left ? (J->kind == SL_SQL_JOIN_LEFT || J->kind == SL_SQL_JOIN_FULL)
+                                  : (J->kind == SL_SQL_JOIN_RIGHT || J->kind == SL_SQL_JOIN_FULL);
+                if (!outer || !J->has_grace) {
+                    sq_rd_fail(r, "a pending outer row in a join that keeps none");
+                    break;
+                }
+                if (J->npend == J->cappend) {
+                    J->cappend = J->cappend ? 2 * J->cappend : 8;
+                    J->pend = sl_xrealloc(J->pend, J->cappend * sizeof *J->pend);
+                }
+                int64_t close_at = left ? ts + J->after + J->grace : ts + J->before + J->grace;
+                char *kept = sl_xmalloc(k.len ? k.len : 1);
+                memcpy(kept, k.ptr, k.len);
+                J->pend[J->npend++] = (struct pending){
+                    .row = row, .left = left, .close_at = close_at, .key = kept, .key_len = k.len};
+                if (close_at < J->min_pend)
+                    J->min_pend = close_at;
+            }
+        }
+    }
+    uint32_t nl = sq_get_count(r, 4);
+    for (uint32_t i = 0; i < nl && r->ok; i++) {
+        struct sl_str k = sq_get_bytes(r, 1u << 20);
+        if (!r->ok)
+            break;
+        if (!J->tt || sl_hmap_get(&J->live, k, NULL)) {
+            sq_rd_fail(r, "a table join result that cannot be this query's");
+            break;
+        }
+        if (sl_hmap_put(&J->live, k, 1))
+            return SL_ENOMEM;
+    }
+    if (r->ok && J->npend > 1)
+        qsort(J->pend, J->npend, sizeof *J->pend, cmp_pend);
+    return r->ok ? 0 : SL_EPARSE;
 }
 
 static int went_save(const struct sq_query *q, const struct went *w, struct sl_buf *b)
@@ -2329,7 +2484,17 @@ static int went_save(const struct sq_query *q, const struct went *w, struct sl_b
  * i64 next sweep, u32 windows, each: i64 start, end, max_ts, u64 seq, u8 emitted, the group
  * values, per aggregate i64 a, i64 b and a value (sl_sql_agg_export).
  */
+static int agg_save(const struct sq_query *q, struct sl_buf *b);
+
 int sq_query_state_save(const struct sq_query *q, struct sl_buf *b)
+{
+    int rc = sq_put_u32(b, q->njoins);
+    for (uint32_t j = 0; j < q->njoins && !rc; j++)
+        rc = q->joins[j].ss || q->joins[j].tt ? join_save(&q->joins[j], b) : sq_put_u8(b, 0);
+    return rc ? rc : agg_save(q, b);
+}
+
+static int agg_save(const struct sq_query *q, struct sl_buf *b)
 {
     int rc = sq_put_u8(b, q->agg);
     if (rc || !q->agg)
@@ -2483,6 +2648,23 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
 
 int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
 {
+    uint32_t nj = sq_get_u32(r);
+    if (r->ok && nj != q->njoins) {
+        sq_rd_fail(r, "the state's joins differ from the query's");
+        return SL_EPARSE;
+    }
+    for (uint32_t j = 0; j < nj && r->ok; j++) {
+        struct join *J = &q->joins[j];
+        if (!(J->ss || J->tt)) {
+            if (sq_get_u8(r) != 0)
+                sq_rd_fail(r, "join state for a join that keeps none");
+            continue;
+        }
+        int rc = join_load(q, J, r, a);
+        sl_arena_reset(a);
+        if (rc)
+            return rc;
+    }
     uint8_t agg = sq_get_u8(r);
     if (!r->ok)
         return SL_EPARSE;

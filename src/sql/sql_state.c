@@ -3,7 +3,7 @@
  * writer, values, tables' latest rows, and the frame around each query's state (whose windows
  * sql_query.c writes and reads, since only it knows their layout).
  *
- * Format (little-endian), version 1:
+ * Format (little-endian), version 2 (1 had no join state):
  *   "SQLS" u32 version, i64 next_offset, u64 engine sequence,
  *   u32 tables, each: bytes name, u32 rows, each: bytes key, i64 ts, u64 seq, u32 slots, values
  *   u32 queries, each: bytes id, the query's state (sq_query_state_save)

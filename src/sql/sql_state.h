@@ -6,9 +6,8 @@
  * DESIGN: the host (xf_sql.c) keeps one engine per input partition and writes its checkpoint
  * to a changelog topic; the node that takes the partition over makes a new engine from the
  * same statements and loads it. Tables are matched by name and queries by id (ids follow the
- * order statements run, identical on every node running the same pipeline file). Stream–stream
- * join buffers and table–table join results are not saved (sl_sql_state_save says so): after a
- * takeover those joins start empty.
+ * order statements run, identical on every node running the same pipeline file). Join state is
+ * saved too: stream–stream buffers with their pending outer rows, table–table results.
  *
  * A checkpoint is read from a topic anyone with access to the cluster can write: every length
  * and count is checked against what is left of the input before anything is allocated, nesting
@@ -27,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_SQL_STATE_VERSION 1u
+#define SL_SQL_STATE_VERSION 2u
 
 /* Append e's state to out (a capped buffer), with next_offset (the host's: the first input
  * offset the state does not include; -1 for none). *partial (may be NULL) is set when a query
