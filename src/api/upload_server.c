@@ -293,7 +293,11 @@ static struct agg *agg_add(struct sl_upload_server *r, const char *id)
     }
     struct agg *a = &r->aggs[r->naggs++];
     memset(a, 0, sizeof(*a));
-    snprintf(a->id, sizeof(a->id), "%s", id);
+    /* ids are checked (sl_aggregator_id_ok: 128 bytes at most); a bounded copy, which gcc -O3
+     * does not take for a truncating snprintf of a 4096-byte path (format-truncation) */
+    size_t n = strnlen(id, sizeof(a->id) - 1);
+    memcpy(a->id, id, n);
+    a->id[n] = '\0';
     return a;
 }
 

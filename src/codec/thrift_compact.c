@@ -196,7 +196,7 @@ int sl_tcr_varint(struct sl_tcr *r, uint64_t *v)
 
 int sl_tcr_i64(struct sl_tcr *r, int64_t *v)
 {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = sl_tcr_varint(r, &u);
     if (rc)
         return rc;
@@ -219,7 +219,7 @@ int sl_tcr_i32(struct sl_tcr *r, int32_t *v)
 
 int sl_tcr_binary(struct sl_tcr *r, const uint8_t **p, size_t *n)
 {
-    uint64_t at = sl_tcr_offset(r), len;
+    uint64_t at = sl_tcr_offset(r), len = 0;
     int rc = sl_tcr_varint(r, &len);
     if (rc)
         return rc;
@@ -309,7 +309,7 @@ int sl_tcr_list(struct sl_tcr *r, enum sl_tc_type *elem, uint32_t *count)
 
 int sl_tcr_map(struct sl_tcr *r, enum sl_tc_type *key, enum sl_tc_type *val, uint32_t *count)
 {
-    uint64_t at = sl_tcr_offset(r), n;
+    uint64_t at = sl_tcr_offset(r), n = 0; /* sl_tcr_fail is never 0: gcc -O3 cannot tell */
     int rc = sl_tcr_varint(r, &n);
     if (rc)
         return rc;

@@ -262,7 +262,7 @@ int sl_netserver_new(struct sl_component *c, const struct sl_netserver_opts *o,
         }
     }
     if (o->udp) {
-        int fd;
+        int fd = -1; /* set by bind_udp when it succeeds: gcc -O3 cannot tell */
         rc = bind_udp(o->udp, o->udp_rcvbuf > 0 ? o->udp_rcvbuf : 8 << 20, &fd);
         if (rc) {
             sl_component_diag_opt(c, udp_opt, d);

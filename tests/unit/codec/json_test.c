@@ -296,7 +296,7 @@ static void test_golden(void **state)
         char path[4400], want_path[4400];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         snprintf(want_path, sizeof(want_path), "%s/%.*s.out", dir, (int)(len - 5), e->d_name);
-        size_t n;
+        size_t n = 0; /* gcc -O3: maybe-uninitialized (slurp sets it when it returns non-NULL) */
         char *in = slurp(path, &n);
         assert_non_null(in);
         char *copy = strndup(in, n);
@@ -311,7 +311,7 @@ static void test_golden(void **state)
         sl_buf_init(&out, 0);
         sl_json_write_event(&out, &b->events[0]);
         sl_buf_putc(&out, '\n');
-        size_t wn;
+        size_t wn = 0;
         char *want = slurp(want_path, &wn);
         assert_non_null(want);
         if (wn != out.len || memcmp(want, out.ptr, wn) != 0)

@@ -142,7 +142,8 @@ static bool exists(const char *path)
 
 static void path_of(char *out, size_t len, const char *name)
 {
-    snprintf(out, len, "%s/%s", dir, name);
+    int n = snprintf(out, len, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < len);
 }
 
 static void expect_file(const char *name, const char *want)

@@ -934,7 +934,8 @@ static void test_format_equal(void **state)
     };
     for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
         char once[1024];
-        snprintf(once, sizeof once, "%s", fmt(pe(exprs[i])));
+        int n = snprintf(once, sizeof once, "%s", fmt(pe(exprs[i])));
+        assert_true(n > 0 && (size_t)n < sizeof once);
         assert_string_equal(fmt(pe(once)), once);
     }
     assert_string_equal(fmt(pe("`a``b`")), "`a``b`");
