@@ -154,13 +154,14 @@ struct pstream {
     struct sl_cond cond; /* next_seq moved, or the partition was let go */
     uint32_t epoch;
     bool live;
-    uint32_t next_seq;         /* sequence number of the next batch to apply */
-    int64_t next_offset;       /* first input offset not in the state; -1: none yet */
-    uint64_t dropped;          /* batches of an epoch that was over */
-    struct sl_mutex snap_lock; /* one checkpoint of this partition at a time */
-    uint64_t generation;       /* guarded_by: snap_lock: of the last checkpoint written */
-    int64_t snap_offset;       /* guarded_by: snap_lock: its next_offset */
-    struct pstream *next;      /* guarded_by: xsql.streams_lock */
+    uint32_t next_seq;               /* sequence number of the next batch to apply */
+    int64_t next_offset;             /* first input offset not in the state; -1: none yet */
+    uint64_t dropped;                /* batches of an epoch that was over */
+    struct sl_sql_engine_stats gone; /* counters of the engines let go (state_bytes unused) */
+    struct sl_mutex snap_lock;       /* one checkpoint of this partition at a time */
+    uint64_t generation;             /* guarded_by: snap_lock: of the last checkpoint written */
+    int64_t snap_offset;             /* guarded_by: snap_lock: its next_offset */
+    struct pstream *next;            /* guarded_by: xsql.streams_lock */
 };
 
 struct xsql {
@@ -1181,6 +1182,21 @@ static void *snap_main(void *arg)
     return NULL;
 }
 
+/* keep the counters of an engine about to be freed (caller holds st->sh.lock) */
+static void stats_keep(struct pstream *st, const struct sl_sql_engine *e)
+{
+    if (!e)
+        return;
+    struct sl_sql_engine_stats one;
+    sl_sql_engine_stats(e, &one);
+    st->gone.records_in += one.records_in;
+    st->gone.records_out += one.records_out;
+    st->gone.decode_errors += one.decode_errors;
+    st->gone.eval_errors += one.eval_errors;
+    st->gone.late += one.late;
+    st->gone.state_full += one.state_full;
+}
+
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
 {
     struct xsql *s = ud;
@@ -1240,6 +1256,7 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
     st->snap_offset = next;
     sl_mutex_lock(&st->sh.lock);
     struct sl_sql_engine *old = st->sh.eng;
+    stats_keep(st, old);
     st->sh.eng = e;
     st->epoch = pp->epoch;
     st->live = true;
@@ -1268,6 +1285,7 @@ static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
     }
     st->live = false;
     struct sl_sql_engine *e = st->sh.eng;
+    stats_keep(st, e);
     st->sh.eng = NULL;
     int64_t offset = st->next_offset;
     sl_cond_broadcast(&st->cond);
@@ -1461,6 +1479,12 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
         sl_mutex_lock(&ps->sh.lock);
         if (ps->sh.eng)
             sl_sql_engine_stats(ps->sh.eng, &one);
+        one.records_in += ps->gone.records_in;
+        one.records_out += ps->gone.records_out;
+        one.decode_errors += ps->gone.decode_errors;
+        one.eval_errors += ps->gone.eval_errors;
+        one.late += ps->gone.late;
+        one.state_full += ps->gone.state_full;
         sl_mutex_unlock(&ps->sh.lock);
         st.records_in += one.records_in;
         st.records_out += one.records_out;
