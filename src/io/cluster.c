@@ -31,6 +31,10 @@
 
 #define STATUS_MAX  (256u << 10) /* a status record larger than this is ignored */
 #define MEMBERS_MAX 4096u
+/* the statuses kept, all members together: anyone who can write the topic could otherwise
+ * make this process keep MEMBERS_MAX x STATUS_MAX (1 GiB), and /api/v1/cluster's answer
+ * outgrow the API's 64 MiB buffer (an append past it fails: the JSON had holes) */
+#define STATUSES_MAX (32u << 20)
 
 struct member {
     char *node_id;
@@ -46,9 +50,10 @@ struct sl_cluster {
     struct sl_thread th;
     atomic_bool stop;
     struct sl_mutex mu;
-    struct member *m;
-    size_t nm;
-    uint64_t published, failed, ignored;
+    struct member *m;                            /* guarded_by: mu */
+    size_t nm;                                   /* guarded_by: mu */
+    size_t status_bytes;                         /* guarded_by: mu — strlen of every m[].status */
+    _Atomic uint64_t published, failed, ignored; /* the API's threads read them */
 };
 
 static struct sl_cluster *the_cluster;
@@ -118,18 +123,20 @@ static void publish(struct sl_cluster *cl, bool left)
         cl->prod, RD_KAFKA_V_TOPIC(cl->topic), RD_KAFKA_V_KEY(cl->node_id, strlen(cl->node_id)),
         RD_KAFKA_V_VALUE(b.ptr, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e) {
-        cl->failed++;
+        atomic_fetch_add_explicit(&cl->failed, 1, memory_order_relaxed);
         sl_warn("cluster", "status to %s: %s", cl->topic, rd_kafka_err2str(e));
     } else {
-        cl->published++;
+        atomic_fetch_add_explicit(&cl->published, 1, memory_order_relaxed);
     }
     sl_buf_fini(&b);
 }
 
 static void take(struct sl_cluster *cl, const rd_kafka_message_t *m)
 {
-    if (!m->key || !m->key_len || m->key_len > 100 || !m->payload || m->len > STATUS_MAX) {
-        cl->ignored++;
+    /* a key with a NUL would be a node id that matches no record: a new member each time */
+    if (!m->key || !m->key_len || m->key_len > 100 || memchr(m->key, '\0', m->key_len) ||
+        !m->payload || m->len > STATUS_MAX) {
+        atomic_fetch_add_explicit(&cl->ignored, 1, memory_order_relaxed);
         return;
     }
     struct sl_arena a;
@@ -142,7 +149,7 @@ static void take(struct sl_cluster *cl, const rd_kafka_message_t *m)
               v.type == SL_V_MAP && sl_json_write_value(&out, &v) == 0;
     sl_arena_fini(&a);
     if (!ok) {
-        cl->ignored++;
+        atomic_fetch_add_explicit(&cl->ignored, 1, memory_order_relaxed);
         sl_buf_fini(&out);
         return;
     }
@@ -153,16 +160,23 @@ static void take(struct sl_cluster *cl, const rd_kafka_message_t *m)
         if (strlen(cl->m[i].node_id) == m->key_len &&
             memcmp(cl->m[i].node_id, m->key, m->key_len) == 0)
             mb = &cl->m[i];
-    if (!mb && cl->nm < MEMBERS_MAX) {
+    size_t had = mb ? strlen(mb->status) : 0;
+    if (cl->status_bytes - had + out.len + m->key_len > STATUSES_MAX)
+        mb = NULL; /* over the budget: ignored (a member's own smaller update still fits) */
+    else if (!mb && cl->nm < MEMBERS_MAX) {
         cl->m = sl_xrealloc(cl->m, (cl->nm + 1) * sizeof(*cl->m));
         mb = &cl->m[cl->nm++];
         mb->node_id = sl_strndup(m->key, m->key_len);
         mb->status = NULL;
+        cl->status_bytes += m->key_len;
     }
     if (mb) {
+        cl->status_bytes = cl->status_bytes - had + out.len;
         sl_free(mb->status);
         mb->status = sl_buf_steal(&out, NULL);
         mb->seen_ms = now;
+    } else {
+        atomic_fetch_add_explicit(&cl->ignored, 1, memory_order_relaxed);
     }
     sl_mutex_unlock(&cl->mu);
     sl_buf_fini(&out);
@@ -302,6 +316,7 @@ void sl_cluster_json(struct sl_cluster *cl, struct sl_buf *b)
     }
     sl_mutex_unlock(&cl->mu);
     sl_buf_appendf(b, "],\"published\":%llu,\"publish_errors\":%llu,\"ignored\":%llu}\n",
-                   (unsigned long long)cl->published, (unsigned long long)cl->failed,
-                   (unsigned long long)cl->ignored);
+                   (unsigned long long)atomic_load(&cl->published),
+                   (unsigned long long)atomic_load(&cl->failed),
+                   (unsigned long long)atomic_load(&cl->ignored));
 }
