@@ -13,8 +13,8 @@
  * reader (the API thread copying the ring into an answer) never waits for a formatter.
  *
  * Queries run on the API's one thread, each on a connection of its own (SQLite opened
- * read-only; PostgreSQL in a READ ONLY transaction), capped at 5 s and 1,000 rows: a long
- * query delays the other API answers (/metrics) by that much at most.
+ * read-only; PostgreSQL in a READ ONLY transaction, never as a superuser), capped at 5 s and 1,000
+ * rows: a long query delays the other API answers (/metrics) by that much at most.
  */
 #include "api/console.h"
 
@@ -516,6 +516,27 @@ static unsigned query_pg(const char *url, const char *text, struct sl_buf *out)
     r = PQexec(pg, "BEGIN READ ONLY; SET LOCAL statement_timeout = 5000");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         status = query_error(out, MHD_HTTP_BAD_GATEWAY, PQerrorMessage(pg), 0);
+        goto done;
+    }
+    PQclear(r);
+    /* READ ONLY does not cover COPY ... TO PROGRAM / TO 'file', pg_read_file() and the like,
+     * which a superuser (or a member of the server-file roles) may run, nor a DO block that
+     * sets the role back: with such a role a token holder would run programs on the
+     * database host. Refused: the store needs a role of its own for the console. */
+    r = PQexec(pg, "SELECT rolname FROM pg_roles WHERE rolname = session_user AND (rolsuper OR "
+                   "pg_has_role(session_user, 'pg_execute_server_program', 'MEMBER') OR "
+                   "pg_has_role(session_user, 'pg_write_server_files', 'MEMBER') OR "
+                   "pg_has_role(session_user, 'pg_read_server_files', 'MEMBER'))");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 PQresultStatus(r) != PGRES_TUPLES_OK
+                     ? "cannot check the profile store's role: %s"
+                     : "SQL from the console is refused: the profile store's role %s is a "
+                       "superuser or may run programs or read and write files on the database "
+                       "host (give the store a role of its own, see docs/console.md)",
+                 PQresultStatus(r) != PGRES_TUPLES_OK ? PQerrorMessage(pg) : PQgetvalue(r, 0, 0));
+        status = query_error(out, MHD_HTTP_FORBIDDEN, msg, 0);
         goto done;
     }
     PQclear(r);

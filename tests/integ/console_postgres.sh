@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The console's query endpoint on a PostgreSQL profile store (a real server started here):
 # SQL answers match psql's, only one statement runs and it cannot write, errors come back as
-# 400 with PostgreSQL's message, and Stellar's PROFILE_GET reads the same store.
+# 400 with PostgreSQL's message, answers are bounded, a superuser's connection is refused, and
+# Stellar's PROFILE_GET reads the same store.
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/postgres.bash"
 command -v curl >/dev/null || fail "no curl"
 pg_start
-URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+# the store's own role: the console refuses SQL on a superuser's connection (below)
+pg_q "CREATE ROLE sluice LOGIN; GRANT CREATE ON SCHEMA public TO sluice" >/dev/null
+URL="postgres://sluice@127.0.0.1:$PGPORT/postgres"
 
 cat > profiler.json <<'JSON'
 {"profiles": [
@@ -117,5 +120,31 @@ ok "Stellar PROFILE_GET on PostgreSQL"
 
 kill -TERM $SPID
 wait $SPID || { tail -20 run.log; fail "sluice exit status"; }
+
+# a store whose role is a superuser: READ ONLY does not stop COPY ... TO PROGRAM (it ran
+# `touch` on the database host through the console), so SQL is refused there
+cat > su.yaml <<YAML
+api: {listen: "127.0.0.1:$APORT", tokens: api.tokens}
+profile_store: "postgres://postgres@127.0.0.1:$PGPORT/postgres"
+sources:
+  idle: {type: file, path: [idle.log], mode: tail}
+sinks:
+  m: {type: null, inputs: [idle]}
+YAML
+$SLUICE run -c su.yaml --no-status 2> su.log &
+SPID=$!
+PIDS+=($SPID)
+( wait_port $APORT 20 ) || { tail -20 su.log; fail "sluice (superuser store) did not start"; }
+MARK="$PWD/copy-to-program-ran"
+chmod 777 "$PWD"
+q sql "COPY (SELECT 1) TO PROGRAM 'touch $MARK'" > /dev/null
+expect_eq "superuser store refused" "$ST" 403
+grep -q "superuser" ans.json || fail "superuser message: $(cat ans.json)"
+[ ! -e "$MARK" ] || fail "COPY TO PROGRAM ran on the database host"
+q sql "SELECT 1" > /dev/null
+expect_eq "superuser store: plain SELECT refused too" "$ST" 403
+kill -TERM $SPID
+wait $SPID || { tail -20 su.log; fail "sluice (superuser store) exit status"; }
+ok "no SQL on a superuser's connection"
 ! grep -l 'Sanitizer' ./*.log || fail "sanitizer reports"
 ok "console queries on PostgreSQL"
