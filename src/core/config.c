@@ -1126,14 +1126,20 @@ int sl_config_apply_options(const struct sl_config *cfg, size_t i, struct sl_com
         const struct sl_option *o = &ops->options[k];
         if (!(o->flags & SL_OPT_FROM_CLUSTER) || c->opt_pos[k].set)
             continue;
-        char text[512];
-        if (strcmp(o->key, "group") == 0)
-            snprintf(text, sizeof text, "%s.%s", cfg->cluster.group, cc->name);
-        else if (strcmp(o->key, "brokers") == 0)
-            snprintf(text, sizeof text, "%s", cfg->cluster.brokers);
-        else
+        /* on the heap: a 512-byte buffer cut long broker lists, and long groups before the
+         * ".<name>" that tells the sources' groups apart */
+        char *text;
+        if (strcmp(o->key, "group") == 0) {
+            size_t n = strlen(cfg->cluster.group) + strlen(cc->name) + 2;
+            text = sl_xmalloc(n);
+            snprintf(text, n, "%s.%s", cfg->cluster.group, cc->name);
+        } else if (strcmp(o->key, "brokers") == 0) {
+            text = sl_xstrdup(cfg->cluster.brokers);
+        } else {
             continue;
+        }
         int rc = sl_config_parse_option_text(o, text, c->conf, d);
+        sl_free(text);
         if (rc)
             return rc;
         c->opt_pos[k] = (struct sl_opt_pos){cfg->cluster.line, cfg->cluster.col, true};

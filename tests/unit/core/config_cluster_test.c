@@ -122,6 +122,40 @@ static void test_own_options_win(void **st)
     sl_config_free(cfg);
 }
 
+/* A long group or broker list is taken whole (was: cut at 511 bytes, so with a 600-byte
+ * group every kafka source got the same cut group id, the ".<name>" lost: one consumer group
+ * for all of them) */
+static void test_long_group_and_brokers(void **st)
+{
+    (void)st;
+    char group[601], brokers[701], yaml[2048];
+    memset(group, 'g', 600);
+    group[600] = '\0';
+    size_t off = 0;
+    for (int i = 0; i < 20; i++)
+        off += (size_t)snprintf(brokers + off, sizeof brokers - off,
+                                "%skafka-%02d.prod.example.internal:9", i ? "," : "", i);
+    assert_true(off > 600 && off < sizeof brokers);
+    snprintf(yaml, sizeof yaml,
+             "cluster: {brokers: \"%s\", group: %s}\n"
+             "sources:\n  a: {type: kafka, topics: in}\n  b: {type: kafka, topics: in}\n"
+             "sinks:\n  o: {type: null, inputs: [a, b]}\n",
+             brokers, group);
+    struct sl_diag d;
+    struct sl_config *cfg = load(yaml, &d);
+    assert_non_null(cfg);
+    struct sl_component ca, cb;
+    struct kconf *ka = apply(cfg, comp_index(cfg, "a"), &ca);
+    struct kconf *kb = apply(cfg, comp_index(cfg, "b"), &cb);
+    assert_string_equal(ka->brokers, brokers);
+    assert_int_equal(strlen(ka->group), 602);
+    assert_string_equal(ka->group + 600, ".a");
+    assert_string_equal(kb->group + 600, ".b");
+    release(&ca);
+    release(&cb);
+    sl_config_free(cfg);
+}
+
 static void test_no_cluster_no_default(void **st)
 {
     (void)st;
@@ -254,9 +288,10 @@ static void test_repartition_errors(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cluster_defaults),      cmocka_unit_test(test_own_options_win),
-        cmocka_unit_test(test_no_cluster_no_default), cmocka_unit_test(test_cluster_errors),
-        cmocka_unit_test(test_repartition_expands),   cmocka_unit_test(test_repartition_errors),
+        cmocka_unit_test(test_cluster_defaults),       cmocka_unit_test(test_own_options_win),
+        cmocka_unit_test(test_no_cluster_no_default),  cmocka_unit_test(test_cluster_errors),
+        cmocka_unit_test(test_repartition_expands),    cmocka_unit_test(test_repartition_errors),
+        cmocka_unit_test(test_long_group_and_brokers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
