@@ -550,6 +550,22 @@ static unsigned query_pg(const char *url, const char *text, struct sl_buf *out)
     bool head = false, truncated = false, failed = false;
     while ((r = PQgetResult(pg)) != NULL) {
         ExecStatusType rs = PQresultStatus(r);
+        if (rs == PGRES_COPY_OUT || rs == PGRES_COPY_IN || rs == PGRES_COPY_BOTH) {
+            /* COPY ... TO STDOUT: PQgetResult would return this result again and again (the
+             * loop spun forever); stopped, the ROLLBACK below drops the rest of its data */
+            if (!failed && !truncated)
+                status = query_error(out, MHD_HTTP_BAD_REQUEST,
+                                     "COPY is not supported here: use SELECT", 0);
+            failed = true;
+            PQclear(r);
+            r = NULL;
+            PGcancel *cancel = PQgetCancel(pg);
+            char err[256];
+            if (cancel)
+                (void)PQcancel(cancel, err, sizeof err);
+            PQfreeCancel(cancel);
+            break;
+        }
         if (truncated) { /* cancelled: what is left is dropped */
             PQclear(r);
             continue;

@@ -74,6 +74,12 @@ grep -q "multiple commands" ans.json || fail "two statements: $(cat ans.json)"
 q sql "SELECT pg_sleep(10)" > /dev/null
 expect_eq "statement timeout" "$ST" 400
 grep -q "statement timeout" ans.json || fail "timeout: $(cat ans.json)"
+# COPY ... TO STDOUT (allowed in a READ ONLY transaction): an error, not an endless loop
+q sql "COPY measurements TO STDOUT" > /dev/null
+expect_eq "COPY TO STDOUT refused" "$ST" 400
+grep -q "COPY is not supported" ans.json || fail "COPY message: $(cat ans.json)"
+q sql "SELECT 1 AS after_copy" > /dev/null
+expect_eq "a query after COPY" "$(cat ans.json)" '{"lang":"sql","columns":["after_copy"],"rows":[[1]],"truncated":false}'
 q sql "SELEC 1" > /dev/null
 expect_eq "syntax error" "$ST" 400
 grep -q 'syntax error at or near' ans.json || fail "syntax: $(cat ans.json)"
