@@ -51,21 +51,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     w->pending--;
 }
 
-static int topic_partitions(rd_kafka_t *rk, const char *topic)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int n = -1;
-    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
-        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return n;
-}
-
 static int create_topic(struct sl_changelog *cl, int partitions, struct sl_diag *d)
 {
     char err[256];
@@ -158,12 +143,12 @@ int sl_changelog_open(struct sl_component *c, const char *brokers, const char *t
         rc = sl_diag_set(d, SL_ECONFIG, "changelog consumer: %s", err);
         goto fail;
     }
-    int have = topic_partitions(cl->prod, topic);
+    int have = sl_kafka_topic_partitions(cl->prod, topic);
     if (have <= 0) {
         if ((rc = create_topic(cl, partitions > 0 ? partitions : 1, d)))
             goto fail;
         for (int i = 0; i < 50 && have <= 0; i++) { /* metadata catches up */
-            have = topic_partitions(cl->prod, topic);
+            have = sl_kafka_topic_partitions(cl->prod, topic);
             if (have <= 0)
                 poll(NULL, 0, 100);
         }

@@ -185,6 +185,15 @@ static void take(struct sl_cluster *cl, const rd_kafka_message_t *m)
 static void *loop(void *arg)
 {
     struct sl_cluster *cl = arg;
+    /* here, not at start: a broker without CreateTopics (or a slow one) costs this thread the
+     * wait, not the node's start-up */
+    char err[512];
+    const char *cfgs[] = {"cleanup.policy", "compact", NULL};
+    if (sl_kafka_create_topic(cl->prod, "cluster", cl->topic, 1, -1, cfgs, err, sizeof err))
+        sl_warn("cluster",
+                "%s: statuses are published anyway; a broker that auto-creates topics makes it "
+                "without compaction",
+                err);
     int64_t next = 0;
     while (!atomic_load(&cl->stop)) {
         int64_t now = sl_clock_mono_ns();
@@ -222,10 +231,6 @@ struct sl_cluster *sl_cluster_start(const struct sl_config_cluster *cc, const ch
     cl->cons = cl->prod ? client(cl, RD_KAFKA_CONSUMER, d) : NULL;
     if (!cl->cons)
         goto fail;
-    char err[512];
-    const char *cfgs[] = {"cleanup.policy", "compact", NULL};
-    if (sl_kafka_create_topic(cl->prod, "cluster", cl->topic, 1, -1, cfgs, err, sizeof err))
-        sl_warn("cluster", "%s (statuses are still published if the topic exists)", err);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, cl->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t e = rd_kafka_assign(cl->cons, l);

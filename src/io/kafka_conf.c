@@ -87,20 +87,29 @@ fail:
     return NULL;
 }
 
+int sl_kafka_topic_partitions(rd_kafka_t *rk, const char *topic)
+{
+    /* All topics: a request naming the topic would make a broker with auto-creation on (Kafka's
+     * default) create it, with the broker's partition count and no compaction, when the client
+     * is a producer (allow.auto.create.topics is true for producers). */
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md) {
+        for (int i = 0; i < md->topic_cnt && n < 0; i++)
+            if (strcmp(md->topics[i].topic, topic) == 0 &&
+                md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                n = md->topics[i].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return n;
+}
+
 int sl_kafka_create_topic(rd_kafka_t *rk, const char *who, const char *topic, int partitions,
                           int replication, const char *const *configs, char *err, size_t errlen)
 {
     /* a topic that exists is left alone (and a broker without CreateTopics is not asked) */
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int have = -1;
-    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
-        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        have = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
+    int have = sl_kafka_topic_partitions(rk, topic);
     if (have > 0) {
         if (have != partitions)
             sl_warn(who, "topic %s exists with %d partition(s), not %d: left as it is", topic, have,

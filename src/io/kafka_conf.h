@@ -34,6 +34,10 @@ rd_kafka_conf_t *sl_kafka_conf_new(struct sl_component *c, const struct sl_kafka
 void sl_kafka_set_node_id(const char *node_id);
 const char *sl_kafka_node_id(void);
 
+/* The partition count of `topic`, or -1 when the cluster does not have it (or does not answer in
+ * 10 s). Asks for every topic's metadata, so no broker creates the topic by being asked. */
+int sl_kafka_topic_partitions(rd_kafka_t *rk, const char *topic);
+
 /*
  * Create `topic` with `partitions` partitions (replication -1: the broker's default) and the
  * topic configs in `configs` ("key", "value", ..., NULL; may be NULL) through rk's admin API;

@@ -26,7 +26,9 @@ pg_q "CREATE DATABASE b" >/dev/null
 mkfifo mock.in
 sleep 100000 >mock.in &
 PIDS+=($!)
-"$KT" mock -b 3 -t in:$PARTS <mock.in >boot.txt 2>mock.err &
+# the changelog topics too: the mock cluster has no CreateTopics (a real cluster gets them
+# created compacted by the profiler)
+"$KT" mock -b 3 -t in:$PARTS -t ga-prof-changelog:6 -t gb-prof-changelog:6 <mock.in >boot.txt 2>mock.err &
 PIDS+=($!)
 for _ in $(seq 50); do [ -s boot.txt ] && break; sleep 0.1; done
 B=$(cat boot.txt)
