@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "io/kafka_conf.h"
 #include "state/statecodec.h"
 #include "sys/thread.h"
@@ -357,4 +358,38 @@ int sl_changelog_read(struct sl_changelog *cl, const char *key, int32_t partitio
     sl_mutex_unlock(&cl->lock);
     (void)bad;
     return rc;
+}
+
+int sl_changelog_open_opt(struct sl_component *c, const struct sl_strmap *opt,
+                          const struct sl_partstate_part *pp, char *topic, size_t topic_cap,
+                          struct sl_changelog **out, struct sl_diag *d)
+{
+    const char *brokers = pp->brokers, *named = NULL;
+    int64_t parts = 6;
+    for (size_t i = 0; opt && i < opt->count; i++) {
+        const struct sl_strmap_item *it = &opt->items[i];
+        if (!strcmp(it->key, "brokers"))
+            brokers = it->val;
+        else if (!strcmp(it->key, "topic"))
+            named = it->val;
+        else if (!strcmp(it->key, "partitions") && sl_str_to_i64(sl_str_c(it->val), &parts))
+            parts = -1; /* not a number: refused below */
+        else
+            sl_warn(c->name, "changelog: unknown key '%s' ignored", it->key);
+    }
+    if (named)
+        snprintf(topic, topic_cap, "%s", named);
+    else
+        snprintf(topic, topic_cap, "%s-%s-changelog", pp->group ? pp->group : "sluice", c->name);
+    if (!brokers)
+        return sl_diag_set(d, SL_ECONFIG, "no brokers");
+    if (parts < 1 || parts > 100000)
+        return sl_diag_set(d, SL_ECONFIG, "bad partitions");
+    return sl_changelog_open(c, brokers, topic, (int)parts, out, d);
+}
+
+void sl_changelog_key(char *key, size_t cap, uint32_t topic_id, int32_t partition)
+{
+    const char *t = sl_partstate_topic_name(topic_id);
+    snprintf(key, cap, "%s/%d", t ? t : "?", (int)partition);
 }

@@ -20,6 +20,7 @@
 
 #include "base/err.h"
 #include "core/component.h"
+#include "core/partstate.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,14 @@ struct sl_changelog;
  * partitions when absent). Logs go out as component c. */
 int sl_changelog_open(struct sl_component *c, const char *brokers, const char *topic,
                       int partitions, struct sl_changelog **out, struct sl_diag *d);
+/* Open the changelog a stage's `changelog:` option map names: brokers (default pp's), topic
+ * (default "<pp's group>-<component>-changelog"), partitions (default 6), for the partition pp
+ * being assigned. The topic's name goes to topic (for the caller's error line). */
+int sl_changelog_open_opt(struct sl_component *c, const struct sl_strmap *opt,
+                          const struct sl_partstate_part *pp, char *topic, size_t topic_cap,
+                          struct sl_changelog **out, struct sl_diag *d);
+/* The changelog key of an input partition: "<topic>/<partition>". */
+void sl_changelog_key(char *key, size_t cap, uint32_t topic_id, int32_t partition);
 void sl_changelog_close(struct sl_changelog *cl);
 const char *sl_changelog_topic(const struct sl_changelog *cl);
 

@@ -840,36 +840,14 @@ static struct sl_changelog *changelog_get(struct prof *p, const struct sl_partst
     const struct prof_conf *cf = p->c->conf;
     sl_mutex_lock(&p->cl_lock);
     if (!p->cl && !p->cl_failed) {
-        const char *brokers = pp->brokers, *topic = NULL;
-        long parts = 6;
-        for (size_t i = 0; i < cf->changelog.count; i++) {
-            const struct sl_strmap_item *it = &cf->changelog.items[i];
-            if (!strcmp(it->key, "brokers"))
-                brokers = it->val;
-            else if (!strcmp(it->key, "topic"))
-                topic = it->val;
-            else if (!strcmp(it->key, "partitions"))
-                parts = strtol(it->val, NULL, 10);
-            else
-                sl_warn(p->c->name, "changelog: unknown key '%s' ignored", it->key);
-        }
-        char name[512];
-        if (!topic) {
-            snprintf(name, sizeof name, "%s-%s-changelog", pp->group ? pp->group : "sluice",
-                     p->c->name);
-            topic = name;
-        }
+        char topic[512];
         struct sl_diag d;
         memset(&d, 0, sizeof d);
-        if (!brokers || parts < 1 || parts > 100000 ||
-            sl_changelog_open(p->c, brokers, topic, (int)parts, &p->cl, &d)) {
+        if (sl_changelog_open_opt(p->c, &cf->changelog, pp, topic, sizeof topic, &p->cl, &d)) {
             sl_error(p->c->name,
                      "changelog %s: %s; in-period state is NOT checkpointed (a takeover starts "
                      "the partitions' open periods empty)",
-                     topic,
-                     !brokers                      ? "no brokers"
-                     : parts < 1 || parts > 100000 ? "bad partitions"
-                                                   : d.msg);
+                     topic, d.msg);
             p->cl_failed = true;
         }
     }
@@ -878,19 +856,13 @@ static struct sl_changelog *changelog_get(struct prof *p, const struct sl_partst
     return cl;
 }
 
-static void state_key(char *key, size_t cap, uint32_t topic_id, int32_t partition)
-{
-    const char *t = sl_partstate_topic_name(topic_id);
-    snprintf(key, cap, "%s/%d", t ? t : "?", (int)partition);
-}
-
 /* Write checkpoint b (of k) of st as the next generation. Caller holds st->snap_lock. Any
  * thread but a worker (it waits for the store and for the brokers). */
 static void checkpoint_write(struct prof *p, struct sl_changelog *cl, struct stream *st,
                              const struct sl_buf *b, const struct sl_profiler_ckpt *k)
 {
     char key[400];
-    state_key(key, sizeof key, st->topic_id, st->partition);
+    sl_changelog_key(key, sizeof key, st->topic_id, st->partition);
     /* what the engine flushed before this snapshot must be durable before the snapshot says
      * those periods are closed */
     int rc = p->store ? sl_store_sync(p->store) : 0;
@@ -977,7 +949,7 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
     int64_t need = SL_PARTSTATE_NONE;
     if (cl) {
         char key[400];
-        state_key(key, sizeof key, pp->topic_id, pp->partition);
+        sl_changelog_key(key, sizeof key, pp->topic_id, pp->partition);
         void *data = NULL;
         size_t len = 0;
         struct sl_diag d;

@@ -1045,34 +1045,14 @@ static struct sl_changelog *changelog_get(struct xsql *s, const struct sl_partst
     const struct sql_conf *cf = s->comp->conf;
     sl_mutex_lock(&s->cl_lock);
     if (!s->cl && !s->cl_failed) {
-        const char *brokers = pp->brokers, *topic = NULL;
-        long parts = 6;
-        for (size_t i = 0; i < cf->changelog.count; i++) {
-            const struct sl_strmap_item *it = &cf->changelog.items[i];
-            if (!strcmp(it->key, "brokers"))
-                brokers = it->val;
-            else if (!strcmp(it->key, "topic"))
-                topic = it->val;
-            else if (!strcmp(it->key, "partitions"))
-                parts = strtol(it->val, NULL, 10);
-        }
-        char name[512];
-        if (!topic) {
-            snprintf(name, sizeof name, "%s-%s-changelog", pp->group ? pp->group : "sluice",
-                     s->comp->name);
-            topic = name;
-        }
+        char topic[512];
         struct sl_diag d;
         sl_diag_init(&d);
-        if (!brokers || parts < 1 || parts > 100000 ||
-            sl_changelog_open(s->comp, brokers, topic, (int)parts, &s->cl, &d)) {
+        if (sl_changelog_open_opt(s->comp, &cf->changelog, pp, topic, sizeof topic, &s->cl, &d)) {
             sl_log(SL_LOG_ERROR, s->comp->name,
                    "changelog %s: %s; SQL state is NOT checkpointed (a takeover starts the "
                    "partitions' tables and windows empty)",
-                   topic,
-                   !brokers                      ? "no brokers"
-                   : parts < 1 || parts > 100000 ? "bad partitions"
-                                                 : d.msg);
+                   topic, d.msg);
             s->cl_failed = true;
         }
     }
@@ -1087,12 +1067,6 @@ static struct sl_changelog *changelog_now(struct xsql *s)
     struct sl_changelog *cl = s->cl;
     sl_mutex_unlock(&s->cl_lock);
     return cl;
-}
-
-static void state_key(char *key, size_t cap, uint32_t topic_id, int32_t partition)
-{
-    const char *t = sl_partstate_topic_name(topic_id);
-    snprintf(key, cap, "%s/%d", t ? t : "?", (int)partition);
 }
 
 /* Snapshot engine e of st (its lock held by the caller, or e already detached) into b. */
@@ -1122,7 +1096,7 @@ static void checkpoint_write(struct xsql *s, struct sl_changelog *cl, struct pst
                              const struct sl_buf *b, int64_t offset)
 {
     char key[400];
-    state_key(key, sizeof key, st->topic_id, st->partition);
+    sl_changelog_key(key, sizeof key, st->topic_id, st->partition);
     struct sl_diag d;
     sl_diag_init(&d);
     int rc = sl_changelog_write(cl, key, st->partition, st->generation + 1, b->ptr, b->len, &d);
@@ -1207,7 +1181,7 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
     int64_t next = -1, need = 0;
     uint64_t gen = 0;
     char key[400];
-    state_key(key, sizeof key, pp->topic_id, pp->partition);
+    sl_changelog_key(key, sizeof key, pp->topic_id, pp->partition);
     if (cl) {
         void *data = NULL;
         size_t len = 0;
