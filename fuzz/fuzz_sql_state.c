@@ -81,8 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_sql_engine *e = engine();
     struct sl_diag d;
     sl_diag_init(&d);
-    int64_t off = 0;
-    int rc = sl_sql_state_load(e, data, size, &off, &d);
+    struct sl_sql_state_offset *off = NULL, *off2 = NULL;
+    uint32_t noff = 0, noff2 = 0;
+    int rc = sl_sql_state_load(e, data, size, &off, &noff, &d);
     if (rc == SL_EPARSE && !strstr(d.msg, "at byte"))
         abort();
     if (rc) {
@@ -92,13 +93,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_buf b1, b2;
     sl_buf_init(&b1, 256u << 20);
     sl_buf_init(&b2, 256u << 20);
-    if (sl_sql_state_save(e, off, &b1, NULL, &d))
+    if (sl_sql_state_save(e, off, noff, &b1, NULL, &d))
         abort();
     struct sl_sql_engine *e2 = engine();
-    int64_t off2 = 0;
-    if (sl_sql_state_load(e2, b1.ptr, b1.len, &off2, &d) || off2 != off ||
-        sl_sql_state_save(e2, off2, &b2, NULL, &d) || b1.len != b2.len)
+    if (sl_sql_state_load(e2, b1.ptr, b1.len, &off2, &noff2, &d) || noff2 != noff ||
+        sl_sql_state_save(e2, off2, noff2, &b2, NULL, &d) || b1.len != b2.len)
         abort();
+    for (uint32_t i = 0; i < noff; i++)
+        if (strcmp(off[i].topic, off2[i].topic) || off[i].next != off2[i].next)
+            abort();
+    sl_free(off);
+    sl_free(off2);
     /* a loaded state runs */
     push(e, "in", "\"k1\"", "{\"x\": 3, \"name\": \"a\"}", 1000000);
     push(e, "in", "\"k2\"", "{\"x\": 5, \"name\": \"b\"}", 5000000);

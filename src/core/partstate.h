@@ -37,9 +37,11 @@ struct sl_pipeline;
 struct sl_partstate_part {
     const char *topic;
     int32_t partition;
-    uint32_t topic_id; /* sl_partstate_topic_id(topic) */
-    uint32_t epoch;    /* this assignment (set by sl_partstate_assigned) */
-    const char *group; /* the source's consumer group */
+    uint32_t topic_id;  /* sl_partstate_topic_id(topic) */
+    uint32_t epoch;     /* this assignment (set by sl_partstate_assigned) */
+    int32_t partitions; /* the topic's partition count; 0 when the source could not learn it */
+    const char *group;  /* the source's consumer group */
+    const char *source; /* the source component's name */
     const char *brokers;
 };
 

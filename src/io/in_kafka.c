@@ -131,8 +131,10 @@ struct kin {
     /* a commit came back "rebalance in progress" and the rebalance has not reached this
      * member yet: max_inflight must not stop the reading that serves it (see kin_run) */
     bool rebalancing;
-    bool partstate; /* a stage keeps state per partition: origins, @kafka.offset */
-    bool closing;   /* in rd_kafka_consumer_close() */
+    bool partstate;     /* a stage keeps state per partition: origins, @kafka.offset */
+    char strategy[128]; /* partition.assignment.strategy */
+    bool range;         /* ... is range first: partition p of every topic goes to one member */
+    bool closing;       /* in rd_kafka_consumer_close() */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -538,11 +540,33 @@ static void publish_assignment(struct kin *s)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* The partition count of `topic` in md, 0 when it is not there. */
+static int32_t md_partitions(const struct rd_kafka_metadata *md, const char *topic)
+{
+    for (int i = 0; md && i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+            return md->topics[i].partition_cnt;
+    return 0;
+}
+
 /* Newly assigned partitions: the stages that keep state per partition restore it; a
- * partition is read from the lowest of the committed offset and what they need. */
+ * partition is read from the lowest of the committed offset and what they need. The stages
+ * are told each topic's partition count: the sql transform keeps one state per partition
+ * number across topics with the same count (co-partitioned topics, as ksqlDB's tasks). */
 static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
 {
     const struct kin_conf *cf = s->c->conf;
+    /* every topic's metadata (one request per rebalance; the locally known topics may not yet
+     * include those just assigned). Only the range assignor gives partition p of every
+     * subscribed topic to one member: with another, no count (state per topic and partition). */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = s->range ? rd_kafka_metadata(s->rk, 1, NULL, &md, 10000)
+                                      : RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
+    if (me && s->range)
+        sl_warn(s->c->name,
+                "partition counts not known (%s): the sql transform's state is kept per topic "
+                "and partition, not per co-partitioned task",
+                rd_kafka_err2str(me));
     rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_resp_err_t e = rd_kafka_committed(s->rk, cl, 10000);
     if (e)
@@ -557,7 +581,9 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
             .topic = el->topic,
             .partition = el->partition,
             .topic_id = sl_partstate_topic_id(el->topic),
+            .partitions = me ? 0 : md_partitions(md, el->topic),
             .group = s->group,
+            .source = s->c->name,
             .brokers = cf->brokers,
         };
         int64_t need = sl_partstate_assigned(s->c->pipe, &pp);
@@ -583,6 +609,8 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
                 (long long)start);
     }
     rd_kafka_topic_partition_list_destroy(cl);
+    if (md)
+        rd_kafka_metadata_destroy(md);
 }
 
 /* The partitions in l (NULL: all) are let go: the stages snapshot and drop their state. */
@@ -598,6 +626,7 @@ static void revoke_state(struct kin *s, const rd_kafka_topic_partition_list_t *l
             .topic_id = p->topic_id,
             .epoch = p->epoch,
             .group = s->group,
+            .source = s->c->name,
             .brokers = cf->brokers,
         };
         sl_partstate_revoked(s->c->pipe, &pp, lost);
@@ -886,6 +915,12 @@ static int kin_init(struct sl_component *c, struct sl_diag *d)
     if (!conf)
         return SL_ECONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    size_t ssz = sizeof s->strategy;
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", s->strategy, &ssz) !=
+        RD_KAFKA_CONF_OK)
+        s->strategy[0] = 0;
+    s->range =
+        strncmp(s->strategy, "range", 5) == 0 && (s->strategy[5] == 0 || s->strategy[5] == ',');
     char err[512];
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!s->rk) {
@@ -964,6 +999,12 @@ static int kin_run(struct sl_component *c)
     }
     sl_info(c->name, "consumer group %s", s->group);
     s->partstate = sl_partstate_active(c->pipe);
+    if (s->partstate && !s->range)
+        sl_info(c->name,
+                "partition.assignment.strategy %s does not give partition p of every topic to "
+                "one member: stages keep their state per topic and partition (a sql join across "
+                "topics needs range, librdkafka's default)",
+                s->strategy);
     int rc = 0;
     bool once = sl_source_once(c);
     bool more = false; /* the last call returned records: the queue may hold more */

@@ -143,24 +143,42 @@ struct shard {
 #define MAX_SHARDS 256
 #define CKPT_MAX   (256u << 20) /* one partition's checkpoint */
 
-/* The state of one input partition (a kafka source's topic and partition) when `changelog` is
- * set: its own engine, made at assignment from the statements run so far and restored from the
- * changelog, applied in the order the partition was read. Never freed before fini (the list is
- * only ever added to at its head); the engine is dropped when the partition is let go. */
-struct pstream {
-    struct shard sh; /* sh.eng NULL while the partition is not held; sh.lock guards below */
+/* One input partition of a task (a kafka source's topic and partition). Fields guarded by the
+ * task's sh.lock, except topic_id (fixed), assign_no and next (xsql.streams_lock). Never freed
+ * before fini. */
+struct member {
     uint32_t topic_id;
-    int32_t partition;
-    struct sl_cond cond; /* next_seq moved, or the partition was let go */
     uint32_t epoch;
     bool live;
-    uint32_t next_seq;               /* sequence number of the next batch to apply */
-    int64_t next_offset;             /* first input offset not in the state; -1: none yet */
-    uint64_t dropped;                /* batches of an epoch that was over */
+    uint32_t next_seq;   /* sequence number of the next batch to apply */
+    int64_t next_offset; /* first input offset not in the task's state; -1: none */
+    uint64_t assign_no;  /* the assignment that made it current (the newest one wins) */
+    struct member *next;
+};
+
+/* A task, when `changelog` is set: partition p of every input topic with the same partition
+ * count read by one kafka source (one consumer group), as ksqlDB's stream task holds partition p of
+ * its co-partitioned topics, so a join between those topics meets on one engine. Its engine is made
+ * at the first member's assignment from the statements run so far and restored from the changelog
+ * (with one input offset per topic), applied in the order each partition was read, and dropped when
+ * the last member is let go. A topic whose partition count the source could not learn (count 0)
+ * gets a task of its own. Never freed before fini (the list is only ever added to at its head). */
+struct pstream {
+    struct shard sh; /* sh.eng NULL while no member is held; sh.lock guards below */
+    int32_t partition;
+    int32_t count;          /* the members' partition count, 0: unknown (then solo_topic) */
+    uint32_t solo_topic;    /* count 0: the one topic of the task */
+    char *source;           /* the kafka source the members come from (one consumer group) */
+    char key[400];          /* in the changelog and the log: "<source>:<p>/<count>" */
+    struct member *members; /* guarded_by: xsql.streams_lock (the list) */
+    uint32_t nlive;         /* members held */
+    struct sl_cond cond;    /* a member's next_seq moved, or it was let go */
+    uint64_t applied;       /* batches applied to the engine */
+    uint64_t dropped;       /* batches of an epoch that was over */
     struct sl_sql_engine_stats gone; /* counters of the engines let go (state_bytes unused) */
-    struct sl_mutex snap_lock;       /* one checkpoint of this partition at a time */
+    struct sl_mutex snap_lock;       /* one checkpoint of this task at a time */
     uint64_t generation;             /* guarded_by: snap_lock: of the last checkpoint written */
-    int64_t snap_offset;             /* guarded_by: snap_lock: its next_offset */
+    uint64_t snap_applied;           /* guarded_by: snap_lock: `applied` at that checkpoint */
     struct pstream *next;            /* guarded_by: xsql.streams_lock */
 };
 
@@ -197,6 +215,8 @@ struct xsql {
     struct sl_mutex streams_lock;
     struct pstream *streams;    /* guarded_by: streams_lock */
     struct sl_log_limit ps_lim; /* guarded_by: streams_lock */
+    uint64_t assign_no;         /* guarded_by: streams_lock */
+    bool warned_groups;         /* guarded_by: streams_lock */
     sl_sym sym_offset;
     int64_t order_wait_ns;
     struct sl_mutex cl_lock;
@@ -471,8 +491,8 @@ static void stream_exec(struct xsql *s, struct pstream *st, const char *text, si
     sl_diag_init(&d);
     if (st->sh.eng && sl_sql_engine_exec(st->sh.eng, text, len, NULL, &d))
         sl_log(SL_LOG_ERROR, s->comp->name,
-               "%s[%d] refused a statement shard 0 accepted (%s): %.*s",
-               sl_partstate_topic_name(st->topic_id), (int)st->partition, d.msg, (int)len, text);
+               "task %s refused a statement shard 0 accepted (%s): %.*s", st->key, d.msg, (int)len,
+               text);
 }
 
 /* a statement for the partitions' engines: kept for the engines made later, run on the live
@@ -847,13 +867,14 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         s->snap_started = true;
         sl_partstate_register(c->pipe, &ps_ops, s);
         if (sl_sql_state_has_joins(s->shards[0].eng))
-            sl_log(SL_LOG_WARN, c->name,
-                   "changelog: each input partition (topic, partition) has its own engine: a "
-                   "join meets only rows of the same input topic and partition (route several "
-                   "event types of one topic with topic_field, or join two topics without "
-                   "`changelog`; docs/sql.md \"Scale-out and restart state\")");
+            sl_log(SL_LOG_INFO, c->name,
+                   "changelog: a join meets rows of one task: partition p of the topics with "
+                   "the same partition count that one kafka source reads, keyed alike "
+                   "(co-partitioned, as ksqlDB requires); docs/sql.md \"Scale-out and restart "
+                   "state\"");
         sl_log(SL_LOG_INFO, c->name,
-               "state per input partition, checkpointed every %lld ms to a changelog",
+               "state per task (partition p of the co-partitioned input topics), checkpointed "
+               "every %lld ms to a changelog",
                (long long)(cf->changelog_interval_ns / 1000000));
     }
     return 0;
@@ -887,6 +908,11 @@ static void sql_fini(struct sl_component *c)
     sl_changelog_close(s->cl);
     for (struct pstream *st = s->streams, *nx; st; st = nx) {
         nx = st->next;
+        for (struct member *m = st->members, *mn; m; m = mn) {
+            mn = m->next;
+            sl_free(m);
+        }
+        sl_free(st->source);
         sl_sql_engine_free(st->sh.eng);
         sl_mutex_fini(&st->sh.lock);
         sl_mutex_fini(&st->snap_lock);
@@ -997,23 +1023,32 @@ static bool opt_set(const struct sl_component *c, const char *key)
     return false;
 }
 
-static struct pstream *stream_find(struct xsql *s, uint32_t topic_id, int32_t partition,
-                                   bool create)
+/* The task of partition `partition` of a topic with `count` partitions read by kafka source
+ * `source` (count 0: of topic_id alone), made when create is set. */
+static struct pstream *task_find(struct xsql *s, const char *source, int32_t count,
+                                 uint32_t topic_id, int32_t partition, bool create)
 {
+    uint32_t solo = count > 0 ? 0 : topic_id;
     sl_mutex_lock(&s->streams_lock);
     struct pstream *st = s->streams;
-    while (st && (st->topic_id != topic_id || st->partition != partition))
+    while (st && (st->partition != partition || st->count != count || st->solo_topic != solo ||
+                  strcmp(st->source, source) != 0))
         st = st->next;
     if (!st && create) {
         st = sl_xcalloc(1, sizeof *st);
-        st->topic_id = topic_id;
         st->partition = partition;
+        st->count = count;
+        st->solo_topic = solo;
+        st->source = sl_xstrdup(source);
+        if (count > 0)
+            snprintf(st->key, sizeof st->key, "%s:%d/%d", source, (int)partition, (int)count);
+        else
+            snprintf(st->key, sizeof st->key, "%s:%s[%d]", source,
+                     sl_partstate_topic_name(topic_id), (int)partition);
         st->sh.x = s;
         sl_mutex_init(&st->sh.lock);
         sl_mutex_init(&st->snap_lock);
         sl_cond_init(&st->cond);
-        st->snap_offset = -1;
-        st->next_offset = -1;
         st->next = s->streams;
         s->streams = st;
     }
@@ -1021,8 +1056,51 @@ static struct pstream *stream_find(struct xsql *s, uint32_t topic_id, int32_t pa
     return st;
 }
 
-/* A partition's engine: the statements run so far, in their order (query ids come out the
- * same as shard 0's). Caller holds cat_lock. */
+/* The member of st for topic_id, made when create is set; `assign` marks it the newest
+ * assignment of its partition (batches and revocations go to it). */
+static struct member *member_get(struct xsql *s, struct pstream *st, uint32_t topic_id, bool create,
+                                 bool assign)
+{
+    sl_mutex_lock(&s->streams_lock);
+    struct member *m = st->members;
+    while (m && m->topic_id != topic_id)
+        m = m->next;
+    if (!m && create) {
+        m = sl_xcalloc(1, sizeof *m);
+        m->topic_id = topic_id;
+        m->next_offset = -1;
+        m->next = st->members;
+        st->members = m;
+    }
+    if (m && assign)
+        m->assign_no = ++s->assign_no;
+    sl_mutex_unlock(&s->streams_lock);
+    return m;
+}
+
+/* The task and member a batch of (topic_id, partition) goes to: the newest assignment of it
+ * (a topic whose partition count changed has members in two tasks). NULL when none. */
+static struct pstream *route(struct xsql *s, uint32_t topic_id, int32_t partition,
+                             struct member **out)
+{
+    struct pstream *best = NULL;
+    *out = NULL;
+    sl_mutex_lock(&s->streams_lock);
+    for (struct pstream *st = s->streams; st; st = st->next) {
+        if (st->partition != partition)
+            continue;
+        for (struct member *m = st->members; m; m = m->next)
+            if (m->topic_id == topic_id && (!*out || m->assign_no > (*out)->assign_no)) {
+                *out = m;
+                best = st;
+            }
+    }
+    sl_mutex_unlock(&s->streams_lock);
+    return best;
+}
+
+/* A task's engine: the statements run so far, in their order (query ids come out the same as
+ * shard 0's). Caller holds cat_lock. */
 static struct sl_sql_engine *stream_engine(struct xsql *s, struct pstream *st)
 {
     struct sl_sql_engine *e = sl_sql_engine_new(&s->eopts, on_emit, &st->sh);
@@ -1032,8 +1110,8 @@ static struct sl_sql_engine *stream_engine(struct xsql *s, struct pstream *st)
     sl_diag_init(&d);
     if (s->catalog.len && sl_sql_engine_exec(e, s->catalog.ptr, s->catalog.len, NULL, &d))
         sl_log(SL_LOG_ERROR, s->comp->name,
-               "%s[%d]: the statements shard 0 accepted failed on the partition's engine: %s",
-               sl_partstate_topic_name(st->topic_id), (int)st->partition, d.msg);
+               "task %s: the statements shard 0 accepted failed on the task's engine: %s", st->key,
+               d.msg);
     sl_sqlcat_sync_ids(e, s->shards[0].eng);
     return e;
 }
@@ -1051,7 +1129,7 @@ static struct sl_changelog *changelog_get(struct xsql *s, const struct sl_partst
         if (sl_changelog_open_opt(s->comp, &cf->changelog, pp, topic, sizeof topic, &s->cl, &d)) {
             sl_log(SL_LOG_ERROR, s->comp->name,
                    "changelog %s: %s; SQL state is NOT checkpointed (a takeover starts the "
-                   "partitions' tables and windows empty)",
+                   "tasks' tables and windows empty)",
                    topic, d.msg);
             s->cl_failed = true;
         }
@@ -1069,68 +1147,76 @@ static struct sl_changelog *changelog_now(struct xsql *s)
     return cl;
 }
 
-/* Snapshot engine e of st (its lock held by the caller, or e already detached) into b. */
-static int snapshot(struct xsql *s, struct pstream *st, struct sl_sql_engine *e, int64_t offset,
-                    struct sl_buf *b)
+/* Snapshot engine e of st (st->sh.lock held by the caller, or e already detached and the
+ * members no longer changing) into b, with every member's input offset. */
+static int snapshot(struct xsql *s, struct pstream *st, struct sl_sql_engine *e, struct sl_buf *b)
 {
+    uint32_t n = 0;
+    for (struct member *m = st->members; m; m = m->next)
+        n += m->next_offset >= 0;
+    struct sl_sql_state_offset *offs = sl_xmalloc((n ? n : 1) * sizeof *offs);
+    n = 0;
+    for (struct member *m = st->members; m; m = m->next)
+        if (m->next_offset >= 0 && n < SL_SQL_STATE_MAX_OFFSETS)
+            offs[n++] =
+                (struct sl_sql_state_offset){sl_partstate_topic_name(m->topic_id), m->next_offset};
     struct sl_diag d;
     sl_diag_init(&d);
     bool partial = false;
-    int rc = sl_sql_state_save(e, offset, b, &partial, &d);
+    int rc = sl_sql_state_save(e, offs, n, b, &partial, &d);
+    sl_free(offs);
     if (rc) {
         atomic_fetch_add(&s->ckpt_errors, 1);
-        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of %s[%d] not written: %s",
-               sl_partstate_topic_name(st->topic_id), (int)st->partition,
+        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of task %s not written: %s", st->key,
                d.msg[0] ? d.msg : sl_strerror(rc));
     } else if (partial) {
         sl_log(SL_LOG_DEBUG, s->comp->name,
-               "checkpoint of %s[%d]: join buffers are not saved (a takeover starts them empty)",
-               sl_partstate_topic_name(st->topic_id), (int)st->partition);
+               "checkpoint of task %s: join buffers are not saved (a takeover starts them empty)",
+               st->key);
     }
     return rc;
 }
 
-/* Write b as st's next generation. Caller holds st->snap_lock; not a worker (it waits for the
- * brokers). */
+/* Write b as st's next generation, `applied` batches in. Caller holds st->snap_lock; not a
+ * worker (it waits for the brokers). */
 static void checkpoint_write(struct xsql *s, struct sl_changelog *cl, struct pstream *st,
-                             const struct sl_buf *b, int64_t offset)
+                             const struct sl_buf *b, uint64_t applied)
 {
-    char key[400];
-    sl_changelog_key(key, sizeof key, st->topic_id, st->partition);
     struct sl_diag d;
     sl_diag_init(&d);
-    int rc = sl_changelog_write(cl, key, st->partition, st->generation + 1, b->ptr, b->len, &d);
+    int rc = sl_changelog_write(cl, st->key, st->partition, st->generation + 1, b->ptr, b->len, &d);
     if (rc) {
         atomic_fetch_add(&s->ckpt_errors, 1);
-        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of %s not written (the last one stays): %s",
-               key, d.msg);
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "checkpoint of task %s not written (the last one stays): %s", st->key, d.msg);
         return;
     }
     st->generation++;
-    st->snap_offset = offset;
+    st->snap_applied = applied;
     atomic_fetch_add(&s->ckpt_written, 1);
     sl_log(st->generation == 1 ? SL_LOG_INFO : SL_LOG_DEBUG, s->comp->name,
-           "checkpoint %s: generation %llu, offset %lld, %zu bytes", key,
-           (unsigned long long)st->generation, (long long)offset, b->len);
+           "checkpoint %s: generation %llu, %zu bytes", st->key, (unsigned long long)st->generation,
+           b->len);
 }
 
-/* A checkpoint of st if it moved since the last one (the checkpoint thread). */
-static void checkpoint_stream(struct xsql *s, struct sl_changelog *cl, struct pstream *st)
+/* A checkpoint of st if it moved since the last one (the checkpoint thread; revoked() for a
+ * task that keeps other members). */
+static void checkpoint_task(struct xsql *s, struct sl_changelog *cl, struct pstream *st)
 {
     sl_mutex_lock(&st->snap_lock);
     sl_mutex_lock(&st->sh.lock);
-    if (!st->live || !st->sh.eng || st->next_offset == st->snap_offset) {
+    if (!st->nlive || !st->sh.eng || st->applied == st->snap_applied) {
         sl_mutex_unlock(&st->sh.lock);
         sl_mutex_unlock(&st->snap_lock);
         return;
     }
-    int64_t offset = st->next_offset;
+    uint64_t applied = st->applied;
     struct sl_buf b;
     sl_buf_init(&b, CKPT_MAX);
-    int rc = snapshot(s, st, st->sh.eng, offset, &b);
+    int rc = snapshot(s, st, st->sh.eng, &b);
     sl_mutex_unlock(&st->sh.lock);
     if (!rc)
-        checkpoint_write(s, cl, st, &b, offset);
+        checkpoint_write(s, cl, st, &b, applied);
     sl_buf_fini(&b);
     sl_mutex_unlock(&st->snap_lock);
 }
@@ -1149,7 +1235,7 @@ static void *snap_main(void *arg)
         sl_mutex_unlock(&s->snap_mu);
         struct sl_changelog *cl = changelog_now(s);
         for (struct pstream *st = streams_head(s); cl && st; st = st->next)
-            checkpoint_stream(s, cl, st);
+            checkpoint_task(s, cl, st);
         sl_mutex_lock(&s->snap_mu);
     }
     sl_mutex_unlock(&s->snap_mu);
@@ -1171,105 +1257,185 @@ static void stats_keep(struct pstream *st, const struct sl_sql_engine *e)
     st->gone.state_full += one.state_full;
 }
 
+/* A new engine for st, restored from its checkpoint: *offs (sl_free) are the input offsets the
+ * state includes. Caller holds cat_lock and snap_lock. */
+static struct sl_sql_engine *task_restore(struct xsql *s, struct pstream *st,
+                                          struct sl_changelog *cl,
+                                          struct sl_sql_state_offset **offs, uint32_t *noffs,
+                                          uint64_t *gen)
+{
+    struct sl_sql_engine *e = stream_engine(s, st);
+    *offs = NULL;
+    *noffs = 0;
+    *gen = 0;
+    void *data = NULL;
+    size_t len = 0;
+    struct sl_diag d;
+    sl_diag_init(&d);
+    int64_t t0 = sl_clock_mono_ns();
+    int rc = sl_changelog_read(cl, st->key, st->partition, &data, &len, gen, &d);
+    if (!rc && (rc = sl_sql_state_load(e, data, len, offs, noffs, &d)) != 0) {
+        sl_sql_engine_free(e); /* it may hold part of the checkpoint */
+        e = stream_engine(s, st);
+    }
+    sl_free(data);
+    if (!rc) {
+        struct sl_sql_engine_stats h;
+        sl_sql_engine_stats(e, &h);
+        atomic_fetch_add(&s->ckpt_restored, 1);
+        char offtxt[512];
+        size_t at = 0;
+        offtxt[0] = 0;
+        for (uint32_t i = 0; i < *noffs && at < sizeof offtxt - 1; i++) {
+            int w = snprintf(offtxt + at, sizeof offtxt - at, "%s%s %lld", i ? ", " : "",
+                             (*offs)[i].topic, (long long)(*offs)[i].next);
+            at += w > 0 ? (size_t)w : 0;
+        }
+        sl_log(SL_LOG_INFO, s->comp->name,
+               "task %s: state restored from %s (generation %llu, %zu bytes, %llu state bytes, "
+               "input offsets: %s) in %lld ms",
+               st->key, sl_changelog_topic(cl), (unsigned long long)*gen, len,
+               (unsigned long long)h.state_bytes, *noffs ? offtxt : "none",
+               (long long)((sl_clock_mono_ns() - t0) / 1000000));
+    } else if (rc == SL_ENOENT) {
+        /* no checkpoint: the state of no input at all, so the partitions are read from their
+         * start whatever the group committed (a node may have read and committed part of them
+         * and died before its first checkpoint) */
+        sl_log(SL_LOG_INFO, s->comp->name,
+               "task %s: no checkpoint in %s: the state is rebuilt from the start of its "
+               "partitions",
+               st->key, sl_changelog_topic(cl));
+        *gen = 0;
+    } else {
+        atomic_fetch_add(&s->ckpt_restore_errors, 1);
+        sl_log(SL_LOG_ERROR, s->comp->name,
+               "task %s: state not restored (%s): rebuilt from the start of its partitions",
+               st->key, d.msg);
+        *gen = 0;
+    }
+    return e;
+}
+
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
 {
     struct xsql *s = ud;
-    struct pstream *st = stream_find(s, pp->topic_id, pp->partition, true);
+    const char *source = pp->source ? pp->source : "";
+    struct pstream *st = task_find(s, source, pp->partitions > 0 ? pp->partitions : 0, pp->topic_id,
+                                   pp->partition, true);
     struct sl_changelog *cl = changelog_get(s, pp);
-    sl_mutex_lock(&s->cat_lock);
-    struct sl_sql_engine *e = stream_engine(s, st);
-    int64_t next = -1, need = 0;
-    uint64_t gen = 0;
-    char key[400];
-    sl_changelog_key(key, sizeof key, pp->topic_id, pp->partition);
-    if (cl) {
-        void *data = NULL;
-        size_t len = 0;
-        struct sl_diag d;
-        sl_diag_init(&d);
-        int64_t t0 = sl_clock_mono_ns();
-        int rc = sl_changelog_read(cl, key, pp->partition, &data, &len, &gen, &d);
-        if (!rc && (rc = sl_sql_state_load(e, data, len, &next, &d)) != 0) {
-            sl_sql_engine_free(e); /* it may hold part of the checkpoint */
-            e = stream_engine(s, st);
-            next = -1;
+    sl_mutex_lock(&s->cat_lock); /* shard 0's catalog stays as it is */
+    if (sl_sql_state_has_joins(s->shards[0].eng)) {
+        /* tasks of two sources: each consumer group assigns its partitions on its own, so
+         * their topics are not co-partitioned and a join between them does not meet */
+        sl_mutex_lock(&s->streams_lock);
+        for (struct pstream *o = s->streams; o && !s->warned_groups; o = o->next) {
+            if (strcmp(o->source, source) != 0) {
+                s->warned_groups = true;
+                sl_log(SL_LOG_WARN, s->comp->name,
+                       "inputs from two kafka sources (%s, %s), each its own consumer group: "
+                       "their partitions are assigned separately, so a join between their "
+                       "topics does not meet; read the joined topics with one kafka source "
+                       "(docs/sql.md \"Scale-out and restart state\")",
+                       o->source, source);
+            }
         }
-        sl_free(data);
-        if (!rc) {
-            struct sl_sql_engine_stats h;
-            sl_sql_engine_stats(e, &h);
-            atomic_fetch_add(&s->ckpt_restored, 1);
-            need = next >= 0 ? next : 0;
-            sl_log(SL_LOG_INFO, s->comp->name,
-                   "%s: state restored from %s (generation %llu, %zu bytes, %llu state bytes, "
-                   "input offset %lld) in %lld ms",
-                   key, sl_changelog_topic(cl), (unsigned long long)gen, len,
-                   (unsigned long long)h.state_bytes, (long long)next,
-                   (long long)((sl_clock_mono_ns() - t0) / 1000000));
-        } else if (rc == SL_ENOENT) {
-            /* no checkpoint: the state of no input at all, so the partition is read from its
-             * start whatever the group committed (a node may have read and committed part of
-             * it and died before its first checkpoint) */
-            sl_log(SL_LOG_INFO, s->comp->name,
-                   "%s: no checkpoint in %s: the state is rebuilt from the start of the "
-                   "partition",
-                   key, sl_changelog_topic(cl));
-            gen = 0;
-        } else {
-            atomic_fetch_add(&s->ckpt_restore_errors, 1);
-            sl_log(SL_LOG_ERROR, s->comp->name,
-                   "%s: state not restored (%s): rebuilt from the start of the partition", key,
-                   d.msg);
-            gen = 0;
-        }
-    } else {
-        need = SL_PARTSTATE_NONE;
+        sl_mutex_unlock(&s->streams_lock);
     }
     sl_mutex_lock(&st->snap_lock);
-    st->generation = gen;
-    st->snap_offset = next;
     sl_mutex_lock(&st->sh.lock);
-    struct sl_sql_engine *old = st->sh.eng;
-    stats_keep(st, old);
-    st->sh.eng = e;
-    st->epoch = pp->epoch;
-    st->live = true;
-    st->next_seq = 1;
-    st->next_offset = next;
+    bool have = st->sh.eng != NULL;
+    sl_mutex_unlock(&st->sh.lock);
+    /* the first member held: a new engine, restored (hooks run one at a time: no other
+     * assigned() or revoked() installs one meanwhile) */
+    struct sl_sql_engine *e = NULL;
+    struct sl_sql_state_offset *offs = NULL;
+    uint32_t noffs = 0;
+    uint64_t gen = 0;
+    if (!have)
+        e = cl ? task_restore(s, st, cl, &offs, &noffs, &gen) : stream_engine(s, st);
+    struct member **seeded = sl_xcalloc(noffs ? noffs : 1, sizeof *seeded);
+    for (uint32_t i = 0; i < noffs; i++)
+        /* a topic of the checkpoint not held yet: its offset waits for it */
+        seeded[i] = member_get(s, st, sl_partstate_topic_id(offs[i].topic), true, false);
+    struct member *m = member_get(s, st, pp->topic_id, true, true);
+    sl_mutex_lock(&st->sh.lock);
+    if (!have) {
+        st->sh.eng = e;
+        st->applied = 0;
+        st->generation = gen;
+        st->snap_applied = 0;
+        for (struct member *o = st->members; o; o = o->next) {
+            o->next_offset = -1; /* the new engine holds nothing of them... */
+            o->live = false;
+        }
+        for (uint32_t i = 0; i < noffs; i++)
+            if (seeded[i]) /* ...but what the checkpoint holds */
+                seeded[i]->next_offset = offs[i].next;
+        st->nlive = 0;
+    }
+    if (!m->live)
+        st->nlive++;
+    m->live = true;
+    m->epoch = pp->epoch;
+    m->next_seq = 1;
+    /* the offset the state needs: none without a changelog; else what the state holds of the
+     * partition, or its start (the state holds nothing of it) */
+    int64_t need = !cl ? SL_PARTSTATE_NONE : m->next_offset >= 0 ? m->next_offset : 0;
     sl_cond_broadcast(&st->cond);
     sl_mutex_unlock(&st->sh.lock);
     sl_mutex_unlock(&st->snap_lock);
     sl_mutex_unlock(&s->cat_lock);
-    sl_sql_engine_free(old); /* assigned again without a revoke in between */
+    sl_log(SL_LOG_DEBUG, s->comp->name, "task %s: %s[%d] held (%u member(s)), from offset %lld",
+           st->key, pp->topic, (int)pp->partition, st->nlive, (long long)need);
+    sl_free(seeded);
+    sl_free(offs);
     return need;
 }
 
 static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
 {
     struct xsql *s = ud;
-    struct pstream *st = stream_find(s, pp->topic_id, pp->partition, false);
+    struct member *m = NULL;
+    struct pstream *st = route(s, pp->topic_id, pp->partition, &m);
     if (!st)
         return;
+    struct sl_changelog *cl = changelog_now(s);
     sl_mutex_lock(&st->snap_lock);
     sl_mutex_lock(&st->sh.lock);
-    if (!st->live || st->epoch != pp->epoch) {
+    if (!m->live || m->epoch != pp->epoch) {
         sl_mutex_unlock(&st->sh.lock);
         sl_mutex_unlock(&st->snap_lock);
         return;
     }
-    st->live = false;
+    m->live = false;
+    st->nlive--;
+    sl_cond_broadcast(&st->cond);
+    bool moved = st->applied != st->snap_applied;
+    uint64_t applied = st->applied;
+    if (st->nlive) {
+        /* other members stay: a checkpoint for whoever takes this partition over (its offset
+         * stays in the state: the engine holds what was read of it) */
+        struct sl_buf b;
+        sl_buf_init(&b, CKPT_MAX);
+        int rc = cl && !lost && moved ? snapshot(s, st, st->sh.eng, &b) : -1;
+        sl_mutex_unlock(&st->sh.lock);
+        if (!rc)
+            checkpoint_write(s, cl, st, &b, applied);
+        sl_buf_fini(&b);
+        sl_mutex_unlock(&st->snap_lock);
+        return;
+    }
+    /* the last member: a final checkpoint (not when the partition was lost: the next owner
+     * restores the last periodic one), then the engine goes */
     struct sl_sql_engine *e = st->sh.eng;
     stats_keep(st, e);
     st->sh.eng = NULL;
-    int64_t offset = st->next_offset;
-    sl_cond_broadcast(&st->cond);
     sl_mutex_unlock(&st->sh.lock);
-    struct sl_changelog *cl = changelog_now(s);
-    if (e && cl && !lost && offset != st->snap_offset) {
+    if (e && cl && !lost && moved) {
         struct sl_buf b;
         sl_buf_init(&b, CKPT_MAX);
-        if (!snapshot(s, st, e, offset, &b))
-            checkpoint_write(s, cl, st, &b, offset);
+        if (!snapshot(s, st, e, &b))
+            checkpoint_write(s, cl, st, &b, applied);
         sl_buf_fini(&b);
     }
     sl_mutex_unlock(&st->snap_lock);
@@ -1283,14 +1449,15 @@ static int64_t event_offset(const struct xsql *s, const struct sl_event *ev)
     return v && v->type == SL_V_INT ? v->u.i : -1;
 }
 
-/* A batch of one input partition into that partition's engine, in the order the partition was
- * read (batches by sequence number, whichever worker carries them); events below the restored
- * state's offset are in it already. */
+/* A batch of one input partition into its task's engine, in the order the partition was read
+ * (batches by sequence number, whichever worker carries them); events below the offset the
+ * restored state holds are in it already. */
 static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic,
                            struct emit_ctx *cx, struct sl_arena *tmp)
 {
     const struct sl_batch_origin og = b->origin;
-    struct pstream *st = stream_find(s, og.topic, og.partition, false);
+    struct member *m = NULL;
+    struct pstream *st = route(s, og.topic, og.partition, &m);
     if (!st) {
         sl_mutex_lock(&s->streams_lock);
         sl_log_ratelimited(&s->ps_lim, 5, SL_LOG_WARN, s->comp->name,
@@ -1302,17 +1469,17 @@ static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic
     sl_mutex_lock(&st->sh.lock);
     struct sl_log_limit *lim = &st->sh.lim;
     int64_t deadline = sl_clock_mono_ns() + s->order_wait_ns;
-    while (st->live && st->epoch == og.epoch && og.seq > st->next_seq) {
+    while (m->live && m->epoch == og.epoch && og.seq > m->next_seq) {
         if (sl_cond_wait_until(&st->cond, &st->sh.lock, deadline)) {
             sl_log_ratelimited(lim, 5, SL_LOG_WARN, s->comp->name,
                                "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
                                "the sql one dropped it?): applied out of order",
                                sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
-                               (long long)(s->order_wait_ns / 1000000), st->next_seq);
+                               (long long)(s->order_wait_ns / 1000000), m->next_seq);
             break;
         }
     }
-    if (!st->live || st->epoch != og.epoch || !st->sh.eng) {
+    if (!m->live || m->epoch != og.epoch || !st->sh.eng) {
         st->dropped++;
         sl_log_ratelimited(lim, 5, SL_LOG_INFO, s->comp->name,
                            "a batch of %s[%d] from before its partition was let go: not applied "
@@ -1322,7 +1489,7 @@ static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic
         return;
     }
     st->sh.ctx = cx;
-    int64_t skip_below = st->next_offset, last = -1;
+    int64_t skip_below = m->next_offset, last = -1;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
         int64_t off = event_offset(s, ev);
@@ -1333,10 +1500,12 @@ static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic
             last = off;
     }
     st->sh.ctx = NULL;
-    if (last >= 0 && last + 1 > st->next_offset)
-        st->next_offset = last + 1;
-    if (og.seq >= st->next_seq)
-        st->next_seq = og.seq + 1;
+    if (last >= 0 && last + 1 > m->next_offset) {
+        m->next_offset = last + 1;
+        st->applied++;
+    }
+    if (og.seq >= m->next_seq)
+        m->next_seq = og.seq + 1;
     sl_cond_broadcast(&st->cond);
     sl_mutex_unlock(&st->sh.lock);
 }

@@ -3,8 +3,8 @@
  * writer, values, tables' latest rows, and the frame around each query's state (whose windows
  * sql_query.c writes and reads, since only it knows their layout).
  *
- * Format (little-endian), version 2 (1 had no join state):
- *   "SQLS" u32 version, i64 next_offset, u64 engine sequence,
+ * Format (little-endian), version 3 (1 had no join state, 2 one input offset):
+ *   "SQLS" u32 version, u32 offsets, each: bytes topic, i64 next offset; u64 engine sequence,
  *   u32 tables, each: bytes name, u32 rows, each: bytes key, i64 ts, u64 seq, u32 slots, values
  *   u32 queries, each: bytes id, the query's state (sq_query_state_save)
  * bytes: u32 length then the bytes. A value: u8 type, then BOOL u8, INT/TS/DOUBLE 8 bytes (u8
@@ -291,14 +291,31 @@ static int put_name(struct sl_buf *b, const char *s)
     return sq_put_bytes(b, s, strlen(s));
 }
 
-int sl_sql_state_save(struct sl_sql_engine *e, int64_t next_offset, struct sl_buf *out,
-                      bool *partial, struct sl_diag *d)
+int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_sql_state_offset *offs,
+                      uint32_t noffs, struct sl_buf *out, bool *partial, struct sl_diag *d)
 {
+    if (noffs > SL_SQL_STATE_MAX_OFFSETS) {
+        if (d)
+            sl_diag_set(d, SL_EINVAL, "SQL state: %u input topics (at most %u)", noffs,
+                        SL_SQL_STATE_MAX_OFFSETS);
+        return SL_EINVAL;
+    }
     int rc = sl_buf_append(out, "SQLS", 4);
     if (!rc)
         rc = sq_put_u32(out, SL_SQL_STATE_VERSION);
     if (!rc)
-        rc = sq_put_u64(out, (uint64_t)next_offset);
+        rc = sq_put_u32(out, noffs);
+    for (uint32_t i = 0; i < noffs && !rc; i++) {
+        if (offs[i].next < 0 || strlen(offs[i].topic) > MAX_NAME) {
+            if (d)
+                sl_diag_set(d, SL_EINVAL, "SQL state: input %s: no offset, or a name too long",
+                            offs[i].topic);
+            return SL_EINVAL;
+        }
+        rc = put_name(out, offs[i].topic);
+        if (!rc)
+            rc = sq_put_u64(out, (uint64_t)offs[i].next);
+    }
     if (!rc)
         rc = sq_put_u64(out, e->seq);
     uint32_t nt = 0;
@@ -417,23 +434,71 @@ static int load_tables(struct sl_sql_engine *e, struct sq_rd *r, struct sl_arena
     return r->ok ? 0 : SL_EPARSE;
 }
 
-int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n, int64_t *next_offset,
-                      struct sl_diag *d)
+/* The input offsets into one allocation (names inside it); NULL when there are none. */
+static struct sl_sql_state_offset *load_offsets(struct sq_rd *r, uint32_t *count)
+{
+    /* an entry takes at least 12 bytes: the name's length and the offset */
+    uint32_t n = sq_get_count(r, 12);
+    *count = 0;
+    if (!r->ok || n == 0)
+        return NULL;
+    if (n > SL_SQL_STATE_MAX_OFFSETS) {
+        sq_rd_fail(r, "too many input offsets");
+        return NULL;
+    }
+    size_t start = r->pos, names = 0;
+    for (uint32_t i = 0; i < n && r->ok; i++) {
+        struct sl_str t = sq_get_bytes(r, MAX_NAME);
+        int64_t off = sq_get_i64(r);
+        if (r->ok && off < 0)
+            sq_rd_fail(r, "a negative offset");
+        if (r->ok && (t.len == 0 || memchr(t.ptr, 0, t.len)))
+            sq_rd_fail(r, "an input topic with no name or a NUL byte");
+        names += t.len + 1;
+    }
+    if (!r->ok)
+        return NULL;
+    struct sl_sql_state_offset *o = sl_xmalloc(n * sizeof *o + names);
+    char *np = (char *)(o + n);
+    r->pos = start;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sl_str t = sq_get_bytes(r, MAX_NAME);
+        memcpy(np, t.ptr, t.len);
+        np[t.len] = 0;
+        o[i].topic = np;
+        o[i].next = sq_get_i64(r);
+        np += t.len + 1;
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(o[k].topic, o[i].topic) == 0)
+                sq_rd_fail(r, "an input topic twice");
+    }
+    if (!r->ok) {
+        sl_free(o);
+        return NULL;
+    }
+    *count = n;
+    return o;
+}
+
+int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n,
+                      struct sl_sql_state_offset **offs, uint32_t *noffs, struct sl_diag *d)
 {
     struct sq_rd r = {.p = p, .n = n, .ok = true};
     struct sl_arena a;
     sl_arena_init(&a, 4096, 64u << 20);
     int rc = 0;
+    *offs = NULL;
+    *noffs = 0;
     const uint8_t *magic = take(&r, 4);
     if (magic && memcmp(magic, "SQLS", 4) != 0)
         sq_rd_fail(&r, "not a SQL state (bad magic)");
     uint32_t ver = sq_get_u32(&r);
     if (r.ok && ver != SL_SQL_STATE_VERSION)
-        sq_rd_fail(&r, "an unknown version");
-    int64_t off = sq_get_i64(&r);
+        sq_rd_fail(&r, ver < SL_SQL_STATE_VERSION ? "an older version (written by an older sluice)"
+                                                  : "an unknown version");
+    uint32_t no = 0;
+    struct sl_sql_state_offset *off = r.ok ? load_offsets(&r, &no) : NULL;
     uint64_t seq = sq_get_u64(&r);
-    if (r.ok && off < -1)
-        sq_rd_fail(&r, "a negative offset");
     if (r.ok)
         rc = load_tables(e, &r, &a);
     uint32_t nq = rc ? 0 : sq_get_count(&r, 5);
@@ -463,7 +528,10 @@ int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n, int64_t 
     if (!rc) {
         if (seq > e->seq)
             e->seq = seq;
-        *next_offset = off;
+        *offs = off;
+        *noffs = no;
+    } else {
+        sl_free(off);
     }
     sl_arena_fini(&a);
     return rc;

@@ -26,24 +26,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_SQL_STATE_VERSION 2u
+#define SL_SQL_STATE_VERSION 3u
 
-/* Append e's state to out (a capped buffer), with next_offset (the host's: the first input
- * offset the state does not include; -1 for none). *partial (may be NULL) is set when a query
- * holds state that is not saved (join buffers). 0, SL_ENOMEM / SL_E2BIG (the buffer's cap), or
- * SL_EINVAL when an aggregate's state cannot be saved (COUNT_DISTINCT, TOPK, COLLECT_*,
- * LATEST/EARLIEST_BY_OFFSET: d names it). */
-int sl_sql_state_save(struct sl_sql_engine *e, int64_t next_offset, struct sl_buf *out,
-                      bool *partial, struct sl_diag *d);
+/* How far the state has read one input: the first offset of `topic` (of the partition the
+ * host's task reads) that it does not include. */
+struct sl_sql_state_offset {
+    const char *topic;
+    int64_t next; /* >= 0 */
+};
+#define SL_SQL_STATE_MAX_OFFSETS 4096u
+
+/* Append e's state to out (a capped buffer), with the input offsets it includes (the host's:
+ * one per input topic of its task; none for a state of no kafka input). *partial (may be NULL) is
+ * set when a query holds state that is not saved (join buffers). 0, SL_ENOMEM / SL_E2BIG (the
+ * buffer's cap), or SL_EINVAL when an aggregate's state cannot be saved (COUNT_DISTINCT, TOPK,
+ * COLLECT_*, LATEST/EARLIEST_BY_OFFSET: d names it). */
+int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_sql_state_offset *offs,
+                      uint32_t noffs, struct sl_buf *out, bool *partial, struct sl_diag *d);
 
 /* Load a checkpoint into e, which must run the same statements and hold no state yet. Returns
- * 0 with *next_offset, or SL_EPARSE (d: byte offset and reason), SL_E2BIG (beyond
+ * 0 with its input offsets in *offs (one allocation, names inside it, for sl_free; NULL when
+ * *noffs is 0), or SL_EPARSE (d: byte offset and reason), SL_E2BIG (beyond
  * max_state_bytes), SL_ENOMEM. After a failure e holds part of the state: free it. */
-int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n, int64_t *next_offset,
-                      struct sl_diag *d);
+int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n,
+                      struct sl_sql_state_offset **offs, uint32_t *noffs, struct sl_diag *d);
 
-/* True when a persistent query of e joins two sources: with one engine per input partition,
- * both sides must come from the same input topic to meet (xf_sql.c warns). */
+/* True when a persistent query of e joins two sources: with one engine per task (partition p
+ * of the co-partitioned input topics), both sides meet only when their topics are
+ * co-partitioned (xf_sql.c says so). */
 bool sl_sql_state_has_joins(struct sl_sql_engine *e);
 
 #endif

@@ -109,10 +109,10 @@ start n2; N2=$!; PIDS+=($N2)
 start n3; N3=$!; PIDS+=($N3)
 # halfway: n2 holds partitions and checkpointed them (every 300 ms)
 for _ in $(seq 600); do
-  grep -q "checkpoint inb/[0-9]*: generation" n2.log 2>/dev/null && break
+  grep -q "checkpoint k:[0-9]*/6: generation" n2.log 2>/dev/null && break
   sleep 0.1
 done
-grep -q "checkpoint inb/" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
+grep -q "checkpoint k:" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
 sleep 1
 # the second half, and n2 killed while it reads it (between two checkpoints)
 rows() { cat "$@" 2>/dev/null | wc -l; }
@@ -130,7 +130,7 @@ wait $PROD
 ok "n2 killed while reading the second half (it wrote $n2_rows rows, $((n2_rows - n2_before)) of them from the second half)"
 l1=$(wc -l <n1.log); l3=$(wc -l <n3.log)
 # the others take its partitions over and restore their state
-restored() { { tail -n +$((l1 + 1)) n1.log; tail -n +$((l3 + 1)) n3.log; } | grep "state restored from sqlstate" | grep -v "input offset -1"; }
+restored() { { tail -n +$((l1 + 1)) n1.log; tail -n +$((l3 + 1)) n3.log; } | grep "state restored from sqlstate" | grep -v "input offsets: none"; }
 for _ in $(seq 600); do
   restored >/dev/null && break
   sleep 0.1

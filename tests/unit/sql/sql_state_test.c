@@ -112,17 +112,24 @@ static void test_agg_roundtrip(void **st)
     bool partial = true;
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_sql_state_save(a, 1234, &b, &partial, &d), 0);
+    const struct sl_sql_state_offset in[] = {{"in", 1234}, {"other", 7}};
+    assert_int_equal(sl_sql_state_save(a, in, 2, &b, &partial, &d), 0);
     assert_false(partial);
     sl_sql_engine_free(a);
     struct sl_sql_engine *e = engine(AGG_SQL, ob);
-    int64_t off = 0;
-    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &d), 0);
-    assert_int_equal(off, 1234);
+    struct sl_sql_state_offset *off = NULL;
+    uint32_t noff = 0;
+    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), 0);
+    assert_int_equal(noff, 2);
+    assert_string_equal(off[0].topic, "in");
+    assert_int_equal(off[0].next, 1234);
+    assert_string_equal(off[1].topic, "other");
+    assert_int_equal(off[1].next, 7);
     /* saving the restored engine gives the same bytes (nothing lost or added) */
     struct sl_buf b2;
     sl_buf_init(&b2, 1u << 24);
-    assert_int_equal(sl_sql_state_save(e, 1234, &b2, NULL, &d), 0);
+    assert_int_equal(sl_sql_state_save(e, off, noff, &b2, NULL, &d), 0);
+    sl_free(off);
     assert_int_equal(b2.len, b.len);
     sl_buf_fini(&b2);
     int before = oc->n;
@@ -162,11 +169,13 @@ static void test_table_roundtrip(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_sql_state_save(a, -1, &b, NULL, &d), 0);
+    assert_int_equal(sl_sql_state_save(a, NULL, 0, &b, NULL, &d), 0);
     struct sl_sql_engine *e = engine(JOIN_SQL, ob);
-    int64_t off = 0;
-    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &d), 0);
-    assert_int_equal(off, -1);
+    struct sl_sql_state_offset *off = NULL;
+    uint32_t noff = 1;
+    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), 0);
+    assert_int_equal(noff, 0);
+    assert_null(off);
     int before = oa->n;
     const char *ids[] = {"\"u1\"", "\"u2\"", "\"u3\""};
     for (int i = 0; i < 3; i++) {
@@ -220,13 +229,18 @@ static void test_join_roundtrip(void **st)
     struct sl_diag d;
     sl_diag_init(&d);
     bool partial = true;
-    assert_int_equal(sl_sql_state_save(a, 9, &b, &partial, &d), 0);
+    const struct sl_sql_state_offset in[] = {{"l", 9}, {"r", 11}};
+    assert_int_equal(sl_sql_state_save(a, in, 2, &b, &partial, &d), 0);
     assert_false(partial);
     sl_sql_engine_free(a);
     struct sl_sql_engine *e = engine(SS_SQL, ob);
-    int64_t off = 0;
-    if (sl_sql_state_load(e, b.ptr, b.len, &off, &d))
+    struct sl_sql_state_offset *off = NULL;
+    uint32_t noff = 0;
+    if (sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d))
         fail_msg("%s", d.msg);
+    assert_int_equal(noff, 2);
+    assert_int_equal(off[1].next, 11);
+    sl_free(off);
     int before = oc->n;
     feed_joins(e, 40, 90);
     feed_joins(c, 40, 90);
@@ -254,15 +268,18 @@ static void test_corrupt(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_sql_state_save(a, 7, &b, NULL, &d), 0);
+    const struct sl_sql_state_offset in[] = {{"in", 7}, {"in2", 8}};
+    assert_int_equal(sl_sql_state_save(a, in, 2, &b, NULL, &d), 0);
     sl_sql_engine_free(a);
     unsigned char *copy = sl_xmalloc(b.len);
     int refused = 0;
     for (size_t n = 0; n < b.len; n++) {
         struct sl_sql_engine *e = engine(AGG_SQL, o);
-        int64_t off;
+        struct sl_sql_state_offset *off = NULL;
+        uint32_t noff = 0;
         sl_diag_init(&d);
-        int rc = sl_sql_state_load(e, b.ptr, n, &off, &d);
+        int rc = sl_sql_state_load(e, b.ptr, n, &off, &noff, &d);
+        assert_null(off);
         assert_int_equal(rc, SL_EPARSE);
         assert_non_null(strstr(d.msg, "at byte"));
         sl_sql_engine_free(e);
@@ -273,10 +290,12 @@ static void test_corrupt(void **st)
             memcpy(copy, b.ptr, b.len);
             copy[i] ^= flips[f];
             struct sl_sql_engine *e = engine(AGG_SQL, o);
-            int64_t off;
+            struct sl_sql_state_offset *off = NULL;
+            uint32_t noff = 0;
             o->n = 0;
-            int rc = sl_sql_state_load(e, copy, b.len, &off, &d);
+            int rc = sl_sql_state_load(e, copy, b.len, &off, &noff, &d);
             refused += rc != 0;
+            sl_free(off);
             if (!rc)
                 feed(e, 12, 14); /* a state that loaded still runs */
             sl_sql_engine_free(e);
@@ -284,6 +303,34 @@ static void test_corrupt(void **st)
     }
     assert_true(refused > 0);
     sl_free(copy);
+    sl_buf_fini(&b);
+    sl_free(o);
+}
+
+/* the input offsets: a negative one is not saved; one topic twice is refused on load */
+static void test_offsets(void **st)
+{
+    (void)st;
+    struct out *o = sl_xcalloc(1, sizeof *o);
+    struct sl_sql_engine *a = engine(AGG_SQL, o);
+    feed(a, 0, 3);
+    struct sl_buf b;
+    sl_buf_init(&b, 1u << 24);
+    struct sl_diag d;
+    sl_diag_init(&d);
+    const struct sl_sql_state_offset neg[] = {{"in", -1}};
+    assert_int_equal(sl_sql_state_save(a, neg, 1, &b, NULL, &d), SL_EINVAL);
+    sl_buf_reset(&b);
+    const struct sl_sql_state_offset twice[] = {{"in", 1}, {"in", 2}};
+    assert_int_equal(sl_sql_state_save(a, twice, 2, &b, NULL, &d), 0);
+    struct sl_sql_engine *e = engine(AGG_SQL, o);
+    struct sl_sql_state_offset *off = NULL;
+    uint32_t noff = 0;
+    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), SL_EPARSE);
+    assert_non_null(strstr(d.msg, "twice"));
+    assert_null(off);
+    sl_sql_engine_free(e);
+    sl_sql_engine_free(a);
     sl_buf_fini(&b);
     sl_free(o);
 }
@@ -302,7 +349,7 @@ static void test_unsupported(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_sql_state_save(a, 0, &b, NULL, &d), SL_EINVAL);
+    assert_int_equal(sl_sql_state_save(a, NULL, 0, &b, NULL, &d), SL_EINVAL);
     assert_non_null(strstr(d.msg, "not checkpointed"));
     sl_buf_fini(&b);
     sl_sql_engine_free(a);
@@ -320,10 +367,11 @@ static void test_other_catalog(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    assert_int_equal(sl_sql_state_save(a, 0, &b, NULL, &d), 0);
+    assert_int_equal(sl_sql_state_save(a, NULL, 0, &b, NULL, &d), 0);
     struct sl_sql_engine *e = engine(JOIN_SQL, o);
-    int64_t off;
-    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &d), SL_EPARSE);
+    struct sl_sql_state_offset *off = NULL;
+    uint32_t noff = 0;
+    assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), SL_EPARSE);
     assert_non_null(strstr(d.msg, "query"));
     sl_sql_engine_free(e);
     sl_sql_engine_free(a);
@@ -337,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_agg_roundtrip), cmocka_unit_test(test_table_roundtrip),
         cmocka_unit_test(test_corrupt),       cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_other_catalog), cmocka_unit_test(test_join_roundtrip),
+        cmocka_unit_test(test_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
