@@ -6,7 +6,13 @@ set -euo pipefail
 PY=/usr/bin/python3
 T=$(mktemp -d /tmp/sluice-integ.XXXXXX)
 PIDS=()
+# CLEANUPS: functions the libraries add (a server to stop); run last-added first at exit, before
+# the PIDS are killed. One exit trap for all: a library that set its own trap replaced the
+# others' (postgres.bash's replaced rabbitmq.bash's: tests using both left RabbitMQ running).
+CLEANUPS=()
 cleanup() {
+  local i
+  for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do "${CLEANUPS[$i]}" || true; done
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$T"
 }

@@ -32,7 +32,7 @@ pg_start() {
   until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT"; do
     i=$((i+1)); [ $i -gt 100 ] && fail "postgres not ready"; sleep 0.1
   done
-  trap 'pg_stop; cleanup' EXIT
+  CLEANUPS+=(pg_stop)
 }
 
 pg_restart_fast() {

@@ -118,6 +118,5 @@ rmq_cleanup() {
   beam=$(rmq_beam_pid)
   [ -z "$beam" ] || kill -9 "$beam" 2>/dev/null || true
   ERL_EPMD_PORT=$RMQ_EPMD_PORT epmd -port "$RMQ_EPMD_PORT" -kill > /dev/null 2>&1 || true
-  cleanup
 }
-trap rmq_cleanup EXIT
+CLEANUPS+=(rmq_cleanup)
