@@ -217,6 +217,7 @@ struct xsql {
     struct sl_log_limit ps_lim; /* guarded_by: streams_lock */
     uint64_t assign_no;         /* guarded_by: streams_lock */
     bool warned_groups;         /* guarded_by: streams_lock */
+    bool warned_counts;         /* guarded_by: streams_lock */
     sl_sym sym_offset;
     int64_t order_wait_ns;
     struct sl_mutex cl_lock;
@@ -1328,8 +1329,8 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
         /* tasks of two sources: each consumer group assigns its partitions on its own, so
          * their topics are not co-partitioned and a join between them does not meet */
         sl_mutex_lock(&s->streams_lock);
-        for (struct pstream *o = s->streams; o && !s->warned_groups; o = o->next) {
-            if (strcmp(o->source, source) != 0) {
+        for (struct pstream *o = s->streams; o; o = o->next) {
+            if (!s->warned_groups && strcmp(o->source, source) != 0) {
                 s->warned_groups = true;
                 sl_log(SL_LOG_WARN, s->comp->name,
                        "inputs from two kafka sources (%s, %s), each its own consumer group: "
@@ -1337,6 +1338,17 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
                        "topics does not meet; read the joined topics with one kafka source "
                        "(docs/sql.md \"Scale-out and restart state\")",
                        o->source, source);
+            }
+            /* topics of one source with other partition counts: tasks of their own */
+            if (!s->warned_counts && pp->partitions > 0 && o->count > 0 &&
+                o->count != pp->partitions && strcmp(o->source, source) == 0 && o->members) {
+                s->warned_counts = true;
+                sl_log(SL_LOG_WARN, s->comp->name,
+                       "topics %s (%d partitions) and %s (%d) are not co-partitioned: a join "
+                       "between them does not meet (ksqlDB refuses it); repartition one to the "
+                       "other's count (docs/sql.md \"Scale-out and restart state\")",
+                       sl_partstate_topic_name(o->members->topic_id), (int)o->count, pp->topic,
+                       (int)pp->partitions);
             }
         }
         sl_mutex_unlock(&s->streams_lock);

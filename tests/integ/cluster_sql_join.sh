@@ -12,6 +12,7 @@
 #   c. the same join fed by two kafka sources (two consumer groups, not co-partitioned): the
 #      log says the join cannot meet
 #   d. the cooperative-sticky assignor (no co-location): state per topic and partition
+#   e. a join between topics of 6 and 4 partitions: said in the log
 source "$(dirname "$0")/lib/common.bash"
 KT=${SL_BUILD:?}/kafkatool
 [ -x "$KT" ] || fail "no $KT"
@@ -23,7 +24,7 @@ mkfifo mock.in
 sleep 100000 >mock.in &
 PIDS+=($!)
 "$KT" mock -t ja:6 -t jb:6 -t jab:6 -t jbb:6 -t soc.cluster:1 -t jstate:6 -t single-jstate:6 \
-  -t two-jstate:6 -t coop-jstate:6 <mock.in >boot.txt 2>mock.err &
+  -t two-jstate:6 -t coop-jstate:6 -t jc:4 -t four-jstate:6 <mock.in >boot.txt 2>mock.err &
 PIDS+=($!)
 for _ in $(seq 50); do [ -s boot.txt ] && break; sleep 0.1; done
 B=$(cat boot.txt)
@@ -189,4 +190,12 @@ grep -q "cooperative-sticky does not give partition p of every topic to one memb
 grep -q "task k:ja\[0\]" d1.log && grep -q "task k:jb\[0\]" d1.log ||
   fail "cooperative-sticky: the state was not kept per topic: $(grep -m3 task d1.log)"
 ok "cooperative-sticky: state per topic and partition (tasks k:ja[0], k:jb[0], ...), said in the log"
+
+# ---- e. topics with other partition counts (6 and 4): not co-partitioned, said in the log
+"$KT" produce -B "$B" -t jc -n 200 -k 24 -s 60 2>/dev/null
+node_yaml four four-jstate e ja jc >four.yaml
+NODE=e1 timeout 120 "$SLUICE" run --once -c four.yaml >e1.log 2>&1 || fail "e1: $(tail -5 e1.log)"
+grep -q "partitions) and .* are not co-partitioned" e1.log ||
+  fail "topics of 6 and 4 partitions joined were not reported: $(grep -m3 task e1.log)"
+ok "a join between topics of 6 and 4 partitions is reported: $(grep -o 'topics [a-z]* ([0-9]* partitions) and [a-z]* ([0-9]*)' e1.log | head -1)"
 echo PASS
