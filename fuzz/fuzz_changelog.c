@@ -106,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: {
         struct sl_arena a;
         sl_arena_init(&a, 4096, 64u << 20);
-        struct sl_sc_rd r;
-        sl_sc_rd_init(&r, p, n);
+        struct sl_binrd r;
+        sl_binrd_init(&r, p, n);
         for (int k = 0; k < 64; k++) {
             struct sl_value v;
             if (sl_sc_get_value(&r, &a, &v))

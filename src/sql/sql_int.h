@@ -13,6 +13,7 @@
 #define SL_SQL_SQL_INT_H
 
 #include "base/arena.h"
+#include "base/binrd.h"
 #include "base/buf.h"
 #include "base/map.h"
 #include "lang/stellar.h"
@@ -153,36 +154,20 @@ uint64_t sq_query_state_bytes(const struct sq_query *q);
 /* a row of source `s` (table rows: after the state update) reaches query q */
 void sq_query_input(struct sq_query *q, struct sq_source *s, struct sq_row *r);
 
-/* checkpoints (sql_state.c): a bounded little-endian reader and a writer over a capped sl_buf.
- * A reader that fails keeps failing (ok false, why says the first reason) and returns zeros. */
-struct sq_rd {
-    const uint8_t *p;
-    size_t n, pos;
-    bool ok;
-    const char *why;
-};
-void sq_rd_fail(struct sq_rd *r, const char *why);
-uint8_t sq_get_u8(struct sq_rd *r);
-uint32_t sq_get_u32(struct sq_rd *r);
-uint64_t sq_get_u64(struct sq_rd *r);
-int64_t sq_get_i64(struct sq_rd *r);
-/* a u32 length (at most max) and a view of the bytes */
-struct sl_str sq_get_bytes(struct sq_rd *r, uint32_t max);
-/* a count of elements of at least min_each bytes each that the input still holds */
-uint32_t sq_get_count(struct sq_rd *r, size_t min_each);
+/* checkpoints (sql_state.c): base/binrd.h reads and writes them */
 /* a value written by sq_put_value, built in arena a (NULL, BOOL, INT, DOUBLE, STRING, BYTES,
  * TS, LIST, MAP; nesting at most 16) */
-int sq_get_value(struct sq_rd *r, struct sl_arena *a, struct sl_value *out);
-int sq_put_u8(struct sl_buf *b, uint8_t v);
-int sq_put_u32(struct sl_buf *b, uint32_t v);
-int sq_put_u64(struct sl_buf *b, uint64_t v);
-int sq_put_bytes(struct sl_buf *b, const void *p, size_t n);
+int sq_get_value(struct sl_binrd *r, struct sl_arena *a, struct sl_value *out);
+int sl_binwr_u8(struct sl_buf *b, uint8_t v);
+int sl_binwr_u32(struct sl_buf *b, uint32_t v);
+int sl_binwr_u64(struct sl_buf *b, uint64_t v);
+int sl_binwr_str(struct sl_buf *b, const void *p, size_t n);
 /* SL_ETYPE for values a checkpoint does not hold (IP, OBJECT) */
 int sq_put_value(struct sl_buf *b, const struct sl_value *v);
 /* a query's state (windows and aggregates; join buffers are not saved), and its reload into a
  * query that has none yet: SL_EPARSE (r->why) when the record does not fit the query's plan */
 int sq_query_state_save(const struct sq_query *q, struct sl_buf *b);
-int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a);
+int sq_query_state_load(struct sq_query *q, struct sl_binrd *r, struct sl_arena *a);
 /* true when q keeps state a checkpoint does not hold (stream–stream join buffers, table–table
  * join results) */
 bool sq_query_state_partial(const struct sq_query *q);

@@ -2303,44 +2303,44 @@ static bool ts_ok(int64_t t);
 
 static int join_save(const struct join *J, struct sl_buf *b)
 {
-    int rc = sq_put_u8(b, 1);
+    int rc = sl_binwr_u8(b, 1);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)J->st);
+        rc = sl_binwr_u64(b, (uint64_t)J->st);
     if (!rc)
-        rc = sq_put_u8(b, J->st_set);
+        rc = sl_binwr_u8(b, J->st_set);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)J->next_sweep);
+        rc = sl_binwr_u64(b, (uint64_t)J->next_sweep);
     for (int side = 0; side < 2 && !rc; side++) {
-        rc = sq_put_u32(b, (uint32_t)J->buf[side].count);
+        rc = sl_binwr_u32(b, (uint32_t)J->buf[side].count);
         size_t it = 0;
         struct sl_str k;
         uint64_t v;
         while (!rc && sl_hmap_next(&J->buf[side], &it, &k, &v)) {
             const struct sbuf *sb = (const struct sbuf *)(uintptr_t)v;
-            rc = sq_put_bytes(b, k.ptr, k.len);
+            rc = sl_binwr_str(b, k.ptr, k.len);
             if (!rc)
-                rc = sq_put_u32(b, sb->n);
+                rc = sl_binwr_u32(b, sb->n);
             for (uint32_t i = 0; i < sb->n && !rc; i++) {
                 const struct sq_srow *r = sb->rows[i];
-                rc = sq_put_u64(b, (uint64_t)r->ts);
+                rc = sl_binwr_u64(b, (uint64_t)r->ts);
                 if (!rc)
-                    rc = sq_put_u64(b, r->seq);
+                    rc = sl_binwr_u64(b, r->seq);
                 if (!rc)
-                    rc = sq_put_u8(b, (uint8_t)(r->matched & 3u));
+                    rc = sl_binwr_u8(b, (uint8_t)(r->matched & 3u));
                 if (!rc)
-                    rc = sq_put_u32(b, r->n);
+                    rc = sl_binwr_u32(b, r->n);
                 for (uint32_t c = 0; c < r->n && !rc; c++)
                     rc = sq_put_value(b, &r->v[c]);
             }
         }
     }
     if (!rc)
-        rc = sq_put_u32(b, (uint32_t)J->live.count);
+        rc = sl_binwr_u32(b, (uint32_t)J->live.count);
     size_t it = 0;
     struct sl_str k;
     uint64_t v;
     while (!rc && sl_hmap_next(&J->live, &it, &k, &v))
-        rc = sq_put_bytes(b, k.ptr, k.len);
+        rc = sl_binwr_str(b, k.ptr, k.len);
     return rc;
 }
 
@@ -2350,19 +2350,19 @@ static int cmp_pend(const void *a, const void *b)
     return x->row->seq < y->row->seq ? -1 : x->row->seq > y->row->seq;
 }
 
-static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct sl_arena *a)
+static int join_load(struct sq_query *q, struct join *J, struct sl_binrd *r, struct sl_arena *a)
 {
-    if (sq_get_u8(r) != 1 || !r->ok) {
-        sq_rd_fail(r, "a join's state of an unknown form");
+    if (sl_binrd_u8(r) != 1 || !r->ok) {
+        sl_binrd_fail(r, "a join's state of an unknown form");
         return SL_EPARSE;
     }
-    int64_t st = sq_get_i64(r);
-    uint8_t st_set = sq_get_u8(r);
-    int64_t next_sweep = sq_get_i64(r);
+    int64_t st = sl_binrd_i64(r);
+    uint8_t st_set = sl_binrd_u8(r);
+    int64_t next_sweep = sl_binrd_i64(r);
     if (!r->ok)
         return SL_EPARSE;
     if (st_set && !ts_ok(st)) {
-        sq_rd_fail(r, "a join's stream time out of range");
+        sl_binrd_fail(r, "a join's stream time out of range");
         return SL_EPARSE;
     }
     J->st = st_set ? st : 0;
@@ -2370,14 +2370,14 @@ static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct
     J->next_sweep = next_sweep;
     for (int side = 0; side < 2; side++) {
         const struct sq_source *src = q->in[side ? J->right : 0].s;
-        uint32_t nk = sq_get_count(r, 8);
+        uint32_t nk = sl_binrd_count(r, 8);
         for (uint32_t i = 0; i < nk && r->ok; i++) {
-            struct sl_str k = sq_get_bytes(r, 1u << 20);
-            uint32_t nr = sq_get_count(r, 21);
+            struct sl_str k = sl_binrd_str(r, 1u << 20);
+            uint32_t nr = sl_binrd_count(r, 21);
             if (!r->ok)
                 break;
             if (!J->ss || !nr || sbuf_get(&J->buf[side], k.ptr, k.len, false)) {
-                sq_rd_fail(r, "a join buffer that cannot be this query's");
+                sl_binrd_fail(r, "a join buffer that cannot be this query's");
                 break;
             }
             struct sbuf *sb = sbuf_get(&J->buf[side], k.ptr, k.len, true);
@@ -2386,14 +2386,14 @@ static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct
             sb->rows = sl_xcalloc(nr, sizeof *sb->rows);
             sb->cap = nr;
             for (uint32_t j = 0; j < nr && r->ok; j++) {
-                int64_t ts = sq_get_i64(r);
-                uint64_t seq = sq_get_u64(r);
-                uint8_t matched = sq_get_u8(r);
-                uint32_t n = sq_get_u32(r);
+                int64_t ts = sl_binrd_i64(r);
+                uint64_t seq = sl_binrd_u64(r);
+                uint8_t matched = sl_binrd_u8(r);
+                uint32_t n = sl_binrd_u32(r);
                 if (!r->ok)
                     break;
                 if (n != src->nslots || matched > 3 || !ts_ok(ts)) {
-                    sq_rd_fail(r, "a buffered join row that does not fit its source");
+                    sl_binrd_fail(r, "a buffered join row that does not fit its source");
                     break;
                 }
                 struct sl_value *v = sl_arena_alloc(a, (n ? n : 1) * sizeof *v);
@@ -2419,7 +2419,7 @@ static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct
                 bool outer = left ? (J->kind == SL_SQL_JOIN_LEFT || J->kind == SL_SQL_JOIN_FULL)
                                   : (J->kind == SL_SQL_JOIN_RIGHT || J->kind == SL_SQL_JOIN_FULL);
                 if (!outer || !J->has_grace) {
-                    sq_rd_fail(r, "a pending outer row in a join that keeps none");
+                    sl_binrd_fail(r, "a pending outer row in a join that keeps none");
                     break;
                 }
                 if (J->npend == J->cappend) {
@@ -2436,13 +2436,13 @@ static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct
             }
         }
     }
-    uint32_t nl = sq_get_count(r, 4);
+    uint32_t nl = sl_binrd_count(r, 4);
     for (uint32_t i = 0; i < nl && r->ok; i++) {
-        struct sl_str k = sq_get_bytes(r, 1u << 20);
+        struct sl_str k = sl_binrd_str(r, 1u << 20);
         if (!r->ok)
             break;
         if (!J->tt || sl_hmap_get(&J->live, k, NULL)) {
-            sq_rd_fail(r, "a table join result that cannot be this query's");
+            sl_binrd_fail(r, "a table join result that cannot be this query's");
             break;
         }
         if (sl_hmap_put(&J->live, k, 1))
@@ -2455,24 +2455,24 @@ static int join_load(struct sq_query *q, struct join *J, struct sq_rd *r, struct
 
 static int went_save(const struct sq_query *q, const struct went *w, struct sl_buf *b)
 {
-    int rc = sq_put_u64(b, (uint64_t)w->ws);
+    int rc = sl_binwr_u64(b, (uint64_t)w->ws);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)w->we);
+        rc = sl_binwr_u64(b, (uint64_t)w->we);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)w->max_ts);
+        rc = sl_binwr_u64(b, (uint64_t)w->max_ts);
     if (!rc)
-        rc = sq_put_u64(b, w->seq);
+        rc = sl_binwr_u64(b, w->seq);
     if (!rc)
-        rc = sq_put_u8(b, w->emitted);
+        rc = sl_binwr_u8(b, w->emitted);
     for (uint32_t i = 0; i < q->ngroup && !rc; i++)
         rc = sq_put_value(b, &w->g[i]);
     for (uint32_t i = 0; i < q->naggs && !rc; i++) {
         struct sl_sql_agg_image im;
         rc = sl_sql_agg_export(&q->aggs[i].cfg, w->states + (size_t)i * SL_SQL_AGG_STATE, &im);
         if (!rc)
-            rc = sq_put_u64(b, (uint64_t)im.a);
+            rc = sl_binwr_u64(b, (uint64_t)im.a);
         if (!rc)
-            rc = sq_put_u64(b, (uint64_t)im.b);
+            rc = sl_binwr_u64(b, (uint64_t)im.b);
         if (!rc)
             rc = sq_put_value(b, &im.v);
     }
@@ -2488,15 +2488,15 @@ static int agg_save(const struct sq_query *q, struct sl_buf *b);
 
 int sq_query_state_save(const struct sq_query *q, struct sl_buf *b)
 {
-    int rc = sq_put_u32(b, q->njoins);
+    int rc = sl_binwr_u32(b, q->njoins);
     for (uint32_t j = 0; j < q->njoins && !rc; j++)
-        rc = q->joins[j].ss || q->joins[j].tt ? join_save(&q->joins[j], b) : sq_put_u8(b, 0);
+        rc = q->joins[j].ss || q->joins[j].tt ? join_save(&q->joins[j], b) : sl_binwr_u8(b, 0);
     return rc ? rc : agg_save(q, b);
 }
 
 static int agg_save(const struct sq_query *q, struct sl_buf *b)
 {
-    int rc = sq_put_u8(b, q->agg);
+    int rc = sl_binwr_u8(b, q->agg);
     if (rc || !q->agg)
         return rc;
     uint32_t n = (uint32_t)q->wtab.count;
@@ -2505,19 +2505,19 @@ static int agg_save(const struct sq_query *q, struct sl_buf *b)
     uint64_t v;
     while (sl_hmap_next(&q->wmap, &it, &k, &v))
         n += ((struct sessions *)(uintptr_t)v)->n;
-    rc = sq_put_u8(b, (uint8_t)q->win.kind);
+    rc = sl_binwr_u8(b, (uint8_t)q->win.kind);
     if (!rc)
-        rc = sq_put_u32(b, q->ngroup);
+        rc = sl_binwr_u32(b, q->ngroup);
     if (!rc)
-        rc = sq_put_u32(b, q->naggs);
+        rc = sl_binwr_u32(b, q->naggs);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)q->st);
+        rc = sl_binwr_u64(b, (uint64_t)q->st);
     if (!rc)
-        rc = sq_put_u8(b, q->st_set);
+        rc = sl_binwr_u8(b, q->st_set);
     if (!rc)
-        rc = sq_put_u64(b, (uint64_t)q->next_sweep);
+        rc = sl_binwr_u64(b, (uint64_t)q->next_sweep);
     if (!rc)
-        rc = sq_put_u32(b, n);
+        rc = sl_binwr_u32(b, n);
     for (size_t i = 0; i < q->wtab.cap && !rc; i++)
         if (q->wtab.s[i].hash > 1)
             rc = went_save(q, q->wtab.s[i].w, b);
@@ -2536,27 +2536,27 @@ static bool ts_ok(int64_t t)
 }
 
 /* one window read back into q (the caller resets arena a after it) */
-static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
+static int went_load(struct sq_query *q, struct sl_binrd *r, struct sl_arena *a)
 {
-    int64_t ws = sq_get_i64(r), we = sq_get_i64(r), max_ts = sq_get_i64(r);
-    uint64_t seq = sq_get_u64(r);
-    uint8_t emitted = sq_get_u8(r);
+    int64_t ws = sl_binrd_i64(r), we = sl_binrd_i64(r), max_ts = sl_binrd_i64(r);
+    uint64_t seq = sl_binrd_u64(r);
+    uint8_t emitted = sl_binrd_u8(r);
     if (!r->ok)
         return SL_EPARSE;
     bool windowed = q->win.kind != SL_SQL_WIN_NONE;
     if (!windowed                           ? ws != 0 || we != 0
         : q->win.kind == SL_SQL_WIN_SESSION ? !ts_ok(ws) || !ts_ok(we) || we < ws
                                             : !ts_ok(ws) || we != ws + q->win.size_ms) {
-        sq_rd_fail(r, "a window's bounds do not fit the query's window");
+        sl_binrd_fail(r, "a window's bounds do not fit the query's window");
         return SL_EPARSE;
     }
     if (max_ts != INT64_MIN && !ts_ok(max_ts)) {
-        sq_rd_fail(r, "a window's time is out of range");
+        sl_binrd_fail(r, "a window's time is out of range");
         return SL_EPARSE;
     }
     struct sl_value g[SQ_MAX_KEYS];
     if (q->ngroup > SQ_MAX_KEYS) {
-        sq_rd_fail(r, "too many group values");
+        sl_binrd_fail(r, "too many group values");
         return SL_EPARSE;
     }
     for (uint32_t i = 0; i < q->ngroup; i++) {
@@ -2564,14 +2564,14 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
         if (rc)
             return rc;
         if (g[i].type == SL_V_NULL) {
-            sq_rd_fail(r, "a NULL group value");
+            sl_binrd_fail(r, "a NULL group value");
             return SL_EPARSE;
         }
     }
     struct sl_buf *kb = &q->e->keybuf;
     sl_buf_reset(kb);
     if (sq_key_encode(kb, g, q->ngroup)) {
-        sq_rd_fail(r, "a group key too large");
+        sl_binrd_fail(r, "a group key too large");
         return SL_EPARSE;
     }
     size_t klen = kb->len;
@@ -2604,7 +2604,7 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
     }
     if (rc) {
         if (rc == SL_EPARSE)
-            sq_rd_fail(r, "a window twice");
+            sl_binrd_fail(r, "a window twice");
         sl_free(key);
         return rc;
     }
@@ -2627,8 +2627,8 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
     /* from here on the window is q's: a failure below leaves it for sq_query_free */
     for (uint32_t i = 0; i < q->naggs; i++) {
         struct sl_sql_agg_image im;
-        im.a = sq_get_i64(r);
-        im.b = sq_get_i64(r);
+        im.a = sl_binrd_i64(r);
+        im.b = sl_binrd_i64(r);
         if ((rc = sq_get_value(r, a, &im.v)) != 0)
             return rc;
         const struct aggcall *ac = &q->aggs[i];
@@ -2636,7 +2636,7 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
         rc = sl_sql_agg_import(&ac->cfg, st, &im);
         if (rc) {
             if (rc == SL_EPARSE)
-                sq_rd_fail(r, "an aggregate's state does not fit its function");
+                sl_binrd_fail(r, "an aggregate's state does not fit its function");
             return rc;
         }
         size_t extra = ac->cfg.fn->bytes ? ac->cfg.fn->bytes(&ac->cfg, st) : 0;
@@ -2646,18 +2646,18 @@ static int went_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
     return 0;
 }
 
-int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
+int sq_query_state_load(struct sq_query *q, struct sl_binrd *r, struct sl_arena *a)
 {
-    uint32_t nj = sq_get_u32(r);
+    uint32_t nj = sl_binrd_u32(r);
     if (r->ok && nj != q->njoins) {
-        sq_rd_fail(r, "the state's joins differ from the query's");
+        sl_binrd_fail(r, "the state's joins differ from the query's");
         return SL_EPARSE;
     }
     for (uint32_t j = 0; j < nj && r->ok; j++) {
         struct join *J = &q->joins[j];
         if (!(J->ss || J->tt)) {
-            if (sq_get_u8(r) != 0)
-                sq_rd_fail(r, "join state for a join that keeps none");
+            if (sl_binrd_u8(r) != 0)
+                sl_binrd_fail(r, "join state for a join that keeps none");
             continue;
         }
         int rc = join_load(q, J, r, a);
@@ -2665,30 +2665,30 @@ int sq_query_state_load(struct sq_query *q, struct sq_rd *r, struct sl_arena *a)
         if (rc)
             return rc;
     }
-    uint8_t agg = sq_get_u8(r);
+    uint8_t agg = sl_binrd_u8(r);
     if (!r->ok)
         return SL_EPARSE;
     if (agg != q->agg) {
-        sq_rd_fail(r, "aggregation state for a query without one, or none for one with it");
+        sl_binrd_fail(r, "aggregation state for a query without one, or none for one with it");
         return SL_EPARSE;
     }
     if (!agg)
         return 0;
-    uint8_t kind = sq_get_u8(r);
-    uint32_t ng = sq_get_u32(r), na = sq_get_u32(r);
-    int64_t st = sq_get_i64(r);
-    uint8_t st_set = sq_get_u8(r);
-    int64_t next_sweep = sq_get_i64(r);
+    uint8_t kind = sl_binrd_u8(r);
+    uint32_t ng = sl_binrd_u32(r), na = sl_binrd_u32(r);
+    int64_t st = sl_binrd_i64(r);
+    uint8_t st_set = sl_binrd_u8(r);
+    int64_t next_sweep = sl_binrd_i64(r);
     /* a window takes at least 33 bytes, each group value 1, each aggregate 17 */
-    uint32_t n = sq_get_count(r, 33 + (size_t)q->ngroup + 17 * (size_t)q->naggs);
+    uint32_t n = sl_binrd_count(r, 33 + (size_t)q->ngroup + 17 * (size_t)q->naggs);
     if (!r->ok)
         return SL_EPARSE;
     if (kind != q->win.kind || ng != q->ngroup || na != q->naggs) {
-        sq_rd_fail(r, "the state's window or columns differ from the query's");
+        sl_binrd_fail(r, "the state's window or columns differ from the query's");
         return SL_EPARSE;
     }
     if (st_set && !ts_ok(st)) {
-        sq_rd_fail(r, "stream time out of range");
+        sl_binrd_fail(r, "stream time out of range");
         return SL_EPARSE;
     }
     q->st = st_set ? st : 0;

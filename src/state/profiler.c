@@ -1204,17 +1204,17 @@ static int snap_ent(const struct sl_profiler *p, struct sl_buf *b, const struct 
     uint32_t nolder = 0;
     for (const struct bld *x = e->older; x; x = x->next)
         nolder++;
-    int rc = sl_sc_put_u8(b, pending ? 1 : 0);
-    rc = rc ? rc : sl_sc_put_u16(b, e->prof);
-    rc = rc ? rc : sl_sc_put_str(b, ent_text(e, pd), e->len);
-    rc = rc ? rc : sl_sc_put_u64(b, (uint64_t)e->seen_ms);
-    rc = rc ? rc : sl_sc_put_u8(b, (uint8_t)(e->flags & (B_OPEN | B_INIT)));
-    rc = rc ? rc : sl_sc_put_u64(b, (uint64_t)e->period);
+    int rc = sl_binwr_u8(b, pending ? 1 : 0);
+    rc = rc ? rc : sl_binwr_u16(b, e->prof);
+    rc = rc ? rc : sl_binwr_str(b, ent_text(e, pd), e->len);
+    rc = rc ? rc : sl_binwr_u64(b, (uint64_t)e->seen_ms);
+    rc = rc ? rc : sl_binwr_u8(b, (uint8_t)(e->flags & (B_OPEN | B_INIT)));
+    rc = rc ? rc : sl_binwr_u64(b, (uint64_t)e->period);
     rc = rc ? rc : snap_vars(b, e->vars, pd->nvars);
-    rc = rc ? rc : sl_sc_put_u32(b, nolder);
+    rc = rc ? rc : sl_binwr_u32(b, nolder);
     for (const struct bld *x = e->older; x && !rc; x = x->next) {
-        rc = sl_sc_put_u64(b, (uint64_t)x->period);
-        rc = rc ? rc : sl_sc_put_u8(b, (uint8_t)(x->flags & B_INIT));
+        rc = sl_binwr_u64(b, (uint64_t)x->period);
+        rc = rc ? rc : sl_binwr_u8(b, (uint8_t)(x->flags & B_INIT));
         rc = rc ? rc : snap_vars(b, x->vars, pd->nvars);
     }
     return rc;
@@ -1226,23 +1226,23 @@ int sl_profiler_snapshot(const struct sl_profiler *p, const struct sl_profiler_c
     const struct sl_profiler_def *def = p->def;
     size_t np = sl_profiler_def_count(def);
     int rc = sl_buf_append(out, SNAP_MAGIC, 4);
-    rc = rc ? rc : sl_sc_put_u8(out, 1);
-    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->next_offset);
-    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->max_ts);
-    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)k->wm);
-    rc = rc ? rc : sl_sc_put_u64(out, (uint64_t)p->watermark);
-    rc = rc ? rc : sl_sc_put_u32(out, (uint32_t)np);
+    rc = rc ? rc : sl_binwr_u8(out, 1);
+    rc = rc ? rc : sl_binwr_u64(out, (uint64_t)k->next_offset);
+    rc = rc ? rc : sl_binwr_u64(out, (uint64_t)k->max_ts);
+    rc = rc ? rc : sl_binwr_u64(out, (uint64_t)k->wm);
+    rc = rc ? rc : sl_binwr_u64(out, (uint64_t)p->watermark);
+    rc = rc ? rc : sl_binwr_u32(out, (uint32_t)np);
     for (size_t i = 0; i < np && !rc; i++) {
         const struct sl_pdef *pd = &def->profiles[i];
-        rc = sl_sc_put_str(out, pd->name, pd->name_len);
-        rc = rc ? rc : sl_sc_put_u16(out, pd->nvars);
+        rc = sl_binwr_str(out, pd->name, pd->name_len);
+        rc = rc ? rc : sl_binwr_u16(out, pd->nvars);
         for (uint16_t v = 0; v < pd->nvars && !rc; v++)
-            rc = sl_sc_put_str(out, pd->var_names[v], pd->var_lens[v]);
+            rc = sl_binwr_str(out, pd->var_names[v], pd->var_lens[v]);
     }
     uint64_t n = p->count;
     for (const struct ent *e = p->pending; e; e = e->next)
         n++;
-    rc = rc ? rc : sl_sc_put_u64(out, n);
+    rc = rc ? rc : sl_binwr_u64(out, n);
     for (const struct ent *e = p->head; e && !rc; e = e->next)
         rc = snap_ent(p, out, e, false);
     for (const struct ent *e = p->pending; e && !rc; e = e->next)
@@ -1258,7 +1258,7 @@ struct snap_prof {
 };
 
 /* Read n values; each that maps to a current variable is copied (owned) into vars. */
-static int restore_vars(struct sl_profiler *p, struct sl_sc_rd *r, struct sl_arena *a,
+static int restore_vars(struct sl_profiler *p, struct sl_binrd *r, struct sl_arena *a,
                         const struct snap_prof *sp, struct sl_value *vars, const char **why)
 {
     for (uint16_t j = 0; j < sp->nvars; j++) {
@@ -1295,11 +1295,11 @@ static void lru_push_tail(struct sl_profiler *p, struct ent *e)
 int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
                         struct sl_profiler_ckpt *ck, uint64_t *skipped, struct sl_diag *d)
 {
-    struct sl_sc_rd r;
+    struct sl_binrd r;
     struct sl_arena a, va; /* the profile table; the values of one entity */
     sl_arena_init(&a, 4096, 64u << 20);
     sl_arena_init(&va, 16384, 512u << 20);
-    sl_sc_rd_init(&r, data, len);
+    sl_binrd_init(&r, data, len);
     const char *why = NULL;
     int rc = SL_EPARSE;
     *skipped = 0;
@@ -1308,16 +1308,16 @@ int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
         sl_arena_fini(&va);
         return sl_diag_set(d, SL_EINVAL, "profiler snapshot: the engine is not empty");
     }
-    const uint8_t *m = sl_sc_get(&r, 4);
-    if (!m || memcmp(m, SNAP_MAGIC, 4) != 0 || sl_sc_get_u8(&r) != 1) {
+    const uint8_t *m = sl_binrd_take(&r, 4);
+    if (!m || memcmp(m, SNAP_MAGIC, 4) != 0 || sl_binrd_u8(&r) != 1) {
         why = "not a profiler snapshot (magic or version)";
         goto fail;
     }
-    ck->next_offset = sl_sc_get_i64(&r);
-    ck->max_ts = sl_sc_get_i64(&r);
-    ck->wm = sl_sc_get_i64(&r);
-    int64_t wm = sl_sc_get_i64(&r);
-    uint32_t np = sl_sc_get_count(&r, 6);
+    ck->next_offset = sl_binrd_i64(&r);
+    ck->max_ts = sl_binrd_i64(&r);
+    ck->wm = sl_binrd_i64(&r);
+    int64_t wm = sl_binrd_i64(&r);
+    uint32_t np = sl_binrd_count(&r, 6);
     if (!r.ok || np > 65535)
         goto bad;
     struct snap_prof *sp = np ? sl_arena_alloc(&a, np * sizeof *sp) : NULL;
@@ -1327,8 +1327,8 @@ int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
     }
     size_t ncur = sl_profiler_def_count(p->def);
     for (uint32_t i = 0; i < np; i++) {
-        struct sl_str name = sl_sc_get_str(&r, 1u << 16);
-        uint16_t nv = sl_sc_get_u16(&r);
+        struct sl_str name = sl_binrd_str(&r, 1u << 16);
+        uint16_t nv = sl_binrd_u16(&r);
         if (!r.ok || (size_t)nv * 4 > r.n - r.pos)
             goto bad;
         sp[i].index = -1;
@@ -1342,7 +1342,7 @@ int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
             if (pdef(p, k)->name_len == name.len && !memcmp(pdef(p, k)->name, name.ptr, name.len))
                 sp[i].index = (int32_t)k;
         for (uint16_t j = 0; j < nv; j++) {
-            struct sl_str vn = sl_sc_get_str(&r, 1u << 16);
+            struct sl_str vn = sl_binrd_str(&r, 1u << 16);
             if (!r.ok)
                 goto bad;
             sp[i].vars[j] = -1;
@@ -1354,18 +1354,18 @@ int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
                     sp[i].vars[j] = k;
         }
     }
-    uint64_t n = sl_sc_get_u64(&r);
+    uint64_t n = sl_binrd_u64(&r);
     if (!r.ok || n > (r.n - r.pos) / 26) {
         why = "entity count larger than the snapshot";
         goto fail;
     }
     for (uint64_t i = 0; i < n; i++) {
-        uint8_t pend = sl_sc_get_u8(&r);
-        uint16_t pi = sl_sc_get_u16(&r);
-        struct sl_str text = sl_sc_get_str(&r, UINT32_MAX / 2);
-        int64_t seen = sl_sc_get_i64(&r);
-        uint8_t flags = sl_sc_get_u8(&r);
-        int64_t period = sl_sc_get_i64(&r);
+        uint8_t pend = sl_binrd_u8(&r);
+        uint16_t pi = sl_binrd_u16(&r);
+        struct sl_str text = sl_binrd_str(&r, UINT32_MAX / 2);
+        int64_t seen = sl_binrd_i64(&r);
+        uint8_t flags = sl_binrd_u8(&r);
+        int64_t period = sl_binrd_i64(&r);
         if (!r.ok)
             goto bad;
         if (pend > 1 || pi >= np || (flags & ~(B_OPEN | B_INIT)) ||
@@ -1415,12 +1415,12 @@ int sl_profiler_restore(struct sl_profiler *p, const void *data, size_t len,
         }
         if ((rc = restore_vars(p, &r, &va, sprof, e ? e->vars : NULL, &why)))
             goto fail;
-        uint32_t nold = sl_sc_get_count(&r, 9);
+        uint32_t nold = sl_binrd_count(&r, 9);
         if (!r.ok)
             goto bad;
         for (uint32_t k = 0; k < nold; k++) {
-            int64_t op = sl_sc_get_i64(&r);
-            uint8_t of = sl_sc_get_u8(&r);
+            int64_t op = sl_binrd_i64(&r);
+            uint8_t of = sl_binrd_u8(&r);
             if (!r.ok)
                 goto bad;
             if ((of & ~B_INIT) || op > MAX_TS_MS / p->period_ms || op < -MAX_TS_MS / p->period_ms ||

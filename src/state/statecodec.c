@@ -23,172 +23,45 @@
 #define KIND_HEADER 1u
 #define KIND_CHUNK  2u
 
-/* ------------------------------------------------------------------ reader */
-
-void sl_sc_rd_init(struct sl_sc_rd *r, const void *p, size_t n)
-{
-    r->p = p;
-    r->n = p ? n : 0;
-    r->pos = 0;
-    r->ok = true;
-    r->why = NULL;
-}
-
-void sl_sc_fail(struct sl_sc_rd *r, const char *why)
-{
-    if (r->ok)
-        r->why = why;
-    r->ok = false;
-}
-
-const uint8_t *sl_sc_get(struct sl_sc_rd *r, size_t n)
-{
-    if (!r->ok)
-        return NULL;
-    if (n > r->n - r->pos) {
-        sl_sc_fail(r, "truncated");
-        return NULL;
-    }
-    const uint8_t *q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
-
-static uint64_t le(const uint8_t *q, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | q[i];
-    return v;
-}
-
-uint8_t sl_sc_get_u8(struct sl_sc_rd *r)
-{
-    const uint8_t *q = sl_sc_get(r, 1);
-    return q ? q[0] : 0;
-}
-
-uint16_t sl_sc_get_u16(struct sl_sc_rd *r)
-{
-    const uint8_t *q = sl_sc_get(r, 2);
-    return q ? (uint16_t)le(q, 2) : 0;
-}
-
-uint32_t sl_sc_get_u32(struct sl_sc_rd *r)
-{
-    const uint8_t *q = sl_sc_get(r, 4);
-    return q ? (uint32_t)le(q, 4) : 0;
-}
-
-uint64_t sl_sc_get_u64(struct sl_sc_rd *r)
-{
-    const uint8_t *q = sl_sc_get(r, 8);
-    return q ? le(q, 8) : 0;
-}
-
-int64_t sl_sc_get_i64(struct sl_sc_rd *r)
-{
-    return (int64_t)sl_sc_get_u64(r);
-}
-
-struct sl_str sl_sc_get_str(struct sl_sc_rd *r, uint32_t max)
-{
-    uint32_t n = sl_sc_get_u32(r);
-    if (r->ok && n > max) {
-        sl_sc_fail(r, "string too long");
-        return sl_str_make("", 0);
-    }
-    const uint8_t *q = sl_sc_get(r, n);
-    return q ? sl_str_make((const char *)q, n) : sl_str_make("", 0);
-}
-
-uint32_t sl_sc_get_count(struct sl_sc_rd *r, size_t min_each)
-{
-    uint32_t n = sl_sc_get_u32(r);
-    if (r->ok && (uint64_t)n * (min_each ? min_each : 1) > r->n - r->pos) {
-        sl_sc_fail(r, "count larger than the record");
-        return 0;
-    }
-    return r->ok ? n : 0;
-}
-
-/* ------------------------------------------------------------------ writer */
-
-static int put_le(struct sl_buf *b, uint64_t v, int n)
-{
-    uint8_t q[8];
-    for (int i = 0; i < n; i++)
-        q[i] = (uint8_t)(v >> (8 * i));
-    return sl_buf_append(b, q, (size_t)n);
-}
-
-int sl_sc_put_u8(struct sl_buf *b, uint8_t v)
-{
-    return put_le(b, v, 1);
-}
-
-int sl_sc_put_u16(struct sl_buf *b, uint16_t v)
-{
-    return put_le(b, v, 2);
-}
-
-int sl_sc_put_u32(struct sl_buf *b, uint32_t v)
-{
-    return put_le(b, v, 4);
-}
-
-int sl_sc_put_u64(struct sl_buf *b, uint64_t v)
-{
-    return put_le(b, v, 8);
-}
-
-int sl_sc_put_str(struct sl_buf *b, const char *p, size_t n)
-{
-    if (n > UINT32_MAX)
-        return SL_E2BIG;
-    int rc = sl_sc_put_u32(b, (uint32_t)n);
-    return rc ? rc : sl_buf_append(b, p, n);
-}
-
 /* ------------------------------------------------------------------ values */
 
 static int put_value(struct sl_buf *b, const struct sl_value *v, int depth)
 {
     if (depth > SL_SC_MAX_DEPTH)
         return SL_EDEPTH;
-    int rc = sl_sc_put_u8(b, v->type);
-    rc = rc ? rc : sl_sc_put_u8(b, v->flags);
+    int rc = sl_binwr_u8(b, v->type);
+    rc = rc ? rc : sl_binwr_u8(b, v->flags);
     if (rc)
         return rc;
     switch (v->type) {
     case SL_V_NULL:
         return 0;
     case SL_V_BOOL:
-        return sl_sc_put_u8(b, v->u.b ? 1 : 0);
+        return sl_binwr_u8(b, v->u.b ? 1 : 0);
     case SL_V_INT:
-        return sl_sc_put_u64(b, (uint64_t)v->u.i);
+        return sl_binwr_u64(b, (uint64_t)v->u.i);
     case SL_V_TS:
-        return sl_sc_put_u64(b, (uint64_t)v->u.ts_ns);
+        return sl_binwr_u64(b, (uint64_t)v->u.ts_ns);
     case SL_V_DOUBLE: {
         uint64_t bits;
         memcpy(&bits, &v->u.d, 8);
-        return sl_sc_put_u64(b, bits);
+        return sl_binwr_u64(b, bits);
     }
     case SL_V_STRING:
     case SL_V_BYTES:
-        return sl_sc_put_str(b, v->len ? v->u.s : "", v->len);
+        return sl_binwr_str(b, v->len ? v->u.s : "", v->len);
     case SL_V_IP:
         return sl_buf_append(b, v->u.ip, 16);
     case SL_V_LIST:
-        rc = sl_sc_put_u32(b, v->len);
+        rc = sl_binwr_u32(b, v->len);
         for (uint32_t i = 0; !rc && i < v->len; i++)
             rc = put_value(b, &v->u.list[i], depth + 1);
         return rc;
     case SL_V_MAP:
-        rc = sl_sc_put_u32(b, v->len);
+        rc = sl_binwr_u32(b, v->len);
         for (uint32_t i = 0; !rc && i < v->len; i++) {
-            rc = sl_sc_put_str(b, v->u.map[i].key.len ? v->u.map[i].key.ptr : "",
-                               v->u.map[i].key.len);
+            rc = sl_binwr_str(b, v->u.map[i].key.len ? v->u.map[i].key.ptr : "",
+                              v->u.map[i].key.len);
             rc = rc ? rc : put_value(b, &v->u.map[i].val, depth + 1);
         }
         return rc;
@@ -198,7 +71,7 @@ static int put_value(struct sl_buf *b, const struct sl_value *v, int depth)
             (o->type != &sl_stats_type && o->type != &sl_hllp_type && o->type != &sl_bloom_type))
             return SL_ETYPE;
         size_t at = b->len;
-        rc = sl_sc_put_u32(b, 0); /* length, patched below */
+        rc = sl_binwr_u32(b, 0); /* length, patched below */
         rc = rc ? rc : sl_sketch_serialize(o, b);
         if (rc)
             return rc;
@@ -233,14 +106,14 @@ void sl_sc_value_release(struct sl_value *v)
     }
 }
 
-static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *out, int depth)
+static int get_value(struct sl_binrd *r, struct sl_arena *a, struct sl_value *out, int depth)
 {
     *out = sl_value_null();
     if (depth > SL_SC_MAX_DEPTH) {
-        sl_sc_fail(r, "values nested too deep");
+        sl_binrd_fail(r, "values nested too deep");
         return SL_EPARSE;
     }
-    uint8_t type = sl_sc_get_u8(r), flags = sl_sc_get_u8(r);
+    uint8_t type = sl_binrd_u8(r), flags = sl_binrd_u8(r);
     if (!r->ok)
         return SL_EPARSE;
     struct sl_value v = {.type = type, .flags = flags};
@@ -250,7 +123,7 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
             goto bad_flags;
         break;
     case SL_V_BOOL: {
-        uint8_t x = sl_sc_get_u8(r);
+        uint8_t x = sl_binrd_u8(r);
         if (flags || x > 1)
             goto bad_flags;
         v.u.b = x == 1;
@@ -259,17 +132,17 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_INT:
         if (flags & ~(unsigned)SL_VF_I32)
             goto bad_flags;
-        v.u.i = sl_sc_get_i64(r);
+        v.u.i = sl_binrd_i64(r);
         break;
     case SL_V_TS:
         if (flags)
             goto bad_flags;
-        v.u.ts_ns = sl_sc_get_i64(r);
+        v.u.ts_ns = sl_binrd_i64(r);
         break;
     case SL_V_DOUBLE: {
         if (flags & ~(unsigned)SL_VF_F32)
             goto bad_flags;
-        uint64_t bits = sl_sc_get_u64(r);
+        uint64_t bits = sl_binrd_u64(r);
         memcpy(&v.u.d, &bits, 8);
         break;
     }
@@ -277,7 +150,7 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_BYTES: {
         if (flags)
             goto bad_flags;
-        struct sl_str s = sl_sc_get_str(r, UINT32_MAX / 2);
+        struct sl_str s = sl_binrd_str(r, UINT32_MAX / 2);
         if (!r->ok)
             return SL_EPARSE;
         char *c = sl_arena_alloc_bytes(a, s.len ? s.len : 1);
@@ -292,7 +165,7 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_IP: {
         if (flags != SL_VF_IP4 && flags != SL_VF_IP6)
             goto bad_flags;
-        const uint8_t *q = sl_sc_get(r, 16);
+        const uint8_t *q = sl_binrd_take(r, 16);
         if (q)
             memcpy(v.u.ip, q, 16);
         break;
@@ -300,7 +173,7 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_LIST: {
         if (flags)
             goto bad_flags;
-        uint32_t n = sl_sc_get_count(r, 2);
+        uint32_t n = sl_binrd_count(r, 2);
         if (!r->ok)
             return SL_EPARSE;
         struct sl_value *l = n ? sl_arena_alloc(a, (size_t)n * sizeof *l) : NULL;
@@ -321,14 +194,14 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_MAP: {
         if (flags)
             goto bad_flags;
-        uint32_t n = sl_sc_get_count(r, 6);
+        uint32_t n = sl_binrd_count(r, 6);
         if (!r->ok)
             return SL_EPARSE;
         struct sl_kv *m = n ? sl_arena_alloc(a, (size_t)n * sizeof *m) : NULL;
         if (n && !m)
             return SL_ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
-            struct sl_str k = sl_sc_get_str(r, 1u << 20);
+            struct sl_str k = sl_binrd_str(r, 1u << 20);
             char *kc = r->ok ? sl_arena_alloc_bytes(a, k.len ? k.len : 1) : NULL;
             int rc = !r->ok ? SL_EPARSE : !kc ? SL_ENOMEM : 0;
             if (!rc) {
@@ -350,8 +223,8 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     case SL_V_OBJECT: {
         if (flags)
             goto bad_flags;
-        uint32_t n = sl_sc_get_u32(r);
-        const uint8_t *q = r->ok ? sl_sc_get(r, n) : NULL;
+        uint32_t n = sl_binrd_u32(r);
+        const uint8_t *q = r->ok ? sl_binrd_take(r, n) : NULL;
         if (!q)
             return SL_EPARSE;
         struct sl_diag d;
@@ -359,14 +232,14 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
         struct sl_object *o = NULL;
         int rc = sl_sketch_deserialize(q, n, &o, &d);
         if (rc) {
-            sl_sc_fail(r, rc == SL_ENOMEM ? "out of memory" : "bad sketch");
+            sl_binrd_fail(r, rc == SL_ENOMEM ? "out of memory" : "bad sketch");
             return rc == SL_ENOMEM ? SL_ENOMEM : SL_EPARSE;
         }
         v.u.obj = o;
         break;
     }
     default:
-        sl_sc_fail(r, "unknown value type");
+        sl_binrd_fail(r, "unknown value type");
         return SL_EPARSE;
     }
     if (!r->ok)
@@ -374,11 +247,11 @@ static int get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *ou
     *out = v;
     return 0;
 bad_flags:
-    sl_sc_fail(r, "bad value flags");
+    sl_binrd_fail(r, "bad value flags");
     return SL_EPARSE;
 }
 
-int sl_sc_get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *out)
+int sl_sc_get_value(struct sl_binrd *r, struct sl_arena *a, struct sl_value *out)
 {
     return get_value(r, a, out, 0);
 }
@@ -394,26 +267,26 @@ size_t sl_sc_chunk_key(char *buf, size_t cap, const char *key, uint64_t generati
 static int put_magic(struct sl_buf *b, uint8_t kind)
 {
     int rc = sl_buf_append(b, MAGIC, 4);
-    rc = rc ? rc : sl_sc_put_u8(b, kind);
-    return rc ? rc : sl_sc_put_u8(b, SL_SC_VERSION);
+    rc = rc ? rc : sl_binwr_u8(b, kind);
+    return rc ? rc : sl_binwr_u8(b, SL_SC_VERSION);
 }
 
-static int get_magic(struct sl_sc_rd *r, uint8_t kind)
+static int get_magic(struct sl_binrd *r, uint8_t kind)
 {
-    const uint8_t *m = sl_sc_get(r, 4);
+    const uint8_t *m = sl_binrd_take(r, 4);
     if (!m || memcmp(m, MAGIC, 4) != 0) {
-        sl_sc_fail(r, "not a changelog record (magic)");
+        sl_binrd_fail(r, "not a changelog record (magic)");
         return SL_EPARSE;
     }
-    uint8_t k = sl_sc_get_u8(r), ver = sl_sc_get_u8(r);
+    uint8_t k = sl_binrd_u8(r), ver = sl_binrd_u8(r);
     if (r->ok && k != kind)
-        sl_sc_fail(r, "unexpected record kind");
+        sl_binrd_fail(r, "unexpected record kind");
     if (r->ok && ver != SL_SC_VERSION)
-        sl_sc_fail(r, "unsupported version");
+        sl_binrd_fail(r, "unsupported version");
     return r->ok ? 0 : SL_EPARSE;
 }
 
-static int rd_error(struct sl_sc_rd *r, struct sl_diag *d, const char *what)
+static int rd_error(struct sl_binrd *r, struct sl_diag *d, const char *what)
 {
     return sl_diag_set(d, SL_EPARSE, "%s: %s at byte %zu", what, r->why ? r->why : "bad record",
                        r->pos);
@@ -422,27 +295,27 @@ static int rd_error(struct sl_sc_rd *r, struct sl_diag *d, const char *what)
 int sl_sc_put_header(struct sl_buf *b, const struct sl_sc_header *h)
 {
     int rc = put_magic(b, KIND_HEADER);
-    rc = rc ? rc : sl_sc_put_u64(b, h->generation);
-    rc = rc ? rc : sl_sc_put_u32(b, h->chunks);
-    rc = rc ? rc : sl_sc_put_u64(b, h->length);
-    return rc ? rc : sl_sc_put_u64(b, h->checksum);
+    rc = rc ? rc : sl_binwr_u64(b, h->generation);
+    rc = rc ? rc : sl_binwr_u32(b, h->chunks);
+    rc = rc ? rc : sl_binwr_u64(b, h->length);
+    return rc ? rc : sl_binwr_u64(b, h->checksum);
 }
 
 int sl_sc_decode_header(const void *p, size_t n, struct sl_sc_header *h, struct sl_diag *d)
 {
-    struct sl_sc_rd r;
-    sl_sc_rd_init(&r, p, n);
+    struct sl_binrd r;
+    sl_binrd_init(&r, p, n);
     if (get_magic(&r, KIND_HEADER))
         return rd_error(&r, d, "changelog header");
-    h->generation = sl_sc_get_u64(&r);
-    h->chunks = sl_sc_get_u32(&r);
-    h->length = sl_sc_get_u64(&r);
-    h->checksum = sl_sc_get_u64(&r);
+    h->generation = sl_binrd_u64(&r);
+    h->chunks = sl_binrd_u32(&r);
+    h->length = sl_binrd_u64(&r);
+    h->checksum = sl_binrd_u64(&r);
     if (r.ok && r.pos != r.n)
-        sl_sc_fail(&r, "trailing bytes");
+        sl_binrd_fail(&r, "trailing bytes");
     if (r.ok && (h->chunks > SL_SC_MAX_CHUNKS || h->length > SL_SC_MAX_STATE ||
                  h->length > (uint64_t)h->chunks * SL_SC_MAX_CHUNK || (h->length && !h->chunks)))
-        sl_sc_fail(&r, "chunk count or length out of bounds");
+        sl_binrd_fail(&r, "chunk count or length out of bounds");
     return r.ok ? 0 : rd_error(&r, d, "changelog header");
 }
 
@@ -452,22 +325,22 @@ int sl_sc_put_chunk(struct sl_buf *b, uint64_t generation, uint32_t index, const
     if (n > SL_SC_MAX_CHUNK)
         return SL_E2BIG;
     int rc = put_magic(b, KIND_CHUNK);
-    rc = rc ? rc : sl_sc_put_u64(b, generation);
-    rc = rc ? rc : sl_sc_put_u32(b, index);
+    rc = rc ? rc : sl_binwr_u64(b, generation);
+    rc = rc ? rc : sl_binwr_u32(b, index);
     return rc ? rc : sl_buf_append(b, data, n);
 }
 
 int sl_sc_decode_chunk(const void *p, size_t n, uint64_t *generation, uint32_t *index,
                        const void **data, size_t *len, struct sl_diag *d)
 {
-    struct sl_sc_rd r;
-    sl_sc_rd_init(&r, p, n);
+    struct sl_binrd r;
+    sl_binrd_init(&r, p, n);
     if (get_magic(&r, KIND_CHUNK))
         return rd_error(&r, d, "changelog chunk");
-    *generation = sl_sc_get_u64(&r);
-    *index = sl_sc_get_u32(&r);
+    *generation = sl_binrd_u64(&r);
+    *index = sl_binrd_u32(&r);
     if (r.ok && (*index >= SL_SC_MAX_CHUNKS || r.n - r.pos > SL_SC_MAX_CHUNK))
-        sl_sc_fail(&r, "chunk index or size out of bounds");
+        sl_binrd_fail(&r, "chunk index or size out of bounds");
     if (!r.ok)
         return rd_error(&r, d, "changelog chunk");
     *data = r.p + r.pos;

@@ -21,6 +21,7 @@
 #define SL_STATE_STATECODEC_H
 
 #include "base/arena.h"
+#include "base/binrd.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "core/value.h"
@@ -36,36 +37,6 @@
 #define SL_SC_MAX_KEY    512u
 #define SL_SC_VERSION    1u
 
-/* ---- reader and writer */
-
-struct sl_sc_rd {
-    const uint8_t *p;
-    size_t n, pos;
-    bool ok;
-    const char *why; /* the first failure */
-};
-
-void sl_sc_rd_init(struct sl_sc_rd *r, const void *p, size_t n);
-/* The next n bytes (NULL and !ok when fewer are left). */
-const uint8_t *sl_sc_get(struct sl_sc_rd *r, size_t n);
-uint8_t sl_sc_get_u8(struct sl_sc_rd *r);
-uint16_t sl_sc_get_u16(struct sl_sc_rd *r);
-uint32_t sl_sc_get_u32(struct sl_sc_rd *r);
-uint64_t sl_sc_get_u64(struct sl_sc_rd *r);
-int64_t sl_sc_get_i64(struct sl_sc_rd *r);
-/* A u32 length then the bytes, at most max: a view into the input. */
-struct sl_str sl_sc_get_str(struct sl_sc_rd *r, uint32_t max);
-/* A count that must leave at least min_each bytes per element in the input. */
-uint32_t sl_sc_get_count(struct sl_sc_rd *r, size_t min_each);
-void sl_sc_fail(struct sl_sc_rd *r, const char *why);
-
-/* Writers append to a capped sl_buf; they return 0 or the buffer's error (SL_ENOMEM/SL_E2BIG). */
-int sl_sc_put_u8(struct sl_buf *b, uint8_t v);
-int sl_sc_put_u16(struct sl_buf *b, uint16_t v);
-int sl_sc_put_u32(struct sl_buf *b, uint32_t v);
-int sl_sc_put_u64(struct sl_buf *b, uint64_t v);
-int sl_sc_put_str(struct sl_buf *b, const char *p, size_t n);
-
 /* ---- values */
 
 /* Append v: every type; objects must be sketches (STATS, HLLP, BLOOM: their sl_sketch binary
@@ -75,7 +46,7 @@ int sl_sc_put_value(struct sl_buf *b, const struct sl_value *v);
  * sketches are new objects (one reference each, owned by the caller: release them with
  * sl_sc_value_release). 0, or SL_EPARSE (r->why says why) / SL_ENOMEM. On failure nothing
  * needs releasing. */
-int sl_sc_get_value(struct sl_sc_rd *r, struct sl_arena *a, struct sl_value *out);
+int sl_sc_get_value(struct sl_binrd *r, struct sl_arena *a, struct sl_value *out);
 /* Drop the object references inside a value read by sl_sc_get_value. */
 void sl_sc_value_release(struct sl_value *v);
 

@@ -54,8 +54,8 @@ static void test_values_round_trip(void **state)
     sl_buf_init(&b, 1 << 20);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         assert_int_equal(sl_sc_put_value(&b, &vals[i]), 0);
-    struct sl_sc_rd r;
-    sl_sc_rd_init(&r, b.ptr, b.len);
+    struct sl_binrd r;
+    sl_binrd_init(&r, b.ptr, b.len);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         struct sl_value v;
         assert_int_equal(sl_sc_get_value(&r, &a, &v), 0);
@@ -79,7 +79,7 @@ static void test_values_round_trip(void **state)
     assert_int_equal(r.pos, r.n);
     /* every truncation fails cleanly */
     for (size_t cut = 0; cut < b.len; cut += 7) {
-        sl_sc_rd_init(&r, b.ptr, cut);
+        sl_binrd_init(&r, b.ptr, cut);
         int rc = 0;
         for (size_t i = 0; i < sizeof vals / sizeof vals[0] && !rc; i++) {
             struct sl_value v;
@@ -106,25 +106,25 @@ static void test_hostile_values(void **state)
     struct sl_arena a;
     sl_arena_init(&a, 4096, 1 << 20);
     struct sl_value v;
-    struct sl_sc_rd r;
+    struct sl_binrd r;
     /* a list that claims 2^32-1 elements in 6 bytes: refused before any allocation */
     const uint8_t big_list[] = {SL_V_LIST, 0, 0xff, 0xff, 0xff, 0xff};
-    sl_sc_rd_init(&r, big_list, sizeof big_list);
+    sl_binrd_init(&r, big_list, sizeof big_list);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     assert_non_null(strstr(r.why, "count"));
     /* a string longer than the input */
     const uint8_t long_str[] = {SL_V_STRING, 0, 0x10, 0, 0, 0, 'a'};
-    sl_sc_rd_init(&r, long_str, sizeof long_str);
+    sl_binrd_init(&r, long_str, sizeof long_str);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     /* unknown type, bad flags, a bool of 2 */
     const uint8_t unknown[] = {99, 0};
-    sl_sc_rd_init(&r, unknown, sizeof unknown);
+    sl_binrd_init(&r, unknown, sizeof unknown);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     const uint8_t flags[] = {SL_V_INT, 0x80, 0, 0, 0, 0, 0, 0, 0, 0};
-    sl_sc_rd_init(&r, flags, sizeof flags);
+    sl_binrd_init(&r, flags, sizeof flags);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     const uint8_t two[] = {SL_V_BOOL, 0, 2};
-    sl_sc_rd_init(&r, two, sizeof two);
+    sl_binrd_init(&r, two, sizeof two);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     /* nesting beyond the bound */
     uint8_t deep[2 * 6 * 40];
@@ -134,11 +134,11 @@ static void test_hostile_values(void **state)
         memcpy(deep + n, one, 6);
         n += 6;
     }
-    sl_sc_rd_init(&r, deep, n);
+    sl_binrd_init(&r, deep, n);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     /* a corrupt sketch */
     const uint8_t sk[] = {SL_V_OBJECT, 0, 4, 0, 0, 0, 'S', 'L', 'S', 'K'};
-    sl_sc_rd_init(&r, sk, sizeof sk);
+    sl_binrd_init(&r, sk, sizeof sk);
     assert_int_equal(sl_sc_get_value(&r, &a, &v), SL_EPARSE);
     sl_arena_fini(&a);
 }
