@@ -272,9 +272,10 @@ static void drop_value(struct sl_profiler *p, struct sl_value *v)
     if (v->type == SL_V_OBJECT) {
         sl_object_unref(v->u.obj);
     } else if (has_block(v)) {
-        unref_nested(v);
+        /* the size first: deep_size looks at the nested objects that unref_nested may free */
         size_t n = 0;
         (void)deep_size(v, &n, 0);
+        unref_nested(v);
         p->bytes -= chunk_len(n ? n : 1);
         sl_free((void *)v->u.s);
     }
@@ -1131,7 +1132,9 @@ size_t sl_profiler_advance(struct sl_profiler *p, struct sl_stellar_vm *vm, int6
             return n;
     }
     if (p->ttl_ms) {
-        while (p->tail && p->tail->seen_ms < now_ms - p->ttl_ms) {
+        /* now_ms may come from a restored checkpoint (its max event time): no overflow */
+        int64_t cutoff = now_ms < INT64_MIN + p->ttl_ms ? INT64_MIN : now_ms - p->ttl_ms;
+        while (p->tail && p->tail->seen_ms < cutoff) {
             struct ent *e = p->tail;
             if (close_all_of(p, vm, e, sink, &n))
                 return n;

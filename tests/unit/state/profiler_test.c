@@ -255,6 +255,25 @@ static void test_parse_alloc_failures(void **state)
 
 /* ------------------------------------------------------------------ builder rules */
 
+/* a variable holding a list of sketches is dropped when its period closes: its size is taken
+ * before the sketches are released (it read a freed sketch: found by fuzz_changelog) */
+static void test_drop_list_of_sketches(void **state)
+{
+    (void)state;
+    struct fx f;
+    const char *json = "{\"profiles\":[{\"profile\":\"l\",\"foreach\":\"ip_src_addr\","
+                       "\"init\":{\"l\":\"[STATS_INIT(), STATS_INIT()]\"},"
+                       "\"result\":\"LENGTH(l)\"}]}";
+    struct sl_profiler_opts o = {.period_ms = 1000};
+    fx_open(&f, json, &o);
+    struct msg a = ip_msg("10.0.0.1");
+    assert_int_equal(feed(&f, &a, 100, 100), 0);
+    assert_int_equal(sl_profiler_advance(f.p, f.vm, 1000, 100, &f.sink), 1);
+    assert_string_equal(f.got.value[0], "2");
+    assert_int_equal(feed(&f, &a, 1100, 1100), 0); /* one left open: freed by fx_close */
+    fx_close(&f);
+}
+
 static void test_counter_and_routing(void **state)
 {
     struct fx f;
@@ -783,14 +802,23 @@ static void test_repl_functions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),           cmocka_unit_test(test_counter_and_routing),
-        cmocka_unit_test(test_parse_alloc_failures),   cmocka_unit_test(test_sketch_carry_overlap),
-        cmocka_unit_test(test_builder_rules),          cmocka_unit_test(test_carry_over),
-        cmocka_unit_test(test_periods_lag_late),       cmocka_unit_test(test_ttl_and_eviction),
-        cmocka_unit_test(test_groups_triage_failures), cmocka_unit_test(test_owned_values),
-        cmocka_unit_test(test_memory_per_entity),      cmocka_unit_test(test_stop_and_rest),
-        cmocka_unit_test(test_repl_functions),         cmocka_unit_test(test_timestamp),
-        cmocka_unit_test(test_table_deletions),        cmocka_unit_test(test_apply_alloc_failures),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_counter_and_routing),
+        cmocka_unit_test(test_drop_list_of_sketches),
+        cmocka_unit_test(test_parse_alloc_failures),
+        cmocka_unit_test(test_sketch_carry_overlap),
+        cmocka_unit_test(test_builder_rules),
+        cmocka_unit_test(test_carry_over),
+        cmocka_unit_test(test_periods_lag_late),
+        cmocka_unit_test(test_ttl_and_eviction),
+        cmocka_unit_test(test_groups_triage_failures),
+        cmocka_unit_test(test_owned_values),
+        cmocka_unit_test(test_memory_per_entity),
+        cmocka_unit_test(test_stop_and_rest),
+        cmocka_unit_test(test_repl_functions),
+        cmocka_unit_test(test_timestamp),
+        cmocka_unit_test(test_table_deletions),
+        cmocka_unit_test(test_apply_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
