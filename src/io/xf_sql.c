@@ -170,7 +170,8 @@ struct pstream {
     uint32_t solo_topic;    /* count 0: the one topic of the task */
     char *source;           /* the kafka source the members come from (one consumer group) */
     char key[400];          /* in the changelog and the log: "<source>:<p>/<count>" */
-    struct member *members; /* guarded_by: xsql.streams_lock (the list) */
+    struct member *members; /* the list: changed under xsql.streams_lock and sh.lock, read
+                             * under either */
     uint32_t nlive;         /* members held */
     struct sl_cond cond;    /* a member's next_seq moved, or it was let go */
     uint64_t applied;       /* batches applied to the engine */
@@ -1071,7 +1072,9 @@ static struct member *member_get(struct xsql *s, struct pstream *st, uint32_t to
         m->topic_id = topic_id;
         m->next_offset = -1;
         m->next = st->members;
+        sl_mutex_lock(&st->sh.lock); /* snapshot() walks the list under it */
         st->members = m;
+        sl_mutex_unlock(&st->sh.lock);
     }
     if (m && assign)
         m->assign_no = ++s->assign_no;
