@@ -13,12 +13,13 @@
  *       state_file: /var/lib/sluice/ksql.jsonl # statements accepted over REST (optional)
  *       shard_by: computer_name  # state in `shards` engines (default: one per worker)
  *
- * An event enters the topic of the input it came from (`topics`), or the topic named by its
- * `topic_field`, or `topic`. Its fields are the record's value (JSON field names are matched
- * as ksqlDB matches them: exactly, then upper-cased); its `key_field` (default `@kafka.key`,
- * when present) is the record key; its event time is ROWTIME. Every record a persistent query
- * writes to one of the `outputs` leaves the transform as an event: the key columns and the
- * value columns as fields, plus `@sql.stream`, `@sql.rowtime`, and for windowed results
+ * An event enters the topic named by its `topic_field`, or the topic of the input it came from
+ * (`topics`), or `topic`, or (with `changelog`) the Kafka topic it was read from. Its fields are
+ * the record's value (JSON field names are matched as ksqlDB matches them: exactly, then
+ * upper-cased); its `key_field` (default `@kafka.key`, when present) is the record key; its event
+ * time is ROWTIME. Every record a persistent query writes to one of the `outputs` leaves the
+ * transform as an event: the key columns and the value columns as fields, plus `@sql.stream`,
+ * `@sql.rowtime`, and for windowed results
  * `@sql.windowstart`/`@sql.windowend`; a deletion (a table's tombstone) carries the key
  * fields and `@sql.tombstone: true`. Records that cannot be decoded (a value that does not
  * coerce to its column's type) go to `<name>.errors` with the reason, as ksqlDB's processing
@@ -242,7 +243,9 @@ static const struct sl_option sql_opts[] = {
     {"topics", SL_OPT_STRING_MAP, NULL, offsetof(struct sql_conf, topics),
      "input component -> the topic its events enter", NULL, 0, 0, 0},
     {"topic", SL_OPT_STRING, NULL, offsetof(struct sql_conf, topic),
-     "the topic of events whose input has no entry in `topics`", NULL, 0, 0, 0},
+     "the topic of events whose input has no entry in `topics` (default with `changelog`: the "
+     "Kafka topic the event was read from)",
+     NULL, 0, 0, 0},
     {"topic_field", SL_OPT_STRING, NULL, offsetof(struct sql_conf, topic_field),
      "a field naming each event's topic (e.g. @kafka.topic); wins over `topics`", NULL, 0, 0, 0},
     {"key_field", SL_OPT_STRING, "@kafka.key", offsetof(struct sql_conf, key_field),
@@ -1537,6 +1540,10 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
             if (strcmp(cf->topics.items[i].key, from->name) == 0)
                 topic = cf->topics.items[i].val;
     }
+    /* else a kafka batch's own topic (it carries its origin when `changelog` is set): a source
+     * reading several topics feeds the streams declared on them without topic_field */
+    if (!topic && s->partstate && b->origin.topic)
+        topic = sl_partstate_topic_name(b->origin.topic);
     struct emit_ctx cx = {.out = sl_batch_new(), .errs = sl_xf_errors(x), .late = sl_batch_new()};
     struct sl_arena tmp;
     sl_arena_init(&tmp, 16384, 256u << 20);

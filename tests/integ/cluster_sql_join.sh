@@ -2,7 +2,8 @@
 # cluster_sql_join: a stream-stream join between two Kafka topics on a consumer group, with the
 # sql transform's state checkpointed to a changelog per task (partition p of both topics, which
 # are co-partitioned: same partition count, same keys, as ksqlDB requires), on librdkafka's mock
-# cluster:
+# cluster. Each record enters the stream declared on the Kafka topic it was read from (no
+# topic_field: the default with `changelog`).
 #   a. one node: every pair the join must make (computed here from the records) is counted,
 #      per (key, window), exactly
 #   b. three nodes in one group reading both topics with one kafka source; one is killed
@@ -51,7 +52,6 @@ sources:
   k:
     type: kafka
     topics: [$4, $5]
-    metadata: true
     librdkafka: {session.timeout.ms: "6000"}
 transforms:
   t:
@@ -61,7 +61,6 @@ transforms:
   q:
     type: sql
     inputs: [t]
-    topic_field: "@kafka.topic"
     outputs: [W]
     changelog: {topic: $2}
     changelog_interval: 300ms
@@ -175,7 +174,7 @@ grep -h "level=error" a1.log n1.log n3.log && fail "errors in the logs"
 node_yaml two two-jstate c ja jb |
   sed -e 's/^    topics: \[ja, jb\]/    topics: [ja]/' \
       -e 's/^    inputs: \[k\]/    inputs: [k, k2]/' \
-      -e "s/^transforms:/  k2: {type: kafka, topics: [jb], metadata: true}\ntransforms:/" >two.yaml
+      -e "s/^transforms:/  k2: {type: kafka, topics: [jb]}\ntransforms:/" >two.yaml
 NODE=c1 timeout 120 "$SLUICE" run --once -c two.yaml >c1.log 2>&1 || fail "c1: $(tail -5 c1.log)"
 grep -q "inputs from two kafka sources" c1.log || fail "two groups feeding a join were not reported: $(grep -c . c1.log) log lines"
 ok "a join fed by two consumer groups is reported: $(grep -o 'inputs from two kafka sources ([^)]*)' c1.log | head -1)"
