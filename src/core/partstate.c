@@ -104,6 +104,17 @@ uint32_t sl_partstate_topic_id(const char *topic)
     return id;
 }
 
+uint32_t sl_partstate_topic_find(const char *topic)
+{
+    uint32_t id = 0;
+    pthread_mutex_lock(&topics_lock);
+    for (size_t i = 0; i < ntopics && !id; i++)
+        if (strcmp(topics[i], topic) == 0)
+            id = (uint32_t)i + 1;
+    pthread_mutex_unlock(&topics_lock);
+    return id;
+}
+
 const char *sl_partstate_topic_name(uint32_t id)
 {
     const char *s = NULL;

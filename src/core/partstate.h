@@ -75,6 +75,9 @@ void sl_partstate_revoked(const struct sl_pipeline *pipe, const struct sl_partst
 /* A small stable number (>= 1) for a topic name, the same for the process's lifetime; 0 when the
  * table (4096 names) is full. */
 uint32_t sl_partstate_topic_id(const char *topic);
+/* The id of a topic already named by sl_partstate_topic_id(), 0 for one never named (the table
+ * is not added to: for names read from untrusted input, e.g. a checkpoint). */
+uint32_t sl_partstate_topic_find(const char *topic);
 /* The name of a topic id, NULL for an unknown one. */
 const char *sl_partstate_topic_name(uint32_t id);
 

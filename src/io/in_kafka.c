@@ -134,7 +134,12 @@ struct kin {
     bool partstate;     /* a stage keeps state per partition: origins, @kafka.offset */
     char strategy[128]; /* partition.assignment.strategy */
     bool range;         /* ... is range first: partition p of every topic goes to one member */
-    bool closing;       /* in rd_kafka_consumer_close() */
+    /* the last metadata fetched at an assignment (the partition counts), kept for one that
+     * cannot fetch it: a count that drops to 0 would move the sql transform's tasks to other
+     * changelog keys (state rebuilt from the start of the partitions, results emitted again)
+     * and separate the topics of a join */
+    const struct rd_kafka_metadata *md_last;
+    bool closing; /* in rd_kafka_consumer_close() */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -562,11 +567,25 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t me = s->range ? rd_kafka_metadata(s->rk, 1, NULL, &md, 10000)
                                       : RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
-    if (me && s->range)
+    if (!me) {
+        if (s->md_last)
+            rd_kafka_metadata_destroy(s->md_last);
+        s->md_last = md;
+    } else if (s->range && s->md_last) {
+        sl_warn(s->c->name,
+                "partition counts not fetched (%s): those of the previous assignment are used",
+                rd_kafka_err2str(me));
+    } else if (s->range) {
         sl_warn(s->c->name,
                 "partition counts not known (%s): the sql transform's state is kept per topic "
                 "and partition, not per co-partitioned task",
                 rd_kafka_err2str(me));
+    }
+    md = s->range ? s->md_last : NULL;
+    /* every assigned topic named first: the sql transform seeds a task's other topics from its
+     * checkpoint when the first of them arrives, and seeds only topics this process reads */
+    for (int i = 0; i < parts->cnt; i++)
+        (void)sl_partstate_topic_id(parts->elems[i].topic);
     rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_resp_err_t e = rd_kafka_committed(s->rk, cl, 10000);
     if (e)
@@ -581,7 +600,7 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
             .topic = el->topic,
             .partition = el->partition,
             .topic_id = sl_partstate_topic_id(el->topic),
-            .partitions = me ? 0 : md_partitions(md, el->topic),
+            .partitions = md_partitions(md, el->topic),
             .group = s->group,
             .source = s->c->name,
             .brokers = cf->brokers,
@@ -609,8 +628,6 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
                 (long long)start);
     }
     rd_kafka_topic_partition_list_destroy(cl);
-    if (md)
-        rd_kafka_metadata_destroy(md);
 }
 
 /* The partitions in l (NULL: all) are let go: the stages snapshot and drop their state. */
@@ -960,6 +977,8 @@ static void kin_fini(struct sl_component *c)
     }
     if (kept)
         sl_warn(c->name, "%zu batch(es) still held by a sink at the end (not freed)", kept);
+    if (s->md_last)
+        rd_kafka_metadata_destroy(s->md_last);
     if (s->q)
         rd_kafka_queue_destroy(s->q);
     if (s->cq)

@@ -181,7 +181,12 @@ struct pstream {
     struct sl_mutex snap_lock;       /* one checkpoint of this task at a time */
     uint64_t generation;             /* guarded_by: snap_lock: of the last checkpoint written */
     uint64_t snap_applied;           /* guarded_by: snap_lock: `applied` at that checkpoint */
-    struct pstream *next;            /* guarded_by: xsql.streams_lock */
+    /* guarded_by: sh.lock: the restored checkpoint's offsets of topics this process does not
+     * read (not named in core/partstate: a checkpoint is untrusted input), carried into the
+     * next checkpoints; entries taken by a member have topic NULL. One allocation (sl_free). */
+    struct sl_sql_state_offset *keep;
+    uint32_t nkeep;
+    struct pstream *next; /* guarded_by: xsql.streams_lock */
 };
 
 struct xsql {
@@ -216,6 +221,7 @@ struct xsql {
     struct sl_buf catalog;    /* guarded_by: cat_lock: every statement shard 0 accepted */
     struct sl_mutex streams_lock;
     struct pstream *streams;    /* guarded_by: streams_lock */
+    struct pstream *locked;     /* guarded_by: cat_lock: the head lock_all() locked from */
     struct sl_log_limit ps_lim; /* guarded_by: streams_lock */
     uint64_t assign_no;         /* guarded_by: streams_lock */
     bool warned_groups;         /* guarded_by: streams_lock */
@@ -476,14 +482,19 @@ static void lock_all(struct xsql *s)
     sl_mutex_lock(&s->cat_lock);
     for (uint32_t i = 0; i < s->nshards; i++)
         sl_mutex_lock(&s->shards[i].lock);
-    for (struct pstream *st = streams_head(s); st; st = st->next)
+    /* the tasks locked are those from this head on: ps_assigned() makes a task (task_find)
+     * before it takes cat_lock, so one may be added meanwhile, and unlock_all() must not
+     * unlock it (it was never locked here; another thread may hold it) */
+    s->locked = streams_head(s);
+    for (struct pstream *st = s->locked; st; st = st->next)
         sl_mutex_lock(&st->sh.lock);
 }
 
 static void unlock_all(struct xsql *s)
 {
-    for (struct pstream *st = streams_head(s); st; st = st->next)
+    for (struct pstream *st = s->locked; st; st = st->next)
         sl_mutex_unlock(&st->sh.lock);
+    s->locked = NULL;
     for (uint32_t i = s->nshards; i-- > 0;)
         sl_mutex_unlock(&s->shards[i].lock);
     sl_mutex_unlock(&s->cat_lock);
@@ -515,7 +526,7 @@ static void catalog_add(struct xsql *s, const char *text, size_t len)
                (int)(len > 200 ? 200 : len), text);
         return;
     }
-    for (struct pstream *st = streams_head(s); st; st = st->next)
+    for (struct pstream *st = s->locked; st; st = st->next)
         stream_exec(s, st, s->catalog.ptr + at, s->catalog.len - at);
 }
 
@@ -555,7 +566,7 @@ static int fwd_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_resu
         catalog_add(s, r->text, strlen(r->text));
     for (uint32_t k = 1; k < s->nshards; k++)
         sl_sqlcat_sync_ids(s->shards[k].eng, e);
-    for (struct pstream *st = s->partstate ? streams_head(s) : NULL; st; st = st->next)
+    for (struct pstream *st = s->partstate ? s->locked : NULL; st; st = st->next)
         if (st->sh.eng)
             sl_sqlcat_sync_ids(st->sh.eng, e);
     return f->cb ? f->cb(f->ud, e, r) : 0;
@@ -918,6 +929,7 @@ static void sql_fini(struct sl_component *c)
             sl_free(m);
         }
         sl_free(st->source);
+        sl_free(st->keep);
         sl_sql_engine_free(st->sh.eng);
         sl_mutex_fini(&st->sh.lock);
         sl_mutex_fini(&st->snap_lock);
@@ -1158,15 +1170,19 @@ static struct sl_changelog *changelog_now(struct xsql *s)
  * members no longer changing) into b, with every member's input offset. */
 static int snapshot(struct xsql *s, struct pstream *st, struct sl_sql_engine *e, struct sl_buf *b)
 {
-    uint32_t n = 0;
+    uint32_t n = st->nkeep;
     for (struct member *m = st->members; m; m = m->next)
         n += m->next_offset >= 0;
     struct sl_sql_state_offset *offs = sl_xmalloc((n ? n : 1) * sizeof *offs);
     n = 0;
-    for (struct member *m = st->members; m; m = m->next)
-        if (m->next_offset >= 0 && n < SL_SQL_STATE_MAX_OFFSETS)
-            offs[n++] =
-                (struct sl_sql_state_offset){sl_partstate_topic_name(m->topic_id), m->next_offset};
+    for (struct member *m = st->members; m; m = m->next) {
+        const char *t = sl_partstate_topic_name(m->topic_id);
+        if (t && m->next_offset >= 0 && n < SL_SQL_STATE_MAX_OFFSETS)
+            offs[n++] = (struct sl_sql_state_offset){t, m->next_offset};
+    }
+    for (uint32_t i = 0; i < st->nkeep; i++)
+        if (st->keep[i].topic && n < SL_SQL_STATE_MAX_OFFSETS)
+            offs[n++] = st->keep[i];
     struct sl_diag d;
     sl_diag_init(&d);
     bool partial = false;
@@ -1372,9 +1388,14 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
     if (!have)
         e = cl ? task_restore(s, st, cl, &offs, &noffs, &gen) : stream_engine(s, st);
     struct member **seeded = sl_xcalloc(noffs ? noffs : 1, sizeof *seeded);
-    for (uint32_t i = 0; i < noffs; i++)
-        /* a topic of the checkpoint not held yet: its offset waits for it */
-        seeded[i] = member_get(s, st, sl_partstate_topic_id(offs[i].topic), true, false);
+    for (uint32_t i = 0; i < noffs; i++) {
+        /* a topic of the checkpoint not held yet: its offset waits for it. Only topics this
+         * process reads (the source names them all before the hooks run): the checkpoint's
+         * names are untrusted and must not fill core/partstate's table (its id 0 has no name,
+         * and a member without one would break every later checkpoint) */
+        uint32_t id = sl_partstate_topic_find(offs[i].topic);
+        seeded[i] = id ? member_get(s, st, id, true, false) : NULL;
+    }
     struct member *m = member_get(s, st, pp->topic_id, true, true);
     sl_mutex_lock(&st->sh.lock);
     if (!have) {
@@ -1389,8 +1410,27 @@ static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
         for (uint32_t i = 0; i < noffs; i++)
             if (seeded[i]) /* ...but what the checkpoint holds */
                 seeded[i]->next_offset = offs[i].next;
+        /* the offsets of topics not read here stay in the next checkpoints */
+        sl_free(st->keep);
+        st->keep = NULL;
+        st->nkeep = 0;
+        uint32_t nk = 0;
+        for (uint32_t i = 0; i < noffs; i++)
+            if (!seeded[i])
+                offs[nk++] = offs[i];
+        if (nk) {
+            st->keep = offs; /* the names are inside the allocation */
+            st->nkeep = nk;
+            offs = NULL;
+        }
         st->nlive = 0;
     }
+    if (m->next_offset < 0 && pp->topic) /* a kept offset of this topic */
+        for (uint32_t i = 0; i < st->nkeep; i++)
+            if (st->keep[i].topic && strcmp(st->keep[i].topic, pp->topic) == 0) {
+                m->next_offset = st->keep[i].next;
+                st->keep[i].topic = NULL;
+            }
     if (!m->live)
         st->nlive++;
     m->live = true;
