@@ -89,14 +89,15 @@ void sl_partstate_revoked(const struct sl_pipeline *pipe, const struct sl_partst
     pthread_mutex_unlock(&lock);
 }
 
-uint32_t sl_partstate_topic_id(const char *topic)
+/* The id of topic, 0 when it has none; with add, one is given while the table has room. */
+static uint32_t topic_lookup(const char *topic, bool add)
 {
     uint32_t id = 0;
     pthread_mutex_lock(&topics_lock);
     for (size_t i = 0; i < ntopics && !id; i++)
         if (strcmp(topics[i], topic) == 0)
             id = (uint32_t)i + 1;
-    if (!id && ntopics < MAX_TOPICS) {
+    if (!id && add && ntopics < MAX_TOPICS) {
         topics[ntopics++] = sl_xstrdup(topic); /* kept for the process's lifetime */
         id = (uint32_t)ntopics;
     }
@@ -104,15 +105,14 @@ uint32_t sl_partstate_topic_id(const char *topic)
     return id;
 }
 
+uint32_t sl_partstate_topic_id(const char *topic)
+{
+    return topic_lookup(topic, true);
+}
+
 uint32_t sl_partstate_topic_find(const char *topic)
 {
-    uint32_t id = 0;
-    pthread_mutex_lock(&topics_lock);
-    for (size_t i = 0; i < ntopics && !id; i++)
-        if (strcmp(topics[i], topic) == 0)
-            id = (uint32_t)i + 1;
-    pthread_mutex_unlock(&topics_lock);
-    return id;
+    return topic_lookup(topic, false);
 }
 
 const char *sl_partstate_topic_name(uint32_t id)

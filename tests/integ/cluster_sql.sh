@@ -8,21 +8,12 @@
 #      partitions over, restore their state from the changelog (said in their logs) and
 #      skip what it already held: the final value per (key, window) equals (a)'s exactly
 source "$(dirname "$0")/lib/common.bash"
-KT=${SL_BUILD:?}/kafkatool
-[ -x "$KT" ] || fail "no $KT"
+source "$SL_SRC/tests/integ/lib/cluster_sql.bash"
 
 N=24000   # records: seq 0..N-1, key k<seq % 24>, event time 1700000000000 + 25 ms * seq
 HALF=$((N / 2))
 
-# the mock cluster has no CreateTopics: the topics are made here
-mkfifo mock.in
-sleep 100000 >mock.in &
-PIDS+=($!)
-"$KT" mock -t in:6 -t inb:6 -t soc.cluster:1 -t sqlstate:6 -t single-state:6 <mock.in >boot.txt 2>mock.err &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s boot.txt ] && break; sleep 0.1; done
-B=$(cat boot.txt)
-[ -n "$B" ] || fail "mock cluster did not start: $(cat mock.err)"
+mock_start -t in:6 -t inb:6 -t soc.cluster:1 -t sqlstate:6 -t single-state:6
 
 # node_yaml GROUP STATE_TOPIC OUT INPUT_TOPIC: the pipeline every node runs
 node_yaml() {
@@ -54,29 +45,6 @@ sinks:
 EOF
 }
 
-# finals FILES...: "key window n total" per (key, window), the row with the largest count
-# (EMIT CHANGES writes every update; a killed node's rows are a prefix of the windows' records)
-finals() {
-  $PY - "$@" <<'PYEOF'
-import json, sys
-best = {}
-for f in sys.argv[1:]:
-    try:
-        lines = open(f).read().split("\n")
-    except OSError:
-        continue
-    for l in lines:
-        try:
-            e = json.loads(l)
-        except ValueError:
-            continue  # the last line of a killed node's file
-        k = (e["KEY"], e["@sql.windowstart"])
-        if k not in best or e["N"] > best[k][0]:
-            best[k] = (e["N"], e["TOTAL"])
-for k in sorted(best):
-    print(k[0], k[1], best[k][0], best[k][1])
-PYEOF
-}
 # the truth, from the records produced
 $PY - $N >want.txt <<'PYEOF'
 import sys
@@ -115,7 +83,6 @@ done
 grep -q "checkpoint k:" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
 sleep 1
 # the second half, and n2 killed while it reads it (between two checkpoints)
-rows() { cat "$@" 2>/dev/null | wc -l; }
 n2_before=$(rows b-n2.json*)
 "$KT" produce -B "$B" -t inb -n $((N - HALF)) -f $HALF -k 24 -s 60 2>/dev/null &
 PROD=$!

@@ -15,21 +15,13 @@
 #   d. the cooperative-sticky assignor (no co-location): state per topic and partition
 #   e. a join between topics of 6 and 4 partitions: said in the log
 source "$(dirname "$0")/lib/common.bash"
-KT=${SL_BUILD:?}/kafkatool
-[ -x "$KT" ] || fail "no $KT"
+source "$SL_SRC/tests/integ/lib/cluster_sql.bash"
 
 N=12000   # records per topic: seq 0..N-1, key k<seq % 24>, event time 1700000000000 + 25 ms * seq
 HALF=$((N / 2))
 
-mkfifo mock.in
-sleep 100000 >mock.in &
-PIDS+=($!)
-"$KT" mock -t ja:6 -t jb:6 -t jab:6 -t jbb:6 -t soc.cluster:1 -t jstate:6 -t single-jstate:6 \
-  -t two-jstate:6 -t coop-jstate:6 -t jc:4 -t four-jstate:6 <mock.in >boot.txt 2>mock.err &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s boot.txt ] && break; sleep 0.1; done
-B=$(cat boot.txt)
-[ -n "$B" ] || fail "mock cluster did not start: $(cat mock.err)"
+mock_start -t ja:6 -t jb:6 -t jab:6 -t jbb:6 -t soc.cluster:1 -t jstate:6 -t single-jstate:6 \
+  -t two-jstate:6 -t coop-jstate:6 -t jc:4 -t four-jstate:6
 
 statements() {
   cat <<EOF
@@ -69,29 +61,6 @@ $(statements "$4" "$5")
 sinks:
   out: {type: file, inputs: [q], path: "$T/$3-\${NODE}.json"}
 EOF
-}
-
-# finals FILES...: "key window n total" per (key, window), the row with the largest count
-finals() {
-  $PY - "$@" <<'PYEOF'
-import json, sys
-best = {}
-for f in sys.argv[1:]:
-    try:
-        lines = open(f).read().split("\n")
-    except OSError:
-        continue
-    for l in lines:
-        try:
-            e = json.loads(l)
-        except ValueError:
-            continue  # the last line of a killed node's file
-        k = (e["KEY"], e["@sql.windowstart"])
-        if k not in best or e["N"] > best[k][0]:
-            best[k] = (e["N"], e["TOTAL"])
-for k in sorted(best):
-    print(k[0], k[1], best[k][0], best[k][1])
-PYEOF
 }
 
 # the truth: every (a, b) pair of one key within 2 s, in the window of the later one's time
@@ -134,7 +103,6 @@ for _ in $(seq 600); do
 done
 grep -q "checkpoint k:" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
 sleep 1
-rows() { cat "$@" 2>/dev/null | wc -l; }
 n2_before=$(rows b-n2.json*)
 "$KT" produce -B "$B" -t jab -n $((N - HALF)) -f $HALF -k 24 -s 60 2>/dev/null &
 PA=$!
