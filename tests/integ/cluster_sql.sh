@@ -71,31 +71,8 @@ ok "one node: $(wc -l <a.txt) (key, window) finals equal the records' counts and
 # checkpointed, then the second half
 "$KT" produce -B "$B" -t inb -n $HALF -k 24 -s 60 2>/dev/null
 node_yaml soc sqlstate b inb >node.yaml
-start() { NODE=$1 "$SLUICE" run -c node.yaml >"$1.log" 2>&1 & }
-start n1; N1=$!; PIDS+=($N1)
-start n2; N2=$!; PIDS+=($N2)
-start n3; N3=$!; PIDS+=($N3)
-# halfway: n2 holds partitions and checkpointed them (every 300 ms)
-for _ in $(seq 600); do
-  grep -q "checkpoint k:[0-9]*/6: generation" n2.log 2>/dev/null && break
-  sleep 0.1
-done
-grep -q "checkpoint k:" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
-sleep 1
-# the second half, and n2 killed while it reads it (between two checkpoints)
-n2_before=$(rows b-n2.json*)
-"$KT" produce -B "$B" -t inb -n $((N - HALF)) -f $HALF -k 24 -s 60 2>/dev/null &
-PROD=$!
-for _ in $(seq 600); do
-  [ "$(rows b-n2.json*)" -gt $((n2_before + 300)) ] && break
-  sleep 0.02
-done
-kill -9 $N2
-n2_rows=$(rows b-n2.json*)
-wait $PROD
-[ "$n2_rows" -gt $((n2_before + 300)) ] || fail "n2 read nothing of the second half"
+three_nodes_kill_n2 inb
 ok "n2 killed while reading the second half (it wrote $n2_rows rows, $((n2_rows - n2_before)) of them from the second half)"
-l1=$(wc -l <n1.log); l3=$(wc -l <n3.log)
 # the others take its partitions over and restore their state
 restored() { { tail -n +$((l1 + 1)) n1.log; tail -n +$((l3 + 1)) n3.log; } | grep "state restored from sqlstate" | grep -v "input offsets: none"; }
 for _ in $(seq 600); do

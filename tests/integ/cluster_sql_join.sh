@@ -93,31 +93,8 @@ ok "one node: $(wc -l <a.txt) (key, window) finals of the join equal the pairs i
 "$KT" produce -B "$B" -t jab -n $HALF -k 24 -s 60 2>/dev/null
 "$KT" produce -B "$B" -t jbb -n $HALF -k 24 -s 60 2>/dev/null
 node_yaml soc jstate b jab jbb >node.yaml
-start() { NODE=$1 "$SLUICE" run -c node.yaml >"$1.log" 2>&1 & }
-start n1; N1=$!; PIDS+=($N1)
-start n2; N2=$!; PIDS+=($N2)
-start n3; N3=$!; PIDS+=($N3)
-for _ in $(seq 600); do
-  grep -q "checkpoint k:[0-9]*/6: generation" n2.log 2>/dev/null && break
-  sleep 0.1
-done
-grep -q "checkpoint k:" n2.log || fail "n2 wrote no checkpoint: $(tail -5 n2.log)"
-sleep 1
-n2_before=$(rows b-n2.json*)
-"$KT" produce -B "$B" -t jab -n $((N - HALF)) -f $HALF -k 24 -s 60 2>/dev/null &
-PA=$!
-"$KT" produce -B "$B" -t jbb -n $((N - HALF)) -f $HALF -k 24 -s 60 2>/dev/null &
-PB=$!
-for _ in $(seq 600); do
-  [ "$(rows b-n2.json*)" -gt $((n2_before + 300)) ] && break
-  sleep 0.02
-done
-kill -9 $N2
-n2_rows=$(rows b-n2.json*)
-wait $PA $PB
-[ "$n2_rows" -gt $((n2_before + 300)) ] || fail "n2 joined nothing of the second half"
+three_nodes_kill_n2 jab jbb
 ok "n2 killed while reading the second half ($((n2_rows - n2_before)) of its rows from it)"
-l1=$(wc -l <n1.log); l3=$(wc -l <n3.log)
 restored() { { tail -n +$((l1 + 1)) n1.log; tail -n +$((l3 + 1)) n3.log; } | grep "state restored from jstate" | grep "jab [0-9]*, jbb [0-9]*\|jbb [0-9]*, jab [0-9]*"; }
 for _ in $(seq 600); do
   restored >/dev/null && break
