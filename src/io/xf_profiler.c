@@ -1098,7 +1098,9 @@ static struct sl_batch *process_stream(struct sl_component *c, struct sl_batch *
         if (sl_cond_wait_until(&st->cond, &st->lock, deadline)) {
             sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name,
                                "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
-                               "the profiler dropped it?): applied out of order",
+                               "the profiler holds or dropped it?): applied without it; if it "
+                               "comes later its events are below the offsets applied and are "
+                               "skipped, missing from the state",
                                sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
                                (long long)(p->order_wait_ns / 1000000), st->next_seq);
             break;

@@ -1531,7 +1531,9 @@ static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic
         if (sl_cond_wait_until(&st->cond, &st->sh.lock, deadline)) {
             sl_log_ratelimited(lim, 5, SL_LOG_WARN, s->comp->name,
                                "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
-                               "the sql one dropped it?): applied out of order",
+                               "the sql one holds or dropped it?): applied without it; if it "
+                               "comes later its events are below the offsets applied and are "
+                               "skipped, missing from the state",
                                sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
                                (long long)(s->order_wait_ns / 1000000), m->next_seq);
             break;
