@@ -63,6 +63,16 @@ bool sl_partstate_active(const struct sl_pipeline *pipe)
     return any;
 }
 
+bool sl_partstate_wants_counts(const struct sl_pipeline *pipe)
+{
+    bool any = false;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < nregs && !any; i++)
+        any = regs[i].pipe == pipe && regs[i].ops->partition_counts;
+    pthread_mutex_unlock(&lock);
+    return any;
+}
+
 int64_t sl_partstate_assigned(const struct sl_pipeline *pipe, struct sl_partstate_part *pp)
 {
     pp->epoch = atomic_fetch_add(&epochs, 1) + 1;

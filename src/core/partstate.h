@@ -54,6 +54,9 @@ struct sl_partstate_ops {
     int64_t (*assigned)(void *ud, const struct sl_partstate_part *pp);
     /* The partition is let go: snapshot (unless lost) and drop its state. */
     void (*revoked)(void *ud, const struct sl_partstate_part *pp, bool lost);
+    /* The stage groups partitions by their topic's partition count (pp->partitions): the
+     * source then learns the counts at each assignment (a metadata request per topic). */
+    bool partition_counts;
 };
 
 /* Register a stage's hooks for pipeline pipe (the ops and ud outlive the registration). */
@@ -64,6 +67,8 @@ void sl_partstate_unregister(void *ud);
 /* True when a stage of pipe keeps partition-scoped state (the source then marks its batches
  * and puts @kafka.offset on every event). */
 bool sl_partstate_active(const struct sl_pipeline *pipe);
+/* True when a stage of pipe wants pp->partitions (ops.partition_counts). */
+bool sl_partstate_wants_counts(const struct sl_pipeline *pipe);
 
 /* Source side: a new epoch into pp->epoch, then every stage's assigned(); returns the lowest
  * answer, or SL_PARTSTATE_NONE. */

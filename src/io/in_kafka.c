@@ -88,6 +88,12 @@ struct rec {
     struct rec *all_next, *all_prev; /* every rec not freed */
 };
 
+struct tcount {
+    char *topic;
+    int32_t count;  /* 0: never learned */
+    uint32_t round; /* the assignment that asked last */
+};
+
 struct part {
     char *topic;
     int32_t partition;
@@ -134,12 +140,14 @@ struct kin {
     bool partstate;     /* a stage keeps state per partition: origins, @kafka.offset */
     char strategy[128]; /* partition.assignment.strategy */
     bool range;         /* ... is range first: partition p of every topic goes to one member */
-    /* the last metadata fetched at an assignment (the partition counts), kept for one that
-     * cannot fetch it: a count that drops to 0 would move the sql transform's tasks to other
-     * changelog keys (state rebuilt from the start of the partitions, results emitted again)
-     * and separate the topics of a join */
-    const struct rd_kafka_metadata *md_last;
-    bool closing; /* in rd_kafka_consumer_close() */
+    /* the partition counts learned at assignments, the last known one kept for an assignment
+     * that cannot fetch it: a count that drops to 0 would move the sql transform's tasks to
+     * other changelog keys (state rebuilt from the start of the partitions, results emitted
+     * again) and separate the topics of a join */
+    struct tcount *counts;
+    size_t ncounts;
+    uint32_t round; /* assignments that learned counts */
+    bool closing;   /* in rd_kafka_consumer_close() */
     sl_sym s_msg, s_topic, s_part, s_off, s_key, s_ts, s_hdr;
     struct sl_log_limit lim;
     char group[256];
@@ -554,34 +562,69 @@ static int32_t md_partitions(const struct rd_kafka_metadata *md, const char *top
     return 0;
 }
 
+/* The partition count of every topic in parts that s->counts does not have from this round:
+ * one metadata request per topic, naming it (a consumer does not create topics by asking,
+ * unlike a request for all of them on a large cluster: one per rebalance, megabytes). A
+ * request that fails keeps the last count, with a warning. */
+static void learn_counts(struct kin *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    s->round++;
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *t = parts->elems[i].topic;
+        struct tcount *tc = NULL;
+        for (size_t k = 0; k < s->ncounts && !tc; k++)
+            if (strcmp(s->counts[k].topic, t) == 0)
+                tc = &s->counts[k];
+        if (tc && tc->round == s->round)
+            continue;
+        if (!tc) {
+            s->counts = sl_xrealloc(s->counts, (s->ncounts + 1) * sizeof *s->counts);
+            tc = &s->counts[s->ncounts++];
+            *tc = (struct tcount){sl_xstrdup(t), 0, 0};
+        }
+        tc->round = s->round;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, t, NULL);
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(s->rk, 0, rkt, &md, 10000) : rd_kafka_last_error();
+        int32_t n = e ? 0 : md_partitions(md, t);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        if (n > 0)
+            tc->count = n;
+        else if (tc->count)
+            sl_warn(s->c->name, "%s: partition count not fetched (%s): %d, as before", t,
+                    e ? rd_kafka_err2str(e) : "not in the metadata", (int)tc->count);
+        else
+            sl_warn(s->c->name,
+                    "%s: partition count not known (%s): the sql transform keeps its state per "
+                    "topic and partition, not per co-partitioned task",
+                    t, e ? rd_kafka_err2str(e) : "not in the metadata");
+    }
+}
+
+static int32_t count_of(const struct kin *s, const char *topic)
+{
+    for (size_t k = 0; k < s->ncounts; k++)
+        if (strcmp(s->counts[k].topic, topic) == 0)
+            return s->counts[k].count;
+    return 0;
+}
+
 /* Newly assigned partitions: the stages that keep state per partition restore it; a
  * partition is read from the lowest of the committed offset and what they need. The stages
- * are told each topic's partition count: the sql transform keeps one state per partition
- * number across topics with the same count (co-partitioned topics, as ksqlDB's tasks). */
+ * that ask are told each topic's partition count: the sql transform keeps one state per
+ * partition number across topics with the same count (co-partitioned topics, as ksqlDB's
+ * tasks). Only the range assignor gives partition p of every subscribed topic to one member:
+ * with another, no count (state per topic and partition). */
 static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
 {
     const struct kin_conf *cf = s->c->conf;
-    /* every topic's metadata (one request per rebalance; the locally known topics may not yet
-     * include those just assigned). Only the range assignor gives partition p of every
-     * subscribed topic to one member: with another, no count (state per topic and partition). */
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t me = s->range ? rd_kafka_metadata(s->rk, 1, NULL, &md, 10000)
-                                      : RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
-    if (!me) {
-        if (s->md_last)
-            rd_kafka_metadata_destroy(s->md_last);
-        s->md_last = md;
-    } else if (s->range && s->md_last) {
-        sl_warn(s->c->name,
-                "partition counts not fetched (%s): those of the previous assignment are used",
-                rd_kafka_err2str(me));
-    } else if (s->range) {
-        sl_warn(s->c->name,
-                "partition counts not known (%s): the sql transform's state is kept per topic "
-                "and partition, not per co-partitioned task",
-                rd_kafka_err2str(me));
-    }
-    md = s->range ? s->md_last : NULL;
+    bool counts = s->range && sl_partstate_wants_counts(s->c->pipe);
+    if (counts)
+        learn_counts(s, parts);
     /* every assigned topic named first: the sql transform seeds a task's other topics from its
      * checkpoint when the first of them arrives, and seeds only topics this process reads */
     for (int i = 0; i < parts->cnt; i++)
@@ -600,7 +643,7 @@ static void assign_state(struct kin *s, rd_kafka_topic_partition_list_t *parts)
             .topic = el->topic,
             .partition = el->partition,
             .topic_id = sl_partstate_topic_id(el->topic),
-            .partitions = md_partitions(md, el->topic),
+            .partitions = counts ? count_of(s, el->topic) : 0,
             .group = s->group,
             .source = s->c->name,
             .brokers = cf->brokers,
@@ -977,8 +1020,9 @@ static void kin_fini(struct sl_component *c)
     }
     if (kept)
         sl_warn(c->name, "%zu batch(es) still held by a sink at the end (not freed)", kept);
-    if (s->md_last)
-        rd_kafka_metadata_destroy(s->md_last);
+    for (size_t k = 0; k < s->ncounts; k++)
+        sl_free(s->counts[k].topic);
+    sl_free(s->counts);
     if (s->q)
         rd_kafka_queue_destroy(s->q);
     if (s->cq)

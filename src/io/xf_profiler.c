@@ -477,7 +477,7 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     p->sym_guid = sl_sym_intern_c("guid");
     p->sym_offset = sl_sym_intern_c("@kafka.offset");
     if (c->pipe) {
-        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked};
+        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked, false};
         sl_partstate_register(c->pipe, &ps_ops, p);
         p->partstate = true;
     }

@@ -877,7 +877,7 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     if (s->has_shard)
         sl_log(SL_LOG_INFO, c->name, "state in %u shards by %s", s->nshards, cf->shard_by);
     if (s->partstate) {
-        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked};
+        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked, true};
         if (sl_thread_start(&s->snap_thread, "sl-sqlckpt", snap_main, s) != 0)
             return sl_diag_set(d, SL_ESYS, "sql: cannot start the checkpoint thread");
         s->snap_started = true;

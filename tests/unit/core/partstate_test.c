@@ -35,7 +35,8 @@ static void on_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
     s->lost += lost;
 }
 
-static const struct sl_partstate_ops ops = {on_assigned, on_revoked};
+static const struct sl_partstate_ops ops = {on_assigned, on_revoked, false};
+static const struct sl_partstate_ops counting = {on_assigned, on_revoked, true};
 
 static void test_registry(void **state)
 {
@@ -47,8 +48,11 @@ static void test_registry(void **state)
     sl_partstate_register(p1, &ops, &a);
     sl_partstate_register(p1, &ops, &b);
     sl_partstate_register(p1, &ops, &c);
-    sl_partstate_register(p2, &ops, &other);
+    sl_partstate_register(p2, &counting, &other);
     assert_true(sl_partstate_active(p1));
+    /* partition counts: asked for by a stage of p2 only */
+    assert_false(sl_partstate_wants_counts(p1));
+    assert_true(sl_partstate_wants_counts(p2));
     struct sl_partstate_part pp = {.topic = "in", .partition = 3};
     pp.topic_id = sl_partstate_topic_id("in");
     assert_int_equal(sl_partstate_assigned(p1, &pp), 7);
