@@ -217,11 +217,7 @@ struct prof {
     struct sl_mutex cl_lock;
     struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
     bool cl_failed;          /* guarded_by: cl_lock */
-    struct sl_thread snap_thread;
-    bool snap_started;
-    struct sl_mutex snap_mu;
-    struct sl_cond snap_cv;
-    bool snap_stop; /* guarded_by: snap_mu */
+    struct sl_ticker snap;   /* the checkpoint thread */
     atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
     atomic_uint_fast64_t orphan_measurements, orphan_dropped; /* flushes of engines let go */
     sl_sym sym_profile, sym_entity, sym_period, sym_pstart, sym_pend, sym_groups, sym_value,
@@ -230,7 +226,7 @@ struct prof {
 
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
 static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
-static void *snap_main(void *arg);
+static void snap_tick(void *ud);
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -241,17 +237,9 @@ static void prof_fini(struct sl_component *c)
         return;
     if (p->partstate)
         sl_partstate_unregister(p);
-    if (p->snap_started) {
-        sl_mutex_lock(&p->snap_mu);
-        p->snap_stop = true;
-        sl_cond_signal(&p->snap_cv);
-        sl_mutex_unlock(&p->snap_mu);
-        sl_thread_join(&p->snap_thread);
-    }
+    sl_ticker_stop(&p->snap);
     sl_changelog_close(p->cl);
     sl_mutex_fini(&p->cl_lock);
-    sl_mutex_fini(&p->snap_mu);
-    sl_cond_fini(&p->snap_cv);
     for (struct stream *st = p->streams, *nx; st; st = nx) {
         nx = st->next;
         sl_profiler_free(st->p);
@@ -340,8 +328,6 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     sl_mutex_init(&p->out_lock);
     sl_mutex_init(&p->streams_lock);
     sl_mutex_init(&p->cl_lock);
-    sl_mutex_init(&p->snap_mu);
-    sl_cond_init(&p->snap_cv);
     p->c = c;
     p->order_wait_ns = 10 * 1000000000ll;
     int rc;
@@ -488,11 +474,10 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
         goto fail;
     }
     if (p->use_changelog) {
-        if (sl_thread_start(&p->snap_thread, "sl-ckpt", snap_main, p) != 0) {
+        if (sl_ticker_start(&p->snap, "sl-ckpt", cf->changelog_interval_ns, snap_tick, p) != 0) {
             rc = sl_diag_set(d, SL_ESYS, "profiler: cannot start the checkpoint thread");
             goto fail;
         }
-        p->snap_started = true;
     }
     return 0;
 fail:
@@ -912,30 +897,17 @@ static void checkpoint_stream(struct prof *p, struct sl_changelog *cl, struct st
 }
 
 /* The checkpoint thread: every changelog_interval, each partition held that moved. */
-static void *snap_main(void *arg)
+static void snap_tick(void *ud)
 {
-    struct prof *p = arg;
-    const struct prof_conf *cf = p->c->conf;
-    sl_mutex_lock(&p->snap_mu);
-    while (!p->snap_stop) {
-        int64_t deadline = sl_clock_mono_ns() + cf->changelog_interval_ns;
-        while (!p->snap_stop && sl_clock_mono_ns() < deadline)
-            sl_cond_wait_until(&p->snap_cv, &p->snap_mu, deadline);
-        if (p->snap_stop)
-            break;
-        sl_mutex_unlock(&p->snap_mu);
-        sl_mutex_lock(&p->cl_lock);
-        struct sl_changelog *cl = p->cl;
-        sl_mutex_unlock(&p->cl_lock);
-        sl_mutex_lock(&p->streams_lock);
-        struct stream *head = p->streams; /* streams are only ever added at the head */
-        sl_mutex_unlock(&p->streams_lock);
-        for (struct stream *st = head; cl && st; st = st->next)
-            checkpoint_stream(p, cl, st);
-        sl_mutex_lock(&p->snap_mu);
-    }
-    sl_mutex_unlock(&p->snap_mu);
-    return NULL;
+    struct prof *p = ud;
+    sl_mutex_lock(&p->cl_lock);
+    struct sl_changelog *cl = p->cl;
+    sl_mutex_unlock(&p->cl_lock);
+    sl_mutex_lock(&p->streams_lock);
+    struct stream *head = p->streams; /* streams are only ever added at the head */
+    sl_mutex_unlock(&p->streams_lock);
+    for (struct stream *st = head; cl && st; st = st->next)
+        checkpoint_stream(p, cl, st);
 }
 
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)

@@ -231,11 +231,7 @@ struct xsql {
     struct sl_mutex cl_lock;
     struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
     bool cl_failed;          /* guarded_by: cl_lock */
-    struct sl_thread snap_thread;
-    bool snap_started;
-    struct sl_mutex snap_mu;
-    struct sl_cond snap_cv;
-    bool snap_stop; /* guarded_by: snap_mu */
+    struct sl_ticker snap;   /* the checkpoint thread */
     atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
 };
 
@@ -292,7 +288,7 @@ static const struct sl_option sql_opts[] = {
 static bool opt_set(const struct sl_component *c, const char *key);
 static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
 static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
-static void *snap_main(void *arg);
+static void snap_tick(void *ud);
 
 /* the engine's callbacks run under their shard's lock */
 static void on_error(void *ud, const char *query, const char *msg)
@@ -783,8 +779,6 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     sl_mutex_init(&s->cat_lock);
     sl_mutex_init(&s->streams_lock);
     sl_mutex_init(&s->cl_lock);
-    sl_mutex_init(&s->snap_mu);
-    sl_cond_init(&s->snap_cv);
     sl_buf_init(&s->catalog, 64u << 20);
     s->order_wait_ns = 10 * 1000000000ll;
     s->sym_offset = sl_sym_intern_c("@kafka.offset");
@@ -878,9 +872,8 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
         sl_log(SL_LOG_INFO, c->name, "state in %u shards by %s", s->nshards, cf->shard_by);
     if (s->partstate) {
         static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked, true};
-        if (sl_thread_start(&s->snap_thread, "sl-sqlckpt", snap_main, s) != 0)
+        if (sl_ticker_start(&s->snap, "sl-sqlckpt", cf->changelog_interval_ns, snap_tick, s) != 0)
             return sl_diag_set(d, SL_ESYS, "sql: cannot start the checkpoint thread");
-        s->snap_started = true;
         sl_partstate_register(c->pipe, &ps_ops, s);
         if (sl_sql_state_has_joins(s->shards[0].eng))
             sl_log(SL_LOG_INFO, c->name,
@@ -914,13 +907,7 @@ static void sql_fini(struct sl_component *c)
         return;
     if (s->partstate)
         sl_partstate_unregister(s);
-    if (s->snap_started) {
-        sl_mutex_lock(&s->snap_mu);
-        s->snap_stop = true;
-        sl_cond_signal(&s->snap_cv);
-        sl_mutex_unlock(&s->snap_mu);
-        sl_thread_join(&s->snap_thread);
-    }
+    sl_ticker_stop(&s->snap);
     sl_changelog_close(s->cl);
     for (struct pstream *st = s->streams, *nx; st; st = nx) {
         nx = st->next;
@@ -940,8 +927,6 @@ static void sql_fini(struct sl_component *c)
     sl_mutex_fini(&s->cat_lock);
     sl_mutex_fini(&s->streams_lock);
     sl_mutex_fini(&s->cl_lock);
-    sl_mutex_fini(&s->snap_mu);
-    sl_cond_fini(&s->snap_cv);
     for (uint32_t i = 0; s->shards && i < s->nshards; i++) {
         sl_sql_engine_free(s->shards[i].eng);
         sl_mutex_fini(&s->shards[i].lock);
@@ -1244,25 +1229,12 @@ static void checkpoint_task(struct xsql *s, struct sl_changelog *cl, struct pstr
     sl_mutex_unlock(&st->snap_lock);
 }
 
-static void *snap_main(void *arg)
+static void snap_tick(void *ud)
 {
-    struct xsql *s = arg;
-    const struct sql_conf *cf = s->comp->conf;
-    sl_mutex_lock(&s->snap_mu);
-    while (!s->snap_stop) {
-        int64_t deadline = sl_clock_mono_ns() + cf->changelog_interval_ns;
-        while (!s->snap_stop && sl_clock_mono_ns() < deadline)
-            sl_cond_wait_until(&s->snap_cv, &s->snap_mu, deadline);
-        if (s->snap_stop)
-            break;
-        sl_mutex_unlock(&s->snap_mu);
-        struct sl_changelog *cl = changelog_now(s);
-        for (struct pstream *st = streams_head(s); cl && st; st = st->next)
-            checkpoint_task(s, cl, st);
-        sl_mutex_lock(&s->snap_mu);
-    }
-    sl_mutex_unlock(&s->snap_mu);
-    return NULL;
+    struct xsql *s = ud;
+    struct sl_changelog *cl = changelog_now(s);
+    for (struct pstream *st = streams_head(s); cl && st; st = st->next)
+        checkpoint_task(s, cl, st);
 }
 
 /* keep the counters of an engine about to be freed (caller holds st->sh.lock) */

@@ -3,6 +3,7 @@
  */
 #include "sys/thread.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 
@@ -103,4 +104,52 @@ int sl_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+static void *ticker_main(void *arg)
+{
+    struct sl_ticker *t = arg;
+    sl_mutex_lock(&t->mu);
+    while (!t->stop) {
+        int64_t deadline = sl_clock_mono_ns() + t->interval_ns;
+        while (!t->stop && sl_clock_mono_ns() < deadline)
+            sl_cond_wait_until(&t->cv, &t->mu, deadline);
+        if (t->stop)
+            break;
+        sl_mutex_unlock(&t->mu);
+        t->fn(t->ud);
+        sl_mutex_lock(&t->mu);
+    }
+    sl_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+int sl_ticker_start(struct sl_ticker *t, const char *name, int64_t interval_ns,
+                    void (*fn)(void *ud), void *ud)
+{
+    sl_mutex_init(&t->mu);
+    sl_cond_init(&t->cv);
+    t->stop = false;
+    t->interval_ns = interval_ns;
+    t->fn = fn;
+    t->ud = ud;
+    int rc = sl_thread_start(&t->th, name, ticker_main, t);
+    if (rc) {
+        sl_cond_fini(&t->cv);
+        sl_mutex_fini(&t->mu);
+    }
+    return rc;
+}
+
+void sl_ticker_stop(struct sl_ticker *t)
+{
+    if (!t->th.started)
+        return;
+    sl_mutex_lock(&t->mu);
+    t->stop = true;
+    sl_cond_signal(&t->cv);
+    sl_mutex_unlock(&t->mu);
+    sl_thread_join(&t->th);
+    sl_cond_fini(&t->cv);
+    sl_mutex_fini(&t->mu);
 }

@@ -41,6 +41,24 @@ int sl_cond_wait_until(struct sl_cond *c, struct sl_mutex *m, int64_t deadline_m
 void sl_cond_signal(struct sl_cond *c);
 void sl_cond_broadcast(struct sl_cond *c);
 
+/* A thread that calls fn(ud) every interval_ns until stopped (the checkpoint threads of the
+ * profiler and the sql transform). fn runs without the ticker's lock. */
+struct sl_ticker {
+    struct sl_thread th;
+    struct sl_mutex mu;
+    struct sl_cond cv;
+    bool stop; /* guarded_by: mu */
+    int64_t interval_ns;
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+/* 0 or a negative errno (then nothing to stop, sl_ticker_stop is still safe). */
+int sl_ticker_start(struct sl_ticker *t, const char *name, int64_t interval_ns,
+                    void (*fn)(void *ud), void *ud);
+/* Wake it, wait for a running fn to return, join. Safe on a zeroed or failed ticker. */
+void sl_ticker_stop(struct sl_ticker *t);
+
 /* Number of online CPUs (>= 1). */
 int sl_cpu_count(void);
 
