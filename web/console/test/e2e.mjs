@@ -137,13 +137,14 @@ try {
   }
 
   // ---- Profiles: the store's profiles and entities, a chart per entity, queries
-  // the store's writer runs behind the profiler: wait until two looks a second apart agree
+  // the store's writer runs behind the profiler: wait until two looks 2.5 s apart agree (more
+  // than the 2 s period, whose closing writes measurements; one second apart could fall between)
   let prev = '';
   await until('the profile store has stopped changing', 30, async () => {
     const now = JSON.stringify((await api('/api/v1/profiles')).profiles);
     const same = now === prev;
     prev = now;
-    if (!same) await sleep(1000);
+    if (!same) await sleep(2500);
     return same || 'changing';
   });
   await go('profiles');
@@ -153,10 +154,14 @@ try {
     return JSON.stringify(shown) === JSON.stringify(prof.profiles.map(p => p.profile)) || shown.join(',');
   });
   const first = prof.profiles[0].profile;
-  const ents = await api('/api/v1/profiles/' + encodeURIComponent(first));
-  await until(`the entities of ${first} with their measurement counts`, 10, async () => {
+  await until(`the entities of ${first} with their measurement counts`, 15, async () => {
+    /* the API again each time (a period closing after the quiet look above adds a measurement);
+       15 s: the page reloads the list every 10 s */
+    const ents = await api('/api/v1/profiles/' + encodeURIComponent(first));
     const shown = await page.$$eval('.list.entities [data-entity]', a => a.map(x => [x.dataset.entity, Number(x.dataset.measurements)]));
-    return shown.length === ents.entities.length && ents.entities.every((e, i) => shown[i][0] === e.entity && shown[i][1] === e.measurements) || `${shown.length} vs ${ents.entities.length}`;
+    if (shown.length !== ents.entities.length) return `${shown.length} shown, ${ents.entities.length} in the API`;
+    const i = ents.entities.findIndex((e, i) => shown[i][0] !== e.entity || shown[i][1] !== e.measurements);
+    return i < 0 || `row ${i}: ${shown[i]} shown, ${ents.entities[i].entity},${ents.entities[i].measurements} in the API`;
   });
   // an entity whose measurements have several groups (bytes is grouped by proto)
   let ent = null, series = null, gprof = null;
