@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_sql_engine *e = engine();
     struct sl_diag d;
     sl_diag_init(&d);
-    struct sl_sql_state_offset *off = NULL, *off2 = NULL;
+    struct sl_partstate_offset *off = NULL, *off2 = NULL;
     uint32_t noff = 0, noff2 = 0;
     int rc = sl_sql_state_load(e, data, size, &off, &noff, &d);
     if (rc == SL_EPARSE && !strstr(d.msg, "at byte"))

@@ -212,6 +212,8 @@ void sl_registry_help(const struct sl_component_ops *ops, struct sl_buf *out);
 
 /* Fill d with file:line:col of option `key` of c (or of the component when unset). */
 void sl_component_diag_opt(const struct sl_component *c, const char *key, struct sl_diag *d);
+/* Was option `key` given in the config (not left to its default)? */
+bool sl_component_opt_set(const struct sl_component *c, const char *key);
 
 /* ---- for sources (source thread only) */
 /* Hand a batch to the pipeline; waits while the pipeline is full. Consumes the reference.

@@ -10,6 +10,8 @@
 #include "core/partstate.h"
 
 #include "base/alloc.h"
+#include "base/binrd.h"
+#include "base/err.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -133,4 +135,69 @@ const char *sl_partstate_topic_name(uint32_t id)
         s = topics[id - 1];
     pthread_mutex_unlock(&topics_lock);
     return s;
+}
+
+/* ---------------------------------------------------------------- offsets in checkpoints */
+
+int sl_partstate_offsets_put(struct sl_buf *b, const struct sl_partstate_offset *offs, uint32_t n)
+{
+    if (n > SL_PARTSTATE_MAX_OFFSETS)
+        return SL_EINVAL;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = offs[i].topic ? strlen(offs[i].topic) : 0;
+        if (offs[i].next < 0 || len == 0 || len > SL_PARTSTATE_MAX_NAME)
+            return SL_EINVAL;
+    }
+    int rc = sl_binwr_u32(b, n);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = sl_binwr_str(b, offs[i].topic, strlen(offs[i].topic));
+        if (!rc)
+            rc = sl_binwr_u64(b, (uint64_t)offs[i].next);
+    }
+    return rc;
+}
+
+struct sl_partstate_offset *sl_partstate_offsets_get(struct sl_binrd *r, uint32_t *count)
+{
+    /* an entry takes at least 12 bytes: the name's length and the offset */
+    uint32_t n = sl_binrd_count(r, 12);
+    *count = 0;
+    if (!r->ok || n == 0)
+        return NULL;
+    if (n > SL_PARTSTATE_MAX_OFFSETS) {
+        sl_binrd_fail(r, "too many input offsets");
+        return NULL;
+    }
+    size_t start = r->pos, names = 0;
+    for (uint32_t i = 0; i < n && r->ok; i++) {
+        struct sl_str t = sl_binrd_str(r, SL_PARTSTATE_MAX_NAME);
+        int64_t off = sl_binrd_i64(r);
+        if (r->ok && off < 0)
+            sl_binrd_fail(r, "a negative offset");
+        if (r->ok && (t.len == 0 || memchr(t.ptr, 0, t.len)))
+            sl_binrd_fail(r, "an input topic with no name or a NUL byte");
+        names += t.len + 1;
+    }
+    if (!r->ok)
+        return NULL;
+    struct sl_partstate_offset *o = sl_xmalloc(n * sizeof *o + names);
+    char *np = (char *)(o + n);
+    r->pos = start;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sl_str t = sl_binrd_str(r, SL_PARTSTATE_MAX_NAME);
+        memcpy(np, t.ptr, t.len);
+        np[t.len] = 0;
+        o[i].topic = np;
+        o[i].next = sl_binrd_i64(r);
+        np += t.len + 1;
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(o[k].topic, o[i].topic) == 0)
+                sl_binrd_fail(r, "an input topic twice");
+    }
+    if (!r->ok) {
+        sl_free(o);
+        return NULL;
+    }
+    *count = n;
+    return o;
 }

@@ -77,6 +77,25 @@ int64_t sl_partstate_assigned(const struct sl_pipeline *pipe, struct sl_partstat
 void sl_partstate_revoked(const struct sl_pipeline *pipe, const struct sl_partstate_part *pp,
                           bool lost);
 
+/* How far a state has read one input topic: the first offset (of the partition a task holds)
+ * that it does not include. Checkpoints carry one per topic of their task. */
+struct sl_partstate_offset {
+    const char *topic;
+    int64_t next; /* >= 0 */
+};
+#define SL_PARTSTATE_MAX_OFFSETS 4096u
+#define SL_PARTSTATE_MAX_NAME    1024u
+
+struct sl_buf;
+struct sl_binrd;
+/* Append a count and the offsets (name, offset each) to b (a capped buffer). 0, SL_EINVAL (a
+ * negative offset, an empty name or one too long, more than SL_PARTSTATE_MAX_OFFSETS),
+ * SL_ENOMEM / SL_E2BIG. */
+int sl_partstate_offsets_put(struct sl_buf *b, const struct sl_partstate_offset *offs, uint32_t n);
+/* Read what sl_partstate_offsets_put() wrote (untrusted: r fails on a bad list, a topic twice
+ * included): one allocation with the names inside it (sl_free), NULL when there are none. */
+struct sl_partstate_offset *sl_partstate_offsets_get(struct sl_binrd *r, uint32_t *count);
+
 /* A small stable number (>= 1) for a topic name, the same for the process's lifetime; 0 when the
  * table (4096 names) is full. */
 uint32_t sl_partstate_topic_id(const char *topic);

@@ -604,6 +604,15 @@ void sl_component_diag_opt(const struct sl_component *c, const char *key, struct
     }
 }
 
+bool sl_component_opt_set(const struct sl_component *c, const char *key)
+{
+    size_t i = 0;
+    for (const struct sl_option *o = c->ops->options; o && o->key; o++, i++)
+        if (strcmp(o->key, key) == 0)
+            return c->opt_pos && c->opt_pos[i].set;
+    return false;
+}
+
 struct sl_batch *sl_xf_errors(struct sl_xf_ctx *x)
 {
     if (!x->errors)

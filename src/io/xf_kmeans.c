@@ -472,15 +472,6 @@ static void pcre_free(void *p, void *data)
     sl_free(p);
 }
 
-static bool opt_set(const struct sl_component *c, const char *key)
-{
-    size_t i = 0;
-    for (const struct sl_option *o = c->ops->options; o->key; o++, i++)
-        if (strcmp(o->key, key) == 0)
-            return c->opt_pos && c->opt_pos[i].set;
-    return false;
-}
-
 /* "sum(expr)" -> AGG_SUM, expr */
 static int parse_feature(struct sl_component *c, struct km *k, uint32_t i,
                          const struct sl_strmap_item *it, struct sl_diag *d)
@@ -1307,7 +1298,8 @@ static int km_init(struct sl_component *c, struct sl_diag *d)
     k->lag_ns = cf->lag_ns;
     /* `run --once` in event time: unless a lag is given, windows close at the end of the
      * input, so that batches that workers finish out of order lose nothing (as the profiler) */
-    if (cf->time == TIME_EVENT && c->pipe && sl_pipeline_once(c->pipe) && !opt_set(c, "lag"))
+    if (cf->time == TIME_EVENT && c->pipe && sl_pipeline_once(c->pipe) &&
+        !sl_component_opt_set(c, "lag"))
         k->lag_ns = INT64_MAX / 4;
     k->threshold = cf->threshold;
     k->online = cf->online;

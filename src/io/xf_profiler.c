@@ -286,15 +286,6 @@ static void prof_fini(struct sl_component *c)
     c->state = NULL;
 }
 
-static bool opt_set(const struct sl_component *c, const char *key)
-{
-    size_t i = 0;
-    for (const struct sl_option *o = c->ops->options; o->key; o++, i++)
-        if (strcmp(o->key, key) == 0)
-            return c->opt_pos && c->opt_pos[i].set;
-    return false;
-}
-
 static int read_file(const char *path, char **out, size_t *len, struct sl_diag *d)
 {
     FILE *f = fopen(path, "rb");
@@ -405,7 +396,7 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     /* `run --once` over files: unless a lag is given, periods close only at the end of input,
      * which is exactly Metron's batch profiler (every event of a period counts, whatever the
      * disorder of the files) */
-    if (p->event_time && c->pipe && sl_pipeline_once(c->pipe) && !opt_set(c, "lag"))
+    if (p->event_time && c->pipe && sl_pipeline_once(c->pipe) && !sl_component_opt_set(c, "lag"))
         p->lag_ms = INT64_MAX / 4;
     p->ttl_ms = cf->ttl_ns / 1000000;
     if (cf->store) {
@@ -467,7 +458,7 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
         sl_partstate_register(c->pipe, &ps_ops, p);
         p->partstate = true;
     }
-    p->use_changelog = opt_set(c, "changelog");
+    p->use_changelog = sl_component_opt_set(c, "changelog");
     if (p->use_changelog && cf->changelog_interval_ns < 100000000) {
         sl_component_diag_opt(c, "changelog_interval", d);
         rc = sl_diag_set(d, SL_ECONFIG, "profiler: changelog_interval must be at least 100ms");

@@ -52,16 +52,14 @@
  * 0. Output events are built in the worker's own batches (struct emit_ctx, lent to a shard
  * while it is locked) and emitted after the locks are released. Stats are summed over shards.
  *
- * Partition-scoped state (`changelog`, core/partstate.h, docs/sql.md "Scale-out and restart
- * state"): a batch from a kafka source carries its origin (topic, partition, assignment epoch,
- * sequence number) and goes to that input partition's own engine (struct pstream), as ksqlDB
- * runs one stream task per partition; batches are applied in the order the partition was read,
- * whichever worker carries them. The engine is made when the source is assigned the partition:
- * it runs every statement shard 0 accepted so far (kept in `catalog`; statements arriving later
- * run on the live partition engines too, under lock_all), then loads the partition's checkpoint
- * from the changelog topic (sql_state.h) and answers its input offset, below which events are
- * skipped. A checkpoint thread writes each partition that moved every changelog_interval, and
- * revoked() writes a last one before the engine is dropped (not when the partition was lost).
+ * Partition-scoped state (`changelog`, docs/sql.md "Scale-out and restart state"): tasks of
+ * io/partstream.h, as ksqlDB runs one stream task per partition p of the co-partitioned input
+ * topics. A batch from a kafka source carries its origin and goes to its task's engine, in the
+ * order its partition was read. A task's engine (task_make) runs every statement shard 0
+ * accepted so far (kept in `catalog`; statements arriving later run on the live task engines
+ * too, under lock_all), then loads the task's checkpoint (sql_state.h, with one input offset
+ * per topic). partstream writes the checkpoints (periodically and at revocation) and warns
+ * when joined topics cannot meet in one task (task_relates).
  * Batches without an origin (other sources) still go to the shards.
  */
 #include "io/xf_sql.h"
@@ -75,7 +73,7 @@
 #include "core/partstate.h"
 #include "core/pipeline.h"
 #include "codec/json.h"
-#include "io/changelog.h"
+#include "io/partstream.h"
 #include "sql/sql_engine.h"
 #include "sql/sql_parse.h"
 #include "sql/sql_state.h"
@@ -139,55 +137,13 @@ struct shard {
     struct xsql *x;
     struct emit_ctx *ctx;    /* guarded_by: lock (during process(), else NULL) */
     struct sl_log_limit lim; /* guarded_by: lock */
+    /* a task's (io/partstream: the task's user, guarded by the task's lock): the counters of
+     * the engines it let go */
+    struct sl_sql_engine_stats gone;
 };
 
 #define MAX_SHARDS 256
 #define CKPT_MAX   (256u << 20) /* one partition's checkpoint */
-
-/* One input partition of a task (a kafka source's topic and partition). Fields guarded by the
- * task's sh.lock, except topic_id (fixed), assign_no and next (xsql.streams_lock). Never freed
- * before fini. */
-struct member {
-    uint32_t topic_id;
-    uint32_t epoch;
-    bool live;
-    uint32_t next_seq;   /* sequence number of the next batch to apply */
-    int64_t next_offset; /* first input offset not in the task's state; -1: none */
-    uint64_t assign_no;  /* the assignment that made it current (the newest one wins) */
-    struct member *next;
-};
-
-/* A task, when `changelog` is set: partition p of every input topic with the same partition
- * count read by one kafka source (one consumer group), as ksqlDB's stream task holds partition p of
- * its co-partitioned topics, so a join between those topics meets on one engine. Its engine is made
- * at the first member's assignment from the statements run so far and restored from the changelog
- * (with one input offset per topic), applied in the order each partition was read, and dropped when
- * the last member is let go. A topic whose partition count the source could not learn (count 0)
- * gets a task of its own. Never freed before fini (the list is only ever added to at its head). */
-struct pstream {
-    struct shard sh; /* sh.eng NULL while no member is held; sh.lock guards below */
-    int32_t partition;
-    int32_t count;          /* the members' partition count, 0: unknown (then solo_topic) */
-    uint32_t solo_topic;    /* count 0: the one topic of the task */
-    char *source;           /* the kafka source the members come from (one consumer group) */
-    char key[400];          /* in the changelog and the log: "<source>:<p>/<count>" */
-    struct member *members; /* the list: changed under xsql.streams_lock and sh.lock, read
-                             * under either */
-    uint32_t nlive;         /* members held */
-    struct sl_cond cond;    /* a member's next_seq moved, or it was let go */
-    uint64_t applied;       /* batches applied to the engine */
-    uint64_t dropped;       /* batches of an epoch that was over */
-    struct sl_sql_engine_stats gone; /* counters of the engines let go (state_bytes unused) */
-    struct sl_mutex snap_lock;       /* one checkpoint of this task at a time */
-    uint64_t generation;             /* guarded_by: snap_lock: of the last checkpoint written */
-    uint64_t snap_applied;           /* guarded_by: snap_lock: `applied` at that checkpoint */
-    /* guarded_by: sh.lock: the restored checkpoint's offsets of topics this process does not
-     * read (not named in core/partstate: a checkpoint is untrusted input), carried into the
-     * next checkpoints; entries taken by a member have topic NULL. One allocation (sl_free). */
-    struct sl_sql_state_offset *keep;
-    uint32_t nkeep;
-    struct pstream *next; /* guarded_by: xsql.streams_lock */
-};
 
 struct xsql {
     struct shard *shards;
@@ -214,25 +170,13 @@ struct xsql {
     uint32_t nqents;
     uint32_t nentries; /* entries in the state file */
     bool replaying;
-    /* partition-scoped state (`changelog`) */
-    bool partstate; /* registered with core/partstate */
+    /* partition-scoped state (`changelog`): tasks of io/partstream, each an engine */
+    bool partstate;
+    struct sl_pstream *ps;
     struct sl_sql_engine_opts eopts;
     struct sl_mutex cat_lock; /* taken before any engine lock by whoever changes catalogs */
     struct sl_buf catalog;    /* guarded_by: cat_lock: every statement shard 0 accepted */
-    struct sl_mutex streams_lock;
-    struct pstream *streams;    /* guarded_by: streams_lock */
-    struct pstream *locked;     /* guarded_by: cat_lock: the head lock_all() locked from */
-    struct sl_log_limit ps_lim; /* guarded_by: streams_lock */
-    uint64_t assign_no;         /* guarded_by: streams_lock */
-    bool warned_groups;         /* guarded_by: streams_lock */
-    bool warned_counts;         /* guarded_by: streams_lock */
-    sl_sym sym_offset;
-    int64_t order_wait_ns;
-    struct sl_mutex cl_lock;
-    struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
-    bool cl_failed;          /* guarded_by: cl_lock */
-    struct sl_ticker snap;   /* the checkpoint thread */
-    atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
+    struct sl_ptask *locked;  /* guarded_by: cat_lock: the head lock_all() locked from */
 };
 
 static const struct sl_option sql_opts[] = {
@@ -285,10 +229,7 @@ static const struct sl_option sql_opts[] = {
     {0},
 };
 
-static bool opt_set(const struct sl_component *c, const char *key);
-static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
-static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
-static void snap_tick(void *ud);
+static const struct sl_pstream_ops task_ops;
 
 /* the engine's callbacks run under their shard's lock */
 static void on_error(void *ud, const char *query, const char *msg)
@@ -463,14 +404,6 @@ static int set_outputs(struct xsql *s, const struct sql_conf *cf, struct sl_diag
 
 /* ---- statements on every shard */
 
-static struct pstream *streams_head(struct xsql *s)
-{
-    sl_mutex_lock(&s->streams_lock);
-    struct pstream *h = s->streams; /* streams are only ever added at the head */
-    sl_mutex_unlock(&s->streams_lock);
-    return h;
-}
-
 /* every engine's lock: the catalog lock first (no partition engine is made meanwhile), the
  * shards ascending, then the partitions' */
 static void lock_all(struct xsql *s)
@@ -481,29 +414,29 @@ static void lock_all(struct xsql *s)
     /* the tasks locked are those from this head on: ps_assigned() makes a task (task_find)
      * before it takes cat_lock, so one may be added meanwhile, and unlock_all() must not
      * unlock it (it was never locked here; another thread may hold it) */
-    s->locked = streams_head(s);
-    for (struct pstream *st = s->locked; st; st = st->next)
-        sl_mutex_lock(&st->sh.lock);
+    s->locked = s->ps ? sl_pstream_head(s->ps) : NULL;
+    for (struct sl_ptask *t = s->locked; t; t = t->next)
+        sl_mutex_lock(&t->lock);
 }
 
 static void unlock_all(struct xsql *s)
 {
-    for (struct pstream *st = s->locked; st; st = st->next)
-        sl_mutex_unlock(&st->sh.lock);
+    for (struct sl_ptask *t = s->locked; t; t = t->next)
+        sl_mutex_unlock(&t->lock);
     s->locked = NULL;
     for (uint32_t i = s->nshards; i-- > 0;)
         sl_mutex_unlock(&s->shards[i].lock);
     sl_mutex_unlock(&s->cat_lock);
 }
 
-/* one statement shard 0 accepted, on a partition's engine (its lock held) */
-static void stream_exec(struct xsql *s, struct pstream *st, const char *text, size_t len)
+/* one statement shard 0 accepted, on a task's engine (its lock held) */
+static void stream_exec(struct xsql *s, struct sl_ptask *t, const char *text, size_t len)
 {
     struct sl_diag d;
     sl_diag_init(&d);
-    if (st->sh.eng && sl_sql_engine_exec(st->sh.eng, text, len, NULL, &d))
+    if (t->state && sl_sql_engine_exec(t->state, text, len, NULL, &d))
         sl_log(SL_LOG_ERROR, s->comp->name,
-               "task %s refused a statement shard 0 accepted (%s): %.*s", st->key, d.msg, (int)len,
+               "task %s refused a statement shard 0 accepted (%s): %.*s", t->key, d.msg, (int)len,
                text);
 }
 
@@ -522,8 +455,8 @@ static void catalog_add(struct xsql *s, const char *text, size_t len)
                (int)(len > 200 ? 200 : len), text);
         return;
     }
-    for (struct pstream *st = s->locked; st; st = st->next)
-        stream_exec(s, st, s->catalog.ptr + at, s->catalog.len - at);
+    for (struct sl_ptask *t = s->locked; t; t = t->next)
+        stream_exec(s, t, s->catalog.ptr + at, s->catalog.len - at);
 }
 
 static int shard_check(void *ud, struct sl_sql_engine *e, const struct sl_sql_stmt *st,
@@ -562,9 +495,9 @@ static int fwd_cb(void *ud, struct sl_sql_engine *e, const struct sl_sqlcat_resu
         catalog_add(s, r->text, strlen(r->text));
     for (uint32_t k = 1; k < s->nshards; k++)
         sl_sqlcat_sync_ids(s->shards[k].eng, e);
-    for (struct pstream *st = s->partstate ? s->locked : NULL; st; st = st->next)
-        if (st->sh.eng)
-            sl_sqlcat_sync_ids(st->sh.eng, e);
+    for (struct sl_ptask *t = s->partstate ? s->locked : NULL; t; t = t->next)
+        if (t->state)
+            sl_sqlcat_sync_ids(t->state, e);
     return f->cb ? f->cb(f->ud, e, r) : 0;
 }
 
@@ -777,13 +710,9 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     s->comp = c;
     s->nshards = 1;
     sl_mutex_init(&s->cat_lock);
-    sl_mutex_init(&s->streams_lock);
-    sl_mutex_init(&s->cl_lock);
     sl_buf_init(&s->catalog, 64u << 20);
-    s->order_wait_ns = 10 * 1000000000ll;
-    s->sym_offset = sl_sym_intern_c("@kafka.offset");
-    s->partstate = c->pipe && opt_set(c, "changelog");
-    if (opt_set(c, "changelog") && cf->changelog_interval_ns < 100000000) {
+    s->partstate = c->pipe && sl_component_opt_set(c, "changelog");
+    if (sl_component_opt_set(c, "changelog") && cf->changelog_interval_ns < 100000000) {
         sl_component_diag_opt(c, "changelog_interval", d);
         return sl_diag_set(d, SL_ECONFIG, "sql: changelog_interval must be at least 100ms");
     }
@@ -871,10 +800,15 @@ static int sql_init_state(struct sl_component *c, struct sl_diag *d)
     if (s->has_shard)
         sl_log(SL_LOG_INFO, c->name, "state in %u shards by %s", s->nshards, cf->shard_by);
     if (s->partstate) {
-        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked, true};
-        if (sl_ticker_start(&s->snap, "sl-sqlckpt", cf->changelog_interval_ns, snap_tick, s) != 0)
-            return sl_diag_set(d, SL_ESYS, "sql: cannot start the checkpoint thread");
-        sl_partstate_register(c->pipe, &ps_ops, s);
+        const struct sl_pstream_conf pc = {.what = "SQL state (tables, windows)",
+                                           .thread = "sl-sqlckpt",
+                                           .stat_prefix = "sluice_sql",
+                                           .changelog = &cf->changelog,
+                                           .interval_ns = cf->changelog_interval_ns,
+                                           .max_bytes = CKPT_MAX,
+                                           .tasks = true};
+        if ((rc = sl_pstream_new(c, &pc, &task_ops, s, &s->ps, d)) != 0)
+            return rc;
         if (sl_sql_state_has_joins(s->shards[0].eng))
             sl_log(SL_LOG_INFO, c->name,
                    "changelog: a join meets rows of one task: partition p of the topics with "
@@ -905,28 +839,9 @@ static void sql_fini(struct sl_component *c)
     struct xsql *s = c->state;
     if (!s)
         return;
-    if (s->partstate)
-        sl_partstate_unregister(s);
-    sl_ticker_stop(&s->snap);
-    sl_changelog_close(s->cl);
-    for (struct pstream *st = s->streams, *nx; st; st = nx) {
-        nx = st->next;
-        for (struct member *m = st->members, *mn; m; m = mn) {
-            mn = m->next;
-            sl_free(m);
-        }
-        sl_free(st->source);
-        sl_free(st->keep);
-        sl_sql_engine_free(st->sh.eng);
-        sl_mutex_fini(&st->sh.lock);
-        sl_mutex_fini(&st->snap_lock);
-        sl_cond_fini(&st->cond);
-        sl_free(st);
-    }
+    sl_pstream_free(s->ps);
     sl_buf_fini(&s->catalog);
     sl_mutex_fini(&s->cat_lock);
-    sl_mutex_fini(&s->streams_lock);
-    sl_mutex_fini(&s->cl_lock);
     for (uint32_t i = 0; s->shards && i < s->nshards; i++) {
         sl_sql_engine_free(s->shards[i].eng);
         sl_mutex_fini(&s->shards[i].lock);
@@ -1016,530 +931,128 @@ static void push_event(struct xsql *s, struct shard *sh, const struct sl_event *
 
 /* ---- partition-scoped state (`changelog`): core/partstate.h, docs/sql.md */
 
-static bool opt_set(const struct sl_component *c, const char *key)
-{
-    size_t i = 0;
-    for (const struct sl_option *o = c->ops->options; o->key; o++, i++)
-        if (strcmp(o->key, key) == 0)
-            return c->opt_pos && c->opt_pos[i].set;
-    return false;
-}
-
-/* The task of partition `partition` of a topic with `count` partitions read by kafka source
- * `source` (count 0: of topic_id alone), made when create is set. */
-static struct pstream *task_find(struct xsql *s, const char *source, int32_t count,
-                                 uint32_t topic_id, int32_t partition, bool create)
-{
-    uint32_t solo = count > 0 ? 0 : topic_id;
-    sl_mutex_lock(&s->streams_lock);
-    struct pstream *st = s->streams;
-    while (st && (st->partition != partition || st->count != count || st->solo_topic != solo ||
-                  strcmp(st->source, source) != 0))
-        st = st->next;
-    if (!st && create) {
-        st = sl_xcalloc(1, sizeof *st);
-        st->partition = partition;
-        st->count = count;
-        st->solo_topic = solo;
-        st->source = sl_xstrdup(source);
-        if (count > 0)
-            snprintf(st->key, sizeof st->key, "%s:%d/%d", source, (int)partition, (int)count);
-        else
-            snprintf(st->key, sizeof st->key, "%s:%s[%d]", source,
-                     sl_partstate_topic_name(topic_id), (int)partition);
-        st->sh.x = s;
-        sl_mutex_init(&st->sh.lock);
-        sl_mutex_init(&st->snap_lock);
-        sl_cond_init(&st->cond);
-        st->next = s->streams;
-        s->streams = st;
-    }
-    sl_mutex_unlock(&s->streams_lock);
-    return st;
-}
-
-/* The member of st for topic_id, made when create is set; `assign` marks it the newest
- * assignment of its partition (batches and revocations go to it). */
-static struct member *member_get(struct xsql *s, struct pstream *st, uint32_t topic_id, bool create,
-                                 bool assign)
-{
-    sl_mutex_lock(&s->streams_lock);
-    struct member *m = st->members;
-    while (m && m->topic_id != topic_id)
-        m = m->next;
-    if (!m && create) {
-        m = sl_xcalloc(1, sizeof *m);
-        m->topic_id = topic_id;
-        m->next_offset = -1;
-        m->next = st->members;
-        sl_mutex_lock(&st->sh.lock); /* snapshot() walks the list under it */
-        st->members = m;
-        sl_mutex_unlock(&st->sh.lock);
-    }
-    if (m && assign)
-        m->assign_no = ++s->assign_no;
-    sl_mutex_unlock(&s->streams_lock);
-    return m;
-}
-
-/* The task and member a batch of (topic_id, partition) goes to: the newest assignment of it
- * (a topic whose partition count changed has members in two tasks). NULL when none. */
-static struct pstream *route(struct xsql *s, uint32_t topic_id, int32_t partition,
-                             struct member **out)
-{
-    struct pstream *best = NULL;
-    *out = NULL;
-    sl_mutex_lock(&s->streams_lock);
-    for (struct pstream *st = s->streams; st; st = st->next) {
-        if (st->partition != partition)
-            continue;
-        for (struct member *m = st->members; m; m = m->next)
-            if (m->topic_id == topic_id && (!*out || m->assign_no > (*out)->assign_no)) {
-                *out = m;
-                best = st;
-            }
-    }
-    sl_mutex_unlock(&s->streams_lock);
-    return best;
-}
-
 /* A task's engine: the statements run so far, in their order (query ids come out the same as
- * shard 0's). Caller holds cat_lock. */
-static struct sl_sql_engine *stream_engine(struct xsql *s, struct pstream *st)
+ * shard 0's). Under hold (cat_lock). */
+static void *task_make(void *ud, struct sl_ptask *t)
 {
-    struct sl_sql_engine *e = sl_sql_engine_new(&s->eopts, on_emit, &st->sh);
-    sl_sql_engine_on_error(e, on_error, &st->sh);
-    sl_sql_engine_on_late(e, on_late, &st->sh);
+    struct xsql *s = ud;
+    struct sl_sql_engine *e = sl_sql_engine_new(&s->eopts, on_emit, t->user);
+    sl_sql_engine_on_error(e, on_error, t->user);
+    sl_sql_engine_on_late(e, on_late, t->user);
     struct sl_diag d;
     sl_diag_init(&d);
     if (s->catalog.len && sl_sql_engine_exec(e, s->catalog.ptr, s->catalog.len, NULL, &d))
         sl_log(SL_LOG_ERROR, s->comp->name,
-               "task %s: the statements shard 0 accepted failed on the task's engine: %s", st->key,
+               "task %s: the statements shard 0 accepted failed on the task's engine: %s", t->key,
                d.msg);
     sl_sqlcat_sync_ids(e, s->shards[0].eng);
     return e;
 }
 
-/* The changelog, opened at the first assignment (the source's group names its default topic).
- * NULL when it cannot be opened (logged once: state is then kept in memory only). */
-static struct sl_changelog *changelog_get(struct xsql *s, const struct sl_partstate_part *pp)
+static int task_load(void *ud, struct sl_ptask *t, void *state, const void *p, size_t n,
+                     struct sl_partstate_offset **offs, uint32_t *noffs, char *info, size_t infocap,
+                     struct sl_diag *d)
 {
-    const struct sql_conf *cf = s->comp->conf;
-    sl_mutex_lock(&s->cl_lock);
-    if (!s->cl && !s->cl_failed) {
-        char topic[512];
-        struct sl_diag d;
-        sl_diag_init(&d);
-        if (sl_changelog_open_opt(s->comp, &cf->changelog, pp, topic, sizeof topic, &s->cl, &d)) {
-            sl_log(SL_LOG_ERROR, s->comp->name,
-                   "changelog %s: %s; SQL state is NOT checkpointed (a takeover starts the "
-                   "tasks' tables and windows empty)",
-                   topic, d.msg);
-            s->cl_failed = true;
-        }
-    }
-    struct sl_changelog *cl = s->cl;
-    sl_mutex_unlock(&s->cl_lock);
-    return cl;
-}
-
-static struct sl_changelog *changelog_now(struct xsql *s)
-{
-    sl_mutex_lock(&s->cl_lock);
-    struct sl_changelog *cl = s->cl;
-    sl_mutex_unlock(&s->cl_lock);
-    return cl;
-}
-
-/* Snapshot engine e of st (st->sh.lock held by the caller, or e already detached and the
- * members no longer changing) into b, with every member's input offset. */
-static int snapshot(struct xsql *s, struct pstream *st, struct sl_sql_engine *e, struct sl_buf *b)
-{
-    uint32_t n = st->nkeep;
-    for (struct member *m = st->members; m; m = m->next)
-        n += m->next_offset >= 0;
-    struct sl_sql_state_offset *offs = sl_xmalloc((n ? n : 1) * sizeof *offs);
-    n = 0;
-    for (struct member *m = st->members; m; m = m->next) {
-        const char *t = sl_partstate_topic_name(m->topic_id);
-        if (t && m->next_offset >= 0 && n < SL_SQL_STATE_MAX_OFFSETS)
-            offs[n++] = (struct sl_sql_state_offset){t, m->next_offset};
-    }
-    for (uint32_t i = 0; i < st->nkeep; i++)
-        if (st->keep[i].topic && n < SL_SQL_STATE_MAX_OFFSETS)
-            offs[n++] = st->keep[i];
-    struct sl_diag d;
-    sl_diag_init(&d);
-    bool partial = false;
-    int rc = sl_sql_state_save(e, offs, n, b, &partial, &d);
-    sl_free(offs);
-    if (rc) {
-        atomic_fetch_add(&s->ckpt_errors, 1);
-        sl_log(SL_LOG_ERROR, s->comp->name, "checkpoint of task %s not written: %s", st->key,
-               d.msg[0] ? d.msg : sl_strerror(rc));
-    } else if (partial) {
-        sl_log(SL_LOG_DEBUG, s->comp->name,
-               "checkpoint of task %s: join buffers are not saved (a takeover starts them empty)",
-               st->key);
+    (void)ud;
+    (void)t;
+    int rc = sl_sql_state_load(state, p, n, offs, noffs, d);
+    if (!rc) {
+        struct sl_sql_engine_stats h;
+        sl_sql_engine_stats(state, &h);
+        snprintf(info, infocap, "%llu state bytes", (unsigned long long)h.state_bytes);
     }
     return rc;
 }
 
-/* Write b as st's next generation, `applied` batches in. Caller holds st->snap_lock; not a
- * worker (it waits for the brokers). */
-static void checkpoint_write(struct xsql *s, struct sl_changelog *cl, struct pstream *st,
-                             const struct sl_buf *b, uint64_t applied)
-{
-    struct sl_diag d;
-    sl_diag_init(&d);
-    int rc = sl_changelog_write(cl, st->key, st->partition, st->generation + 1, b->ptr, b->len, &d);
-    if (rc) {
-        atomic_fetch_add(&s->ckpt_errors, 1);
-        sl_log(SL_LOG_ERROR, s->comp->name,
-               "checkpoint of task %s not written (the last one stays): %s", st->key, d.msg);
-        return;
-    }
-    st->generation++;
-    st->snap_applied = applied;
-    atomic_fetch_add(&s->ckpt_written, 1);
-    sl_log(st->generation == 1 ? SL_LOG_INFO : SL_LOG_DEBUG, s->comp->name,
-           "checkpoint %s: generation %llu, %zu bytes", st->key, (unsigned long long)st->generation,
-           b->len);
-}
-
-/* A checkpoint of st if it moved since the last one (the checkpoint thread; revoked() for a
- * task that keeps other members). */
-static void checkpoint_task(struct xsql *s, struct sl_changelog *cl, struct pstream *st)
-{
-    sl_mutex_lock(&st->snap_lock);
-    sl_mutex_lock(&st->sh.lock);
-    if (!st->nlive || !st->sh.eng || st->applied == st->snap_applied) {
-        sl_mutex_unlock(&st->sh.lock);
-        sl_mutex_unlock(&st->snap_lock);
-        return;
-    }
-    uint64_t applied = st->applied;
-    struct sl_buf b;
-    sl_buf_init(&b, CKPT_MAX);
-    int rc = snapshot(s, st, st->sh.eng, &b);
-    sl_mutex_unlock(&st->sh.lock);
-    if (!rc)
-        checkpoint_write(s, cl, st, &b, applied);
-    sl_buf_fini(&b);
-    sl_mutex_unlock(&st->snap_lock);
-}
-
-static void snap_tick(void *ud)
+static int task_save(void *ud, struct sl_ptask *t, void *state,
+                     const struct sl_partstate_offset *offs, uint32_t noffs, struct sl_buf *out,
+                     struct sl_diag *d)
 {
     struct xsql *s = ud;
-    struct sl_changelog *cl = changelog_now(s);
-    for (struct pstream *st = streams_head(s); cl && st; st = st->next)
-        checkpoint_task(s, cl, st);
+    bool partial = false;
+    int rc = sl_sql_state_save(state, offs, noffs, out, &partial, d);
+    if (!rc && partial)
+        sl_log(SL_LOG_DEBUG, s->comp->name,
+               "checkpoint of task %s: join buffers are not saved (a takeover starts them empty)",
+               t->key);
+    return rc;
 }
 
-/* keep the counters of an engine about to be freed (caller holds st->sh.lock) */
-static void stats_keep(struct pstream *st, const struct sl_sql_engine *e)
+/* the engine goes: its counters stay with the task (t->lock held) */
+static void task_drop(void *ud, struct sl_ptask *t, void *state)
 {
-    if (!e)
-        return;
+    (void)ud;
     struct sl_sql_engine_stats one;
-    sl_sql_engine_stats(e, &one);
-    st->gone.records_in += one.records_in;
-    st->gone.records_out += one.records_out;
-    st->gone.decode_errors += one.decode_errors;
-    st->gone.eval_errors += one.eval_errors;
-    st->gone.late += one.late;
-    st->gone.state_full += one.state_full;
+    struct sl_sql_engine_stats *gone = &((struct shard *)t->user)->gone;
+    sl_sql_engine_stats(state, &one);
+    gone->records_in += one.records_in;
+    gone->records_out += one.records_out;
+    gone->decode_errors += one.decode_errors;
+    gone->eval_errors += one.eval_errors;
+    gone->late += one.late;
+    gone->state_full += one.state_full;
+    sl_sql_engine_free(state);
 }
 
-/* A new engine for st, restored from its checkpoint: *offs (sl_free) are the input offsets the
- * state includes. Caller holds cat_lock and snap_lock. */
-static struct sl_sql_engine *task_restore(struct xsql *s, struct pstream *st,
-                                          struct sl_changelog *cl,
-                                          struct sl_sql_state_offset **offs, uint32_t *noffs,
-                                          uint64_t *gen)
+/* the task's shard: what on_emit and friends see while its engine runs a batch */
+static void *task_user_new(void *ud, struct sl_ptask *t)
 {
-    struct sl_sql_engine *e = stream_engine(s, st);
-    *offs = NULL;
-    *noffs = 0;
-    *gen = 0;
-    void *data = NULL;
-    size_t len = 0;
-    struct sl_diag d;
-    sl_diag_init(&d);
-    int64_t t0 = sl_clock_mono_ns();
-    int rc = sl_changelog_read(cl, st->key, st->partition, &data, &len, gen, &d);
-    if (!rc && (rc = sl_sql_state_load(e, data, len, offs, noffs, &d)) != 0) {
-        sl_sql_engine_free(e); /* it may hold part of the checkpoint */
-        e = stream_engine(s, st);
-    }
-    sl_free(data);
-    if (!rc) {
-        struct sl_sql_engine_stats h;
-        sl_sql_engine_stats(e, &h);
-        atomic_fetch_add(&s->ckpt_restored, 1);
-        char offtxt[512];
-        size_t at = 0;
-        offtxt[0] = 0;
-        for (uint32_t i = 0; i < *noffs && at < sizeof offtxt - 1; i++) {
-            int w = snprintf(offtxt + at, sizeof offtxt - at, "%s%s %lld", i ? ", " : "",
-                             (*offs)[i].topic, (long long)(*offs)[i].next);
-            at += w > 0 ? (size_t)w : 0;
-        }
-        sl_log(SL_LOG_INFO, s->comp->name,
-               "task %s: state restored from %s (generation %llu, %zu bytes, %llu state bytes, "
-               "input offsets: %s) in %lld ms",
-               st->key, sl_changelog_topic(cl), (unsigned long long)*gen, len,
-               (unsigned long long)h.state_bytes, *noffs ? offtxt : "none",
-               (long long)((sl_clock_mono_ns() - t0) / 1000000));
-    } else if (rc == SL_ENOENT) {
-        /* no checkpoint: the state of no input at all, so the partitions are read from their
-         * start whatever the group committed (a node may have read and committed part of them
-         * and died before its first checkpoint) */
-        sl_log(SL_LOG_INFO, s->comp->name,
-               "task %s: no checkpoint in %s: the state is rebuilt from the start of its "
-               "partitions",
-               st->key, sl_changelog_topic(cl));
-        *gen = 0;
-    } else {
-        atomic_fetch_add(&s->ckpt_restore_errors, 1);
-        sl_log(SL_LOG_ERROR, s->comp->name,
-               "task %s: state not restored (%s): rebuilt from the start of its partitions",
-               st->key, d.msg);
-        *gen = 0;
-    }
-    return e;
+    (void)t;
+    struct shard *sh = sl_xcalloc(1, sizeof *sh);
+    sh->x = ud;
+    return sh;
 }
 
-static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
+static void task_user_free(void *ud, void *user)
+{
+    (void)ud;
+    sl_free(user);
+}
+
+/* shard 0's catalog stays as it is while a task's engine is made and restored */
+static void task_hold(void *ud, bool on)
 {
     struct xsql *s = ud;
-    const char *source = pp->source ? pp->source : "";
-    struct pstream *st = task_find(s, source, pp->partitions > 0 ? pp->partitions : 0, pp->topic_id,
-                                   pp->partition, true);
-    struct sl_changelog *cl = changelog_get(s, pp);
-    sl_mutex_lock(&s->cat_lock); /* shard 0's catalog stays as it is */
-    if (sl_sql_state_has_joins(s->shards[0].eng)) {
-        /* tasks of two sources: each consumer group assigns its partitions on its own, so
-         * their topics are not co-partitioned and a join between them does not meet */
-        sl_mutex_lock(&s->streams_lock);
-        for (struct pstream *o = s->streams; o; o = o->next) {
-            if (!s->warned_groups && strcmp(o->source, source) != 0) {
-                s->warned_groups = true;
-                sl_log(SL_LOG_WARN, s->comp->name,
-                       "inputs from two kafka sources (%s, %s), each its own consumer group: "
-                       "their partitions are assigned separately, so a join between their "
-                       "topics does not meet; read the joined topics with one kafka source "
-                       "(docs/sql.md \"Scale-out and restart state\")",
-                       o->source, source);
-            }
-            /* topics of one source with other partition counts: tasks of their own */
-            if (!s->warned_counts && pp->partitions > 0 && o->count > 0 &&
-                o->count != pp->partitions && strcmp(o->source, source) == 0 && o->members) {
-                s->warned_counts = true;
-                sl_log(SL_LOG_WARN, s->comp->name,
-                       "topics %s (%d partitions) and %s (%d) are not co-partitioned: a join "
-                       "between them does not meet (ksqlDB refuses it); repartition one to the "
-                       "other's count (docs/sql.md \"Scale-out and restart state\")",
-                       sl_partstate_topic_name(o->members->topic_id), (int)o->count, pp->topic,
-                       (int)pp->partitions);
-            }
-        }
-        sl_mutex_unlock(&s->streams_lock);
-    }
-    sl_mutex_lock(&st->snap_lock);
-    sl_mutex_lock(&st->sh.lock);
-    bool have = st->sh.eng != NULL;
-    sl_mutex_unlock(&st->sh.lock);
-    /* the first member held: a new engine, restored (hooks run one at a time: no other
-     * assigned() or revoked() installs one meanwhile) */
-    struct sl_sql_engine *e = NULL;
-    struct sl_sql_state_offset *offs = NULL;
-    uint32_t noffs = 0;
-    uint64_t gen = 0;
-    if (!have)
-        e = cl ? task_restore(s, st, cl, &offs, &noffs, &gen) : stream_engine(s, st);
-    struct member **seeded = sl_xcalloc(noffs ? noffs : 1, sizeof *seeded);
-    for (uint32_t i = 0; i < noffs; i++) {
-        /* a topic of the checkpoint not held yet: its offset waits for it. Only topics this
-         * process reads (the source names them all before the hooks run): the checkpoint's
-         * names are untrusted and must not fill core/partstate's table (its id 0 has no name,
-         * and a member without one would break every later checkpoint) */
-        uint32_t id = sl_partstate_topic_find(offs[i].topic);
-        seeded[i] = id ? member_get(s, st, id, true, false) : NULL;
-    }
-    struct member *m = member_get(s, st, pp->topic_id, true, true);
-    sl_mutex_lock(&st->sh.lock);
-    if (!have) {
-        st->sh.eng = e;
-        st->applied = 0;
-        st->generation = gen;
-        st->snap_applied = 0;
-        for (struct member *o = st->members; o; o = o->next) {
-            o->next_offset = -1; /* the new engine holds nothing of them... */
-            o->live = false;
-        }
-        for (uint32_t i = 0; i < noffs; i++)
-            if (seeded[i]) /* ...but what the checkpoint holds */
-                seeded[i]->next_offset = offs[i].next;
-        /* the offsets of topics not read here stay in the next checkpoints */
-        sl_free(st->keep);
-        st->keep = NULL;
-        st->nkeep = 0;
-        uint32_t nk = 0;
-        for (uint32_t i = 0; i < noffs; i++)
-            if (!seeded[i])
-                offs[nk++] = offs[i];
-        if (nk) {
-            st->keep = offs; /* the names are inside the allocation */
-            st->nkeep = nk;
-            offs = NULL;
-        }
-        st->nlive = 0;
-    }
-    if (m->next_offset < 0 && pp->topic) /* a kept offset of this topic */
-        for (uint32_t i = 0; i < st->nkeep; i++)
-            if (st->keep[i].topic && strcmp(st->keep[i].topic, pp->topic) == 0) {
-                m->next_offset = st->keep[i].next;
-                st->keep[i].topic = NULL;
-            }
-    if (!m->live)
-        st->nlive++;
-    m->live = true;
-    m->epoch = pp->epoch;
-    m->next_seq = 1;
-    /* the offset the state needs: none without a changelog; else what the state holds of the
-     * partition, or its start (the state holds nothing of it) */
-    int64_t need = !cl ? SL_PARTSTATE_NONE : m->next_offset >= 0 ? m->next_offset : 0;
-    sl_cond_broadcast(&st->cond);
-    sl_mutex_unlock(&st->sh.lock);
-    sl_mutex_unlock(&st->snap_lock);
-    sl_mutex_unlock(&s->cat_lock);
-    sl_log(SL_LOG_DEBUG, s->comp->name, "task %s: %s[%d] held (%u member(s)), from offset %lld",
-           st->key, pp->topic, (int)pp->partition, st->nlive, (long long)need);
-    sl_free(seeded);
-    sl_free(offs);
-    return need;
+    if (on)
+        sl_mutex_lock(&s->cat_lock);
+    else
+        sl_mutex_unlock(&s->cat_lock);
 }
 
-static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
+static bool task_relates(void *ud)
 {
     struct xsql *s = ud;
-    struct member *m = NULL;
-    struct pstream *st = route(s, pp->topic_id, pp->partition, &m);
-    if (!st)
-        return;
-    struct sl_changelog *cl = changelog_now(s);
-    sl_mutex_lock(&st->snap_lock);
-    sl_mutex_lock(&st->sh.lock);
-    if (!m->live || m->epoch != pp->epoch) {
-        sl_mutex_unlock(&st->sh.lock);
-        sl_mutex_unlock(&st->snap_lock);
-        return;
-    }
-    m->live = false;
-    st->nlive--;
-    sl_cond_broadcast(&st->cond);
-    bool moved = st->applied != st->snap_applied;
-    uint64_t applied = st->applied;
-    if (st->nlive) {
-        /* other members stay: a checkpoint for whoever takes this partition over (its offset
-         * stays in the state: the engine holds what was read of it) */
-        struct sl_buf b;
-        sl_buf_init(&b, CKPT_MAX);
-        int rc = cl && !lost && moved ? snapshot(s, st, st->sh.eng, &b) : -1;
-        sl_mutex_unlock(&st->sh.lock);
-        if (!rc)
-            checkpoint_write(s, cl, st, &b, applied);
-        sl_buf_fini(&b);
-        sl_mutex_unlock(&st->snap_lock);
-        return;
-    }
-    /* the last member: a final checkpoint (not when the partition was lost: the next owner
-     * restores the last periodic one), then the engine goes */
-    struct sl_sql_engine *e = st->sh.eng;
-    stats_keep(st, e);
-    st->sh.eng = NULL;
-    sl_mutex_unlock(&st->sh.lock);
-    if (e && cl && !lost && moved) {
-        struct sl_buf b;
-        sl_buf_init(&b, CKPT_MAX);
-        if (!snapshot(s, st, e, &b))
-            checkpoint_write(s, cl, st, &b, applied);
-        sl_buf_fini(&b);
-    }
-    sl_mutex_unlock(&st->snap_lock);
-    sl_sql_engine_free(e);
+    return sl_sql_state_has_joins(s->shards[0].eng);
 }
 
-/* The input offset of an event (@kafka.offset), -1 when it has none. */
-static int64_t event_offset(const struct xsql *s, const struct sl_event *ev)
-{
-    const struct sl_value *v = sl_event_get(ev, s->sym_offset);
-    return v && v->type == SL_V_INT ? v->u.i : -1;
-}
+static const struct sl_pstream_ops task_ops = {
+    .make = task_make,
+    .load = task_load,
+    .save = task_save,
+    .drop = task_drop,
+    .user_new = task_user_new,
+    .user_free = task_user_free,
+    .hold = task_hold,
+    .relates = task_relates,
+};
 
-/* A batch of one input partition into its task's engine, in the order the partition was read
- * (batches by sequence number, whichever worker carries them); events below the offset the
- * restored state holds are in it already. */
-static void process_stream(struct xsql *s, struct sl_batch *b, const char *topic,
-                           struct emit_ctx *cx, struct sl_arena *tmp)
+/* A batch of one input partition into its task's engine, in the order the partition was read;
+ * events below the offset the restored state holds are in it already. */
+static void process_task(struct xsql *s, struct sl_batch *b, const char *topic, struct emit_ctx *cx,
+                         struct sl_arena *tmp)
 {
-    const struct sl_batch_origin og = b->origin;
-    struct member *m = NULL;
-    struct pstream *st = route(s, og.topic, og.partition, &m);
-    if (!st) {
-        sl_mutex_lock(&s->streams_lock);
-        sl_log_ratelimited(&s->ps_lim, 5, SL_LOG_WARN, s->comp->name,
-                           "a batch of %s[%d] that this node does not hold: not applied",
-                           sl_partstate_topic_name(og.topic), (int)og.partition);
-        sl_mutex_unlock(&s->streams_lock);
+    struct sl_pstream_apply ap;
+    struct sl_ptask *t = sl_pstream_begin(s->ps, b, &ap);
+    if (!t)
         return;
-    }
-    sl_mutex_lock(&st->sh.lock);
-    struct sl_log_limit *lim = &st->sh.lim;
-    int64_t deadline = sl_clock_mono_ns() + s->order_wait_ns;
-    while (m->live && m->epoch == og.epoch && og.seq > m->next_seq) {
-        if (sl_cond_wait_until(&st->cond, &st->sh.lock, deadline)) {
-            sl_log_ratelimited(lim, 5, SL_LOG_WARN, s->comp->name,
-                               "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
-                               "the sql one holds or dropped it?): applied without it; if it "
-                               "comes later its events are below the offsets applied and are "
-                               "skipped, missing from the state",
-                               sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
-                               (long long)(s->order_wait_ns / 1000000), m->next_seq);
-            break;
-        }
-    }
-    if (!m->live || m->epoch != og.epoch || !st->sh.eng) {
-        st->dropped++;
-        sl_log_ratelimited(lim, 5, SL_LOG_INFO, s->comp->name,
-                           "a batch of %s[%d] from before its partition was let go: not applied "
-                           "(its next owner reads it again)",
-                           sl_partstate_topic_name(og.topic), (int)og.partition);
-        sl_mutex_unlock(&st->sh.lock);
-        return;
-    }
-    st->sh.ctx = cx;
-    int64_t skip_below = m->next_offset, last = -1;
-    for (uint32_t i = 0; i < b->count; i++) {
-        const struct sl_event *ev = &b->events[i];
-        int64_t off = event_offset(s, ev);
-        if (off >= 0 && off < skip_below)
-            continue; /* in the restored state already */
-        push_event(s, &st->sh, ev, topic, tmp);
-        if (off > last)
-            last = off;
-    }
-    st->sh.ctx = NULL;
-    if (last >= 0 && last + 1 > m->next_offset) {
-        m->next_offset = last + 1;
-        st->applied++;
-    }
-    if (og.seq >= m->next_seq)
-        m->next_seq = og.seq + 1;
-    sl_cond_broadcast(&st->cond);
-    sl_mutex_unlock(&st->sh.lock);
+    struct shard *sh = t->user;
+    sh->eng = t->state;
+    sh->ctx = cx;
+    for (uint32_t i = 0; i < b->count; i++)
+        if (sl_pstream_take(&ap, &b->events[i]))
+            push_event(s, sh, &b->events[i], topic, tmp);
+    sh->ctx = NULL;
+    sl_pstream_end(&ap);
 }
 
 static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
@@ -1563,7 +1076,7 @@ static struct sl_batch *sql_process(struct sl_component *c, struct sl_batch *b, 
     sl_arena_init(&tmp, 16384, 256u << 20);
     uint32_t n = b->count, ns = s->nshards;
     if (s->partstate && b->origin.topic) {
-        process_stream(s, b, topic, &cx, &tmp);
+        process_task(s, b, topic, &cx, &tmp);
     } else if (ns == 1) {
         struct shard *sh = &s->shards[0];
         sl_mutex_lock(&sh->lock);
@@ -1653,18 +1166,19 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
         st.state_full += one.state_full;
         st.state_bytes += one.state_bytes;
     }
-    for (struct pstream *ps = s->partstate ? streams_head(s) : NULL; ps; ps = ps->next) {
+    for (struct sl_ptask *t = s->ps ? sl_pstream_head(s->ps) : NULL; t; t = t->next) {
         struct sl_sql_engine_stats one = {0};
-        sl_mutex_lock(&ps->sh.lock);
-        if (ps->sh.eng)
-            sl_sql_engine_stats(ps->sh.eng, &one);
-        one.records_in += ps->gone.records_in;
-        one.records_out += ps->gone.records_out;
-        one.decode_errors += ps->gone.decode_errors;
-        one.eval_errors += ps->gone.eval_errors;
-        one.late += ps->gone.late;
-        one.state_full += ps->gone.state_full;
-        sl_mutex_unlock(&ps->sh.lock);
+        sl_mutex_lock(&t->lock);
+        if (t->state)
+            sl_sql_engine_stats(t->state, &one);
+        const struct sl_sql_engine_stats *gone = &((struct shard *)t->user)->gone;
+        one.records_in += gone->records_in;
+        one.records_out += gone->records_out;
+        one.decode_errors += gone->decode_errors;
+        one.eval_errors += gone->eval_errors;
+        one.late += gone->late;
+        one.state_full += gone->state_full;
+        sl_mutex_unlock(&t->lock);
         st.records_in += one.records_in;
         st.records_out += one.records_out;
         st.decode_errors += one.decode_errors;
@@ -1692,20 +1206,8 @@ static size_t sql_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[n++] = (struct sl_comp_stat){"sluice_sql_state_bytes",
                                      "bytes of tables, windows, joins (all shards)", true,
                                      (double)st.state_bytes};
-    if (s->partstate) {
-        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoints_written",
-                                         "partition checkpoints written to the changelog", false,
-                                         (double)atomic_load(&s->ckpt_written)};
-        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoint_errors",
-                                         "partition checkpoints not written", false,
-                                         (double)atomic_load(&s->ckpt_errors)};
-        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoints_restored",
-                                         "partition states restored from the changelog", false,
-                                         (double)atomic_load(&s->ckpt_restored)};
-        out[n++] = (struct sl_comp_stat){"sluice_sql_checkpoint_restore_errors",
-                                         "checkpoints that could not be restored", false,
-                                         (double)atomic_load(&s->ckpt_restore_errors)};
-    }
+    if (s->ps)
+        n += sl_pstream_stats(s->ps, out + n);
     return n;
 }
 

@@ -184,31 +184,16 @@ static int put_name(struct sl_buf *b, const char *s)
     return sl_binwr_str(b, s, strlen(s));
 }
 
-int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_sql_state_offset *offs,
+int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_partstate_offset *offs,
                       uint32_t noffs, struct sl_buf *out, bool *partial, struct sl_diag *d)
 {
-    if (noffs > SL_SQL_STATE_MAX_OFFSETS) {
-        if (d)
-            sl_diag_set(d, SL_EINVAL, "SQL state: %u input topics (at most %u)", noffs,
-                        SL_SQL_STATE_MAX_OFFSETS);
-        return SL_EINVAL;
-    }
     int rc = sl_buf_append(out, "SQLS", 4);
     if (!rc)
         rc = sl_binwr_u32(out, SL_SQL_STATE_VERSION);
-    if (!rc)
-        rc = sl_binwr_u32(out, noffs);
-    for (uint32_t i = 0; i < noffs && !rc; i++) {
-        if (offs[i].next < 0 || strlen(offs[i].topic) > MAX_NAME) {
-            if (d)
-                sl_diag_set(d, SL_EINVAL, "SQL state: input %s: no offset, or a name too long",
-                            offs[i].topic);
-            return SL_EINVAL;
-        }
-        rc = put_name(out, offs[i].topic);
-        if (!rc)
-            rc = sl_binwr_u64(out, (uint64_t)offs[i].next);
-    }
+    if (!rc && (rc = sl_partstate_offsets_put(out, offs, noffs)) == SL_EINVAL && d)
+        sl_diag_set(d, rc,
+                    "SQL state: %u input offsets, one of them negative or unnamed (at most %u)",
+                    noffs, SL_PARTSTATE_MAX_OFFSETS);
     if (!rc)
         rc = sl_binwr_u64(out, e->seq);
     uint32_t nt = 0;
@@ -327,54 +312,8 @@ static int load_tables(struct sl_sql_engine *e, struct sl_binrd *r, struct sl_ar
     return r->ok ? 0 : SL_EPARSE;
 }
 
-/* The input offsets into one allocation (names inside it); NULL when there are none. */
-static struct sl_sql_state_offset *load_offsets(struct sl_binrd *r, uint32_t *count)
-{
-    /* an entry takes at least 12 bytes: the name's length and the offset */
-    uint32_t n = sl_binrd_count(r, 12);
-    *count = 0;
-    if (!r->ok || n == 0)
-        return NULL;
-    if (n > SL_SQL_STATE_MAX_OFFSETS) {
-        sl_binrd_fail(r, "too many input offsets");
-        return NULL;
-    }
-    size_t start = r->pos, names = 0;
-    for (uint32_t i = 0; i < n && r->ok; i++) {
-        struct sl_str t = sl_binrd_str(r, MAX_NAME);
-        int64_t off = sl_binrd_i64(r);
-        if (r->ok && off < 0)
-            sl_binrd_fail(r, "a negative offset");
-        if (r->ok && (t.len == 0 || memchr(t.ptr, 0, t.len)))
-            sl_binrd_fail(r, "an input topic with no name or a NUL byte");
-        names += t.len + 1;
-    }
-    if (!r->ok)
-        return NULL;
-    struct sl_sql_state_offset *o = sl_xmalloc(n * sizeof *o + names);
-    char *np = (char *)(o + n);
-    r->pos = start;
-    for (uint32_t i = 0; i < n; i++) {
-        struct sl_str t = sl_binrd_str(r, MAX_NAME);
-        memcpy(np, t.ptr, t.len);
-        np[t.len] = 0;
-        o[i].topic = np;
-        o[i].next = sl_binrd_i64(r);
-        np += t.len + 1;
-        for (uint32_t k = 0; k < i; k++)
-            if (strcmp(o[k].topic, o[i].topic) == 0)
-                sl_binrd_fail(r, "an input topic twice");
-    }
-    if (!r->ok) {
-        sl_free(o);
-        return NULL;
-    }
-    *count = n;
-    return o;
-}
-
 int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n,
-                      struct sl_sql_state_offset **offs, uint32_t *noffs, struct sl_diag *d)
+                      struct sl_partstate_offset **offs, uint32_t *noffs, struct sl_diag *d)
 {
     struct sl_binrd r = {.p = p, .n = n, .ok = true};
     struct sl_arena a;
@@ -391,7 +330,7 @@ int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n,
                               ? "an older version (written by an older sluice)"
                               : "an unknown version");
     uint32_t no = 0;
-    struct sl_sql_state_offset *off = r.ok ? load_offsets(&r, &no) : NULL;
+    struct sl_partstate_offset *off = r.ok ? sl_partstate_offsets_get(&r, &no) : NULL;
     uint64_t seq = sl_binrd_u64(&r);
     if (r.ok)
         rc = load_tables(e, &r, &a);

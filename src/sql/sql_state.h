@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "core/partstate.h"
 #include "sql/sql_engine.h"
 
 #include <stdbool.h>
@@ -28,20 +29,12 @@
 
 #define SL_SQL_STATE_VERSION 3u
 
-/* How far the state has read one input: the first offset of `topic` (of the partition the
- * host's task reads) that it does not include. */
-struct sl_sql_state_offset {
-    const char *topic;
-    int64_t next; /* >= 0 */
-};
-#define SL_SQL_STATE_MAX_OFFSETS 4096u
-
 /* Append e's state to out (a capped buffer), with the input offsets it includes (the host's:
  * one per input topic of its task; none for a state of no kafka input). *partial (may be NULL) is
  * set when a query holds state that is not saved (join buffers). 0, SL_ENOMEM / SL_E2BIG (the
  * buffer's cap), or SL_EINVAL when an aggregate's state cannot be saved (COUNT_DISTINCT, TOPK,
  * COLLECT_*, LATEST/EARLIEST_BY_OFFSET: d names it). */
-int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_sql_state_offset *offs,
+int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_partstate_offset *offs,
                       uint32_t noffs, struct sl_buf *out, bool *partial, struct sl_diag *d);
 
 /* Load a checkpoint into e, which must run the same statements and hold no state yet. Returns
@@ -49,7 +42,7 @@ int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_sql_state_offset 
  * *noffs is 0), or SL_EPARSE (d: byte offset and reason), SL_E2BIG (beyond
  * max_state_bytes), SL_ENOMEM. After a failure e holds part of the state: free it. */
 int sl_sql_state_load(struct sl_sql_engine *e, const void *p, size_t n,
-                      struct sl_sql_state_offset **offs, uint32_t *noffs, struct sl_diag *d);
+                      struct sl_partstate_offset **offs, uint32_t *noffs, struct sl_diag *d);
 
 /* True when a persistent query of e joins two sources: with one engine per task (partition p
  * of the co-partitioned input topics), both sides meet only when their topics are

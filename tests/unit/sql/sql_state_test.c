@@ -112,12 +112,12 @@ static void test_agg_roundtrip(void **st)
     bool partial = true;
     struct sl_diag d;
     sl_diag_init(&d);
-    const struct sl_sql_state_offset in[] = {{"in", 1234}, {"other", 7}};
+    const struct sl_partstate_offset in[] = {{"in", 1234}, {"other", 7}};
     assert_int_equal(sl_sql_state_save(a, in, 2, &b, &partial, &d), 0);
     assert_false(partial);
     sl_sql_engine_free(a);
     struct sl_sql_engine *e = engine(AGG_SQL, ob);
-    struct sl_sql_state_offset *off = NULL;
+    struct sl_partstate_offset *off = NULL;
     uint32_t noff = 0;
     assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), 0);
     assert_int_equal(noff, 2);
@@ -171,7 +171,7 @@ static void test_table_roundtrip(void **st)
     sl_diag_init(&d);
     assert_int_equal(sl_sql_state_save(a, NULL, 0, &b, NULL, &d), 0);
     struct sl_sql_engine *e = engine(JOIN_SQL, ob);
-    struct sl_sql_state_offset *off = NULL;
+    struct sl_partstate_offset *off = NULL;
     uint32_t noff = 1;
     assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), 0);
     assert_int_equal(noff, 0);
@@ -229,12 +229,12 @@ static void test_join_roundtrip(void **st)
     struct sl_diag d;
     sl_diag_init(&d);
     bool partial = true;
-    const struct sl_sql_state_offset in[] = {{"l", 9}, {"r", 11}};
+    const struct sl_partstate_offset in[] = {{"l", 9}, {"r", 11}};
     assert_int_equal(sl_sql_state_save(a, in, 2, &b, &partial, &d), 0);
     assert_false(partial);
     sl_sql_engine_free(a);
     struct sl_sql_engine *e = engine(SS_SQL, ob);
-    struct sl_sql_state_offset *off = NULL;
+    struct sl_partstate_offset *off = NULL;
     uint32_t noff = 0;
     if (sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d))
         fail_msg("%s", d.msg);
@@ -268,14 +268,14 @@ static void test_corrupt(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    const struct sl_sql_state_offset in[] = {{"in", 7}, {"in2", 8}};
+    const struct sl_partstate_offset in[] = {{"in", 7}, {"in2", 8}};
     assert_int_equal(sl_sql_state_save(a, in, 2, &b, NULL, &d), 0);
     sl_sql_engine_free(a);
     unsigned char *copy = sl_xmalloc(b.len);
     int refused = 0;
     for (size_t n = 0; n < b.len; n++) {
         struct sl_sql_engine *e = engine(AGG_SQL, o);
-        struct sl_sql_state_offset *off = NULL;
+        struct sl_partstate_offset *off = NULL;
         uint32_t noff = 0;
         sl_diag_init(&d);
         int rc = sl_sql_state_load(e, b.ptr, n, &off, &noff, &d);
@@ -290,7 +290,7 @@ static void test_corrupt(void **st)
             memcpy(copy, b.ptr, b.len);
             copy[i] ^= flips[f];
             struct sl_sql_engine *e = engine(AGG_SQL, o);
-            struct sl_sql_state_offset *off = NULL;
+            struct sl_partstate_offset *off = NULL;
             uint32_t noff = 0;
             o->n = 0;
             int rc = sl_sql_state_load(e, copy, b.len, &off, &noff, &d);
@@ -318,13 +318,13 @@ static void test_offsets(void **st)
     sl_buf_init(&b, 1u << 24);
     struct sl_diag d;
     sl_diag_init(&d);
-    const struct sl_sql_state_offset neg[] = {{"in", -1}};
+    const struct sl_partstate_offset neg[] = {{"in", -1}};
     assert_int_equal(sl_sql_state_save(a, neg, 1, &b, NULL, &d), SL_EINVAL);
     sl_buf_reset(&b);
-    const struct sl_sql_state_offset twice[] = {{"in", 1}, {"in", 2}};
+    const struct sl_partstate_offset twice[] = {{"in", 1}, {"in", 2}};
     assert_int_equal(sl_sql_state_save(a, twice, 2, &b, NULL, &d), 0);
     struct sl_sql_engine *e = engine(AGG_SQL, o);
-    struct sl_sql_state_offset *off = NULL;
+    struct sl_partstate_offset *off = NULL;
     uint32_t noff = 0;
     assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), SL_EPARSE);
     assert_non_null(strstr(d.msg, "twice"));
@@ -369,7 +369,7 @@ static void test_other_catalog(void **st)
     sl_diag_init(&d);
     assert_int_equal(sl_sql_state_save(a, NULL, 0, &b, NULL, &d), 0);
     struct sl_sql_engine *e = engine(JOIN_SQL, o);
-    struct sl_sql_state_offset *off = NULL;
+    struct sl_partstate_offset *off = NULL;
     uint32_t noff = 0;
     assert_int_equal(sl_sql_state_load(e, b.ptr, b.len, &off, &noff, &d), SL_EPARSE);
     assert_non_null(strstr(d.msg, "query"));
