@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/map.h"
 #include "lang/sketch.h"
+#include "state/statecodec.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -757,4 +758,275 @@ out:
     if (res != stackres)
         sl_free(res);
     return rc ? rc : emitted;
+}
+
+/* ---- checkpoints
+ *
+ * u32 nkeys, u32 nspecs, per spec (u8 fn, u32 k); u32 windows; per window: i64 start, i64 end,
+ * u32 groups; per group: its keys (statecodec values), i64 count, per spec: i64 n, i64 isum,
+ * u64 dsum's bits, u8 flags (1 dbl, 2 has a min/max, 4 distinct set, 8 distinct sketch, 16
+ * top-k), the min/max value, the distinct set (u32 count, the encoded values) or sketch (a
+ * value), the top-k heap (u32 n, per entry: value, encoded key, i64 count) in heap order. */
+
+enum { F_DBL = 1, F_HAS = 2, F_SET = 4, F_HLL = 8, F_TOPK = 16 };
+
+static int save_group(const struct sl_aggtable *t, const struct sl_aggroup *g, struct sl_buf *b)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < t->o.nkeys && !rc; i++)
+        rc = sl_sc_put_value(b, &g->keys[i]);
+    if (!rc)
+        rc = sl_binwr_u64(b, (uint64_t)g->count);
+    for (uint32_t i = 0; i < t->o.nspecs && !rc; i++) {
+        const struct aggst *s = &g->st[i];
+        uint64_t bits;
+        memcpy(&bits, &s->dsum, 8);
+        uint8_t f = (uint8_t)((s->dbl ? F_DBL : 0) | (s->has ? F_HAS : 0) |
+                              (s->dist && !s->dist->hll ? F_SET : 0) |
+                              (s->dist && s->dist->hll ? F_HLL : 0) | (s->topk ? F_TOPK : 0));
+        rc = sl_binwr_u64(b, (uint64_t)s->n);
+        if (!rc)
+            rc = sl_binwr_u64(b, (uint64_t)s->isum);
+        if (!rc)
+            rc = sl_binwr_u64(b, bits);
+        if (!rc)
+            rc = sl_binwr_u8(b, f);
+        if (!rc && (f & F_HAS))
+            rc = sl_sc_put_value(b, &s->mm);
+        if (!rc && (f & F_SET)) {
+            rc = sl_binwr_u32(b, (uint32_t)s->dist->set.count);
+            size_t it = 0;
+            struct sl_str k;
+            uint64_t one;
+            while (!rc && sl_hmap_next(&s->dist->set, &it, &k, &one))
+                rc = sl_binwr_str(b, k.ptr, k.len);
+        }
+        if (!rc && (f & F_HLL)) {
+            struct sl_value v = {.type = SL_V_OBJECT};
+            v.u.obj = sl_hllp_obj(s->dist->hll);
+            rc = sl_sc_put_value(b, &v);
+        }
+        if (!rc && (f & F_TOPK)) {
+            rc = sl_binwr_u32(b, s->topk->n);
+            for (uint32_t k = 0; k < s->topk->n && !rc; k++) {
+                const struct topk_ent *e = &s->topk->heap[k];
+                rc = sl_sc_put_value(b, &e->v);
+                if (!rc)
+                    rc = sl_binwr_str(b, e->key, e->key_len);
+                if (!rc)
+                    rc = sl_binwr_u64(b, (uint64_t)e->count);
+            }
+        }
+    }
+    return rc;
+}
+
+int sl_aggtable_save(const struct sl_aggtable *t, struct sl_buf *out)
+{
+    int rc = sl_binwr_u32(out, t->o.nkeys);
+    if (!rc)
+        rc = sl_binwr_u32(out, t->o.nspecs);
+    for (uint32_t i = 0; i < t->o.nspecs && !rc; i++) {
+        rc = sl_binwr_u8(out, (uint8_t)t->specs[i].fn);
+        if (!rc)
+            rc = sl_binwr_u32(out, t->specs[i].k);
+    }
+    if (!rc)
+        rc = sl_binwr_u32(out, t->nwins);
+    for (uint32_t w = 0; w < t->nwins && !rc; w++) {
+        const struct win *wn = t->order[w];
+        rc = sl_binwr_u64(out, (uint64_t)wn->ws);
+        if (!rc)
+            rc = sl_binwr_u64(out, (uint64_t)wn->we);
+        if (!rc)
+            rc = sl_binwr_u32(out, wn->ng);
+        for (uint32_t g = 0; g < wn->ng && !rc; g++)
+            rc = save_group(t, wn->g[g], out);
+    }
+    return rc;
+}
+
+/* a scalar value for a min/max or a top-k entry (what own_set keeps: no lists, maps, objects) */
+static bool plain(const struct sl_value *v)
+{
+    return v->type == SL_V_NULL || v->type == SL_V_BOOL || v->type == SL_V_INT ||
+           v->type == SL_V_DOUBLE || v->type == SL_V_STRING || v->type == SL_V_BYTES ||
+           v->type == SL_V_TS || v->type == SL_V_IP;
+}
+
+static int load_topk(struct sl_aggtable *t, struct aggst *s, uint32_t kk, struct sl_binrd *r,
+                     struct sl_arena *a)
+{
+    uint32_t n = sl_binrd_count(r, 13);
+    if (r->ok && (n == 0 || n > kk * SL_AGG_TOPK_FACTOR))
+        sl_binrd_fail(r, "a top-k of more values than it keeps");
+    if (!r->ok)
+        return SL_EPARSE;
+    struct topk *k = sl_calloc(1, sizeof(*k));
+    if (!k)
+        return SL_ENOMEM;
+    sl_hmap_init(&k->idx);
+    s->topk = k;
+    k->heap = sl_calloc(n, sizeof(*k->heap));
+    if (!k->heap)
+        return SL_ENOMEM;
+    k->cap = n;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sl_value v;
+        int rc = sl_sc_get_value(r, a, &v);
+        if (rc)
+            return rc == SL_ENOMEM ? rc : SL_EPARSE;
+        struct sl_str key = sl_binrd_str(r, 1u << 26);
+        int64_t count = sl_binrd_i64(r);
+        if (r->ok && (!plain(&v) || count < 1))
+            sl_binrd_fail(r, "a bad top-k entry");
+        if (r->ok && i && k->heap[(i - 1) / 2].count > count)
+            sl_binrd_fail(r, "a top-k heap out of order");
+        uint64_t dup;
+        if (r->ok && sl_hmap_get(&k->idx, key, &dup))
+            sl_binrd_fail(r, "a top-k value twice");
+        if (!r->ok) {
+            sl_sc_value_release(&v);
+            return SL_EPARSE;
+        }
+        struct topk_ent *e = &k->heap[i];
+        e->key = sl_malloc(key.len ? key.len : 1);
+        if (!e->key || own_set(&e->v, &v, &t->text))
+            return SL_ENOMEM;
+        memcpy(e->key, key.ptr, key.len);
+        e->key_len = key.len;
+        e->count = count;
+        k->n = i + 1;
+        if (sl_hmap_put(&k->idx, key, i))
+            return SL_ENOMEM;
+    }
+    return 0;
+}
+
+struct win_key {
+    int64_t ws, we;
+};
+
+static int load_group(struct sl_aggtable *t, struct win_key *wk, struct sl_binrd *r,
+                      struct sl_arena *a)
+{
+    struct sl_value keys[SL_AGG_MAX_KEYS];
+    int rc = 0;
+    uint32_t got = 0;
+    for (; got < t->o.nkeys && !rc; got++)
+        if ((rc = sl_sc_get_value(r, a, &keys[got])) == 0 && keys[got].type == SL_V_OBJECT)
+            sl_binrd_fail(r, "an object as a group key");
+    uint64_t before = t->ngroups;
+    struct sl_aggroup *g = NULL;
+    if (!rc && r->ok)
+        rc = sl_aggtable_group(t, wk->ws, wk->we, keys, &g);
+    for (uint32_t i = 0; i < got; i++)
+        sl_sc_value_release(&keys[i]);
+    if (rc)
+        return rc == SL_ENOMEM || rc == SL_ELIMIT ? rc : SL_EPARSE;
+    if (!r->ok)
+        return SL_EPARSE;
+    if (t->ngroups == before) {
+        sl_binrd_fail(r, "a group twice in a window");
+        return SL_EPARSE;
+    }
+    g->count = sl_binrd_i64(r);
+    if (r->ok && g->count < 0)
+        sl_binrd_fail(r, "a negative count");
+    for (uint32_t i = 0; i < t->o.nspecs && r->ok; i++) {
+        struct aggst *s = &g->st[i];
+        s->n = sl_binrd_i64(r);
+        s->isum = sl_binrd_i64(r);
+        uint64_t bits = sl_binrd_u64(r);
+        memcpy(&s->dsum, &bits, 8);
+        uint8_t f = sl_binrd_u8(r);
+        enum sl_agg_fn fn = t->specs[i].fn;
+        if (r->ok && (s->n < 0 || (f & ~(F_DBL | F_HAS | F_SET | F_HLL | F_TOPK)) ||
+                      ((f & F_HAS) && fn != SL_AGG_MIN && fn != SL_AGG_MAX) ||
+                      ((f & (F_SET | F_HLL)) && fn != SL_AGG_DISTINCT) ||
+                      ((f & F_SET) && (f & F_HLL)) || ((f & F_TOPK) && fn != SL_AGG_TOPK)))
+            sl_binrd_fail(r, "aggregate state of another function");
+        if (!r->ok)
+            break;
+        s->dbl = f & F_DBL;
+        if (f & F_HAS) {
+            struct sl_value v;
+            if ((rc = sl_sc_get_value(r, a, &v)))
+                return rc == SL_ENOMEM ? rc : SL_EPARSE;
+            if (!plain(&v)) {
+                sl_sc_value_release(&v);
+                sl_binrd_fail(r, "a min/max that is not a scalar");
+                break;
+            }
+            if ((rc = own_set(&s->mm, &v, &t->text)))
+                return rc;
+            s->has = true;
+        }
+        if (f & (F_SET | F_HLL)) {
+            if (!(s->dist = sl_calloc(1, sizeof(*s->dist))))
+                return SL_ENOMEM;
+            sl_hmap_init(&s->dist->set);
+        }
+        if (f & F_SET) {
+            uint32_t n = sl_binrd_count(r, 4);
+            if (r->ok && n > t->o.distinct_exact_max)
+                sl_binrd_fail(r, "an exact distinct set past distinct_exact_max");
+            for (uint32_t k = 0; k < n && r->ok; k++) {
+                struct sl_str v = sl_binrd_str(r, 1u << 26);
+                uint64_t one;
+                if (r->ok && sl_hmap_get(&s->dist->set, v, &one))
+                    sl_binrd_fail(r, "a distinct value twice");
+                else if (r->ok && sl_hmap_put(&s->dist->set, v, 1))
+                    return SL_ENOMEM;
+            }
+        }
+        if (f & F_HLL) {
+            struct sl_value v;
+            if ((rc = sl_sc_get_value(r, a, &v)))
+                return rc == SL_ENOMEM ? rc : SL_EPARSE;
+            if (v.type != SL_V_OBJECT || v.u.obj->type != &sl_hllp_type) {
+                sl_sc_value_release(&v);
+                sl_binrd_fail(r, "a distinct sketch that is not a HyperLogLog++");
+                break;
+            }
+            s->dist->hll = (struct sl_hllp *)v.u.obj; /* its one reference */
+        }
+        if ((f & F_TOPK) && (rc = load_topk(t, s, t->specs[i].k, r, a)))
+            return rc;
+    }
+    return r->ok ? 0 : SL_EPARSE;
+}
+
+int sl_aggtable_load(struct sl_aggtable *t, struct sl_binrd *r)
+{
+    uint32_t nkeys = sl_binrd_u32(r), nspecs = sl_binrd_u32(r);
+    if (r->ok && (nkeys != t->o.nkeys || nspecs != t->o.nspecs))
+        sl_binrd_fail(r, "other group keys or aggregates than this table's");
+    for (uint32_t i = 0; i < nspecs && r->ok; i++) {
+        uint8_t fn = sl_binrd_u8(r);
+        uint32_t k = sl_binrd_u32(r);
+        if (r->ok && (fn != (uint8_t)t->specs[i].fn || k != t->specs[i].k))
+            sl_binrd_fail(r, "other aggregates than this table's");
+    }
+    uint32_t nw = sl_binrd_count(r, 20);
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 64u << 20);
+    int rc = r->ok ? 0 : SL_EPARSE;
+    for (uint32_t w = 0; w < nw && !rc; w++) {
+        struct win_key wk = {sl_binrd_i64(r), sl_binrd_i64(r)};
+        uint32_t ng = sl_binrd_count(r, 9);
+        int64_t k[2] = {wk.ws, wk.we};
+        uint64_t dup;
+        if (r->ok && (wk.we < wk.ws || ng == 0))
+            sl_binrd_fail(r, "a window that ends before it starts, or has no group");
+        if (r->ok && sl_hmap_get(&t->wins, sl_str_make((const char *)k, sizeof(k)), &dup))
+            sl_binrd_fail(r, "a window twice");
+        rc = r->ok ? 0 : SL_EPARSE;
+        for (uint32_t g = 0; g < ng && !rc; g++) {
+            rc = load_group(t, &wk, r, &a);
+            sl_arena_reset(&a);
+        }
+    }
+    sl_arena_fini(&a);
+    return rc;
 }

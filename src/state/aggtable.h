@@ -92,6 +92,20 @@ typedef int (*sl_aggtable_emit_fn)(void *ud, int64_t ws, int64_t we, const struc
 int64_t sl_aggtable_close(struct sl_aggtable *t, int64_t upto, bool all, struct sl_arena *a,
                           sl_aggtable_emit_fn fn, void *ud);
 
+/* ---- checkpoints (docs/cluster.md "State and takeover") */
+
+struct sl_binrd;
+struct sl_buf;
+
+/* Append every open window of t (each group's keys and running aggregates, exact sets and
+ * sketches included) to out, a capped buffer. 0, SL_ENOMEM / SL_E2BIG (the cap). */
+int sl_aggtable_save(const struct sl_aggtable *t, struct sl_buf *out);
+/* Read what sl_aggtable_save wrote (untrusted input) into t, empty and made with the same
+ * aggregates and keys. 0; SL_EPARSE (r->why says why: other aggregates, a bad value, a group
+ * twice, a heap out of order...), SL_ELIMIT (past max_groups), SL_ENOMEM. After a failure t
+ * holds part of it: free it. */
+int sl_aggtable_load(struct sl_aggtable *t, struct sl_binrd *r);
+
 /* Groups held (over all windows). */
 uint64_t sl_aggtable_groups(const struct sl_aggtable *t);
 /* Open windows. */
