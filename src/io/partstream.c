@@ -273,7 +273,7 @@ static void *restore(struct sl_pstream *ps, struct sl_ptask *t, struct sl_change
     if (!rc &&
         (rc = ps->ops->load(ps->ud, t, state, data, len, offs, noffs, info, sizeof info, &d))) {
         sl_mutex_lock(&t->lock);
-        ps->ops->drop(ps->ud, t, state); /* it may hold part of the checkpoint */
+        ps->ops->drop(ps->ud, t, state, SL_PSTREAM_BAD); /* it may hold part of it */
         sl_mutex_unlock(&t->lock);
         state = ps->ops->make(ps->ud, t);
         sl_free(*offs);
@@ -462,7 +462,7 @@ static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
     int rc = cl && !lost && moved && t->state ? snapshot(ps, t, t->state, &b) : -1;
     if (!t->nlive && t->state) {
         /* the last member: the state goes */
-        ps->ops->drop(ps->ud, t, t->state);
+        ps->ops->drop(ps->ud, t, t->state, cl ? SL_PSTREAM_KEPT : SL_PSTREAM_UNKEPT);
         t->state = NULL;
     }
     sl_mutex_unlock(&t->lock);
@@ -593,7 +593,7 @@ void sl_pstream_free(struct sl_pstream *ps)
         }
         if (t->state) {
             sl_mutex_lock(&t->lock);
-            ps->ops->drop(ps->ud, t, t->state);
+            ps->ops->drop(ps->ud, t, t->state, SL_PSTREAM_UNKEPT);
             sl_mutex_unlock(&t->lock);
         }
         if (ps->ops->user_free)

@@ -64,6 +64,14 @@ struct sl_ptask {
     uint32_t nkeep;
 };
 
+/* Why a state is let go. */
+enum sl_pstream_drop {
+    SL_PSTREAM_BAD,    /* a restore failed half-way: what it holds is not to be used */
+    SL_PSTREAM_KEPT,   /* its partitions were revoked and the changelog holds it: the next
+                        * owner restores it */
+    SL_PSTREAM_UNKEPT, /* revoked with no changelog to hold it, or the stage ends */
+};
+
 struct sl_pstream_ops {
     /* A new, empty state for t (no task lock held; under `hold`). Never NULL. */
     void *(*make)(void *ud, struct sl_ptask *t);
@@ -77,8 +85,8 @@ struct sl_pstream_ops {
      * or the state already detached. 0 or an error with d set. */
     int (*save)(void *ud, struct sl_ptask *t, void *state, const struct sl_partstate_offset *offs,
                 uint32_t noffs, struct sl_buf *out, struct sl_diag *d);
-    /* The state is let go (its last member revoked, or fini): t->lock held; free it. */
-    void (*drop)(void *ud, struct sl_ptask *t, void *state);
+    /* The state is let go, t->lock held: free it, or keep what it holds for output (`why`). */
+    void (*drop)(void *ud, struct sl_ptask *t, void *state, enum sl_pstream_drop why);
     /* Optional: t->user at the task's creation, and its end (at sl_pstream_free). */
     void *(*user_new)(void *ud, struct sl_ptask *t);
     void (*user_free)(void *ud, void *user);

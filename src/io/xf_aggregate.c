@@ -39,8 +39,10 @@
 #include "core/event.h"
 #include "core/pipeline.h"
 #include "io/lang_glue.h"
+#include "io/partstream.h"
 #include "lang/stellar.h"
 #include "state/aggtable.h"
+#include "base/binrd.h"
 #include "sys/thread.h"
 
 #include <pcre2.h>
@@ -70,6 +72,8 @@ struct agg_conf {
     int64_t distinct_exact_max;
     char *window_start_field;
     char *window_end_field;
+    struct sl_strmap changelog;
+    int64_t changelog_interval_ns;
 };
 
 static const struct sl_option agg_opts[] = {
@@ -118,6 +122,15 @@ static const struct sl_option agg_opts[] = {
      0},
     {"window_end_field", SL_OPT_STRING, "window_end", offsetof(struct agg_conf, window_end_field),
      "output field of the window end", NULL, 0, 0, 0},
+    {"changelog", SL_OPT_STRING_MAP, NULL, offsetof(struct agg_conf, changelog),
+     "input from a kafka source: open windows per task (partition p of the source's topics), "
+     "checkpointed to a compacted topic and restored by the node that takes the partition over "
+     "(docs/cluster.md): brokers (default: the source's), topic (default: "
+     "<group>-<name>-changelog), partitions (when it is created; default 6)",
+     NULL, 0, 0, 0},
+    {"changelog_interval", SL_OPT_DURATION, "5s", offsetof(struct agg_conf, changelog_interval_ns),
+     "how often each task's windows are checkpointed (also when its partitions are let go)", NULL,
+     0, 0, 0},
     {0},
 };
 
@@ -131,7 +144,19 @@ struct worker {
     struct sl_log_limit lim;
 };
 
+/* One table and its times: the transform's own (agg.lock), or a task's (`changelog`, under the
+ * task's lock, io/partstream.h). */
+struct part {
+    struct sl_aggtable *t;
+    int64_t max_t; /* INT64_MIN: nothing seen */
+    int64_t min_t;
+    struct sl_arena scratch;  /* top-k lists while closing */
+    uint64_t groups, windows; /* last added to agg.groups / agg.windows */
+    struct part *next;        /* on agg.orphans */
+};
+
 struct agg {
+    struct sl_component *comp;
     const struct agg_conf *cf;
     uint32_t nkeys, naggs;
     sl_sym *key_syms, *agg_syms;
@@ -150,10 +175,12 @@ struct agg {
     int64_t size, slide;
 
     struct sl_mutex lock;
-    struct sl_aggtable *t;   /* guarded_by: lock */
-    int64_t max_t;           /* guarded_by: lock; INT64_MIN: nothing seen */
-    int64_t min_t;           /* guarded_by: lock */
-    struct sl_arena scratch; /* guarded_by: lock (top-k lists while closing) */
+    struct part main; /* guarded_by: lock: batches of no task */
+    bool has_main;
+    struct sl_aggtable_opts topts;
+    struct sl_pstream *ps; /* `changelog`: a part per task */
+    struct sl_mutex orphan_lock;
+    struct part *orphans; /* guarded_by: orphan_lock: tasks' windows let go, to emit */
 
     atomic_uint_fast64_t late, overflow, groups, windows;
 };
@@ -169,6 +196,32 @@ static void pcre_free(void *p, void *data)
     (void)data;
     sl_free(p);
 }
+
+static void part_init(struct agg *a, struct part *p)
+{
+    p->t = sl_aggtable_new(&a->topts);
+    p->max_t = INT64_MIN;
+    p->min_t = INT64_MAX;
+    sl_arena_init(&p->scratch, 64 * 1024, (size_t)1 << 32);
+}
+
+static void part_fini(struct part *p)
+{
+    sl_aggtable_free(p->t);
+    sl_arena_fini(&p->scratch);
+}
+
+/* p's groups and windows into the transform's gauges (p's lock held) */
+static void part_count(struct agg *a, struct part *p)
+{
+    uint64_t g = sl_aggtable_groups(p->t), w = sl_aggtable_windows(p->t);
+    atomic_fetch_add(&a->groups, g - p->groups); /* modular: a decrease too */
+    atomic_fetch_add(&a->windows, w - p->windows);
+    p->groups = g;
+    p->windows = w;
+}
+
+static const struct sl_pstream_ops task_ops;
 
 static void agg_fini(struct sl_component *c)
 {
@@ -196,10 +249,16 @@ static void agg_fini(struct sl_component *c)
     sl_free(a->workers);
     pcre2_code_free(a->split_re);
     pcre2_general_context_free(a->gctx);
-    if (a->t) {
-        sl_aggtable_free(a->t);
+    sl_pstream_free(a->ps);
+    if (a->has_main) {
+        part_fini(&a->main);
         sl_mutex_fini(&a->lock);
-        sl_arena_fini(&a->scratch);
+        for (struct part *o = a->orphans, *nx; o; o = nx) {
+            nx = o->next;
+            part_fini(o);
+            sl_free(o);
+        }
+        sl_mutex_fini(&a->orphan_lock);
     }
     sl_free(a);
     c->state = NULL;
@@ -301,6 +360,7 @@ static int agg_init(struct sl_component *c, struct sl_diag *d)
     const struct agg_conf *cf = c->conf;
     struct agg *a = sl_xcalloc(1, sizeof(*a));
     c->state = a;
+    a->comp = c;
     a->cf = cf;
     int rc = 0;
     a->size = cf->size;
@@ -419,18 +479,36 @@ static int agg_init(struct sl_component *c, struct sl_diag *d)
             goto fail;
         }
     }
-    struct sl_aggtable_opts to = {
+    a->topts = (struct sl_aggtable_opts){
         .specs = a->specs,
         .nspecs = a->naggs,
         .nkeys = a->nkeys,
         .max_groups = (uint64_t)cf->max_groups,
         .distinct_exact_max = (uint32_t)cf->distinct_exact_max,
     };
-    a->t = sl_aggtable_new(&to);
+    part_init(a, &a->main);
     sl_mutex_init(&a->lock);
-    sl_arena_init(&a->scratch, 64 * 1024, (size_t)1 << 32);
-    a->max_t = INT64_MIN;
-    a->min_t = INT64_MAX;
+    sl_mutex_init(&a->orphan_lock);
+    a->has_main = true;
+    if (c->pipe && sl_component_opt_set(c, "changelog")) {
+        if (cf->changelog_interval_ns < 100000000) {
+            sl_component_diag_opt(c, "changelog_interval", d);
+            rc = sl_diag_set(d, SL_ECONFIG, "changelog_interval must be at least 100ms");
+            goto fail;
+        }
+        const struct sl_pstream_conf pc = {.what = "the open windows",
+                                           .thread = "sl-aggckpt",
+                                           .stat_prefix = "sluice_aggregate",
+                                           .changelog = &cf->changelog,
+                                           .interval_ns = cf->changelog_interval_ns,
+                                           .tasks = true};
+        if ((rc = sl_pstream_new(c, &pc, &task_ops, a, &a->ps, d)))
+            goto fail;
+        sl_log(SL_LOG_INFO, c->name,
+               "open windows per task (partition p of the kafka source's topics), checkpointed "
+               "every %lld ms to a changelog",
+               (long long)(cf->changelog_interval_ns / 1000000));
+    }
     return 0;
 fail:
     agg_fini(c);
@@ -441,6 +519,7 @@ fail:
 
 struct out {
     struct agg *a;
+    struct part *p;
     struct sl_xf_ctx *x;
     struct sl_batch *cur;
     bool batch_mode;
@@ -463,8 +542,8 @@ static int emit_group(void *ud, int64_t ws, int64_t we, const struct sl_value *k
     if (!ev)
         return SL_ENOMEM;
     if (o->batch_mode) {
-        ws = a->min_t == INT64_MAX ? 0 : a->min_t;
-        we = a->max_t == INT64_MIN ? 0 : a->max_t;
+        ws = o->p->min_t == INT64_MAX ? 0 : o->p->min_t;
+        we = o->p->max_t == INT64_MIN ? 0 : o->p->max_t;
     }
     ev->ts_ns = we;
     int rc = 0;
@@ -486,22 +565,22 @@ static int emit_group(void *ud, int64_t ws, int64_t we, const struct sl_value *k
     }
     if (rc)
         sl_batch_pop(b);
-    sl_arena_reset(&a->scratch); /* the top-k lists are copied into the batch */
+    sl_arena_reset(&o->p->scratch); /* the top-k lists are copied into the batch */
     return rc;
 }
 
-/* Close windows (under the lock) into o. */
-static void close_windows(struct sl_component *c, struct agg *a, int64_t upto, bool all,
-                          struct out *o)
+/* Close p's windows (under its lock) into o. */
+static void close_windows(struct sl_component *c, struct agg *a, struct part *p, int64_t upto,
+                          bool all, struct out *o)
 {
     o->a = a;
+    o->p = p;
     o->batch_mode = a->cf->window == WIN_BATCH;
-    int64_t n = sl_aggtable_close(a->t, upto, all, &a->scratch, emit_group, o);
-    sl_arena_reset(&a->scratch);
+    int64_t n = sl_aggtable_close(p->t, upto, all, &p->scratch, emit_group, o);
+    sl_arena_reset(&p->scratch);
     if (n < 0)
         sl_log(SL_LOG_ERROR, c->name, "closing windows: %s", sl_strerror((int)n));
-    atomic_store(&a->groups, sl_aggtable_groups(a->t));
-    atomic_store(&a->windows, sl_aggtable_windows(a->t));
+    part_count(a, p);
 }
 
 /* The last, partial batch (not under the lock): returned, or emitted when `emit_last`. */
@@ -579,6 +658,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 struct unit_ctx {
     struct sl_component *c;
     struct agg *a;
+    struct part *p;
     struct worker *w;
     struct sl_batch *b;
     struct sl_xf_ctx *x;
@@ -622,7 +702,7 @@ static void add_unit(struct unit_ctx *u, const struct sl_event *ev)
         if (rc)
             snprintf(msg, sizeof(msg), "aggregate %s: %.200s: %s", sl_sym_name(a->agg_syms[i]).ptr,
                      sl_stellar_source(a->arg_progs[i]), sl_stellar_vm_error(u->w->vm));
-        else if (!sl_aggtable_accepts(a->t, i, &args[i])) {
+        else if (!sl_aggtable_accepts(u->p->t, i, &args[i])) {
             snprintf(msg, sizeof(msg), "aggregate %s: %.200s is a %s, not a number",
                      sl_sym_name(a->agg_syms[i]).ptr, sl_stellar_source(a->arg_progs[i]),
                      sl_vtype_name((enum sl_vtype)args[i].type));
@@ -636,9 +716,9 @@ static void add_unit(struct unit_ctx *u, const struct sl_event *ev)
     }
     for (uint32_t k = 0; k < u->nwin; k++) {
         struct sl_aggroup *g;
-        rc = sl_aggtable_group(a->t, u->ws[k], u->we[k], keys, &g);
+        rc = sl_aggtable_group(u->p->t, u->ws[k], u->we[k], keys, &g);
         if (!rc)
-            rc = sl_aggtable_add(a->t, g, args);
+            rc = sl_aggtable_add(u->p->t, g, args);
         if (rc == SL_ELIMIT) {
             atomic_fetch_add_explicit(&a->overflow, 1, memory_order_relaxed);
             snprintf(msg, sizeof(msg), "aggregate: max_groups (%lld) reached",
@@ -746,16 +826,118 @@ static void explode(struct unit_ctx *u, const struct sl_event *ev)
         add_token(u, &xev, slot, s + start, n - start);
 }
 
-static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
+/* ---- tasks (`changelog`): a part per task, io/partstream.h */
+
+#define AGG_STATE_MAGIC   "AGGW"
+#define AGG_STATE_VERSION 1u
+
+static void *task_make(void *ud, struct sl_ptask *t)
 {
-    struct agg *a = c->state;
+    (void)t;
+    struct part *p = sl_xcalloc(1, sizeof *p);
+    part_init(ud, p);
+    return p;
+}
+
+/* "AGGW", version, the input offsets, max and min event time, the table (state/aggtable.h) */
+static int task_save(void *ud, struct sl_ptask *t, void *state,
+                     const struct sl_partstate_offset *offs, uint32_t noffs, struct sl_buf *out,
+                     struct sl_diag *d)
+{
+    (void)ud;
+    (void)t;
+    const struct part *p = state;
+    int rc = sl_buf_append(out, AGG_STATE_MAGIC, 4);
+    if (!rc)
+        rc = sl_binwr_u32(out, AGG_STATE_VERSION);
+    if (!rc)
+        rc = sl_partstate_offsets_put(out, offs, noffs);
+    if (!rc)
+        rc = sl_binwr_u64(out, (uint64_t)p->max_t);
+    if (!rc)
+        rc = sl_binwr_u64(out, (uint64_t)p->min_t);
+    if (!rc)
+        rc = sl_aggtable_save(p->t, out);
+    if (rc)
+        sl_diag_set(d, rc, "the windows' state: %s", sl_strerror(rc));
+    return rc;
+}
+
+static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data, size_t n,
+                     struct sl_partstate_offset **offs, uint32_t *noffs, char *info, size_t infocap,
+                     struct sl_diag *d)
+{
+    (void)t;
+    struct part *p = state;
+    struct sl_binrd r;
+    sl_binrd_init(&r, data, n);
+    const uint8_t *magic = sl_binrd_take(&r, 4);
+    if (magic && memcmp(magic, AGG_STATE_MAGIC, 4) != 0)
+        sl_binrd_fail(&r, "not an aggregate's state (bad magic)");
+    uint32_t ver = sl_binrd_u32(&r);
+    if (r.ok && ver != AGG_STATE_VERSION)
+        sl_binrd_fail(&r, "an unknown version");
+    *offs = r.ok ? sl_partstate_offsets_get(&r, noffs) : NULL;
+    p->max_t = sl_binrd_i64(&r);
+    p->min_t = sl_binrd_i64(&r);
+    int rc = r.ok ? sl_aggtable_load(p->t, &r) : SL_EPARSE;
+    if (!rc && r.pos != r.n)
+        sl_binrd_fail(&r, "bytes after the end");
+    if (!rc && !r.ok)
+        rc = SL_EPARSE;
+    if (rc == SL_EPARSE)
+        return sl_diag_set(d, rc, "aggregate state: %s at byte %zu", r.why ? r.why : "bad record",
+                           r.pos);
+    if (rc)
+        return sl_diag_set(d, rc, "aggregate state: %s", sl_strerror(rc));
+    part_count(ud, p);
+    snprintf(info, infocap, "%llu groups in %u windows",
+             (unsigned long long)sl_aggtable_groups(p->t), sl_aggtable_windows(p->t));
+    return 0;
+}
+
+/* A task's windows let go: the next owner continues them from the changelog; else (no
+ * changelog, or the end of input of --once) they are emitted by the next tick or finish. */
+static void task_drop(void *ud, struct sl_ptask *t, void *state, enum sl_pstream_drop why)
+{
+    (void)t;
+    struct agg *a = ud;
+    struct part *p = state;
+    bool emit = why == SL_PSTREAM_UNKEPT ||
+                (why == SL_PSTREAM_KEPT && a->comp->pipe && sl_pipeline_once(a->comp->pipe));
+    if (emit) {
+        sl_mutex_lock(&a->orphan_lock);
+        p->next = a->orphans;
+        a->orphans = p;
+        sl_mutex_unlock(&a->orphan_lock);
+        return;
+    }
+    atomic_fetch_sub(&a->groups, p->groups);
+    atomic_fetch_sub(&a->windows, p->windows);
+    part_fini(p);
+    sl_free(p);
+}
+
+static const struct sl_pstream_ops task_ops = {
+    .make = task_make,
+    .load = task_load,
+    .save = task_save,
+    .drop = task_drop,
+};
+
+/* ---- batches */
+
+/* b's events into p (its lock held); ap: b's task, whose restored state holds some of them */
+static void process_part(struct sl_component *c, struct agg *a, struct part *p, struct sl_batch *b,
+                         struct sl_xf_ctx *x, struct sl_pstream_apply *ap, struct out *o,
+                         uint64_t *late)
+{
     struct worker *w = &a->workers[x->worker < a->nworkers ? x->worker : 0];
-    struct unit_ctx u = {.c = c, .a = a, .w = w, .b = b, .x = x};
-    struct out o = {.x = x};
-    uint64_t late = 0;
-    sl_mutex_lock(&a->lock);
+    struct unit_ctx u = {.c = c, .a = a, .p = p, .w = w, .b = b, .x = x};
     for (uint32_t i = 0; i < b->count; i++) {
         const struct sl_event *ev = &b->events[i];
+        if (ap && !sl_pstream_take(ap, ev))
+            continue; /* in the restored windows already */
         u.orig = ev;
         u.bad = false;
         int64_t t;
@@ -780,13 +962,13 @@ static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, 
         if (a->cf->window == WIN_BATCH) {
             u.ws[0] = u.we[0] = 0;
             u.nwin = 1;
-            if (have_t && t < a->min_t)
-                a->min_t = t;
-            if (have_t && t > a->max_t)
-                a->max_t = t;
+            if (have_t && t < p->min_t)
+                p->min_t = t;
+            if (have_t && t > p->max_t)
+                p->max_t = t;
         } else {
             bool evt = a->cf->time == TIME_EVENT;
-            int64_t wm = a->max_t == INT64_MIN ? INT64_MIN : a->max_t - a->cf->allowed_lateness;
+            int64_t wm = p->max_t == INT64_MIN ? INT64_MIN : p->max_t - a->cf->allowed_lateness;
             int64_t last = floor_div(t, a->slide) * a->slide;
             for (int64_t s = last; s > t - a->size; s -= a->slide) {
                 if (evt && s + a->size <= wm)
@@ -796,24 +978,42 @@ static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, 
                 u.nwin++;
             }
             if (!u.nwin) {
-                late++;
+                (*late)++;
                 if (a->cf->on_late == LATE_ERRORS)
                     dead_letter(&u, "aggregate: late event (its windows have closed)");
                 continue;
             }
-            if (evt && t > a->max_t)
-                a->max_t = t;
+            if (evt && t > p->max_t)
+                p->max_t = t;
         }
         if (a->has_split)
             explode(&u, ev);
         else
             add_unit(&u, ev);
     }
-    if (a->cf->window != WIN_BATCH && a->cf->time == TIME_EVENT && a->max_t != INT64_MIN)
-        close_windows(c, a, a->max_t - a->cf->allowed_lateness, false, &o);
-    atomic_store(&a->groups, sl_aggtable_groups(a->t));
-    atomic_store(&a->windows, sl_aggtable_windows(a->t));
-    sl_mutex_unlock(&a->lock);
+    if (a->cf->window != WIN_BATCH && a->cf->time == TIME_EVENT && p->max_t != INT64_MIN)
+        close_windows(c, a, p, p->max_t - a->cf->allowed_lateness, false, o);
+    part_count(a, p);
+}
+
+static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
+{
+    struct agg *a = c->state;
+    struct out o = {.x = x};
+    uint64_t late = 0;
+    if (a->ps && b->origin.topic) {
+        /* a kafka batch: its task's windows, in the order its partition was read */
+        struct sl_pstream_apply ap;
+        struct sl_ptask *t = sl_pstream_begin(a->ps, b, &ap);
+        if (t) {
+            process_part(c, a, t->state, b, x, &ap, &o, &late);
+            sl_pstream_end(&ap);
+        }
+    } else {
+        sl_mutex_lock(&a->lock);
+        process_part(c, a, &a->main, b, x, NULL, &o, &late);
+        sl_mutex_unlock(&a->lock);
+    }
     if (late) {
         atomic_fetch_add_explicit(&a->late, late, memory_order_relaxed);
         if (a->cf->on_late == LATE_DROP)
@@ -823,32 +1023,62 @@ static struct sl_batch *agg_process(struct sl_component *c, struct sl_batch *b, 
     return out_flush(&o, false);
 }
 
+/* Every window of the tasks' parts let go (task_drop) out, then dropped. */
+static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    struct agg *a = c->state;
+    sl_mutex_lock(&a->orphan_lock);
+    struct part *list = a->orphans;
+    a->orphans = NULL;
+    sl_mutex_unlock(&a->orphan_lock);
+    for (struct part *p = list, *nx; p; p = nx) {
+        nx = p->next;
+        struct out o = {.x = x};
+        close_windows(c, a, p, 0, true, &o);
+        (void)out_flush(&o, true);
+        part_fini(p);
+        sl_free(p);
+    }
+}
+
+/* Close the windows of every part held (upto, or all) and emit them. */
+static void close_parts(struct sl_component *c, struct sl_xf_ctx *x, int64_t upto, bool all)
+{
+    struct agg *a = c->state;
+    struct out o = {.x = x};
+    sl_mutex_lock(&a->lock);
+    close_windows(c, a, &a->main, upto, all, &o);
+    sl_mutex_unlock(&a->lock);
+    (void)out_flush(&o, true);
+    for (struct sl_ptask *t = a->ps ? sl_pstream_head(a->ps) : NULL; t; t = t->next) {
+        sl_mutex_lock(&t->lock);
+        if (t->state)
+            close_windows(c, a, t->state, upto, all, &o);
+        sl_mutex_unlock(&t->lock);
+        (void)out_flush(&o, true);
+    }
+}
+
 static void agg_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns)
 {
     struct agg *a = c->state;
+    (void)now_ns; /* windows are on the wall clock */
+    flush_orphans(c, x);
     if (a->cf->window == WIN_BATCH || a->cf->time != TIME_PROCESSING)
         return;
-    (void)now_ns; /* windows are on the wall clock */
-    struct out o = {.x = x};
-    sl_mutex_lock(&a->lock);
-    close_windows(c, a, sl_clock_wall_ns(), false, &o);
-    sl_mutex_unlock(&a->lock);
-    (void)out_flush(&o, true);
+    close_parts(c, x, sl_clock_wall_ns(), false);
 }
 
 static void agg_finish(struct sl_component *c, struct sl_xf_ctx *x)
 {
-    struct agg *a = c->state;
-    struct out o = {.x = x};
-    sl_mutex_lock(&a->lock);
-    close_windows(c, a, 0, true, &o);
-    sl_mutex_unlock(&a->lock);
-    (void)out_flush(&o, true);
+    flush_orphans(c, x);
+    close_parts(c, x, 0, true);
 }
 
 static size_t agg_stats(struct sl_component *c, struct sl_comp_stat *out)
 {
     struct agg *a = c->state;
+    size_t n = a->ps ? sl_pstream_stats(a->ps, out + 4) : 0;
     out[0] = (struct sl_comp_stat){"sluice_aggregate_groups", "(window, group) entries held", true,
                                    (double)atomic_load(&a->groups)};
     out[1] = (struct sl_comp_stat){"sluice_aggregate_windows", "open windows", true,
@@ -858,7 +1088,7 @@ static size_t agg_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[3] = (struct sl_comp_stat){"sluice_aggregate_overflow",
                                    "events refused at max_groups (sent to .errors)", false,
                                    (double)atomic_load(&a->overflow)};
-    return 4;
+    return 4 + n;
 }
 
 const struct sl_component_ops sl_xf_aggregate_ops = {

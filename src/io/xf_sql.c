@@ -979,9 +979,10 @@ static int task_save(void *ud, struct sl_ptask *t, void *state,
 }
 
 /* the engine goes: its counters stay with the task (t->lock held) */
-static void task_drop(void *ud, struct sl_ptask *t, void *state)
+static void task_drop(void *ud, struct sl_ptask *t, void *state, enum sl_pstream_drop why)
 {
     (void)ud;
+    (void)why; /* a table's or window's rows went out as they changed: nothing is held back */
     struct sl_sql_engine_stats one;
     struct sl_sql_engine_stats *gone = &((struct shard *)t->user)->gone;
     sl_sql_engine_stats(state, &one);
