@@ -492,27 +492,24 @@ struct sl_ptask *sl_pstream_begin(struct sl_pstream *ps, const struct sl_batch *
     int64_t deadline = sl_clock_mono_ns() + ps->conf.order_wait_ns;
     while (m->live && m->epoch == og.epoch && og.seq > m->next_seq) {
         if (sl_cond_wait_until(&t->cond, &t->lock, deadline)) {
-            sl_mutex_lock(&ps->tasks_lock);
-            sl_log_ratelimited(&ps->lim, 5, SL_LOG_WARN, ps->c->name,
+            /* t's own limit: tasks_lock is taken before a task's lock, never after */
+            sl_log_ratelimited(&t->lim, 5, SL_LOG_WARN, ps->c->name,
                                "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
                                "this one holds or dropped it?): applied without it; if it comes "
                                "later its events are below the offsets applied and are skipped, "
                                "missing from the state",
                                sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
                                (long long)(ps->conf.order_wait_ns / 1000000), m->next_seq);
-            sl_mutex_unlock(&ps->tasks_lock);
             break;
         }
     }
     if (!m->live || m->epoch != og.epoch || !t->state) {
         t->dropped++;
-        sl_mutex_unlock(&t->lock);
-        sl_mutex_lock(&ps->tasks_lock);
-        sl_log_ratelimited(&ps->lim, 5, SL_LOG_INFO, ps->c->name,
+        sl_log_ratelimited(&t->lim, 5, SL_LOG_INFO, ps->c->name,
                            "a batch of %s[%d] from before its partition was let go: not applied "
                            "(its next owner reads it again)",
                            sl_partstate_topic_name(og.topic), (int)og.partition);
-        sl_mutex_unlock(&ps->tasks_lock);
+        sl_mutex_unlock(&t->lock);
         return NULL;
     }
     *ap = (struct sl_pstream_apply){ps, t, m, og.seq, m->next_offset, -1};

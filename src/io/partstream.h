@@ -30,6 +30,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "core/component.h"
 #include "core/event.h"
 #include "core/partstate.h"
@@ -62,6 +63,7 @@ struct sl_ptask {
     uint64_t generation, snap_applied;
     struct sl_partstate_offset *keep;
     uint32_t nkeep;
+    struct sl_log_limit lim; /* guarded_by: lock */
 };
 
 /* Why a state is let go. */
