@@ -37,6 +37,8 @@
 #include "core/event.h"
 #include "core/pipeline.h"
 #include "io/lang_glue.h"
+#include "io/partstream.h"
+#include "base/binrd.h"
 #include "lang/stellar.h"
 #include "state/kmeans.h"
 #include "sys/thread.h"
@@ -85,6 +87,8 @@ struct km_conf {
     double threshold;
     bool online;
     double learning_rate;
+    struct sl_strmap changelog;
+    int64_t changelog_interval_ns;
     int64_t max_keys;
     int64_t max_training_vectors;
     char *key_field, *score_field, *metadata_field;
@@ -154,6 +158,15 @@ static const struct sl_option km_opts[] = {
      "output field of the score", NULL, 0, 0, 0},
     {"metadata_field", SL_OPT_STRING, "metadata", offsetof(struct km_conf, metadata_field),
      "output field of the metadata map {cluster, features...}", NULL, 0, 0, 0},
+    {"changelog", SL_OPT_STRING_MAP, NULL, offsetof(struct km_conf, changelog),
+     "input from a kafka source: open (key, window) accumulators per task (partition p of the "
+     "source's topics), checkpointed to a compacted topic and restored by the node that takes "
+     "the task over (docs/cluster.md): brokers (default: the source's), topic (default: "
+     "<group>-<name>-changelog), partitions (when it is created; default 6)",
+     NULL, 0, 0, 0},
+    {"changelog_interval", SL_OPT_DURATION, "5s", offsetof(struct km_conf, changelog_interval_ns),
+     "how often each task's accumulators are checkpointed (also when its partitions are let go)",
+     NULL, 0, 0, 0},
     {0},
 };
 
@@ -235,7 +248,18 @@ struct worker {
     struct sl_log_limit lim;
 };
 
+/* The open accumulators and their times: the transform's own (km.lock), or a task's
+ * (`changelog`, under the task's lock, io/partstream.h). */
+struct kpart {
+    struct sl_hmap accs;
+    int64_t max_ts;        /* event time */
+    int64_t closed_before; /* windows with id < this are closed */
+    int64_t min_win;       /* no open window has a smaller id */
+    struct kpart *next;    /* on km.orphans */
+};
+
 struct km {
+    struct sl_component *comp;
     struct feature *f;
     uint32_t dim;
     bool any_distinct;
@@ -266,10 +290,10 @@ struct km {
 
     struct sl_mutex lock;
     struct sl_kmeans_model *model; /* guarded_by: lock (online updates) */
-    struct sl_hmap accs;           /* guarded_by: lock */
-    int64_t max_ts;                /* guarded_by: lock (event time) */
-    int64_t closed_before;         /* guarded_by: lock: windows with id < this are closed */
-    int64_t min_win;               /* guarded_by: lock: no open window has a smaller id */
+    struct kpart main;             /* guarded_by: lock: batches of no task */
+    struct sl_pstream *ps;         /* `changelog`: a kpart per task (a task's lock, then lock) */
+    struct sl_mutex orphan_lock;
+    struct kpart *orphans; /* guarded_by: orphan_lock: tasks' accumulators let go, to score */
     atomic_uint_fast64_t scored, anomalies, late, overflow, training_points;
 };
 
@@ -424,12 +448,27 @@ static void accs_clear(struct km *k, struct sl_hmap *m)
     sl_hmap_fini(m);
 }
 
+static void kpart_init(struct kpart *p)
+{
+    sl_hmap_init(&p->accs);
+    p->closed_before = INT64_MIN;
+    p->min_win = INT64_MAX;
+    p->max_ts = INT64_MIN;
+}
+
 static void km_fini(struct sl_component *c)
 {
     struct km *k = c->state;
     if (!k)
         return;
-    accs_clear(k, &k->accs);
+    sl_pstream_free(k->ps);
+    accs_clear(k, &k->main.accs);
+    for (struct kpart *o = k->orphans, *nx; o; o = nx) {
+        nx = o->next;
+        accs_clear(k, &o->accs);
+        sl_free(o);
+    }
+    sl_mutex_fini(&k->orphan_lock);
     for (uint32_t i = 0; i < k->dim; i++) {
         sl_free(k->f[i].name);
         sl_stellar_free(k->f[i].prog);
@@ -905,20 +944,21 @@ static int record(struct km *k, struct sl_batch *out, const struct acc *a)
 }
 
 /*
- * Close the windows with id < `before` (INT64_MAX: all): score their keys in (window, key)
- * order into batches appended to *outs. Called with k->lock held.
+ * Close p's windows with id < `before` (INT64_MAX: all): score their keys in (window, key)
+ * order into batches appended to *outs. Called with p's lock held; k->lock too, or else
+ * `lock_model` (a task's part): it is taken around the scoring.
  */
-static void close_windows(struct sl_component *c, struct km *k, int64_t before,
-                          struct sl_batch ***outs, size_t *nouts)
+static void close_windows(struct sl_component *c, struct km *k, struct kpart *p, int64_t before,
+                          bool lock_model, struct sl_batch ***outs, size_t *nouts)
 {
-    if (before > k->closed_before)
-        k->closed_before = before;
-    if (before <= k->min_win)
+    if (before > p->closed_before)
+        p->closed_before = before;
+    if (before <= p->min_win)
         return; /* nothing to close: no scan of the open keys per batch */
     size_t n = 0, it = 0;
     struct sl_str key;
     uint64_t val;
-    while (sl_hmap_next(&k->accs, &it, &key, &val))
+    while (sl_hmap_next(&p->accs, &it, &key, &val))
         n += ((struct acc *)(uintptr_t)val)->win < before;
     if (!n)
         return;
@@ -934,12 +974,14 @@ static void close_windows(struct sl_component *c, struct km *k, int64_t before,
     *outs = bs;
     size_t m = 0;
     it = 0;
-    while (sl_hmap_next(&k->accs, &it, &key, &val)) {
+    while (sl_hmap_next(&p->accs, &it, &key, &val)) {
         struct acc *a = (struct acc *)(uintptr_t)val;
         if (a->win < before)
             list[m++] = a;
     }
     qsort(list, m, sizeof *list, acc_cmp);
+    if (lock_model)
+        sl_mutex_lock(&k->lock);
     struct sl_batch *b = NULL;
     for (size_t i = 0; i < m; i++) {
         if (!b || b->count >= SL_BATCH_EVENTS) {
@@ -951,15 +993,17 @@ static void close_windows(struct sl_component *c, struct km *k, int64_t before,
         char kb[8 + 4096];
         memcpy(kb, &list[i]->win, 8);
         memcpy(kb + 8, list[i]->key, list[i]->key_len);
-        sl_hmap_del(&k->accs, sl_str_make(kb, 8 + (size_t)list[i]->key_len));
+        sl_hmap_del(&p->accs, sl_str_make(kb, 8 + (size_t)list[i]->key_len));
         acc_free(k, list[i]);
     }
+    if (lock_model)
+        sl_mutex_unlock(&k->lock);
     sl_free(list);
-    k->min_win = INT64_MAX;
+    p->min_win = INT64_MAX;
     it = 0;
-    while (sl_hmap_next(&k->accs, &it, &key, &val))
-        if (((struct acc *)(uintptr_t)val)->win < k->min_win)
-            k->min_win = ((struct acc *)(uintptr_t)val)->win;
+    while (sl_hmap_next(&p->accs, &it, &key, &val))
+        if (((struct acc *)(uintptr_t)val)->win < p->min_win)
+            p->min_win = ((struct acc *)(uintptr_t)val)->win;
 }
 
 static void emit_all(struct sl_xf_ctx *x, struct sl_batch **outs, size_t n)
@@ -1243,16 +1287,17 @@ out:
 
 /* ---------------------------------------------------------------- init */
 
+static const struct sl_pstream_ops task_ops;
+
 static int km_init(struct sl_component *c, struct sl_diag *d)
 {
     const struct km_conf *cf = c->conf;
     struct km *k = sl_xcalloc(1, sizeof *k);
     c->state = k;
+    k->comp = c;
     sl_mutex_init(&k->lock);
-    sl_hmap_init(&k->accs);
-    k->closed_before = INT64_MIN;
-    k->min_win = INT64_MAX;
-    k->max_ts = INT64_MIN;
+    sl_mutex_init(&k->orphan_lock);
+    kpart_init(&k->main);
     int rc = 0;
     if (!cf->features.count || cf->features.count > MAX_FEATURES) {
         sl_component_diag_opt(c, "features", d);
@@ -1390,6 +1435,25 @@ static int km_init(struct sl_component *c, struct sl_diag *d)
             goto fail;
         }
     }
+    if (c->pipe && sl_component_opt_set(c, "changelog")) {
+        if (cf->changelog_interval_ns < 100000000) {
+            sl_component_diag_opt(c, "changelog_interval", d);
+            rc = sl_diag_set(d, SL_ECONFIG, "kmeans: changelog_interval must be at least 100ms");
+            goto fail;
+        }
+        const struct sl_pstream_conf pc = {.what = "the open (key, window) accumulators",
+                                           .thread = "sl-kmckpt",
+                                           .stat_prefix = "sluice_kmeans",
+                                           .changelog = &cf->changelog,
+                                           .interval_ns = cf->changelog_interval_ns,
+                                           .tasks = true};
+        if ((rc = sl_pstream_new(c, &pc, &task_ops, k, &k->ps, d)))
+            goto fail;
+        if (k->online)
+            sl_log(SL_LOG_WARN, c->name,
+                   "changelog with online: the accumulators are checkpointed, the model each "
+                   "node updates is not (each node's model drifts on its own)");
+    }
     return 0;
 fail:
     km_fini(c);
@@ -1397,6 +1461,171 @@ fail:
 }
 
 /* ---------------------------------------------------------------- run */
+
+/* ---------------------------------------------------------------- tasks (`changelog`) */
+
+#define KM_STATE_MAGIC   "KMWN"
+#define KM_STATE_VERSION 1u
+#define KM_MAX_KEY       4096u /* acc_get's key buffer */
+
+static void *task_make(void *ud, struct sl_ptask *t)
+{
+    (void)ud;
+    (void)t;
+    struct kpart *p = sl_xcalloc(1, sizeof *p);
+    kpart_init(p);
+    return p;
+}
+
+/* "KMWN", version, the input offsets, max event time, closed_before, the features' aggregates,
+ * then per accumulator: window, key, per feature (value, count), and with a distinct feature
+ * per feature the set's hashes */
+static int task_save(void *ud, struct sl_ptask *t, void *state,
+                     const struct sl_partstate_offset *offs, uint32_t noffs, struct sl_buf *out,
+                     struct sl_diag *d)
+{
+    (void)t;
+    const struct km *k = ud;
+    const struct kpart *p = state;
+    int rc = sl_buf_append(out, KM_STATE_MAGIC, 4);
+    if (!rc)
+        rc = sl_binwr_u32(out, KM_STATE_VERSION);
+    if (!rc)
+        rc = sl_partstate_offsets_put(out, offs, noffs);
+    if (!rc)
+        rc = sl_binwr_u64(out, (uint64_t)p->max_ts);
+    if (!rc)
+        rc = sl_binwr_u64(out, (uint64_t)p->closed_before);
+    if (!rc)
+        rc = sl_binwr_u32(out, k->dim);
+    for (uint32_t i = 0; i < k->dim && !rc; i++)
+        rc = sl_binwr_u8(out, (uint8_t)k->f[i].agg);
+    if (!rc)
+        rc = sl_binwr_u32(out, (uint32_t)p->accs.count);
+    size_t it = 0;
+    struct sl_str key;
+    uint64_t val;
+    while (!rc && sl_hmap_next(&p->accs, &it, &key, &val)) {
+        const struct acc *a = (const struct acc *)(uintptr_t)val;
+        rc = sl_binwr_u64(out, (uint64_t)a->win);
+        if (!rc)
+            rc = sl_binwr_str(out, a->key, a->key_len);
+        for (uint32_t i = 0; i < k->dim && !rc; i++) {
+            uint64_t v, n;
+            memcpy(&v, &a->v[i], 8);
+            memcpy(&n, &a->n[i], 8);
+            rc = sl_binwr_u64(out, v);
+            if (!rc)
+                rc = sl_binwr_u64(out, n);
+        }
+        for (uint32_t i = 0; a->d && i < k->dim && !rc; i++) {
+            rc = sl_binwr_u32(out, a->d[i].count);
+            for (uint32_t j = 0; j < a->d[i].cap && !rc; j++)
+                if (a->d[i].slots[j])
+                    rc = sl_binwr_u64(out, a->d[i].slots[j]);
+        }
+    }
+    if (rc)
+        sl_diag_set(d, rc, "the accumulators' state: %s", sl_strerror(rc));
+    return rc;
+}
+
+static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data, size_t n,
+                     struct sl_partstate_offset **offs, uint32_t *noffs, char *info, size_t infocap,
+                     struct sl_diag *d)
+{
+    (void)t;
+    struct km *k = ud;
+    struct kpart *p = state;
+    struct sl_binrd r;
+    sl_binrd_init(&r, data, n);
+    const uint8_t *magic = sl_binrd_take(&r, 4);
+    if (magic && memcmp(magic, KM_STATE_MAGIC, 4) != 0)
+        sl_binrd_fail(&r, "not a kmeans state (bad magic)");
+    uint32_t ver = sl_binrd_u32(&r);
+    if (r.ok && ver != KM_STATE_VERSION)
+        sl_binrd_fail(&r, "an unknown version");
+    *offs = r.ok ? sl_partstate_offsets_get(&r, noffs) : NULL;
+    p->max_ts = sl_binrd_i64(&r);
+    p->closed_before = sl_binrd_i64(&r);
+    uint32_t dim = sl_binrd_u32(&r);
+    if (r.ok && dim != k->dim)
+        sl_binrd_fail(&r, "other features than this transform's");
+    for (uint32_t i = 0; i < dim && r.ok; i++)
+        if (sl_binrd_u8(&r) != (uint8_t)k->f[i].agg && r.ok)
+            sl_binrd_fail(&r, "other features than this transform's");
+    uint32_t nacc = sl_binrd_count(&r, 12 + (size_t)16 * k->dim);
+    int rc = 0;
+    for (uint32_t i = 0; i < nacc && r.ok && !rc; i++) {
+        int64_t win = sl_binrd_i64(&r);
+        struct sl_str key = sl_binrd_str(&r, KM_MAX_KEY);
+        if (!r.ok)
+            break;
+        size_t before = p->accs.count;
+        struct acc *a = acc_get(k, &p->accs, win, key.ptr, (uint32_t)key.len, k->max_keys, &rc);
+        if (!a)
+            break;
+        if (p->accs.count == before) {
+            sl_binrd_fail(&r, "an accumulator twice");
+            break;
+        }
+        for (uint32_t f = 0; f < k->dim; f++) {
+            uint64_t v = sl_binrd_u64(&r), c = sl_binrd_u64(&r);
+            memcpy(&a->v[f], &v, 8);
+            memcpy(&a->n[f], &c, 8);
+            if (r.ok && !(a->n[f] >= 0 && a->n[f] < 1e18))
+                sl_binrd_fail(&r, "a bad count");
+        }
+        for (uint32_t f = 0; a->d && f < k->dim && r.ok && !rc; f++) {
+            uint32_t m = sl_binrd_count(&r, 8);
+            if (r.ok && (m > HSET_MAX || (m && k->f[f].agg != AGG_DISTINCT)))
+                sl_binrd_fail(&r, "a distinct set too large, or of another aggregate");
+            for (uint32_t j = 0; j < m && r.ok && !rc; j++)
+                rc = hset_add(&a->d[f], sl_binrd_u64(&r));
+        }
+        if (a->win < p->min_win)
+            p->min_win = a->win;
+    }
+    if (!rc && r.ok && r.pos != r.n)
+        sl_binrd_fail(&r, "bytes after the end");
+    if (rc == SL_ELIMIT)
+        return sl_diag_set(d, rc, "kmeans state: more accumulators than max_keys");
+    if (rc)
+        return sl_diag_set(d, rc, "kmeans state: %s", sl_strerror(rc));
+    if (!r.ok)
+        return sl_diag_set(d, SL_EPARSE, "kmeans state: %s at byte %zu",
+                           r.why ? r.why : "bad record", r.pos);
+    snprintf(info, infocap, "%zu open accumulators", (size_t)p->accs.count);
+    return 0;
+}
+
+/* A task's accumulators let go: the next owner continues them from the changelog; else (no
+ * changelog, or the end of input of --once) they are scored by the next tick or finish. */
+static void task_drop(void *ud, struct sl_ptask *t, void *state, enum sl_pstream_drop why)
+{
+    (void)t;
+    struct km *k = ud;
+    struct kpart *p = state;
+    if (why == SL_PSTREAM_UNKEPT ||
+        (why == SL_PSTREAM_KEPT && k->comp->pipe && sl_pipeline_once(k->comp->pipe))) {
+        sl_mutex_lock(&k->orphan_lock);
+        p->next = k->orphans;
+        k->orphans = p;
+        sl_mutex_unlock(&k->orphan_lock);
+        return;
+    }
+    accs_clear(k, &p->accs);
+    sl_free(p);
+}
+
+static const struct sl_pstream_ops task_ops = {
+    .make = task_make,
+    .load = task_load,
+    .save = task_save,
+    .drop = task_drop,
+};
+
+/* ---------------------------------------------------------------- batches */
 
 static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, struct sl_xf_ctx *x)
 {
@@ -1433,19 +1662,37 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
         }
         w->rows[nrows++].ev = i;
     }
-    /* 2. fold under the lock */
+    /* 2. fold under the lock: the transform's, or (a kafka batch with `changelog`) its task's,
+     * in the order its partition was read */
+    struct sl_pstream_apply ap;
+    struct sl_ptask *t = NULL;
+    struct kpart *p = &k->main;
+    uint8_t *take = NULL;
+    if (k->ps && b->origin.topic) {
+        if (!(t = sl_pstream_begin(k->ps, b, &ap))) {
+            sl_batch_unref(b);
+            return NULL;
+        }
+        p = t->state;
+        take = sl_xmalloc(b->count ? b->count : 1);
+        for (uint32_t i = 0; i < b->count; i++) /* every event, in order: the offsets move */
+            take[i] = sl_pstream_take(&ap, &b->events[i]);
+    } else {
+        sl_mutex_lock(&k->lock);
+    }
     struct sl_batch **outs = NULL;
     size_t nouts = 0;
     uint64_t late = 0, over = 0;
-    sl_mutex_lock(&k->lock);
     for (uint32_t r = 0; r < nrows; r++) {
         struct row *row = &w->rows[r];
-        if (row->win < k->closed_before) {
+        if (take && !take[row->ev])
+            continue; /* in the restored accumulators already */
+        if (row->win < p->closed_before) {
             late++;
             continue;
         }
         int err = 0;
-        struct acc *a = acc_get(k, &k->accs, row->win, row->key, row->key_len, k->max_keys, &err);
+        struct acc *a = acc_get(k, &p->accs, row->win, row->key, row->key_len, k->max_keys, &err);
         if (!a || acc_fold(k, a, w->vals + (size_t)r * k->dim, w->has + (size_t)r * k->dim,
                            w->hashes + (size_t)r * k->dim)) {
             over++;
@@ -1458,18 +1705,22 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
                                          &b->events[row->ev]);
             continue;
         }
-        if (row->win < k->min_win)
-            k->min_win = row->win;
-        if (row->ts > k->max_ts)
-            k->max_ts = row->ts;
+        if (row->win < p->min_win)
+            p->min_win = row->win;
+        if (row->ts > p->max_ts)
+            p->max_ts = row->ts;
     }
     /* 3. close what the watermark passed: window w ends at (w + 1) * window <= watermark */
-    if (!k->event_time || k->max_ts != INT64_MIN) {
-        int64_t wm = k->event_time ? k->max_ts - k->lag_ns : now;
+    if (!k->event_time || p->max_ts != INT64_MIN) {
+        int64_t wm = k->event_time ? p->max_ts - k->lag_ns : now;
         int64_t before = wm >= 0 ? wm / k->window_ns : (wm - k->window_ns + 1) / k->window_ns;
-        close_windows(c, k, before, &outs, &nouts);
+        close_windows(c, k, p, before, t != NULL, &outs, &nouts);
     }
-    sl_mutex_unlock(&k->lock);
+    if (t)
+        sl_pstream_end(&ap);
+    else
+        sl_mutex_unlock(&k->lock);
+    sl_free(take);
     atomic_fetch_add(&c->m.dropped, skipped + late); /* `over`: errors (dead letters) */
     atomic_fetch_add(&k->late, late);
     atomic_fetch_add(&k->overflow, over);
@@ -1478,28 +1729,59 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
     return NULL;
 }
 
+/* Score every window of the tasks' accumulators let go (task_drop), then drop them. */
+static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x)
+{
+    struct km *k = c->state;
+    sl_mutex_lock(&k->orphan_lock);
+    struct kpart *list = k->orphans;
+    k->orphans = NULL;
+    sl_mutex_unlock(&k->orphan_lock);
+    for (struct kpart *p = list, *nx; p; p = nx) {
+        nx = p->next;
+        struct sl_batch **outs = NULL;
+        size_t nouts = 0;
+        close_windows(c, k, p, INT64_MAX, true, &outs, &nouts);
+        emit_all(x, outs, nouts);
+        accs_clear(k, &p->accs);
+        sl_free(p);
+    }
+}
+
+/* Close the windows with id < before of every part held, and emit them. */
+static void close_parts(struct sl_component *c, struct sl_xf_ctx *x, int64_t before)
+{
+    struct km *k = c->state;
+    struct sl_batch **outs = NULL;
+    size_t nouts = 0;
+    sl_mutex_lock(&k->lock);
+    close_windows(c, k, &k->main, before, false, &outs, &nouts);
+    sl_mutex_unlock(&k->lock);
+    for (struct sl_ptask *t = k->ps ? sl_pstream_head(k->ps) : NULL; t; t = t->next) {
+        sl_mutex_lock(&t->lock);
+        if (t->state)
+            close_windows(c, k, t->state, before, true, &outs, &nouts);
+        sl_mutex_unlock(&t->lock);
+    }
+    emit_all(x, outs, nouts);
+}
+
 static void km_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t now_ns)
 {
     struct km *k = c->state;
+    (void)now_ns;
+    flush_orphans(c, x);
     if (k->event_time)
         return;
-    struct sl_batch **outs = NULL;
-    size_t nouts = 0;
-    int64_t now = sl_clock_wall_ns();
-    (void)now_ns;
-    sl_mutex_lock(&k->lock);
-    close_windows(c, k, now / k->window_ns, &outs, &nouts);
-    sl_mutex_unlock(&k->lock);
-    emit_all(x, outs, nouts);
+    close_parts(c, x, sl_clock_wall_ns() / k->window_ns);
 }
 
 static void km_finish(struct sl_component *c, struct sl_xf_ctx *x)
 {
     struct km *k = c->state;
-    struct sl_batch **outs = NULL;
-    size_t nouts = 0;
+    flush_orphans(c, x);
+    close_parts(c, x, INT64_MAX);
     sl_mutex_lock(&k->lock);
-    close_windows(c, k, INT64_MAX, &outs, &nouts);
     if (k->online && k->model_out) {
         struct sl_diag d;
         sl_diag_init(&d);
@@ -1510,7 +1792,6 @@ static void km_finish(struct sl_component *c, struct sl_xf_ctx *x)
             sl_log(SL_LOG_INFO, c->name, "online: updated model written to %s", k->model_out);
     }
     sl_mutex_unlock(&k->lock);
-    emit_all(x, outs, nouts);
 }
 
 static size_t km_stats(struct sl_component *c, struct sl_comp_stat *out)
@@ -1519,8 +1800,14 @@ static size_t km_stats(struct sl_component *c, struct sl_comp_stat *out)
     if (!k)
         return 0;
     sl_mutex_lock(&k->lock);
-    double open = (double)k->accs.count;
+    double open = (double)k->main.accs.count;
     sl_mutex_unlock(&k->lock);
+    for (struct sl_ptask *t = k->ps ? sl_pstream_head(k->ps) : NULL; t; t = t->next) {
+        sl_mutex_lock(&t->lock);
+        if (t->state)
+            open += (double)((struct kpart *)t->state)->accs.count;
+        sl_mutex_unlock(&t->lock);
+    }
     out[0] = (struct sl_comp_stat){"sluice_kmeans_open_keys", "open (key, window) accumulators",
                                    true, open};
     out[1] = (struct sl_comp_stat){"sluice_kmeans_scored_total", "records scored", false,
@@ -1535,7 +1822,7 @@ static size_t km_stats(struct sl_component *c, struct sl_comp_stat *out)
     out[5] =
         (struct sl_comp_stat){"sluice_kmeans_training_vectors", "vectors the model was trained on",
                               true, (double)atomic_load(&k->training_points)};
-    return 6;
+    return 6 + (k->ps ? sl_pstream_stats(k->ps, out + 6) : 0);
 }
 
 const struct sl_component_ops sl_xf_kmeans_ops = {
