@@ -36,6 +36,7 @@
 #include "core/component.h"
 #include "core/event.h"
 #include "core/pipeline.h"
+#include "io/xf_kmeans.h"
 #include "io/lang_glue.h"
 #include "io/partstream.h"
 #include "base/binrd.h"
@@ -1839,3 +1840,78 @@ const struct sl_component_ops sl_xf_kmeans_ops = {
     .finish = km_finish,
     .stats = km_stats,
 };
+
+/* ---------------------------------------------------------------- fuzzing (xf_kmeans.h) */
+
+/* the accumulators of a part as sorted text lines (a set's members by count only) */
+static void part_text(const struct km *k, const struct kpart *p, struct sl_buf *out)
+{
+    size_t n = p->accs.count, m = 0, it = 0;
+    struct sl_str key;
+    uint64_t val;
+    const struct acc **list = sl_xmalloc((n ? n : 1) * sizeof *list);
+    while (sl_hmap_next(&p->accs, &it, &key, &val))
+        list[m++] = (const struct acc *)(uintptr_t)val;
+    qsort(list, m, sizeof *list, acc_cmp);
+    for (size_t i = 0; i < m; i++) {
+        double vec[MAX_FEATURES];
+        acc_vector(k, list[i], vec);
+        sl_buf_appendf(out, "%lld %.*s", (long long)list[i]->win, (int)list[i]->key_len,
+                       list[i]->key);
+        for (uint32_t f = 0; f < k->dim; f++)
+            sl_buf_appendf(out, " %a/%a", vec[f], list[i]->n[f]);
+        sl_buf_puts(out, "\n");
+    }
+    sl_free(list);
+}
+
+int sl_xf_kmeans_state_check(const uint8_t *aggs, uint32_t dim, const void *p, size_t n,
+                             struct sl_diag *d)
+{
+    if (!dim || dim > MAX_FEATURES)
+        return sl_diag_set(d, SL_EINVAL, "1..%u features", MAX_FEATURES);
+    struct km k = {.dim = dim, .max_keys = 10000};
+    struct feature f[MAX_FEATURES];
+    memset(f, 0, sizeof f);
+    for (uint32_t i = 0; i < dim; i++) {
+        f[i].agg = (enum agg)(aggs[i] % 6);
+        k.any_distinct = k.any_distinct || f[i].agg == AGG_DISTINCT;
+    }
+    k.f = f;
+    struct kpart *a = task_make(&k, NULL), *b = task_make(&k, NULL);
+    struct sl_partstate_offset *offs = NULL;
+    uint32_t noffs = 0;
+    char info[256];
+    int rc = task_load(&k, NULL, a, p, n, &offs, &noffs, info, sizeof info, d);
+    if (!rc) {
+        struct sl_buf s1, s2, t1, t2;
+        sl_buf_init(&s1, 256u << 20);
+        sl_buf_init(&s2, 256u << 20);
+        sl_buf_init(&t1, 0);
+        sl_buf_init(&t2, 0);
+        struct sl_partstate_offset *o2 = NULL;
+        uint32_t n2 = 0;
+        struct sl_diag d2;
+        sl_diag_init(&d2);
+        if (task_save(&k, NULL, a, offs, noffs, &s1, &d2) ||
+            task_load(&k, NULL, b, s1.ptr, s1.len, &o2, &n2, info, sizeof info, &d2) ||
+            n2 != noffs || task_save(&k, NULL, b, o2, n2, &s2, &d2) || s1.len != s2.len)
+            abort();
+        part_text(&k, a, &t1);
+        part_text(&k, b, &t2);
+        if (t1.len != t2.len || (t1.len && memcmp(t1.ptr, t2.ptr, t1.len) != 0) ||
+            a->closed_before != b->closed_before || a->max_ts != b->max_ts)
+            abort();
+        sl_free(o2);
+        sl_buf_fini(&s1);
+        sl_buf_fini(&s2);
+        sl_buf_fini(&t1);
+        sl_buf_fini(&t2);
+    }
+    sl_free(offs);
+    accs_clear(&k, &a->accs);
+    accs_clear(&k, &b->accs);
+    sl_free(a);
+    sl_free(b);
+    return rc;
+}
