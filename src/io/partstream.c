@@ -90,6 +90,8 @@ static struct sl_ptask *task_find(struct sl_pstream *ps, const char *source, int
         t->source = sl_xstrdup(source);
         if (count > 0)
             snprintf(t->key, sizeof t->key, "%s:%d/%d", source, (int)partition, (int)count);
+        else if (ps->conf.topic_keys)
+            sl_changelog_key(t->key, sizeof t->key, topic_id, partition);
         else
             snprintf(t->key, sizeof t->key, "%s:%s[%d]", source, sl_partstate_topic_name(topic_id),
                      (int)partition);
@@ -157,7 +159,7 @@ static struct sl_ptask *route(struct sl_pstream *ps, uint32_t topic_id, int32_t 
 static struct sl_changelog *changelog_get(struct sl_pstream *ps, const struct sl_partstate_part *pp)
 {
     sl_mutex_lock(&ps->cl_lock);
-    if (!ps->cl && !ps->cl_failed && pp) {
+    if (!ps->cl && !ps->cl_failed && pp && ps->conf.changelog) {
         char topic[512];
         struct sl_diag d;
         sl_diag_init(&d);
@@ -210,7 +212,9 @@ static void checkpoint_write(struct sl_pstream *ps, struct sl_changelog *cl, str
 {
     struct sl_diag d;
     sl_diag_init(&d);
-    int rc = sl_changelog_write(cl, t->key, t->partition, t->generation + 1, b->ptr, b->len, &d);
+    int rc = ps->ops->sync ? ps->ops->sync(ps->ud, &d) : 0;
+    if (!rc)
+        rc = sl_changelog_write(cl, t->key, t->partition, t->generation + 1, b->ptr, b->len, &d);
     if (rc) {
         atomic_fetch_add(&ps->errors, 1);
         sl_log(SL_LOG_ERROR, ps->c->name,
@@ -565,7 +569,8 @@ int sl_pstream_new(struct sl_component *c, const struct sl_pstream_conf *conf,
     for (int i = 0; i < SL_PSTREAM_STATS; i++)
         snprintf(ps->stat_names[i], sizeof ps->stat_names[i], "%s_%s", conf->stat_prefix, names[i]);
     *out = ps;
-    if (sl_ticker_start(&ps->ticker, conf->thread, conf->interval_ns, tick, ps) != 0)
+    if (conf->changelog &&
+        sl_ticker_start(&ps->ticker, conf->thread, conf->interval_ns, tick, ps) != 0)
         return sl_diag_set(d, SL_ESYS, "%s: cannot start the checkpoint thread", c->name);
     static const struct sl_partstate_ops ps_ops_tasks = {ps_assigned, ps_revoked, true};
     static const struct sl_partstate_ops ps_ops_solo = {ps_assigned, ps_revoked, false};
@@ -605,6 +610,12 @@ void sl_pstream_free(struct sl_pstream *ps)
     sl_mutex_fini(&ps->tasks_lock);
     sl_mutex_fini(&ps->cl_lock);
     sl_free(ps);
+}
+
+void sl_pstream_counts(struct sl_pstream *ps, struct sl_pstream_counts *out)
+{
+    *out = (struct sl_pstream_counts){atomic_load(&ps->written), atomic_load(&ps->errors),
+                                      atomic_load(&ps->restored), atomic_load(&ps->restore_errors)};
 }
 
 size_t sl_pstream_stats(struct sl_pstream *ps, struct sl_comp_stat *out)

@@ -97,17 +97,23 @@ struct sl_pstream_ops {
     /* Optional: true when the stage relates its topics (a join): partstream then warns about
      * topics that cannot meet in one task. Under `hold`. */
     bool (*relates)(void *ud);
+    /* Optional: before a checkpoint is written (not under a task's lock): make durable what the
+     * state already handed on (the profiler's store), since the checkpoint says it is done. */
+    int (*sync)(void *ud, struct sl_diag *d);
 };
 
 struct sl_pstream_conf {
     const char *what;                  /* "SQL state", for the log */
     const char *thread;                /* the checkpoint thread's name (15 bytes at most) */
     const char *stat_prefix;           /* "sluice_sql": <prefix>_checkpoints_written... */
-    const struct sl_strmap *changelog; /* the stage's `changelog:` map */
+    const struct sl_strmap *changelog; /* the stage's `changelog:` map; NULL: none (the
+                                        * tasks still apply batches in order) */
     int64_t interval_ns;               /* between checkpoints */
     int64_t order_wait_ns;             /* a batch waits this long for its predecessor; 0: 10 s */
     size_t max_bytes;                  /* of one checkpoint; 0: 256 MiB */
     bool tasks;                        /* group the topics of a source by partition count */
+    bool topic_keys; /* a task of one topic is keyed "<topic>/<partition>" in the changelog
+                      * (the profiler's keys), not "<source>:<topic>[<partition>]" */
 };
 
 /* Register with core/partstate for c's pipeline and start the checkpoint thread. ops and ud
@@ -142,5 +148,10 @@ void sl_pstream_end(struct sl_pstream_apply *ap);
 /* Checkpoint counters as component stats (written, errors, restored, restore errors). */
 size_t sl_pstream_stats(struct sl_pstream *ps, struct sl_comp_stat *out);
 #define SL_PSTREAM_STATS 4
+/* The same counters, for a stage that names them itself. */
+struct sl_pstream_counts {
+    uint64_t written, errors, restored, restore_errors;
+};
+void sl_pstream_counts(struct sl_pstream *ps, struct sl_pstream_counts *out);
 
 #endif

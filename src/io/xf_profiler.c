@@ -34,16 +34,18 @@
  * uncontended lock per shard per batch costs tens of nanoseconds, and the outcome (each
  * (profile, entity) updated by one thread at a time) is the same. Per-worker VMs and arenas.
  *
- * Partition-scoped state (core/partstate.h, docs/cluster.md "State and takeover"): a batch
- * that comes from a partitioned source (kafka) goes to the state of its input partition, a
- * `struct stream` with its own engine and its own watermark (that partition's newest event time
- * - lag), applied event by event in the order the partition was read (batches by their
- * sequence number, whichever worker carries them). A partition's measurements then depend only
- * on the partition's records, whichever node reads it and however partitions interleave; the
- * input must be keyed by the profile's entity (or by a key that determines it). The source
- * calls assigned() before reading a partition (the state is restored from the changelog,
- * changelog.c) and revoked() once every batch of it was applied (snapshot, then the state is
- * dropped; without a changelog it is flushed at the next tick, as at the end of input).
+ * Partition-scoped state (io/partstream.h, docs/cluster.md "State and takeover"): a batch
+ * that comes from a partitioned source (kafka) goes to the task of its input partition (one
+ * task per topic partition: `tasks` off), a `struct pstate` with its own engine and its own
+ * watermark (that partition's newest event time - lag), applied event by event in the order
+ * the partition was read (partstream orders the batches by their sequence number, whichever
+ * worker carries them). A partition's measurements then depend only on the partition's
+ * records, whichever node reads it and however partitions interleave; the input must be keyed
+ * by the profile's entity (or by a key that determines it). With `changelog`, partstream
+ * restores a task's engine when its partition is assigned and checkpoints it (the store is
+ * synced first: task_sync) periodically and when it is revoked, under the keys
+ * "<topic>/<partition>"; an engine let go without one is flushed at the next tick, as at the
+ * end of input (task_drop).
  */
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -55,7 +57,7 @@
 #include "core/partstate.h"
 #include "core/pipeline.h"
 #include "lang/stellar.h"
-#include "io/changelog.h"
+#include "io/partstream.h"
 #include "state/profiler.h"
 #include "state/statecodec.h"
 #include "state/store.h"
@@ -134,27 +136,6 @@ struct shard {
     struct sl_profiler *p;
 };
 
-/* The state of one input partition. Kept (not freed) once created: workers may hold it. */
-struct stream {
-    uint32_t topic_id;
-    int32_t partition;
-    struct sl_mutex lock;
-    struct sl_cond cond; /* next_seq moved, or the partition was let go */
-    uint32_t epoch;      /* guarded_by: lock (and below) */
-    bool live;
-    struct sl_profiler *p;         /* NULL while the partition is not held */
-    uint32_t next_seq;             /* sequence number of the next batch to apply */
-    int64_t next_offset;           /* first input offset not in the state; -1: none yet */
-    int64_t max_ts;                /* newest event time of the partition; INT64_MIN: none */
-    int64_t wm;                    /* watermark applied to p */
-    uint64_t dropped;              /* batches of an epoch that was over */
-    struct sl_mutex snap_lock;     /* one checkpoint of this partition at a time */
-    uint64_t generation;           /* guarded_by: snap_lock: of the last checkpoint written */
-    int64_t snap_offset;           /* guarded_by: snap_lock: its next_offset */
-    struct sl_profiler_stats gone; /* counters of the engines let go */
-    struct stream *next;           /* guarded_by: prof.streams_lock */
-};
-
 /* An engine let go without a changelog: its open periods are flushed by the next tick. */
 struct orphan {
     struct sl_profiler *p;
@@ -206,27 +187,18 @@ struct prof {
     struct sl_mutex advance_lock;   /* one advancer at a time */
     int64_t last_expire_ms;         /* guarded_by: advance_lock */
     struct sl_mutex out_lock;       /* measurements to the store, from several shards */
-    struct sl_profiler_opts popts;  /* for the engines of streams */
-    struct sl_mutex streams_lock;
-    struct stream *streams; /* guarded_by: streams_lock */
-    struct orphan *orphans; /* guarded_by: streams_lock */
-    bool partstate;         /* registered with core/partstate */
-    int64_t order_wait_ns;  /* how long a batch waits for its predecessor */
+    struct sl_profiler_opts popts;  /* for the engines of tasks */
+    struct sl_pstream *ps;          /* a task per input partition (io/partstream.h) */
+    struct sl_mutex orphan_lock;
+    struct orphan *orphans; /* guarded_by: orphan_lock */
     struct sl_component *c;
     bool use_changelog;
-    struct sl_mutex cl_lock;
-    struct sl_changelog *cl; /* guarded_by: cl_lock (opened at the first assignment) */
-    bool cl_failed;          /* guarded_by: cl_lock */
-    struct sl_ticker snap;   /* the checkpoint thread */
-    atomic_uint_fast64_t ckpt_written, ckpt_errors, ckpt_restored, ckpt_restore_errors;
     atomic_uint_fast64_t orphan_measurements, orphan_dropped; /* flushes of engines let go */
     sl_sym sym_profile, sym_entity, sym_period, sym_pstart, sym_pend, sym_groups, sym_value,
         sym_timestamp, sym_srctype, sym_isalert, sym_guid, sym_offset;
 };
 
-static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp);
-static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost);
-static void snap_tick(void *ud);
+static const struct sl_pstream_ops task_ops;
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -235,25 +207,13 @@ static void prof_fini(struct sl_component *c)
     struct prof *p = c->state;
     if (!p)
         return;
-    if (p->partstate)
-        sl_partstate_unregister(p);
-    sl_ticker_stop(&p->snap);
-    sl_changelog_close(p->cl);
-    sl_mutex_fini(&p->cl_lock);
-    for (struct stream *st = p->streams, *nx; st; st = nx) {
-        nx = st->next;
-        sl_profiler_free(st->p);
-        sl_mutex_fini(&st->snap_lock);
-        sl_mutex_fini(&st->lock);
-        sl_cond_fini(&st->cond);
-        sl_free(st);
-    }
+    sl_pstream_free(p->ps); /* its engines become orphans, freed below */
     for (struct orphan *o = p->orphans, *nx; o; o = nx) {
         nx = o->next;
         sl_profiler_free(o->p);
         sl_free(o);
     }
-    sl_mutex_fini(&p->streams_lock);
+    sl_mutex_fini(&p->orphan_lock);
     for (uint32_t i = 0; i < p->nshards; i++) {
         sl_profiler_free(p->shards[i].p);
         sl_mutex_fini(&p->shards[i].lock);
@@ -317,10 +277,8 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     c->state = p;
     sl_mutex_init(&p->advance_lock);
     sl_mutex_init(&p->out_lock);
-    sl_mutex_init(&p->streams_lock);
-    sl_mutex_init(&p->cl_lock);
+    sl_mutex_init(&p->orphan_lock);
     p->c = c;
-    p->order_wait_ns = 10 * 1000000000ll;
     int rc;
     char *text = NULL;
     size_t len = 0;
@@ -453,22 +411,25 @@ static int prof_init(struct sl_component *c, struct sl_diag *d)
     p->sym_isalert = sl_sym_intern_c("is_alert");
     p->sym_guid = sl_sym_intern_c("guid");
     p->sym_offset = sl_sym_intern_c("@kafka.offset");
-    if (c->pipe) {
-        static const struct sl_partstate_ops ps_ops = {ps_assigned, ps_revoked, false};
-        sl_partstate_register(c->pipe, &ps_ops, p);
-        p->partstate = true;
-    }
     p->use_changelog = sl_component_opt_set(c, "changelog");
     if (p->use_changelog && cf->changelog_interval_ns < 100000000) {
         sl_component_diag_opt(c, "changelog_interval", d);
         rc = sl_diag_set(d, SL_ECONFIG, "profiler: changelog_interval must be at least 100ms");
         goto fail;
     }
-    if (p->use_changelog) {
-        if (sl_ticker_start(&p->snap, "sl-ckpt", cf->changelog_interval_ns, snap_tick, p) != 0) {
-            rc = sl_diag_set(d, SL_ESYS, "profiler: cannot start the checkpoint thread");
+    if (c->pipe) {
+        /* a task per input partition, in the order it was read, with or without a changelog */
+        const struct sl_pstream_conf pc = {
+            .what = "in-period state",
+            .thread = "sl-ckpt",
+            .stat_prefix = "sluice_profiler",
+            .changelog = p->use_changelog ? &cf->changelog : NULL,
+            .interval_ns = cf->changelog_interval_ns,
+            .max_bytes = SL_SC_MAX_STATE,
+            .topic_keys = true,
+        };
+        if ((rc = sl_pstream_new(c, &pc, &task_ops, p, &p->ps, d)))
             goto fail;
-        }
     }
     return 0;
 fail:
@@ -744,45 +705,24 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 /* ---------------------------------------------------------------- partition-scoped state */
 
 /* The state of (topic_id, partition); created when create is set (never freed before fini). */
-static struct stream *stream_find(struct prof *p, uint32_t topic_id, int32_t partition, bool create)
-{
-    sl_mutex_lock(&p->streams_lock);
-    struct stream *st = p->streams;
-    while (st && (st->topic_id != topic_id || st->partition != partition))
-        st = st->next;
-    if (!st && create) {
-        st = sl_xcalloc(1, sizeof *st);
-        st->topic_id = topic_id;
-        st->partition = partition;
-        sl_mutex_init(&st->lock);
-        sl_mutex_init(&st->snap_lock);
-        sl_cond_init(&st->cond);
-        st->snap_offset = -1;
-        st->next = p->streams;
-        p->streams = st;
-    }
-    sl_mutex_unlock(&p->streams_lock);
-    return st;
-}
-
 static void orphan_add(struct prof *p, struct sl_profiler *e)
 {
     struct orphan *o = sl_xcalloc(1, sizeof *o);
     o->p = e;
-    sl_mutex_lock(&p->streams_lock);
+    sl_mutex_lock(&p->orphan_lock);
     o->next = p->orphans;
     p->orphans = o;
-    sl_mutex_unlock(&p->streams_lock);
+    sl_mutex_unlock(&p->orphan_lock);
 }
 
 /* Flush every open period of the engines let go without a changelog (a worker's tick). */
 static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x, struct worker *w)
 {
     struct prof *p = c->state;
-    sl_mutex_lock(&p->streams_lock);
+    sl_mutex_lock(&p->orphan_lock);
     struct orphan *list = p->orphans;
     p->orphans = NULL;
-    sl_mutex_unlock(&p->streams_lock);
+    sl_mutex_unlock(&p->orphan_lock);
     if (!list)
         return;
     struct flush_out o;
@@ -806,239 +746,132 @@ static void flush_orphans(struct sl_component *c, struct sl_xf_ctx *x, struct wo
     flush_end(&o);
 }
 
-/* The changelog, opened at the first assignment (the source's group names its default topic).
- * NULL without `changelog:`, or when it cannot be opened (logged once: the state is then kept
- * in memory only). Source thread. */
-static struct sl_changelog *changelog_get(struct prof *p, const struct sl_partstate_part *pp)
-{
-    if (!p->use_changelog)
-        return NULL;
-    const struct prof_conf *cf = p->c->conf;
-    sl_mutex_lock(&p->cl_lock);
-    if (!p->cl && !p->cl_failed) {
-        char topic[512];
-        struct sl_diag d;
-        memset(&d, 0, sizeof d);
-        if (sl_changelog_open_opt(p->c, &cf->changelog, pp, topic, sizeof topic, &p->cl, &d)) {
-            sl_error(p->c->name,
-                     "changelog %s: %s; in-period state is NOT checkpointed (a takeover starts "
-                     "the partitions' open periods empty)",
-                     topic, d.msg);
-            p->cl_failed = true;
-        }
-    }
-    struct sl_changelog *cl = p->cl;
-    sl_mutex_unlock(&p->cl_lock);
-    return cl;
-}
+/* ---------------------------------------------------------------- tasks (io/partstream) */
 
-/* Write checkpoint b (of k) of st as the next generation. Caller holds st->snap_lock. Any
- * thread but a worker (it waits for the store and for the brokers). */
-static void checkpoint_write(struct prof *p, struct sl_changelog *cl, struct stream *st,
-                             const struct sl_buf *b, const struct sl_profiler_ckpt *k)
-{
-    char key[400];
-    sl_changelog_key(key, sizeof key, st->topic_id, st->partition);
-    /* what the engine flushed before this snapshot must be durable before the snapshot says
-     * those periods are closed */
-    int rc = p->store ? sl_store_sync(p->store) : 0;
-    struct sl_diag d;
-    memset(&d, 0, sizeof d);
-    if (rc)
-        sl_diag_set(&d, rc, "the store did not commit: %s", sl_strerror(rc));
-    else
-        rc = sl_changelog_write(cl, key, st->partition, st->generation + 1, b->ptr, b->len, &d);
-    if (rc) {
-        atomic_fetch_add(&p->ckpt_errors, 1);
-        sl_error(p->c->name, "checkpoint of %s not written (the last one stays): %s", key, d.msg);
-        return;
-    }
-    st->generation++;
-    st->snap_offset = k->next_offset;
-    atomic_fetch_add(&p->ckpt_written, 1);
-    sl_log(st->generation == 1 ? SL_LOG_INFO : SL_LOG_DEBUG, p->c->name,
-           "checkpoint %s: generation %llu, offset %lld, %zu bytes", key,
-           (unsigned long long)st->generation, (long long)k->next_offset, b->len);
-}
+/* A task's state: the engine of one input partition and its times. */
+struct pstate {
+    struct sl_profiler *p;
+    int64_t max_ts; /* newest event time of the partition; INT64_MIN: none */
+    int64_t wm;     /* watermark applied to p */
+};
 
-/* A checkpoint of st if it moved since the last one (the checkpoint thread). */
-static void checkpoint_stream(struct prof *p, struct sl_changelog *cl, struct stream *st)
-{
-    sl_mutex_lock(&st->snap_lock);
-    sl_mutex_lock(&st->lock);
-    if (!st->live || !st->p || st->next_offset == st->snap_offset) {
-        sl_mutex_unlock(&st->lock);
-        sl_mutex_unlock(&st->snap_lock);
-        return;
-    }
-    struct sl_profiler_ckpt k = {st->next_offset, st->max_ts, st->wm};
-    struct sl_buf b;
-    sl_buf_init(&b, SL_SC_MAX_STATE);
-    int rc = sl_profiler_snapshot(st->p, &k, &b);
-    sl_mutex_unlock(&st->lock);
-    if (rc) {
-        atomic_fetch_add(&p->ckpt_errors, 1);
-        sl_error(p->c->name, "checkpoint of %s[%d]: %s", sl_partstate_topic_name(st->topic_id),
-                 (int)st->partition, sl_strerror(rc));
-    } else {
-        checkpoint_write(p, cl, st, &b, &k);
-    }
-    sl_buf_fini(&b);
-    sl_mutex_unlock(&st->snap_lock);
-}
+/* A task's own: the counters of the engines it let go (under the task's lock). */
+struct pgone {
+    struct sl_profiler_stats gone;
+};
 
-/* The checkpoint thread: every changelog_interval, each partition held that moved. */
-static void snap_tick(void *ud)
+static void *task_make(void *ud, struct sl_ptask *t)
 {
+    (void)t;
     struct prof *p = ud;
-    sl_mutex_lock(&p->cl_lock);
-    struct sl_changelog *cl = p->cl;
-    sl_mutex_unlock(&p->cl_lock);
-    sl_mutex_lock(&p->streams_lock);
-    struct stream *head = p->streams; /* streams are only ever added at the head */
-    sl_mutex_unlock(&p->streams_lock);
-    for (struct stream *st = head; cl && st; st = st->next)
-        checkpoint_stream(p, cl, st);
+    struct pstate *s = sl_xcalloc(1, sizeof *s);
+    s->p = sl_profiler_new(p->def, &p->popts);
+    s->max_ts = s->wm = INT64_MIN;
+    return s;
 }
 
-static int64_t ps_assigned(void *ud, const struct sl_partstate_part *pp)
+static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data, size_t n,
+                     struct sl_partstate_offset **offs, uint32_t *noffs, char *info, size_t infocap,
+                     struct sl_diag *d)
 {
-    struct prof *p = ud;
-    struct stream *st = stream_find(p, pp->topic_id, pp->partition, true);
-    struct sl_changelog *cl = changelog_get(p, pp);
-    struct sl_profiler *e = sl_profiler_new(p->def, &p->popts);
+    (void)ud;
+    struct pstate *s = state;
     struct sl_profiler_ckpt k = {-1, INT64_MIN, INT64_MIN};
-    uint64_t gen = 0;
-    int64_t need = SL_PARTSTATE_NONE;
-    if (cl) {
-        char key[400];
-        sl_changelog_key(key, sizeof key, pp->topic_id, pp->partition);
-        void *data = NULL;
-        size_t len = 0;
-        struct sl_diag d;
-        memset(&d, 0, sizeof d);
-        int64_t t0 = sl_clock_mono_ns();
-        int rc = sl_changelog_read(cl, key, pp->partition, &data, &len, &gen, &d);
-        uint64_t skipped = 0;
-        if (!rc && (rc = sl_profiler_restore(e, data, len, &k, &skipped, &d)) != 0) {
-            sl_profiler_free(e); /* it may hold part of the snapshot */
-            e = sl_profiler_new(p->def, &p->popts);
-            k = (struct sl_profiler_ckpt){-1, INT64_MIN, INT64_MIN};
-        }
-        sl_free(data);
-        if (!rc) {
-            struct sl_profiler_stats h;
-            sl_profiler_get_stats(e, &h);
-            need = k.next_offset >= 0 ? k.next_offset : SL_PARTSTATE_NONE;
-            atomic_fetch_add(&p->ckpt_restored, 1);
-            sl_info(p->c->name,
-                    "%s: state restored from %s (generation %llu, %zu bytes, %llu entities, "
-                    "%llu open periods, input offset %lld) in %lld ms%s",
-                    key, sl_changelog_topic(cl), (unsigned long long)gen, len,
-                    (unsigned long long)h.entities, (unsigned long long)h.open_periods,
-                    (long long)k.next_offset, (long long)((sl_clock_mono_ns() - t0) / 1000000),
-                    skipped ? " (entities of profiles no longer defined skipped)" : "");
-        } else if (rc == SL_ENOENT) {
-            /* no checkpoint: the state of no input at all, so the partition is read from its
-             * start, whatever the group committed (a node may have read and committed part of
-             * it and died before its first checkpoint) */
-            need = 0;
-            sl_info(p->c->name,
-                    "%s: no checkpoint in %s: the state is rebuilt from the start of "
-                    "the partition",
-                    key, sl_changelog_topic(cl));
-        } else {
-            need = 0;
-            atomic_fetch_add(&p->ckpt_restore_errors, 1);
-            sl_error(p->c->name,
-                     "%s: state not restored (%s): rebuilt from the start of the "
-                     "partition",
-                     key, d.msg);
-        }
+    uint64_t skipped = 0;
+    int rc = sl_profiler_restore(s->p, data, n, &k, &skipped, d);
+    if (rc)
+        return rc;
+    s->max_ts = k.max_ts;
+    s->wm = k.wm;
+    /* its input offset, of the task's one topic */
+    const char *topic = sl_partstate_topic_name(t->solo_topic);
+    if (k.next_offset >= 0 && topic) {
+        size_t tl = strlen(topic);
+        struct sl_partstate_offset *o = sl_xmalloc(sizeof *o + tl + 1);
+        memcpy(o + 1, topic, tl + 1);
+        *o = (struct sl_partstate_offset){(const char *)(o + 1), k.next_offset};
+        *offs = o;
+        *noffs = 1;
     }
-    sl_mutex_lock(&st->snap_lock);
-    st->generation = gen;
-    st->snap_offset = k.next_offset;
-    sl_mutex_lock(&st->lock);
-    struct sl_profiler *old = st->p;
-    st->p = e;
-    st->epoch = pp->epoch;
-    st->live = true;
-    st->next_seq = 1;
-    st->next_offset = k.next_offset;
-    st->max_ts = k.max_ts;
-    st->wm = k.wm;
-    sl_cond_broadcast(&st->cond);
-    sl_mutex_unlock(&st->lock);
-    sl_mutex_unlock(&st->snap_lock);
-    if (old) /* assigned again without a revoke in between: flush what it held */
-        orphan_add(p, old);
-    return need;
+    struct sl_profiler_stats h;
+    sl_profiler_get_stats(s->p, &h);
+    snprintf(info, infocap, "%llu entities, %llu open periods%s", (unsigned long long)h.entities,
+             (unsigned long long)h.open_periods,
+             skipped ? " (entities of profiles no longer defined skipped)" : "");
+    return 0;
 }
 
-static void ps_revoked(void *ud, const struct sl_partstate_part *pp, bool lost)
+static int task_save(void *ud, struct sl_ptask *t, void *state,
+                     const struct sl_partstate_offset *offs, uint32_t noffs, struct sl_buf *out,
+                     struct sl_diag *d)
+{
+    (void)ud;
+    (void)t;
+    const struct pstate *s = state;
+    struct sl_profiler_ckpt k = {noffs ? offs[0].next : -1, s->max_ts, s->wm};
+    int rc = sl_profiler_snapshot(s->p, &k, out);
+    if (rc)
+        sl_diag_set(d, rc, "%s", sl_strerror(rc));
+    return rc;
+}
+
+/* what the engine flushed before a checkpoint must be durable before it says those periods
+ * are closed */
+static int task_sync(void *ud, struct sl_diag *d)
 {
     struct prof *p = ud;
-    struct stream *st = stream_find(p, pp->topic_id, pp->partition, false);
-    if (!st)
-        return;
-    sl_mutex_lock(&st->snap_lock);
-    sl_mutex_lock(&st->lock);
-    if (!st->live || st->epoch != pp->epoch) {
-        sl_mutex_unlock(&st->lock);
-        sl_mutex_unlock(&st->snap_lock);
-        return;
-    }
-    st->live = false;
-    struct sl_profiler *e = st->p;
-    st->p = NULL;
-    struct sl_profiler_ckpt k = {st->next_offset, st->max_ts, st->wm};
-    if (e) {
-        struct sl_profiler_stats h;
-        sl_profiler_get_stats(e, &h);
-        st->gone.messages += h.messages;
-        st->gone.late += h.late;
-        st->gone.update_errors += h.update_errors;
-        st->gone.measurements += h.measurements;
-        st->gone.dropped += h.dropped;
-        st->gone.evicted += h.evicted;
-        st->gone.expired += h.expired;
-    }
-    sl_cond_broadcast(&st->cond);
-    sl_mutex_unlock(&st->lock);
-    sl_mutex_lock(&p->cl_lock);
-    struct sl_changelog *cl = p->cl;
-    sl_mutex_unlock(&p->cl_lock);
-    if (e && cl && !lost && k.next_offset != st->snap_offset) {
-        struct sl_buf b;
-        sl_buf_init(&b, SL_SC_MAX_STATE);
-        int rc = sl_profiler_snapshot(e, &k, &b);
-        if (rc) {
-            atomic_fetch_add(&p->ckpt_errors, 1);
-            sl_error(p->c->name, "checkpoint of %s[%d]: %s", pp->topic, (int)pp->partition,
-                     sl_strerror(rc));
-        } else {
-            checkpoint_write(p, cl, st, &b, &k);
-        }
-        sl_buf_fini(&b);
-    }
-    sl_mutex_unlock(&st->snap_lock);
-    if (!e)
-        return;
-    /* with a changelog the next owner continues the open periods; at the end of input
-     * (--once), or without one, they are flushed here as at any end */
-    if (cl && !(p->c->pipe && sl_pipeline_once(p->c->pipe)))
-        sl_profiler_free(e);
-    else
-        orphan_add(p, e);
+    int rc = p->store ? sl_store_sync(p->store) : 0;
+    if (rc)
+        sl_diag_set(d, rc, "the store did not commit: %s", sl_strerror(rc));
+    return rc;
 }
 
-/* The input offset of an event (@kafka.offset), -1 when it has none. */
-static int64_t event_offset(const struct prof *p, const struct sl_event *ev)
+/* An engine let go: with a changelog the next owner continues its open periods; at the end of
+ * input (--once), or without one, they are flushed by the next tick as at any end. */
+static void task_drop(void *ud, struct sl_ptask *t, void *state, enum sl_pstream_drop why)
 {
-    const struct sl_value *v = sl_event_get(ev, p->sym_offset);
-    return v && v->type == SL_V_INT ? v->u.i : -1;
+    struct prof *p = ud;
+    struct pstate *s = state;
+    struct sl_profiler_stats h;
+    sl_profiler_get_stats(s->p, &h);
+    struct sl_profiler_stats *g = &((struct pgone *)t->user)->gone;
+    g->messages += h.messages;
+    g->late += h.late;
+    g->update_errors += h.update_errors;
+    g->measurements += h.measurements;
+    g->dropped += h.dropped;
+    g->evicted += h.evicted;
+    g->expired += h.expired;
+    if (why == SL_PSTREAM_UNKEPT ||
+        (why == SL_PSTREAM_KEPT && p->c->pipe && sl_pipeline_once(p->c->pipe)))
+        orphan_add(p, s->p);
+    else
+        sl_profiler_free(s->p);
+    sl_free(s);
 }
+
+static void *task_user_new(void *ud, struct sl_ptask *t)
+{
+    (void)ud;
+    (void)t;
+    return sl_xcalloc(1, sizeof(struct pgone));
+}
+
+static void task_user_free(void *ud, void *user)
+{
+    (void)ud;
+    sl_free(user);
+}
+
+static const struct sl_pstream_ops task_ops = {
+    .make = task_make,
+    .load = task_load,
+    .save = task_save,
+    .drop = task_drop,
+    .user_new = task_user_new,
+    .user_free = task_user_free,
+    .sync = task_sync,
+};
 
 /* Apply a routed batch of one input partition to that partition's state, in the order the
  * partition was read: event by event, each followed by the partition's watermark. */
@@ -1046,50 +879,22 @@ static struct sl_batch *process_stream(struct sl_component *c, struct sl_batch *
                                        struct sl_xf_ctx *x, struct worker *w, int64_t now_ms)
 {
     struct prof *p = c->state;
-    const struct sl_batch_origin og = b->origin;
-    struct stream *st = stream_find(p, og.topic, og.partition, false);
-    if (!st) {
-        sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name,
-                           "a batch of %s[%d] that this node does not hold: not applied",
-                           sl_partstate_topic_name(og.topic), (int)og.partition);
+    struct sl_pstream_apply ap;
+    struct sl_ptask *t = sl_pstream_begin(p->ps, b, &ap); /* in turn, locked */
+    if (!t) {
         sl_batch_unref(b);
         return NULL;
     }
-    sl_mutex_lock(&st->lock);
-    int64_t deadline = sl_clock_mono_ns() + p->order_wait_ns;
-    while (st->live && st->epoch == og.epoch && og.seq > st->next_seq) {
-        if (sl_cond_wait_until(&st->cond, &st->lock, deadline)) {
-            sl_log_ratelimited(&w->lim, 5, SL_LOG_WARN, c->name,
-                               "%s[%d]: batch %u waited %lld ms for batch %u (a transform before "
-                               "the profiler holds or dropped it?): applied without it; if it "
-                               "comes later its events are below the offsets applied and are "
-                               "skipped, missing from the state",
-                               sl_partstate_topic_name(og.topic), (int)og.partition, og.seq,
-                               (long long)(p->order_wait_ns / 1000000), st->next_seq);
-            break;
-        }
-    }
-    if (!st->live || st->epoch != og.epoch || !st->p) {
-        st->dropped++;
-        sl_mutex_unlock(&st->lock);
-        sl_log_ratelimited(&w->lim, 5, SL_LOG_INFO, c->name,
-                           "a batch of %s[%d] from before its partition was let go: not applied "
-                           "(its next owner reads it again)",
-                           sl_partstate_topic_name(og.topic), (int)og.partition);
-        sl_batch_unref(b);
-        return NULL;
-    }
+    struct pstate *st = t->state;
     struct flush_out o;
     flush_begin(&o, p, c, x);
     struct sl_profiler_sink sink = {on_result, on_fail, &o};
     uint32_t n = b->count, nlate = 0;
     size_t r = 0;
     char msg[600];
-    int64_t skip_below = st->next_offset, last_off = -1;
     for (uint32_t i = 0; i < n; i++) {
         const struct sl_event *ev = &b->events[i];
-        int64_t off = event_offset(p, ev);
-        bool skip = off >= 0 && off < skip_below; /* in the restored state already */
+        bool skip = !sl_pstream_take(&ap, ev); /* in the restored state already */
         for (; r < w->nroutes && w->routes[r].ev == i; r++) {
             if (skip)
                 continue;
@@ -1113,8 +918,6 @@ static struct sl_batch *process_stream(struct sl_component *c, struct sl_batch *
         }
         if (skip)
             continue;
-        if (off > last_off)
-            last_off = off;
         int64_t ts = w->evts[i];
         if (ts != INT64_MIN && ts > st->max_ts)
             st->max_ts = ts;
@@ -1126,14 +929,9 @@ static struct sl_batch *process_stream(struct sl_component *c, struct sl_batch *
         }
     }
     sl_stellar_vm_release(w->vm);
-    if (last_off >= 0 && last_off + 1 > st->next_offset)
-        st->next_offset = last_off + 1;
     if (p->store)
         flush_store(&o); /* under the lock: the snapshot after it sees it queued */
-    if (og.seq >= st->next_seq)
-        st->next_seq = og.seq + 1;
-    sl_cond_broadcast(&st->cond);
-    sl_mutex_unlock(&st->lock);
+    sl_pstream_end(&ap);
     if (nlate) {
         sl_batch_ref(b);
         struct sl_batch *late = sl_batch_own(b);
@@ -1204,7 +1002,7 @@ static struct sl_batch *prof_process(struct sl_component *c, struct sl_batch *b,
         }
     }
     sl_stellar_vm_release(w->vm);
-    if (b->origin.topic)
+    if (b->origin.topic && p->ps)
         return process_stream(c, b, x, w, now_ms);
     /* the newest event time seen, before applying: the engine's idle clock must not go back */
     if (p->event_time) {
@@ -1301,44 +1099,40 @@ static void streams_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t no
     struct prof *p = c->state;
     struct worker *w = &p->workers[x->worker < p->nworkers ? x->worker : 0];
     flush_orphans(c, x, w);
-    if (p->event_time && !all)
+    if ((p->event_time && !all) || !p->ps)
         return; /* a partition's event time moves with its own events only */
-    sl_mutex_lock(&p->streams_lock);
-    struct stream *head = p->streams; /* streams are only ever added at the head */
-    sl_mutex_unlock(&p->streams_lock);
     struct flush_out o;
     flush_begin(&o, p, c, x);
     struct sl_profiler_sink sink = {on_result, on_fail, &o};
-    for (struct stream *st = head; st; st = st->next) {
-        sl_mutex_lock(&st->lock);
-        if (st->p && all) {
+    for (struct sl_ptask *t = sl_pstream_head(p->ps); t; t = t->next) {
+        sl_mutex_lock(&t->lock);
+        struct pstate *st = t->state;
+        if (st && all) {
             sl_profiler_flush_all(st->p, w->vm, &sink);
-        } else if (st->p && now_ms - p->lag_ms > st->wm) {
+        } else if (st && now_ms - p->lag_ms > st->wm) {
             st->wm = now_ms - p->lag_ms;
             sl_profiler_advance(st->p, w->vm, st->wm, now_ms, &sink);
         }
         sl_stellar_vm_release(w->vm);
         if (p->store)
             flush_store(&o);
-        sl_mutex_unlock(&st->lock);
+        sl_mutex_unlock(&t->lock);
     }
     flush_end(&o);
 }
 
-/* The sum of the streams' engine statistics (held and let go). */
+/* The sum of the tasks' engine statistics (held and let go). */
 static void streams_stats(struct prof *p, struct sl_profiler_stats *t)
 {
     memset(t, 0, sizeof *t);
-    sl_mutex_lock(&p->streams_lock);
-    struct stream *head = p->streams;
-    sl_mutex_unlock(&p->streams_lock);
     /* what the engines let go flushed after their counters were taken (revoked) */
     t->measurements += atomic_load(&p->orphan_measurements);
     t->dropped += atomic_load(&p->orphan_dropped);
-    for (struct stream *st = head; st; st = st->next) {
-        sl_mutex_lock(&st->lock);
-        struct sl_profiler_stats s = st->gone;
-        if (st->p) {
+    for (struct sl_ptask *k = p->ps ? sl_pstream_head(p->ps) : NULL; k; k = k->next) {
+        sl_mutex_lock(&k->lock);
+        struct sl_profiler_stats s = ((struct pgone *)k->user)->gone;
+        const struct pstate *st = k->state;
+        if (st) {
             struct sl_profiler_stats h;
             sl_profiler_get_stats(st->p, &h);
             s.messages += h.messages;
@@ -1352,7 +1146,7 @@ static void streams_stats(struct prof *p, struct sl_profiler_stats *t)
             s.open_periods = h.open_periods;
             s.bytes = h.bytes;
         }
-        sl_mutex_unlock(&st->lock);
+        sl_mutex_unlock(&k->lock);
         t->messages += s.messages;
         t->late += s.late;
         t->update_errors += s.update_errors;
@@ -1477,16 +1271,17 @@ static size_t prof_stats(struct sl_component *c, struct sl_comp_stat *out)
     STAT("sluice_profiler_entities", "(profile, entity) builders held.", true, t.entities);
     STAT("sluice_profiler_open_periods", "Open periods held.", true, t.open_periods);
     STAT("sluice_profiler_state_bytes", "Memory held by builders, approximately.", true, t.bytes);
-    if (p && p->use_changelog) {
+    if (p && p->use_changelog && p->ps) {
+        struct sl_pstream_counts k;
+        sl_pstream_counts(p->ps, &k);
         STAT("sluice_profiler_checkpoints_total",
-             "Checkpoints of input partitions written to the changelog.", false,
-             atomic_load(&p->ckpt_written));
+             "Checkpoints of input partitions written to the changelog.", false, k.written);
         STAT("sluice_profiler_checkpoint_errors_total",
              "Checkpoints not written (the previous one stays) or not readable (the partition is "
              "rebuilt from its start).",
-             false, atomic_load(&p->ckpt_errors) + atomic_load(&p->ckpt_restore_errors));
+             false, k.errors + k.restore_errors);
         STAT("sluice_profiler_restores_total", "Partitions taken over with a restored checkpoint.",
-             false, atomic_load(&p->ckpt_restored));
+             false, k.restored);
     }
     if (p && p->store) {
         struct sl_store_stats ss;
