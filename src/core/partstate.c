@@ -201,3 +201,40 @@ struct sl_partstate_offset *sl_partstate_offsets_get(struct sl_binrd *r, uint32_
     *count = n;
     return o;
 }
+
+int sl_partstate_head_put(struct sl_buf *b, const char magic[4], uint32_t version,
+                          const struct sl_partstate_offset *offs, uint32_t n)
+{
+    int rc = sl_buf_append(b, magic, 4);
+    if (!rc)
+        rc = sl_binwr_u32(b, version);
+    return rc ? rc : sl_partstate_offsets_put(b, offs, n);
+}
+
+struct sl_partstate_offset *sl_partstate_head_get(struct sl_binrd *r, const char magic[4],
+                                                  uint32_t version, const char *what,
+                                                  uint32_t *count)
+{
+    *count = 0;
+    const uint8_t *m = sl_binrd_take(r, 4);
+    if (m && memcmp(m, magic, 4) != 0)
+        sl_binrd_fail(r, what);
+    uint32_t v = sl_binrd_u32(r);
+    if (r->ok && v != version)
+        sl_binrd_fail(r, "an unknown version");
+    return r->ok ? sl_partstate_offsets_get(r, count) : NULL;
+}
+
+int sl_partstate_read_end(struct sl_binrd *r, int rc, const char *what, struct sl_diag *d)
+{
+    if (!rc && r->ok && r->pos != r->n)
+        sl_binrd_fail(r, "bytes after the end");
+    if (!rc && !r->ok)
+        rc = SL_EPARSE;
+    if (rc == SL_EPARSE)
+        return sl_diag_set(d, rc, "%s: %s at byte %zu", what, r->why ? r->why : "bad record",
+                           r->pos);
+    if (rc)
+        return sl_diag_set(d, rc, "%s: %s", what, sl_strerror(rc));
+    return 0;
+}

@@ -88,6 +88,7 @@ struct sl_partstate_offset {
 
 struct sl_buf;
 struct sl_binrd;
+struct sl_diag;
 /* Append a count and the offsets (name, offset each) to b (a capped buffer). 0, SL_EINVAL (a
  * negative offset, an empty name or one too long, more than SL_PARTSTATE_MAX_OFFSETS),
  * SL_ENOMEM / SL_E2BIG. */
@@ -95,6 +96,19 @@ int sl_partstate_offsets_put(struct sl_buf *b, const struct sl_partstate_offset 
 /* Read what sl_partstate_offsets_put() wrote (untrusted: r fails on a bad list, a topic twice
  * included): one allocation with the names inside it (sl_free), NULL when there are none. */
 struct sl_partstate_offset *sl_partstate_offsets_get(struct sl_binrd *r, uint32_t *count);
+
+/* The head of a stage's checkpoint: a 4-byte magic, a u32 version, the input offsets. */
+int sl_partstate_head_put(struct sl_buf *b, const char magic[4], uint32_t version,
+                          const struct sl_partstate_offset *offs, uint32_t n);
+/* Read a head (r fails on another magic or version: "not <what> (bad magic)", "an unknown
+ * version"); the offsets as sl_partstate_offsets_get gives them. */
+struct sl_partstate_offset *sl_partstate_head_get(struct sl_binrd *r, const char magic[4],
+                                                  uint32_t version, const char *what,
+                                                  uint32_t *count);
+/* The end of reading a checkpoint: rc (the decoder's error, 0 if none) or r's failure, or bytes
+ * left after the end, into d as "<what>: <reason> at byte N" (or sl_strerror(rc)). 0 when
+ * all is well. */
+int sl_partstate_read_end(struct sl_binrd *r, int rc, const char *what, struct sl_diag *d);
 
 /* A small stable number (>= 1) for a topic name, the same for the process's lifetime; 0 when the
  * table (4096 names) is full. */

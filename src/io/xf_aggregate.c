@@ -847,11 +847,7 @@ static int task_save(void *ud, struct sl_ptask *t, void *state,
     (void)ud;
     (void)t;
     const struct part *p = state;
-    int rc = sl_buf_append(out, AGG_STATE_MAGIC, 4);
-    if (!rc)
-        rc = sl_binwr_u32(out, AGG_STATE_VERSION);
-    if (!rc)
-        rc = sl_partstate_offsets_put(out, offs, noffs);
+    int rc = sl_partstate_head_put(out, AGG_STATE_MAGIC, AGG_STATE_VERSION, offs, noffs);
     if (!rc)
         rc = sl_binwr_u64(out, (uint64_t)p->max_t);
     if (!rc)
@@ -871,25 +867,13 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
     struct part *p = state;
     struct sl_binrd r;
     sl_binrd_init(&r, data, n);
-    const uint8_t *magic = sl_binrd_take(&r, 4);
-    if (magic && memcmp(magic, AGG_STATE_MAGIC, 4) != 0)
-        sl_binrd_fail(&r, "not an aggregate's state (bad magic)");
-    uint32_t ver = sl_binrd_u32(&r);
-    if (r.ok && ver != AGG_STATE_VERSION)
-        sl_binrd_fail(&r, "an unknown version");
-    *offs = r.ok ? sl_partstate_offsets_get(&r, noffs) : NULL;
+    *offs = sl_partstate_head_get(&r, AGG_STATE_MAGIC, AGG_STATE_VERSION,
+                                  "not an aggregate's state (bad magic)", noffs);
     p->max_t = sl_binrd_i64(&r);
     p->min_t = sl_binrd_i64(&r);
     int rc = r.ok ? sl_aggtable_load(p->t, &r) : SL_EPARSE;
-    if (!rc && r.pos != r.n)
-        sl_binrd_fail(&r, "bytes after the end");
-    if (!rc && !r.ok)
-        rc = SL_EPARSE;
-    if (rc == SL_EPARSE)
-        return sl_diag_set(d, rc, "aggregate state: %s at byte %zu", r.why ? r.why : "bad record",
-                           r.pos);
-    if (rc)
-        return sl_diag_set(d, rc, "aggregate state: %s", sl_strerror(rc));
+    if ((rc = sl_partstate_read_end(&r, rc, "aggregate state", d)))
+        return rc;
     part_count(ud, p);
     snprintf(info, infocap, "%llu groups in %u windows",
              (unsigned long long)sl_aggtable_groups(p->t), sl_aggtable_windows(p->t));

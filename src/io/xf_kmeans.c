@@ -1488,11 +1488,7 @@ static int task_save(void *ud, struct sl_ptask *t, void *state,
     (void)t;
     const struct km *k = ud;
     const struct kpart *p = state;
-    int rc = sl_buf_append(out, KM_STATE_MAGIC, 4);
-    if (!rc)
-        rc = sl_binwr_u32(out, KM_STATE_VERSION);
-    if (!rc)
-        rc = sl_partstate_offsets_put(out, offs, noffs);
+    int rc = sl_partstate_head_put(out, KM_STATE_MAGIC, KM_STATE_VERSION, offs, noffs);
     if (!rc)
         rc = sl_binwr_u64(out, (uint64_t)p->max_ts);
     if (!rc)
@@ -1540,13 +1536,8 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
     struct kpart *p = state;
     struct sl_binrd r;
     sl_binrd_init(&r, data, n);
-    const uint8_t *magic = sl_binrd_take(&r, 4);
-    if (magic && memcmp(magic, KM_STATE_MAGIC, 4) != 0)
-        sl_binrd_fail(&r, "not a kmeans state (bad magic)");
-    uint32_t ver = sl_binrd_u32(&r);
-    if (r.ok && ver != KM_STATE_VERSION)
-        sl_binrd_fail(&r, "an unknown version");
-    *offs = r.ok ? sl_partstate_offsets_get(&r, noffs) : NULL;
+    *offs = sl_partstate_head_get(&r, KM_STATE_MAGIC, KM_STATE_VERSION,
+                                  "not a kmeans state (bad magic)", noffs);
     p->max_ts = sl_binrd_i64(&r);
     p->closed_before = sl_binrd_i64(&r);
     uint32_t dim = sl_binrd_u32(&r);
@@ -1587,15 +1578,10 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
         if (a->win < p->min_win)
             p->min_win = a->win;
     }
-    if (!rc && r.ok && r.pos != r.n)
-        sl_binrd_fail(&r, "bytes after the end");
     if (rc == SL_ELIMIT)
         return sl_diag_set(d, rc, "kmeans state: more accumulators than max_keys");
-    if (rc)
-        return sl_diag_set(d, rc, "kmeans state: %s", sl_strerror(rc));
-    if (!r.ok)
-        return sl_diag_set(d, SL_EPARSE, "kmeans state: %s at byte %zu",
-                           r.why ? r.why : "bad record", r.pos);
+    if ((rc = sl_partstate_read_end(&r, rc, "kmeans state", d)))
+        return rc;
     snprintf(info, infocap, "%zu open accumulators", (size_t)p->accs.count);
     return 0;
 }

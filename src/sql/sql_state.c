@@ -187,10 +187,8 @@ static int put_name(struct sl_buf *b, const char *s)
 int sl_sql_state_save(struct sl_sql_engine *e, const struct sl_partstate_offset *offs,
                       uint32_t noffs, struct sl_buf *out, bool *partial, struct sl_diag *d)
 {
-    int rc = sl_buf_append(out, "SQLS", 4);
-    if (!rc)
-        rc = sl_binwr_u32(out, SL_SQL_STATE_VERSION);
-    if (!rc && (rc = sl_partstate_offsets_put(out, offs, noffs)) == SL_EINVAL && d)
+    int rc = sl_partstate_head_put(out, "SQLS", SL_SQL_STATE_VERSION, offs, noffs);
+    if (rc == SL_EINVAL && d)
         sl_diag_set(d, rc,
                     "SQL state: %u input offsets, one of them negative or unnamed (at most %u)",
                     noffs, SL_PARTSTATE_MAX_OFFSETS);
