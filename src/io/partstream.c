@@ -545,6 +545,11 @@ void sl_pstream_end(struct sl_pstream_apply *ap)
     sl_mutex_unlock(&t->lock);
 }
 
+void sl_pstream_touch(struct sl_ptask *t)
+{
+    t->applied++;
+}
+
 /* ---------------------------------------------------------------- life */
 
 int sl_pstream_new(struct sl_component *c, const struct sl_pstream_conf *conf,

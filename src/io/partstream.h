@@ -145,6 +145,11 @@ bool sl_pstream_take(struct sl_pstream_apply *ap, const struct sl_event *ev);
 /* The batch is applied: offsets and turn move on, the task is unlocked. */
 void sl_pstream_end(struct sl_pstream_apply *ap);
 
+/* The stage changed t->state outside a batch (t->lock held), e.g. it closed and emitted windows
+ * on a tick: the next periodic checkpoint, and the one at revocation, are written even when no
+ * batch was applied since the last (else the next owner restores what was already emitted). */
+void sl_pstream_touch(struct sl_ptask *t);
+
 /* Checkpoint counters as component stats (written, errors, restored, restore errors). */
 size_t sl_pstream_stats(struct sl_pstream *ps, struct sl_comp_stat *out);
 #define SL_PSTREAM_STATS 4

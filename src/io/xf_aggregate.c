@@ -569,9 +569,9 @@ static int emit_group(void *ud, int64_t ws, int64_t we, const struct sl_value *k
     return rc;
 }
 
-/* Close p's windows (under its lock) into o. */
-static void close_windows(struct sl_component *c, struct agg *a, struct part *p, int64_t upto,
-                          bool all, struct out *o)
+/* Close p's windows (under its lock) into o: the rows emitted, or an error. */
+static int64_t close_windows(struct sl_component *c, struct agg *a, struct part *p, int64_t upto,
+                             bool all, struct out *o)
 {
     o->a = a;
     o->p = p;
@@ -581,6 +581,7 @@ static void close_windows(struct sl_component *c, struct agg *a, struct part *p,
     if (n < 0)
         sl_log(SL_LOG_ERROR, c->name, "closing windows: %s", sl_strerror((int)n));
     part_count(a, p);
+    return n;
 }
 
 /* The last, partial batch (not under the lock): returned, or emitted when `emit_last`. */
@@ -871,6 +872,13 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
                                   "not an aggregate's state (bad magic)", noffs);
     p->max_t = sl_binrd_i64(&r);
     p->min_t = sl_binrd_i64(&r);
+    /* the watermark is max_t - allowed_lateness: a time no event could have given (events
+     * pass time_in_range) overflows it, or holds it at the end of time (every event late) */
+    struct agg *a = ud;
+    if (r.ok && a->cf->window != WIN_BATCH &&
+        ((p->max_t != INT64_MIN && !time_in_range(a, p->max_t)) ||
+         (p->min_t != INT64_MAX && !time_in_range(a, p->min_t))))
+        sl_binrd_fail(&r, "an event time out of range");
     int rc = r.ok ? sl_aggtable_load(p->t, &r) : SL_EPARSE;
     if ((rc = sl_partstate_read_end(&r, rc, "aggregate state", d)))
         return rc;
@@ -1036,8 +1044,8 @@ static void close_parts(struct sl_component *c, struct sl_xf_ctx *x, int64_t upt
     (void)out_flush(&o, true);
     for (struct sl_ptask *t = a->ps ? sl_pstream_head(a->ps) : NULL; t; t = t->next) {
         sl_mutex_lock(&t->lock);
-        if (t->state)
-            close_windows(c, a, t->state, upto, all, &o);
+        if (t->state && close_windows(c, a, t->state, upto, all, &o) != 0)
+            sl_pstream_touch(t); /* the checkpoint must no longer hold them */
         sl_mutex_unlock(&t->lock);
         (void)out_flush(&o, true);
     }

@@ -1746,8 +1746,12 @@ static void close_parts(struct sl_component *c, struct sl_xf_ctx *x, int64_t bef
     sl_mutex_unlock(&k->lock);
     for (struct sl_ptask *t = k->ps ? sl_pstream_head(k->ps) : NULL; t; t = t->next) {
         sl_mutex_lock(&t->lock);
-        if (t->state)
-            close_windows(c, k, t->state, before, true, &outs, &nouts);
+        struct kpart *p = t->state;
+        size_t open = p ? p->accs.count : 0;
+        if (p)
+            close_windows(c, k, p, before, true, &outs, &nouts);
+        if (p && p->accs.count != open)
+            sl_pstream_touch(t); /* the checkpoint must no longer hold them */
         sl_mutex_unlock(&t->lock);
     }
     emit_all(x, outs, nouts);

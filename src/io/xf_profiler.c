@@ -1111,7 +1111,8 @@ static void streams_tick(struct sl_component *c, struct sl_xf_ctx *x, int64_t no
             sl_profiler_flush_all(st->p, w->vm, &sink);
         } else if (st && now_ms - p->lag_ms > st->wm) {
             st->wm = now_ms - p->lag_ms;
-            sl_profiler_advance(st->p, w->vm, st->wm, now_ms, &sink);
+            if (sl_profiler_advance(st->p, w->vm, st->wm, now_ms, &sink))
+                sl_pstream_touch(t); /* periods it closed: the next checkpoint says so */
         }
         sl_stellar_vm_release(w->vm);
         if (p->store)

@@ -846,12 +846,35 @@ int sl_aggtable_save(const struct sl_aggtable *t, struct sl_buf *out)
     return rc;
 }
 
-/* a scalar value for a min/max or a top-k entry (what own_set keeps: no lists, maps, objects) */
+/* a scalar value for a min/max or a top-k entry (what own_set keeps: no lists, maps, objects;
+ * never null: sl_aggtable_add skips nulls, and a null min would stay the min for good) */
 static bool plain(const struct sl_value *v)
 {
-    return v->type == SL_V_NULL || v->type == SL_V_BOOL || v->type == SL_V_INT ||
-           v->type == SL_V_DOUBLE || v->type == SL_V_STRING || v->type == SL_V_BYTES ||
-           v->type == SL_V_TS || v->type == SL_V_IP;
+    return v->type == SL_V_BOOL || v->type == SL_V_INT || v->type == SL_V_DOUBLE ||
+           v->type == SL_V_STRING || v->type == SL_V_BYTES || v->type == SL_V_TS ||
+           v->type == SL_V_IP;
+}
+
+/* Counts a checkpoint may hold: they go on growing by one per value (count++, n++, a top-k
+ * entry's count++), which must not overflow int64 */
+#define LOAD_MAX_COUNT (INT64_MAX / 2)
+
+/* Does v hold an object at any depth? A group key keeps lists and maps as they are (keep_key
+ * copies them into the window's arena without taking object references), and the loader
+ * releases the objects it read: one inside a key would dangle. */
+static bool has_object(const struct sl_value *v)
+{
+    if (v->type == SL_V_OBJECT)
+        return true;
+    if (v->type == SL_V_LIST)
+        for (uint32_t i = 0; i < v->len; i++)
+            if (has_object(&v->u.list[i]))
+                return true;
+    if (v->type == SL_V_MAP)
+        for (uint32_t i = 0; i < v->len; i++)
+            if (has_object(&v->u.map[i].val))
+                return true;
+    return false;
 }
 
 static int load_topk(struct sl_aggtable *t, struct aggst *s, uint32_t kk, struct sl_binrd *r,
@@ -878,8 +901,13 @@ static int load_topk(struct sl_aggtable *t, struct aggst *s, uint32_t kk, struct
             return rc == SL_ENOMEM ? rc : SL_EPARSE;
         struct sl_str key = sl_binrd_str(r, 1u << 26);
         int64_t count = sl_binrd_i64(r);
-        if (r->ok && (!plain(&v) || count < 1))
+        if (r->ok && (!plain(&v) || count < 1 || count > LOAD_MAX_COUNT))
             sl_binrd_fail(r, "a bad top-k entry");
+        /* the index is by the value's encoding: a key that is not v's would let v in twice */
+        sl_buf_reset(&t->vkey);
+        if (r->ok && encode(&t->vkey, &t->text, &v) == 0 &&
+            (t->vkey.len != key.len || (key.len && memcmp(t->vkey.ptr, key.ptr, key.len) != 0)))
+            sl_binrd_fail(r, "a top-k entry whose key is not its value's");
         if (r->ok && i && k->heap[(i - 1) / 2].count > count)
             sl_binrd_fail(r, "a top-k heap out of order");
         uint64_t dup;
@@ -891,8 +919,11 @@ static int load_topk(struct sl_aggtable *t, struct aggst *s, uint32_t kk, struct
         }
         struct topk_ent *e = &k->heap[i];
         e->key = sl_malloc(key.len ? key.len : 1);
-        if (!e->key || own_set(&e->v, &v, &t->text))
+        if (!e->key || own_set(&e->v, &v, &t->text)) {
+            sl_free(e->key); /* entry i is not counted in k->n yet: topk_free skips it */
+            e->key = NULL;
             return SL_ENOMEM;
+        }
         memcpy(e->key, key.ptr, key.len);
         e->key_len = key.len;
         e->count = count;
@@ -914,8 +945,8 @@ static int load_group(struct sl_aggtable *t, struct win_key *wk, struct sl_binrd
     int rc = 0;
     uint32_t got = 0;
     for (; got < t->o.nkeys && !rc; got++)
-        if ((rc = sl_sc_get_value(r, a, &keys[got])) == 0 && keys[got].type == SL_V_OBJECT)
-            sl_binrd_fail(r, "an object as a group key");
+        if ((rc = sl_sc_get_value(r, a, &keys[got])) == 0 && has_object(&keys[got]))
+            sl_binrd_fail(r, "an object in a group key");
     uint64_t before = t->ngroups;
     struct sl_aggroup *g = NULL;
     if (!rc && r->ok)
@@ -931,8 +962,8 @@ static int load_group(struct sl_aggtable *t, struct win_key *wk, struct sl_binrd
         return SL_EPARSE;
     }
     g->count = sl_binrd_i64(r);
-    if (r->ok && g->count < 0)
-        sl_binrd_fail(r, "a negative count");
+    if (r->ok && (g->count < 0 || g->count > LOAD_MAX_COUNT))
+        sl_binrd_fail(r, "a negative count, or one past what values can reach");
     for (uint32_t i = 0; i < t->o.nspecs && r->ok; i++) {
         struct aggst *s = &g->st[i];
         s->n = sl_binrd_i64(r);
@@ -941,10 +972,11 @@ static int load_group(struct sl_aggtable *t, struct win_key *wk, struct sl_binrd
         memcpy(&s->dsum, &bits, 8);
         uint8_t f = sl_binrd_u8(r);
         enum sl_agg_fn fn = t->specs[i].fn;
-        if (r->ok && (s->n < 0 || (f & ~(F_DBL | F_HAS | F_SET | F_HLL | F_TOPK)) ||
-                      ((f & F_HAS) && fn != SL_AGG_MIN && fn != SL_AGG_MAX) ||
-                      ((f & (F_SET | F_HLL)) && fn != SL_AGG_DISTINCT) ||
-                      ((f & F_SET) && (f & F_HLL)) || ((f & F_TOPK) && fn != SL_AGG_TOPK)))
+        if (r->ok &&
+            (s->n < 0 || s->n > LOAD_MAX_COUNT || (f & ~(F_DBL | F_HAS | F_SET | F_HLL | F_TOPK)) ||
+             ((f & F_HAS) && fn != SL_AGG_MIN && fn != SL_AGG_MAX) ||
+             ((f & (F_SET | F_HLL)) && fn != SL_AGG_DISTINCT) || ((f & F_SET) && (f & F_HLL)) ||
+             ((f & F_TOPK) && fn != SL_AGG_TOPK)))
             sl_binrd_fail(r, "aggregate state of another function");
         if (!r->ok)
             break;

@@ -13,7 +13,9 @@
 #include "base/alloc.h"
 #include "base/binrd.h"
 #include "base/buf.h"
+#include "lang/sketch.h"
 #include "state/aggtable.h"
+#include "state/statecodec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -301,6 +303,85 @@ static void test_save_load(void **state)
     sl_aggtable_free(u);
 }
 
+/* hostile checkpoints the review found: a group key holding an object (it was kept past its
+ * release), a top-k value that is not its key's (the index and the heap disagreed), a count at
+ * INT64_MAX (the next event overflowed it) */
+static void test_load_hostile(void **state)
+{
+    (void)state;
+    static const struct sl_agg_spec cnt[] = {{SL_AGG_COUNT, 0}};
+    struct sl_aggtable_opts o = {.specs = cnt, .nspecs = 1, .nkeys = 1, .max_groups = 100};
+    struct sl_buf b;
+    sl_buf_init(&b, 1u << 20);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u8(&b, SL_AGG_COUNT);
+    sl_binwr_u32(&b, 0);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 60);
+    sl_binwr_u32(&b, 1);
+    struct sl_hllp *h = sl_hllp_new(SL_AGG_HLL_P, SL_AGG_HLL_SP);
+    sl_hllp_add(h, "x", 1);
+    struct sl_value obj = {.type = SL_V_OBJECT};
+    obj.u.obj = sl_hllp_obj(h);
+    struct sl_value key = {.type = SL_V_LIST, .len = 1};
+    key.u.list = &obj;
+    assert_int_equal(sl_sc_put_value(&b, &key), 0);
+    sl_object_unref(sl_hllp_obj(h));
+    sl_binwr_u64(&b, 1);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u8(&b, 0);
+    struct sl_aggtable *t = sl_aggtable_new(&o);
+    struct sl_binrd r;
+    sl_binrd_init(&r, b.ptr, b.len);
+    assert_int_equal(sl_aggtable_load(t, &r), SL_EPARSE);
+    sl_aggtable_free(t);
+
+    /* a count of INT64_MAX, no key */
+    o.nkeys = 0;
+    sl_buf_reset(&b);
+    sl_binwr_u32(&b, 0);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u8(&b, SL_AGG_COUNT);
+    sl_binwr_u32(&b, 0);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 60);
+    sl_binwr_u32(&b, 1);
+    sl_binwr_u64(&b, (uint64_t)INT64_MAX);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u64(&b, 0);
+    sl_binwr_u8(&b, 0);
+    t = sl_aggtable_new(&o);
+    sl_binrd_init(&r, b.ptr, b.len);
+    assert_int_equal(sl_aggtable_load(t, &r), SL_EPARSE);
+    sl_aggtable_free(t);
+
+    /* a top-k entry whose value was changed, not its key */
+    static const struct sl_agg_spec top[] = {{SL_AGG_TOPK, 3}};
+    struct sl_aggtable_opts ot = {.specs = top, .nspecs = 1, .nkeys = 0, .max_groups = 100};
+    t = sl_aggtable_new(&ot);
+    struct sl_aggroup *g;
+    assert_int_equal(sl_aggtable_group(t, 0, 60, NULL, &g), 0);
+    struct sl_value a = sl_value_str("a", 1);
+    assert_int_equal(sl_aggtable_add(t, g, &a), 0);
+    sl_buf_reset(&b);
+    assert_int_equal(sl_aggtable_save(t, &b), 0);
+    sl_aggtable_free(t);
+    char *p = memchr(b.ptr, 'a', b.len); /* the stored value comes before its key */
+    assert_non_null(p);
+    *p = 'b';
+    t = sl_aggtable_new(&ot);
+    sl_binrd_init(&r, b.ptr, b.len);
+    assert_int_equal(sl_aggtable_load(t, &r), SL_EPARSE);
+    sl_aggtable_free(t);
+    sl_buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_distinct_topk_sum),
         cmocka_unit_test(test_no_allocation_per_event),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_load_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
