@@ -346,11 +346,30 @@ static int find_win(struct sl_aggtable *t, int64_t ws, int64_t we, struct win **
     return 0;
 }
 
-/* Keep a key value in the window's arena (objects as their text). */
+/* Does v hold an object at any depth? Batches and the Stellar VM hold no lasting reference to
+ * the objects in values (sl_value_copy shares them), so a group key keeps none: keep_key turns
+ * a key holding one into its text, and the loader refuses one. */
+static bool has_object(const struct sl_value *v)
+{
+    if (v->type == SL_V_OBJECT)
+        return true;
+    if (v->type == SL_V_LIST)
+        for (uint32_t i = 0; i < v->len; i++)
+            if (has_object(&v->u.list[i]))
+                return true;
+    if (v->type == SL_V_MAP)
+        for (uint32_t i = 0; i < v->len; i++)
+            if (has_object(&v->u.map[i].val))
+                return true;
+    return false;
+}
+
+/* Keep a key value in the window's arena (a value holding an object as its text: the object
+ * goes away with the event's batch; a list of sketches was kept as a dangling pointer). */
 static int keep_key(struct sl_aggtable *t, struct win *w, const struct sl_value *v,
                     struct sl_value *out)
 {
-    if (v->type == SL_V_OBJECT) {
+    if (has_object(v)) {
         sl_buf_reset(&t->text);
         struct sl_str s = sl_value_to_text(v, &t->text);
         char *p = sl_arena_strndup(&w->arena, s.ptr ? s.ptr : "", s.len);
@@ -858,24 +877,6 @@ static bool plain(const struct sl_value *v)
 /* Counts a checkpoint may hold: they go on growing by one per value (count++, n++, a top-k
  * entry's count++), which must not overflow int64 */
 #define LOAD_MAX_COUNT (INT64_MAX / 2)
-
-/* Does v hold an object at any depth? A group key keeps lists and maps as they are (keep_key
- * copies them into the window's arena without taking object references), and the loader
- * releases the objects it read: one inside a key would dangle. */
-static bool has_object(const struct sl_value *v)
-{
-    if (v->type == SL_V_OBJECT)
-        return true;
-    if (v->type == SL_V_LIST)
-        for (uint32_t i = 0; i < v->len; i++)
-            if (has_object(&v->u.list[i]))
-                return true;
-    if (v->type == SL_V_MAP)
-        for (uint32_t i = 0; i < v->len; i++)
-            if (has_object(&v->u.map[i].val))
-                return true;
-    return false;
-}
 
 static int load_topk(struct sl_aggtable *t, struct aggst *s, uint32_t kk, struct sl_binrd *r,
                      struct sl_arena *a)

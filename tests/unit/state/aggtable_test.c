@@ -382,6 +382,47 @@ static void test_load_hostile(void **state)
     sl_buf_fini(&b);
 }
 
+static int key_type(void *ud, int64_t ws, int64_t we, const struct sl_value *keys,
+                    const struct sl_value *res)
+{
+    (void)ws;
+    (void)we;
+    (void)res;
+    *(int *)ud = keys[0].type;
+    return 0;
+}
+
+/* a group key holding a sketch (a list of them, from a group_by expression) is kept as its
+ * text: the sketch goes away with the event, and was kept as a dangling pointer */
+static void test_key_with_object(void **state)
+{
+    (void)state;
+    static const struct sl_agg_spec cnt[] = {{SL_AGG_COUNT, 0}};
+    struct sl_aggtable_opts o = {.specs = cnt, .nspecs = 1, .nkeys = 1};
+    struct sl_aggtable *t = sl_aggtable_new(&o);
+    struct sl_hllp *h = sl_hllp_new(SL_AGG_HLL_P, SL_AGG_HLL_SP);
+    struct sl_value obj = {.type = SL_V_OBJECT};
+    obj.u.obj = sl_hllp_obj(h);
+    struct sl_value key = {.type = SL_V_LIST, .len = 1};
+    key.u.list = &obj;
+    struct sl_aggroup *g;
+    assert_int_equal(sl_aggtable_group(t, 0, 60, &key, &g), 0);
+    struct sl_value nul = sl_value_null();
+    assert_int_equal(sl_aggtable_add(t, g, &nul), 0);
+    sl_object_unref(sl_hllp_obj(h)); /* the event's batch is gone */
+    struct sl_buf b;
+    sl_buf_init(&b, 1u << 20);
+    assert_int_equal(sl_aggtable_save(t, &b), 0); /* reads every key */
+    struct sl_arena a;
+    sl_arena_init(&a, 4096, 1 << 20);
+    int type = -1;
+    assert_int_equal(sl_aggtable_close(t, 0, true, &a, key_type, &type), 1);
+    assert_int_equal(type, SL_V_STRING);
+    sl_arena_fini(&a);
+    sl_buf_fini(&b);
+    sl_aggtable_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_no_allocation_per_event),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_load_hostile),
+        cmocka_unit_test(test_key_with_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
