@@ -1540,6 +1540,13 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
                                   "not a kmeans state (bad magic)", noffs);
     p->max_ts = sl_binrd_i64(&r);
     p->closed_before = sl_binrd_i64(&r);
+    /* times no event gives: the watermark (max_ts - lag) and window starts (id * window)
+     * would overflow */
+    int64_t wmax = INT64_MAX / 4 / k->window_ns;
+    if (r.ok &&
+        ((p->max_ts != INT64_MIN && (p->max_ts < -INT64_MAX / 4 || p->max_ts > INT64_MAX / 4)) ||
+         (p->closed_before != INT64_MIN && (p->closed_before < -wmax || p->closed_before > wmax))))
+        sl_binrd_fail(&r, "an event time or a window out of range");
     uint32_t dim = sl_binrd_u32(&r);
     if (r.ok && dim != k->dim)
         sl_binrd_fail(&r, "other features than this transform's");
@@ -1551,6 +1558,8 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
     for (uint32_t i = 0; i < nacc && r.ok && !rc; i++) {
         int64_t win = sl_binrd_i64(&r);
         struct sl_str key = sl_binrd_str(&r, KM_MAX_KEY);
+        if (r.ok && (win < -wmax || win > wmax))
+            sl_binrd_fail(&r, "a window out of range");
         if (!r.ok)
             break;
         size_t before = p->accs.count;
@@ -1860,7 +1869,7 @@ int sl_xf_kmeans_state_check(const uint8_t *aggs, uint32_t dim, const void *p, s
 {
     if (!dim || dim > MAX_FEATURES)
         return sl_diag_set(d, SL_EINVAL, "1..%u features", MAX_FEATURES);
-    struct km k = {.dim = dim, .max_keys = 10000};
+    struct km k = {.dim = dim, .max_keys = 10000, .window_ns = 60000000000};
     struct feature f[MAX_FEATURES];
     memset(f, 0, sizeof f);
     for (uint32_t i = 0; i < dim; i++) {
