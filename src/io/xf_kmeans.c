@@ -921,7 +921,7 @@ static int record(struct km *k, struct sl_batch *out, const struct acc *a)
             return SL_ENOMEM;
         kv[1 + i].key = sl_str_make(nm, nl);
         double x = vec[i];
-        kv[1 + i].val = x == (double)(int64_t)x && fabs(x) < 9e15 ? sl_value_int((int64_t)x)
+        kv[1 + i].val = fabs(x) < 9e15 && x == (double)(int64_t)x ? sl_value_int((int64_t)x)
                                                                   : sl_value_double(x);
     }
     struct sl_value meta = {.type = SL_V_MAP, .len = 1 + k->dim};
@@ -1574,8 +1574,13 @@ static int task_load(void *ud, struct sl_ptask *t, void *state, const void *data
             uint64_t v = sl_binrd_u64(&r), c = sl_binrd_u64(&r);
             memcpy(&a->v[f], &v, 8);
             memcpy(&a->n[f], &c, 8);
-            if (r.ok && !(a->n[f] >= 0 && a->n[f] < 1e18))
+            /* events give finite values and whole counts: NaN or an infinity would score as
+             * nonsense, make record()'s int64 conversion undefined, and poison the model's
+             * centres for good with `online` */
+            if (r.ok && !(a->n[f] >= 0 && a->n[f] < 1e18 && a->n[f] == floor(a->n[f])))
                 sl_binrd_fail(&r, "a bad count");
+            if (r.ok && !isfinite(a->v[f]))
+                sl_binrd_fail(&r, "a value no event could give (not finite)");
         }
         for (uint32_t f = 0; a->d && f < k->dim && r.ok && !rc; f++) {
             uint32_t m = sl_binrd_count(&r, 8);
@@ -1710,7 +1715,10 @@ static struct sl_batch *km_process(struct sl_component *c, struct sl_batch *b, s
     if (!k->event_time || p->max_ts != INT64_MIN) {
         int64_t wm = k->event_time ? p->max_ts - k->lag_ns : now;
         int64_t before = wm >= 0 ? wm / k->window_ns : (wm - k->window_ns + 1) / k->window_ns;
+        size_t open = p->accs.count;
         close_windows(c, k, p, before, t != NULL, &outs, &nouts);
+        if (t && p->accs.count != open)
+            sl_pstream_touch(t); /* a batch of skipped events moves no offset: still changed */
     }
     if (t)
         sl_pstream_end(&ap);
