@@ -90,41 +90,14 @@ for k in sorted(w):
 PYEOF
 [ "$(wc -l <want.txt)" -ge 200 ] || fail "too few windows in the expected result"
 
-# scores FILES...: "key window_start n total kinds score" per kmeans row (sorted, duplicates
-# kept), the windows before the closing records only
-scores() {
+# rows KIND FILES...: per output row, sorted (duplicates kept), of the windows before the
+# closing records only: KIND windows (the aggregate's) "key window_start n total lo hi kinds",
+# KIND scores (the kmeans') "key window_start n total kinds score"
+rows_of() {
   $PY - "$@" <<'PYEOF'
 import json, sys, datetime
-out = []
-for f in sys.argv[1:]:
-    try:
-        lines = open(f).read().split("\n")
-    except OSError:
-        continue
-    for l in lines:
-        try:
-            e = json.loads(l)
-        except ValueError:
-            continue
-        ws = e["window_start"]
-        if isinstance(ws, str):
-            ws = int(datetime.datetime.fromisoformat(ws.replace("Z", "+00:00")).timestamp() * 1000)
-        if ws >= 1700000000000 + 25 * 1000000 - 60000:
-            continue
-        m = e["metadata"]
-        out.append("%s %d %d %d %d %.6f" % (e["key"], ws, m["n"], m["total"], m["kinds"], e["score"]))
-for l in sorted(out):
-    print(l)
-PYEOF
-}
-
-# windows FILES...: "key window_start n total lo hi kinds" per row (sorted, duplicates kept),
-# the windows before the closing records only
-windows() {
-  $PY - "$@" <<'PYEOF'
-import json, sys, datetime
-out = []
-for f in sys.argv[1:]:
+kind, out = sys.argv[1], []
+for f in sys.argv[2:]:
     try:
         lines = open(f).read().split("\n")
     except OSError:
@@ -139,11 +112,17 @@ for f in sys.argv[1:]:
             ws = int(datetime.datetime.fromisoformat(ws.replace("Z", "+00:00")).timestamp() * 1000)
         if ws >= 1700000000000 + 25 * 1000000 - 60000:
             continue  # the closers' own windows
-        out.append("%s %d %d %d %d %d %d" % (e["key"], ws, e["n"], e["total"], e["lo"], e["hi"], e["kinds"]))
+        if kind == "windows":
+            out.append("%s %d %d %d %d %d %d" % (e["key"], ws, e["n"], e["total"], e["lo"], e["hi"], e["kinds"]))
+        else:
+            m = e["metadata"]
+            out.append("%s %d %d %d %d %.6f" % (e["key"], ws, m["n"], m["total"], m["kinds"], e["score"]))
 for l in sorted(out):
     print(l)
 PYEOF
 }
+windows() { rows_of windows "$@"; }
+scores() { rows_of scores "$@"; }
 
 # ---- a. one node, the whole input
 "$KT" produce -B "$B" -t in -n $N -k 24 -s 60 2>/dev/null
